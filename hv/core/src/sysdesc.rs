@@ -1,0 +1,214 @@
+//! The static system description: the typed hand-off from the offline configuration
+//! toolkit (`hv-config`) to the hypervisor image.
+//!
+//! `hv-config` emits one `pub static SYSTEM: SystemDesc = …;` literal built from these
+//! types into the image build's `OUT_DIR`. Nothing here is created or changed at run
+//! time: the hypervisor only reads it. Indices (`VmId`, vCPU index, CPU index) are
+//! positions in the slices of [`SystemDesc`].
+
+/// Index of a physical CPU in [`SystemDesc::cpus`].
+pub type CpuIndex = u16;
+/// Index of a VM in [`SystemDesc::vms`]; the VMID programmed into VTTBR_EL2 is
+/// [`VmDesc::vmid`].
+pub type VmIndex = u16;
+/// Index of a vCPU in [`SystemDesc::vcpus`].
+pub type VcpuIndex = u16;
+
+/// The whole system, as decided before boot.
+#[derive(Debug)]
+pub struct SystemDesc {
+    /// Name of the system description (the TOML file's `name`).
+    pub name: &'static str,
+    /// Name of the board the system was laid out for.
+    pub board: &'static str,
+    /// Hash of the board and system descriptions and the guest images (FNV-1a 64):
+    /// identifies the configuration in telemetry and logs.
+    pub config_id: u64,
+    /// The hypervisor's own memory and translation set-up.
+    pub hv: HvDesc,
+    /// Devices the hypervisor drives itself.
+    pub devices: DeviceDesc,
+    /// Physical CPUs of the board that the system uses, in boot order (index 0 boots first).
+    pub cpus: &'static [CpuDesc],
+    /// Every VM.
+    pub vms: &'static [VmDesc],
+    /// Every vCPU of every VM.
+    pub vcpus: &'static [VcpuDesc],
+    /// Physical interrupt dispatch: one entry per physical INTID routed to a VM.
+    pub irqs: &'static [IrqRoute],
+    /// vIRQ channels allowed between VMs.
+    pub channels: &'static [ChannelDesc],
+    /// Shared-memory regions (also mapped in the stage-2 tables of the VMs that name them).
+    pub shared: &'static [SharedDesc],
+}
+
+/// Memory and translation set-up of the hypervisor (EL2 stage 1).
+#[derive(Debug)]
+pub struct HvDesc {
+    /// Physical base of the hypervisor image (code, data, stacks).
+    pub image_base: u64,
+    /// Bytes reserved for the image.
+    pub image_size: u64,
+    /// Physical base of the pregenerated page-table area.
+    pub tables_base: u64,
+    /// Bytes of the table area.
+    pub tables_size: u64,
+    /// Physical base of the pristine guest images.
+    pub images_base: u64,
+    /// Bytes of the guest image store.
+    pub images_size: u64,
+    /// Physical address of the EL2 stage-1 root table (TTBR0_EL2).
+    pub ttbr0_el2: u64,
+    /// Value for TCR_EL2 (E2H=0 layout) matching the generated tables.
+    pub tcr_el2: u64,
+    /// Value for MAIR_EL2 matching the attribute indices used in the tables.
+    pub mair_el2: u64,
+    /// Value for VTCR_EL2 matching every VM's stage-2 tables.
+    pub vtcr_el2: u64,
+}
+
+/// Devices the hypervisor owns. All addresses are physical.
+#[derive(Debug)]
+pub struct DeviceDesc {
+    /// PL011 UART the hypervisor writes its console (and later telemetry) to.
+    pub uart_base: u64,
+    /// Its interrupt (INTID).
+    pub uart_intid: u32,
+    /// GICv3 distributor.
+    pub gicd_base: u64,
+    /// GICv3 redistributor region (first frame).
+    pub gicr_base: u64,
+    /// Bytes between two CPUs' redistributor frames.
+    pub gicr_stride: u64,
+    /// GIC maintenance interrupt (INTID of the PPI).
+    pub maintenance_intid: u32,
+    /// EL1 virtual timer interrupt (INTID of the PPI).
+    pub vtimer_intid: u32,
+    /// EL1 physical timer interrupt (INTID of the PPI).
+    pub ptimer_intid: u32,
+    /// EL2 physical timer interrupt (INTID of the PPI).
+    pub hyp_timer_intid: u32,
+}
+
+/// One physical CPU.
+#[derive(Debug)]
+pub struct CpuDesc {
+    /// MPIDR_EL1 affinity fields (Aff3..Aff0, bit 31 clear) — the PSCI CPU_ON target.
+    pub mpidr: u64,
+    /// Index of the cluster in the board description.
+    pub cluster: u16,
+    /// Relative capacity (big.LITTLE); 1024 is the largest core.
+    pub capacity: u16,
+    /// vCPUs placed on this CPU, highest priority first (the static schedule).
+    pub schedule: &'static [VcpuIndex],
+}
+
+/// One virtual machine.
+#[derive(Debug)]
+pub struct VmDesc {
+    /// Name from the system description; used to tag console output.
+    pub name: &'static str,
+    /// VMID programmed into VTTBR_EL2 (never 0: 0 is left unused).
+    pub vmid: u16,
+    /// Guest-physical (IPA) base of the VM's RAM.
+    pub ram_ipa: u64,
+    /// Physical base of the VM's RAM.
+    pub ram_pa: u64,
+    /// Bytes of RAM.
+    pub ram_size: u64,
+    /// Physical address of the VM's stage-2 root table (VTTBR_EL2.BADDR).
+    pub s2_root: u64,
+    /// The VM's boot payload, kept pristine in the image store and copied into its RAM
+    /// when the VM starts (and again when it resets).
+    pub image: ImageDesc,
+    /// Optional initial RAM disk, copied like the image.
+    pub initrd: Option<ImageDesc>,
+    /// Optional device tree blob, copied like the image; its IPA goes in x0 at entry.
+    pub dtb: Option<ImageDesc>,
+    /// Guest-physical entry point of the first vCPU.
+    pub entry_ipa: u64,
+    /// The VM's vCPUs (indices into [`SystemDesc::vcpus`]); the first one boots.
+    pub vcpus: &'static [VcpuIndex],
+    /// Whether the VM has an emulated console UART.
+    pub console: bool,
+    /// Guest-physical base of the emulated PL011.
+    pub uart_ipa: u64,
+    /// Guest-physical base of the emulated GIC distributor.
+    pub gicd_ipa: u64,
+    /// Guest-physical base of the emulated GIC redistributors.
+    pub gicr_ipa: u64,
+}
+
+/// A blob in the image store and where it goes in the VM.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageDesc {
+    /// Physical address of the pristine copy in the image store.
+    pub store_pa: u64,
+    /// Bytes to copy.
+    pub size: u64,
+    /// Guest-physical address the blob is copied to (inside the VM's RAM).
+    pub load_ipa: u64,
+}
+
+/// One virtual CPU.
+#[derive(Debug)]
+pub struct VcpuDesc {
+    /// The VM it belongs to.
+    pub vm: VmIndex,
+    /// Position within the VM (0 = boot vCPU).
+    pub index_in_vm: u16,
+    /// Physical CPU it is pinned to.
+    pub cpu: CpuIndex,
+    /// Value the guest reads from MPIDR_EL1 (VMPIDR_EL2), bit 31 set as the Arm ARM requires.
+    pub vmpidr: u64,
+    /// Priority in its CPU's schedule (higher runs first).
+    pub priority: u8,
+}
+
+/// A physical interrupt owned by a VM.
+#[derive(Debug)]
+pub struct IrqRoute {
+    /// Physical INTID.
+    pub intid: u32,
+    /// Owning VM.
+    pub vm: VmIndex,
+    /// INTID the VM sees (usually the same).
+    pub virt_intid: u32,
+}
+
+/// A vIRQ channel: `from` may raise `virt_intid` in `to`.
+#[derive(Debug)]
+pub struct ChannelDesc {
+    /// Name from the configuration (for telemetry and errors).
+    pub name: &'static str,
+    /// Sending VM.
+    pub from: VmIndex,
+    /// Receiving VM.
+    pub to: VmIndex,
+    /// INTID raised in the receiving VM.
+    pub virt_intid: u32,
+}
+
+/// A shared-memory region and who maps it.
+#[derive(Debug)]
+pub struct SharedDesc {
+    /// Name from the configuration.
+    pub name: &'static str,
+    /// Physical base.
+    pub pa: u64,
+    /// Bytes.
+    pub size: u64,
+    /// Each VM that maps it, where, and how.
+    pub maps: &'static [SharedMap],
+}
+
+/// One VM's mapping of a shared region.
+#[derive(Debug)]
+pub struct SharedMap {
+    /// The VM.
+    pub vm: VmIndex,
+    /// Guest-physical base in that VM.
+    pub ipa: u64,
+    /// Whether the VM may write.
+    pub writable: bool,
+}
