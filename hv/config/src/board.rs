@@ -1,0 +1,213 @@
+//! The board description (`boards/<board>/board.toml`): what the hardware offers.
+//!
+//! Data only; [`crate::validate`] checks it together with the system that uses it. CPUs
+//! are numbered across clusters in file order: `cpu = 2` in a system description is the
+//! first CPU of the second cluster on `qemu-virt`.
+
+use crate::error::ConfigError;
+use crate::parse::parse_toml;
+use crate::size::Size;
+use serde::Deserialize;
+use std::path::Path;
+
+/// A whole board description.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Board {
+    /// Board name (reported in the emitted description).
+    pub name: String,
+    /// Physical memory.
+    pub memory: BoardMemory,
+    /// CPU clusters, in boot order.
+    pub cluster: Vec<Cluster>,
+    /// Interrupt controller.
+    pub gic: Gic,
+    /// Generic timer interrupts.
+    pub timer: Timer,
+    /// The UART the hypervisor owns.
+    pub uart: Uart,
+    /// Optional virtio-mmio transport slots.
+    #[serde(default)]
+    pub virtio_mmio: Option<VirtioMmio>,
+}
+
+/// RAM and the parts of it that must not be used.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BoardMemory {
+    /// The RAM range.
+    pub ram: Region,
+    /// Ranges inside RAM that firmware or the loader use.
+    #[serde(default)]
+    pub reserved: Vec<Reserved>,
+}
+
+/// A physical address range.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Region {
+    /// First byte.
+    pub base: Size,
+    /// Bytes.
+    pub size: Size,
+}
+
+/// A reserved RAM range, with the reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Reserved {
+    /// First byte.
+    pub base: Size,
+    /// Bytes.
+    pub size: Size,
+    /// Why it is reserved (shown in the memory map).
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// CPUs that share a micro-architecture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Cluster {
+    /// Cluster name.
+    pub name: String,
+    /// Relative capacity; 1024 is the largest core.
+    pub capacity: u16,
+    /// Architecture features (`"vhe"`, …).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// The CPUs.
+    pub cpus: Vec<BoardCpu>,
+}
+
+/// One physical CPU.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BoardCpu {
+    /// MPIDR affinity fields (bit 31 clear).
+    pub mpidr: u64,
+}
+
+/// GICv3 description.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Gic {
+    /// Architecture version (3).
+    pub version: u8,
+    /// Distributor frame.
+    pub distributor: Region,
+    /// Redistributor region.
+    pub redistributor: Redistributor,
+    /// Maintenance interrupt INTID.
+    pub maintenance_intid: u32,
+}
+
+/// GICv3 redistributor region.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Redistributor {
+    /// First frame.
+    pub base: Size,
+    /// Bytes of the whole region.
+    pub size: Size,
+    /// Bytes between two CPUs' frames.
+    pub stride: Size,
+}
+
+/// Generic timer PPIs.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Timer {
+    /// EL1 physical timer INTID.
+    pub el1_physical: u32,
+    /// EL1 virtual timer INTID.
+    pub el1_virtual: u32,
+    /// EL2 physical timer INTID.
+    pub el2_physical: u32,
+}
+
+/// The hypervisor's console UART.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Uart {
+    /// Device model (`"pl011"`).
+    pub model: String,
+    /// MMIO base.
+    pub base: Size,
+    /// MMIO size.
+    pub size: Size,
+    /// INTID.
+    pub intid: u32,
+}
+
+/// virtio-mmio transport slots.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VirtioMmio {
+    /// First slot.
+    pub base: Size,
+    /// Bytes between slots.
+    pub stride: Size,
+    /// Number of slots.
+    pub count: u32,
+    /// INTID of the first slot.
+    pub first_intid: u32,
+}
+
+impl Board {
+    /// Parses a board description (`file` is used in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<Board, ConfigError> {
+        parse_toml(file, text)
+    }
+
+    /// All CPUs in system numbering, with their cluster index.
+    pub fn cpus(&self) -> Vec<(u16, &Cluster, BoardCpu)> {
+        let mut out = Vec::new();
+        for (i, c) in self.cluster.iter().enumerate() {
+            for cpu in &c.cpus {
+                out.push((i as u16, c, *cpu));
+            }
+        }
+        out
+    }
+
+    /// End (exclusive) of RAM.
+    pub fn ram_end(&self) -> u64 {
+        self.memory.ram.base.0.saturating_add(self.memory.ram.size.0)
+    }
+
+    /// INTIDs the hypervisor keeps for itself, with what they are for.
+    pub fn hv_intids(&self) -> Vec<(u32, &'static str)> {
+        vec![
+            (self.uart.intid, "the hypervisor's UART"),
+            (self.gic.maintenance_intid, "the GIC maintenance interrupt"),
+            (self.timer.el1_physical, "the EL1 physical timer"),
+            (self.timer.el1_virtual, "the EL1 virtual timer"),
+            (self.timer.el2_physical, "the EL2 physical timer"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_qemu_virt_board() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../boards/qemu-virt/board.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let b = Board::parse(&path, &text).unwrap();
+        assert_eq!(b.cpus().len(), 4);
+        assert_eq!(b.memory.ram.base.0, 0x4000_0000);
+        assert_eq!(b.gic.redistributor.stride.0, 128 << 10);
+        assert_eq!(b.ram_end(), 0x8000_0000);
+    }
+
+    #[test]
+    fn unknown_board_key_names_file_and_position() {
+        let text = "name = \"b\"\nbogus = 1\n";
+        let e = Board::parse(Path::new("b.toml"), text).unwrap_err().to_string();
+        assert!(e.starts_with("b.toml:2:1"), "{e}");
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+    }
+}

@@ -1,0 +1,313 @@
+//! The system description (`boards/<board>/systems/<system>.toml`): what runs on the board.
+//!
+//! The schema (every key kebab-case, unknown keys rejected):
+//!
+//! ```toml
+//! name = "demo"                      # required
+//! [hypervisor]
+//! memory = "4M"                      # bytes for the hypervisor image; default 4M
+//!
+//! [[vm]]
+//! name = "rtos"                      # required, [A-Za-z0-9_-]+, unique
+//! memory = "16M"                     # required, multiple of 4K
+//! base = 0x5000_0000                 # optional fixed physical base (4K aligned)
+//! ipa = 0x4000_0000                  # optional guest-physical RAM base; default board RAM base
+//! image = "hello"                    # bare-metal ELF at <images_dir>/hello …
+//! entry = 0x4000_0000                # … optional, overrides the ELF's e_entry
+//! # kernel = "Image"                 # … OR a Linux arm64 Image (+ initrd, bootargs)
+//! # initrd = "initrd.cpio.gz"
+//! # bootargs = "console=ttyAMA0"
+//! vcpus = [{ cpu = 0, priority = 1 }]# required, non-empty; priority default 0
+//! console = true                     # emulated PL011; default false
+//! irqs = [48]                        # physical SPIs owned by the VM; default none
+//! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
+//!
+//! [[channel]]                        # `from` may raise SPI `intid` in `to`
+//! name = "ping"; from = "a"; to = "b"; intid = 100
+//!
+//! [[shared]]
+//! name = "ring"; size = "64K"; base = 0x7000_0000   # base optional
+//! maps = [{ vm = "a", ipa = 0x1000_0000, access = "rw" }]  # access default "rw"
+//!
+//! [[slots]]                          # time-partitioned CPU (optional)
+//! cpu = 0
+//! table = [{ vcpu = "a:0", us = 500 }, { vcpu = "b", ticks = 62500 }, { us = 100 }]
+//!
+//! [[emulated]]                       # accesses of `vm` to [base, base+size) are
+//! vm = "linux"; base = 0x0a00_0000; size = "4K"; by = "drv"; intid = 101  # reflected to `by`
+//! ```
+//!
+//! A slot's `vcpu` is `"vm"` (its vCPU 0) or `"vm:index"`; a slot without `vcpu` leaves
+//! the CPU idle. Its length is given either in `us` (converted by the hypervisor with the
+//! counter frequency it reads at boot) or in counter `ticks`, never both.
+
+use crate::error::ConfigError;
+use crate::parse::parse_toml;
+use crate::size::{Size, parse_size};
+use serde::Deserialize;
+use std::path::Path;
+
+/// Default bytes for the hypervisor image.
+pub const DEFAULT_HV_MEMORY: u64 = 4 << 20;
+
+/// A whole system description.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct System {
+    /// System name.
+    pub name: String,
+    /// The hypervisor's own needs.
+    #[serde(default)]
+    pub hypervisor: Hypervisor,
+    /// The VMs, in VMID order.
+    #[serde(default)]
+    pub vm: Vec<Vm>,
+    /// vIRQ channels.
+    #[serde(default)]
+    pub channel: Vec<Channel>,
+    /// Shared-memory regions.
+    #[serde(default)]
+    pub shared: Vec<Shared>,
+    /// Per-CPU time-slot tables.
+    #[serde(default)]
+    pub slots: Vec<SlotTable>,
+    /// Emulated (fault-reflected) regions.
+    #[serde(default)]
+    pub emulated: Vec<Emulated>,
+}
+
+/// `[hypervisor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Hypervisor {
+    /// Bytes reserved for the hypervisor image (code, data, stacks).
+    #[serde(default = "default_hv_memory")]
+    pub memory: Size,
+}
+
+fn default_hv_memory() -> Size {
+    Size(DEFAULT_HV_MEMORY)
+}
+
+impl Default for Hypervisor {
+    fn default() -> Self {
+        Hypervisor { memory: default_hv_memory() }
+    }
+}
+
+/// `[[vm]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Vm {
+    /// Unique name.
+    pub name: String,
+    /// Bytes of RAM.
+    pub memory: Size,
+    /// Fixed physical base of its RAM.
+    #[serde(default)]
+    pub base: Option<Size>,
+    /// Guest-physical base of its RAM (default: the board's RAM base).
+    #[serde(default)]
+    pub ipa: Option<Size>,
+    /// Bare-metal ELF image name (file in the images directory).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Entry point override for `image`.
+    #[serde(default)]
+    pub entry: Option<Size>,
+    /// Linux arm64 `Image` file.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// Initial RAM disk for `kernel`.
+    #[serde(default)]
+    pub initrd: Option<String>,
+    /// Kernel command line for `kernel` (goes into the DTB).
+    #[serde(default)]
+    pub bootargs: Option<String>,
+    /// vCPUs and their placement.
+    #[serde(default)]
+    pub vcpus: Vec<VcpuPlacement>,
+    /// Whether it gets an emulated console UART.
+    #[serde(default)]
+    pub console: bool,
+    /// Physical INTIDs it owns.
+    #[serde(default)]
+    pub irqs: Vec<u32>,
+    /// What happens when the guest powers off.
+    #[serde(default)]
+    pub restart: Restart,
+}
+
+/// One vCPU: the CPU it is pinned to and its priority there.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VcpuPlacement {
+    /// Physical CPU (board numbering).
+    pub cpu: u16,
+    /// Priority on that CPU (higher runs first).
+    #[serde(default)]
+    pub priority: u8,
+}
+
+/// Power-off policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restart {
+    /// The VM stays off.
+    #[default]
+    Stop,
+    /// The VM is reloaded from its pristine image and started again.
+    Restart,
+}
+
+/// `[[channel]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Channel {
+    /// Unique name.
+    pub name: String,
+    /// Sending VM.
+    pub from: String,
+    /// Receiving VM.
+    pub to: String,
+    /// SPI raised in `to`.
+    pub intid: u32,
+}
+
+/// `[[shared]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Shared {
+    /// Unique name.
+    pub name: String,
+    /// Bytes.
+    pub size: Size,
+    /// Fixed physical base.
+    #[serde(default)]
+    pub base: Option<Size>,
+    /// Who maps it.
+    #[serde(default)]
+    pub maps: Vec<SharedMap>,
+}
+
+/// One mapping of a shared region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SharedMap {
+    /// The VM.
+    pub vm: String,
+    /// Guest-physical base in that VM.
+    pub ipa: Size,
+    /// Rights.
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// Access rights of a shared mapping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Read-only.
+    Ro,
+    /// Read-write.
+    #[default]
+    Rw,
+}
+
+/// `[[slots]]`: a CPU's cyclic time-slot table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SlotTable {
+    /// Physical CPU.
+    pub cpu: u16,
+    /// Slots in order; the table repeats.
+    pub table: Vec<Slot>,
+}
+
+/// One slot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Slot {
+    /// `"vm"` or `"vm:index"`; absent = idle.
+    #[serde(default)]
+    pub vcpu: Option<String>,
+    /// Length in microseconds.
+    #[serde(default)]
+    pub us: Option<u64>,
+    /// Length in counter ticks.
+    #[serde(default)]
+    pub ticks: Option<u64>,
+}
+
+/// `[[emulated]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Emulated {
+    /// The VM whose accesses trap.
+    pub vm: String,
+    /// Guest-physical base.
+    pub base: Size,
+    /// Bytes.
+    pub size: Size,
+    /// The VM that handles them.
+    pub by: String,
+    /// SPI raised in `by` when an access is reflected.
+    pub intid: u32,
+}
+
+impl System {
+    /// Parses a system description (`file` is used in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<System, ConfigError> {
+        parse_toml(file, text)
+    }
+
+    /// Index of the VM called `name`.
+    pub fn vm_index(&self, name: &str) -> Option<usize> {
+        self.vm.iter().position(|v| v.name == name)
+    }
+}
+
+/// Splits a slot's `vcpu` reference into VM name and vCPU index.
+pub fn parse_vcpu_ref(text: &str) -> Option<(&str, usize)> {
+    match text.split_once(':') {
+        None => Some((text, 0)),
+        Some((vm, idx)) => parse_size(idx).and_then(|i| usize::try_from(i).ok()).map(|i| (vm, i)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hello() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../boards/qemu-virt/systems/hello.toml");
+        let s = System::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(s.vm.len(), 1);
+        assert_eq!(s.vm[0].memory.0, 16 << 20);
+        assert_eq!(s.vm[0].vcpus[0].priority, 0);
+        assert_eq!(s.vm[0].restart, Restart::Stop);
+    }
+
+    #[test]
+    fn bad_size_names_field_path() {
+        let text = "name = \"x\"\n[[vm]]\nname = \"a\"\nmemory = \"1M\"\n[[vm]]\nname = \"b\"\nmemory = \"16Q\"\n";
+        let e = System::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(e.contains("x.toml:7:10: vm[1].memory: size \"16Q\" is not"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_path() {
+        let text = "name = \"x\"\n[[vm]]\nname = \"a\"\nmemory = \"1M\"\nmemroy = 1\n";
+        let e = System::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(e.contains("x.toml:5:1"), "{e}");
+        assert!(e.contains("unknown field `memroy`"), "{e}");
+    }
+
+    #[test]
+    fn vcpu_refs() {
+        assert_eq!(parse_vcpu_ref("a"), Some(("a", 0)));
+        assert_eq!(parse_vcpu_ref("a:2"), Some(("a", 2)));
+        assert_eq!(parse_vcpu_ref("a:x"), None);
+    }
+}
