@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod sysdesc;
+pub mod pl011;
 pub mod trap;
