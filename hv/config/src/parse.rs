@@ -3,7 +3,7 @@
 //! `serde_path_to_error` records the path of the field being read when deserialization
 //! fails; the TOML parser contributes the byte span, turned into line:column here.
 
-use crate::error::{ConfigError, Diagnostic};
+use crate::error::{ConfigError, Diagnostic, suggest};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
@@ -18,9 +18,21 @@ pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
 }
 
 fn to_diag(file: &Path, text: &str, field: &str, e: &toml::de::Error) -> ConfigError {
-    let mut d = Diagnostic::new(file, field, e.message().trim().to_string());
+    let mut d = Diagnostic::new(file, field, with_suggestion(e.message().trim()));
     d.pos = e.span().map(|s| line_col(text, s.start));
     ConfigError::Invalid(vec![d])
+}
+
+/// Turns serde's "unknown field `x`, expected one of `a`, `b`" into "unknown field `x` —
+/// did you mean \"a\"?" when one is close, keeping the list otherwise.
+fn with_suggestion(msg: &str) -> String {
+    let mut names = msg.split('`').skip(1).step_by(2);
+    let (Some(bad), true) = (names.next(), msg.starts_with("unknown ")) else { return msg.to_string() };
+    let hint = suggest(bad, names);
+    match msg.split_once(", expected") {
+        Some((head, _)) if !hint.is_empty() => format!("{head}{hint}"),
+        _ => msg.to_string(),
+    }
 }
 
 /// 1-based line and column of byte `offset` in `text`.

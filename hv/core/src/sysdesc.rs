@@ -28,7 +28,8 @@ pub struct SystemDesc {
     pub hv: HvDesc,
     /// Devices the hypervisor drives itself.
     pub devices: DeviceDesc,
-    /// Physical CPUs of the board that the system uses, in boot order (index 0 boots first).
+    /// Every physical CPU of the board, in board order (index 0 boots first); a CPU with an
+    /// empty schedule has nothing to run.
     pub cpus: &'static [CpuDesc],
     /// Every VM.
     pub vms: &'static [VmDesc],
@@ -40,6 +41,12 @@ pub struct SystemDesc {
     pub channels: &'static [ChannelDesc],
     /// Shared-memory regions (also mapped in the stage-2 tables of the VMs that name them).
     pub shared: &'static [SharedDesc],
+    /// Time-slot tables of the CPUs that are time-partitioned (at most one per CPU); a CPU
+    /// without one runs its [`CpuDesc::schedule`] by priority.
+    pub slots: &'static [SlotTable],
+    /// Guest-physical ranges whose accesses are reflected to another VM (left unmapped in
+    /// the stage-2 tables of `vm`, so every access traps).
+    pub emulated: &'static [EmulatedDesc],
 }
 
 /// Memory and translation set-up of the hypervisor (EL2 stage 1).
@@ -137,6 +144,17 @@ pub struct VmDesc {
     pub gicd_ipa: u64,
     /// Guest-physical base of the emulated GIC redistributors.
     pub gicr_ipa: u64,
+    /// What happens when the guest powers off (PSCI SYSTEM_OFF or its last CPU_OFF).
+    pub restart: RestartPolicy,
+}
+
+/// What the hypervisor does when a VM powers off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// The VM stays off.
+    Stop,
+    /// The VM's RAM is reloaded from the pristine images and its boot vCPU restarted.
+    Restart,
 }
 
 /// A blob in the image store and where it goes in the VM.
@@ -211,4 +229,47 @@ pub struct SharedMap {
     pub ipa: u64,
     /// Whether the VM may write.
     pub writable: bool,
+}
+
+/// A CPU's cyclic time-slot table: the slots run in order, then the table repeats.
+#[derive(Debug)]
+pub struct SlotTable {
+    /// The CPU.
+    pub cpu: CpuIndex,
+    /// The slots, in order.
+    pub slots: &'static [Slot],
+}
+
+/// One time slot.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// The vCPU that runs (it is pinned to the table's CPU); `None` leaves the CPU idle.
+    pub vcpu: Option<VcpuIndex>,
+    /// How long the slot lasts.
+    pub length: SlotLength,
+}
+
+/// Length of a time slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotLength {
+    /// Generic-counter ticks.
+    Ticks(u64),
+    /// Microseconds, converted with CNTFRQ_EL0 at boot (the frequency is not board data).
+    Micros(u64),
+}
+
+/// A guest-physical range of `vm` that is emulated by another VM: a stage-2 fault there
+/// is reflected to `by`, which is notified with `virt_intid`.
+#[derive(Debug)]
+pub struct EmulatedDesc {
+    /// The VM whose accesses trap.
+    pub vm: VmIndex,
+    /// Guest-physical base in `vm`.
+    pub ipa: u64,
+    /// Bytes.
+    pub size: u64,
+    /// The VM that emulates the range.
+    pub by: VmIndex,
+    /// INTID raised in `by` when an access is reflected.
+    pub virt_intid: u32,
 }

@@ -1,0 +1,64 @@
+//! The two descriptions read together: the input of every later stage.
+
+use crate::board::Board;
+use crate::error::{ConfigError, read_text};
+use crate::system::System;
+use std::path::{Path, PathBuf};
+
+/// A board and a system description, with where they came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The parsed board.
+    pub board: Board,
+    /// The board file (named in errors about it).
+    pub board_file: PathBuf,
+    /// Its text (hashed into the configuration id).
+    pub board_text: String,
+    /// The parsed system.
+    pub system: System,
+    /// The system file.
+    pub system_file: PathBuf,
+    /// Its text.
+    pub system_text: String,
+}
+
+impl Config {
+    /// Reads and parses both files.
+    pub fn load(board: &Path, system: &Path) -> Result<Config, ConfigError> {
+        let board_text = read_text(board)?;
+        let system_text = read_text(system)?;
+        Config::from_texts(board, board_text, system, system_text)
+    }
+
+    /// Parses both texts; the paths are used in errors only.
+    pub fn from_texts(
+        board_file: &Path,
+        board_text: String,
+        system_file: &Path,
+        system_text: String,
+    ) -> Result<Config, ConfigError> {
+        let board = Board::parse(board_file, &board_text);
+        let system = System::parse(system_file, &system_text);
+        match (board, system) {
+            (Ok(board), Ok(system)) => Ok(Config {
+                board,
+                board_file: board_file.to_path_buf(),
+                board_text,
+                system,
+                system_file: system_file.to_path_buf(),
+                system_text,
+            }),
+            (Err(a), Err(b)) => {
+                let mut d = a.diagnostics().to_vec();
+                d.extend_from_slice(b.diagnostics());
+                Err(ConfigError::Invalid(d))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+
+    /// Guest-physical base of VM `i`'s RAM.
+    pub fn vm_ipa(&self, i: usize) -> u64 {
+        self.system.vm[i].ipa.map_or(self.board.memory.ram.base.0, |s| s.0)
+    }
+}

@@ -1,0 +1,172 @@
+//! Validation: every rule a description must keep before it is laid out.
+//!
+//! Decisions recorded here (and tested in `tests.rs`):
+//! - Alignment: every size, base and IPA must be a multiple of 4 KiB (the translation
+//!   granule). 2 MiB alignment is only preferred: the layout uses 2 MiB blocks where
+//!   it can. A Linux guest's RAM IPA must be 2 MiB aligned (the arm64 boot protocol).
+//! - Two vCPUs of one VM on the same CPU are rejected: they gain no parallelism, and
+//!   with the static priority schedule a spinning vCPU would starve its sibling that
+//!   holds the lock it waits for.
+//! - A VM may own SPIs only (32..=1019): SGIs and PPIs are per CPU and stay with the
+//!   hypervisor, as do the UART's SPI and the timer/maintenance PPIs.
+//! - Channel and emulation-notification INTIDs are *virtual* SPIs (32..=1019) of the
+//!   receiving VM; they must not collide with that VM's own physical IRQs, with other
+//!   virtual INTIDs it receives, or with the INTIDs the hypervisor uses (the vUART's
+//!   SPI is the board UART's).
+//! - Addresses (physical and guest-physical) must lie below 2^39: the tables cover a
+//!   39-bit space (T0SZ = 25).
+
+mod links;
+mod vm;
+#[cfg(test)]
+mod tests;
+
+use crate::config::Config;
+use crate::error::{ConfigError, Diagnostic, suggest};
+use crate::fmt::{hex, overlaps, range};
+use crate::size::{KIB4, is_aligned};
+use std::path::Path;
+
+/// Translated address spaces end here (T0SZ = 25).
+pub const ADDR_LIMIT: u64 = 1 << 39;
+/// First and last INTID a VM may own or receive (SPIs).
+pub const SPI_RANGE: std::ops::RangeInclusive<u32> = 32..=1019;
+
+/// Collects diagnostics for one file.
+pub(crate) struct Checker<'a> {
+    file: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(file: &'a Path) -> Self {
+        Checker { file, diags: Vec::new() }
+    }
+
+    pub(crate) fn err(&mut self, field: impl Into<String>, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::new(self.file, field, msg));
+    }
+
+    /// Size must be non-zero and a multiple of 4 KiB.
+    pub(crate) fn size(&mut self, field: &str, what: &str, size: u64) {
+        if size == 0 {
+            self.err(field, format!("{what} size must not be zero"));
+        } else if !is_aligned(size, KIB4) {
+            self.err(field, format!("{what} size {} is not a multiple of 4K (the translation granule)", hex(size)));
+        }
+    }
+
+    /// Address must be 4 KiB aligned and the range below [`ADDR_LIMIT`].
+    pub(crate) fn base(&mut self, field: &str, what: &str, base: u64, size: u64) {
+        if !is_aligned(base, KIB4) {
+            self.err(field, format!("{what} base {} is not 4K aligned (the translation granule)", hex(base)));
+        }
+        if base.checked_add(size).is_none_or(|end| end > ADDR_LIMIT) {
+            self.err(field, format!("{what} {} reaches beyond the 39-bit address space", range(base, size)));
+        }
+    }
+
+    /// Resolves a VM name, reporting an unknown one with a suggestion.
+    pub(crate) fn vm(&mut self, cfg: &Config, field: &str, name: &str) -> Option<usize> {
+        let found = cfg.system.vm_index(name);
+        if found.is_none() {
+            let hint = suggest(name, cfg.system.vm.iter().map(|v| v.name.as_str()));
+            self.err(field, format!("unknown vm \"{name}\"{hint}"));
+        }
+        found
+    }
+
+    fn finish(self, all: &mut Vec<Diagnostic>) {
+        all.extend(self.diags);
+    }
+}
+
+/// Checks the board and the system together; all problems are reported at once.
+pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
+    let mut all = Vec::new();
+    let mut b = Checker::new(&cfg.board_file);
+    check_board(cfg, &mut b);
+    b.finish(&mut all);
+    let mut s = Checker::new(&cfg.system_file);
+    if cfg.system.name.is_empty() {
+        s.err("name", "the system name must not be empty");
+    }
+    s.size("hypervisor.memory", "hypervisor", cfg.system.hypervisor.memory.0);
+    if cfg.system.vm.is_empty() {
+        s.err("vm", "the system has no VM");
+    }
+    vm::check_vms(cfg, &mut s);
+    check_fixed_memory(cfg, &mut s);
+    links::check_channels(cfg, &mut s);
+    links::check_shared(cfg, &mut s);
+    links::check_emulated(cfg, &mut s);
+    links::check_virtual_intids(cfg, &mut s);
+    links::check_slots(cfg, &mut s);
+    s.finish(&mut all);
+    if all.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(all)) }
+}
+
+fn check_board(cfg: &Config, c: &mut Checker) {
+    let b = &cfg.board;
+    let (ram, size) = (b.memory.ram.base.0, b.memory.ram.size.0);
+    c.size("memory.ram", "RAM", size);
+    c.base("memory.ram", "RAM", ram, size);
+    for (i, r) in b.memory.reserved.iter().enumerate() {
+        let f = format!("memory.reserved[{i}]");
+        c.size(&f, "reserved", r.size.0);
+        c.base(&f, "reserved", r.base.0, r.size.0);
+        if r.base.0 < ram || r.base.0.saturating_add(r.size.0) > b.ram_end() {
+            c.err(f, format!("reserved {} lies outside RAM {}", range(r.base.0, r.size.0), range(ram, size)));
+        }
+    }
+    if b.cpus().is_empty() {
+        c.err("cluster", "the board has no CPU");
+    }
+    if b.gic.version != 3 {
+        c.err("gic.version", format!("GIC version {} is not supported (only 3)", b.gic.version));
+    }
+    if b.gic.redistributor.stride.0 == 0 {
+        c.err("gic.redistributor.stride", "stride must not be zero");
+    }
+}
+
+/// A fixed physical range and who claims it (for overlap messages).
+struct Claim {
+    base: u64,
+    size: u64,
+    who: String,
+    field: String,
+}
+
+/// Fixed bases must stay in RAM, off reserved ranges and off each other.
+fn check_fixed_memory(cfg: &Config, c: &mut Checker) {
+    let b = &cfg.board;
+    let mut claims: Vec<Claim> = Vec::new();
+    for (i, v) in cfg.system.vm.iter().enumerate() {
+        if let Some(base) = v.base {
+            claims.push(Claim { base: base.0, size: v.memory.0, who: format!("vm \"{}\"", v.name), field: format!("vm[{i}].base") });
+        }
+    }
+    for (i, s) in cfg.system.shared.iter().enumerate() {
+        if let Some(base) = s.base {
+            claims.push(Claim { base: base.0, size: s.size.0, who: format!("shared \"{}\"", s.name), field: format!("shared[{i}].base") });
+        }
+    }
+    for (n, a) in claims.iter().enumerate() {
+        let end = a.base.saturating_add(a.size);
+        if a.base < b.memory.ram.base.0 || end > b.ram_end() {
+            c.err(&a.field, format!("{} memory {} lies beyond the board's RAM {}", a.who, range(a.base, a.size), range(b.memory.ram.base.0, b.memory.ram.size.0)));
+        }
+        for r in &b.memory.reserved {
+            if overlaps(a.base, a.size, r.base.0, r.size.0) {
+                let why = r.why.as_deref().unwrap_or("reserved");
+                c.err(&a.field, format!("{} memory {} overlaps reserved {} ({why})", a.who, range(a.base, a.size), range(r.base.0, r.size.0)));
+            }
+        }
+        for other in &claims[..n] {
+            if overlaps(a.base, a.size, other.base, other.size) {
+                c.err(&a.field, format!("{} memory {} overlaps {} ({})", a.who, range(a.base, a.size), other.who, range(other.base, other.size)));
+            }
+        }
+    }
+}
