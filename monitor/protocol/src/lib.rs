@@ -41,6 +41,8 @@ pub use schema::{MAGIC, SCHEMA_HASH, VERSION, fnv1a, token_hash};
 pub use wire::{Event, Frame, Header, Hello, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
 
 #[cfg(feature = "std")]
+pub use encode::frame_to_vec;
+#[cfg(feature = "std")]
 pub use seq::{SeqEvent, SeqTracker};
 #[cfg(feature = "std")]
 pub use stream::{Item, Stats, StreamDecoder};
