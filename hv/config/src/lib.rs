@@ -7,3 +7,7 @@ pub mod parse;
 pub mod size;
 pub mod system;
 pub mod validate;
+pub mod image;
+pub mod payload;
+pub mod layout;
+pub mod pagetable;
