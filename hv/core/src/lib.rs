@@ -8,4 +8,6 @@
 
 pub mod sysdesc;
 pub mod pl011;
+pub mod psci;
+pub mod smccc;
 pub mod trap;
