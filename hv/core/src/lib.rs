@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod sysdesc;
+pub mod hypercall;
 pub mod pl011;
 pub mod psci;
 pub mod smccc;

@@ -138,15 +138,15 @@ impl<const N: usize> PsciVm<N> {
     }
 
     /// Handles a call from vCPU `caller` (index within the VM) with registers x0..x3.
-    /// Covers PSCI and the SMCCC architecture calls (SMCCC_VERSION, ARCH_FEATURES);
-    /// anything else gets NOT_SUPPORTED.
+    /// Covers PSCI and the SMCCC architecture calls (SMCCC_VERSION, ARCH_FEATURES, which
+    /// also answers for the project's hypercalls); anything else gets NOT_SUPPORTED.
     pub fn handle(&mut self, caller: usize, x: [u64; 4]) -> PsciDecision {
         use PsciDecision::Reply;
         if caller >= self.count {
             return Reply(ret::INTERNAL_FAILURE);
         }
         if let Some(arch) = ArchCall::decode(x[0], x[1]) {
-            return Reply(arch.reply(implemented));
+            return Reply(arch.reply(|f| implemented(f) || crate::hypercall::implemented(f)));
         }
         match PsciCall::decode(x) {
             PsciCall::Version => Reply(PSCI_VERSION_1_1),
