@@ -1,1 +1,106 @@
-fn main() {}
+//! `cargo xtask …`: the one entry point for building, running and testing the project.
+//!
+//! It picks the firmware toolchain route by itself (see [`toolchain`]), builds the guests
+//! and the hypervisor image for a system description, and boots it under QEMU.
+mod firmware;
+mod itest;
+mod paths;
+mod qemu;
+mod toolchain;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test the hypervisor")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build a system and boot it under QEMU (the default system is `hello`).
+    Run(RunArgs),
+    /// Build a system's hypervisor image (prints its path).
+    Build(BuildArgs),
+    /// Run every test: host unit tests, then QEMU integration tests.
+    Test {
+        /// Only run the QEMU integration tests whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Skip the host unit tests.
+        #[arg(long)]
+        no_unit: bool,
+    },
+    /// Print a system's memory map and table summary.
+    Layout {
+        /// System name (a file in boards/<board>/systems/) or path.
+        #[arg(default_value = "hello")]
+        system: String,
+        #[arg(long, default_value = "qemu-virt")]
+        board: String,
+    },
+    /// Check the firmware toolchain (installing what is missing when root).
+    Setup,
+}
+
+#[derive(clap::Args, Clone)]
+struct BuildArgs {
+    /// System name (a file in boards/<board>/systems/) or path to a system TOML.
+    #[arg(long, default_value = "hello")]
+    system: String,
+    /// Board name (a folder in boards/).
+    #[arg(long, default_value = "qemu-virt")]
+    board: String,
+    /// Cargo features of the hypervisor image (extensions), comma separated.
+    #[arg(long, default_value = "")]
+    features: String,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Extra arguments passed to QEMU.
+    #[arg(last = true)]
+    qemu_args: Vec<String>,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Setup => {
+            let tc = toolchain::Toolchain::detect_or_install()?;
+            println!("{tc}");
+            qemu::ensure_installed()?;
+            Ok(())
+        }
+        Cmd::Build(b) => {
+            let img = firmware::build_system(&b.to_spec())?;
+            println!("{}", img.elf.display());
+            Ok(())
+        }
+        Cmd::Run(r) => {
+            qemu::ensure_installed()?;
+            let img = firmware::build_system(&r.build.to_spec())?;
+            let status = qemu::run_interactive(&img, &r.qemu_args)?;
+            std::process::exit(status);
+        }
+        Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
+        Cmd::Test { filter, no_unit } => itest::run_all(filter.as_deref(), !no_unit),
+    }
+}
+
+impl BuildArgs {
+    fn to_spec(&self) -> firmware::SystemSpec {
+        firmware::SystemSpec::new(&self.board, &self.system, &self.features)
+    }
+}

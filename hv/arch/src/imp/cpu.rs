@@ -1,0 +1,43 @@
+//! Small CPU operations.
+use core::arch::asm;
+
+use aarch64_cpu::registers::{MPIDR_EL1, Readable};
+
+/// MPIDR_EL1 affinity fields (Aff3..Aff0) of the running CPU.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// Waits for an event (cheap idle).
+pub fn wait_for_event() {
+    // SAFETY: WFE only pauses the CPU.
+    unsafe { asm!("wfe", options(nomem, nostack)) }
+}
+
+/// Waits for an interrupt.
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only pauses the CPU.
+    unsafe { asm!("wfi", options(nomem, nostack)) }
+}
+
+/// Signals an event to all CPUs (wakes WFE).
+pub fn send_event() {
+    // SAFETY: SEV has no memory effect.
+    unsafe { asm!("dsb ish", "sev", options(nostack)) }
+}
+
+/// Reads the physical counter (CNTPCT_EL0).
+pub fn counter() -> u64 {
+    let v: u64;
+    // SAFETY: reading the counter has no side effects.
+    unsafe { asm!("isb", "mrs {}, cntpct_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// Counter frequency in Hz (CNTFRQ_EL0).
+pub fn counter_frequency() -> u64 {
+    let v: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}

@@ -1,0 +1,83 @@
+//! EL2 control registers: the trap configuration for guests, stage-2 selection and the
+//! syndrome registers read after a guest exit.
+use core::arch::asm;
+
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, VMPIDR_EL2,
+    VTCR_EL2, VTTBR_EL2, Writeable,
+};
+
+/// HCR_EL2 for running a guest at EL1 (AArch64), E2H=0:
+/// VM (stage 2 on), SWIO, FMO/IMO/AMO (physical interrupts to EL2, virtual ones to the
+/// guest), FB + BSU=inner shareable (broadcast TLB/cache maintenance within the inner
+/// domain), TWI (WFI traps so an idle vCPU yields), TSC (SMC traps: PSCI over SMC is
+/// emulated), RW (EL1 is AArch64), APK/API (pointer authentication does not trap).
+pub const HCR_GUEST: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 13)
+    | (1 << 19)
+    | (1 << 31)
+    | (1 << 40)
+    | (1 << 41);
+
+/// Sets HCR_EL2.
+pub fn set_hcr(v: u64) {
+    HCR_EL2.set(v);
+    isb();
+}
+
+/// Sets VTCR_EL2 (stage-2 translation control, shared by all VMs).
+pub fn set_vtcr(v: u64) {
+    VTCR_EL2.set(v);
+    isb();
+}
+
+/// Selects the stage-2 tables and VMID of the guest about to run.
+pub fn set_vttbr(vmid: u16, root: u64) {
+    VTTBR_EL2.set(((vmid as u64) << 48) | root);
+    isb();
+}
+
+/// Sets the MPIDR_EL1 value the guest reads.
+pub fn set_vmpidr(v: u64) {
+    VMPIDR_EL2.set(v);
+}
+
+/// Guests may read the physical counter but not use the EL1 physical timer (which
+/// traps); the virtual counter has no offset.
+pub fn init_timer_traps() {
+    CNTHCTL_EL2.set(1 << 0);
+    CNTVOFF_EL2.set(0);
+}
+
+/// The syndrome of the last exception taken to EL2.
+#[derive(Debug, Clone, Copy)]
+pub struct Syndrome {
+    /// ESR_EL2.
+    pub esr: u64,
+    /// FAR_EL2.
+    pub far: u64,
+    /// HPFAR_EL2.
+    pub hpfar: u64,
+}
+
+/// Reads ESR/FAR/HPFAR_EL2 (call right after a `Sync` exit).
+pub fn syndrome() -> Syndrome {
+    Syndrome { esr: ESR_EL2.get(), far: FAR_EL2.get(), hpfar: HPFAR_EL2.get() }
+}
+
+/// Invalidates all stage-1 and stage-2 TLB entries of the current VMID (inner shareable).
+pub fn tlb_flush_vmid() {
+    // SAFETY: TLB maintenance only affects translation caches.
+    unsafe { asm!("dsb ishst", "tlbi vmalls12e1is", "dsb ish", "isb", options(nostack)) }
+}
+
+fn isb() {
+    // SAFETY: ISB has no memory effect.
+    unsafe { asm!("isb", options(nomem, nostack)) }
+}

@@ -1,0 +1,128 @@
+//! EL2 exception vectors and the guest entry/exit path.
+//!
+//! Model: `hv_enter_guest(regs)` pushes the hypervisor's callee-saved registers, keeps
+//! `regs` in TPIDR_EL2, loads the guest's registers and ERETs. An exception from the
+//! guest lands in a lower-EL vector, which saves all guest registers into `regs`, pops
+//! the hypervisor frame and *returns* from `hv_enter_guest` with the vector's code. The
+//! trap is then handled in ordinary Rust on the CPU's own stack.
+//!
+//! Exceptions taken from EL2 itself are hypervisor bugs: they go to `hv_fault`.
+use core::arch::global_asm;
+
+global_asm!(
+    r#"
+    .macro GUEST_EXIT code
+    .balign 0x80
+    stp x0, x1, [sp, #-16]!
+    mov x1, #\code
+    b hv_guest_exit
+    .endm
+
+    .macro HV_FAULT kind
+    .balign 0x80
+    mov x0, #\kind
+    mrs x1, esr_el2
+    mrs x2, elr_el2
+    mrs x3, far_el2
+    b hv_fault
+    .endm
+
+    .section .text.vectors, "ax"
+    .balign 0x800
+    .global hv_vectors
+hv_vectors:
+    // Current EL with SP0.
+    HV_FAULT 0
+    HV_FAULT 1
+    HV_FAULT 2
+    HV_FAULT 3
+    // Current EL with SPx.
+    HV_FAULT 4
+    HV_FAULT 5
+    HV_FAULT 6
+    HV_FAULT 7
+    // Lower EL, AArch64.
+    GUEST_EXIT 0
+    GUEST_EXIT 1
+    GUEST_EXIT 2
+    GUEST_EXIT 3
+    // Lower EL, AArch32.
+    GUEST_EXIT 4
+    GUEST_EXIT 4
+    GUEST_EXIT 4
+    GUEST_EXIT 4
+
+    .text
+    .global hv_enter_guest
+hv_enter_guest:
+    stp x29, x30, [sp, #-96]!
+    stp x19, x20, [sp, #16]
+    stp x21, x22, [sp, #32]
+    stp x23, x24, [sp, #48]
+    stp x25, x26, [sp, #64]
+    stp x27, x28, [sp, #80]
+    msr tpidr_el2, x0
+    ldp x1, x2, [x0, #248]
+    msr elr_el2, x1
+    msr spsr_el2, x2
+    ldp x2, x3, [x0, #16]
+    ldp x4, x5, [x0, #32]
+    ldp x6, x7, [x0, #48]
+    ldp x8, x9, [x0, #64]
+    ldp x10, x11, [x0, #80]
+    ldp x12, x13, [x0, #96]
+    ldp x14, x15, [x0, #112]
+    ldp x16, x17, [x0, #128]
+    ldp x18, x19, [x0, #144]
+    ldp x20, x21, [x0, #160]
+    ldp x22, x23, [x0, #176]
+    ldp x24, x25, [x0, #192]
+    ldp x26, x27, [x0, #208]
+    ldp x28, x29, [x0, #224]
+    ldr x30, [x0, #240]
+    ldp x0, x1, [x0, #0]
+    eret
+    dsb nsh
+    isb
+
+hv_guest_exit:
+    // sp: [guest x0, guest x1] on top of the hypervisor frame; x1 = exit code.
+    mrs x0, tpidr_el2
+    stp x2, x3, [x0, #16]
+    stp x4, x5, [x0, #32]
+    stp x6, x7, [x0, #48]
+    stp x8, x9, [x0, #64]
+    stp x10, x11, [x0, #80]
+    stp x12, x13, [x0, #96]
+    stp x14, x15, [x0, #112]
+    stp x16, x17, [x0, #128]
+    stp x18, x19, [x0, #144]
+    stp x20, x21, [x0, #160]
+    stp x22, x23, [x0, #176]
+    stp x24, x25, [x0, #192]
+    stp x26, x27, [x0, #208]
+    stp x28, x29, [x0, #224]
+    str x30, [x0, #240]
+    mov x19, x1
+    ldp x2, x3, [sp], #16
+    stp x2, x3, [x0, #0]
+    mrs x1, elr_el2
+    mrs x2, spsr_el2
+    stp x1, x2, [x0, #248]
+    mov x0, x19
+    ldp x19, x20, [sp, #16]
+    ldp x21, x22, [sp, #32]
+    ldp x23, x24, [sp, #48]
+    ldp x25, x26, [sp, #64]
+    ldp x27, x28, [sp, #80]
+    ldp x29, x30, [sp], #96
+    ret
+"#
+);
+
+// The layout the assembly relies on.
+const _: () = {
+    use super::context::GuestRegs;
+    assert!(core::mem::offset_of!(GuestRegs, elr) == 248);
+    assert!(core::mem::offset_of!(GuestRegs, spsr) == 256);
+};

@@ -1,0 +1,67 @@
+//! `hv_main`: what every physical CPU does from its first Rust instruction.
+//!
+//! Primary (CPU 0): MMU on from the pregenerated tables, banner, secondary CPUs started
+//! through the firmware's PSCI, then its own run loop. Secondaries: MMU on, run loop.
+//! Each CPU then only runs the vCPUs the configuration placed on it.
+use core::sync::atomic::Ordering;
+
+use hv_arch::{boot, cpu, firmware, mmu, regs};
+
+use super::generated::SYSTEM;
+use super::state::{self, LIVE_VMS, VMS};
+use super::{run, vmload};
+use crate::hvlog;
+
+/// Entered from the boot assembly with the MMU off and a private stack.
+#[unsafe(no_mangle)]
+extern "C" fn hv_main(cpu_index: usize) -> ! {
+    let hv = &SYSTEM.hv;
+    // SAFETY: the configuration toolkit generated these tables to identity-map the
+    // hypervisor image (this code and its stacks), the table area, the image store,
+    // every VM's RAM and the devices, with the MAIR/TCR values stored beside them.
+    unsafe { mmu::enable_el2(hv.mair_el2, hv.tcr_el2, hv.ttbr0_el2) };
+
+    if cpu_index == 0 {
+        primary_init();
+    }
+    regs::set_vtcr(hv.vtcr_el2);
+    regs::init_timer_traps();
+    regs::set_hcr(regs::HCR_GUEST);
+    run::run_cpu(cpu_index)
+}
+
+fn primary_init() {
+    hvlog!(
+        "system `{}` on board `{}` (config {:016x}): {} CPUs, {} VMs, {} vCPUs",
+        SYSTEM.name,
+        SYSTEM.board,
+        SYSTEM.config_id,
+        SYSTEM.cpus.len(),
+        SYSTEM.vms.len(),
+        SYSTEM.vcpus.len()
+    );
+    if let Err(e) = state::check_capacity() {
+        hvlog!("fatal: {e}");
+        firmware::system_off();
+    }
+    let live = SYSTEM.vms.len();
+    for (i, vm) in SYSTEM.vms.iter().enumerate() {
+        VMS[i].alive.store(true, Ordering::Relaxed);
+        vmload::announce(i, vm);
+    }
+    LIVE_VMS.store(live, Ordering::Release);
+    if live == 0 {
+        hvlog!("no VM configured; powering off");
+        firmware::system_off();
+    }
+    for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
+        if c.schedule.is_empty() {
+            continue;
+        }
+        let r = firmware::cpu_on(c.mpidr, boot::secondary_entry_pa(), i as u64);
+        if r != 0 {
+            hvlog!("cpu{i} (mpidr {:#x}) did not start: PSCI error {r}", c.mpidr);
+        }
+    }
+    let _ = cpu::mpidr();
+}

@@ -1,0 +1,152 @@
+//! Run-time state of vCPUs and VMs: fixed arrays sized at build time, no allocation.
+//!
+//! Ownership rule: a vCPU is pinned to one physical CPU by the configuration, and only
+//! that CPU's run loop touches its [`Vcpu`]. What other CPUs may need to see (a VM's
+//! life, a request to start a vCPU, the VM's emulated UART) is in atomics or behind a
+//! [`SpinLock`].
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use hv_arch::context::GuestRegs;
+use hv_arch::el1::El1State;
+use hv_core::pl011::Pl011;
+
+use super::generated::SYSTEM;
+use super::log::LineBuf;
+use super::sync::SpinLock;
+
+/// vCPUs the image has room for (checked against the system at boot).
+pub const MAX_VCPUS: usize = 16;
+/// VMs the image has room for (checked against the system at boot).
+pub const MAX_VMS: usize = 8;
+
+/// Power state of a vCPU (PSCI's view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    /// Not started, or turned off with CPU_OFF.
+    Off,
+    /// Runnable or running.
+    On,
+    /// Waiting in WFI for an interrupt.
+    Waiting,
+}
+
+/// A vCPU's saved state.
+pub struct Vcpu {
+    /// General registers, ELR and SPSR.
+    pub regs: GuestRegs,
+    /// EL1 system registers (valid while the vCPU is not loaded on its CPU).
+    pub el1: El1State,
+    /// PSCI power state.
+    pub power: Power,
+}
+
+impl Vcpu {
+    const fn new() -> Self {
+        Vcpu {
+            regs: GuestRegs { x: [0; 31], elr: 0, spsr: 0 },
+            el1: El1State {
+                sctlr: 0, cpacr: 0, ttbr0: 0, ttbr1: 0, tcr: 0, mair: 0, amair: 0, vbar: 0,
+                contextidr: 0, esr: 0, far: 0, afsr0: 0, afsr1: 0, elr: 0, spsr: 0,
+                sp_el1: 0, sp_el0: 0, tpidr_el0: 0, tpidrro_el0: 0, tpidr_el1: 0, par: 0,
+                csselr: 0, cntkctl: 0, cntv_ctl: 0, cntv_cval: 0, mdscr: 0,
+            },
+            power: Power::Off,
+        }
+    }
+}
+
+struct VcpuSlot(UnsafeCell<Vcpu>);
+
+// SAFETY: a slot is only dereferenced through `vcpu_mut`, whose contract restricts it
+// to the one physical CPU the vCPU is pinned to.
+unsafe impl Sync for VcpuSlot {}
+
+static VCPUS: [VcpuSlot; MAX_VCPUS] = [const { VcpuSlot(UnsafeCell::new(Vcpu::new())) }; MAX_VCPUS];
+
+/// The state of vCPU `index`.
+///
+/// # Safety
+/// Only the physical CPU that `SYSTEM.vcpus[index].cpu` names may call this, and it
+/// must not hold two references to the same vCPU at once.
+pub unsafe fn vcpu_mut(index: usize) -> &'static mut Vcpu {
+    // SAFETY: the caller is the only CPU touching this slot and holds no other reference.
+    unsafe { &mut *VCPUS[index].0.get() }
+}
+
+/// A request from another CPU to start a vCPU (PSCI CPU_ON).
+pub struct StartRequest {
+    pending: AtomicBool,
+    entry: AtomicU64,
+    context: AtomicU64,
+}
+
+impl StartRequest {
+    /// Posts a start request; the owner CPU picks it up in its run loop.
+    pub fn post(&self, entry: u64, context: u64) {
+        self.entry.store(entry, Ordering::Relaxed);
+        self.context.store(context, Ordering::Relaxed);
+        self.pending.store(true, Ordering::Release);
+        hv_arch::cpu::send_event();
+    }
+
+    /// Takes a pending request: (entry, context id).
+    pub fn take(&self) -> Option<(u64, u64)> {
+        if self.pending.swap(false, Ordering::Acquire) {
+            Some((self.entry.load(Ordering::Relaxed), self.context.load(Ordering::Relaxed)))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a request waits.
+    pub fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+}
+
+/// Start requests, one per vCPU.
+pub static START: [StartRequest; MAX_VCPUS] = [const {
+    StartRequest { pending: AtomicBool::new(false), entry: AtomicU64::new(0), context: AtomicU64::new(0) }
+}; MAX_VCPUS];
+
+/// Whether each vCPU is on (visible to other CPUs for PSCI AFFINITY_INFO / CPU_ON).
+pub static VCPU_ON: [AtomicBool; MAX_VCPUS] = [const { AtomicBool::new(false) }; MAX_VCPUS];
+
+/// A VM's emulated console: the UART model and the line being assembled.
+pub struct VmConsole {
+    /// Register-level PL011 model.
+    pub uart: Pl011,
+    /// Bytes since the last newline.
+    pub line: LineBuf,
+}
+
+/// Shared per-VM state.
+pub struct VmState {
+    /// Set while the VM runs; cleared by SYSTEM_OFF or a fatal fault.
+    pub alive: AtomicBool,
+    /// The VM's emulated UART.
+    pub console: SpinLock<VmConsole>,
+}
+
+/// Per-VM state.
+pub static VMS: [VmState; MAX_VMS] = [const {
+    VmState { alive: AtomicBool::new(false), console: SpinLock::new(VmConsole { uart: Pl011::new(), line: LineBuf::new() }) }
+}; MAX_VMS];
+
+/// VMs still alive; when it drops to zero the machine powers off.
+pub static LIVE_VMS: AtomicUsize = AtomicUsize::new(0);
+
+/// Checks that the generated system fits the image's fixed arrays.
+pub fn check_capacity() -> Result<(), &'static str> {
+    if SYSTEM.vcpus.len() > MAX_VCPUS {
+        return Err("more vCPUs than the image has room for (MAX_VCPUS)");
+    }
+    if SYSTEM.vms.len() > MAX_VMS {
+        return Err("more VMs than the image has room for (MAX_VMS)");
+    }
+    if SYSTEM.cpus.len() > hv_arch::boot::MAX_CPUS {
+        return Err("more CPUs than the image has stacks for (MAX_CPUS)");
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Building the guests and a system's hypervisor image.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::paths;
+use crate::toolchain::{GUEST_TARGET, HV_TARGET, Toolchain};
+
+/// Which system to build, and with which hypervisor features.
+#[derive(Debug, Clone)]
+pub struct SystemSpec {
+    /// Board folder name under boards/.
+    pub board: String,
+    /// Path of the system description.
+    pub system: PathBuf,
+    /// Cargo features of the `hv` crate.
+    pub features: Vec<String>,
+}
+
+impl SystemSpec {
+    /// `system` is a name (boards/<board>/systems/<name>.toml) or a path.
+    pub fn new(board: &str, system: &str, features: &str) -> Self {
+        let as_path = PathBuf::from(system);
+        let system = if system.ends_with(".toml") || as_path.components().count() > 1 {
+            as_path
+        } else {
+            paths::root().join("boards").join(board).join("systems").join(format!("{system}.toml"))
+        };
+        let features = features.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
+        SystemSpec { board: board.to_string(), system, features }
+    }
+
+    /// Short name: the system file's stem plus features.
+    pub fn label(&self) -> String {
+        let stem = self.system.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if self.features.is_empty() { stem } else { format!("{stem}+{}", self.features.join("+")) }
+    }
+
+    fn board_file(&self) -> PathBuf {
+        paths::root().join("boards").join(&self.board).join("board.toml")
+    }
+}
+
+/// A built system.
+#[derive(Debug, Clone)]
+pub struct SystemImage {
+    /// The hypervisor ELF (QEMU `-kernel`); it embeds the guests and the tables.
+    pub elf: PathBuf,
+    /// What was built.
+    pub spec: SystemSpec,
+}
+
+/// The guest crates: every package under guests/ except the runtime.
+fn guest_packages() -> Result<Vec<String>> {
+    let mut pkgs = Vec::new();
+    for entry in std::fs::read_dir(paths::root().join("guests"))? {
+        let dir = entry?.path();
+        let manifest = dir.join("Cargo.toml");
+        if !manifest.is_file() || dir.ends_with("rt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&manifest)?;
+        if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"'))) {
+            pkgs.push(name.to_string());
+        }
+    }
+    pkgs.sort();
+    Ok(pkgs)
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting the build of {what}"))?;
+    if !status.success() {
+        bail!("building {what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Directory holding the guest ELFs.
+pub fn guest_images_dir() -> PathBuf {
+    paths::firmware_target().join(GUEST_TARGET).join("release")
+}
+
+/// Builds every guest.
+pub fn build_guests(tc: &Toolchain) -> Result<()> {
+    let mut cmd = tc.cargo_build(GUEST_TARGET);
+    for p in guest_packages()? {
+        cmd.args(["-p", &p]);
+    }
+    run(cmd, "the guests")
+}
+
+/// Builds the guests and the hypervisor image of `spec`; returns the image.
+pub fn build_system(spec: &SystemSpec) -> Result<SystemImage> {
+    if !spec.system.is_file() {
+        bail!("no system description at {}", spec.system.display());
+    }
+    let tc = Toolchain::detect_or_install()?;
+    build_guests(&tc)?;
+    build_hv(&tc, spec)
+}
+
+/// Builds the hypervisor image of `spec` (guests must be built).
+pub fn build_hv(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
+    let mut cmd = tc.cargo_build(HV_TARGET);
+    cmd.args(["-p", "hv"])
+        .env("HV_BOARD", spec.board_file())
+        .env("HV_SYSTEM", &spec.system)
+        .env("HV_IMAGES_DIR", guest_images_dir());
+    if !spec.features.is_empty() {
+        cmd.args(["--features", &spec.features.join(",")]);
+    }
+    run(cmd, &format!("the hypervisor for {}", spec.label()))?;
+    let built = paths::firmware_target().join(HV_TARGET).join("release").join("hv");
+    let dir = paths::images().join(&spec.board).join(spec.label());
+    std::fs::create_dir_all(&dir)?;
+    let elf = dir.join("hv.elf");
+    std::fs::copy(&built, &elf).with_context(|| format!("copying {}", built.display()))?;
+    Ok(SystemImage { elf, spec: spec.clone() })
+}
+
+/// `cargo xtask layout`: the configuration toolkit's memory map of a system.
+pub fn print_layout(board: &str, system: &str) -> Result<()> {
+    let spec = SystemSpec::new(board, system, "");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(paths::root())
+        .args(["run", "--quiet", "-p", "hv-config", "--bin", "hvconfig", "--", "layout", "--board"])
+        .arg(spec.board_file())
+        .arg("--system")
+        .arg(&spec.system)
+        .arg("--images")
+        .arg(guest_images_dir())
+        .status()?;
+    if !status.success() {
+        bail!("hvconfig layout failed");
+    }
+    Ok(())
+}
+
+/// Size in bytes of a file.
+pub fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}

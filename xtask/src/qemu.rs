@@ -1,0 +1,121 @@
+//! Starting QEMU with a system image.
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::firmware::SystemImage;
+use crate::toolchain::{ensure_apt_packages, which};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-aarch64";
+
+/// Installs QEMU (Debian's qemu-system-arm) if it is missing.
+pub fn ensure_installed() -> Result<()> {
+    if !which(QEMU) {
+        ensure_apt_packages(&["qemu-system-arm"], "QEMU (qemu-system-aarch64)", false)?;
+    }
+    Ok(())
+}
+
+/// The machine every system of the `qemu-virt` board runs on.
+pub fn base_command(img: &SystemImage) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args([
+        "-M",
+        "virt,virtualization=on,gic-version=3",
+        "-cpu",
+        "max,pauth-impdef=on",
+        "-smp",
+        "4",
+        "-m",
+        "1G",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-kernel",
+    ])
+    .arg(&img.elf);
+    cmd
+}
+
+/// Boots interactively: the console is the terminal; Ctrl-C stops QEMU. Returns QEMU's
+/// exit status.
+pub fn run_interactive(img: &SystemImage, extra: &[String]) -> Result<i32> {
+    let mut cmd = base_command(img);
+    cmd.args(extra);
+    eprintln!("xtask: booting {} under QEMU (Ctrl-C to stop)", img.elf.display());
+    // Ctrl-C reaches QEMU too (same process group); we only wait for it to exit.
+    let _ = ctrlc::set_handler(|| {});
+    let status = cmd.status().with_context(|| format!("starting {QEMU}"))?;
+    Ok(status.code().unwrap_or(130))
+}
+
+/// The outcome of a bounded QEMU run.
+pub struct Outcome {
+    /// Everything the serial port printed.
+    pub output: String,
+    /// QEMU's exit code, or `None` if it was killed at the deadline.
+    pub status: Option<i32>,
+    /// Wall time until exit (or the deadline).
+    pub elapsed: Duration,
+    /// Wall time until the first line containing the `first_line` marker, if any.
+    pub first_line: Option<Duration>,
+}
+
+/// Runs QEMU non-interactively, collecting the serial output; kills it after `timeout`.
+pub fn run_bounded(mut cmd: Command, timeout: Duration, marker: Option<&str>) -> Result<Outcome> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("starting {QEMU}"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let mut first_line = None;
+    let status = loop {
+        while let Ok(chunk) = rx.try_recv() {
+            out.extend_from_slice(&chunk);
+        }
+        if first_line.is_none() {
+            if let Some(m) = marker {
+                if String::from_utf8_lossy(&out).contains(m) {
+                    first_line = Some(start.elapsed());
+                }
+            }
+        }
+        if let Some(st) = child.try_wait()? {
+            break st.code();
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    // Drain what the reader thread still holds.
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+        out.extend_from_slice(&chunk);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let mut s = Vec::new();
+        let _ = e.read_to_end(&mut s);
+        out.extend_from_slice(&s);
+    }
+    Ok(Outcome { output: String::from_utf8_lossy(&out).into_owned(), status, elapsed, first_line })
+}
