@@ -1,13 +1,121 @@
-//! The offline configuration toolkit.
+//! The offline configuration toolkit: everything about a system that can be decided
+//! before boot is decided here, from a board and a system description.
+//!
+//! Pipeline, one pure stage per module:
+//! [`config`] (parse, via [`board`] and [`system`]) → [`validate`] → [`payload`] (guest
+//! images, via [`image`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
+//! stage-2 tables at their final addresses, checked by [`walk`]) → [`desc`] (the typed
+//! `hv_core::sysdesc::SystemDesc`) → [`emit`] (Rust source, blobs, linker fragment) and
+//! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
+//! file and field; nothing panics on bad input.
+
 pub mod board;
 pub mod config;
+pub mod desc;
+pub mod emit;
 pub mod error;
+pub mod explain;
 pub mod fmt;
+pub mod image;
+pub mod isolation;
+pub mod layout;
+pub mod pagetable;
 pub mod parse;
+pub mod payload;
 pub mod size;
 pub mod system;
 pub mod validate;
-pub mod image;
-pub mod payload;
-pub mod layout;
-pub mod pagetable;
+pub mod walk;
+#[cfg(test)]
+mod tests;
+
+use config::Config;
+use error::ConfigError;
+use hv_core::sysdesc::SystemDesc;
+use layout::Layout;
+use pagetable::Tables;
+use payload::Payloads;
+use std::path::{Path, PathBuf};
+
+/// What the hypervisor's build script asks for.
+pub struct GenerateRequest<'a> {
+    /// `boards/<board>/board.toml`.
+    pub board: &'a Path,
+    /// `boards/<board>/systems/<system>.toml`.
+    pub system: &'a Path,
+    /// Directory holding the guest images named in the system.
+    pub images_dir: &'a Path,
+    /// Where to write `system.rs`, `tables.bin`, `images.bin`, `memory.x`, `layout.txt`.
+    pub out_dir: &'a Path,
+}
+
+/// What [`generate`] produced.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// Every file read (for `cargo::rerun-if-changed`).
+    pub inputs: Vec<PathBuf>,
+    /// The explain output (also written to `layout.txt`).
+    pub layout_text: String,
+}
+
+/// A fully decided system: every stage's result.
+#[derive(Debug)]
+pub struct Plan {
+    /// The parsed descriptions.
+    pub config: Config,
+    /// The guests' payloads.
+    pub payloads: Payloads,
+    /// Physical memory layout.
+    pub layout: Layout,
+    /// Generated tables.
+    pub tables: Tables,
+    /// The tables as bytes (`layout.tables.size` long).
+    pub tables_blob: Vec<u8>,
+    /// The typed description.
+    pub desc: &'static SystemDesc,
+}
+
+/// Parses and validates both descriptions.
+pub fn check(board: &Path, system: &Path) -> Result<Config, ConfigError> {
+    let cfg = Config::load(board, system)?;
+    validate::validate(&cfg)?;
+    Ok(cfg)
+}
+
+/// Runs every stage. With `placeholder = Some(size)`, missing guest images are replaced
+/// by `size` zero bytes (see `Plan::payloads.warnings`).
+pub fn plan(board: &Path, system: &Path, images_dir: &Path, placeholder: Option<u64>) -> Result<Plan, ConfigError> {
+    let cfg = check(board, system)?;
+    let payloads = payload::load_payloads(&cfg, images_dir, placeholder)?;
+    plan_with(cfg, payloads)
+}
+
+/// Lays out and generates tables for a validated configuration and its payloads.
+///
+/// The table area sits below the VMs, so its size must be known before the tables are
+/// generated: start small and grow it until the generated tables fit (a few rounds).
+pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
+    let mut tables_size = 4 * size::KIB4;
+    for _ in 0..32 {
+        let layout = layout::layout(&cfg, &payloads, tables_size)?;
+        let tables = pagetable::generate(&cfg, &layout).map_err(|e| ConfigError::one(&cfg.system_file, "", format!("page tables: {e}")))?;
+        if tables.size() <= tables_size {
+            let tables_blob = tables.to_bytes(tables_size);
+            let id = desc::config_id(&cfg, &payloads);
+            let desc = desc::build(&cfg, &payloads, &layout, &tables, id);
+            return Ok(Plan { config: cfg, payloads, layout, tables, tables_blob, desc });
+        }
+        tables_size = tables.size();
+    }
+    Err(ConfigError::one(&cfg.system_file, "", "page-table area size did not converge"))
+}
+
+/// Runs every stage and writes the results into `req.out_dir`.
+pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
+    let plan = plan(req.board, req.system, req.images_dir, None)?;
+    let layout_text = explain::explain(&plan);
+    emit::write_all(&plan, &layout_text, req.out_dir)?;
+    let mut inputs = vec![req.board.to_path_buf(), req.system.to_path_buf()];
+    inputs.extend(plan.payloads.inputs.iter().cloned());
+    Ok(Generated { inputs, layout_text })
+}

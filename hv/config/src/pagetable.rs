@@ -189,7 +189,10 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
     }
     r.push((b.uart.base.0, b.uart.size.0, EL2_DEVICE, "UART".into()));
     r.push((b.gic.distributor.base.0, b.gic.distributor.size.0, EL2_DEVICE, "GICD".into()));
-    r.push((b.gic.redistributor.base.0, b.gic.redistributor.size.0, EL2_DEVICE, "GICR".into()));
+    // Only the frames of the board's CPUs: the region as described may be larger (and on
+    // qemu-virt, 15872K from 0x080A_0000 runs into the UART).
+    let frames = b.gic.redistributor.stride.0 * b.cpus().len() as u64;
+    r.push((b.gic.redistributor.base.0, frames.min(b.gic.redistributor.size.0), EL2_DEVICE, "GICR".into()));
     r.retain(|x| x.1 != 0);
     r
 }

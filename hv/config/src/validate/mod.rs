@@ -125,9 +125,22 @@ fn check_board(cfg: &Config, c: &mut Checker) {
     if b.gic.version != 3 {
         c.err("gic.version", format!("GIC version {} is not supported (only 3)", b.gic.version));
     }
-    if b.gic.redistributor.stride.0 == 0 {
-        c.err("gic.redistributor.stride", "stride must not be zero");
+    let r = &b.gic.redistributor;
+    if r.stride.0 == 0 || !is_aligned(r.stride.0, KIB4) {
+        c.err("gic.redistributor.stride", format!("stride {} must be a non-zero multiple of 4K", hex(r.stride.0)));
+    } else if r.stride.0 * b.cpus().len() as u64 > r.size.0 {
+        c.err("gic.redistributor.size", format!("{} CPUs need {} of redistributor frames, the region has {}", b.cpus().len(), hex(r.stride.0 * b.cpus().len() as u64), hex(r.size.0)));
     }
+    for (field, base, size) in [("gic.distributor", b.gic.distributor.base.0, b.gic.distributor.size.0), ("uart", b.uart.base.0, b.uart.size.0)] {
+        c.base(field, field, base, size);
+        if overlaps(base, size, ram, size_of_ram(b)) {
+            c.err(field, format!("device {} overlaps RAM", range(base, size)));
+        }
+    }
+}
+
+fn size_of_ram(b: &crate::board::Board) -> u64 {
+    b.memory.ram.size.0
 }
 
 /// A fixed physical range and who claims it (for overlap messages).

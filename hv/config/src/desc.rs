@@ -1,0 +1,188 @@
+//! Builds the typed [`SystemDesc`] — the contract with the hypervisor image — from a
+//! validated configuration, its layout and its tables.
+//!
+//! The description is made of `&'static` slices, exactly as the image will hold it, so
+//! the host builds it by leaking a few small allocations: a host tool builds one (or, in
+//! property tests, a few hundred) per run, and the emitter and the checks then work on
+//! the very type the hypervisor reads, not on a look-alike.
+
+use crate::config::Config;
+use crate::layout::Layout;
+use crate::pagetable::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
+use crate::payload::Payloads;
+use crate::system::{Access, Restart, parse_vcpu_ref};
+use hv_core::sysdesc::*;
+
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+fn text(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+/// FNV-1a 64 over `parts` in order.
+pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in p {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The configuration id: board text, system text, then every payload blob.
+pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
+    let mut parts: Vec<&[u8]> = vec![cfg.board_text.as_bytes(), cfg.system_text.as_bytes()];
+    for p in &payloads.vms {
+        parts.push(&p.image.bytes);
+        if let Some(i) = &p.initrd {
+            parts.push(&i.bytes);
+        }
+    }
+    fnv1a64(parts)
+}
+
+/// Global vCPU index of vCPU `k` of VM `vm`.
+fn vcpu_index(cfg: &Config, vm: usize, k: usize) -> VcpuIndex {
+    (cfg.system.vm[..vm].iter().map(|v| v.vcpus.len()).sum::<usize>() + k) as VcpuIndex
+}
+
+/// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it.
+pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, id: u64) -> &'static SystemDesc {
+    let b = &cfg.board;
+    let s = &cfg.system;
+    let vm_of = |name: &str| s.vm_index(name).unwrap_or(0) as VmIndex;
+
+    let mut vcpus = Vec::new();
+    for (i, v) in s.vm.iter().enumerate() {
+        for (k, p) in v.vcpus.iter().enumerate() {
+            vcpus.push(VcpuDesc { vm: i as VmIndex, index_in_vm: k as u16, cpu: p.cpu, vmpidr: (1 << 31) | k as u64, priority: p.priority });
+        }
+    }
+    let cpus = b
+        .cpus()
+        .into_iter()
+        .enumerate()
+        .map(|(n, (cluster, c, cpu))| {
+            let mut on: Vec<VcpuIndex> = (0..vcpus.len()).filter(|&x| usize::from(vcpus[x].cpu) == n).map(|x| x as VcpuIndex).collect();
+            on.sort_by_key(|&x| std::cmp::Reverse(vcpus[usize::from(x)].priority));
+            CpuDesc { mpidr: cpu.mpidr, cluster, capacity: c.capacity, schedule: leak(on) }
+        })
+        .collect();
+
+    let image_desc = |store_pa: u64, blob: &crate::image::Blob| ImageDesc { store_pa, size: blob.bytes.len() as u64, load_ipa: blob.load_ipa };
+    let vms = s
+        .vm
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let l = &lay.vms[i];
+            let p = &payloads.vms[i];
+            VmDesc {
+                name: text(&v.name),
+                vmid: l.vmid,
+                ram_ipa: l.ipa,
+                ram_pa: l.ram.base,
+                ram_size: l.ram.size,
+                s2_root: tables.regimes[i + 1].root,
+                image: image_desc(l.image_store, &p.image),
+                initrd: p.initrd.as_ref().zip(l.initrd_store).map(|(b, pa)| image_desc(pa, b)),
+                dtb: None,
+                entry_ipa: p.entry_ipa,
+                vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
+                console: v.console,
+                uart_ipa: b.uart.base.0,
+                gicd_ipa: b.gic.distributor.base.0,
+                gicr_ipa: b.gic.redistributor.base.0,
+                restart: match v.restart {
+                    Restart::Stop => RestartPolicy::Stop,
+                    Restart::Restart => RestartPolicy::Restart,
+                },
+            }
+        })
+        .collect();
+
+    let irqs = s.vm.iter().enumerate().flat_map(|(i, v)| v.irqs.iter().map(move |&q| IrqRoute { intid: q, vm: i as VmIndex, virt_intid: q })).collect();
+    let channels = s.channel.iter().map(|c| ChannelDesc { name: text(&c.name), from: vm_of(&c.from), to: vm_of(&c.to), virt_intid: c.intid }).collect();
+    let shared = s
+        .shared
+        .iter()
+        .zip(&lay.shared)
+        .map(|(sh, p)| SharedDesc {
+            name: text(&sh.name),
+            pa: p.base,
+            size: p.size,
+            maps: leak(sh.maps.iter().map(|m| SharedMap { vm: vm_of(&m.vm), ipa: m.ipa.0, writable: m.access == Access::Rw }).collect()),
+        })
+        .collect();
+    let slots = s
+        .slots
+        .iter()
+        .map(|t| SlotTable {
+            cpu: t.cpu,
+            slots: leak(
+                t.table
+                    .iter()
+                    .map(|sl| Slot {
+                        vcpu: sl.vcpu.as_deref().and_then(parse_vcpu_ref).and_then(|(vm, k)| s.vm_index(vm).map(|i| vcpu_index(cfg, i, k))),
+                        length: match (sl.us, sl.ticks) {
+                            (Some(us), _) => SlotLength::Micros(us),
+                            (None, t) => SlotLength::Ticks(t.unwrap_or(0)),
+                        },
+                    })
+                    .collect(),
+            ),
+        })
+        .collect();
+    let emulated = s.emulated.iter().map(|e| EmulatedDesc { vm: vm_of(&e.vm), ipa: e.base.0, size: e.size.0, by: vm_of(&e.by), virt_intid: e.intid }).collect();
+
+    Box::leak(Box::new(SystemDesc {
+        name: text(&s.name),
+        board: text(&b.name),
+        config_id: id,
+        hv: HvDesc {
+            image_base: lay.hv.base,
+            image_size: lay.hv.size,
+            tables_base: lay.tables.base,
+            tables_size: lay.tables.size,
+            images_base: lay.images.base,
+            images_size: lay.images.size,
+            ttbr0_el2: tables.regimes[0].root,
+            tcr_el2: TCR_EL2,
+            mair_el2: MAIR_EL2,
+            vtcr_el2: VTCR_EL2,
+        },
+        devices: DeviceDesc {
+            uart_base: b.uart.base.0,
+            uart_intid: b.uart.intid,
+            gicd_base: b.gic.distributor.base.0,
+            gicr_base: b.gic.redistributor.base.0,
+            gicr_stride: b.gic.redistributor.stride.0,
+            maintenance_intid: b.gic.maintenance_intid,
+            vtimer_intid: b.timer.el1_virtual,
+            ptimer_intid: b.timer.el1_physical,
+            hyp_timer_intid: b.timer.el2_physical,
+        },
+        cpus: leak(cpus),
+        vms: leak(vms),
+        vcpus: leak(vcpus),
+        irqs: leak(irqs),
+        channels: leak(channels),
+        shared: leak(shared),
+        slots: leak(slots),
+        emulated: leak(emulated),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        assert_eq!(super::fnv1a64([&b""[..]]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(super::fnv1a64([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(super::fnv1a64([&b"fo"[..], b"obar"]), 0x85944171f73967e8);
+    }
+}
