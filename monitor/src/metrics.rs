@@ -1,0 +1,140 @@
+//! Running aggregates over the records of a session: counts per CPU and latency histograms.
+//!
+//! Latencies are kept in nanoseconds (converted with the hello's counter frequency) in
+//! HDR histograms (3 significant digits), so percentiles are cheap at any time for the live view.
+//! - trap duration: `Trap::duration_ticks` (entry to ERET);
+//! - IRQ latency: `IrqInjected::latency_ticks` (cause to list-register write);
+//! - wake-up (switch) latency: from the first injection into a vCPU that is not running to the
+//!   `Switch` that runs it — derived here, so the hypervisor need not measure it.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use hv_protocol::{Event, Header, TRAP_KINDS};
+
+use crate::time::Clock;
+
+/// Counts of one physical CPU.
+#[derive(Debug, Default, Clone)]
+pub struct CpuMetrics {
+    pub records: u64,
+    pub switches: u64,
+    pub traps: [u64; TRAP_KINDS],
+    pub injected: u64,
+    pub hypercalls: u64,
+    /// vCPU running now (`None`: idle or unknown).
+    pub running: Option<u16>,
+    /// Totals the hypervisor itself reported in its last `Counters` event.
+    pub reported: Option<([u32; TRAP_KINDS], u32, u32)>,
+}
+
+/// A VM's end as reported by `VmExit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmExit {
+    pub vm: u16,
+    pub reason: &'static str,
+    pub ts: u64,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    pub cpus: BTreeMap<u16, CpuMetrics>,
+    pub trap_ns: Histogram<u64>,
+    pub irq_latency_ns: Histogram<u64>,
+    pub wakeup_ns: Histogram<u64>,
+    pub vm_exits: Vec<VmExit>,
+    pub markers: u64,
+    pub log_frames: u64,
+    pub console_bytes: BTreeMap<u16, u64>,
+    pub first_ts: Option<u64>,
+    pub last_ts: Option<u64>,
+    waiting_since: BTreeMap<u16, u64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let h = || Histogram::new(3).expect("3 significant digits is valid");
+        Metrics {
+            cpus: BTreeMap::new(),
+            trap_ns: h(),
+            irq_latency_ns: h(),
+            wakeup_ns: h(),
+            vm_exits: Vec::new(),
+            markers: 0,
+            log_frames: 0,
+            console_bytes: BTreeMap::new(),
+            first_ts: None,
+            last_ts: None,
+            waiting_since: BTreeMap::new(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn record(&mut self, clock: Clock, h: &Header, e: &Event<'_>) {
+        self.first_ts = Some(self.first_ts.map_or(h.ts, |t| t.min(h.ts)));
+        self.last_ts = Some(self.last_ts.map_or(h.ts, |t| t.max(h.ts)));
+        let cpu = self.cpus.entry(h.cpu).or_default();
+        cpu.records += 1;
+        match *e {
+            Event::Switch { to, .. } => {
+                cpu.switches += 1;
+                cpu.running = to;
+                if let Some(since) = to.and_then(|v| self.waiting_since.remove(&v)) {
+                    self.wakeup_ns
+                        .saturating_record(clock.ns(h.ts.saturating_sub(since)));
+                }
+            }
+            Event::Trap {
+                kind,
+                duration_ticks,
+                ..
+            } => {
+                cpu.traps[kind as usize] += 1;
+                self.trap_ns
+                    .saturating_record(clock.ns(duration_ticks.into()));
+            }
+            Event::IrqInjected {
+                vcpu,
+                latency_ticks,
+                ..
+            } => {
+                cpu.injected += 1;
+                self.irq_latency_ns
+                    .saturating_record(clock.ns(latency_ticks.into()));
+                let running = self.cpus.values().any(|c| c.running == Some(vcpu));
+                if !running {
+                    self.waiting_since.entry(vcpu).or_insert(h.ts);
+                }
+            }
+            Event::Hypercall { .. } => cpu.hypercalls += 1,
+            Event::Console { vm, bytes } => {
+                *self.console_bytes.entry(vm).or_default() += bytes.len() as u64
+            }
+            Event::Log { .. } => self.log_frames += 1,
+            Event::Counters {
+                traps_by_kind,
+                switches,
+                injected,
+            } => cpu.reported = Some((traps_by_kind, switches, injected)),
+            Event::Dropped { .. } => {}
+            Event::Marker { .. } => self.markers += 1,
+            Event::VmExit { vm, reason } => self.vm_exits.push(VmExit {
+                vm,
+                reason: reason.name(),
+                ts: h.ts,
+            }),
+        }
+    }
+
+    /// Traps of all CPUs by kind.
+    pub fn traps_total(&self) -> [u64; TRAP_KINDS] {
+        let mut t = [0; TRAP_KINDS];
+        for c in self.cpus.values() {
+            for (a, b) in t.iter_mut().zip(c.traps) {
+                *a += b;
+            }
+        }
+        t
+    }
+}

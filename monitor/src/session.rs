@@ -1,0 +1,134 @@
+//! A session: one byte stream decoded into records, metrics and console lines.
+//!
+//! Every consumer (live view, exporters, summary, plots) goes through [`Session::feed`], so they all
+//! see the same frames and the same loss accounting.
+
+use hv_protocol::{Decoded, Event, Header, Mismatch, Stats, StreamDecoder};
+
+use crate::console::Consoles;
+use crate::info::Info;
+use crate::metrics::Metrics;
+use crate::time::Clock;
+
+/// What a consumer of [`Session::feed`] is told.
+#[derive(Debug)]
+pub enum Update<'a> {
+    /// A hello (connection start); [`Session::info`] already holds it.
+    Hello(&'a Info),
+    /// One record; the session's metrics already include it.
+    Record(&'a Header, &'a Event<'a>),
+    /// A complete console line of a VM.
+    ConsoleLine { vm: u16, line: &'a str },
+    /// A record of an event kind newer than this monitor (skipped).
+    Unknown { header: Header, tag: u32 },
+}
+
+#[derive(Debug, Default)]
+pub struct Session {
+    decoder: StreamDecoder,
+    info: Option<Info>,
+    pub metrics: Metrics,
+    consoles: Consoles,
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn info(&self) -> Option<&Info> {
+        self.info.as_ref()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        self.decoder.stats()
+    }
+
+    /// Feeds a chunk of the stream; `on` gets the current hello (if any) with each update. An
+    /// incompatible hello ends the session with the mismatch.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on: impl FnMut(Option<&Info>, &Update<'_>),
+    ) -> Result<(), Mismatch> {
+        let Session {
+            decoder,
+            info,
+            metrics,
+            consoles,
+        } = self;
+        decoder.feed(chunk, |item| match item {
+            Decoded::Hello(h) => {
+                let i = info.insert(Info::from_hello(&h));
+                on(Some(i), &Update::Hello(i));
+            }
+            Decoded::Record(h, e) => {
+                let info = info.as_ref();
+                let clock = info.map(Info::clock).unwrap_or(Clock::new(0));
+                metrics.record(clock, &h, &e);
+                on(info, &Update::Record(&h, &e));
+                if let Event::Console { vm, bytes } = e {
+                    consoles.push(vm, bytes, |vm, line| {
+                        on(info, &Update::ConsoleLine { vm, line })
+                    });
+                }
+            }
+            Decoded::Unknown { header, tag } => on(info.as_ref(), &Update::Unknown { header, tag }),
+        })
+    }
+
+    /// Ends the session: flushes unfinished console lines.
+    pub fn finish(&mut self, mut on: impl FnMut(Option<&Info>, &Update<'_>)) {
+        let info = self.info.as_ref();
+        self.consoles
+            .flush(|vm, line| on(info, &Update::ConsoleLine { vm, line }));
+    }
+
+    /// Reads `reader` to the end, feeding everything.
+    pub fn feed_reader(
+        &mut self,
+        mut reader: impl std::io::Read,
+        mut on: impl FnMut(Option<&Info>, &Update<'_>),
+    ) -> anyhow::Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            self.feed(&buf[..n], &mut on)?;
+        }
+        self.finish(on);
+        Ok(())
+    }
+
+    /// Replays a recording file.
+    pub fn replay_file(
+        path: &std::path::Path,
+        on: impl FnMut(Option<&Info>, &Update<'_>),
+    ) -> anyhow::Result<Session> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open recording {}: {e}", path.display()))?;
+        let mut s = Session::new();
+        s.feed_reader(std::io::BufReader::new(file), on)?;
+        Ok(s)
+    }
+
+    /// The first hello of a recording (reads only as far as needed).
+    pub fn peek_hello(path: &std::path::Path) -> anyhow::Result<Option<Info>> {
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open recording {}: {e}", path.display()))?;
+        let mut s = Session::new();
+        let mut buf = vec![0u8; 4096];
+        while s.info.is_none() {
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            s.feed(&buf[..n], |_, _| {})?;
+        }
+        Ok(s.info)
+    }
+}

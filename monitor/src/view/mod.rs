@@ -1,0 +1,124 @@
+//! A live session: read a source, optionally record the raw bytes, show what happens.
+//!
+//! The source is read on its own thread (sources block in `read`), chunks come over a channel,
+//! and the main thread decodes, records and displays — so a slow terminal never makes the reader
+//! miss bytes on a serial line. With a terminal on stdout the display is a TUI ([`tui`]), without
+//! one it is plain lines ([`plain`]): console lines tagged `[vm] …` and a periodic stats line.
+
+pub mod plain;
+pub mod state;
+pub mod tui;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::elf::Elf;
+use crate::session::Session;
+use crate::source::Source;
+
+pub use state::LiveState;
+
+/// How to run a live session.
+pub struct LiveOptions {
+    /// Write every byte received to this file (a recording for `hvmon export` and friends).
+    pub record: Option<PathBuf>,
+    /// Show the TUI (otherwise plain lines).
+    pub tui: bool,
+    /// Show nothing but the end summary (recording only).
+    pub quiet: bool,
+    pub elf: Option<Elf>,
+    /// Period of the plain mode's stats line.
+    pub stats_every: Duration,
+}
+
+/// What the reader thread sends.
+enum Chunk {
+    Data(Vec<u8>),
+    End(Option<std::io::Error>),
+}
+
+/// Runs until the source ends, the user quits (q / Ctrl-C) or the stream is refused.
+pub fn run(source: &Source, opts: LiveOptions) -> Result<Session> {
+    let mut reader = source.open()?;
+    let (tx, rx) = mpsc::sync_channel::<Chunk>(1024);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break tx.send(Chunk::End(None)).ok(),
+                Ok(n) => {
+                    if tx.send(Chunk::Data(buf[..n].to_vec())).is_err() {
+                        break None;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break tx.send(Chunk::End(Some(e))).ok(),
+            };
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    if !opts.tui {
+        let stop = stop.clone();
+        // A second Ctrl-C while stopping is ignored; the loop checks the flag every 100 ms.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let mut file = match &opts.record {
+        Some(p) => Some(File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
+        None => None,
+    };
+    let mut state = LiveState::new(opts.elf);
+    let mut ui = if opts.tui {
+        Some(tui::Tui::start()?)
+    } else {
+        None
+    };
+    let result = (|| -> Result<()> {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Chunk::Data(d)) => {
+                    if let Some(f) = file.as_mut() {
+                        f.write_all(&d)?;
+                    }
+                    state.feed(&d)?;
+                }
+                Ok(Chunk::End(None)) => return Ok(()),
+                Ok(Chunk::End(Some(e))) => return Err(e).context(format!("reading {source}")),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            let quit = match ui.as_mut() {
+                Some(t) => t.tick(&mut state, source)?,
+                None if !opts.quiet => {
+                    plain::tick(&mut state, opts.stats_every)?;
+                    false
+                }
+                None => false,
+            };
+            if quit {
+                return Ok(());
+            }
+        }
+    })();
+    if let Some(t) = ui.take() {
+        t.stop();
+    }
+    if let Some(f) = file.as_mut() {
+        f.flush()?;
+    }
+    state.finish();
+    if !opts.tui && !opts.quiet {
+        plain::tick(&mut state, opts.stats_every)?;
+    }
+    result?;
+    Ok(state.session)
+}
