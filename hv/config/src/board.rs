@@ -173,7 +173,11 @@ impl Board {
 
     /// End (exclusive) of RAM.
     pub fn ram_end(&self) -> u64 {
-        self.memory.ram.base.0.saturating_add(self.memory.ram.size.0)
+        self.memory
+            .ram
+            .base
+            .0
+            .saturating_add(self.memory.ram.size.0)
     }
 
     /// INTIDs the hypervisor keeps for itself, with what they are for.
@@ -206,7 +210,9 @@ mod tests {
     #[test]
     fn unknown_board_key_names_file_and_position() {
         let text = "name = \"b\"\nbogus = 1\n";
-        let e = Board::parse(Path::new("b.toml"), text).unwrap_err().to_string();
+        let e = Board::parse(Path::new("b.toml"), text)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("b.toml:2:1"), "{e}");
         assert!(e.contains("unknown field `bogus`"), "{e}");
     }

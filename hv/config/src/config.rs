@@ -59,6 +59,8 @@ impl Config {
 
     /// Guest-physical base of VM `i`'s RAM.
     pub fn vm_ipa(&self, i: usize) -> u64 {
-        self.system.vm[i].ipa.map_or(self.board.memory.ram.base.0, |s| s.0)
+        self.system.vm[i]
+            .ipa
+            .map_or(self.board.memory.ram.base.0, |s| s.0)
     }
 }

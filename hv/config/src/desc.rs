@@ -47,11 +47,21 @@ pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
 
 /// Global vCPU index of vCPU `k` of VM `vm`.
 fn vcpu_index(cfg: &Config, vm: usize, k: usize) -> VcpuIndex {
-    (cfg.system.vm[..vm].iter().map(|v| v.vcpus.len()).sum::<usize>() + k) as VcpuIndex
+    (cfg.system.vm[..vm]
+        .iter()
+        .map(|v| v.vcpus.len())
+        .sum::<usize>()
+        + k) as VcpuIndex
 }
 
 /// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it.
-pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, id: u64) -> &'static SystemDesc {
+pub fn build(
+    cfg: &Config,
+    payloads: &Payloads,
+    lay: &Layout,
+    tables: &Tables,
+    id: u64,
+) -> &'static SystemDesc {
     let b = &cfg.board;
     let s = &cfg.system;
     let vm_of = |name: &str| s.vm_index(name).unwrap_or(0) as VmIndex;
@@ -59,7 +69,13 @@ pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, i
     let mut vcpus = Vec::new();
     for (i, v) in s.vm.iter().enumerate() {
         for (k, p) in v.vcpus.iter().enumerate() {
-            vcpus.push(VcpuDesc { vm: i as VmIndex, index_in_vm: k as u16, cpu: p.cpu, vmpidr: (1 << 31) | k as u64, priority: p.priority });
+            vcpus.push(VcpuDesc {
+                vm: i as VmIndex,
+                index_in_vm: k as u16,
+                cpu: p.cpu,
+                vmpidr: (1 << 31) | k as u64,
+                priority: p.priority,
+            });
         }
     }
     let cpus = b
@@ -67,46 +83,80 @@ pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, i
         .into_iter()
         .enumerate()
         .map(|(n, (cluster, c, cpu))| {
-            let mut on: Vec<VcpuIndex> = (0..vcpus.len()).filter(|&x| usize::from(vcpus[x].cpu) == n).map(|x| x as VcpuIndex).collect();
+            let mut on: Vec<VcpuIndex> = (0..vcpus.len())
+                .filter(|&x| usize::from(vcpus[x].cpu) == n)
+                .map(|x| x as VcpuIndex)
+                .collect();
             on.sort_by_key(|&x| std::cmp::Reverse(vcpus[usize::from(x)].priority));
-            CpuDesc { mpidr: cpu.mpidr, cluster, capacity: c.capacity, schedule: leak(on) }
-        })
-        .collect();
-
-    let image_desc = |store_pa: u64, blob: &crate::image::Blob| ImageDesc { store_pa, size: blob.bytes.len() as u64, load_ipa: blob.load_ipa };
-    let vms = s
-        .vm
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let l = &lay.vms[i];
-            let p = &payloads.vms[i];
-            VmDesc {
-                name: text(&v.name),
-                vmid: l.vmid,
-                ram_ipa: l.ipa,
-                ram_pa: l.ram.base,
-                ram_size: l.ram.size,
-                s2_root: tables.regimes[i + 1].root,
-                image: image_desc(l.image_store, &p.image),
-                initrd: p.initrd.as_ref().zip(l.initrd_store).map(|(b, pa)| image_desc(pa, b)),
-                dtb: None,
-                entry_ipa: p.entry_ipa,
-                vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
-                console: v.console,
-                uart_ipa: b.uart.base.0,
-                gicd_ipa: b.gic.distributor.base.0,
-                gicr_ipa: b.gic.redistributor.base.0,
-                restart: match v.restart {
-                    Restart::Stop => RestartPolicy::Stop,
-                    Restart::Restart => RestartPolicy::Restart,
-                },
+            CpuDesc {
+                mpidr: cpu.mpidr,
+                cluster,
+                capacity: c.capacity,
+                schedule: leak(on),
             }
         })
         .collect();
 
-    let irqs = s.vm.iter().enumerate().flat_map(|(i, v)| v.irqs.iter().map(move |&q| IrqRoute { intid: q, vm: i as VmIndex, virt_intid: q })).collect();
-    let channels = s.channel.iter().map(|c| ChannelDesc { name: text(&c.name), from: vm_of(&c.from), to: vm_of(&c.to), virt_intid: c.intid }).collect();
+    let image_desc = |store_pa: u64, blob: &crate::image::Blob| ImageDesc {
+        store_pa,
+        size: blob.bytes.len() as u64,
+        load_ipa: blob.load_ipa,
+    };
+    let vms =
+        s.vm.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let l = &lay.vms[i];
+                let p = &payloads.vms[i];
+                VmDesc {
+                    name: text(&v.name),
+                    vmid: l.vmid,
+                    ram_ipa: l.ipa,
+                    ram_pa: l.ram.base,
+                    ram_size: l.ram.size,
+                    s2_root: tables.regimes[i + 1].root,
+                    image: image_desc(l.image_store, &p.image),
+                    initrd: p
+                        .initrd
+                        .as_ref()
+                        .zip(l.initrd_store)
+                        .map(|(b, pa)| image_desc(pa, b)),
+                    dtb: None,
+                    entry_ipa: p.entry_ipa,
+                    vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
+                    console: v.console,
+                    uart_ipa: b.uart.base.0,
+                    gicd_ipa: b.gic.distributor.base.0,
+                    gicr_ipa: b.gic.redistributor.base.0,
+                    restart: match v.restart {
+                        Restart::Stop => RestartPolicy::Stop,
+                        Restart::Restart => RestartPolicy::Restart,
+                    },
+                }
+            })
+            .collect();
+
+    let irqs =
+        s.vm.iter()
+            .enumerate()
+            .flat_map(|(i, v)| {
+                v.irqs.iter().map(move |&q| IrqRoute {
+                    intid: q,
+                    vm: i as VmIndex,
+                    virt_intid: q,
+                })
+            })
+            .collect();
+    let channels = s
+        .channel
+        .iter()
+        .map(|c| ChannelDesc {
+            name: text(&c.name),
+            from: vm_of(&c.from),
+            to: vm_of(&c.to),
+            virt_intid: c.intid,
+        })
+        .collect();
     let shared = s
         .shared
         .iter()
@@ -115,7 +165,16 @@ pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, i
             name: text(&sh.name),
             pa: p.base,
             size: p.size,
-            maps: leak(sh.maps.iter().map(|m| SharedMap { vm: vm_of(&m.vm), ipa: m.ipa.0, writable: m.access == Access::Rw }).collect()),
+            maps: leak(
+                sh.maps
+                    .iter()
+                    .map(|m| SharedMap {
+                        vm: vm_of(&m.vm),
+                        ipa: m.ipa.0,
+                        writable: m.access == Access::Rw,
+                    })
+                    .collect(),
+            ),
         })
         .collect();
     let slots = s
@@ -127,7 +186,11 @@ pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, i
                 t.table
                     .iter()
                     .map(|sl| Slot {
-                        vcpu: sl.vcpu.as_deref().and_then(parse_vcpu_ref).and_then(|(vm, k)| s.vm_index(vm).map(|i| vcpu_index(cfg, i, k))),
+                        vcpu: sl
+                            .vcpu
+                            .as_deref()
+                            .and_then(parse_vcpu_ref)
+                            .and_then(|(vm, k)| s.vm_index(vm).map(|i| vcpu_index(cfg, i, k))),
                         length: match (sl.us, sl.ticks) {
                             (Some(us), _) => SlotLength::Micros(us),
                             (None, t) => SlotLength::Ticks(t.unwrap_or(0)),
@@ -137,7 +200,17 @@ pub fn build(cfg: &Config, payloads: &Payloads, lay: &Layout, tables: &Tables, i
             ),
         })
         .collect();
-    let emulated = s.emulated.iter().map(|e| EmulatedDesc { vm: vm_of(&e.vm), ipa: e.base.0, size: e.size.0, by: vm_of(&e.by), virt_intid: e.intid }).collect();
+    let emulated = s
+        .emulated
+        .iter()
+        .map(|e| EmulatedDesc {
+            vm: vm_of(&e.vm),
+            ipa: e.base.0,
+            size: e.size.0,
+            by: vm_of(&e.by),
+            virt_intid: e.intid,
+        })
+        .collect();
 
     Box::leak(Box::new(SystemDesc {
         name: text(&s.name),

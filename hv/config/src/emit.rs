@@ -33,7 +33,9 @@ fn slice(items: impl IntoIterator<Item = String>) -> String {
     if items.is_empty() {
         return "&[]".into();
     }
-    if items.iter().all(|i| !i.contains('\n')) && items.iter().map(|i| i.len() + 2).sum::<usize>() < 80 {
+    if items.iter().all(|i| !i.contains('\n'))
+        && items.iter().map(|i| i.len() + 2).sum::<usize>() < 80
+    {
         return format!("&[{}]", items.join(", "));
     }
     let mut s = "&[\n".to_string();
@@ -48,7 +50,14 @@ fn opt(v: Option<String>) -> String {
 }
 
 fn image(i: &ImageDesc) -> String {
-    strukt("ImageDesc", &[("store_pa", hex(i.store_pa)), ("size", hex(i.size)), ("load_ipa", hex(i.load_ipa))])
+    strukt(
+        "ImageDesc",
+        &[
+            ("store_pa", hex(i.store_pa)),
+            ("size", hex(i.size)),
+            ("load_ipa", hex(i.load_ipa)),
+        ],
+    )
 }
 
 fn vm(v: &VmDesc) -> String {
@@ -142,23 +151,63 @@ pub fn system_literal(d: &SystemDesc) -> String {
             (
                 "vcpus",
                 slice(d.vcpus.iter().map(|v| {
-                    let f = [("vm", v.vm.to_string()), ("index_in_vm", v.index_in_vm.to_string()), ("cpu", v.cpu.to_string()), ("vmpidr", hex(v.vmpidr)), ("priority", v.priority.to_string())];
+                    let f = [
+                        ("vm", v.vm.to_string()),
+                        ("index_in_vm", v.index_in_vm.to_string()),
+                        ("cpu", v.cpu.to_string()),
+                        ("vmpidr", hex(v.vmpidr)),
+                        ("priority", v.priority.to_string()),
+                    ];
                     strukt("VcpuDesc", &f)
                 })),
             ),
-            ("irqs", slice(d.irqs.iter().map(|i| strukt("IrqRoute", &[("intid", i.intid.to_string()), ("vm", i.vm.to_string()), ("virt_intid", i.virt_intid.to_string())])))),
+            (
+                "irqs",
+                slice(d.irqs.iter().map(|i| {
+                    strukt(
+                        "IrqRoute",
+                        &[
+                            ("intid", i.intid.to_string()),
+                            ("vm", i.vm.to_string()),
+                            ("virt_intid", i.virt_intid.to_string()),
+                        ],
+                    )
+                })),
+            ),
             (
                 "channels",
                 slice(d.channels.iter().map(|c| {
-                    let f = [("name", format!("{:?}", c.name)), ("from", c.from.to_string()), ("to", c.to.to_string()), ("virt_intid", c.virt_intid.to_string())];
+                    let f = [
+                        ("name", format!("{:?}", c.name)),
+                        ("from", c.from.to_string()),
+                        ("to", c.to.to_string()),
+                        ("virt_intid", c.virt_intid.to_string()),
+                    ];
                     strukt("ChannelDesc", &f)
                 })),
             ),
             (
                 "shared",
                 slice(d.shared.iter().map(|s| {
-                    let maps = slice(s.maps.iter().map(|m| strukt("SharedMap", &[("vm", m.vm.to_string()), ("ipa", hex(m.ipa)), ("writable", m.writable.to_string())])));
-                    strukt("SharedDesc", &[("name", format!("{:?}", s.name)), ("pa", hex(s.pa)), ("size", hex(s.size)), ("maps", maps)])
+                    let maps = slice(s.maps.iter().map(|m| {
+                        strukt(
+                            "SharedMap",
+                            &[
+                                ("vm", m.vm.to_string()),
+                                ("ipa", hex(m.ipa)),
+                                ("writable", m.writable.to_string()),
+                            ],
+                        )
+                    }));
+                    strukt(
+                        "SharedDesc",
+                        &[
+                            ("name", format!("{:?}", s.name)),
+                            ("pa", hex(s.pa)),
+                            ("size", hex(s.size)),
+                            ("maps", maps),
+                        ],
+                    )
                 })),
             ),
             (
@@ -169,7 +218,10 @@ pub fn system_literal(d: &SystemDesc) -> String {
                             SlotLength::Ticks(n) => format!("{P}SlotLength::Ticks({n})"),
                             SlotLength::Micros(n) => format!("{P}SlotLength::Micros({n})"),
                         };
-                        strukt("Slot", &[("vcpu", format!("{:?}", s.vcpu)), ("length", len)])
+                        strukt(
+                            "Slot",
+                            &[("vcpu", format!("{:?}", s.vcpu)), ("length", len)],
+                        )
                     }));
                     strukt("SlotTable", &[("cpu", t.cpu.to_string()), ("slots", slots)])
                 })),
@@ -177,7 +229,13 @@ pub fn system_literal(d: &SystemDesc) -> String {
             (
                 "emulated",
                 slice(d.emulated.iter().map(|e| {
-                    let f = [("vm", e.vm.to_string()), ("ipa", hex(e.ipa)), ("size", hex(e.size)), ("by", e.by.to_string()), ("virt_intid", e.virt_intid.to_string())];
+                    let f = [
+                        ("vm", e.vm.to_string()),
+                        ("ipa", hex(e.ipa)),
+                        ("size", hex(e.size)),
+                        ("by", e.by.to_string()),
+                        ("virt_intid", e.virt_intid.to_string()),
+                    ];
                     strukt("EmulatedDesc", &f)
                 })),
             ),
@@ -236,7 +294,10 @@ pub fn system_rs(plan: &Plan) -> String {
 /// The linker-script fragment.
 pub fn memory_x(plan: &Plan) -> String {
     let h = &plan.desc.hv;
-    let mut s = format!("/* @generated by hv-config for system \"{}\" on board \"{}\". */\n", plan.desc.name, plan.desc.board);
+    let mut s = format!(
+        "/* @generated by hv-config for system \"{}\" on board \"{}\". */\n",
+        plan.desc.name, plan.desc.board
+    );
     for (name, v) in [
         ("HV_BASE", h.image_base),
         ("HV_SIZE", h.image_size),
@@ -252,7 +313,10 @@ pub fn memory_x(plan: &Plan) -> String {
 
 /// Writes every output into `out`.
 pub fn write_all(plan: &Plan, layout_text: &str, out: &Path) -> Result<(), ConfigError> {
-    std::fs::create_dir_all(out).map_err(|source| ConfigError::Io { path: out.to_path_buf(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| ConfigError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     write_file(&out.join("tables.bin"), &plan.tables_blob)?;
     write_file(&out.join("images.bin"), &plan.layout.store)?;
     write_file(&out.join("system.rs"), system_rs(plan))?;

@@ -25,7 +25,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem at `field` of `file`.
     pub fn new(file: &Path, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_path_buf(), pos: None, field: field.into(), message: message.into() }
+        Diagnostic {
+            file: file.to_path_buf(),
+            pos: None,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -80,17 +85,26 @@ impl ConfigError {
 
 /// Reads a file, naming it on failure.
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads a binary file, naming it on failure.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes a file, naming it on failure.
 pub fn write_file(path: &Path, data: impl AsRef<[u8]>) -> Result<(), ConfigError> {
-    std::fs::write(path, data).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, data).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// `" — did you mean \"x\"?"` when one of `known` is close to `name`, else empty.
@@ -120,7 +134,10 @@ mod tests {
 
     #[test]
     fn suggests_near_misses_only() {
-        assert_eq!(suggest("linx", ["linux", "rtos"]), " — did you mean \"linux\"?");
+        assert_eq!(
+            suggest("linx", ["linux", "rtos"]),
+            " — did you mean \"linux\"?"
+        );
         assert_eq!(suggest("zzz", ["linux", "rtos"]), "");
     }
 }

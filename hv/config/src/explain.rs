@@ -13,19 +13,41 @@ pub fn explain(plan: &Plan) -> String {
     let d = plan.desc;
     let b = &plan.config.board;
     let mut o = String::new();
-    let _ = writeln!(o, "system \"{}\" on board \"{}\" (config id {:#018x})", d.name, d.board, d.config_id);
+    let _ = writeln!(
+        o,
+        "system \"{}\" on board \"{}\" (config id {:#018x})",
+        d.name, d.board, d.config_id
+    );
     for w in &plan.payloads.warnings {
         let _ = writeln!(o, "warning: {w}");
     }
 
     let _ = writeln!(o, "\nphysical memory map");
     let _ = writeln!(o, "  {:<13} {:<13} {:>6}  owner", "start", "end", "size");
-    let ram = Placed { base: b.memory.ram.base.0, size: b.memory.ram.size.0 };
-    let mut rows: Vec<(Placed, String)> = plan.layout.map.iter().map(|m| (m.at, m.owner.clone())).collect();
-    rows.extend(free_ranges(ram, &plan.layout.map).into_iter().map(|f| (f, "(free)".to_string())));
+    let ram = Placed {
+        base: b.memory.ram.base.0,
+        size: b.memory.ram.size.0,
+    };
+    let mut rows: Vec<(Placed, String)> = plan
+        .layout
+        .map
+        .iter()
+        .map(|m| (m.at, m.owner.clone()))
+        .collect();
+    rows.extend(
+        free_ranges(ram, &plan.layout.map)
+            .into_iter()
+            .map(|f| (f, "(free)".to_string())),
+    );
     rows.sort_by_key(|r| r.0.base);
     for (at, owner) in rows {
-        let _ = writeln!(o, "  {:<13} {:<13} {:>6}  {owner}", hex(at.base), hex(at.end()), human(at.size));
+        let _ = writeln!(
+            o,
+            "  {:<13} {:<13} {:>6}  {owner}",
+            hex(at.base),
+            hex(at.end()),
+            human(at.size)
+        );
     }
 
     let _ = writeln!(o, "\nVMs");
@@ -48,7 +70,14 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(o, "\nvCPUs");
     for (i, v) in d.vcpus.iter().enumerate() {
         let vm = d.vms[usize::from(v.vm)].name;
-        let _ = writeln!(o, "  vcpu {i:<3} {vm}:{} on cpu {} priority {} vmpidr {}", v.index_in_vm, v.cpu, v.priority, hex(v.vmpidr));
+        let _ = writeln!(
+            o,
+            "  vcpu {i:<3} {vm}:{} on cpu {} priority {} vmpidr {}",
+            v.index_in_vm,
+            v.cpu,
+            v.priority,
+            hex(v.vmpidr)
+        );
     }
     let _ = writeln!(o, "\nschedule (highest priority first)");
     let name = |x: u16| {
@@ -57,8 +86,17 @@ pub fn explain(plan: &Plan) -> String {
     };
     for (n, c) in d.cpus.iter().enumerate() {
         let list: Vec<String> = c.schedule.iter().map(|&x| name(x)).collect();
-        let list = if list.is_empty() { "(idle)".to_string() } else { list.join(", ") };
-        let _ = writeln!(o, "  cpu {n} (mpidr {}, capacity {}): {list}", hex(c.mpidr), c.capacity);
+        let list = if list.is_empty() {
+            "(idle)".to_string()
+        } else {
+            list.join(", ")
+        };
+        let _ = writeln!(
+            o,
+            "  cpu {n} (mpidr {}, capacity {}): {list}",
+            hex(c.mpidr),
+            c.capacity
+        );
     }
     for t in d.slots {
         let slots: Vec<String> = t
@@ -75,10 +113,30 @@ pub fn explain(plan: &Plan) -> String {
         let _ = writeln!(o, "  cpu {} slots: {}", t.cpu, slots.join(" | "));
     }
 
-    let _ = writeln!(o, "\npage tables at {} ({} of {} used)", hex(d.hv.tables_base), human(plan.tables.size()), human(d.hv.tables_size));
+    let _ = writeln!(
+        o,
+        "\npage tables at {} ({} of {} used)",
+        hex(d.hv.tables_base),
+        human(plan.tables.size()),
+        human(d.hv.tables_size)
+    );
     for r in &plan.tables.regimes {
-        let _ = writeln!(o, "  {:<16} root {}  {:>3} tables  {:>4} x 2M  {:>5} x 4K", r.name, hex(r.root), r.tables, r.blocks_2m, r.pages_4k);
+        let _ = writeln!(
+            o,
+            "  {:<16} root {}  {:>3} tables  {:>4} x 2M  {:>5} x 4K",
+            r.name,
+            hex(r.root),
+            r.tables,
+            r.blocks_2m,
+            r.pages_4k
+        );
     }
-    let _ = writeln!(o, "  TCR_EL2 {}  MAIR_EL2 {}  VTCR_EL2 {}", hex(d.hv.tcr_el2), hex(d.hv.mair_el2), hex(d.hv.vtcr_el2));
+    let _ = writeln!(
+        o,
+        "  TCR_EL2 {}  MAIR_EL2 {}  VTCR_EL2 {}",
+        hex(d.hv.tcr_el2),
+        hex(d.hv.mair_el2),
+        hex(d.hv.vtcr_el2)
+    );
     o
 }

@@ -23,9 +23,16 @@ pub struct Blob {
 
 /// Flattens an ELF for a VM whose RAM is `[ram_ipa, ram_ipa + ram_size)`; returns the
 /// blob and the entry point (e_entry).
-pub fn elf_to_blob(file: &Path, vm: &str, data: &[u8], ram_ipa: u64, ram_size: u64) -> Result<(Blob, u64), Diagnostic> {
+pub fn elf_to_blob(
+    file: &Path,
+    vm: &str,
+    data: &[u8],
+    ram_ipa: u64,
+    ram_size: u64,
+) -> Result<(Blob, u64), Diagnostic> {
     let err = |msg: String| Diagnostic::new(file, "", msg);
-    let elf = ElfFile64::<Endianness>::parse(data).map_err(|e| err(format!("not a 64-bit ELF file: {e}")))?;
+    let elf = ElfFile64::<Endianness>::parse(data)
+        .map_err(|e| err(format!("not a 64-bit ELF file: {e}")))?;
     let endian = elf.endian();
     let header: &FileHeader64<Endianness> = elf.elf_header();
     if header.e_machine(endian) != object::elf::EM_AARCH64 {
@@ -45,23 +52,39 @@ pub fn elf_to_blob(file: &Path, vm: &str, data: &[u8], ram_ipa: u64, ram_size: u
                 range(ram_ipa, ram_size)
             )));
         }
-        let bytes = ph.data(endian, data).map_err(|()| err(format!("PT_LOAD segment {i} lies outside the file")))?;
+        let bytes = ph
+            .data(endian, data)
+            .map_err(|()| err(format!("PT_LOAD segment {i} lies outside the file")))?;
         segments.push((pa, bytes));
     }
     let entry = elf.entry();
     let Some(start) = segments.iter().map(|s| s.0).min() else {
         return Err(err("the ELF file has no PT_LOAD segment".into()));
     };
-    let end = segments.iter().map(|(pa, b)| pa + b.len() as u64).max().unwrap_or(start);
+    let end = segments
+        .iter()
+        .map(|(pa, b)| pa + b.len() as u64)
+        .max()
+        .unwrap_or(start);
     let mut bytes = vec![0u8; (end - start) as usize];
     for (pa, b) in segments {
         let off = (pa - start) as usize;
         bytes[off..off + b.len()].copy_from_slice(b);
     }
     if entry < ram_ipa || entry >= ram_end {
-        return Err(err(format!("entry point {} lies outside vm \"{vm}\" RAM at IPA {}", hex(entry), range(ram_ipa, ram_size))));
+        return Err(err(format!(
+            "entry point {} lies outside vm \"{vm}\" RAM at IPA {}",
+            hex(entry),
+            range(ram_ipa, ram_size)
+        )));
     }
-    Ok((Blob { bytes, load_ipa: start }, entry))
+    Ok((
+        Blob {
+            bytes,
+            load_ipa: start,
+        },
+        entry,
+    ))
 }
 
 /// Magic of an arm64 Linux `Image` header (offset 56).
@@ -70,15 +93,31 @@ const ARM64_MAGIC: u32 = 0x644d_5241;
 /// Checks a Linux arm64 `Image` and places it per the boot protocol: at `text_offset`
 /// above the 2 MiB aligned RAM base. Returns the blob and the bytes the kernel occupies
 /// (its `image_size`, which includes BSS).
-pub fn linux_kernel(file: &Path, vm: &str, data: &[u8], ram_ipa: u64, ram_size: u64) -> Result<(Blob, u64), Diagnostic> {
+pub fn linux_kernel(
+    file: &Path,
+    vm: &str,
+    data: &[u8],
+    ram_ipa: u64,
+    ram_size: u64,
+) -> Result<(Blob, u64), Diagnostic> {
     let err = |msg: String| Diagnostic::new(file, "", msg);
-    let word = |off: usize| data.get(off..off + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-    let magic = data.get(56..60).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let word = |off: usize| {
+        data.get(off..off + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
+    let magic = data
+        .get(56..60)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     if magic != Some(ARM64_MAGIC) {
-        return Err(err("not an arm64 Linux Image (no \"ARM\\x64\" magic at offset 56)".into()));
+        return Err(err(
+            "not an arm64 Linux Image (no \"ARM\\x64\" magic at offset 56)".into(),
+        ));
     }
     let text_offset = word(8).unwrap_or(0);
-    let image_size = word(16).filter(|&s| s != 0).unwrap_or(data.len() as u64).max(data.len() as u64);
+    let image_size = word(16)
+        .filter(|&s| s != 0)
+        .unwrap_or(data.len() as u64)
+        .max(data.len() as u64);
     let load = ram_ipa.saturating_add(text_offset);
     if load.saturating_add(image_size) > ram_ipa.saturating_add(ram_size) {
         return Err(err(format!(
@@ -88,7 +127,13 @@ pub fn linux_kernel(file: &Path, vm: &str, data: &[u8], ram_ipa: u64, ram_size: 
             range(ram_ipa, ram_size)
         )));
     }
-    Ok((Blob { bytes: data.to_vec(), load_ipa: load }, image_size))
+    Ok((
+        Blob {
+            bytes: data.to_vec(),
+            load_ipa: load,
+        },
+        image_size,
+    ))
 }
 
 #[cfg(test)]
@@ -140,13 +185,25 @@ pub(crate) mod tests {
     #[test]
     fn rejects_segment_outside_ram() {
         let elf = tiny_elf(RAM, &[(RAM + 0xff000, b"abcd", 0x2000)]);
-        let e = elf_to_blob(Path::new("img/g"), "a", &elf, RAM, 1 << 20).unwrap_err().to_string();
-        assert!(e.starts_with("img/g: PT_LOAD segment 0 at 0x400f_f000..0x4010_1000 lies outside vm \"a\" RAM"), "{e}");
+        let e = elf_to_blob(Path::new("img/g"), "a", &elf, RAM, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "img/g: PT_LOAD segment 0 at 0x400f_f000..0x4010_1000 lies outside vm \"a\" RAM"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        assert!(elf_to_blob(Path::new("g"), "a", b"hello", RAM, 1 << 20).unwrap_err().to_string().contains("not a 64-bit ELF"));
+        assert!(
+            elf_to_blob(Path::new("g"), "a", b"hello", RAM, 1 << 20)
+                .unwrap_err()
+                .to_string()
+                .contains("not a 64-bit ELF")
+        );
     }
 
     #[test]

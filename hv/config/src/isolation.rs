@@ -41,18 +41,32 @@ pub fn check(plan: &Plan) -> Result<(), String> {
             let p = s2_perms(l.attrs);
             for (base, size, what) in hv_areas {
                 if overlaps(l.pa, l.size, base, size) {
-                    return Err(format!("vm {} reaches the {what} at {}", vm.name, hex(l.pa)));
+                    return Err(format!(
+                        "vm {} reaches the {what} at {}",
+                        vm.name,
+                        hex(l.pa)
+                    ));
                 }
             }
             for other in d.vms.iter().filter(|o| o.vmid != vm.vmid) {
                 if overlaps(l.pa, l.size, other.ram_pa, other.ram_size) {
-                    return Err(format!("vm {} reaches the RAM of vm {} at {}", vm.name, other.name, hex(l.pa)));
+                    return Err(format!(
+                        "vm {} reaches the RAM of vm {} at {}",
+                        vm.name,
+                        other.name,
+                        hex(l.pa)
+                    ));
                 }
             }
             let in_ram = l.va >= vm.ram_ipa && l.va + l.size <= vm.ram_ipa + vm.ram_size;
             if in_ram {
                 if l.pa != vm.ram_pa + (l.va - vm.ram_ipa) || !(p.read && p.write && p.exec) {
-                    return Err(format!("vm {}: IPA {} maps {} with {p:?}, not its RAM", vm.name, hex(l.va), hex(l.pa)));
+                    return Err(format!(
+                        "vm {}: IPA {} maps {} with {p:?}, not its RAM",
+                        vm.name,
+                        hex(l.va),
+                        hex(l.pa)
+                    ));
                 }
                 ram_bytes += l.size;
             } else {
@@ -68,17 +82,37 @@ pub fn check(plan: &Plan) -> Result<(), String> {
                     })
                 });
                 if !ok {
-                    return Err(format!("vm {}: IPA {} ({:#x} bytes) maps {} outside its RAM and shared regions", vm.name, hex(l.va), l.size, hex(l.pa)));
+                    return Err(format!(
+                        "vm {}: IPA {} ({:#x} bytes) maps {} outside its RAM and shared regions",
+                        vm.name,
+                        hex(l.va),
+                        l.size,
+                        hex(l.pa)
+                    ));
                 }
             }
         }
         if ram_bytes != vm.ram_size {
-            return Err(format!("vm {}: {ram_bytes:#x} of {:#x} RAM bytes mapped", vm.name, vm.ram_size));
+            return Err(format!(
+                "vm {}: {ram_bytes:#x} of {:#x} RAM bytes mapped",
+                vm.name, vm.ram_size
+            ));
         }
-        let traps = d.emulated.iter().filter(|e| usize::from(e.vm) == i).map(|e| (e.ipa, e.size));
-        for (ipa, size) in traps.chain([(vm.uart_ipa, 0x1000), (vm.gicd_ipa, 0x1_0000), (vm.gicr_ipa, 0x2_0000)]) {
+        let traps = d
+            .emulated
+            .iter()
+            .filter(|e| usize::from(e.vm) == i)
+            .map(|e| (e.ipa, e.size));
+        for (ipa, size) in traps.chain([
+            (vm.uart_ipa, 0x1000),
+            (vm.gicd_ipa, 0x1_0000),
+            (vm.gicr_ipa, 0x2_0000),
+        ]) {
             for a in (ipa..ipa + size).step_by(0x1000) {
-                if w.translate(vm.s2_root, a).map_err(|e| e.to_string())?.is_some() {
+                if w.translate(vm.s2_root, a)
+                    .map_err(|e| e.to_string())?
+                    .is_some()
+                {
                     return Err(format!("vm {}: emulated IPA {} is mapped", vm.name, hex(a)));
                 }
             }
@@ -95,7 +129,11 @@ fn check_el2(plan: &Plan, w: &Walker) -> Result<(), String> {
         (d.hv.images_base, d.hv.images_size, EL2_DATA),
         (d.devices.uart_base, 0x1000, EL2_DEVICE),
         (d.devices.gicd_base, 0x1_0000, EL2_DEVICE),
-        (d.devices.gicr_base, d.devices.gicr_stride * d.cpus.len() as u64, EL2_DEVICE),
+        (
+            d.devices.gicr_base,
+            d.devices.gicr_stride * d.cpus.len() as u64,
+            EL2_DEVICE,
+        ),
     ];
     need.extend(d.vms.iter().map(|v| (v.ram_pa, v.ram_size, EL2_DATA)));
     need.extend(d.shared.iter().map(|s| (s.pa, s.size, EL2_DATA)));
@@ -103,7 +141,12 @@ fn check_el2(plan: &Plan, w: &Walker) -> Result<(), String> {
         for a in (base..base + size).step_by(0x1000) {
             match w.translate(d.hv.ttbr0_el2, a).map_err(|e| e.to_string())? {
                 Some(l) if l.pa + (a - l.va) == a && l.attrs == attrs => {}
-                other => return Err(format!("EL2: {} is not identity-mapped with {attrs:#x}: {other:?}", hex(a))),
+                other => {
+                    return Err(format!(
+                        "EL2: {} is not identity-mapped with {attrs:#x}: {other:?}",
+                        hex(a)
+                    ));
+                }
             }
         }
     }

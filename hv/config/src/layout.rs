@@ -80,12 +80,23 @@ struct Allocator {
 }
 
 impl Allocator {
-    fn alloc(&mut self, size: u64, align: u64, owner: String, cfg: &Config, field: &str) -> Result<Placed, ConfigError> {
+    fn alloc(
+        &mut self,
+        size: u64,
+        align: u64,
+        owner: String,
+        cfg: &Config,
+        field: &str,
+    ) -> Result<Placed, ConfigError> {
         let oom = || {
             ConfigError::one(
                 &cfg.system_file,
                 field,
-                format!("out of memory: {owner} needs {} but the board's RAM {} has no such free range left", human(size), range(self.ram.base, self.ram.size)),
+                format!(
+                    "out of memory: {owner} needs {} but the board's RAM {} has no such free range left",
+                    human(size),
+                    range(self.ram.base, self.ram.size)
+                ),
             )
         };
         let mut at = self.cursor;
@@ -94,7 +105,11 @@ impl Allocator {
             if at.checked_add(size).is_none_or(|end| end > self.ram.end()) {
                 return Err(oom());
             }
-            match self.taken.iter().find(|t| overlaps(at, size, t.at.base, t.at.size)) {
+            match self
+                .taken
+                .iter()
+                .find(|t| overlaps(at, size, t.at.base, t.at.size))
+            {
                 Some(t) => at = t.at.end(),
                 None => break,
             }
@@ -112,23 +127,54 @@ impl Allocator {
 pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Layout, ConfigError> {
     let b = &cfg.board;
     let s = &cfg.system;
-    let ram = Placed { base: b.memory.ram.base.0, size: b.memory.ram.size.0 };
-    let mut a = Allocator { ram, cursor: ram.base, taken: Vec::new() };
+    let ram = Placed {
+        base: b.memory.ram.base.0,
+        size: b.memory.ram.size.0,
+    };
+    let mut a = Allocator {
+        ram,
+        cursor: ram.base,
+        taken: Vec::new(),
+    };
     for r in &b.memory.reserved {
         let why = r.why.as_deref().unwrap_or("board");
-        a.taken.push(MapEntry { at: Placed { base: r.base.0, size: r.size.0 }, owner: format!("reserved ({why})") });
+        a.taken.push(MapEntry {
+            at: Placed {
+                base: r.base.0,
+                size: r.size.0,
+            },
+            owner: format!("reserved ({why})"),
+        });
     }
     for v in &s.vm {
         if let Some(base) = v.base {
-            a.taken.push(MapEntry { at: Placed { base: base.0, size: v.memory.0 }, owner: format!("vm {} RAM", v.name) });
+            a.taken.push(MapEntry {
+                at: Placed {
+                    base: base.0,
+                    size: v.memory.0,
+                },
+                owner: format!("vm {} RAM", v.name),
+            });
         }
     }
     for sh in &s.shared {
         if let Some(base) = sh.base {
-            a.taken.push(MapEntry { at: Placed { base: base.0, size: sh.size.0 }, owner: format!("shared {}", sh.name) });
+            a.taken.push(MapEntry {
+                at: Placed {
+                    base: base.0,
+                    size: sh.size.0,
+                },
+                owner: format!("shared {}", sh.name),
+            });
         }
     }
-    let hv = a.alloc(s.hypervisor.memory.0, MIB2, "hypervisor image".into(), cfg, "hypervisor.memory")?;
+    let hv = a.alloc(
+        s.hypervisor.memory.0,
+        MIB2,
+        "hypervisor image".into(),
+        cfg,
+        "hypervisor.memory",
+    )?;
     let tables = a.alloc(tables_size, KIB4, "page tables".into(), cfg, "hypervisor")?;
 
     // Image store: blobs in VM order, identical ones once.
@@ -158,8 +204,17 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
     let mut vms = Vec::new();
     for (i, v) in s.vm.iter().enumerate() {
         let ram = match v.base {
-            Some(base) => Placed { base: base.0, size: v.memory.0 },
-            None => a.alloc(v.memory.0, MIB2, format!("vm {} RAM", v.name), cfg, &format!("vm[{i}].memory"))?,
+            Some(base) => Placed {
+                base: base.0,
+                size: v.memory.0,
+            },
+            None => a.alloc(
+                v.memory.0,
+                MIB2,
+                format!("vm {} RAM", v.name),
+                cfg,
+                &format!("vm[{i}].memory"),
+            )?,
         };
         let (img, initrd) = offsets.get(i).copied().unwrap_or((0, None));
         vms.push(VmLayout {
@@ -174,13 +229,30 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
     for (i, sh) in s.shared.iter().enumerate() {
         let align = if sh.size.0 % MIB2 == 0 { MIB2 } else { KIB4 };
         shared.push(match sh.base {
-            Some(base) => Placed { base: base.0, size: sh.size.0 },
-            None => a.alloc(sh.size.0, align, format!("shared {}", sh.name), cfg, &format!("shared[{i}].size"))?,
+            Some(base) => Placed {
+                base: base.0,
+                size: sh.size.0,
+            },
+            None => a.alloc(
+                sh.size.0,
+                align,
+                format!("shared {}", sh.name),
+                cfg,
+                &format!("shared[{i}].size"),
+            )?,
         });
     }
     let mut map = a.taken;
     map.sort_by_key(|m| m.at.base);
-    Ok(Layout { hv, tables, images, vms, shared, store, map })
+    Ok(Layout {
+        hv,
+        tables,
+        images,
+        vms,
+        shared,
+        store,
+        map,
+    })
 }
 
 /// Free ranges of RAM left after the layout (for the memory map).
@@ -189,12 +261,18 @@ pub fn free_ranges(ram: Placed, map: &[MapEntry]) -> Vec<Placed> {
     let mut at = ram.base;
     for m in map {
         if m.at.base > at {
-            out.push(Placed { base: at, size: m.at.base - at });
+            out.push(Placed {
+                base: at,
+                size: m.at.base - at,
+            });
         }
         at = at.max(m.at.end());
     }
     if at < ram.end() {
-        out.push(Placed { base: at, size: ram.end() - at });
+        out.push(Placed {
+            base: at,
+            size: ram.end() - at,
+        });
     }
     out
 }

@@ -24,10 +24,10 @@ pub mod parse;
 pub mod payload;
 pub mod size;
 pub mod system;
-pub mod validate;
-pub mod walk;
 #[cfg(test)]
 mod tests;
+pub mod validate;
+pub mod walk;
 
 use config::Config;
 use error::ConfigError;
@@ -84,7 +84,12 @@ pub fn check(board: &Path, system: &Path) -> Result<Config, ConfigError> {
 
 /// Runs every stage. With `placeholder = Some(size)`, missing guest images are replaced
 /// by `size` zero bytes (see `Plan::payloads.warnings`).
-pub fn plan(board: &Path, system: &Path, images_dir: &Path, placeholder: Option<u64>) -> Result<Plan, ConfigError> {
+pub fn plan(
+    board: &Path,
+    system: &Path,
+    images_dir: &Path,
+    placeholder: Option<u64>,
+) -> Result<Plan, ConfigError> {
     let cfg = check(board, system)?;
     let payloads = payload::load_payloads(&cfg, images_dir, placeholder)?;
     plan_with(cfg, payloads)
@@ -98,16 +103,28 @@ pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
     let mut tables_size = 4 * size::KIB4;
     for _ in 0..32 {
         let layout = layout::layout(&cfg, &payloads, tables_size)?;
-        let tables = pagetable::generate(&cfg, &layout).map_err(|e| ConfigError::one(&cfg.system_file, "", format!("page tables: {e}")))?;
+        let tables = pagetable::generate(&cfg, &layout)
+            .map_err(|e| ConfigError::one(&cfg.system_file, "", format!("page tables: {e}")))?;
         if tables.size() <= tables_size {
             let tables_blob = tables.to_bytes(tables_size);
             let id = desc::config_id(&cfg, &payloads);
             let desc = desc::build(&cfg, &payloads, &layout, &tables, id);
-            return Ok(Plan { config: cfg, payloads, layout, tables, tables_blob, desc });
+            return Ok(Plan {
+                config: cfg,
+                payloads,
+                layout,
+                tables,
+                tables_blob,
+                desc,
+            });
         }
         tables_size = tables.size();
     }
-    Err(ConfigError::one(&cfg.system_file, "", "page-table area size did not converge"))
+    Err(ConfigError::one(
+        &cfg.system_file,
+        "",
+        "page-table area size did not converge",
+    ))
 }
 
 /// Runs every stage and writes the results into `req.out_dir`.
@@ -117,5 +134,8 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
     emit::write_all(&plan, &layout_text, req.out_dir)?;
     let mut inputs = vec![req.board.to_path_buf(), req.system.to_path_buf()];
     inputs.extend(plan.payloads.inputs.iter().cloned());
-    Ok(Generated { inputs, layout_text })
+    Ok(Generated {
+        inputs,
+        layout_text,
+    })
 }

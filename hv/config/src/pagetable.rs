@@ -42,10 +42,12 @@ pub mod bits {
 /// MAIR_EL2: attr0 normal WB, attr1 Device-nGnRE, attr2 normal non-cacheable.
 pub const MAIR_EL2: u64 = 0xFF | (0x04 << 8) | (0x44 << 16);
 /// TCR_EL2 (E2H=0): T0SZ=25, IRGN0/ORGN0=WBWA, SH0=inner, TG0=4K, PS=40-bit, RES1 31/23.
-pub const TCR_EL2: u64 = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 23) | (1 << 31);
+pub const TCR_EL2: u64 =
+    25 | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 23) | (1 << 31);
 /// VTCR_EL2: T0SZ=25, SL0=1 (start level 1), IRGN0/ORGN0=WBWA, SH0=inner, TG0=4K,
 /// PS=40-bit (clamped: QEMU's `-cpu max` reports 52 bits, the tables cover 40), RES1 31.
-pub const VTCR_EL2: u64 = 25 | (0b01 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 31);
+pub const VTCR_EL2: u64 =
+    25 | (0b01 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 31);
 
 /// EL2 leaf attributes: normal memory, executable (the hypervisor image).
 pub const EL2_CODE: u64 = bits::attr_index(0) | bits::AP_RW_EL2 | bits::SH_INNER | bits::AF;
@@ -58,7 +60,11 @@ pub const S2_RAM: u64 = bits::S2_NORMAL_WB | bits::S2AP_RW | bits::SH_INNER | bi
 
 /// Stage-2 attributes of a shared mapping: never executable.
 pub fn s2_shared(access: Access) -> u64 {
-    let ap = if access == Access::Rw { bits::S2AP_RW } else { bits::S2AP_RO };
+    let ap = if access == Access::Rw {
+        bits::S2AP_RW
+    } else {
+        bits::S2AP_RO
+    };
     bits::S2_NORMAL_WB | ap | bits::SH_INNER | bits::AF | bits::XN
 }
 
@@ -100,14 +106,21 @@ impl Tables {
 
     /// The little-endian image, zero-padded to `len` bytes.
     pub fn to_bytes(&self, len: u64) -> Vec<u8> {
-        let mut out: Vec<u8> = self.tables.iter().flatten().flat_map(|d| d.to_le_bytes()).collect();
+        let mut out: Vec<u8> = self
+            .tables
+            .iter()
+            .flatten()
+            .flat_map(|d| d.to_le_bytes())
+            .collect();
         out.resize(len.max(out.len() as u64) as usize, 0);
         out
     }
 
     fn new_table(&mut self) -> usize {
         self.tables.push([0; ENTRIES]);
-        self.regimes.last_mut().map(|r| r.tables += 1);
+        if let Some(r) = self.regimes.last_mut() {
+            r.tables += 1;
+        }
         self.tables.len() - 1
     }
 
@@ -131,8 +144,12 @@ impl Tables {
 
     /// Maps `[va, va+size)` to `pa` in the regime whose root is table `root`.
     fn map(&mut self, root: usize, va: u64, pa: u64, size: u64, attrs: u64) -> Result<(), String> {
-        if va.checked_add(size).is_none_or(|e| e > VA_LIMIT) || pa.checked_add(size).is_none_or(|e| e > 1 << 40) {
-            return Err(format!("{va:#x}+{size:#x} -> {pa:#x} exceeds the 39-bit input or 40-bit output range"));
+        if va.checked_add(size).is_none_or(|e| e > VA_LIMIT)
+            || pa.checked_add(size).is_none_or(|e| e > 1 << 40)
+        {
+            return Err(format!(
+                "{va:#x}+{size:#x} -> {pa:#x} exceeds the 39-bit input or 40-bit output range"
+            ));
         }
         if (va | pa | size) & 0xfff != 0 {
             return Err(format!("{va:#x}+{size:#x} -> {pa:#x} is not 4K aligned"));
@@ -146,7 +163,9 @@ impl Tables {
                     return Err(format!("{va:#x} is mapped twice"));
                 }
                 self.tables[l2][i2] = pa | attrs | bits::VALID;
-                self.regimes.last_mut().map(|r| r.blocks_2m += 1);
+                if let Some(r) = self.regimes.last_mut() {
+                    r.blocks_2m += 1;
+                }
                 va += 2 << 20;
                 pa += 2 << 20;
             } else {
@@ -156,7 +175,9 @@ impl Tables {
                     return Err(format!("{va:#x} is mapped twice"));
                 }
                 self.tables[l3][i3] = pa | attrs | bits::TABLE_OR_PAGE | bits::VALID;
-                self.regimes.last_mut().map(|r| r.pages_4k += 1);
+                if let Some(r) = self.regimes.last_mut() {
+                    r.pages_4k += 1;
+                }
                 va += 4096;
                 pa += 4096;
             }
@@ -165,10 +186,15 @@ impl Tables {
     }
 
     fn start_regime(&mut self, name: String) -> usize {
-        self.regimes.push(RegimeStats { name, ..Default::default() });
+        self.regimes.push(RegimeStats {
+            name,
+            ..Default::default()
+        });
         let root = self.new_table();
         let pa = self.pa(root);
-        self.regimes.last_mut().map(|r| r.root = pa);
+        if let Some(r) = self.regimes.last_mut() {
+            r.root = pa;
+        }
         root
     }
 }
@@ -177,22 +203,52 @@ impl Tables {
 pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
     let b = &cfg.board;
     let mut r = vec![
-        (lay.hv.base, lay.hv.size, EL2_CODE, "hypervisor image".to_string()),
-        (lay.tables.base, lay.tables.size, EL2_DATA, "page tables".into()),
-        (lay.images.base, lay.images.size, EL2_DATA, "image store".into()),
+        (
+            lay.hv.base,
+            lay.hv.size,
+            EL2_CODE,
+            "hypervisor image".to_string(),
+        ),
+        (
+            lay.tables.base,
+            lay.tables.size,
+            EL2_DATA,
+            "page tables".into(),
+        ),
+        (
+            lay.images.base,
+            lay.images.size,
+            EL2_DATA,
+            "image store".into(),
+        ),
     ];
     for (v, l) in cfg.system.vm.iter().zip(&lay.vms) {
-        r.push((l.ram.base, l.ram.size, EL2_DATA, format!("vm {} RAM", v.name)));
+        r.push((
+            l.ram.base,
+            l.ram.size,
+            EL2_DATA,
+            format!("vm {} RAM", v.name),
+        ));
     }
     for (s, p) in cfg.system.shared.iter().zip(&lay.shared) {
         r.push((p.base, p.size, EL2_DATA, format!("shared {}", s.name)));
     }
     r.push((b.uart.base.0, b.uart.size.0, EL2_DEVICE, "UART".into()));
-    r.push((b.gic.distributor.base.0, b.gic.distributor.size.0, EL2_DEVICE, "GICD".into()));
+    r.push((
+        b.gic.distributor.base.0,
+        b.gic.distributor.size.0,
+        EL2_DEVICE,
+        "GICD".into(),
+    ));
     // Only the frames of the board's CPUs: the region as described may be larger (and on
     // qemu-virt, 15872K from 0x080A_0000 runs into the UART).
     let frames = b.gic.redistributor.stride.0 * b.cpus().len() as u64;
-    r.push((b.gic.redistributor.base.0, frames.min(b.gic.redistributor.size.0), EL2_DEVICE, "GICR".into()));
+    r.push((
+        b.gic.redistributor.base.0,
+        frames.min(b.gic.redistributor.size.0),
+        EL2_DEVICE,
+        "GICR".into(),
+    ));
     r.retain(|x| x.1 != 0);
     r
 }
@@ -212,15 +268,21 @@ pub fn s2_regions(cfg: &Config, lay: &Layout, i: usize) -> Vec<(u64, u64, u64, u
 
 /// Generates every table for a layout; errors describe a mapping conflict.
 pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
-    let mut t = Tables { base: lay.tables.base, tables: Vec::new(), regimes: Vec::new() };
+    let mut t = Tables {
+        base: lay.tables.base,
+        tables: Vec::new(),
+        regimes: Vec::new(),
+    };
     let root = t.start_regime("EL2".into());
     for (base, size, attrs, what) in el2_regions(cfg, lay) {
-        t.map(root, base, base, size, attrs).map_err(|e| format!("EL2 map of {what}: {e}"))?;
+        t.map(root, base, base, size, attrs)
+            .map_err(|e| format!("EL2 map of {what}: {e}"))?;
     }
     for (i, v) in cfg.system.vm.iter().enumerate() {
         let root = t.start_regime(format!("vm {}", v.name));
         for (ipa, pa, size, attrs) in s2_regions(cfg, lay, i) {
-            t.map(root, ipa, pa, size, attrs).map_err(|e| format!("stage-2 map of vm {}: {e}", v.name))?;
+            t.map(root, ipa, pa, size, attrs)
+                .map_err(|e| format!("stage-2 map of vm {}: {e}", v.name))?;
         }
     }
     Ok(t)
@@ -231,7 +293,11 @@ mod tests {
     use super::*;
 
     fn empty(base: u64) -> (Tables, usize) {
-        let mut t = Tables { base, tables: Vec::new(), regimes: Vec::new() };
+        let mut t = Tables {
+            base,
+            tables: Vec::new(),
+            regimes: Vec::new(),
+        };
         let root = t.start_regime("t".into());
         (t, root)
     }
@@ -239,8 +305,16 @@ mod tests {
     #[test]
     fn uses_blocks_when_both_sides_are_2m_aligned() {
         let (mut t, root) = empty(0x4040_0000);
-        t.map(root, 0x4000_0000, 0x4100_0000, 4 << 20, S2_RAM).unwrap();
-        assert_eq!((t.regimes[0].blocks_2m, t.regimes[0].pages_4k, t.tables.len()), (2, 0, 2));
+        t.map(root, 0x4000_0000, 0x4100_0000, 4 << 20, S2_RAM)
+            .unwrap();
+        assert_eq!(
+            (
+                t.regimes[0].blocks_2m,
+                t.regimes[0].pages_4k,
+                t.tables.len()
+            ),
+            (2, 0, 2)
+        );
         // The L1 entry for 1 GiB points at the second table.
         assert_eq!(t.tables[0][1], 0x4040_1000 | 0b11);
         assert_eq!(t.tables[1][0], 0x4100_0000 | S2_RAM | 1);
@@ -249,8 +323,16 @@ mod tests {
     #[test]
     fn uses_pages_when_misaligned() {
         let (mut t, root) = empty(0);
-        t.map(root, 0x4000_1000, 0x5000_1000, 0x3000, EL2_DATA).unwrap();
-        assert_eq!((t.regimes[0].blocks_2m, t.regimes[0].pages_4k, t.tables.len()), (0, 3, 3));
+        t.map(root, 0x4000_1000, 0x5000_1000, 0x3000, EL2_DATA)
+            .unwrap();
+        assert_eq!(
+            (
+                t.regimes[0].blocks_2m,
+                t.regimes[0].pages_4k,
+                t.tables.len()
+            ),
+            (0, 3, 3)
+        );
         assert_eq!(t.tables[2][1], 0x5000_1000 | EL2_DATA | 0b11);
     }
 
@@ -258,7 +340,11 @@ mod tests {
     fn rejects_double_mapping_and_out_of_range() {
         let (mut t, root) = empty(0);
         t.map(root, 0, 0, 2 << 20, S2_RAM).unwrap();
-        assert!(t.map(root, 0x1000, 0, 0x1000, S2_RAM).unwrap_err().contains("block"));
+        assert!(
+            t.map(root, 0x1000, 0, 0x1000, S2_RAM)
+                .unwrap_err()
+                .contains("block")
+        );
         assert!(t.map(root, 1 << 39, 0, 0x1000, S2_RAM).is_err());
         assert!(t.map(root, 0x800, 0, 0x1000, S2_RAM).is_err());
     }

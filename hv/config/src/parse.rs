@@ -27,7 +27,9 @@ fn to_diag(file: &Path, text: &str, field: &str, e: &toml::de::Error) -> ConfigE
 /// did you mean \"a\"?" when one is close, keeping the list otherwise.
 fn with_suggestion(msg: &str) -> String {
     let mut names = msg.split('`').skip(1).step_by(2);
-    let (Some(bad), true) = (names.next(), msg.starts_with("unknown ")) else { return msg.to_string() };
+    let (Some(bad), true) = (names.next(), msg.starts_with("unknown ")) else {
+        return msg.to_string();
+    };
     let hint = suggest(bad, names);
     match msg.split_once(", expected") {
         Some((head, _)) if !hint.is_empty() => format!("{head}{hint}"),
@@ -39,7 +41,10 @@ fn with_suggestion(msg: &str) -> String {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 

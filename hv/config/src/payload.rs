@@ -33,7 +33,11 @@ pub struct Payloads {
 
 /// Reads the payload files of every VM. With `placeholder = Some(size)`, a missing file
 /// is replaced by `size` zero bytes and a warning; otherwise it is an error.
-pub fn load_payloads(cfg: &Config, images_dir: &Path, placeholder: Option<u64>) -> Result<Payloads, ConfigError> {
+pub fn load_payloads(
+    cfg: &Config,
+    images_dir: &Path,
+    placeholder: Option<u64>,
+) -> Result<Payloads, ConfigError> {
     let mut out = Payloads::default();
     let mut diags = Vec::new();
     for i in 0..cfg.system.vm.len() {
@@ -42,11 +46,22 @@ pub fn load_payloads(cfg: &Config, images_dir: &Path, placeholder: Option<u64>) 
             Err(d) => diags.push(d),
         }
     }
-    if diags.is_empty() { Ok(out) } else { Err(ConfigError::Invalid(diags)) }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigError::Invalid(diags))
+    }
 }
 
 /// Reads `<images_dir>/<name>`, or a placeholder.
-fn fetch(cfg: &Config, field: &str, dir: &Path, name: &str, placeholder: Option<u64>, out: &mut Payloads) -> Result<Option<Vec<u8>>, Diagnostic> {
+fn fetch(
+    cfg: &Config,
+    field: &str,
+    dir: &Path,
+    name: &str,
+    placeholder: Option<u64>,
+    out: &mut Payloads,
+) -> Result<Option<Vec<u8>>, Diagnostic> {
     let path = dir.join(name);
     match read_bytes(&path) {
         Ok(b) => {
@@ -55,7 +70,10 @@ fn fetch(cfg: &Config, field: &str, dir: &Path, name: &str, placeholder: Option<
         }
         Err(e) => match placeholder {
             Some(_) => {
-                out.warnings.push(format!("{field}: {} is missing; using a placeholder", path.display()));
+                out.warnings.push(format!(
+                    "{field}: {} is missing; using a placeholder",
+                    path.display()
+                ));
                 Ok(None)
             }
             None => {
@@ -63,23 +81,47 @@ fn fetch(cfg: &Config, field: &str, dir: &Path, name: &str, placeholder: Option<
                     ConfigError::Io { source, .. } => source.to_string(),
                     other => other.to_string(),
                 };
-                Err(Diagnostic::new(&cfg.system_file, field, format!("cannot read {}: {why} (build the guest first, or check the images directory)", path.display())))
+                Err(Diagnostic::new(
+                    &cfg.system_file,
+                    field,
+                    format!(
+                        "cannot read {}: {why} (build the guest first, or check the images directory)",
+                        path.display()
+                    ),
+                ))
             }
         },
     }
 }
 
-fn load_one(cfg: &Config, i: usize, dir: &Path, placeholder: Option<u64>, out: &mut Payloads) -> Result<Payload, Diagnostic> {
+fn load_one(
+    cfg: &Config,
+    i: usize,
+    dir: &Path,
+    placeholder: Option<u64>,
+    out: &mut Payloads,
+) -> Result<Payload, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let (ipa, size) = (cfg.vm_ipa(i), vm.memory.0);
-    let filler = |load_ipa| Blob { bytes: vec![0; placeholder.unwrap_or(0) as usize], load_ipa };
+    let filler = |load_ipa| Blob {
+        bytes: vec![0; placeholder.unwrap_or(0) as usize],
+        load_ipa,
+    };
     if let Some(name) = &vm.image {
         let field = format!("vm[{i}].image");
         let Some(data) = fetch(cfg, &field, dir, name, placeholder, out)? else {
-            return Ok(Payload { image: filler(ipa), initrd: None, entry_ipa: vm.entry.map_or(ipa, |e| e.0) });
+            return Ok(Payload {
+                image: filler(ipa),
+                initrd: None,
+                entry_ipa: vm.entry.map_or(ipa, |e| e.0),
+            });
         };
         let (blob, entry) = elf_to_blob(&dir.join(name), &vm.name, &data, ipa, size)?;
-        return Ok(Payload { image: blob, initrd: None, entry_ipa: vm.entry.map_or(entry, |e| e.0) });
+        return Ok(Payload {
+            image: blob,
+            initrd: None,
+            entry_ipa: vm.entry.map_or(entry, |e| e.0),
+        });
     }
     let name = vm.kernel.as_deref().unwrap_or_default();
     let field = format!("vm[{i}].kernel");
@@ -92,11 +134,28 @@ fn load_one(cfg: &Config, i: usize, dir: &Path, placeholder: Option<u64>, out: &
     if let Some(name) = &vm.initrd {
         let field = format!("vm[{i}].initrd");
         let at = align_up(kernel.load_ipa.saturating_add(kernel_size), MIB2).unwrap_or(u64::MAX);
-        let bytes = fetch(cfg, &field, dir, name, placeholder, out)?.unwrap_or_else(|| filler(at).bytes);
+        let bytes =
+            fetch(cfg, &field, dir, name, placeholder, out)?.unwrap_or_else(|| filler(at).bytes);
         if at.saturating_add(bytes.len() as u64) > ipa.saturating_add(size) {
-            return Err(Diagnostic::new(&cfg.system_file, field, format!("the initrd ({} bytes after the kernel) does not fit in vm \"{}\" RAM of {} bytes", bytes.len(), vm.name, size)));
+            return Err(Diagnostic::new(
+                &cfg.system_file,
+                field,
+                format!(
+                    "the initrd ({} bytes after the kernel) does not fit in vm \"{}\" RAM of {} bytes",
+                    bytes.len(),
+                    vm.name,
+                    size
+                ),
+            ));
         }
-        initrd = Some(Blob { bytes, load_ipa: at });
+        initrd = Some(Blob {
+            bytes,
+            load_ipa: at,
+        });
     }
-    Ok(Payload { image: kernel, initrd, entry_ipa })
+    Ok(Payload {
+        image: kernel,
+        initrd,
+        entry_ipa,
+    })
 }

@@ -4,8 +4,8 @@
 //! binary suffix (`"4K"`, `"16M"`, `"1G"`, `"2T"`, also `"4KiB"`, `"0x1000"`). Strings
 //! exist because `1G` reads better than `0x4000_0000`; both spellings mean the same.
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
 /// 4 KiB: the translation granule, the minimum alignment of every region.
@@ -34,7 +34,10 @@ pub fn parse_size(text: &str) -> Option<u64> {
     let (num, suffix) = t.split_at(digits_end);
     let num: u64 = num.parse().ok()?;
     let suffix = suffix.trim();
-    let suffix = suffix.strip_suffix("iB").or_else(|| suffix.strip_suffix('B')).unwrap_or(suffix);
+    let suffix = suffix
+        .strip_suffix("iB")
+        .or_else(|| suffix.strip_suffix('B'))
+        .unwrap_or(suffix);
     let shift = match suffix {
         "" => 0,
         "K" | "k" => 10,
@@ -49,7 +52,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// Formats a byte count the way a human writes it (`16M`, `4K`, `0x1234`).
 pub fn human(bytes: u64) -> String {
     for (shift, suffix) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if bytes != 0 && bytes % (1u64 << shift) == 0 {
+        if bytes != 0 && bytes.is_multiple_of(1u64 << shift) {
             return format!("{}{suffix}", bytes >> shift);
         }
     }
@@ -75,7 +78,9 @@ impl<'de> Deserialize<'de> for Size {
                 f.write_str("a byte count: an integer or a string like \"4K\", \"16M\", \"1G\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v).map(Size).map_err(|_| E::custom(format!("size {v} is negative")))
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("size {v} is negative")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
                 Ok(Size(v))

@@ -91,7 +91,9 @@ fn default_hv_memory() -> Size {
 
 impl Default for Hypervisor {
     fn default() -> Self {
-        Hypervisor { memory: default_hv_memory() }
+        Hypervisor {
+            memory: default_hv_memory(),
+        }
     }
 }
 
@@ -271,7 +273,9 @@ impl System {
 pub fn parse_vcpu_ref(text: &str) -> Option<(&str, usize)> {
     match text.split_once(':') {
         None => Some((text, 0)),
-        Some((vm, idx)) => parse_size(idx).and_then(|i| usize::try_from(i).ok()).map(|i| (vm, i)),
+        Some((vm, idx)) => parse_size(idx)
+            .and_then(|i| usize::try_from(i).ok())
+            .map(|i| (vm, i)),
     }
 }
 
@@ -281,7 +285,8 @@ mod tests {
 
     #[test]
     fn parses_hello() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../boards/qemu-virt/systems/hello.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../boards/qemu-virt/systems/hello.toml");
         let s = System::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(s.vm.len(), 1);
         assert_eq!(s.vm[0].memory.0, 16 << 20);
@@ -292,14 +297,21 @@ mod tests {
     #[test]
     fn bad_size_names_field_path() {
         let text = "name = \"x\"\n[[vm]]\nname = \"a\"\nmemory = \"1M\"\n[[vm]]\nname = \"b\"\nmemory = \"16Q\"\n";
-        let e = System::parse(Path::new("x.toml"), text).unwrap_err().to_string();
-        assert!(e.contains("x.toml:7:10: vm[1].memory: size \"16Q\" is not"), "{e}");
+        let e = System::parse(Path::new("x.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.toml:7:10: vm[1].memory: size \"16Q\" is not"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_key_is_rejected_with_path() {
         let text = "name = \"x\"\n[[vm]]\nname = \"a\"\nmemory = \"1M\"\nmemroy = 1\n";
-        let e = System::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        let e = System::parse(Path::new("x.toml"), text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.toml:5:1"), "{e}");
         assert!(e.contains("unknown field `memroy`"), "{e}");
     }

@@ -51,12 +51,20 @@ pub struct Perms {
 /// Rights of a stage-2 leaf (S2AP, XN[1]).
 pub fn s2_perms(attrs: u64) -> Perms {
     let ap = (attrs >> 6) & 0b11;
-    Perms { read: ap & 0b01 != 0, write: ap & 0b10 != 0, exec: attrs & bits::XN == 0 }
+    Perms {
+        read: ap & 0b01 != 0,
+        write: ap & 0b10 != 0,
+        exec: attrs & bits::XN == 0,
+    }
 }
 
 /// Rights of an EL2 stage-1 leaf (AP[2] read-only, XN).
 pub fn el2_perms(attrs: u64) -> Perms {
-    Perms { read: true, write: attrs & (1 << 7) == 0, exec: attrs & bits::XN == 0 }
+    Perms {
+        read: true,
+        write: attrs & (1 << 7) == 0,
+        exec: attrs & bits::XN == 0,
+    }
 }
 
 /// A view of a table blob loaded at `base`.
@@ -75,8 +83,10 @@ impl<'a> Walker<'a> {
     }
 
     fn table(&self, pa: u64) -> Result<&'a [u8], WalkError> {
-        let off = pa.checked_sub(self.base).ok_or(WalkError::OutsideTables(pa))?;
-        if pa % 4096 != 0 || off + 4096 > self.blob.len() as u64 {
+        let off = pa
+            .checked_sub(self.base)
+            .ok_or(WalkError::OutsideTables(pa))?;
+        if !pa.is_multiple_of(4096) || off + 4096 > self.blob.len() as u64 {
             return Err(WalkError::OutsideTables(pa));
         }
         Ok(&self.blob[off as usize..off as usize + 4096])
@@ -85,7 +95,9 @@ impl<'a> Walker<'a> {
     fn entry(&self, table: u64, idx: u64) -> Result<u64, WalkError> {
         let t = self.table(table)?;
         let at = idx as usize * 8;
-        Ok(u64::from_le_bytes(t[at..at + 8].try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            t[at..at + 8].try_into().unwrap_or([0; 8]),
+        ))
     }
 
     /// Translates `va` through the regime rooted at `root`; `None` if unmapped.
@@ -111,7 +123,12 @@ impl<'a> Walker<'a> {
             let size = 1u64 << shift;
             let base_va = va & !(size - 1);
             let base_pa = d & bits::OA_MASK & !(size - 1);
-            return Ok(Some(Leaf { va: base_va, pa: base_pa, size, attrs: d & ATTR_MASK }));
+            return Ok(Some(Leaf {
+                va: base_va,
+                pa: base_pa,
+                size,
+                attrs: d & ATTR_MASK,
+            }));
         }
         Ok(None)
     }
@@ -123,7 +140,13 @@ impl<'a> Walker<'a> {
         Ok(out)
     }
 
-    fn collect(&self, table: u64, level: u8, va: u64, out: &mut Vec<Leaf>) -> Result<(), WalkError> {
+    fn collect(
+        &self,
+        table: u64,
+        level: u8,
+        va: u64,
+        out: &mut Vec<Leaf>,
+    ) -> Result<(), WalkError> {
         let shift = 39 - 9 * u32::from(level);
         for i in 0..512u64 {
             let d = self.entry(table, i)?;
@@ -135,7 +158,12 @@ impl<'a> Walker<'a> {
             match (level, is_table) {
                 (3, false) => return Err(WalkError::Reserved { desc: d, level }),
                 (1 | 2, true) => self.collect(d & bits::OA_MASK, level + 1, at, out)?,
-                _ => out.push(Leaf { va: at, pa: d & bits::OA_MASK, size: 1 << shift, attrs: d & ATTR_MASK }),
+                _ => out.push(Leaf {
+                    va: at,
+                    pa: d & bits::OA_MASK,
+                    size: 1 << shift,
+                    attrs: d & ATTR_MASK,
+                }),
             }
         }
         Ok(())
@@ -168,7 +196,9 @@ pub fn coalesce(leaves: &[Leaf]) -> Vec<Leaf> {
     let mut out: Vec<Leaf> = Vec::new();
     for l in leaves {
         match out.last_mut() {
-            Some(p) if p.va + p.size == l.va && p.pa + p.size == l.pa && p.attrs == l.attrs => p.size += l.size,
+            Some(p) if p.va + p.size == l.va && p.pa + p.size == l.pa && p.attrs == l.attrs => {
+                p.size += l.size
+            }
             _ => out.push(*l),
         }
     }

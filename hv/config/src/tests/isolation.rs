@@ -67,20 +67,36 @@ fn rich_system_is_isolated() {
     let b = &d.vms[1];
     assert_eq!(b.ram_pa, 0x5000_1000);
     let stats = &p.tables.regimes[2];
-    assert_eq!(stats.blocks_2m, 2, "the 4M shared region at 2M-aligned IPA/PA uses blocks");
+    assert_eq!(
+        stats.blocks_2m, 2,
+        "the 4M shared region at 2M-aligned IPA/PA uses blocks"
+    );
     assert_eq!(stats.pages_4k, 8 * 256 + 16);
     let ro = w.translate(b.s2_root, 0x3000_0000).unwrap().unwrap();
     let perms = s2_perms(ro.attrs);
     assert!(perms.read && !perms.write && !perms.exec);
     assert_eq!(ro.pa, d.shared[0].pa);
     // The emulated range and the vGIC are unmapped.
-    assert!(w.translate(d.vms[0].s2_root, 0x0a00_0000).unwrap().is_none());
-    assert!(w.translate(d.vms[0].s2_root, 0x0800_0000).unwrap().is_none());
+    assert!(
+        w.translate(d.vms[0].s2_root, 0x0a00_0000)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        w.translate(d.vms[0].s2_root, 0x0800_0000)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(d.slots[0].slots.len(), 3);
     assert_eq!(d.cpus[1].schedule, &[2, 1]);
     let text = crate::explain::explain(&p);
-    assert!(text.contains("cpu 1 slots: a:1 500us | b:0 1000 ticks | idle 100us"), "{text}");
-    assert!(crate::emit::system_rs(&p).contains("restart: hv_core::sysdesc::RestartPolicy::Restart"));
+    assert!(
+        text.contains("cpu 1 slots: a:1 500us | b:0 1000 ticks | idle 100us"),
+        "{text}"
+    );
+    assert!(
+        crate::emit::system_rs(&p).contains("restart: hv_core::sysdesc::RestartPolicy::Restart")
+    );
 }
 
 #[test]
@@ -89,7 +105,10 @@ fn checker_catches_a_leak_into_the_hypervisor() {
     // Point vm a's first RAM block at the hypervisor image.
     let d = p.desc;
     let w = Walker::new(&p.tables_blob, d.hv.tables_base);
-    let leaf = w.translate(d.vms[0].s2_root, d.vms[0].ram_ipa).unwrap().unwrap();
+    let leaf = w
+        .translate(d.vms[0].s2_root, d.vms[0].ram_ipa)
+        .unwrap()
+        .unwrap();
     let needle = (leaf.pa | leaf.attrs | 1).to_le_bytes();
     let at = p.tables_blob.windows(8).position(|x| x == needle).unwrap();
     p.tables_blob[at..at + 8].copy_from_slice(&(d.hv.image_base | leaf.attrs | 1).to_le_bytes());

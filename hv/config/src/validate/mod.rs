@@ -17,9 +17,9 @@
 //!   39-bit space (T0SZ = 25).
 
 mod links;
-mod vm;
 #[cfg(test)]
 mod tests;
+mod vm;
 
 use crate::config::Config;
 use crate::error::{ConfigError, Diagnostic, suggest};
@@ -40,7 +40,10 @@ pub(crate) struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(file: &'a Path) -> Self {
-        Checker { file, diags: Vec::new() }
+        Checker {
+            file,
+            diags: Vec::new(),
+        }
     }
 
     pub(crate) fn err(&mut self, field: impl Into<String>, msg: impl Into<String>) {
@@ -52,17 +55,35 @@ impl<'a> Checker<'a> {
         if size == 0 {
             self.err(field, format!("{what} size must not be zero"));
         } else if !is_aligned(size, KIB4) {
-            self.err(field, format!("{what} size {} is not a multiple of 4K (the translation granule)", hex(size)));
+            self.err(
+                field,
+                format!(
+                    "{what} size {} is not a multiple of 4K (the translation granule)",
+                    hex(size)
+                ),
+            );
         }
     }
 
     /// Address must be 4 KiB aligned and the range below [`ADDR_LIMIT`].
     pub(crate) fn base(&mut self, field: &str, what: &str, base: u64, size: u64) {
         if !is_aligned(base, KIB4) {
-            self.err(field, format!("{what} base {} is not 4K aligned (the translation granule)", hex(base)));
+            self.err(
+                field,
+                format!(
+                    "{what} base {} is not 4K aligned (the translation granule)",
+                    hex(base)
+                ),
+            );
         }
         if base.checked_add(size).is_none_or(|end| end > ADDR_LIMIT) {
-            self.err(field, format!("{what} {} reaches beyond the 39-bit address space", range(base, size)));
+            self.err(
+                field,
+                format!(
+                    "{what} {} reaches beyond the 39-bit address space",
+                    range(base, size)
+                ),
+            );
         }
     }
 
@@ -91,7 +112,11 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     if cfg.system.name.is_empty() {
         s.err("name", "the system name must not be empty");
     }
-    s.size("hypervisor.memory", "hypervisor", cfg.system.hypervisor.memory.0);
+    s.size(
+        "hypervisor.memory",
+        "hypervisor",
+        cfg.system.hypervisor.memory.0,
+    );
     if cfg.system.vm.is_empty() {
         s.err("vm", "the system has no VM");
     }
@@ -103,7 +128,11 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     links::check_virtual_intids(cfg, &mut s);
     links::check_slots(cfg, &mut s);
     s.finish(&mut all);
-    if all.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(all)) }
+    if all.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(all))
+    }
 }
 
 fn check_board(cfg: &Config, c: &mut Checker) {
@@ -116,22 +145,53 @@ fn check_board(cfg: &Config, c: &mut Checker) {
         c.size(&f, "reserved", r.size.0);
         c.base(&f, "reserved", r.base.0, r.size.0);
         if r.base.0 < ram || r.base.0.saturating_add(r.size.0) > b.ram_end() {
-            c.err(f, format!("reserved {} lies outside RAM {}", range(r.base.0, r.size.0), range(ram, size)));
+            c.err(
+                f,
+                format!(
+                    "reserved {} lies outside RAM {}",
+                    range(r.base.0, r.size.0),
+                    range(ram, size)
+                ),
+            );
         }
     }
     if b.cpus().is_empty() {
         c.err("cluster", "the board has no CPU");
     }
     if b.gic.version != 3 {
-        c.err("gic.version", format!("GIC version {} is not supported (only 3)", b.gic.version));
+        c.err(
+            "gic.version",
+            format!("GIC version {} is not supported (only 3)", b.gic.version),
+        );
     }
     let r = &b.gic.redistributor;
     if r.stride.0 == 0 || !is_aligned(r.stride.0, KIB4) {
-        c.err("gic.redistributor.stride", format!("stride {} must be a non-zero multiple of 4K", hex(r.stride.0)));
+        c.err(
+            "gic.redistributor.stride",
+            format!(
+                "stride {} must be a non-zero multiple of 4K",
+                hex(r.stride.0)
+            ),
+        );
     } else if r.stride.0 * b.cpus().len() as u64 > r.size.0 {
-        c.err("gic.redistributor.size", format!("{} CPUs need {} of redistributor frames, the region has {}", b.cpus().len(), hex(r.stride.0 * b.cpus().len() as u64), hex(r.size.0)));
+        c.err(
+            "gic.redistributor.size",
+            format!(
+                "{} CPUs need {} of redistributor frames, the region has {}",
+                b.cpus().len(),
+                hex(r.stride.0 * b.cpus().len() as u64),
+                hex(r.size.0)
+            ),
+        );
     }
-    for (field, base, size) in [("gic.distributor", b.gic.distributor.base.0, b.gic.distributor.size.0), ("uart", b.uart.base.0, b.uart.size.0)] {
+    for (field, base, size) in [
+        (
+            "gic.distributor",
+            b.gic.distributor.base.0,
+            b.gic.distributor.size.0,
+        ),
+        ("uart", b.uart.base.0, b.uart.size.0),
+    ] {
         c.base(field, field, base, size);
         if overlaps(base, size, ram, size_of_ram(b)) {
             c.err(field, format!("device {} overlaps RAM", range(base, size)));
@@ -157,28 +217,63 @@ fn check_fixed_memory(cfg: &Config, c: &mut Checker) {
     let mut claims: Vec<Claim> = Vec::new();
     for (i, v) in cfg.system.vm.iter().enumerate() {
         if let Some(base) = v.base {
-            claims.push(Claim { base: base.0, size: v.memory.0, who: format!("vm \"{}\"", v.name), field: format!("vm[{i}].base") });
+            claims.push(Claim {
+                base: base.0,
+                size: v.memory.0,
+                who: format!("vm \"{}\"", v.name),
+                field: format!("vm[{i}].base"),
+            });
         }
     }
     for (i, s) in cfg.system.shared.iter().enumerate() {
         if let Some(base) = s.base {
-            claims.push(Claim { base: base.0, size: s.size.0, who: format!("shared \"{}\"", s.name), field: format!("shared[{i}].base") });
+            claims.push(Claim {
+                base: base.0,
+                size: s.size.0,
+                who: format!("shared \"{}\"", s.name),
+                field: format!("shared[{i}].base"),
+            });
         }
     }
     for (n, a) in claims.iter().enumerate() {
         let end = a.base.saturating_add(a.size);
         if a.base < b.memory.ram.base.0 || end > b.ram_end() {
-            c.err(&a.field, format!("{} memory {} lies beyond the board's RAM {}", a.who, range(a.base, a.size), range(b.memory.ram.base.0, b.memory.ram.size.0)));
+            c.err(
+                &a.field,
+                format!(
+                    "{} memory {} lies beyond the board's RAM {}",
+                    a.who,
+                    range(a.base, a.size),
+                    range(b.memory.ram.base.0, b.memory.ram.size.0)
+                ),
+            );
         }
         for r in &b.memory.reserved {
             if overlaps(a.base, a.size, r.base.0, r.size.0) {
                 let why = r.why.as_deref().unwrap_or("reserved");
-                c.err(&a.field, format!("{} memory {} overlaps reserved {} ({why})", a.who, range(a.base, a.size), range(r.base.0, r.size.0)));
+                c.err(
+                    &a.field,
+                    format!(
+                        "{} memory {} overlaps reserved {} ({why})",
+                        a.who,
+                        range(a.base, a.size),
+                        range(r.base.0, r.size.0)
+                    ),
+                );
             }
         }
         for other in &claims[..n] {
             if overlaps(a.base, a.size, other.base, other.size) {
-                c.err(&a.field, format!("{} memory {} overlaps {} ({})", a.who, range(a.base, a.size), other.who, range(other.base, other.size)));
+                c.err(
+                    &a.field,
+                    format!(
+                        "{} memory {} overlaps {} ({})",
+                        a.who,
+                        range(a.base, a.size),
+                        other.who,
+                        range(other.base, other.size)
+                    ),
+                );
             }
         }
     }

@@ -10,8 +10,16 @@ use std::collections::HashMap;
 pub(crate) fn emulated_device_ipas(cfg: &Config) -> [(u64, u64, &'static str); 3] {
     let b = &cfg.board;
     [
-        (b.gic.distributor.base.0, b.gic.distributor.size.0, "the emulated GIC distributor"),
-        (b.gic.redistributor.base.0, b.gic.redistributor.size.0, "the emulated GIC redistributors"),
+        (
+            b.gic.distributor.base.0,
+            b.gic.distributor.size.0,
+            "the emulated GIC distributor",
+        ),
+        (
+            b.gic.redistributor.base.0,
+            b.gic.redistributor.size.0,
+            "the emulated GIC redistributors",
+        ),
         (b.uart.base.0, b.uart.size.0, "the emulated UART"),
     ]
 }
@@ -23,22 +31,58 @@ pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
     let mut irq_owner: HashMap<u32, (usize, usize)> = HashMap::new();
     for (i, v) in cfg.system.vm.iter().enumerate() {
         let p = format!("vm[{i}]");
-        if v.name.is_empty() || !v.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-') {
-            c.err(format!("{p}.name"), format!("vm name \"{}\" must be non-empty letters, digits, '_' or '-'", v.name));
+        if v.name.is_empty()
+            || !v
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        {
+            c.err(
+                format!("{p}.name"),
+                format!(
+                    "vm name \"{}\" must be non-empty letters, digits, '_' or '-'",
+                    v.name
+                ),
+            );
         }
         if let Some(first) = names.insert(&v.name, i) {
-            c.err(format!("{p}.name"), format!("duplicate vm name \"{}\" (also vm[{first}])", v.name));
+            c.err(
+                format!("{p}.name"),
+                format!("duplicate vm name \"{}\" (also vm[{first}])", v.name),
+            );
         }
         let mem = v.memory.0;
-        c.size(&format!("{p}.memory"), &format!("vm \"{}\" memory", v.name), mem);
+        c.size(
+            &format!("{p}.memory"),
+            &format!("vm \"{}\" memory", v.name),
+            mem,
+        );
         if let Some(base) = v.base {
-            c.base(&format!("{p}.base"), &format!("vm \"{}\" memory", v.name), base.0, mem);
+            c.base(
+                &format!("{p}.base"),
+                &format!("vm \"{}\" memory", v.name),
+                base.0,
+                mem,
+            );
         }
         let ipa = cfg.vm_ipa(i);
-        c.base(&format!("{p}.ipa"), &format!("vm \"{}\" RAM IPA", v.name), ipa, mem);
+        c.base(
+            &format!("{p}.ipa"),
+            &format!("vm \"{}\" RAM IPA", v.name),
+            ipa,
+            mem,
+        );
         for (dev, size, what) in emulated_device_ipas(cfg) {
             if overlaps(ipa, mem, dev, size) {
-                c.err(format!("{p}.ipa"), format!("vm \"{}\" RAM at IPA {} overlaps {what} at {}", v.name, range(ipa, mem), range(dev, size)));
+                c.err(
+                    format!("{p}.ipa"),
+                    format!(
+                        "vm \"{}\" RAM at IPA {} overlaps {what} at {}",
+                        v.name,
+                        range(ipa, mem),
+                        range(dev, size)
+                    ),
+                );
             }
         }
         check_payload(cfg, c, i, &p);
@@ -48,10 +92,16 @@ pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
             if !SPI_RANGE.contains(&irq) {
                 c.err(&f, format!("IRQ {irq} is not an SPI (32..=1019): SGIs and PPIs stay with the hypervisor"));
             } else if let Some((_, what)) = hv_intids.iter().find(|(id, _)| *id == irq) {
-                c.err(&f, format!("IRQ {irq} is needed by the hypervisor ({what})"));
+                c.err(
+                    &f,
+                    format!("IRQ {irq} is needed by the hypervisor ({what})"),
+                );
             } else if let Some((vm, idx)) = irq_owner.insert(irq, (i, k)) {
                 let other = &cfg.system.vm[vm].name;
-                c.err(&f, format!("IRQ {irq} is already owned by vm \"{other}\" (vm[{vm}].irqs[{idx}])"));
+                c.err(
+                    &f,
+                    format!("IRQ {irq} is already owned by vm \"{other}\" (vm[{vm}].irqs[{idx}])"),
+                );
                 irq_owner.insert(irq, (vm, idx));
             }
         }
@@ -61,12 +111,30 @@ pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
 fn check_payload(cfg: &Config, c: &mut Checker, i: usize, p: &str) {
     let v = &cfg.system.vm[i];
     match (&v.image, &v.kernel) {
-        (Some(_), Some(_)) => c.err(format!("{p}.kernel"), format!("vm \"{}\" has both `image` and `kernel`: give one", v.name)),
-        (None, None) => c.err(p, format!("vm \"{}\" has neither `image` (bare-metal ELF) nor `kernel` (Linux Image)", v.name)),
+        (Some(_), Some(_)) => c.err(
+            format!("{p}.kernel"),
+            format!("vm \"{}\" has both `image` and `kernel`: give one", v.name),
+        ),
+        (None, None) => c.err(
+            p,
+            format!(
+                "vm \"{}\" has neither `image` (bare-metal ELF) nor `kernel` (Linux Image)",
+                v.name
+            ),
+        ),
         (Some(_), None) => {
-            for (set, key) in [(v.initrd.is_some(), "initrd"), (v.bootargs.is_some(), "bootargs")] {
+            for (set, key) in [
+                (v.initrd.is_some(), "initrd"),
+                (v.bootargs.is_some(), "bootargs"),
+            ] {
                 if set {
-                    c.err(format!("{p}.{key}"), format!("`{key}` needs a Linux `kernel`; vm \"{}\" boots a bare-metal `image`", v.name));
+                    c.err(
+                        format!("{p}.{key}"),
+                        format!(
+                            "`{key}` needs a Linux `kernel`; vm \"{}\" boots a bare-metal `image`",
+                            v.name
+                        ),
+                    );
                 }
             }
         }
@@ -83,23 +151,44 @@ fn check_payload(cfg: &Config, c: &mut Checker, i: usize, p: &str) {
     if let Some(entry) = v.entry {
         let ipa = cfg.vm_ipa(i);
         if entry.0 < ipa || entry.0 >= ipa.saturating_add(v.memory.0) {
-            c.err(format!("{p}.entry"), format!("entry {} lies outside vm \"{}\" RAM at IPA {}", hex(entry.0), v.name, range(ipa, v.memory.0)));
+            c.err(
+                format!("{p}.entry"),
+                format!(
+                    "entry {} lies outside vm \"{}\" RAM at IPA {}",
+                    hex(entry.0),
+                    v.name,
+                    range(ipa, v.memory.0)
+                ),
+            );
         }
     }
 }
 
 fn check_vcpus(c: &mut Checker, _i: usize, p: &str, v: &crate::system::Vm, ncpus: usize) {
     if v.vcpus.is_empty() {
-        c.err(format!("{p}.vcpus"), format!("vm \"{}\" has no vCPU", v.name));
+        c.err(
+            format!("{p}.vcpus"),
+            format!("vm \"{}\" has no vCPU", v.name),
+        );
     }
     if v.vcpus.len() > 256 {
-        c.err(format!("{p}.vcpus"), "a VM has at most 256 vCPUs (VMPIDR Aff0)");
+        c.err(
+            format!("{p}.vcpus"),
+            "a VM has at most 256 vCPUs (VMPIDR Aff0)",
+        );
     }
     let mut used: HashMap<u16, usize> = HashMap::new();
     for (k, vc) in v.vcpus.iter().enumerate() {
         let f = format!("{p}.vcpus[{k}].cpu");
         if usize::from(vc.cpu) >= ncpus {
-            c.err(&f, format!("CPU {} does not exist (the board has CPUs 0..={})", vc.cpu, ncpus.saturating_sub(1)));
+            c.err(
+                &f,
+                format!(
+                    "CPU {} does not exist (the board has CPUs 0..={})",
+                    vc.cpu,
+                    ncpus.saturating_sub(1)
+                ),
+            );
         }
         if let Some(first) = used.insert(vc.cpu, k) {
             c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" are both on CPU {}: a VM's vCPUs need distinct CPUs", v.name, vc.cpu));
