@@ -1,0 +1,348 @@
+//! Golden tests: a small recorded stream built with hv-protocol, written to a file, and the
+//! monitor's exports and summary checked against what that stream must produce.
+
+use std::path::{Path, PathBuf};
+
+use hv_protocol::*;
+use hvmon::export::{Format, export};
+use hvmon::{Session, Summary};
+
+/// 62.5 MHz: one tick is 16 ns (QEMU virt's generic counter).
+const HZ: u64 = 62_500_000;
+
+const HELLO: Hello<'static> = Hello::new(0xB1D, 0xC0F, HZ, 2, "balloon", "linux,rtos", &[0, 1]);
+
+/// The scripted stream: two CPUs, each running one VM's vCPU, with every kind of event.
+fn events() -> Vec<(u16, u64, Event<'static>)> {
+    vec![
+        (
+            0,
+            100,
+            Event::Switch {
+                from: None,
+                to: Some(0),
+                reason: SwitchReason::Start,
+            },
+        ),
+        (
+            1,
+            100,
+            Event::Switch {
+                from: None,
+                to: Some(1),
+                reason: SwitchReason::Start,
+            },
+        ),
+        (
+            0,
+            200,
+            Event::Trap {
+                vcpu: 0,
+                kind: TrapKind::Hvc,
+                duration_ticks: 10,
+            },
+        ),
+        (
+            0,
+            250,
+            Event::Hypercall {
+                vcpu: 0,
+                func: 0x8400_0000,
+                result: 0,
+            },
+        ),
+        (
+            0,
+            300,
+            Event::Console {
+                vm: 0,
+                bytes: b"boot, \"ok\"\nhal",
+            },
+        ),
+        (
+            0,
+            310,
+            Event::Console {
+                vm: 0,
+                bytes: b"f line\n",
+            },
+        ),
+        (
+            1,
+            400,
+            Event::Switch {
+                from: Some(1),
+                to: None,
+                reason: SwitchReason::Wfi,
+            },
+        ),
+        (
+            0,
+            500,
+            Event::IrqInjected {
+                vcpu: 1,
+                intid: 27,
+                latency_ticks: 5,
+            },
+        ),
+        (
+            1,
+            600,
+            Event::Switch {
+                from: None,
+                to: Some(1),
+                reason: SwitchReason::Irq,
+            },
+        ),
+        (
+            1,
+            700,
+            Event::Trap {
+                vcpu: 1,
+                kind: TrapKind::DataAbort,
+                duration_ticks: 20,
+            },
+        ),
+        (
+            1,
+            800,
+            Event::Marker {
+                vcpu: 1,
+                id: 3,
+                value: 42,
+            },
+        ),
+        (
+            0,
+            900,
+            Event::Log {
+                defmt_frame: &[1, 0],
+            },
+        ),
+        (
+            0,
+            1000,
+            Event::Counters {
+                traps_by_kind: [1, 0, 0, 0, 0, 0, 0],
+                switches: 1,
+                injected: 1,
+            },
+        ),
+        (1, 1000, Event::Dropped { count: 2 }),
+        (
+            1,
+            1100,
+            Event::VmExit {
+                vm: 1,
+                reason: VmExitReason::PowerOff,
+            },
+        ),
+    ]
+}
+
+fn stream_bytes() -> (Vec<u8>, Vec<usize>) {
+    let mut seqs = [CpuSeq::new(0), CpuSeq::new(1)];
+    let mut bytes = frame_to_vec(&Frame::Hello(HELLO));
+    let mut starts = Vec::new();
+    for (cpu, ts, e) in events() {
+        starts.push(bytes.len());
+        let h = seqs[cpu as usize].next_header(ts);
+        bytes.extend(frame_to_vec(&Frame::Record(h, e)));
+    }
+    (bytes, starts)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn export_string(rec: &Path, f: Format) -> String {
+    let mut out = Vec::new();
+    export(rec, f, None, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn summary_of_clean_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    let j = serde_json::to_value(&s).unwrap();
+    assert_eq!(j["stream"]["frames"], 16, "hello + 15 records");
+    assert_eq!(j["stream"]["decode_errors"], 0);
+    assert_eq!(j["stream"]["seq_lost"], 0);
+    assert_eq!(j["stream"]["dropped_reported"], 2);
+    assert_eq!(j["lost"], 2);
+    assert_eq!(j["hello"]["build_id"], "0x0000000000000b1d");
+    assert_eq!(j["hello"]["vms"], serde_json::json!(["linux", "rtos"]));
+    assert_eq!(j["cpus"]["0"]["switches"], 1);
+    assert_eq!(j["cpus"]["1"]["switches"], 3);
+    assert_eq!(j["traps_by_kind"]["hvc"], 1);
+    assert_eq!(j["traps_by_kind"]["data_abort"], 1);
+    assert_eq!(j["latency_ns"]["trap"]["count"], 2);
+    assert_eq!(j["latency_ns"]["irq"]["p50"], 80, "5 ticks at 62.5 MHz");
+    // vcpu1 waited from the injection (500) to its switch (600): 100 ticks = 1600 ns
+    assert_eq!(j["latency_ns"]["wakeup"]["max"], 1600);
+    assert_eq!(j["vm_exits"][0]["vm"], "rtos");
+    assert_eq!(j["vm_exits"][0]["reason"], "power_off");
+    assert_eq!(j["vm_exits"][0]["at_ns"], 16_000);
+    assert_eq!(j["span_ns"], 16_000);
+    assert_eq!(j["console_bytes"]["linux"], 21);
+    assert!(!s.clean(), "reported drops make the session unclean");
+}
+
+#[test]
+fn corrupted_recording_is_resynced_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bytes, starts) = stream_bytes();
+    bytes[starts[2] + 4] ^= 0x55; // damage the hvc trap of cpu 0
+    bytes.splice(starts[9]..starts[9], [0x13, 0x37, 0x00]); // garbage frame before cpu 1's trap
+    let rec = write(dir.path(), "bad.bin", &bytes);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    assert_eq!(s.stream.decode_errors, 2);
+    assert_eq!(
+        s.stream.seq_lost, 1,
+        "the damaged trap is a gap in cpu 0's numbering"
+    );
+    assert_eq!(s.stream.frames, 15);
+    assert_eq!(s.lost, 3, "one in transport, two reported dropped");
+    assert_eq!(s.traps_by_kind["hvc"], 0);
+    assert_eq!(
+        s.traps_by_kind["data_abort"], 1,
+        "decoding went on after the garbage"
+    );
+    assert!(s.line().contains("decode errors 2"), "{}", s.line());
+}
+
+#[test]
+fn csv_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let csv = export_string(&rec, Format::Csv);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], hvmon::export::row::COLUMNS.join(","));
+    // header + 15 records + 2 newlines inside quoted console text
+    assert_eq!(lines.len(), 1 + 15 + 2);
+    assert_eq!(
+        lines[1],
+        "0,100,0,0,switch,0,linux,idle,linux/vcpu0,start,,,,,,,,,,"
+    );
+    assert_eq!(lines[3], "1600,200,0,1,trap,0,linux,,,,hvc,160,,,,,,,,");
+    // console text with a quote, a comma and a newline is quoted
+    assert!(
+        csv.contains("\n3200,300,0,3,console,,linux,,,,,,,,,,,,,\"boot, \"\"ok\"\"\nhal\"\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",vm_exit,,rtos,,,power_off,"), "{csv}");
+    assert!(
+        csv.contains(",log,") && csv.contains("defmt[0100]"),
+        "logs as hex without an ELF"
+    );
+}
+
+#[test]
+fn jsonl_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let out = export_string(&rec, Format::Jsonl);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 16);
+    assert_eq!(rows[0]["hello"]["counter_hz"], HZ);
+    assert_eq!(rows[1]["kind"], "switch");
+    assert_eq!(rows[1]["to"], "linux/vcpu0");
+    assert!(
+        rows[1].get("trap").is_none(),
+        "fields that do not apply are left out"
+    );
+    let inj = rows.iter().find(|r| r["kind"] == "irq_injected").unwrap();
+    assert_eq!(
+        (inj["intid"].as_u64(), inj["latency_ns"].as_u64()),
+        (Some(27), Some(80))
+    );
+    assert_eq!(inj["vm"], "rtos");
+    let kinds: std::collections::BTreeSet<&str> = rows[1..]
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 10, "every event kind exported: {kinds:?}");
+}
+
+#[test]
+fn perfetto_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&export_string(&rec, Format::Perfetto)).unwrap();
+    let ev = doc["traceEvents"].as_array().unwrap();
+    let of = |ph: &str| ev.iter().filter(|e| e["ph"] == ph).collect::<Vec<_>>();
+    // slices: cpu0 runs linux/vcpu0 from 0 to the end; cpu1 runs rtos/vcpu0 twice
+    let slices = of("X");
+    assert_eq!(slices.len(), 3);
+    let cpu1: Vec<_> = slices.iter().filter(|s| s["tid"] == 1).collect();
+    assert_eq!(cpu1.len(), 2);
+    assert_eq!(cpu1[0]["name"], "rtos/vcpu0");
+    assert_eq!(cpu1[0]["ts"], 0.0);
+    assert_eq!(cpu1[0]["dur"], 4.8, "300 ticks at 62.5 MHz = 4.8 us");
+    let cpu0 = slices.iter().find(|s| s["tid"] == 0).unwrap();
+    assert_eq!(cpu0["dur"], 16.0, "closed at the last record");
+    // thread names: one per CPU, one per console
+    let names: Vec<&str> = of("M")
+        .iter()
+        .filter_map(|m| m["args"]["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"cpu 0") && names.contains(&"cpu 1") && names.contains(&"linux console"),
+        "{names:?}"
+    );
+    // traps and injections are instants, counters are counter tracks
+    let instants: Vec<&str> = of("i")
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        instants.contains(&"trap hvc") && instants.contains(&"inject 27"),
+        "{instants:?}"
+    );
+    assert!(
+        instants.contains(&"boot, \"ok\"") && instants.contains(&"half line"),
+        "{instants:?}"
+    );
+    let counters = of("C");
+    assert_eq!(counters.len(), 2);
+    assert_eq!(counters[0]["args"]["hvc"], 1);
+}
+
+#[test]
+fn plots_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let files = hvmon::plot::plot(&rec, &dir.path().join("plots")).unwrap();
+    assert_eq!(files.len(), 4);
+    for f in files {
+        let meta = std::fs::metadata(&f).unwrap();
+        assert!(meta.len() > 1000, "{} is {} bytes", f.display(), meta.len());
+    }
+    let svg = std::fs::read_to_string(dir.path().join("plots/timeline.svg")).unwrap();
+    assert!(
+        svg.contains("rtos/vcpu0") && svg.contains("cpu 1"),
+        "labels rendered"
+    );
+}
+
+#[test]
+fn refused_stream_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = frame_to_vec(&Frame::Hello(Hello {
+        version: VERSION + 1,
+        ..HELLO
+    }));
+    bytes.extend(&stream_bytes().0);
+    let rec = write(dir.path(), "new.bin", &bytes);
+    let err = Session::replay_file(&rec, |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("hypervisor is newer"), "{err}");
+}
