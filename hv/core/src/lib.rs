@@ -12,3 +12,4 @@ pub mod pl011;
 pub mod psci;
 pub mod smccc;
 pub mod trap;
+pub mod vgic;

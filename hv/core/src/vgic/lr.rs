@@ -1,0 +1,224 @@
+//! List registers: the ICH_LR<n>_EL2 encoding and the manager that moves interrupts
+//! between the model and the hardware's few list registers, including overflow.
+//!
+//! Why: a vCPU sees virtual interrupts only through its list registers (N of them,
+//! ICH_VTR_EL2.ListRegs + 1, often 4). The model is authoritative between guest runs:
+//! on every exit the arch reads the LRs back ([`Vgic::sync_lrs`]), on every entry it
+//! writes a fresh selection ([`Vgic::fill_lrs`]). When more interrupts are deliverable
+//! than LRs exist, the rest stay pending in the model and the fill asks for a
+//! maintenance interrupt (ICH_HCR_EL2.NPIE: "no LR pending", or UIE: "at most one LR
+//! valid" when every LR holds an active interrupt), which exits to EL2 so the next fill
+//! delivers the rest. Without that request a VM stalls after an overflow (a peer did).
+//!
+//! Spec: IHI 0069 12.5.x ICH_LR<n>_EL2 (vINTID \[31:0\], pINTID \[44:32\] when HW=1, EOI
+//! \[41\] when HW=0, Priority \[55:48\], Group \[60\], HW \[61\], State \[63:62\]), ICH_HCR_EL2
+//! (UIE \[1\], NPIE \[3\]), 5.3 "Virtual interrupt handling" and the HW-bit rules (a list
+//! register with HW=1 is never written pending-and-active, 12.5.x note on State).
+//!
+//! Pending-state hand-over (as KVM does it): putting an edge (or hardware-forwarded)
+//! interrupt into an LR as pending consumes its latch; reading an LR back that is still
+//! pending re-sets the latch. Level interrupts keep their latch until the guest has
+//! acknowledged them, and carry EOI=1 so their EOI exits to let the line be resampled.
+
+use super::{Candidate, Vgic};
+
+/// Most list registers an implementation can have (ICH_VTR_EL2.ListRegs is 4 bits).
+pub const MAX_LRS: usize = 16;
+
+/// ICH_HCR_EL2.UIE: underflow maintenance interrupt enable.
+pub const HCR_UIE: u64 = 1 << 1;
+/// ICH_HCR_EL2.NPIE: no-pending maintenance interrupt enable.
+pub const HCR_NPIE: u64 = 1 << 3;
+
+/// State field of a list register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrState {
+    /// Empty.
+    Invalid = 0,
+    /// Pending.
+    Pending = 1,
+    /// Active (acknowledged, not yet deactivated).
+    Active = 2,
+    /// Active and pending again.
+    PendingActive = 3,
+}
+
+impl LrState {
+    const fn from_bits(b: u64) -> LrState {
+        match b & 3 {
+            0 => LrState::Invalid,
+            1 => LrState::Pending,
+            2 => LrState::Active,
+            _ => LrState::PendingActive,
+        }
+    }
+    /// Whether the pending bit is set.
+    pub const fn pending(self) -> bool {
+        self as u8 & 1 != 0
+    }
+    /// Whether the active bit is set.
+    pub const fn active(self) -> bool {
+        self as u8 & 2 != 0
+    }
+}
+
+/// One ICH_LR<n>_EL2 value, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListReg {
+    /// Virtual INTID.
+    pub vintid: u32,
+    /// Physical INTID (HW=1 only).
+    pub pintid: u16,
+    /// Hardware-forwarded: the guest's deactivation deactivates `pintid`.
+    pub hw: bool,
+    /// Maintenance interrupt on EOI (HW=0 only).
+    pub eoi: bool,
+    /// Priority.
+    pub priority: u8,
+    /// Group 1.
+    pub group1: bool,
+    /// State.
+    pub state: LrState,
+}
+
+impl ListReg {
+    /// Encodes into the register value.
+    pub const fn encode(&self) -> u64 {
+        let mut v = self.vintid as u64
+            | (self.priority as u64) << 48
+            | (self.group1 as u64) << 60
+            | (self.state as u64) << 62;
+        if self.hw {
+            v |= (self.pintid as u64 & 0x1FFF) << 32 | 1 << 61;
+        } else if self.eoi {
+            v |= 1 << 41;
+        }
+        v
+    }
+
+    /// Decodes a register value.
+    pub const fn decode(v: u64) -> ListReg {
+        let hw = v & (1 << 61) != 0;
+        ListReg {
+            vintid: v as u32,
+            pintid: if hw { ((v >> 32) & 0x1FFF) as u16 } else { 0 },
+            hw,
+            eoi: !hw && v & (1 << 41) != 0,
+            priority: (v >> 48) as u8,
+            group1: v & (1 << 60) != 0,
+            state: LrState::from_bits(v >> 62),
+        }
+    }
+}
+
+/// Which list registers the model filled for a vCPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LrShadow {
+    used: u16,
+}
+
+impl LrShadow {
+    /// Nothing filled.
+    pub const fn new() -> Self {
+        LrShadow { used: 0 }
+    }
+}
+
+/// The result of a fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LrFill {
+    /// List registers holding an interrupt (the first `used`; the rest were written 0).
+    pub used: usize,
+    /// Deliverable interrupts that did not fit.
+    pub overflow: usize,
+    /// ICH_HCR_EL2 maintenance bits to set (UIE or NPIE, or none); the arch keeps En
+    /// and its other bits and replaces these two.
+    pub hcr: u64,
+}
+
+impl<const V: usize, const B: usize> Vgic<V, B> {
+    /// Folds the list registers read back at a guest exit into the model. `lrs[i]` is
+    /// ICH_LR<i>_EL2; only the ones the last fill used are looked at.
+    pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) {
+        let Some(shadow) = self.lr_used.get_mut(vcpu) else {
+            return;
+        };
+        let used = core::mem::take(&mut shadow.used);
+        for (i, &raw) in lrs.iter().enumerate().take(MAX_LRS) {
+            if used & (1 << i) == 0 {
+                continue;
+            }
+            let lr = ListReg::decode(raw);
+            let Some((b, n)) = self.slot_mut(vcpu, lr.vintid) else {
+                continue;
+            };
+            let bit = 1u32 << n;
+            let latched = b.edge & bit != 0 || b.hw[n] != 0;
+            if lr.state.pending() && latched {
+                b.latch |= bit;
+            }
+            if !lr.state.pending() && !latched {
+                // A level interrupt was acknowledged: its software latch is consumed.
+                b.latch &= !bit;
+            }
+            if lr.state.active() {
+                b.active |= bit;
+            } else {
+                b.active &= !bit;
+            }
+        }
+    }
+
+    /// Chooses what goes into the vCPU's list registers before it runs. `out.len()` is
+    /// the number of list registers; every entry is written (unused ones with 0).
+    pub fn fill_lrs(&mut self, vcpu: usize, out: &mut [u64]) -> LrFill {
+        let n = out.len().min(MAX_LRS);
+        out.fill(0);
+        let mut buf = [Candidate::EMPTY; MAX_LRS];
+        let (len, total) = self.top_candidates(vcpu, &mut buf[..n]);
+        let mut any_pending = false;
+        for (i, c) in buf[..len].iter().enumerate() {
+            let Some((b, bit_n)) = self.slot_mut(vcpu, c.intid) else {
+                continue;
+            };
+            let bit = 1u32 << bit_n;
+            let hw = c.hw != 0;
+            // A HW interrupt is never written pending-and-active; its new pending state
+            // stays latched until the active one is deactivated.
+            let pending = c.pending && !(hw && c.active);
+            if pending && (c.edge || hw) {
+                b.latch &= !bit;
+            }
+            any_pending |= pending;
+            let state = match (pending, c.active) {
+                (true, true) => LrState::PendingActive,
+                (true, false) => LrState::Pending,
+                _ => LrState::Active,
+            };
+            out[i] = ListReg {
+                vintid: c.intid,
+                pintid: c.hw,
+                hw,
+                eoi: !hw && !c.edge,
+                priority: c.priority,
+                group1: true,
+                state,
+            }
+            .encode();
+        }
+        if let Some(s) = self.lr_used.get_mut(vcpu) {
+            s.used = ((1u32 << len) - 1) as u16;
+        }
+        let overflow = total - len;
+        let hcr = match (overflow, any_pending) {
+            (0, _) => 0,
+            (_, true) => HCR_NPIE,
+            (_, false) => HCR_UIE,
+        };
+        LrFill {
+            used: len,
+            overflow,
+            hcr,
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! List-register tests: encoding (IHI 0069 ICH_LR<n>_EL2) and the manager, driven by a
+//! small simulation of the virtual CPU interface (acknowledge, EOI, maintenance).
+
+use super::super::dist::CTLR;
+use super::super::lr::*;
+use super::super::redist::{SGI_BASE, STRIDE};
+use super::*;
+
+#[test]
+fn encoding() {
+    let hw = ListReg {
+        vintid: 27,
+        pintid: 27,
+        hw: true,
+        eoi: false,
+        priority: 0xA0,
+        group1: true,
+        state: LrState::Pending,
+    };
+    assert_eq!(hw.encode(), 0x70A0_001B_0000_001B);
+    assert_eq!(ListReg::decode(hw.encode()), hw);
+    let sw = ListReg {
+        vintid: 33,
+        pintid: 0,
+        hw: false,
+        eoi: true,
+        priority: 0x80,
+        group1: true,
+        state: LrState::Pending,
+    };
+    assert_eq!(sw.encode(), 0x5080_0200_0000_0021);
+    assert_eq!(ListReg::decode(sw.encode()), sw);
+    for s in [
+        LrState::Invalid,
+        LrState::Pending,
+        LrState::Active,
+        LrState::PendingActive,
+    ] {
+        let lr = ListReg { state: s, ..sw };
+        assert_eq!(ListReg::decode(lr.encode()).state, s);
+    }
+    assert!(LrState::PendingActive.pending() && LrState::PendingActive.active());
+    assert!(!LrState::Invalid.pending() && !LrState::Invalid.active());
+    // pINTID is 13 bits.
+    let big = ListReg {
+        pintid: 0x1FFF,
+        ..hw
+    };
+    assert_eq!(ListReg::decode(big.encode()).pintid, 0x1FFF);
+}
+
+/// The guest side of the virtual CPU interface, as the hardware would behave, for a
+/// guest that handles one interrupt at a time (EOImode 0: EOI also deactivates).
+struct Cpu<const N: usize> {
+    lrs: [u64; N],
+    hcr: u64,
+    eoi_maint: bool,
+    /// EOIs that found no list register (a lost deactivation).
+    lost_eoi: u32,
+}
+
+impl<const N: usize> Cpu<N> {
+    fn new() -> Self {
+        Cpu {
+            lrs: [0; N],
+            hcr: 0,
+            eoi_maint: false,
+            lost_eoi: 0,
+        }
+    }
+
+    fn enter(&mut self, g: &mut G, v: usize) -> LrFill {
+        let f = g.fill_lrs(v, &mut self.lrs);
+        self.hcr = f.hcr;
+        self.eoi_maint = false;
+        f
+    }
+
+    fn exit(&mut self, g: &mut G, v: usize) {
+        g.sync_lrs(v, &self.lrs);
+    }
+
+    /// ICC_IAR1_EL1: highest-priority pending LR (if nothing is active).
+    fn ack(&mut self) -> Option<u32> {
+        let decoded = self.lrs.map(ListReg::decode);
+        if decoded.iter().any(|l| l.state.active()) {
+            return None;
+        }
+        let (i, lr) = decoded
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.state == LrState::Pending)
+            .min_by_key(|(_, l)| (l.priority, l.vintid))?;
+        self.lrs[i] = ListReg {
+            state: LrState::Active,
+            ..*lr
+        }
+        .encode();
+        Some(lr.vintid)
+    }
+
+    /// ICC_EOIR1_EL1.
+    fn eoi(&mut self, intid: u32) {
+        for raw in self.lrs.iter_mut() {
+            let lr = ListReg::decode(*raw);
+            if lr.vintid == intid && lr.state.active() {
+                let state = if lr.state.pending() {
+                    LrState::Pending
+                } else {
+                    LrState::Invalid
+                };
+                if state == LrState::Invalid && lr.eoi {
+                    self.eoi_maint = true;
+                }
+                *raw = ListReg { state, ..lr }.encode();
+                return;
+            }
+        }
+        self.lost_eoi += 1;
+    }
+
+    /// Whether the maintenance interrupt is asserted (ICH_MISR_EL2 NP, U, EOI).
+    fn maintenance(&self) -> bool {
+        let d = self.lrs.map(ListReg::decode);
+        let pending = d.iter().filter(|l| l.state.pending()).count();
+        let valid = d.iter().filter(|l| l.state != LrState::Invalid).count();
+        (self.hcr & HCR_NPIE != 0 && pending == 0)
+            || (self.hcr & HCR_UIE != 0 && valid <= 1)
+            || self.eoi_maint
+    }
+
+    /// Runs the guest until it idles with no maintenance pending; records deliveries.
+    fn run(&mut self, g: &mut G, v: usize, log: &mut [u32; 32], n: &mut usize) {
+        for _ in 0..1000 {
+            let acked = self.ack();
+            if let Some(id) = acked {
+                log[*n] = id;
+                *n += 1;
+                self.eoi(id);
+            }
+            if self.maintenance() {
+                self.exit(g, v);
+                self.enter(g, v);
+            } else if acked.is_none() {
+                return;
+            }
+        }
+        panic!("guest never idled");
+    }
+}
+
+fn setup() -> G {
+    let mut g = G::new(&MPIDRS, &[33, 34, 40, 48, 50, 60]).unwrap();
+    g.gicd_write(CTLR, 4, 2);
+    for v in 0..4 {
+        g.gicr_write(v * STRIDE + SGI_BASE + 0x100, 4, 0xFFFF_FFFF);
+    }
+    g.gicd_write(0x104, 4, 0xFFFF_FFFF);
+    g.gicd_write(0xC08, 4, 0xAAAA_AAAA); // SPIs 32..47 edge
+    g.gicd_write(0xC0C, 4, 0xAAAA_AAAA); // SPIs 48..63 edge
+    g
+}
+
+#[test]
+fn eight_pending_four_lrs_all_delivered() {
+    let mut g = setup();
+    // Eight interrupts, mixed SGIs, PPIs and SPIs, mixed priorities.
+    let irqs = [
+        (1, 0x80),
+        (2, 0x40),
+        (7, 0x80),
+        (27, 0x20),
+        (33, 0x60),
+        (34, 0x60),
+        (48, 0xA0),
+        (60, 0x10),
+    ];
+    for (id, prio) in irqs {
+        if id < 32 {
+            g.gicr_write(SGI_BASE + 0x400 + id as u64, 1, prio);
+        } else {
+            g.gicd_write(0x400 + id as u64, 1, prio);
+        }
+        g.raise(0, id).unwrap();
+    }
+    let mut cpu = Cpu::<4>::new();
+    let f = cpu.enter(&mut g, 0);
+    assert_eq!((f.used, f.overflow, f.hcr), (4, 4, HCR_NPIE));
+    let (mut log, mut n) = ([0; 32], 0);
+    cpu.run(&mut g, 0, &mut log, &mut n);
+    assert_eq!(n, 8, "delivered {:?}", &log[..n]);
+    assert_eq!(log[..8], [60, 27, 2, 33, 34, 1, 7, 48], "priority order");
+    assert_eq!(cpu.lost_eoi, 0);
+    assert!(!g.has_pending(0));
+    // After the last refill nothing overflows: maintenance requests are dropped.
+    cpu.exit(&mut g, 0);
+    assert_eq!(
+        cpu.enter(&mut g, 0),
+        LrFill {
+            used: 0,
+            overflow: 0,
+            hcr: 0
+        }
+    );
+}
+
+#[test]
+fn without_maintenance_request_the_vm_would_stall() {
+    // The peer failure: same scenario, but the fill's HCR bits are ignored.
+    let mut g = setup();
+    for id in 0..8 {
+        g.raise(0, id).unwrap();
+    }
+    let mut cpu = Cpu::<4>::new();
+    cpu.enter(&mut g, 0);
+    cpu.hcr = 0;
+    let (mut log, mut n) = ([0; 32], 0);
+    cpu.run(&mut g, 0, &mut log, &mut n);
+    assert_eq!(n, 4);
+    assert!(g.has_pending(0), "four left behind");
+    // Any later exit (e.g. a timer) recovers them.
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    cpu.run(&mut g, 0, &mut log, &mut n);
+    assert_eq!(n, 8);
+}
+
+#[test]
+fn exit_while_active_keeps_the_interrupt_in_a_list_register() {
+    let mut g = setup();
+    for id in [3, 4] {
+        g.raise(0, id).unwrap();
+    }
+    let mut cpu = Cpu::<2>::new();
+    cpu.enter(&mut g, 0);
+    assert_eq!(cpu.ack(), Some(3));
+    // The handler traps (e.g. an MMIO access) while 3 is active.
+    cpu.exit(&mut g, 0);
+    assert_eq!(g.private_block(0).active, 1 << 3);
+    cpu.enter(&mut g, 0);
+    let lr0 = ListReg::decode(cpu.lrs[0]);
+    assert_eq!((lr0.vintid, lr0.state), (3, LrState::Active));
+    cpu.eoi(3);
+    assert_eq!(cpu.lost_eoi, 0);
+    assert_eq!(cpu.ack(), Some(4));
+    cpu.eoi(4);
+    cpu.exit(&mut g, 0);
+    assert_eq!(g.private_block(0).active, 0);
+    assert!(!g.has_pending(0));
+}
+
+#[test]
+fn urgent_arrival_evicts_a_pending_list_register() {
+    let mut g = setup();
+    for id in 0..6 {
+        g.gicr_write(SGI_BASE + 0x400 + id as u64, 1, 0x80);
+        g.raise(0, id).unwrap();
+    }
+    let mut cpu = Cpu::<4>::new();
+    cpu.enter(&mut g, 0);
+    // A channel vIRQ of high priority arrives from another VM; the vCPU is kicked.
+    g.gicd_write(0x400 + 48, 1, 0x10);
+    assert_eq!(g.raise(0, 48), Ok(Some(0)));
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    assert_eq!(ListReg::decode(cpu.lrs[0]).vintid, 48);
+    let (mut log, mut n) = ([0; 32], 0);
+    cpu.run(&mut g, 0, &mut log, &mut n);
+    assert_eq!(log[..n], [48, 0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn edge_raised_again_while_in_a_list_register() {
+    let mut g = setup();
+    g.raise(0, 33).unwrap();
+    let mut cpu = Cpu::<4>::new();
+    cpu.enter(&mut g, 0);
+    assert_eq!(g.spi_block(33).unwrap().latch, 0, "latch handed to the LR");
+    g.raise(0, 33).unwrap();
+    assert_eq!(cpu.ack(), Some(33));
+    cpu.eoi(33);
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    let (mut log, mut n) = ([0; 32], 0);
+    cpu.run(&mut g, 0, &mut log, &mut n);
+    assert_eq!(log[..n], [33], "the second edge is delivered too");
+    // An edge still pending in the LR at exit is not lost.
+    g.raise(0, 34).unwrap();
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    cpu.exit(&mut g, 0);
+    assert_eq!(g.spi_block(34).unwrap().latch, 1 << 2);
+}
+
+#[test]
+fn level_interrupt_is_resampled_on_eoi() {
+    let mut g = setup();
+    g.gicd_write(0xC08, 4, 0); // 33 level again
+    g.set_level(0, 33, true).unwrap();
+    let mut cpu = Cpu::<4>::new();
+    cpu.enter(&mut g, 0);
+    let lr = ListReg::decode(cpu.lrs[0]);
+    assert!(lr.eoi && !lr.hw && lr.state == LrState::Pending);
+    assert_eq!(cpu.ack(), Some(33));
+    // The handler reads the UART (an exit) and the line stays high: more data.
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    assert_eq!(ListReg::decode(cpu.lrs[0]).state, LrState::PendingActive);
+    cpu.eoi(33);
+    assert!(!cpu.maintenance(), "still pending in the LR");
+    assert_eq!(cpu.ack(), Some(33));
+    // This time the line drops during the handler.
+    cpu.exit(&mut g, 0);
+    g.set_level(0, 33, false).unwrap();
+    cpu.enter(&mut g, 0);
+    assert_eq!(ListReg::decode(cpu.lrs[0]).state, LrState::Active);
+    cpu.eoi(33);
+    assert!(cpu.maintenance(), "EOI maintenance for a level interrupt");
+    cpu.exit(&mut g, 0);
+    assert_eq!(cpu.enter(&mut g, 0).used, 0);
+    assert_eq!(g.spi_block(33).unwrap().active, 0);
+}
+
+#[test]
+fn hardware_forwarded_interrupt() {
+    let mut g = setup();
+    g.set_hw(0, 48, 48).unwrap();
+    g.raise(0, 48).unwrap();
+    let mut cpu = Cpu::<4>::new();
+    cpu.enter(&mut g, 0);
+    let lr = ListReg::decode(cpu.lrs[0]);
+    assert!(lr.hw && !lr.eoi);
+    assert_eq!((lr.vintid, lr.pintid), (48, 48));
+    assert_eq!(cpu.ack(), Some(48));
+    // A second physical arrival while active is kept latched, never pending+active.
+    g.raise(0, 48).unwrap();
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    assert_eq!(ListReg::decode(cpu.lrs[0]).state, LrState::Active);
+    cpu.eoi(48);
+    cpu.exit(&mut g, 0);
+    cpu.enter(&mut g, 0);
+    assert_eq!(ListReg::decode(cpu.lrs[0]).state, LrState::Pending);
+}
+
+#[test]
+fn all_lrs_active_requests_underflow() {
+    let mut g = setup();
+    for id in 0..3 {
+        g.private[0].active |= 1 << id;
+    }
+    g.raise(0, 5).unwrap();
+    let mut lrs = [0u64; 2];
+    let f = g.fill_lrs(0, &mut lrs);
+    assert_eq!((f.used, f.overflow, f.hcr), (2, 2, HCR_UIE));
+}
+
+#[test]
+fn per_vcpu_isolation_of_list_registers() {
+    let mut g = setup();
+    g.raise(1, 5).unwrap();
+    let mut lrs = [0u64; 4];
+    assert_eq!(g.fill_lrs(0, &mut lrs).used, 0);
+    assert_eq!(g.fill_lrs(1, &mut lrs).used, 1);
+    // Syncing vCPU 0 with vCPU 1's values does nothing: vCPU 0 filled none.
+    g.sync_lrs(0, &lrs);
+    assert_eq!(g.private_block(0).active | g.private_block(0).latch, 0);
+}
