@@ -5,8 +5,8 @@
 //! vIRQ channel, wait for an event, write to the console, mark a telemetry point, take
 //! part in fault reflection, ask who it is) need one stable register ABI that guests can
 //! use through `hvc #0` with the SMCCC register conventions. Spec: Arm DEN 0028 (SMCCC)
-//! 2.5 "Function Identifier" (owner 6 = vendor-specific hypervisor service), 6.2 (the
-//! generic queries 0xFF00 call count, 0xFF01 UID, 0xFF03 revision each owner offers).
+//! "Function Identifier" (owner 6 = vendor-specific hypervisor service) and the
+//! generic queries each owner offers (0xFF00 call count, 0xFF01 UID, 0xFF03 revision).
 //!
 //! ABI: function ID `0xC600_00nn` (fast, SMC64). Arguments in x1..x5, result in x0
 //! (≥ 0 success, < 0 one of [`err`]), extra results in x1..x3. The SMC32 form

@@ -4,7 +4,7 @@
 //! belongs to the hypervisor. The model is complete enough for Linux's `amba-pl011` driver
 //! to probe (PrimeCell IDs) and run interrupt-driven, and for simple guests to poll.
 //! Spec: Arm PrimeCell UART (PL011) Technical Reference Manual r1p5 (DDI 0183), chapter 3
-//! "Programmers Model" (register map, UARTFR, interrupt conditions) and 3.4 "Interrupts".
+//! "Programmers Model" (register map, UARTFR, interrupt conditions, "Interrupts").
 //!
 //! Model decisions (the invariants a reader must not break):
 //! - Transmission is instantaneous: the TX FIFO is always empty (`TXFE=1`, `TXFF=0`,

@@ -2,9 +2,9 @@
 //!
 //! Why: PSCI, the Arm architecture calls and the project's own hypercalls all share one
 //! calling convention; the dispatcher routes a call by the owning entity in its function
-//! ID before a service decodes it. Spec: Arm DEN 0028 (SMCCC) v1.1+, 2.5 "Function
+//! ID before a service decodes it. Spec: Arm DEN 0028 (SMCCC) v1.1+, "Function
 //! Identifier" (bit 31 fast call, bit 30 SMC64, bits \[29:24\] owning entity, bits
-//! \[15:0\] function number), 7 "Arm Architecture Calls" (SMCCC_VERSION,
+//! \[15:0\] function number), "Arm Architecture Calls" (SMCCC_VERSION,
 //! SMCCC_ARCH_FEATURES).
 //!
 //! Invariant: an unknown function ID always gets `NOT_SUPPORTED` (-1) in x0, and the

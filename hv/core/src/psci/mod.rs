@@ -3,9 +3,9 @@
 //!
 //! Why: guests (Linux in particular) bring up secondary vCPUs, power them off and end
 //! the system through PSCI over HVC or SMC. The hypervisor emulates PSCI for each VM,
-//! confined to that VM's vCPUs and RAM. Spec: Arm DEN 0022 (PSCI) 1.1: 5.1 "Function
-//! prototypes" (IDs, arguments), 5.2.2 "Return error codes", 5.1.x per-call semantics;
-//! SMC32 arguments are 32-bit (DEN 0028 2.6), so they are truncated here.
+//! confined to that VM's vCPUs and RAM. Spec: Arm DEN 0022 (PSCI) 1.1: "Function
+//! prototypes" (IDs, arguments), "Return error codes", and the per-call semantics;
+//! SMC32 arguments are 32-bit (DEN 0028), so they are truncated here.
 //!
 //! Invariant: decoding is total — every (x0..x3) gives a [`PsciCall`], unknown IDs as
 //! [`PsciCall::Unknown`] (answered `NOT_SUPPORTED`).
@@ -16,7 +16,7 @@ pub use power::{PowerState, PsciDecision, PsciVm};
 
 use crate::smccc::FunctionId;
 
-/// PSCI return codes (DEN 0022 table 5.2.2).
+/// PSCI return codes (DEN 0022, "Return error codes").
 pub mod ret {
     /// Success.
     pub const SUCCESS: i64 = 0;

@@ -3,9 +3,9 @@
 //! Why: PSCI's answers depend on the state of the VM's vCPUs (CPU_ON on a running vCPU is
 //! ALREADY_ON, AFFINITY_INFO reports ON/OFF/ON_PENDING). The model holds that state for
 //! one VM and turns each call into a [`PsciDecision`] the arch carries out; it never
-//! touches registers or other VMs. Spec: DEN 0022 1.1, 5.1.4 (CPU_ON), 5.1.3 (CPU_OFF),
-//! 5.1.5 (AFFINITY_INFO), 5.1.2 (CPU_SUSPEND), 5.1.9/5.1.10 (SYSTEM_OFF/RESET),
-//! 5.1.14 (PSCI_FEATURES), 6.5 (power state coordination: ON_PENDING).
+//! touches registers or other VMs. Spec: DEN 0022 1.1, the CPU_ON, CPU_OFF, AFFINITY_INFO, CPU_SUSPEND,
+//! SYSTEM_OFF/RESET and PSCI_FEATURES descriptions, and "power state
+//! coordination" (ON_PENDING).
 //!
 //! Invariants:
 //! - A VM can only name its own vCPUs: targets are looked up by MPIDR affinity

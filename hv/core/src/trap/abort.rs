@@ -4,7 +4,7 @@
 //! Why: every emulated device (vGIC, PL011) is reached through a stage-2 data abort on an
 //! unmapped IPA. The hypervisor can only emulate the access when the syndrome is valid
 //! (ISV=1): then SAS/SSE/SRT/SF say which register is moved and how. Spec: Arm ARM
-//! D24.2.48, "ISS encoding for an exception from a Data Abort" and "… from an Instruction
+//! ESR_EL2, "ISS encoding for an exception from a Data Abort" and "… from an Instruction
 //! Abort"; fault status codes in the same section (DFSC/IFSC).
 //!
 //! Invariant: [`DataAbort::mmio`] returns `Some` only when the access can be emulated

@@ -8,10 +8,10 @@
 //! state it read; the arch then writes ESR_EL1, FAR_EL1, ELR_EL1, SPSR_EL1, and ERETs to
 //! `new_pc` with `new_spsr`.
 //!
-//! Spec: Arm ARM D1.3 (exception entry: PSTATE on taking an exception to AArch64 EL1),
-//! D1.3.1 / table D1-7 (vector offsets: current EL with SP_EL0 0x000, current EL with
+//! Spec: Arm ARM (DDI 0487), "Exception entry" (PSTATE on taking an exception to AArch64 EL1),
+//! the vector table offsets ( current EL with SP_EL0 0x000, current EL with
 //! SP_ELx 0x200, lower EL using AArch64 0x400, lower EL using AArch32 0x600),
-//! D24.2.48 (ESR encodings; IL is RES1 for EC 0x00, instruction aborts, and data aborts
+//! ESR_ELx (IL is RES1 for EC 0x00, instruction aborts, and data aborts
 //! with ISV=0).
 //!
 //! Invariant: the exception class of an injected abort depends on where the guest was:
@@ -164,7 +164,7 @@ pub const fn esr_for(exc: GuestException, source: VectorSource) -> u64 {
     ((class as u64) << ESR_EC_SHIFT) | ESR_IL | iss
 }
 
-/// PSTATE on taking an exception to EL1h (Arm ARM D1.3.4 and the PAN/SSBS rules).
+/// PSTATE on taking an exception to EL1h (Arm ARM "Exception entry", SCTLR_EL1.SPAN and DSSBS).
 pub const fn entry_pstate(old_spsr: u64, sctlr_el1: u64) -> u64 {
     let mut p = SPSR_M_EL1H | SPSR_DAIF;
     // PAN: set when SCTLR_EL1.SPAN == 0, otherwise unchanged.

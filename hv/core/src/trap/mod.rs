@@ -3,8 +3,8 @@
 //! Why: the exception vector in the arch crate reads `ESR_EL2`, `FAR_EL2` and
 //! `HPFAR_EL2` and must decide what happened. Doing the bit-twiddling here, as a pure
 //! function of those three values, keeps it host-testable and keeps the arch glue free of
-//! encodings. Spec: Arm ARM (DDI 0487) D24.2.48 "ESR_EL2" (EC and ISS encodings, per EC),
-//! D24.2.75 "HPFAR_EL2", D24.2.51 "FAR_EL2".
+//! encodings. Spec: Arm ARM (DDI 0487), register descriptions of ESR_EL2 (EC and ISS
+//! encodings, per EC), HPFAR_EL2 and FAR_EL2.
 //!
 //! Invariants a reader must not break:
 //! - [`Trap::decode`] never panics and accepts every 64-bit value: encodings it does not
@@ -25,7 +25,7 @@ pub mod sysreg;
 pub use abort::{DataAbort, FaultStatus, InstructionAbort, MmioAccess};
 pub use sysreg::{SysReg, SysRegAccess};
 
-/// Exception class values (`ESR_ELx.EC`, bits \[31:26\]) — Arm ARM D24.2.48.
+/// Exception class values (`ESR_ELx.EC`, bits \[31:26\]) — Arm ARM, ESR_EL2.
 pub mod ec {
     /// Unknown reason (also: undefined instruction).
     pub const UNKNOWN: u8 = 0x00;
@@ -173,7 +173,7 @@ impl Trap {
     }
 
     /// Bytes to add to `ELR_EL2` after emulating the trapping instruction so the guest
-    /// continues after it (Arm ARM D1.3.1, "preferred exception return address").
+    /// continues after it (Arm ARM, "preferred exception return address").
     ///
     /// `HVC` needs 0 (its return address is already the next instruction); `SMC` needs
     /// 4 (an A64 SMC is always 32 bits); `WFx`, system-register accesses and data aborts
@@ -189,7 +189,7 @@ impl Trap {
 }
 
 /// Computes the faulting IPA from `HPFAR_EL2` and `FAR_EL2`:
-/// `(HPFAR_EL2.FIPA << 8) | FAR_EL2[11:0]` (Arm ARM D24.2.75). FIPA is bits \[47:4\]
+/// `(HPFAR_EL2.FIPA << 8) | FAR_EL2[11:0]` (Arm ARM, HPFAR_EL2). FIPA is bits \[47:4\]
 /// (bits \[43:4\] without FEAT_LPA); bit 63 (NS) is dropped.
 pub const fn fault_ipa(far: u64, hpfar: u64) -> u64 {
     ((hpfar & 0x0000_FFFF_FFFF_FFF0) << 8) | (far & 0xFFF)

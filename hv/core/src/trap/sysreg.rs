@@ -7,9 +7,9 @@
 //! encoding `(op0, op1, CRn, CRm, op2)`, so the decoder stays a pure bit-field extraction
 //! and the known registers are data ([`SysReg`] constants), not a growing `match`.
 //!
-//! Spec: Arm ARM D24.2.48, "ISS encoding for an exception from MSR, MRS, or System
+//! Spec: Arm ARM (DDI 0487), ESR_EL2 "ISS encoding for an exception from MSR, MRS, or System
 //! instruction execution in AArch64 state"; register encodings from the register
-//! descriptions (D24, and GICv3 IHI 0069 12.2 for ICC_*).
+//! descriptions (and IHI 0069 for ICC_*).
 //!
 //! Note: `rt == 31` means XZR here (reads as zero, writes discarded), not SP.
 
@@ -44,7 +44,7 @@ macro_rules! sysregs {
 }
 
 sysregs! {
-    // GICv3 CPU interface (IHI 0069 12.2).
+    // GICv3 CPU interface (IHI 0069).
     ICC_PMR_EL1 = (3, 0, 4, 6, 0);
     ICC_DIR_EL1 = (3, 0, 12, 11, 1);
     ICC_SGI1R_EL1 = (3, 0, 12, 11, 5);

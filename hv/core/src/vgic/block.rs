@@ -4,35 +4,35 @@
 //! Why: IHI 0069 lays out IGROUPR, ISENABLER/ICENABLER, ISPENDR/ICPENDR,
 //! ISACTIVER/ICACTIVER, IPRIORITYR, ICFGR and IGRPMODR at the same offsets in GICD
 //! (register n covers INTIDs 32n..) and in GICR SGI_base (register 0 only). One
-//! implementation on a [`Block`] serves both. Spec: IHI 0069 12.9 (GICD_*) and 12.10
-//! (GICR_* in SGI_base), 4.5 "Interrupt grouping" (only Non-secure Group 1 is offered:
-//! IGROUPR is RAO/WI, IGRPMODR RAZ/WI), 4.6 "Priority" (5 implemented priority bits).
+//! implementation on a [`Block`] serves both. Spec: IHI 0069, the GICD_* and
+//! GICR_* (SGI_base) register descriptions, "Interrupt grouping" (only Non-secure Group 1 is offered:
+//! IGROUPR is RAO/WI, IGRPMODR RAZ/WI), "Interrupt prioritization" (5 implemented priority bits).
 //!
 //! Pending state keeps two sources apart, as the GIC does: a latch (edges, ISPENDR
 //! writes) and the line level of level-sensitive interrupts. ICPENDR only clears the
-//! latch, so a level interrupt whose line is still high stays pending (IHI 0069 4.1.2).
+//! latch, so a level interrupt whose line is still high stays pending (IHI 0069, "Interrupt lifecycle").
 
 /// Offsets of the banked register arrays, relative to GICD or to GICR SGI_base.
 pub mod off {
-    /// IGROUPR<n>.
+    /// `IGROUPR<n>`.
     pub const IGROUPR: u64 = 0x080;
-    /// ISENABLER<n>.
+    /// `ISENABLER<n>`.
     pub const ISENABLER: u64 = 0x100;
-    /// ICENABLER<n>.
+    /// `ICENABLER<n>`.
     pub const ICENABLER: u64 = 0x180;
-    /// ISPENDR<n>.
+    /// `ISPENDR<n>`.
     pub const ISPENDR: u64 = 0x200;
-    /// ICPENDR<n>.
+    /// `ICPENDR<n>`.
     pub const ICPENDR: u64 = 0x280;
-    /// ISACTIVER<n>.
+    /// `ISACTIVER<n>`.
     pub const ISACTIVER: u64 = 0x300;
-    /// ICACTIVER<n>.
+    /// `ICACTIVER<n>`.
     pub const ICACTIVER: u64 = 0x380;
-    /// IPRIORITYR<n> (one byte per INTID).
+    /// `IPRIORITYR<n>` (one byte per INTID).
     pub const IPRIORITYR: u64 = 0x400;
-    /// ICFGR<n> (two bits per INTID).
+    /// `ICFGR<n>` (two bits per INTID).
     pub const ICFGR: u64 = 0xC00;
-    /// IGRPMODR<n>.
+    /// `IGRPMODR<n>`.
     pub const IGRPMODR: u64 = 0xD00;
     /// End of the banked window (NSACR at 0xE00 and beyond are not banked state).
     pub const END: u64 = 0xE00;

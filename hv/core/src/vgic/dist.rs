@@ -1,12 +1,12 @@
 //! The virtual GIC distributor (GICD): global control, identification, SPI state and
 //! routing.
 //!
-//! Spec: IHI 0069 12.9 (GICD register map and each register): GICD_CTLR (single security
+//! Spec: IHI 0069, the GICD register map and descriptions: GICD_CTLR (single security
 //! state view: EnableGrp1 \[1\], ARE \[4\] RAO/WI, DS \[6\] RAO/WI, RWP \[31\] = 0 since writes
 //! take effect at once), GICD_TYPER (ITLinesNumber from the VM's largest owned SPI,
 //! CPUNumber, IDbits, no LPIs/MBIs, No1N), GICD_IIDR, GICD_TYPER2, the banked arrays
 //! (register 0, i.e. INTIDs 0..31, is RAZ/WI with ARE=1: the redistributors own them),
-//! GICD_IROUTER<n> (64-bit, or 32-bit halves) and GICD_PIDR2 (ArchRev = 3).
+//! `GICD_IROUTER<n>` (64-bit, or 32-bit halves) and GICD_PIDR2 (ArchRev = 3).
 //!
 //! Accesses: 32-bit aligned everywhere; 8-bit also in IPRIORITYR and ITARGETSR;
 //! 64-bit in IROUTER. Others are refused and counted (`Vgic::bad_accesses`).
@@ -24,9 +24,9 @@ pub const IIDR: u64 = 0x0008;
 pub const TYPER2: u64 = 0x000C;
 /// GICD_STATUSR.
 pub const STATUSR: u64 = 0x0010;
-/// GICD_ITARGETSR<n> (RAZ/WI with affinity routing).
+/// `GICD_ITARGETSR<n>` (RAZ/WI with affinity routing).
 pub const ITARGETSR: u64 = 0x0800;
-/// GICD_IROUTER<n> for n = 32.. (the array starts at 0x6000 for n = 0).
+/// `GICD_IROUTER<n>` for n = 32.. (the array starts at 0x6000 for n = 0).
 pub const IROUTER: u64 = 0x6000;
 /// GICD_PIDR2.
 pub const PIDR2: u64 = 0xFFE8;

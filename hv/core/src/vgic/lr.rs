@@ -1,4 +1,4 @@
-//! List registers: the ICH_LR<n>_EL2 encoding and the manager that moves interrupts
+//! List registers: the `ICH_LR<n>_EL2` encoding and the manager that moves interrupts
 //! between the model and the hardware's few list registers, including overflow.
 //!
 //! Why: a vCPU sees virtual interrupts only through its list registers (N of them,
@@ -10,10 +10,10 @@
 //! valid" when every LR holds an active interrupt), which exits to EL2 so the next fill
 //! delivers the rest. Without that request a VM stalls after an overflow (a peer did).
 //!
-//! Spec: IHI 0069 12.5.x ICH_LR<n>_EL2 (vINTID \[31:0\], pINTID \[44:32\] when HW=1, EOI
+//! Spec: IHI 0069, `ICH_LR<n>_EL2` (vINTID \[31:0\], pINTID \[44:32\] when HW=1, EOI
 //! \[41\] when HW=0, Priority \[55:48\], Group \[60\], HW \[61\], State \[63:62\]), ICH_HCR_EL2
-//! (UIE \[1\], NPIE \[3\]), 5.3 "Virtual interrupt handling" and the HW-bit rules (a list
-//! register with HW=1 is never written pending-and-active, 12.5.x note on State).
+//! (UIE \[1\], NPIE \[3\]), "Virtual interrupt handling" and the HW-bit rules (a list
+//! register with HW=1 is never written pending-and-active, see the State field).
 //!
 //! Pending-state hand-over (as KVM does it): putting an edge (or hardware-forwarded)
 //! interrupt into an LR as pending consumes its latch; reading an LR back that is still
@@ -62,7 +62,7 @@ impl LrState {
     }
 }
 
-/// One ICH_LR<n>_EL2 value, decoded.
+/// One `ICH_LR<n>_EL2` value, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListReg {
     /// Virtual INTID.
@@ -138,7 +138,7 @@ pub struct LrFill {
 
 impl<const V: usize, const B: usize> Vgic<V, B> {
     /// Folds the list registers read back at a guest exit into the model. `lrs[i]` is
-    /// ICH_LR<i>_EL2; only the ones the last fill used are looked at.
+    /// `ICH_LR<i>_EL2`; only the ones the last fill used are looked at.
     pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) {
         let Some(shadow) = self.lr_used.get_mut(vcpu) else {
             return;

@@ -4,9 +4,9 @@
 //! Why: each VM drives "its" GIC with an unmodified GICv3 driver, but the physical GIC is
 //! the hypervisor's. The guest's GICD/GICR accesses trap (stage-2 data aborts) into this
 //! model; the model decides what each vCPU should see pending, and [`lr`] turns that into
-//! ICH_LR<n>_EL2 values. Spec: Arm IHI 0069 (GICv3/v4), chapter 12 (register maps),
-//! 2.2 "INTIDs", 4.1 "Interrupt lifecycle", 5 "Virtual interrupt handling" (list
-//! registers), 12.11 ICC_SGI1R_EL1.
+//! `ICH_LR<n>_EL2` values. Spec: Arm IHI 0069 (GICv3/v4), the GICD/GICR register maps and descriptions,
+//! "INTIDs", "Interrupt lifecycle", "Virtual interrupt handling" (list
+//! registers), ICC_SGI1R_EL1.
 //!
 //! Invariants a reader must not break:
 //! - **Isolation**: a VM sees and changes only interrupts it owns. SGIs and PPIs are always

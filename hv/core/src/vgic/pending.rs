@@ -4,9 +4,9 @@
 //! them. An interrupt is a candidate for vCPU `v` when it belongs to `v` (its SGI/PPI, or
 //! an owned SPI whose IROUTER names `v`) and it is either active (the guest has
 //! acknowledged it and must be able to EOI it: it must sit in a list register) or
-//! pending, enabled, and Group 1 is enabled in GICD_CTLR. Spec: IHI 0069 4.1 (interrupt
-//! lifecycle), 4.7 "Interrupt prioritization" (lower value = higher priority; equal
-//! priority: implementation choice, here the lower INTID), 12.9.4 (GICD_CTLR.EnableGrp1).
+//! pending, enabled, and Group 1 is enabled in GICD_CTLR. Spec: IHI 0069 "Interrupt lifecycle",
+//! "Interrupt prioritization" (lower value = higher priority; equal
+//! priority: implementation choice, here the lower INTID), GICD_CTLR.EnableGrp1.
 //!
 //! Ordering: active interrupts first (they cannot be left out), then by priority, then
 //! by INTID. Selection is a top-k insertion over the bitmaps, so no buffer proportional

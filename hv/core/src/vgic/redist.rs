@@ -1,12 +1,12 @@
 //! The virtual GIC redistributors (GICR): one pair of 64 KiB frames per vCPU, RD_base
 //! (identification, power) then SGI_base (the vCPU's SGIs and PPIs).
 //!
-//! Spec: IHI 0069 12.10: GICR_CTLR (no LPIs: RAZ/WI), GICR_IIDR, GICR_TYPER (Affinity_Value
+//! Spec: IHI 0069, GICR_* descriptions: GICR_CTLR (no LPIs: RAZ/WI), GICR_IIDR, GICR_TYPER (Affinity_Value
 //! \[63:32\] = Aff3.Aff2.Aff1.Aff0, Processor_Number \[23:8\], Last \[4\] on the final frame,
 //! no PLPIS/VLPIS), GICR_WAKER (ProcessorSleep \[1\] RW, ChildrenAsleep \[2\] RO following it
 //! at once), GICR_PIDR2; in SGI_base the banked register 0 of each array (IGROUPR0,
 //! ISENABLER0 … IGRPMODR0, IPRIORITYR0-7, ICFGR0/1). Frames are laid out contiguously
-//! with a stride of 128 KiB (two frames, no VLPI frames) — 12.10 "Redistributor memory map".
+//! with a stride of 128 KiB (two frames, no VLPI frames), per the redistributor memory map.
 //!
 //! Note: like QEMU and KVM, ProcessorSleep does not gate delivery; the handshake only
 //! lets drivers that wait for ChildrenAsleep to clear make progress.

@@ -1,7 +1,7 @@
 //! SGI generation: decoding a guest's write to ICC_SGI1R_EL1 (trapped through
 //! ICH_HCR_EL2.TC or by the hardware's own trap of SGI registers) into target vCPUs.
 //!
-//! Spec: IHI 0069 12.11 "ICC_SGI1R_EL1": TargetList \[15:0\] (bit n = Aff0 `RS * 16 + n`),
+//! Spec: IHI 0069, ICC_SGI1R_EL1: TargetList \[15:0\] (bit n = Aff0 `RS * 16 + n`),
 //! Aff1 \[23:16\], INTID \[27:24\], Aff2 \[39:32\], IRM \[40\] (1 = every PE except the sender),
 //! RS \[47:44\], Aff3 \[55:48\]. Targets that name no vCPU of the VM are ignored, as the GIC
 //! ignores non-existent PEs — a VM can never reach another VM's vCPUs.

@@ -1,4 +1,4 @@
-//! GICD register tests (IHI 0069 12.9).
+//! GICD register tests (IHI 0069, GICD_* descriptions).
 
 use super::super::dist::*;
 use super::*;

@@ -1,4 +1,4 @@
-//! List-register tests: encoding (IHI 0069 ICH_LR<n>_EL2) and the manager, driven by a
+//! List-register tests: encoding (IHI 0069 `ICH_LR<n>_EL2`) and the manager, driven by a
 //! small simulation of the virtual CPU interface (acknowledge, EOI, maintenance).
 
 use super::super::dist::CTLR;

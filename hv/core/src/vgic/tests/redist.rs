@@ -1,4 +1,4 @@
-//! GICR register tests (IHI 0069 12.10).
+//! GICR register tests (IHI 0069, GICR_* descriptions).
 
 use super::super::redist::*;
 use super::*;

@@ -1,4 +1,4 @@
-//! ICC_SGI1R_EL1 decoding and SGI delivery tests (IHI 0069 12.11).
+//! ICC_SGI1R_EL1 decoding and SGI delivery tests (IHI 0069, ICC_SGI1R_EL1).
 
 use super::super::sgi::SgiRequest;
 use super::*;
