@@ -44,7 +44,7 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
                 Outcome::Continue
             }
         },
-        Trap::Wfx { wfe } => {
+        Trap::Wfx { wfe, .. } => {
             vcpu.regs.elr += trap.pc_advance(s.esr);
             if !wfe {
                 // Nothing can wake it until virtual interrupts are delivered: a WFI with

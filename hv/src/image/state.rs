@@ -15,10 +15,10 @@ use super::generated::SYSTEM;
 use super::log::LineBuf;
 use super::sync::SpinLock;
 
-/// vCPUs the image has room for (checked against the system at boot).
-pub const MAX_VCPUS: usize = 16;
-/// VMs the image has room for (checked against the system at boot).
-pub const MAX_VMS: usize = 8;
+/// vCPUs of the system (the arrays below are sized by the configuration).
+pub const MAX_VCPUS: usize = super::generated::VCPU_COUNT;
+/// VMs of the system.
+pub const MAX_VMS: usize = super::generated::VM_COUNT;
 
 /// Power state of a vCPU (PSCI's view).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,14 +137,8 @@ pub static VMS: [VmState; MAX_VMS] = [const {
 /// VMs still alive; when it drops to zero the machine powers off.
 pub static LIVE_VMS: AtomicUsize = AtomicUsize::new(0);
 
-/// Checks that the generated system fits the image's fixed arrays.
+/// Checks that the board's CPUs fit the image's per-CPU stacks.
 pub fn check_capacity() -> Result<(), &'static str> {
-    if SYSTEM.vcpus.len() > MAX_VCPUS {
-        return Err("more vCPUs than the image has room for (MAX_VCPUS)");
-    }
-    if SYSTEM.vms.len() > MAX_VMS {
-        return Err("more VMs than the image has room for (MAX_VMS)");
-    }
     if SYSTEM.cpus.len() > hv_arch::boot::MAX_CPUS {
         return Err("more CPUs than the image has stacks for (MAX_CPUS)");
     }
