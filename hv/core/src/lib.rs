@@ -3,13 +3,19 @@
 //! Everything here is plain Rust without `unsafe`, `asm!` or register access, so it is
 //! unit-tested on the host. The arch crate (`hv-arch`) is glue that feeds this crate the
 //! values it reads from the hardware and applies the decisions it returns.
+//!
+//! - [`sysdesc`]: the static system description (typed hand-off from `hv-config`).
+//! - [`trap`]: ESR_EL2/FAR_EL2/HPFAR_EL2 → [`trap::Trap`]; guest exception injection.
+//! - [`smccc`], [`psci`], [`hypercall`]: the calls a guest makes with HVC/SMC.
+//! - [`pl011`]: the emulated console UART.
+//! - [`vgic`]: the virtual GICv3 (distributor, redistributors, SGIs, list registers).
 #![no_std]
 #![forbid(unsafe_code)]
 
-pub mod sysdesc;
 pub mod hypercall;
 pub mod pl011;
 pub mod psci;
 pub mod smccc;
+pub mod sysdesc;
 pub mod trap;
 pub mod vgic;
