@@ -129,6 +129,15 @@ fn check_recording(recording: &std::path::Path, elf: Option<&Elf>) -> Result<()>
     Ok(())
 }
 
+/// Prints a line; a closed pipe (`hvmon summary rec | head`) is not an error.
+fn print_or_pipe_closed(line: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 fn run(cli: Cli) -> Result<Option<Summary>> {
     match cli.cmd {
         Cmd::Live {
@@ -177,7 +186,7 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
         }
         Cmd::Plot { recording, output } => {
             for p in plot::plot(&recording, &output)? {
-                println!("{}", p.display());
+                print_or_pipe_closed(&p.display().to_string())?;
             }
             Ok(None)
         }
@@ -194,7 +203,7 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
             match output {
                 Some(p) => std::fs::write(&p, json + "\n")
                     .with_context(|| format!("cannot write {}", p.display()))?,
-                None => println!("{json}"),
+                None => print_or_pipe_closed(&json)?,
             }
             Ok(Some(summary))
         }

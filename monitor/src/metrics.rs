@@ -53,7 +53,9 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let h = || Histogram::new(3).expect("3 significant digits is valid");
+        // Fixed bounds (1 ns .. 1 h): `saturating_record` never resizes, so the bounds must be
+        // wide from the start; anything longer than an hour is clamped, not lost.
+        let h = || Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds");
         Metrics {
             cpus: BTreeMap::new(),
             trap_ns: h(),

@@ -187,14 +187,17 @@ fn timeline<DB: DrawingBackend>(
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(0u64..end, 0u32..cpus)
+        .build_cartesian_2d(0u64..end, (0u32..cpus - 1).into_segmented())
         .map_err(err)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .x_desc("ns since first record")
-        .y_labels(cpus as usize)
-        .y_label_formatter(&|c| format!("cpu {c}"))
+        .y_labels(cpus as usize + 1)
+        .y_label_formatter(&|c| match c {
+            SegmentValue::CenterOf(c) | SegmentValue::Exact(c) => format!("cpu {c}"),
+            SegmentValue::Last => String::new(),
+        })
         .draw()
         .map_err(err)?;
     let label = |v: u16| info.map_or(format!("vcpu{v}"), |i| i.vcpu_label(v));
@@ -203,8 +206,8 @@ fn timeline<DB: DrawingBackend>(
             let color = Palette99::pick(s.vcpu as usize).mix(0.8).filled();
             Rectangle::new(
                 [
-                    (s.start_ns, u32::from(s.cpu)),
-                    (s.end_ns, u32::from(s.cpu) + 1),
+                    (s.start_ns, SegmentValue::Exact(u32::from(s.cpu))),
+                    (s.end_ns, SegmentValue::Exact(u32::from(s.cpu) + 1)),
                 ],
                 color,
             )
@@ -216,7 +219,7 @@ fn timeline<DB: DrawingBackend>(
     vcpus.dedup();
     for v in vcpus {
         chart
-            .draw_series(std::iter::empty::<Rectangle<(u64, u32)>>())
+            .draw_series(std::iter::empty::<Rectangle<(u64, SegmentValue<u32>)>>())
             .map_err(err)?
             .label(label(v))
             .legend(move |(x, y)| {

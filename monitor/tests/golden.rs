@@ -346,3 +346,32 @@ fn refused_stream_is_an_error() {
     let err = Session::replay_file(&rec, |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("hypervisor is newer"), "{err}");
 }
+
+#[test]
+fn plots_of_one_cpu_and_of_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut one = frame_to_vec(&Frame::Hello(HELLO));
+    let mut seq = CpuSeq::new(0);
+    for (ts, to) in [(10, Some(0)), (20, None)] {
+        let e = Event::Switch {
+            from: None,
+            to,
+            reason: SwitchReason::Slot,
+        };
+        one.extend(frame_to_vec(&Frame::Record(seq.next_header(ts), e)));
+    }
+    let rec = write(dir.path(), "one.bin", &one);
+    assert_eq!(
+        hvmon::plot::plot(&rec, &dir.path().join("one"))
+            .unwrap()
+            .len(),
+        4
+    );
+    let rec = write(dir.path(), "empty.bin", &[]);
+    assert_eq!(
+        hvmon::plot::plot(&rec, &dir.path().join("empty"))
+            .unwrap()
+            .len(),
+        4
+    );
+}
