@@ -138,12 +138,15 @@ pub struct LrFill {
 
 impl<const V: usize, const B: usize> Vgic<V, B> {
     /// Folds the list registers read back at a guest exit into the model. `lrs[i]` is
-    /// `ICH_LR<i>_EL2`; only the ones the last fill used are looked at.
-    pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) {
+    /// `ICH_LR<i>_EL2`; only the ones the last fill used are looked at. Returns the set of
+    /// other vCPUs (bit i = vCPU i) to kick: an SPI that came back still pending but is
+    /// now routed elsewhere is theirs to deliver.
+    pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) -> u64 {
         let Some(shadow) = self.lr_used.get_mut(vcpu) else {
-            return;
+            return 0;
         };
         let used = core::mem::take(&mut shadow.used);
+        let mut kick = 0u64;
         for (i, &raw) in lrs.iter().enumerate().take(MAX_LRS) {
             if used & (1 << i) == 0 {
                 continue;
@@ -165,8 +168,16 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
                 b.active |= bit;
             } else {
                 b.active &= !bit;
+                self.set_in_flight(lr.vintid, None);
+                if lr.vintid >= super::SPI_BASE {
+                    match self.spi_owner(lr.vintid) {
+                        Some(o) if o != vcpu && lr.state.pending() => kick |= 1 << o,
+                        _ => {}
+                    }
+                }
             }
         }
+        kick
     }
 
     /// Chooses what goes into the vCPU's list registers before it runs. `out.len()` is
@@ -190,6 +201,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
                 b.latch &= !bit;
             }
             any_pending |= pending;
+            self.set_in_flight(c.intid, Some(vcpu));
             let state = match (pending, c.active) {
                 (true, true) => LrState::PendingActive,
                 (true, false) => LrState::Pending,

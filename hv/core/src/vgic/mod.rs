@@ -40,6 +40,9 @@ pub const PPI_BASE: u32 = 16;
 /// INTIDs 1020..1023 are special (spurious etc.).
 pub const SPECIAL_BASE: u32 = 1020;
 
+/// "No vCPU" in the in-flight table.
+const NO_VCPU: u8 = u8::MAX;
+
 /// Errors of the construction and injection APIs (not guest-visible).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VgicError {
@@ -72,6 +75,10 @@ pub struct Vgic<const V: usize, const B: usize> {
     sleep: [bool; V],
     /// List registers this model filled, per vCPU.
     lr_used: [lr::LrShadow; V],
+    /// vCPU whose list registers hold (or last held, while active) each SPI;
+    /// `NO_VCPU` when none. An SPI in flight stays with that vCPU even if its route
+    /// changes, so it is never in two vCPUs' list registers at once.
+    in_flight: [[u8; 32]; B],
     denied: u32,
     bad_access: u32,
 }
@@ -94,6 +101,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             owned: [0; B],
             sleep: [true; V],
             lr_used: [lr::LrShadow::new(); V],
+            in_flight: [[NO_VCPU; 32]; B],
             denied: 0,
             bad_access: 0,
         };
@@ -236,7 +244,24 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
         if intid < SPI_BASE {
             Some(vcpu)
         } else {
-            self.spi_target(intid)
+            self.spi_owner(intid)
+        }
+    }
+
+    /// The vCPU an SPI is delivered to now: the one holding it in flight, else its
+    /// route.
+    pub fn spi_owner(&self, intid: u32) -> Option<usize> {
+        let (k, _) = Self::spi_slot(intid)?;
+        match self.in_flight[k][(intid % 32) as usize] {
+            NO_VCPU => self.spi_target(intid),
+            v => Some(v as usize),
+        }
+    }
+
+    /// Records which vCPU holds an SPI in flight (`None` clears); no-op for others.
+    fn set_in_flight(&mut self, intid: u32, vcpu: Option<usize>) {
+        if let Some((k, _)) = Self::spi_slot(intid) {
+            self.in_flight[k][(intid % 32) as usize] = vcpu.map_or(NO_VCPU, |v| v as u8);
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Why: the list registers are few (often 4); the model must say which interrupts go in
 //! them. An interrupt is a candidate for vCPU `v` when it belongs to `v` (its SGI/PPI, or
-//! an owned SPI whose IROUTER names `v`) and it is either active (the guest has
+//! an owned SPI whose IROUTER names `v`, unless it is in flight on another vCPU) and it is either active (the guest has
 //! acknowledged it and must be able to EOI it: it must sit in a list register) or
 //! pending, enabled, and Group 1 is enabled in GICD_CTLR. Spec: IHI 0069 "Interrupt lifecycle",
 //! "Interrupt prioritization" (lower value = higher priority; equal
@@ -81,7 +81,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             while live != 0 {
                 let n = live.trailing_zeros();
                 live &= live - 1;
-                if self.spi_target(SPI_BASE + 32 * k as u32 + n) == Some(vcpu) {
+                if self.spi_owner(SPI_BASE + 32 * k as u32 + n) == Some(vcpu) {
                     mine |= 1 << n;
                 }
             }

@@ -4,6 +4,7 @@
 use super::super::dist::CTLR;
 use super::super::lr::*;
 use super::super::redist::{SGI_BASE, STRIDE};
+use super::sim::Cpu;
 use super::*;
 
 #[test]
@@ -47,106 +48,6 @@ fn encoding() {
         ..hw
     };
     assert_eq!(ListReg::decode(big.encode()).pintid, 0x1FFF);
-}
-
-/// The guest side of the virtual CPU interface, as the hardware would behave, for a
-/// guest that handles one interrupt at a time (EOImode 0: EOI also deactivates).
-struct Cpu<const N: usize> {
-    lrs: [u64; N],
-    hcr: u64,
-    eoi_maint: bool,
-    /// EOIs that found no list register (a lost deactivation).
-    lost_eoi: u32,
-}
-
-impl<const N: usize> Cpu<N> {
-    fn new() -> Self {
-        Cpu {
-            lrs: [0; N],
-            hcr: 0,
-            eoi_maint: false,
-            lost_eoi: 0,
-        }
-    }
-
-    fn enter(&mut self, g: &mut G, v: usize) -> LrFill {
-        let f = g.fill_lrs(v, &mut self.lrs);
-        self.hcr = f.hcr;
-        self.eoi_maint = false;
-        f
-    }
-
-    fn exit(&mut self, g: &mut G, v: usize) {
-        g.sync_lrs(v, &self.lrs);
-    }
-
-    /// ICC_IAR1_EL1: highest-priority pending LR (if nothing is active).
-    fn ack(&mut self) -> Option<u32> {
-        let decoded = self.lrs.map(ListReg::decode);
-        if decoded.iter().any(|l| l.state.active()) {
-            return None;
-        }
-        let (i, lr) = decoded
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.state == LrState::Pending)
-            .min_by_key(|(_, l)| (l.priority, l.vintid))?;
-        self.lrs[i] = ListReg {
-            state: LrState::Active,
-            ..*lr
-        }
-        .encode();
-        Some(lr.vintid)
-    }
-
-    /// ICC_EOIR1_EL1.
-    fn eoi(&mut self, intid: u32) {
-        for raw in self.lrs.iter_mut() {
-            let lr = ListReg::decode(*raw);
-            if lr.vintid == intid && lr.state.active() {
-                let state = if lr.state.pending() {
-                    LrState::Pending
-                } else {
-                    LrState::Invalid
-                };
-                if state == LrState::Invalid && lr.eoi {
-                    self.eoi_maint = true;
-                }
-                *raw = ListReg { state, ..lr }.encode();
-                return;
-            }
-        }
-        self.lost_eoi += 1;
-    }
-
-    /// Whether the maintenance interrupt is asserted (ICH_MISR_EL2 NP, U, EOI).
-    fn maintenance(&self) -> bool {
-        let d = self.lrs.map(ListReg::decode);
-        let pending = d.iter().filter(|l| l.state.pending()).count();
-        let valid = d.iter().filter(|l| l.state != LrState::Invalid).count();
-        (self.hcr & HCR_NPIE != 0 && pending == 0)
-            || (self.hcr & HCR_UIE != 0 && valid <= 1)
-            || self.eoi_maint
-    }
-
-    /// Runs the guest until it idles with no maintenance pending; records deliveries.
-    fn run(&mut self, g: &mut G, v: usize, log: &mut [u32; 32], n: &mut usize) {
-        for _ in 0..1000 {
-            let acked = self.ack();
-            if let Some(id) = acked {
-                log[*n] = id;
-                *n += 1;
-                self.eoi(id);
-            }
-            if self.maintenance() {
-                self.exit(g, v);
-                self.enter(g, v);
-            } else if acked.is_none() {
-                return;
-            }
-        }
-        panic!("guest never idled");
-    }
 }
 
 fn setup() -> G {
@@ -365,4 +266,38 @@ fn per_vcpu_isolation_of_list_registers() {
     // Syncing vCPU 0 with vCPU 1's values does nothing: vCPU 0 filled none.
     g.sync_lrs(0, &lrs);
     assert_eq!(g.private_block(0).active | g.private_block(0).latch, 0);
+}
+
+#[test]
+fn spi_rerouted_while_in_flight_stays_until_done() {
+    let mut g = setup();
+    g.raise(0, 33).unwrap();
+    let (mut c0, mut c1) = (Cpu::<4>::new(), Cpu::<4>::new());
+    c0.enter(&mut g, 0);
+    assert_eq!(c0.ack(), Some(33));
+    // The guest moves the SPI to vCPU 1 (irq affinity change) while it is active on 0.
+    g.gicd_write(super::super::dist::IROUTER + 8 * 33, 8, 1);
+    c0.exit(&mut g, 0);
+    c0.enter(&mut g, 0);
+    assert_eq!(c1.enter(&mut g, 1).used, 0, "not in two vCPUs' LRs");
+    assert_eq!(g.spi_owner(33), Some(0));
+    // A new edge while active on 0: once 0 EOIs, it moves to vCPU 1 with a kick.
+    g.raise(0, 33).unwrap();
+    c0.eoi(33);
+    assert_eq!(
+        g.sync_lrs(0, &c0.lrs),
+        0,
+        "LR was not pending: nothing to hand over"
+    );
+    assert_eq!(g.spi_owner(33), Some(1));
+    assert_eq!(c0.enter(&mut g, 0).used, 0);
+    assert_eq!(c1.enter(&mut g, 1).used, 1);
+    assert_eq!(c1.ack(), Some(33));
+    // Pending in vCPU 1's LR, rerouted back to 0: the sync asks to kick vCPU 0.
+    c1.eoi(33);
+    g.raise(0, 33).unwrap();
+    g.sync_lrs(1, &c1.lrs);
+    c1.enter(&mut g, 1);
+    g.gicd_write(super::super::dist::IROUTER + 8 * 33, 8, 0);
+    assert_eq!(g.sync_lrs(1, &c1.lrs), 0b1);
 }

@@ -7,6 +7,8 @@ mod lr;
 mod pending;
 mod redist;
 mod sgi;
+mod sim;
+mod stress;
 
 /// Four vCPUs (the last one in cluster 1), SPIs 32..95.
 pub(super) type G = Vgic<4, 2>;
