@@ -7,12 +7,13 @@
 //! - [`sysdesc`]: the static system description (typed hand-off from `hv-config`).
 //! - [`trap`]: ESR_EL2/FAR_EL2/HPFAR_EL2 → [`trap::Trap`]; guest exception injection.
 //! - [`smccc`], [`psci`], [`hypercall`]: the calls a guest makes with HVC/SMC.
-//! - [`pl011`]: the emulated console UART.
+//! - [`mmio`]: which emulated device a trapped access hits; [`pl011`]: the console UART.
 //! - [`vgic`]: the virtual GICv3 (distributor, redistributors, SGIs, list registers).
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod hypercall;
+pub mod mmio;
 pub mod pl011;
 pub mod psci;
 pub mod smccc;

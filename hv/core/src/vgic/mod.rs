@@ -15,6 +15,8 @@
 //!   them are ignored and counted in [`Vgic::denied`].
 //! - Affinity routing is always on (GICD_CTLR.ARE RAO/WI), a single security state
 //!   (DS RAO/WI), Group 1 only. No LPIs, no ITS.
+//! - An SPI sits in at most one vCPU's list registers: while in flight it stays with
+//!   the vCPU holding it even if the guest changes its route ([`Vgic::spi_owner`]).
 //! - Capacity is fixed: at most `V` vCPUs (≤ 64) and `B` blocks of 32 SPIs (INTIDs
 //!   32..32 * (B + 1)). No allocation.
 //!
