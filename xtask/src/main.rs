@@ -4,6 +4,8 @@
 //! and the hypervisor image for a system description, and boots it under QEMU.
 mod firmware;
 mod itest;
+#[allow(dead_code)] // wired into the CLI separately
+mod linux;
 mod paths;
 mod qemu;
 mod toolchain;
