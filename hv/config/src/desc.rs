@@ -38,8 +38,8 @@ pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
     let mut parts: Vec<&[u8]> = vec![cfg.board_text.as_bytes(), cfg.system_text.as_bytes()];
     for p in &payloads.vms {
         parts.push(&p.image.bytes);
-        if let Some(i) = &p.initrd {
-            parts.push(&i.bytes);
+        for extra in [&p.initrd, &p.dtb].into_iter().flatten() {
+            parts.push(&extra.bytes);
         }
     }
     fnv1a64(parts)
@@ -121,7 +121,11 @@ pub fn build(
                         .as_ref()
                         .zip(l.initrd_store)
                         .map(|(b, pa)| image_desc(pa, b)),
-                    dtb: None,
+                    dtb: p
+                        .dtb
+                        .as_ref()
+                        .zip(l.dtb_store)
+                        .map(|(b, pa)| image_desc(pa, b)),
                     entry_ipa: p.entry_ipa,
                     vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
                     console: v.console,

@@ -65,6 +65,17 @@ pub fn explain(plan: &Plan) -> String {
             hex(v.s2_root),
             if v.console { ", console" } else { "" }
         );
+        for (what, blob) in [("initrd", &v.initrd), ("dtb", &v.dtb)] {
+            if let Some(b) = blob {
+                let _ = writeln!(
+                    o,
+                    "           {what:<12} IPA {}..{} ({} bytes)",
+                    hex(b.load_ipa),
+                    hex(b.load_ipa + b.size),
+                    b.size
+                );
+            }
+        }
     }
 
     let _ = writeln!(o, "\nvCPUs");

@@ -42,6 +42,8 @@ pub struct VmLayout {
     pub image_store: u64,
     /// Physical address of the initrd in the store.
     pub initrd_store: Option<u64>,
+    /// Physical address of the device tree in the store.
+    pub dtb_store: Option<u64>,
 }
 
 /// A line of the memory map.
@@ -179,7 +181,7 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
 
     // Image store: blobs in VM order, identical ones once.
     let mut store: Vec<u8> = Vec::new();
-    let mut offsets: Vec<(u64, Option<u64>)> = Vec::new();
+    let mut offsets: Vec<(u64, Option<u64>, Option<u64>)> = Vec::new();
     let put = |bytes: &[u8], store: &mut Vec<u8>| -> u64 {
         let mut off = 0;
         while off < store.len() {
@@ -197,7 +199,8 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
     for p in &payloads.vms {
         let img = put(&p.image.bytes, &mut store);
         let initrd = p.initrd.as_ref().map(|i| put(&i.bytes, &mut store));
-        offsets.push((img, initrd));
+        let dtb = p.dtb.as_ref().map(|d| put(&d.bytes, &mut store));
+        offsets.push((img, initrd, dtb));
     }
     let images = a.alloc(store.len() as u64, KIB4, "image store".into(), cfg, "vm")?;
 
@@ -216,13 +219,14 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
                 &format!("vm[{i}].memory"),
             )?,
         };
-        let (img, initrd) = offsets.get(i).copied().unwrap_or((0, None));
+        let (img, initrd, dtb) = offsets.get(i).copied().unwrap_or((0, None, None));
         vms.push(VmLayout {
             vmid: (i + 1) as u16,
             ram,
             ipa: cfg.vm_ipa(i),
             image_store: images.base + img,
             initrd_store: initrd.map(|o| images.base + o),
+            dtb_store: dtb.map(|o| images.base + o),
         });
     }
     let mut shared = Vec::new();

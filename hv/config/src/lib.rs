@@ -3,7 +3,7 @@
 //!
 //! Pipeline, one pure stage per module:
 //! [`config`] (parse, via [`board`] and [`system`]) → [`validate`] → [`payload`] (guest
-//! images, via [`image`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
+//! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
 //! stage-2 tables at their final addresses, checked by [`walk`]) → [`desc`] (the typed
 //! `hv_core::sysdesc::SystemDesc`) → [`emit`] (Rust source, blobs, linker fragment) and
 //! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
@@ -12,6 +12,7 @@
 pub mod board;
 pub mod config;
 pub mod desc;
+pub mod dtb;
 pub mod emit;
 pub mod error;
 pub mod explain;

@@ -7,9 +7,12 @@
 //!   images become placeholders (with a warning) so a layout can be seen before the
 //!   guests are built;
 //! - `hvconfig generate --board B --system S --images DIR --out DIR` writes what the
-//!   hypervisor's build script would.
+//!   hypervisor's build script would;
+//! - `hvconfig dtb --board B --system S [--images DIR] --vm NAME --out FILE` writes the
+//!   device tree generated for a Linux VM (inspect it with `dtc -I dtb`).
 
 use clap::{Args, Parser, Subcommand};
+use hv_config::error::ConfigError;
 use hv_config::{GenerateRequest, check, explain::explain, generate, plan, size::parse_size};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,13 +69,27 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the device tree generated for a Linux VM.
+    Dtb {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Directory of the guest images.
+        #[arg(long, default_value = ".")]
+        images: PathBuf,
+        /// The VM (by name).
+        #[arg(long)]
+        vm: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {
     parse_size(s).ok_or_else(|| format!("\"{s}\" is not a byte count (e.g. 64K)"))
 }
 
-fn run(cli: Cli) -> Result<(), hv_config::error::ConfigError> {
+fn run(cli: Cli) -> Result<(), ConfigError> {
     match cli.cmd {
         Cmd::Check { inputs, images } => {
             match images {
@@ -102,6 +119,36 @@ fn run(cli: Cli) -> Result<(), hv_config::error::ConfigError> {
             })?;
             print!("{}", g.layout_text);
             println!("wrote {}", out.display());
+        }
+        Cmd::Dtb {
+            inputs,
+            images,
+            vm,
+            out,
+        } => {
+            let p = plan(&inputs.board, &inputs.system, &images, None)?;
+            let names: Vec<&str> = p.config.system.vm.iter().map(|v| v.name.as_str()).collect();
+            let Some(i) = p.config.system.vm_index(&vm) else {
+                return Err(ConfigError::one(
+                    &inputs.system,
+                    "vm",
+                    format!("no vm \"{vm}\" (the system has {})", names.join(", ")),
+                ));
+            };
+            let Some(dtb) = &p.payloads.vms[i].dtb else {
+                return Err(ConfigError::one(
+                    &inputs.system,
+                    format!("vm[{i}]"),
+                    format!("vm \"{vm}\" boots a bare-metal image: it has no device tree"),
+                ));
+            };
+            hv_config::error::write_file(&out, &dtb.bytes)?;
+            println!(
+                "wrote {} ({} bytes, loaded at IPA {})",
+                out.display(),
+                dtb.bytes.len(),
+                hv_config::fmt::hex(dtb.load_ipa)
+            );
         }
     }
     Ok(())

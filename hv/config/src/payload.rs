@@ -1,9 +1,18 @@
-//! Loads every VM's boot payload from the images directory.
+//! Loads every VM's boot payload, and generates a Linux guest's device tree.
+//!
+//! Where files are found: a plain name (`image = "hello"`, `kernel = "Image"`) is a file
+//! in the images directory (the built guests); a value with a `/` is a path relative to
+//! the folder of the system description (or absolute), e.g.
+//! `kernel = "../../../target/linux/current/Image"` from `boards/<b>/systems/`.
+//!
+//! A Linux guest's RAM holds, in order: the kernel at `text_offset`, the initrd at the
+//! next 2 MiB boundary, the DTB at the 2 MiB boundary after that (see [`crate::dtb`]).
 //!
 //! `layout` may run before the guests are built: then a missing file becomes a
 //! zero-filled placeholder of a given size and a warning, so the memory map can be seen.
 
 use crate::config::Config;
+use crate::dtb;
 use crate::error::{ConfigError, Diagnostic, read_bytes};
 use crate::image::{Blob, elf_to_blob, linux_kernel};
 use crate::size::{MIB2, align_up};
@@ -16,6 +25,8 @@ pub struct Payload {
     pub image: Blob,
     /// The initial RAM disk of a Linux guest.
     pub initrd: Option<Blob>,
+    /// The device tree of a Linux guest (generated).
+    pub dtb: Option<Blob>,
     /// Guest-physical entry point.
     pub entry_ipa: u64,
 }
@@ -53,7 +64,17 @@ pub fn load_payloads(
     }
 }
 
-/// Reads `<images_dir>/<name>`, or a placeholder.
+/// Where the payload file `name` is: in the images directory when it is a plain name,
+/// else relative to the system description's folder.
+pub fn resolve(cfg: &Config, images_dir: &Path, name: &str) -> PathBuf {
+    if name.contains('/') {
+        cfg.system_file.parent().unwrap_or(Path::new("")).join(name)
+    } else {
+        images_dir.join(name)
+    }
+}
+
+/// Reads the payload file `name` (see [`resolve`]), or a placeholder.
 fn fetch(
     cfg: &Config,
     field: &str,
@@ -62,7 +83,7 @@ fn fetch(
     placeholder: Option<u64>,
     out: &mut Payloads,
 ) -> Result<Option<Vec<u8>>, Diagnostic> {
-    let path = dir.join(name);
+    let path = resolve(cfg, dir, name);
     match read_bytes(&path) {
         Ok(b) => {
             out.inputs.push(path);
@@ -113,20 +134,22 @@ fn load_one(
             return Ok(Payload {
                 image: filler(ipa),
                 initrd: None,
+                dtb: None,
                 entry_ipa: vm.entry.map_or(ipa, |e| e.0),
             });
         };
-        let (blob, entry) = elf_to_blob(&dir.join(name), &vm.name, &data, ipa, size)?;
+        let (blob, entry) = elf_to_blob(&resolve(cfg, dir, name), &vm.name, &data, ipa, size)?;
         return Ok(Payload {
             image: blob,
             initrd: None,
+            dtb: None,
             entry_ipa: vm.entry.map_or(entry, |e| e.0),
         });
     }
     let name = vm.kernel.as_deref().unwrap_or_default();
     let field = format!("vm[{i}].kernel");
     let (kernel, kernel_size) = match fetch(cfg, &field, dir, name, placeholder, out)? {
-        Some(data) => linux_kernel(&dir.join(name), &vm.name, &data, ipa, size)?,
+        Some(data) => linux_kernel(&resolve(cfg, dir, name), &vm.name, &data, ipa, size)?,
         None => (filler(ipa), placeholder.unwrap_or(0)),
     };
     let entry_ipa = kernel.load_ipa;
@@ -153,9 +176,54 @@ fn load_one(
             load_ipa: at,
         });
     }
+    let used_end = initrd
+        .as_ref()
+        .map_or(kernel.load_ipa.saturating_add(kernel_size), |b| {
+            b.load_ipa.saturating_add(b.bytes.len() as u64)
+        });
+    let dtb = place_dtb(cfg, i, used_end, initrd.as_ref())?;
     Ok(Payload {
         image: kernel,
         initrd,
+        dtb: Some(dtb),
         entry_ipa,
+    })
+}
+
+/// Generates VM `i`'s device tree and places it at the first 2 MiB boundary at or
+/// after `used_end` (the end of the kernel or initrd).
+fn place_dtb(
+    cfg: &Config,
+    i: usize,
+    used_end: u64,
+    initrd: Option<&Blob>,
+) -> Result<Blob, Diagnostic> {
+    let vm = &cfg.system.vm[i];
+    let range = initrd.map(|b| (b.load_ipa, b.load_ipa + b.bytes.len() as u64));
+    let bytes = dtb::guest_dtb(cfg, i, range).map_err(|e| {
+        Diagnostic::new(
+            &cfg.system_file,
+            format!("vm[{i}]"),
+            format!("cannot write vm \"{}\" device tree: {e}", vm.name),
+        )
+    })?;
+    let at = align_up(used_end, MIB2).unwrap_or(u64::MAX);
+    let ram_end = cfg.vm_ipa(i).saturating_add(vm.memory.0);
+    if bytes.len() as u64 > dtb::MAX_DTB || at.saturating_add(bytes.len() as u64) > ram_end {
+        return Err(Diagnostic::new(
+            &cfg.system_file,
+            format!("vm[{i}].memory"),
+            format!(
+                "no room for the device tree ({} bytes at IPA {}) after the kernel and initrd in vm \"{}\" RAM of {} bytes",
+                bytes.len(),
+                crate::fmt::hex(at),
+                vm.name,
+                vm.memory.0
+            ),
+        ));
+    }
+    Ok(Blob {
+        bytes,
+        load_ipa: at,
     })
 }
