@@ -73,3 +73,39 @@ fn check_reports_errors_with_file_and_field() {
     ]);
     assert!(ok && out.ends_with(": ok\n"), "{out}");
 }
+
+#[test]
+fn dtb_writes_a_linux_vms_tree_and_names_unknown_vms() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = repo("boards/qemu-virt/board.toml");
+    let mut image = vec![0u8; 4096];
+    image[16..24].copy_from_slice(&0x10_0000u64.to_le_bytes());
+    image[56..60].copy_from_slice(b"ARM\x64");
+    std::fs::write(dir.path().join("Image"), image).unwrap();
+    let system = dir.path().join("sys.toml");
+    std::fs::write(
+        &system,
+        "name = \"t\"\n[[vm]]\nname = \"linux\"\nmemory = \"16M\"\nkernel = \"Image\"\nvcpus = [{ cpu = 0 }]\n",
+    )
+    .unwrap();
+    let system = system.display().to_string();
+    let images = dir.path().display().to_string();
+    let out = dir.path().join("linux.dtb");
+    let out_s = out.display().to_string();
+    let args = |vm| {
+        [
+            "dtb", "--board", &board, "--system", &system, "--images", &images, "--vm", vm,
+            "--out", &out_s,
+        ]
+    };
+    let (ok, stdout, err) = hvconfig(&args("linux"));
+    assert!(ok, "{err}");
+    assert!(stdout.contains("loaded at IPA 0x4020_0000"), "{stdout}");
+    assert_eq!(std::fs::read(&out).unwrap()[..4], [0xd0, 0x0d, 0xfe, 0xed]);
+    let (ok, _, err) = hvconfig(&args("linx"));
+    assert!(!ok);
+    assert!(
+        err.contains("vm: no vm \"linx\" (the system has linux)"),
+        "{err}"
+    );
+}
