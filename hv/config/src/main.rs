@@ -9,7 +9,8 @@
 //! - `hvconfig generate --board B --system S --images DIR --out DIR` writes what the
 //!   hypervisor's build script would;
 //! - `hvconfig dtb --board B --system S [--images DIR] --vm NAME --out FILE` writes the
-//!   device tree generated for a Linux VM (inspect it with `dtc -I dtb`).
+//!   device tree generated for a Linux VM (inspect it with `dtc -I dtb`); other VMs'
+//!   images may be missing.
 
 use clap::{Args, Parser, Subcommand};
 use hv_config::error::ConfigError;
@@ -126,7 +127,8 @@ fn run(cli: Cli) -> Result<(), ConfigError> {
             vm,
             out,
         } => {
-            let p = plan(&inputs.board, &inputs.system, &images, None)?;
+            // Other VMs' missing images do not change this VM's tree: placeholders.
+            let p = plan(&inputs.board, &inputs.system, &images, Some(0x1_0000))?;
             let names: Vec<&str> = p.config.system.vm.iter().map(|v| v.name.as_str()).collect();
             let Some(i) = p.config.system.vm_index(&vm) else {
                 return Err(ConfigError::one(
@@ -142,6 +144,14 @@ fn run(cli: Cli) -> Result<(), ConfigError> {
                     format!("vm \"{vm}\" boots a bare-metal image: it has no device tree"),
                 ));
             };
+            let prefix = format!("vm[{i}].");
+            if let Some(w) = p.payloads.warnings.iter().find(|w| w.starts_with(&prefix)) {
+                return Err(ConfigError::one(
+                    &inputs.system,
+                    format!("vm[{i}]"),
+                    format!("{w}; its device tree needs the real files"),
+                ));
+            }
             hv_config::error::write_file(&out, &dtb.bytes)?;
             println!(
                 "wrote {} ({} bytes, loaded at IPA {})",
