@@ -84,6 +84,9 @@ fn recipe_dir() -> PathBuf {
 /// Fetches the pinned packages and builds the kernel `Image` and the initramfs, unless
 /// they are already in `target/linux/<version>/`.
 pub fn fetch_and_build() -> Result<LinuxArtifacts> {
+    // One build at a time within this process (tests run in parallel threads).
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let pins = parse_pins(VERSIONS)?;
     let dir = linux_dir().join(&pins.linux_version);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -275,7 +278,9 @@ fn build_initrd(pins: &Pins, dir: &Path, initrd: &Path) -> Result<()> {
 
 /// QEMU running the kernel natively (no hypervisor): the baseline of the benchmarks.
 /// `interactive` adds `hvshell` to the command line (a shell instead of power-off).
-pub fn native_command(art: &LinuxArtifacts, interactive: bool) -> Command {
+/// With `dtb`, the kernel gets that device tree instead of QEMU's (QEMU still rewrites
+/// `/memory` and the initrd range in it).
+pub fn native_command(art: &LinuxArtifacts, interactive: bool, dtb: Option<&Path>) -> Command {
     let mut append = NATIVE_BOOTARGS.to_string();
     if interactive {
         append.push_str(" hvshell");
@@ -287,6 +292,9 @@ pub fn native_command(art: &LinuxArtifacts, interactive: bool) -> Command {
         .arg("-initrd")
         .arg(&art.initrd)
         .args(["-append", &append]);
+    if let Some(dtb) = dtb {
+        cmd.arg("-dtb").arg(dtb);
+    }
     cmd
 }
 
@@ -301,10 +309,11 @@ pub struct NativeBoot {
     pub output: String,
 }
 
-/// Boots the kernel natively and checks the workload's lines; bounded by `timeout`.
-pub fn boot_native(art: &LinuxArtifacts, timeout: Duration) -> Result<NativeBoot> {
+/// Boots the kernel natively (with QEMU's device tree, or `dtb`) and checks the
+/// workload's lines; bounded by `timeout`.
+pub fn boot_native(art: &LinuxArtifacts, dtb: Option<&Path>, timeout: Duration) -> Result<NativeBoot> {
     qemu::ensure_installed()?;
-    let out = qemu::run_bounded(native_command(art, false), timeout, Some(MARKER))?;
+    let out = qemu::run_bounded(native_command(art, false, dtb), timeout, Some(MARKER))?;
     let tail = || out.output.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
     let Some(to_marker) = out.first_line else {
         bail!("no `{MARKER}` within {timeout:?}; console tail:\n{}", tail());
@@ -323,13 +332,44 @@ pub fn boot_native(art: &LinuxArtifacts, timeout: Duration) -> Result<NativeBoot
 /// Fetches/builds, boots natively and prints the times (the baseline figure).
 pub fn check_native() -> Result<NativeBoot> {
     let art = fetch_and_build()?;
-    let boot = boot_native(&art, Duration::from_secs(120))?;
+    let boot = boot_native(&art, None, Duration::from_secs(120))?;
     println!(
         "linux {} native: `{MARKER}` after {:.2} s, powered off after {:.2} s",
         art.version,
         boot.to_marker.as_secs_f64(),
         boot.total.as_secs_f64()
     );
+    Ok(boot)
+}
+
+/// Writes the device tree hv-config generates for VM `vm` of `system` (a path) to `out`.
+pub fn generate_dtb(system: &Path, vm: &str, out: &Path) -> Result<()> {
+    let board = system.parent().and_then(Path::parent).context("a system lives in boards/<board>/systems/")?;
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(paths::root())
+        .args(["run", "--quiet", "-p", "hv-config", "--bin", "hvconfig", "--", "dtb", "--board"])
+        .arg(board.join("board.toml"))
+        .arg("--system")
+        .arg(system)
+        .args(["--vm", vm, "--out"])
+        .arg(out)
+        .status()
+        .context("running hvconfig dtb")?;
+    if !st.success() {
+        bail!("hvconfig dtb failed ({st})");
+    }
+    Ok(())
+}
+
+/// Boots the kernel natively with the device tree generated for the `linux` VM of
+/// `linux-duo`: checks that an unmodified kernel accepts what the toolkit writes.
+pub fn check_generated_dtb() -> Result<NativeBoot> {
+    let art = fetch_and_build()?;
+    let system = paths::root().join("boards/qemu-virt/systems/linux-duo.toml");
+    let dtb = linux_dir().join("linux-duo-linux.dtb");
+    generate_dtb(&system, "linux", &dtb)?;
+    let boot = boot_native(&art, Some(&dtb), Duration::from_secs(120))?;
+    println!("linux {} with the generated DTB: `{MARKER}` after {:.2} s", art.version, boot.to_marker.as_secs_f64());
     Ok(boot)
 }
 
@@ -376,5 +416,14 @@ mod tests {
     fn linux_boots_natively() {
         let boot = check_native().unwrap();
         assert!(boot.to_marker < boot.total);
+    }
+
+    /// The kernel accepts hv-config's device tree (CPUs, PSCI, GIC, timer, PL011):
+    /// `cargo test -p xtask -- --ignored linux_boots`.
+    #[test]
+    #[ignore]
+    fn linux_boots_with_the_generated_dtb() {
+        let boot = check_generated_dtb().unwrap();
+        assert!(boot.output.contains("Machine model: qemu-virt vm linux"), "{}", boot.output);
     }
 }
