@@ -37,6 +37,11 @@
 //! vm = "linux"; base = 0x0a00_0000; size = "4K"; by = "drv"; intid = 101  # reflected to `by`
 //! ```
 //!
+//! Payload files (`image`, `kernel`, `initrd`): a plain name is a file in the images
+//! directory (built guests); a value with a `/` is a path relative to this file's folder
+//! (e.g. `"../../../target/linux/current/Image"`). A `kernel` VM also gets a generated
+//! device tree (see [`crate::dtb`]).
+//!
 //! A slot's `vcpu` is `"vm"` (its vCPU 0) or `"vm:index"`; a slot without `vcpu` leaves
 //! the CPU idle. Its length is given either in `us` (converted by the hypervisor with the
 //! counter frequency it reads at boot) or in counter `ticks`, never both.
