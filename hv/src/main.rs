@@ -15,13 +15,18 @@ mod image {
     pub mod exit;
     pub mod fault;
     pub mod generated;
+    pub mod irq;
     pub mod log;
     pub mod mmio;
+    pub mod reflect;
     pub mod run;
     pub mod smccc;
     pub mod state;
     pub mod sync;
+    pub mod telemetry;
+    pub mod vmctl;
     pub mod vmload;
+    pub mod vmshared;
 }
 
 #[cfg(not(target_os = "none"))]

@@ -16,6 +16,8 @@ pub struct SystemSpec {
     pub system: PathBuf,
     /// Cargo features of the `hv` crate.
     pub features: Vec<String>,
+    /// Whether the `hv` crate's default features (the UART telemetry transport) are on.
+    pub default_features: bool,
 }
 
 impl SystemSpec {
@@ -28,13 +30,23 @@ impl SystemSpec {
             paths::root().join("boards").join(board).join("systems").join(format!("{system}.toml"))
         };
         let features = features.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
-        SystemSpec { board: board.to_string(), system, features }
+        SystemSpec { board: board.to_string(), system, features, default_features: true }
+    }
+
+    /// The same system without the image's default features (plain-text console).
+    pub fn plain(mut self) -> Self {
+        self.default_features = false;
+        self
     }
 
     /// Short name: the system file's stem plus features.
     pub fn label(&self) -> String {
         let stem = self.system.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if self.features.is_empty() { stem } else { format!("{stem}+{}", self.features.join("+")) }
+        let mut label = if self.features.is_empty() { stem } else { format!("{stem}+{}", self.features.join("+")) };
+        if !self.default_features {
+            label.push_str("+plain");
+        }
+        label
     }
 
     fn board_file(&self) -> PathBuf {
@@ -110,6 +122,9 @@ pub fn build_hv(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
         .env("HV_IMAGES_DIR", guest_images_dir());
     if !spec.features.is_empty() {
         cmd.args(["--features", &spec.features.join(",")]);
+    }
+    if !spec.default_features {
+        cmd.arg("--no-default-features");
     }
     run(cmd, &format!("the hypervisor for {}", spec.label()))?;
     let built = paths::firmware_target().join(HV_TARGET).join("release").join("hv");

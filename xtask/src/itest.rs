@@ -73,7 +73,8 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
     eprintln!("xtask: {tc}");
     firmware::build_guests(&tc)?;
     for case in cases().into_iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))) {
-        let result = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", case.system, case.features))
+        let spec = SystemSpec::new("qemu-virt", case.system, case.features).plain();
+        let result = firmware::build_hv(&tc, &spec)
             .and_then(|img| run_case(&case, &img));
         match result {
             Ok(()) => {

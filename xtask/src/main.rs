@@ -58,6 +58,9 @@ struct BuildArgs {
     /// Cargo features of the hypervisor image (extensions), comma separated.
     #[arg(long, default_value = "")]
     features: String,
+    /// Without the image's default features: plain-text console instead of telemetry.
+    #[arg(long)]
+    no_default_features: bool,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +106,7 @@ fn run() -> Result<()> {
 
 impl BuildArgs {
     fn to_spec(&self) -> firmware::SystemSpec {
-        firmware::SystemSpec::new(&self.board, &self.system, &self.features)
+        let spec = firmware::SystemSpec::new(&self.board, &self.system, &self.features);
+        if self.no_default_features { spec.plain() } else { spec }
     }
 }

@@ -15,9 +15,11 @@ mod imp {
     pub mod cpu;
     pub mod el1;
     pub mod firmware;
+    pub mod gic;
     pub mod mem;
     pub mod mmu;
     pub mod regs;
+    pub mod timer;
     pub mod uart;
     pub mod vectors;
 }

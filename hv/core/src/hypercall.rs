@@ -49,9 +49,11 @@ pub mod fid {
     pub const CONSOLE_WRITE: u32 = BASE | 0x03;
     /// Telemetry marker: id x1 (32 bits), value x2.
     pub const TELEMETRY_MARKER: u32 = BASE | 0x04;
-    /// Fetch the oldest pending reflected fault: x0 = token, x1..x3 = record.
+    /// Fetch the oldest pending reflected fault: x0 = token (> 0), x1 = faulting IPA,
+    /// x2 = access size in bytes | 0x100 if a write, x3 = the value written (writes).
     pub const FAULT_FETCH: u32 = BASE | 0x05;
-    /// Complete reflected fault x1 with action x2.
+    /// Complete reflected fault x1 (its token) with action x2 ([`FaultAction`]); for a
+    /// read completed with `Skip`, x3 is the value the faulting load returns.
     pub const FAULT_COMPLETE: u32 = BASE | 0x06;
     /// Get VM info: x0 = VM index, x1 = vCPU index, x2 = RAM IPA, x3 = RAM size.
     pub const VM_INFO: u32 = BASE | 0x07;

@@ -5,11 +5,11 @@
 //! Each CPU then only runs the vCPUs the configuration placed on it.
 use core::sync::atomic::Ordering;
 
-use hv_arch::{boot, cpu, firmware, mmu, regs};
+use hv_arch::{boot, firmware, mmu, regs};
 
 use super::generated::SYSTEM;
 use super::state::{self, LIVE_VMS, VMS};
-use super::{run, vmload};
+use super::{irq, run, vmload, vmshared};
 use crate::hvlog;
 
 /// Entered from the boot assembly with the MMU off and a private stack.
@@ -24,6 +24,7 @@ extern "C" fn hv_main(cpu_index: usize) -> ! {
     if cpu_index == 0 {
         primary_init();
     }
+    irq::init_cpu(cpu_index);
     regs::set_vtcr(hv.vtcr_el2);
     regs::init_timer_traps();
     regs::set_hcr(regs::HCR_GUEST);
@@ -42,6 +43,14 @@ fn primary_init() {
     );
     if let Err(e) = state::check_capacity() {
         hvlog!("fatal: {e}");
+        firmware::system_off();
+    }
+    if let Err(e) = irq::init_gic() {
+        hvlog!("fatal: GIC: {e}");
+        firmware::system_off();
+    }
+    if let Err(vm) = vmshared::init_all() {
+        hvlog!("fatal: the interrupt or PSCI model of vm {vm} does not fit the image");
         firmware::system_off();
     }
     let live = SYSTEM.vms.len();
@@ -63,5 +72,4 @@ fn primary_init() {
             hvlog!("cpu{i} (mpidr {:#x}) did not start: PSCI error {r}", c.mpidr);
         }
     }
-    let _ = cpu::mpidr();
 }

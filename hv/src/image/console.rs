@@ -1,10 +1,18 @@
-//! Per-VM console output: bytes a VM writes to its emulated UART are assembled into lines
-//! and printed on the physical UART tagged with the VM's name (`[name] …`).
+//! Per-VM console output: bytes a VM writes to its emulated UART are assembled into lines.
+//!
+//! A whole line (or a full buffer) goes out at once: as text on the physical UART tagged
+//! with the VM's name (`[name] …`) unless the UART carries telemetry frames, and, with any
+//! telemetry feature, as one `Console { vm, bytes }` record (newline included) that the
+//! monitor reassembles.
 use super::generated::SYSTEM;
 use super::log::{LineBuf, write_line};
 use super::state::{VMS, VmConsole};
+use super::telemetry;
 
-fn emit(vm: usize, line: &LineBuf) {
+/// Prints one line (without its newline) tagged with the VM's name.
+#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net"))]
+fn text(vm: usize, line: &[u8]) {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
     let name = SYSTEM.vms[vm].name.as_bytes();
     let mut prefix = LineBuf::new();
     prefix.push(b'[');
@@ -13,32 +21,49 @@ fn emit(vm: usize, line: &LineBuf) {
     }
     prefix.push(b']');
     prefix.push(b' ');
-    write_line(prefix.as_bytes(), line.as_bytes());
+    write_line(prefix.as_bytes(), line);
+}
+
+/// The UART carries telemetry frames: no text.
+#[cfg(all(feature = "telemetry-uart", not(feature = "telemetry-net")))]
+fn text(_vm: usize, _line: &[u8]) {
+    let _ = (&SYSTEM, write_line);
+}
+
+fn emit(vm: usize, line: &LineBuf) {
+    text(vm, line.as_bytes());
+    telemetry::console(vm, line.as_bytes());
 }
 
 /// Takes one byte of VM `vm`'s output (with its console locked).
 pub fn put(vm: usize, c: &mut VmConsole, b: u8) {
-    match b {
-        b'\n' => {
-            emit(vm, &c.line);
-            c.line.clear();
-        }
-        b'\r' => {}
-        _ => {
-            if !c.line.push(b) {
-                emit(vm, &c.line);
-                c.line.clear();
-                c.line.push(b);
-            }
-        }
+    if b == b'\r' {
+        return;
+    }
+    if !c.line.push(b) {
+        emit(vm, &c.line);
+        c.line.clear();
+        c.line.push(b);
+    }
+    if b == b'\n' {
+        emit(vm, &c.line);
+        c.line.clear();
     }
 }
 
-/// Prints what is left of VM `vm`'s last line.
+/// Sends what is left of VM `vm`'s last line.
 pub fn flush(vm: usize) {
     let mut c = VMS[vm].console.lock();
     if !c.line.is_empty() {
         emit(vm, &c.line);
         c.line.clear();
+    }
+}
+
+/// Writes bytes to VM `vm`'s console (CONSOLE_WRITE hypercall).
+pub fn write(vm: usize, bytes: &[u8]) {
+    let mut c = VMS[vm].console.lock();
+    for &b in bytes {
+        put(vm, &mut c, b);
     }
 }

@@ -3,55 +3,63 @@
 //! the guest; the hypervisor itself never stops because of a guest.
 use hv_arch::el1;
 use hv_arch::regs::syndrome;
+use hv_core::trap::Trap;
 use hv_core::trap::abort::FaultStatus;
 use hv_core::trap::inject::{GuestException, GuestState, inject};
-use hv_core::trap::Trap;
 
 use super::generated::SYSTEM;
 use super::state::{Power, Vcpu};
-use super::{mmio, smccc};
+use super::{irq, mmio, reflect, smccc, vmshared};
 use crate::hvlog;
 
 /// What the run loop does after a trap.
 pub enum Outcome {
     /// Resume (or pick again).
     Continue,
-    /// The VM of this vCPU has ended.
+    /// The VM of this vCPU powered off.
     VmOff,
+    /// The VM of this vCPU asked for a reset.
+    VmReset,
+    /// The VM of this vCPU did something fatal; its restart policy decides.
+    VmFault,
 }
 
 /// Handles a synchronous exception from vCPU `v`.
 pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
     let s = syndrome();
     let trap = Trap::decode(s.esr, s.far, s.hpfar);
-    let vm_index = SYSTEM.vcpus[v].vm as usize;
+    let d = &SYSTEM.vcpus[v];
+    let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
+    let advance = trap.pc_advance(s.esr);
     match trap {
         Trap::Hvc { imm: 0 } | Trap::Smc { imm: 0 } => {
-            let out = smccc::call(v, vcpu);
-            vcpu.regs.elr += trap.pc_advance(s.esr);
-            out
+            vcpu.regs.elr += advance;
+            smccc::call(v, vcpu)
         }
-        Trap::DataAbort(da) if da.from_lower_el => match da.mmio() {
-            Some(acc) if mmio::handle(vm_index, acc, &mut vcpu.regs) => {
-                vcpu.regs.elr += trap.pc_advance(s.esr);
-                Outcome::Continue
+        Trap::DataAbort(da) if da.from_lower_el => {
+            let emulated = da.mmio().filter(|&acc| mmio::handle(vm, in_vm, acc, &mut vcpu.regs));
+            if emulated.is_some() {
+                vcpu.regs.elr += advance;
+                return Outcome::Continue;
             }
-            _ => {
-                inject_fault(
-                    vcpu,
-                    GuestException::DataAbort { status: FaultStatus::SyncExternal, far: da.far, write: da.wnr },
-                );
-                Outcome::Continue
+            if let (Some(acc), Some(r)) = (da.mmio(), reflect::region_of(vm, da.ipa)) {
+                return reflect::reflect(v, vcpu, r, acc, da.far, advance);
             }
-        },
+            inject_fault(vcpu, GuestException::DataAbort { status: FaultStatus::SyncExternal, far: da.far, write: da.wnr });
+            Outcome::Continue
+        }
         Trap::Wfx { wfe, .. } => {
-            vcpu.regs.elr += trap.pc_advance(s.esr);
-            if !wfe {
-                // Nothing can wake it until virtual interrupts are delivered: a WFI with
-                // interrupts masked or none routed just returns (permitted: WFI may
-                // complete at any time).
-                vcpu.power = Power::On;
+            vcpu.regs.elr += advance;
+            if !wfe && !irq::has_pending(v) {
+                vcpu.power = Power::Waiting;
             }
+            Outcome::Continue
+        }
+        Trap::SysReg(acc) if acc.is_icc_sgi1r_write() => {
+            let value = vcpu.regs.get(acc.rt as usize);
+            let targets = vmshared::with(vm, |s| s.vgic.send_sgi(in_vm, value));
+            irq::kick_mask(vm, targets);
+            vcpu.regs.elr += advance;
             Outcome::Continue
         }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
@@ -59,8 +67,8 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
         _ => {
-            // SMC/HVC with a nonzero immediate, trapped system registers we do not
-            // emulate, and any other class: UNDEFINED from the guest's point of view.
+            // SMC/HVC with a nonzero immediate, system registers we do not emulate, and
+            // any other class: UNDEFINED from the guest's point of view.
             inject_fault(vcpu, GuestException::Undefined);
             Outcome::Continue
         }
@@ -84,9 +92,9 @@ pub fn inject_fault(vcpu: &mut Vcpu, exc: GuestException) {
     vcpu.regs.spsr = inj.new_spsr;
 }
 
-/// A guest did something the hypervisor cannot continue from: stop its VM.
+/// A guest did something the hypervisor cannot continue from.
 pub fn fatal(v: usize, why: &str) -> Outcome {
     let vm = &SYSTEM.vms[SYSTEM.vcpus[v].vm as usize];
     hvlog!("vm {}: vCPU {} stopped: {why}", vm.name, SYSTEM.vcpus[v].index_in_vm);
-    Outcome::VmOff
+    Outcome::VmFault
 }

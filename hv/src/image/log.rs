@@ -1,7 +1,12 @@
-//! The hypervisor's own console lines (`hv: …`) on the physical UART.
+//! The hypervisor's own log lines (`hvlog!`).
 //!
-//! Whole lines are written under one lock so that lines from different CPUs and VMs do
-//! not interleave.
+//! As text (`hv: …` on the physical UART, whole lines under one lock so that lines from
+//! different CPUs and VMs do not interleave) unless the UART carries telemetry frames
+//! (`telemetry-uart` without `telemetry-net`); with any telemetry feature each line also goes
+//! out as a defmt frame in a `Log` record (see `telemetry`). The formatting is `core::fmt`
+//! into a fixed buffer, then one defmt `{=str}` frame, so every existing `hvlog!` call keeps
+//! working; new code may call `defmt::info!` directly (telemetry builds) for deferred
+//! formatting.
 use core::fmt::{self, Write};
 
 use super::generated::SYSTEM;
@@ -66,12 +71,23 @@ pub fn write_line(prefix: &[u8], line: &[u8]) {
     hv_arch::uart::write(base, b"\r\n");
 }
 
-/// Prints one `hv: …` line.
+/// Logs one line: as text and/or as a telemetry record (see the module docs).
 pub fn print(args: fmt::Arguments) {
     let mut l = LineBuf::new();
     let _ = l.write_fmt(args);
-    write_line(b"hv: ", l.as_bytes());
+    text(l.as_bytes());
+    super::telemetry::log_line(l.as_bytes());
 }
+
+/// Prints one `hv: …` line.
+#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net"))]
+fn text(line: &[u8]) {
+    write_line(b"hv: ", line);
+}
+
+/// The UART carries telemetry frames: no text.
+#[cfg(all(feature = "telemetry-uart", not(feature = "telemetry-net")))]
+fn text(_line: &[u8]) {}
 
 /// Prints a hypervisor log line.
 #[macro_export]

@@ -1,33 +1,74 @@
 //! Emulated MMIO: a stage-2 data abort on a page the configuration left unmapped on
-//! purpose. Today: the VM's PL011 console.
+//! purpose — the VM's PL011 console, its GIC distributor and redistributors — or on a
+//! region another VM emulates (fault reflection).
 use hv_arch::context::GuestRegs;
+use hv_core::mmio::{Device, DeviceMap};
 use hv_core::trap::abort::MmioAccess;
 
-use super::console;
 use super::generated::SYSTEM;
 use super::state::VMS;
+use super::{console, irq, vmshared};
 
-/// Size of the emulated PL011's register page.
-const UART_SIZE: u64 = 0x1000;
+/// Emulates `acc` by vCPU `v` (index `in_vm` in VM `vm`); false if no emulated device
+/// claims the address (the caller reflects it or injects an abort).
+pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> bool {
+    let Some((dev, off)) = DeviceMap::from_vm(&SYSTEM.vms[vm]).route(acc.ipa) else {
+        return false;
+    };
+    let value = acc.store_value(regs.get(acc.reg as usize));
+    let raw = match dev {
+        Device::Uart => uart(vm, off, acc, value as u32) as u64,
+        Device::Gicd => {
+            if acc.write {
+                if vmshared::with(vm, |s| s.vgic.gicd_write(off, acc.size, value)) {
+                    irq::kick_mask(vm, !(1u64 << in_vm));
+                }
+                0
+            } else {
+                vmshared::with(vm, |s| s.vgic.gicd_read(off, acc.size))
+            }
+        }
+        Device::Gicr => {
+            if acc.write {
+                if let Some(k) = vmshared::with(vm, |s| s.vgic.gicr_write(off, acc.size, value)) {
+                    irq::kick_mask(vm, 1 << k);
+                }
+                0
+            } else {
+                vmshared::with(vm, |s| s.vgic.gicr_read(off, acc.size))
+            }
+        }
+    };
+    if !acc.write {
+        regs.set(acc.reg as usize, acc.load_value(raw));
+    }
+    true
+}
 
-/// Emulates `acc` for VM `vm`; false if no emulated device claims the address (the
-/// caller injects an abort).
-pub fn handle(vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> bool {
-    let desc = &SYSTEM.vms[vm];
-    if desc.console && (desc.uart_ipa..desc.uart_ipa + UART_SIZE).contains(&acc.ipa) {
-        let off = acc.ipa - desc.uart_ipa;
+/// The VM's PL011: transmitted bytes go to its console; the interrupt line follows the
+/// model.
+fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
+    let (raw, level) = {
         let mut c = VMS[vm].console.lock();
         if acc.write {
-            let value = acc.store_value(regs.get(acc.reg as usize)) as u32;
             let eff = c.uart.write(off, acc.size, value);
             if let Some(b) = eff.tx {
                 console::put(vm, &mut c, b);
             }
+            (0, eff.irq_level)
         } else {
-            let raw = c.uart.read(off, acc.size) as u64;
-            regs.set(acc.reg as usize, acc.load_value(raw));
+            let r = c.uart.read(off, acc.size);
+            (r, c.uart.irq_level())
         }
-        return true;
+    };
+    let intid = SYSTEM.devices.uart_intid;
+    let target = vmshared::with(vm, |s| {
+        let t = s.vgic.spi_target(intid).unwrap_or(0);
+        let _ = s.vgic.set_level(t, intid, level);
+        t
+    });
+    if level {
+        irq::kick_vcpu(SYSTEM.vms[vm].vcpus[target] as usize);
     }
-    false
+    raw
 }

@@ -1,129 +1,201 @@
 //! The per-CPU run loop: pick the vCPU to run from the static schedule, switch to it,
-//! run it until it traps, handle the trap, repeat.
+//! deliver its virtual interrupts, run it until it traps, handle the trap, repeat.
 //!
-//! The schedule is the configuration's priority order for this CPU: the first vCPU in
-//! `SYSTEM.cpus[cpu].schedule` that is on and not waiting runs.
+//! Scheduling is the configuration's fixed-priority, event-driven order for this CPU
+//! (`SYSTEM.cpus[cpu].schedule`, highest priority first): the first vCPU that is on, or
+//! waiting with an interrupt to take, runs. Since the loop picks again after every trap,
+//! a higher-priority vCPU that got an interrupt preempts at the next exit (a kick SGI or
+//! the interrupt itself forces one).
 use core::sync::atomic::Ordering;
 
 use hv_arch::context::{Exit, enter_guest};
 use hv_arch::el1::El1State;
-use hv_arch::{cpu, firmware, regs};
+use hv_arch::{cpu, regs, timer};
 use hv_core::sysdesc::VcpuIndex;
 
 use super::exit::{self, Outcome};
 use super::generated::SYSTEM;
-use super::state::{LIVE_VMS, Power, START, VCPU_ON, VMS, vcpu_mut};
-use super::vmload;
-use crate::hvlog;
+use super::state::{Power, START, VMS, vcpu_mut};
+use super::{irq, reflect, vmctl, vmshared};
 
 /// PSTATE a vCPU starts with: EL1h, all of DAIF masked (the Arm ARM's reset state).
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
-/// What this CPU has loaded into the EL1/stage-2 registers.
-struct Loaded {
-    vcpu: Option<usize>,
+/// What one CPU knows about itself.
+pub struct CpuCtx {
+    /// Index in `SYSTEM.cpus`.
+    pub index: usize,
+    /// The vCPU whose EL1, timer and GIC interface state is in the CPU.
+    loaded: Option<usize>,
 }
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 pub fn run_cpu(cpu_index: usize) -> ! {
     let schedule = SYSTEM.cpus[cpu_index].schedule;
-    // Boot vCPUs (index 0 of their VM) start at the VM's entry point.
+    let mut ctx = CpuCtx { index: cpu_index, loaded: None };
     for &v in schedule {
         let d = &SYSTEM.vcpus[v as usize];
         if d.index_in_vm == 0 {
-            let vm = &SYSTEM.vms[d.vm as usize];
-            vmload::load(vm);
-            let x0 = vm.dtb.map(|b| b.load_ipa).unwrap_or(0);
-            // SAFETY: vCPU `v` is in this CPU's schedule, so it is pinned here.
-            power_on(unsafe { vcpu_mut(v as usize) }, v as usize, vm.entry_ipa, x0);
+            vmctl::boot_vm(&mut ctx, d.vm as usize);
         }
     }
-    let mut loaded = Loaded { vcpu: None };
     loop {
-        take_start_requests(schedule);
-        let Some(v) = pick(schedule) else {
-            if LIVE_VMS.load(Ordering::Acquire) == 0 {
-                hvlog!("all VMs have ended; powering off");
-                firmware::system_off();
-            }
-            cpu::wait_for_event();
+        take_start_requests(&mut ctx, schedule);
+        vmctl::service_resets(&mut ctx, schedule);
+        let Some(v) = pick(&ctx, schedule) else {
+            super::telemetry::idle(cpu_index);
+            idle(&mut ctx, schedule);
             continue;
         };
-        switch_to(&mut loaded, v);
-        // SAFETY: `v` comes from this CPU's schedule.
+        switch_to(&mut ctx, v);
+        // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(v) };
+        reflect::apply_completion(v, vcpu);
+        if vcpu.power != Power::On || !VMS[SYSTEM.vcpus[v].vm as usize].alive.load(Ordering::Acquire) {
+            continue;
+        }
+        irq::before_entry(v, vcpu);
+        super::telemetry::enter(cpu_index, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
+        super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
+        irq::after_exit(v);
         let outcome = match why {
             Exit::Sync => exit::handle_sync(v, vcpu),
-            Exit::Irq | Exit::Fiq => Outcome::Continue,
+            Exit::Irq | Exit::Fiq => {
+                irq::handle_physical(Some((v, vcpu)));
+                Outcome::Continue
+            }
             Exit::SError => exit::fatal(v, "SError from the guest"),
             Exit::Aarch32 => exit::fatal(v, "AArch32 execution is not supported"),
         };
-        if let Outcome::VmOff = outcome {
-            vm_off(SYSTEM.vcpus[v].vm as usize);
+        match outcome {
+            Outcome::Continue => {}
+            Outcome::VmOff => vmctl::vm_off(SYSTEM.vcpus[v].vm as usize),
+            Outcome::VmReset => vmctl::request_reset(SYSTEM.vcpus[v].vm as usize),
+            Outcome::VmFault => vmctl::vm_fault(SYSTEM.vcpus[v].vm as usize),
         }
     }
 }
 
-/// Makes a vCPU runnable at `entry` with `x0` (PSCI CPU_ON semantics: other registers
-/// and the EL1 state come out of reset).
-pub fn power_on(vcpu: &mut super::state::Vcpu, index: usize, entry: u64, x0: u64) {
+/// Makes vCPU `index` (pinned to this CPU) runnable at `entry` with `x0` (PSCI CPU_ON
+/// semantics: other registers and the EL1 state come out of reset).
+pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
+    if ctx.loaded == Some(index) {
+        // Its registers in the CPU are stale now; they must not be saved over the reset.
+        ctx.loaded = None;
+    }
+    // SAFETY: the caller passes a vCPU of this CPU's schedule.
+    let vcpu = unsafe { vcpu_mut(index) };
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = x0;
     vcpu.regs.elr = entry;
     vcpu.regs.spsr = SPSR_EL1H_MASKED;
     vcpu.el1 = El1State::reset();
+    vcpu.gicif = Default::default();
+    vcpu.timer_masked = false;
     vcpu.power = Power::On;
-    VCPU_ON[index].store(true, Ordering::Release);
+    irq::publish_on(index, true);
+    let d = &SYSTEM.vcpus[index];
+    vmshared::with(d.vm as usize, |s| s.psci.mark_on(d.index_in_vm as usize));
 }
 
-fn take_start_requests(schedule: &[VcpuIndex]) {
+fn take_start_requests(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
     for &v in schedule {
-        if let Some((entry, ctx)) = START[v as usize].take() {
-            // SAFETY: `v` comes from this CPU's schedule.
-            power_on(unsafe { vcpu_mut(v as usize) }, v as usize, entry, ctx);
+        if let Some((entry, context_id)) = START[v as usize].take() {
+            power_on(ctx, v as usize, entry, context_id);
         }
     }
 }
 
-fn pick(schedule: &[VcpuIndex]) -> Option<usize> {
-    schedule.iter().map(|&v| v as usize).find(|&v| {
-        let vm = SYSTEM.vcpus[v].vm as usize;
+/// The first vCPU of the schedule that can run; wakes waiting vCPUs that have an
+/// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
+fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
+    let now = cpu::counter();
+    for &v in schedule {
+        let v = v as usize;
+        if !VMS[SYSTEM.vcpus[v].vm as usize].alive.load(Ordering::Relaxed) {
+            continue;
+        }
         // SAFETY: `v` comes from this CPU's schedule.
-        let p = unsafe { vcpu_mut(v) }.power;
-        VMS[vm].alive.load(Ordering::Relaxed) && p == Power::On
-    })
+        let vcpu = unsafe { vcpu_mut(v) };
+        match vcpu.power {
+            Power::On => return Some(v),
+            Power::Waiting => {
+                if ctx.loaded != Some(v) {
+                    irq::check_saved_timer(v, vcpu, now);
+                }
+                if irq::has_pending(v) || (ctx.loaded == Some(v) && timer_fired()) {
+                    vcpu.power = Power::On;
+                    return Some(v);
+                }
+            }
+            Power::Reflecting => {
+                if reflect::is_complete(v) {
+                    vcpu.power = Power::On;
+                    return Some(v);
+                }
+            }
+            Power::Off => {}
+        }
+    }
+    None
 }
 
-/// Saves the outgoing vCPU's EL1 state and loads the incoming one's, with its VMID,
-/// stage-2 root and MPIDR. Nothing is done when the same vCPU runs again.
-fn switch_to(loaded: &mut Loaded, v: usize) {
-    if loaded.vcpu == Some(v) {
+/// Whether the loaded guest's virtual timer condition is met and unmasked.
+fn timer_fired() -> bool {
+    let ctl = timer::guest_vtimer_ctl();
+    ctl & timer::CTL_ENABLE != 0 && ctl & timer::CTL_IMASK == 0 && ctl & timer::CTL_ISTATUS != 0
+}
+
+/// Nothing to run: unload the current vCPU (so every timer deadline is in saved state),
+/// arm the EL2 timer for the earliest one, and wait for an interrupt.
+fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
+    unload(ctx);
+    let mut earliest: Option<u64> = None;
+    for &v in schedule {
+        // SAFETY: `v` comes from this CPU's schedule.
+        let vcpu = unsafe { vcpu_mut(v as usize) };
+        if vcpu.power == Power::Waiting {
+            if let Some(d) = irq::saved_deadline(vcpu) {
+                earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
+            }
+        }
+    }
+    timer::set_hyp_deadline(earliest);
+    vmctl::power_off_if_done();
+    if !START.iter().any(|s| s.is_pending()) {
+        cpu::wait_for_interrupt();
+    }
+    irq::handle_physical(None);
+}
+
+/// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
+fn unload(ctx: &mut CpuCtx) {
+    if let Some(old) = ctx.loaded.take() {
+        // SAFETY: `old` was loaded by this CPU, so it is pinned here.
+        let vcpu = unsafe { vcpu_mut(old) };
+        vcpu.el1.save();
+        vcpu.gicif.save();
+        // The virtual timer must not fire for a vCPU that is not loaded.
+        timer::set_guest_vtimer_ctl(0);
+    }
+}
+
+/// Switches the CPU to vCPU `v` (EL1 state, GIC interface, VMID, stage-2 root, MPIDR).
+/// Nothing is done when `v` is already loaded.
+fn switch_to(ctx: &mut CpuCtx, v: usize) {
+    if ctx.loaded == Some(v) {
         return;
     }
-    if let Some(old) = loaded.vcpu {
-        // SAFETY: `old` was loaded by this CPU, so it is pinned here.
-        unsafe { vcpu_mut(old) }.el1.save();
-    }
+    unload(ctx);
     let d = &SYSTEM.vcpus[v];
     let vm = &SYSTEM.vms[d.vm as usize];
     // SAFETY: `v` comes from this CPU's schedule.
-    unsafe { vcpu_mut(v) }.el1.restore();
+    let vcpu = unsafe { vcpu_mut(v) };
+    vcpu.el1.restore();
+    vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);
     regs::set_vmpidr(d.vmpidr);
-    loaded.vcpu = Some(v);
+    ctx.loaded = Some(v);
 }
 
-/// Ends a VM: its vCPUs are no longer picked on any CPU (`pick` checks the VM is
-/// alive); when it was the last VM, the run loop powers the machine off.
-pub fn vm_off(vm: usize) {
-    if VMS[vm].alive.swap(false, Ordering::AcqRel) {
-        super::console::flush(vm);
-        hvlog!("vm {}: powered off", SYSTEM.vms[vm].name);
-        for &v in SYSTEM.vms[vm].vcpus {
-            VCPU_ON[v as usize].store(false, Ordering::Release);
-        }
-        LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
-        cpu::send_event();
-    }
-}

@@ -1,24 +1,122 @@
-//! SMCCC calls from guests (HVC #0, or SMC #0 trapped by HCR_EL2.TSC): PSCI and the
-//! project's hypercalls. Unknown function IDs return SMCCC's NOT_SUPPORTED (-1).
+//! SMCCC calls from guests (HVC #0, or SMC #0 trapped by HCR_EL2.TSC): PSCI and the SMCCC
+//! architecture calls (answered by the VM's PSCI model), and the project's hypercalls
+//! (owner 6, see docs/HYPERCALLS.md). Unknown function IDs return NOT_SUPPORTED (-1);
+//! bad arguments return an error code, never a fault.
+use hv_core::hypercall::{self, CALL_COUNT, CALL_UID, Hypercall, REVISION, err, resolve_channel};
+use hv_core::psci::PsciDecision;
+use hv_core::smccc::{FunctionId, owner};
+
 use super::exit::Outcome;
 use super::generated::SYSTEM;
-use super::state::Vcpu;
+use super::state::{Power, START, Vcpu};
+use super::{console, irq, reflect, vmshared};
 
-const NOT_SUPPORTED: i64 = -1;
-const PSCI_VERSION: u64 = 0x8400_0000;
-const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
-/// PSCI 1.1.
-const PSCI_1_1: i64 = 0x1_0001;
-
-/// Handles the call in the vCPU's x0..x7; writes results to x0..x3.
+/// Handles the call in the vCPU's x0..x5; writes results to x0..x3.
 pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
-    let _ = &SYSTEM.vcpus[v];
-    let fid = vcpu.regs.x[0] & 0xffff_ffff;
-    let (ret, out) = match fid {
-        PSCI_VERSION => (PSCI_1_1, Outcome::Continue),
-        PSCI_SYSTEM_OFF => (0, Outcome::VmOff),
-        _ => (NOT_SUPPORTED, Outcome::Continue),
+    let x = &vcpu.regs.x;
+    let fid = FunctionId::from_x0(x[0]);
+    if fid.owner() == owner::VENDOR_HYP {
+        return hypercall(v, vcpu);
+    }
+    let d = &SYSTEM.vcpus[v];
+    let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
+    let decision = vmshared::with(vm, |s| s.psci.handle(in_vm, [x[0], x[1], x[2], x[3]]));
+    match decision {
+        PsciDecision::Reply(r) => reply(vcpu, r),
+        PsciDecision::StartVcpu { vcpu: target, entry, context_id } => {
+            let g = SYSTEM.vms[vm].vcpus[target] as usize;
+            START[g].post(entry, context_id);
+            irq::kick_vcpu(g);
+            reply(vcpu, 0)
+        }
+        PsciDecision::StopThisVcpu => {
+            vcpu.power = Power::Off;
+            irq::publish_on(v, false);
+            Outcome::Continue
+        }
+        PsciDecision::Suspend => {
+            vcpu.regs.x[0] = 0;
+            if !irq::has_pending(v) {
+                vcpu.power = Power::Waiting;
+            }
+            Outcome::Continue
+        }
+        PsciDecision::SystemOff => Outcome::VmOff,
+        PsciDecision::SystemReset => Outcome::VmReset,
+    }
+}
+
+fn reply(vcpu: &mut Vcpu, r: i64) -> Outcome {
+    vcpu.regs.x[0] = r as u64;
+    Outcome::Continue
+}
+
+fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
+    let x = vcpu.regs.x;
+    let d = &SYSTEM.vcpus[v];
+    let vm = d.vm as usize;
+    let call = match Hypercall::decode([x[0], x[1], x[2], x[3], x[4], x[5]]) {
+        Ok(c) => c,
+        Err(e) => return reply(vcpu, e),
     };
-    vcpu.regs.x[0] = ret as u64;
-    out
+    let r = match call {
+        Hypercall::VirqRaise { channel } => match resolve_channel(SYSTEM.channels, vm as u16, channel) {
+            Ok((to, intid)) => {
+                let to = to as usize;
+                let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
+                if irq::raise(to, target, intid).is_ok() { err::SUCCESS } else { err::INVALID }
+            }
+            Err(e) => e,
+        },
+        Hypercall::WaitEvent => {
+            if !irq::has_pending(v) {
+                vcpu.power = Power::Waiting;
+            }
+            err::SUCCESS
+        }
+        Hypercall::ConsoleWrite { buf } => console_write(vm, buf),
+        Hypercall::TelemetryMarker { .. } => err::SUCCESS,
+        Hypercall::FaultFetch => match reflect::fetch(vm) {
+            Ok(rec) => {
+                vcpu.regs.x[..4].copy_from_slice(&rec);
+                return Outcome::Continue;
+            }
+            Err(e) => e,
+        },
+        Hypercall::FaultComplete { token, action } => reflect::complete(vm, token, action, x[3]),
+        Hypercall::VmInfo => {
+            let desc = &SYSTEM.vms[vm];
+            vcpu.regs.x[..4].copy_from_slice(&[vm as u64, d.index_in_vm as u64, desc.ram_ipa, desc.ram_size]);
+            return Outcome::Continue;
+        }
+        Hypercall::CallCount => CALL_COUNT,
+        Hypercall::CallUid => {
+            for (i, w) in CALL_UID.iter().enumerate() {
+                vcpu.regs.x[i] = *w as u64;
+            }
+            return Outcome::Continue;
+        }
+        Hypercall::Revision => {
+            vcpu.regs.x[0] = REVISION.0;
+            vcpu.regs.x[1] = REVISION.1;
+            return Outcome::Continue;
+        }
+    };
+    let _ = hypercall::implemented;
+    reply(vcpu, r)
+}
+
+/// CONSOLE_WRITE: the bytes must lie in the VM's own RAM.
+fn console_write(vm: usize, buf: hypercall::GuestRange) -> i64 {
+    let desc = &SYSTEM.vms[vm];
+    let checked = match buf.check(desc.ram_ipa, desc.ram_size) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut bytes = [0u8; hypercall::CONSOLE_WRITE_MAX as usize];
+    let n = checked.len() as usize;
+    // SAFETY: the range was checked to lie inside the VM's RAM, which the EL2 tables map.
+    unsafe { hv_arch::mem::read(desc.ram_pa + checked.offset(), &mut bytes[..n]) };
+    console::write(vm, &bytes[..n]);
+    n as i64
 }

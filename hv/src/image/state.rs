@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use hv_arch::context::GuestRegs;
 use hv_arch::el1::El1State;
+use hv_arch::gic::VcpuIfState as GicIfState;
 use hv_core::pl011::Pl011;
 
 use super::generated::SYSTEM;
@@ -27,8 +28,10 @@ pub enum Power {
     Off,
     /// Runnable or running.
     On,
-    /// Waiting in WFI for an interrupt.
+    /// Waiting in WFI (or WAIT_EVENT) for an interrupt.
     Waiting,
+    /// Waiting for another VM to complete a reflected fault.
+    Reflecting,
 }
 
 /// A vCPU's saved state.
@@ -39,6 +42,11 @@ pub struct Vcpu {
     pub el1: El1State,
     /// PSCI power state.
     pub power: Power,
+    /// Virtual CPU interface state outside the list registers (VMCR, APRs).
+    pub gicif: GicIfState,
+    /// The hypervisor masked the guest's virtual timer (CNTV_CTL.IMASK) after it fired,
+    /// until the guest has taken the virtual interrupt.
+    pub timer_masked: bool,
 }
 
 impl Vcpu {
@@ -52,6 +60,8 @@ impl Vcpu {
                 csselr: 0, cntkctl: 0, cntv_ctl: 0, cntv_cval: 0, mdscr: 0,
             },
             power: Power::Off,
+            gicif: GicIfState { vmcr: 0, ap1r0: 0, ap0r0: 0 },
+            timer_masked: false,
         }
     }
 }
@@ -87,7 +97,6 @@ impl StartRequest {
         self.entry.store(entry, Ordering::Relaxed);
         self.context.store(context, Ordering::Relaxed);
         self.pending.store(true, Ordering::Release);
-        hv_arch::cpu::send_event();
     }
 
     /// Takes a pending request: (entry, context id).

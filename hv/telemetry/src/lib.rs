@@ -27,7 +27,7 @@ use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, encode_record, max_rec
 
 /// Largest payload (`Console` bytes, `Log` defmt frame) of one record; longer payloads are
 /// split by the caller (console) or cut (log).
-pub const MAX_PAYLOAD: usize = 128;
+pub const MAX_PAYLOAD: usize = 288;
 
 /// Buffer size that holds any record this crate encodes.
 pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);

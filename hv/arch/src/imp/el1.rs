@@ -179,3 +179,13 @@ pub fn guest_sctlr() -> u64 {
 pub fn guest_vbar() -> u64 {
     rd!(el1!("vbar"))
 }
+
+/// Reads CNTV_CTL of the guest currently loaded.
+pub fn guest_cntv_ctl() -> u64 {
+    rd!(el0!("cntv_ctl"))
+}
+
+/// Writes CNTV_CTL of the guest currently loaded.
+pub fn set_guest_cntv_ctl(v: u64) {
+    wr!(el0!("cntv_ctl"), v);
+}

@@ -18,3 +18,13 @@ pub unsafe fn zero(dst: u64, len: u64) {
     // SAFETY: the caller guarantees the range is mapped and unshared.
     unsafe { core::ptr::write_bytes(dst as *mut u8, 0, len as usize) };
 }
+
+/// Copies `buf.len()` bytes from physical `src` into `buf`.
+///
+/// # Safety
+/// The range must be identity-mapped normal memory. Its content may change concurrently
+/// (guest memory): the bytes read are only used as data.
+pub unsafe fn read(src: u64, buf: &mut [u8]) {
+    // SAFETY: the caller guarantees the source is mapped; `buf` is a distinct buffer.
+    unsafe { core::ptr::copy_nonoverlapping(src as *const u8, buf.as_mut_ptr(), buf.len()) };
+}

@@ -1,0 +1,153 @@
+//! The physical GICv3: distributor and redistributor set-up through the `arm-gic` crate,
+//! the EL2 view of the CPU interface (acknowledge, end of interrupt, SGIs to other
+//! CPUs) and the virtual CPU interface (`ICH_*_EL2`: list registers, VMCR, active
+//! priorities) that delivers virtual interrupts to guests.
+use core::arch::asm;
+use core::ptr::NonNull;
+
+use aarch64_cpu::registers::*;
+use arm_gic::gicv3::{GicCpuInterface, GicV3, Group};
+use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
+
+/// The hypervisor's SGI for "re-evaluate your schedule" kicks between CPUs.
+pub const KICK_SGI: u32 = 8;
+
+/// Owner of the distributor and redistributor MMIO (one instance, CPU 0 creates it).
+pub struct Gic(GicV3<'static>);
+
+// SAFETY: the GicV3 holds MMIO pointers to the GIC, which every CPU may access; the
+// hypervisor keeps the one instance behind a lock, so accesses are serialised.
+unsafe impl Send for Gic {}
+
+impl Gic {
+    /// Takes the GIC at `gicd`/`gicr` with `cpus` redistributors and sets the
+    /// distributor up (affinity routing, group 1 non-secure, everything disabled).
+    ///
+    /// # Safety
+    /// The addresses must be the board's GICv3, mapped as device memory in the EL2 tables,
+    /// and this must be the only instance ever created.
+    pub unsafe fn take(gicd: u64, gicr: u64, cpus: usize) -> Result<Gic, &'static str> {
+        GicCpuInterface::enable_system_register_el2(true);
+        // SAFETY: the caller guarantees these are the GIC's registers, mapped, unaliased.
+        let g = unsafe {
+            GicV3::new(
+                UniqueMmioPointer::new(NonNull::new(gicd as *mut _).ok_or("null GICD")?),
+                NonNull::new(gicr as *mut _).ok_or("null GICR")?,
+                cpus,
+            )
+        }
+        .map_err(|_| "redistributor frames not recognised")?;
+        let mut gic = Gic(g);
+        gic.0.setup(0);
+        Ok(gic)
+    }
+
+    /// Per-CPU set-up of `cpu`'s redistributor and CPU interface; enables the private
+    /// interrupts the hypervisor uses (`ppis`, plus the kick SGI). Must run on `cpu`.
+    pub fn init_cpu(&mut self, cpu: usize, ppis: &[u32]) {
+        GicCpuInterface::enable_system_register_el2(true);
+        self.0.init_cpu(cpu);
+        for &i in ppis.iter().chain(core::iter::once(&KICK_SGI)) {
+            let id = if i < 16 { IntId::sgi(i) } else { IntId::ppi(i - 16) };
+            let _ = self.0.set_group(id, Some(cpu), Group::Group1NS);
+            let _ = self.0.set_interrupt_priority(id, Some(cpu), 0x80);
+            let _ = self.0.enable_interrupt(id, Some(cpu), true);
+        }
+        GicCpuInterface::set_priority_mask(0xff);
+        GicCpuInterface::enable_group1(true);
+    }
+}
+
+/// Acknowledges the highest-priority pending physical interrupt (None if spurious).
+pub fn ack() -> Option<u32> {
+    GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from)
+}
+
+/// Ends (drops priority and deactivates) physical interrupt `intid`.
+pub fn end(intid: u32) {
+    let id = if intid < 16 {
+        IntId::sgi(intid)
+    } else if intid < 32 {
+        IntId::ppi(intid - 16)
+    } else {
+        IntId::spi(intid - 32)
+    };
+    GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
+}
+
+/// Sends the kick SGI to the CPU with affinity `mpidr`.
+pub fn kick(mpidr: u64) {
+    let aff0 = mpidr & 0xff;
+    let aff1 = (mpidr >> 8) & 0xff;
+    let aff2 = (mpidr >> 16) & 0xff;
+    let aff3 = (mpidr >> 32) & 0xff;
+    // ICC_SGI1R_EL1: TargetList bit Aff0 % 16 (RS = Aff0 / 16), INTID, Aff1..3.
+    let v = (aff3 << 48) | (aff2 << 32) | ((KICK_SGI as u64) << 24) | ((aff0 >> 4) << 44) | (aff1 << 16) | (1 << (aff0 & 0xf));
+    // SAFETY: generating an SGI has no memory effect.
+    unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) v, options(nostack)) };
+}
+
+/// Number of list registers (ICH_VTR_EL2.ListRegs + 1).
+pub fn list_registers() -> usize {
+    (ICH_VTR_EL2.get() & 0x1f) as usize + 1
+}
+
+macro_rules! lr_access {
+    ($($n:literal => $reg:ident),* $(,)?) => {
+        /// Reads ICH_LR<n>_EL2.
+        pub fn read_lr(n: usize) -> u64 {
+            match n { $($n => $reg.get(),)* _ => 0 }
+        }
+        /// Writes ICH_LR<n>_EL2.
+        pub fn write_lr(n: usize, v: u64) {
+            match n { $($n => $reg.set(v),)* _ => {} }
+        }
+    };
+}
+
+lr_access!(
+    0 => ICH_LR0_EL2, 1 => ICH_LR1_EL2, 2 => ICH_LR2_EL2, 3 => ICH_LR3_EL2,
+    4 => ICH_LR4_EL2, 5 => ICH_LR5_EL2, 6 => ICH_LR6_EL2, 7 => ICH_LR7_EL2,
+    8 => ICH_LR8_EL2, 9 => ICH_LR9_EL2, 10 => ICH_LR10_EL2, 11 => ICH_LR11_EL2,
+    12 => ICH_LR12_EL2, 13 => ICH_LR13_EL2, 14 => ICH_LR14_EL2, 15 => ICH_LR15_EL2,
+);
+
+/// ICH_HCR_EL2.En: the virtual CPU interface is on.
+pub const ICH_HCR_EN: u64 = 1;
+
+/// Writes ICH_HCR_EL2.
+pub fn set_ich_hcr(v: u64) {
+    ICH_HCR_EL2.set(v);
+}
+
+/// ICH_MISR_EL2: why the maintenance interrupt fired.
+pub fn misr() -> u64 {
+    ICH_MISR_EL2.get()
+}
+
+/// The per-vCPU part of the virtual CPU interface that is not in the list registers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VcpuIfState {
+    /// ICH_VMCR_EL2 (the guest's PMR, BPR, group enables).
+    pub vmcr: u64,
+    /// ICH_AP1R0_EL2 (group 1 active priorities; QEMU implements 5 priority bits: one register).
+    pub ap1r0: u64,
+    /// ICH_AP0R0_EL2.
+    pub ap0r0: u64,
+}
+
+impl VcpuIfState {
+    /// Saves the current vCPU's interface state.
+    pub fn save(&mut self) {
+        self.vmcr = ICH_VMCR_EL2.get();
+        self.ap1r0 = ICH_AP1R0_EL2.get();
+        self.ap0r0 = ICH_AP0R0_EL2.get();
+    }
+
+    /// Loads a vCPU's interface state.
+    pub fn restore(&self) {
+        ICH_VMCR_EL2.set(self.vmcr);
+        ICH_AP1R0_EL2.set(self.ap1r0);
+        ICH_AP0R0_EL2.set(self.ap0r0);
+    }
+}

@@ -1,0 +1,74 @@
+//! Telemetry hooks of the image: the run loop, the trap path, the console and the log call
+//! these; with no `telemetry-*` feature they are empty inline functions (zero cost).
+//!
+//! With a transport feature (`telemetry-uart`: frames on the PL011 instead of text;
+//! `telemetry-net`: UDP datagrams through a virtio-net device) each physical CPU encodes its
+//! events into its own ring ([`hv_telemetry::CpuTelemetry`]) without a lock, and drains the
+//! ring itself outside the trap path: before entering a guest when the transport is free, and
+//! in its idle loop. CPU 0 sends the hello first; the others wait for it before sending.
+//!
+//! Where the events come from:
+//! - [`enter`] (before ERET): finishes the pending `Trap` (entry → now), `Hypercall`, emits a
+//!   `Switch` when another vCPU runs, the periodic `Counters`, then drains;
+//! - [`exit`] (after the guest trapped): timestamps the entry and classifies it;
+//! - [`idle`] / [`power_off`]: switch to idle, final counters, blocking drain;
+//! - [`vm_exit`], [`console`], [`log_line`] (hvlog through defmt), [`marker`],
+//!   [`irq_injected`], [`hypercall`] for the others.
+use super::generated::{self, SYSTEM};
+
+/// Cargo features that change the image, in the hello and the build id.
+pub const FEATURES: &[(&str, bool)] = &[
+    ("telemetry-uart", cfg!(feature = "telemetry-uart")),
+    ("telemetry-net", cfg!(feature = "telemetry-net")),
+];
+
+/// Identifies this build: the configuration id mixed with the package version and features.
+/// (No code hash is available at compile time: two builds of different sources with the same
+/// configuration, version and features share an id.)
+pub const BUILD_ID: u64 = {
+    let mut h = generated::CONFIG_ID ^ hv_core_fnv(env!("CARGO_PKG_VERSION").as_bytes());
+    let mut i = 0;
+    while i < FEATURES.len() {
+        if FEATURES[i].1 {
+            h = h.rotate_left(13) ^ hv_core_fnv(FEATURES[i].0.as_bytes());
+        }
+        i += 1;
+    }
+    h
+};
+
+/// FNV-1a 64 (the same function the protocol uses for its schema hash).
+const fn hv_core_fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// The build id in the ELF, where `hvmon --elf` checks it against the stream's hello.
+#[unsafe(link_section = ".hv_build_id")]
+#[used]
+static BUILD_ID_SECTION: [u8; 8] = BUILD_ID.to_le_bytes();
+
+/// Index of the physical CPU running this code (its position in `SYSTEM.cpus`).
+pub fn this_cpu() -> usize {
+    let mpidr = hv_arch::cpu::mpidr();
+    SYSTEM.cpus.iter().position(|c| c.mpidr == mpidr).unwrap_or(0)
+}
+
+// Some hooks (markers, injections, power-off) wait for their callers.
+#[cfg(feature = "telemetry")]
+#[allow(dead_code)]
+mod enabled;
+#[cfg(feature = "telemetry")]
+pub use enabled::*;
+
+#[cfg(not(feature = "telemetry"))]
+#[allow(dead_code)]
+mod disabled;
+#[cfg(not(feature = "telemetry"))]
+pub use disabled::*;

@@ -1,0 +1,24 @@
+//! Telemetry off: every hook is empty.
+#![allow(unused_variables)]
+use hv_arch::context::{Exit, GuestRegs};
+
+#[inline(always)]
+pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {}
+#[inline(always)]
+pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {}
+#[inline(always)]
+pub fn idle(cpu: usize) {}
+#[inline(always)]
+pub fn power_off() {}
+#[inline(always)]
+pub fn vm_exit(vm: usize) {}
+#[inline(always)]
+pub fn console(vm: usize, bytes: &[u8]) {}
+#[inline(always)]
+pub fn log_line(line: &[u8]) {}
+#[inline(always)]
+pub fn marker(vcpu: usize, id: u16, value: u64) {}
+#[inline(always)]
+pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {}
+#[inline(always)]
+pub fn hypercall(vcpu: usize, func: u32, result: i64) {}

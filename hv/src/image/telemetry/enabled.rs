@@ -1,0 +1,338 @@
+//! Telemetry on: per-CPU state, the hooks, and the drain to the transport.
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use hv_arch::context::{Exit, GuestRegs};
+use hv_arch::cpu;
+use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
+use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, classify_esr};
+
+use super::super::generated::{CPU_COUNT, SYSTEM, VM_COUNT};
+use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
+
+mod hello;
+mod logger;
+#[cfg(feature = "telemetry-net")]
+mod net;
+#[cfg(not(feature = "telemetry-net"))]
+mod uart;
+#[cfg(feature = "telemetry-net")]
+use net as transport;
+#[cfg(not(feature = "telemetry-net"))]
+use uart as transport;
+
+/// Bytes of encoded frames each CPU can hold before it drops events.
+pub const RING_BYTES: usize = 32 * 1024;
+
+/// `Counters` period: a tenth of a second of counter time.
+const COUNTERS_PER_SECOND: u64 = 10;
+
+/// PSCI function ids that end a VM (to name the reason of a `VmExit`).
+const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
+const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
+const PSCI_CPU_OFF: u32 = 0x8400_0002;
+
+/// What one physical CPU keeps.
+struct PerCpu {
+    t: CpuTelemetry<RING_BYTES>,
+    /// The trap being handled: vCPU, kind, entry time, HVC function id (x0 at entry).
+    trap: Option<(u16, TrapKind, u64, Option<u32>)>,
+    /// Last hypercall function of each vCPU of this CPU (names the reason of a VM exit).
+    last_call: u32,
+    /// vCPU running now (None: idle).
+    running: Option<u16>,
+    /// A vCPU ran here before.
+    started: bool,
+    /// Counter value of the last `Counters` record.
+    last_counters: u64,
+    /// The defmt frame being assembled by the logger.
+    log: [u8; MAX_PAYLOAD],
+    log_len: usize,
+    /// The logger is inside acquire..release on this CPU.
+    logging: bool,
+}
+
+impl PerCpu {
+    const fn new(cpu: u16) -> Self {
+        PerCpu {
+            t: CpuTelemetry::new(cpu),
+            trap: None,
+            last_call: 0,
+            running: None,
+            started: false,
+            last_counters: 0,
+            log: [0; MAX_PAYLOAD],
+            log_len: 0,
+            logging: false,
+        }
+    }
+}
+
+struct Slot(UnsafeCell<PerCpu>);
+
+// SAFETY: a slot is only dereferenced through `per_cpu`, whose contract restricts it to the
+// physical CPU it belongs to.
+unsafe impl Sync for Slot {}
+
+static CPUS: [Slot; CPU_COUNT] = {
+    let mut a = [const { Slot(UnsafeCell::new(PerCpu::new(0))) }; CPU_COUNT];
+    let mut i = 0;
+    while i < CPU_COUNT {
+        a[i] = Slot(UnsafeCell::new(PerCpu::new(i as u16)));
+        i += 1;
+    }
+    a
+};
+
+/// Bytes waiting in each CPU's ring (published by the owner, read by `power_off`).
+static PENDING: [AtomicUsize; CPU_COUNT] = [const { AtomicUsize::new(0) }; CPU_COUNT];
+/// Held while a CPU writes to the transport (whole frames only).
+static TRANSPORT_BUSY: AtomicBool = AtomicBool::new(false);
+/// The hello went out (CPU 0 sends it at its first drain; nobody sends before).
+static HELLO_SENT: AtomicBool = AtomicBool::new(false);
+/// A VM's end was reported (by the CPU whose trap ended it, or through [`vm_exit`]).
+static EXIT_REPORTED: [AtomicBool; VM_COUNT] = [const { AtomicBool::new(false) }; VM_COUNT];
+
+/// This CPU's telemetry state.
+///
+/// # Safety
+/// Only physical CPU `cpu` may call this, and it must not hold two references at once
+/// (the hooks never call each other, and nothing at EL2 interrupts them).
+unsafe fn per_cpu(cpu: usize) -> &'static mut PerCpu {
+    // SAFETY: by the contract, this CPU is the slot's only user and holds no other reference.
+    unsafe { &mut *CPUS[cpu].0.get() }
+}
+
+/// Runs `f` with the calling CPU's state (found from MPIDR).
+fn with_this_cpu<R>(f: impl FnOnce(usize, &mut PerCpu) -> R) -> R {
+    let cpu = super::this_cpu();
+    // SAFETY: `cpu` is the CPU running this code; the reference ends with `f`.
+    f(cpu, unsafe { per_cpu(cpu) })
+}
+
+fn vm_of(vcpu: u16) -> usize {
+    SYSTEM.vcpus[vcpu as usize].vm as usize
+}
+
+// ---------------------------------------------------------------- hooks of the run loop
+
+/// Before entering vCPU `v` on `cpu`: finish the trap, report a switch, counters, drain.
+#[inline(never)]
+pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    let now = cpu::counter();
+    finish_trap(p, now, regs.x[0]);
+    let v = v as u16;
+    if p.running != Some(v) {
+        let reason = match p.running {
+            None if !p.started => SwitchReason::Start,
+            None => SwitchReason::Irq,
+            Some(old) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => SwitchReason::Exit,
+            Some(_) => SwitchReason::Slot,
+        };
+        switch(p, now, Some(v), reason);
+    }
+    if now.wrapping_sub(p.last_counters) >= cpu::counter_frequency() / COUNTERS_PER_SECOND {
+        counters(p, now);
+    }
+    if !p.t.ring.is_empty() {
+        drain(cpu, p, false);
+    }
+}
+
+/// Right after vCPU `v` trapped to EL2 on `cpu`.
+#[inline(never)]
+pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {
+    let now = cpu::counter();
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    let kind = match why {
+        Exit::Sync => classify_esr(hv_arch::regs::syndrome().esr),
+        Exit::Irq | Exit::Fiq => TrapKind::Irq,
+        Exit::SError | Exit::Aarch32 => TrapKind::Other,
+    };
+    p.t.counters.trap(kind);
+    let func = matches!(kind, TrapKind::Hvc | TrapKind::Smc).then(|| regs.x[0] as u32);
+    if let Some(f) = func {
+        p.last_call = f;
+    }
+    p.trap = Some((v as u16, kind, now, func));
+}
+
+/// The CPU has nothing to run: report the switch to idle and the counters, drain (waiting
+/// for the transport if need be).
+#[inline(never)]
+pub fn idle(cpu: usize) {
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    let now = cpu::counter();
+    finish_trap(p, now, 0);
+    if let Some(old) = p.running {
+        let reason = if VCPU_ON[old as usize].load(Ordering::Relaxed) { SwitchReason::Wfi } else { SwitchReason::Exit };
+        switch(p, now, None, reason);
+        counters(p, now);
+    } else if p.last_counters == 0 {
+        counters(p, now);
+    }
+    drain(cpu, p, true);
+}
+
+/// The machine is about to power off: send what this CPU holds, then give the other CPUs'
+/// drains a bounded time (a tenth of a second) to empty their rings.
+pub fn power_off() {
+    let cpu = super::this_cpu();
+    with_this_cpu(|_, p| {
+        let now = cpu::counter();
+        counters(p, now);
+        drain(cpu, p, true);
+    });
+    let deadline = cpu::counter() + cpu::counter_frequency() / 10;
+    while cpu::counter() < deadline && PENDING.iter().any(|n| n.load(Ordering::Acquire) != 0) {
+        cpu::send_event();
+        core::hint::spin_loop();
+    }
+    transport::flush();
+}
+
+fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
+    if let Some((vcpu, kind, entry, func)) = p.trap.take() {
+        let d = now.wrapping_sub(entry).min(u32::MAX as u64) as u32;
+        if let Some(func) = func {
+            p.t.emit(now, &Event::Hypercall { vcpu, func, result: x0 as i64 });
+        }
+        p.t.emit(entry, &Event::Trap { vcpu, kind, duration_ticks: d });
+        // The trap ended its VM (SYSTEM_OFF, a fault…): report it once.
+        let vm = vm_of(vcpu);
+        if !VMS[vm].alive.load(Ordering::Acquire) && !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+            let reason = exit_reason(p.last_call);
+            p.t.emit(now, &Event::VmExit { vm: vm as u16, reason });
+        }
+    }
+}
+
+fn exit_reason(last_call: u32) -> VmExitReason {
+    match last_call {
+        PSCI_SYSTEM_OFF => VmExitReason::PowerOff,
+        PSCI_SYSTEM_RESET => VmExitReason::Reset,
+        PSCI_CPU_OFF => VmExitReason::AllCpusOff,
+        _ => VmExitReason::Fault,
+    }
+}
+
+fn switch(p: &mut PerCpu, now: u64, to: Option<u16>, reason: SwitchReason) {
+    let from = p.running;
+    p.running = to;
+    p.started |= to.is_some();
+    p.t.counters.switch();
+    p.t.emit(now, &Event::Switch { from, to, reason });
+}
+
+fn counters(p: &mut PerCpu, now: u64) {
+    p.last_counters = now.max(1);
+    let e = p.t.counters_event();
+    p.t.emit(now, &e);
+}
+
+// ---------------------------------------------------------------- events from anywhere
+
+/// VM `vm` stopped (called on the CPU that stopped it). Optional: the end of the trap that
+/// stopped a VM reports it too, once.
+pub fn vm_exit(vm: usize) {
+    if EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+        return;
+    }
+    with_this_cpu(|_, p| {
+        let reason = exit_reason(p.last_call);
+        p.t.emit(cpu::counter(), &Event::VmExit { vm: vm as u16, reason });
+    });
+}
+
+/// Bytes VM `vm` wrote to its console (any length; split into records).
+pub fn console(vm: usize, bytes: &[u8]) {
+    with_this_cpu(|_, p| {
+        let ts = cpu::counter();
+        for chunk in bytes.chunks(MAX_PAYLOAD) {
+            p.t.emit(ts, &Event::Console { vm: vm as u16, bytes: chunk });
+        }
+    });
+}
+
+/// One hypervisor log line, as a defmt frame (`{=str}`) in a `Log` record.
+pub fn log_line(line: &[u8]) {
+    let s = match core::str::from_utf8(line) {
+        Ok(s) => s,
+        // A line cut inside a UTF-8 sequence: keep the valid prefix.
+        Err(e) => core::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
+    };
+    defmt::info!("{=str}", s);
+    // Log lines are rare and may be the last words before a power-off: send them now
+    // (waiting for the transport only when the machine is about to power off).
+    with_this_cpu(|cpu, p| drain(cpu, p, LIVE_VMS.load(Ordering::Acquire) == 0));
+}
+
+/// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
+pub fn marker(vcpu: usize, id: u16, value: u64) {
+    with_this_cpu(|_, p| {
+        p.t.emit(cpu::counter(), &Event::Marker { vcpu: vcpu as u16, id, value });
+    });
+}
+
+/// A virtual interrupt was put into a list register of `vcpu`.
+pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {
+    with_this_cpu(|_, p| {
+        p.t.counters.injected();
+        p.t.emit(cpu::counter(), &Event::IrqInjected { vcpu: vcpu as u16, intid, latency_ticks });
+    });
+}
+
+/// A hypercall other than the ones [`enter`] reports by itself (it reports every HVC/SMC
+/// trap's function and x0 result); for handlers that finish a call later.
+pub fn hypercall(vcpu: usize, func: u32, result: i64) {
+    with_this_cpu(|_, p| {
+        p.t.emit(cpu::counter(), &Event::Hypercall { vcpu: vcpu as u16, func, result });
+    });
+}
+
+// ---------------------------------------------------------------- the drain
+
+/// Sends this CPU's ring. `block`: wait for the transport; otherwise skip when it is busy.
+fn drain(cpu: usize, p: &mut PerCpu, block: bool) {
+    loop {
+        if TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            break;
+        }
+        if !block {
+            PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    if !HELLO_SENT.load(Ordering::Relaxed) {
+        if cpu == 0 {
+            hello::send(transport::send_hello);
+            HELLO_SENT.store(true, Ordering::Relaxed);
+        } else {
+            TRANSPORT_BUSY.store(false, Ordering::Release);
+            PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
+            return;
+        }
+    }
+    transport::drain(&mut p.t.ring);
+    TRANSPORT_BUSY.store(false, Ordering::Release);
+    PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
+}
+
+/// Emits a finished defmt frame of this CPU (the logger's release).
+fn log_frame(p: &mut PerCpu) {
+    let n = p.log_len;
+    let frame = p.log;
+    p.t.emit(cpu::counter(), &Event::Log { defmt_frame: &frame[..n] });
+}
+
+/// The per-CPU state for the logger (acquire/write/release run on one CPU, in sequence).
+fn logger_cpu() -> &'static mut PerCpu {
+    let cpu = super::this_cpu();
+    // SAFETY: the logger runs on `cpu` between hooks, never inside one (no hook logs).
+    unsafe { per_cpu(cpu) }
+}

@@ -1,0 +1,96 @@
+//! A VM's life: boot, power-off, reset (PSCI SYSTEM_RESET or a fault with the `restart`
+//! policy), and powering the machine off when no VM is left.
+//!
+//! A reset is carried out by the CPU that hosts the VM's boot vCPU, once every other vCPU
+//! of the VM has stopped (each CPU stops its own at its next look at the schedule; the
+//! reset request kicks them).
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use hv_arch::firmware;
+use hv_core::sysdesc::{RestartPolicy, VcpuIndex};
+
+use super::generated::SYSTEM;
+use super::run::{CpuCtx, power_on};
+use super::state::{LIVE_VMS, MAX_VMS, Power, VCPU_ON, VMS, vcpu_mut};
+use super::{console, irq, vmload, vmshared};
+use crate::hvlog;
+
+/// VMs with a reset requested and not yet carried out.
+static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX_VMS];
+
+/// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
+pub fn boot_vm(ctx: &mut CpuCtx, vm: usize) {
+    let d = &SYSTEM.vms[vm];
+    vmload::load(d);
+    let x0 = d.dtb.map(|b| b.load_ipa).unwrap_or(0);
+    power_on(ctx, d.vcpus[0] as usize, d.entry_ipa, x0);
+}
+
+/// Ends VM `vm`: its vCPUs are no longer picked on any CPU.
+pub fn vm_off(vm: usize) {
+    if VMS[vm].alive.swap(false, Ordering::AcqRel) {
+        console::flush(vm);
+        hvlog!("vm {}: powered off", SYSTEM.vms[vm].name);
+        for &v in SYSTEM.vms[vm].vcpus {
+            VCPU_ON[v as usize].store(false, Ordering::Release);
+            irq::kick_vcpu(v as usize);
+        }
+        LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
+        power_off_if_done();
+    }
+}
+
+/// A fatal guest fault: stop or restart the VM as the configuration says.
+pub fn vm_fault(vm: usize) {
+    match SYSTEM.vms[vm].restart {
+        RestartPolicy::Restart => request_reset(vm),
+        RestartPolicy::Stop => vm_off(vm),
+    }
+}
+
+/// Asks for VM `vm` to be reset from its pristine image.
+pub fn request_reset(vm: usize) {
+    if !VMS[vm].alive.load(Ordering::Acquire) {
+        return;
+    }
+    console::flush(vm);
+    hvlog!("vm {}: reset", SYSTEM.vms[vm].name);
+    RESETTING[vm].store(true, Ordering::Release);
+    for &v in SYSTEM.vms[vm].vcpus {
+        irq::kick_vcpu(v as usize);
+    }
+}
+
+/// Whether VM `vm` is being reset (its vCPUs must not run).
+pub fn resetting(vm: usize) -> bool {
+    RESETTING[vm].load(Ordering::Acquire)
+}
+
+/// Stops this CPU's vCPUs of VMs being reset, and carries out the reset of VMs whose
+/// boot vCPU lives here once all their vCPUs have stopped.
+pub fn service_resets(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
+    for &v in schedule {
+        let d = &SYSTEM.vcpus[v as usize];
+        let vm = d.vm as usize;
+        if !resetting(vm) {
+            continue;
+        }
+        // SAFETY: `v` comes from this CPU's schedule.
+        unsafe { vcpu_mut(v as usize) }.power = Power::Off;
+        VCPU_ON[v as usize].store(false, Ordering::Release);
+        let all_off = SYSTEM.vms[vm].vcpus.iter().all(|&o| !VCPU_ON[o as usize].load(Ordering::Acquire));
+        if d.index_in_vm == 0 && all_off {
+            vmshared::reset(vm);
+            boot_vm(ctx, vm);
+            RESETTING[vm].store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Powers the machine off when no VM is alive.
+pub fn power_off_if_done() {
+    if LIVE_VMS.load(Ordering::Acquire) == 0 {
+        hvlog!("all VMs have ended; powering off");
+        firmware::system_off();
+    }
+}
