@@ -178,12 +178,17 @@ pub fn idle(cpu: usize) {
     drain(cpu, p, true);
 }
 
-/// The machine is about to power off: send what this CPU holds, then give the other CPUs'
-/// drains a bounded time (a tenth of a second) to empty their rings.
+/// The machine is about to power off (the last VM ended): finish this CPU's trap, report
+/// the switch to idle and the final counters, send everything, then give the other CPUs'
+/// drains a bounded time (a tenth of a second) to empty their rings. Called by [`log_line`]
+/// when no VM is left (the power-off path logs before it powers off).
 pub fn power_off() {
-    let cpu = super::this_cpu();
-    with_this_cpu(|_, p| {
+    with_this_cpu(|cpu, p| {
         let now = cpu::counter();
+        finish_trap(p, now, 0);
+        if p.running.is_some() {
+            switch(p, now, None, SwitchReason::Exit);
+        }
         counters(p, now);
         drain(cpu, p, true);
     });
@@ -265,10 +270,15 @@ pub fn log_line(line: &[u8]) {
         // A line cut inside a UTF-8 sequence: keep the valid prefix.
         Err(e) => core::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
     };
-    defmt::info!("{=str}", s);
-    // Log lines are rare and may be the last words before a power-off: send them now
-    // (waiting for the transport only when the machine is about to power off).
-    with_this_cpu(|cpu, p| drain(cpu, p, LIVE_VMS.load(Ordering::Acquire) == 0));
+    // `println` (no level): always compiled in, whatever DEFMT_LOG says.
+    defmt::println!("{=str}", s);
+    // Log lines are rare and may be the last words before a power-off: send them now, and
+    // everything else too when no VM is left.
+    if LIVE_VMS.load(Ordering::Acquire) == 0 {
+        power_off();
+    } else {
+        with_this_cpu(|cpu, p| drain(cpu, p, false));
+    }
 }
 
 /// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
