@@ -2,7 +2,7 @@
 //!
 //! As text (`hv: …` on the physical UART, whole lines under one lock so that lines from
 //! different CPUs and VMs do not interleave) unless the UART carries telemetry frames
-//! (`telemetry-uart` without `telemetry-net`); with any telemetry feature each line also goes
+//! (`telemetry-uart` without `telemetry-net`/`telemetry-null`); with any telemetry feature each line also goes
 //! out as a defmt frame in a `Log` record (see `telemetry`). The formatting is `core::fmt`
 //! into a fixed buffer, then one defmt `{=str}` frame, so every existing `hvlog!` call keeps
 //! working; new code may call `defmt::info!` directly (telemetry builds) for deferred
@@ -80,13 +80,13 @@ pub fn print(args: fmt::Arguments) {
 }
 
 /// Prints one `hv: …` line.
-#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net"))]
+#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net", feature = "telemetry-null"))]
 fn text(line: &[u8]) {
     write_line(b"hv: ", line);
 }
 
 /// The UART carries telemetry frames: no text.
-#[cfg(all(feature = "telemetry-uart", not(feature = "telemetry-net")))]
+#[cfg(all(feature = "telemetry-uart", not(any(feature = "telemetry-net", feature = "telemetry-null"))))]
 fn text(_line: &[u8]) {}
 
 /// Prints a hypervisor log line.

@@ -20,6 +20,7 @@ use super::generated::{self, SYSTEM};
 pub const FEATURES: &[(&str, bool)] = &[
     ("telemetry-uart", cfg!(feature = "telemetry-uart")),
     ("telemetry-net", cfg!(feature = "telemetry-net")),
+    ("telemetry-null", cfg!(feature = "telemetry-null")),
 ];
 
 /// Identifies this build: the configuration id mixed with the package version and features.

@@ -12,13 +12,18 @@ use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
 
 mod hello;
 mod logger;
-#[cfg(feature = "telemetry-net")]
+// Transport: null (benchmarks) > net > uart.
+#[cfg(all(feature = "telemetry-net", not(feature = "telemetry-null")))]
 mod net;
-#[cfg(not(feature = "telemetry-net"))]
+#[cfg(feature = "telemetry-null")]
+mod null;
+#[cfg(not(any(feature = "telemetry-net", feature = "telemetry-null")))]
 mod uart;
-#[cfg(feature = "telemetry-net")]
+#[cfg(all(feature = "telemetry-net", not(feature = "telemetry-null")))]
 use net as transport;
-#[cfg(not(feature = "telemetry-net"))]
+#[cfg(feature = "telemetry-null")]
+use null as transport;
+#[cfg(not(any(feature = "telemetry-net", feature = "telemetry-null")))]
 use uart as transport;
 
 /// Bytes of encoded frames each CPU can hold before it drops events.
