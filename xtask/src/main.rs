@@ -4,8 +4,10 @@
 //! and the hypervisor image for a system description, and boots it under QEMU.
 mod firmware;
 mod itest;
+mod itest_telemetry;
 #[allow(dead_code)] // wired into the CLI separately
 mod linux;
+mod monitor;
 mod paths;
 mod qemu;
 mod toolchain;
@@ -45,6 +47,11 @@ enum Cmd {
     },
     /// Check the firmware toolchain (installing what is missing when root).
     Setup,
+    /// Run a benchmark and print its figures (`telemetry`: events/s, cost of one event).
+    Bench {
+        #[arg(default_value = "telemetry")]
+        what: String,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -67,6 +74,15 @@ struct BuildArgs {
 struct RunArgs {
     #[command(flatten)]
     build: BuildArgs,
+    /// Save the raw telemetry stream to this file (replayable with `hvmon`).
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
+    /// Plain monitor lines even on a terminal (no TUI).
+    #[arg(long)]
+    plain: bool,
+    /// No monitor: the serial port as is on the terminal (for images without telemetry).
+    #[arg(long)]
+    raw: bool,
     /// Extra arguments passed to QEMU.
     #[arg(last = true)]
     qemu_args: Vec<String>,
@@ -96,9 +112,14 @@ fn run() -> Result<()> {
         Cmd::Run(r) => {
             qemu::ensure_installed()?;
             let img = firmware::build_system(&r.build.to_spec())?;
-            let status = qemu::run_interactive(&img, &r.qemu_args)?;
+            let status = if r.raw {
+                qemu::run_interactive(&img, &r.qemu_args)?
+            } else {
+                monitor::run(&img, &r.qemu_args, r.record.clone(), r.plain)?
+            };
             std::process::exit(status);
         }
+        Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
         Cmd::Test { filter, no_unit } => itest::run_all(filter.as_deref(), !no_unit),
     }

@@ -22,6 +22,12 @@ pub fn ensure_installed() -> Result<()> {
 
 /// The machine every system of the `qemu-virt` board runs on.
 pub fn base_command(img: &SystemImage) -> Command {
+    command_with_serial(img, "stdio")
+}
+
+/// [`base_command`] with the serial port on `serial` (a QEMU `-serial` device, e.g.
+/// `chardev:ID` or `file:PATH`).
+pub fn command_with_serial(img: &SystemImage, serial: &str) -> Command {
     let mut cmd = Command::new(QEMU);
     cmd.args([
         "-M",
@@ -37,7 +43,7 @@ pub fn base_command(img: &SystemImage) -> Command {
         "-monitor",
         "none",
         "-serial",
-        "stdio",
+        serial,
         "-no-reboot",
         "-kernel",
     ])

@@ -1,0 +1,403 @@
+//! The telemetry stream of a QEMU run, through the `hvmon` library.
+//!
+//! - [`run`]: `cargo xtask run` — QEMU's serial port on a unix socket that `hvmon`'s live view
+//!   reads (TUI on a terminal, plain lines otherwise); the run ends when the last VM powers off
+//!   (QEMU exits, the socket closes) or on Ctrl-C / `q`, with the monitor's summary line.
+//! - [`decode_run`]: boots a system with a deadline and returns what the stream said (the
+//!   integration tests judge runs by it).
+//! - [`bench`]: `cargo xtask bench telemetry` — events/s without loss, cost of one event.
+//!
+//! With `telemetry-net` the serial port keeps text and the stream comes as UDP datagrams to
+//! the host (QEMU user networking forwards the guest's 10.0.2.2 to the host's loopback).
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hv_protocol::{Stats, TRAP_KINDS};
+use hvmon::elf::Elf;
+use hvmon::info::Info;
+use hvmon::source::Source;
+use hvmon::view::state::HV_LOG;
+use hvmon::view::{self, LiveOptions, LiveState};
+use hvmon::Summary;
+
+use crate::firmware::{self, SystemImage, SystemSpec};
+use crate::qemu;
+use crate::toolchain::{HV_TARGET, Toolchain};
+
+/// UDP port the `telemetry-net` transport sends to (host side of QEMU user networking).
+pub const NET_PORT: u16 = 7777;
+
+fn uses_net(img: &SystemImage) -> bool {
+    img.spec.features.iter().any(|f| f == "telemetry-net")
+}
+
+/// `cargo xtask run`: QEMU plus the live monitor. Returns the exit status for the process:
+/// QEMU's when it ended by itself (0 after the last VM's power-off), 130 when stopped.
+pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: bool) -> Result<i32> {
+    let elf = Elf::load(&img.elf.to_string_lossy()).ok();
+    let tui = !plain && std::io::stdout().is_terminal();
+    let dir = img.elf.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let (mut cmd, source, serial_log) = if uses_net(img) {
+        // The serial port keeps text: into a file, so it does not fight with the TUI.
+        let log = dir.join("serial.log");
+        let mut cmd = qemu::command_with_serial(img, &format!("file:{}", log.display()));
+        cmd.args(["-global", "virtio-mmio.force-legacy=false", "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"]);
+        (cmd, Source::Udp(format!("127.0.0.1:{NET_PORT}")), Some(log))
+    } else {
+        let sock = dir.join("serial.sock");
+        let _ = std::fs::remove_file(&sock);
+        let mut cmd = qemu::command_with_serial(img, "chardev:hvser");
+        // QEMU waits for the monitor to connect before it starts the machine: no byte is lost.
+        cmd.args(["-chardev", &format!("socket,id=hvser,path={},server=on,wait=on", sock.display())]);
+        (cmd, Source::Unix(sock.display().to_string()), None)
+    };
+    cmd.args(extra);
+    // Own process group: Ctrl-C goes to the monitor, which then stops QEMU.
+    cmd.stdin(Stdio::null()).process_group(0);
+    eprintln!("xtask: booting {} under QEMU, telemetry from {source} (Ctrl-C to stop)", img.elf.display());
+    if let Some(l) = &serial_log {
+        eprintln!("xtask: serial output in {}", l.display());
+    }
+    let mut qemu = cmd.spawn().with_context(|| format!("starting {}", qemu::QEMU))?;
+    let opts = || LiveOptions {
+        record: record.clone(),
+        tui,
+        quiet: false,
+        elf: elf.as_ref().and_then(|e| Elf::load(&e.path).ok()),
+        stats_every: Duration::from_secs(5),
+    };
+    let session = match &source {
+        Source::Unix(p) => connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts())),
+        _ => view::run(&source, opts()),
+    };
+    let status = stop(&mut qemu)?;
+    let session = session?;
+    let summary = Summary::of(&session);
+    eprintln!("hvmon: {}", summary.line());
+    if let Some(r) = &record {
+        eprintln!("xtask: raw stream recorded to {}", r.display());
+    }
+    Ok(status.unwrap_or(130))
+}
+
+/// Runs `f` once QEMU's socket exists (retrying while it cannot connect yet).
+fn connect_when_ready<T>(sock: &Path, qemu: &mut Child, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = qemu.try_wait()? {
+            bail!("QEMU exited before the monitor connected ({st})");
+        }
+        if sock.exists() {
+            match f() {
+                Err(e) if start.elapsed() < Duration::from_secs(10) && format!("{e:#}").contains("cannot connect") => {}
+                r => return r,
+            }
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("QEMU did not open its serial socket {}", sock.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits briefly for QEMU to exit by itself (the power-off), else stops it. Returns its
+/// status, or `None` when it had to be stopped.
+fn stop(qemu: &mut Child) -> Result<Option<i32>> {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        if let Some(st) = qemu.try_wait()? {
+            return Ok(st.code());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    Ok(None)
+}
+
+/// What the telemetry stream of one bounded run said.
+#[derive(Debug, Default)]
+pub struct DecodedRun {
+    /// The hello (None: none arrived).
+    pub hello: Option<Info>,
+    /// Console lines by VM name, in order.
+    pub consoles: BTreeMap<String, Vec<String>>,
+    /// The hypervisor's log lines (defmt frames decoded with the image's ELF).
+    pub log: Vec<String>,
+    /// `Switch` records received (all CPUs).
+    pub switches_seen: u64,
+    /// Switches the hypervisor counted itself (sum of each CPU's last `Counters`); None when
+    /// no CPU sent `Counters`.
+    pub switches_reported: Option<u64>,
+    /// `Trap` records received, by `TrapKind as usize`.
+    pub traps_seen: [u64; TRAP_KINDS],
+    /// Traps the hypervisor counted itself (last `Counters` of each CPU, summed).
+    pub traps_reported: Option<[u64; TRAP_KINDS]>,
+    /// `Hypercall` records received.
+    pub hypercalls: u64,
+    /// Records received.
+    pub records: u64,
+    /// (VM name, reason) of every `VmExit`, in order.
+    pub vm_exits: Vec<(String, String)>,
+    /// Records the hypervisor reported as dropped (`Dropped`).
+    pub dropped: u64,
+    /// Records lost in transport (sequence gaps).
+    pub seq_lost: u64,
+    /// Frames that did not decode.
+    pub decode_errors: u64,
+    /// All decoder counters.
+    pub stats: Stats,
+    /// First to last record timestamp, in nanoseconds.
+    pub span_ns: u64,
+    /// The monitor's summary line.
+    pub summary: String,
+    /// QEMU's exit status (None: killed at the deadline).
+    pub status: Option<i32>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// What QEMU printed on stderr.
+    pub qemu_stderr: String,
+}
+
+impl DecodedRun {
+    /// Lines VM `vm` printed.
+    pub fn lines(&self, vm: &str) -> &[String] {
+        self.consoles.get(vm).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether nothing was lost or damaged.
+    pub fn clean(&self) -> bool {
+        self.dropped == 0 && self.seq_lost == 0 && self.decode_errors == 0
+    }
+}
+
+/// Boots `img` under QEMU (`extra` QEMU arguments appended), feeds the serial stream to the
+/// monitor library until QEMU exits or `timeout` passes, and returns what it decoded. The
+/// image must carry `telemetry-uart` (the default features).
+pub fn decode_run(img: &SystemImage, timeout: Duration) -> Result<DecodedRun> {
+    decode_run_with(img, timeout, &[])
+}
+
+/// [`decode_run`] with extra QEMU arguments (e.g. `-icount`).
+pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> Result<DecodedRun> {
+    let elf = Elf::load(&img.elf.to_string_lossy()).with_context(|| format!("reading {}", img.elf.display()))?;
+    let mut cmd = qemu::base_command(img);
+    cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", qemu::QEMU))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut state = LiveState::new(Some(elf));
+    let mut run = DecodedRun::default();
+    let mut fresh = Vec::new();
+    let mut killed = false;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(chunk) => state.feed(&chunk)?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        fresh.append(&mut state.fresh);
+        if !killed && start.elapsed() > timeout {
+            let _ = child.kill();
+            killed = true;
+        }
+    }
+    let status = child.wait()?;
+    run.elapsed = start.elapsed();
+    run.status = if killed { None } else { status.code() };
+    state.finish();
+    fresh.append(&mut state.fresh);
+    run.qemu_stderr = err_thread.join().unwrap_or_default();
+
+    let info = state.session.info().cloned();
+    for (vm, line) in fresh {
+        if vm == HV_LOG {
+            run.log.push(line);
+        } else {
+            let name = info.as_ref().map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+            run.consoles.entry(name).or_default().push(line);
+        }
+    }
+    let m = &state.session.metrics;
+    run.switches_seen = m.cpus.values().map(|c| c.switches).sum();
+    run.traps_seen = m.traps_total();
+    run.hypercalls = m.cpus.values().map(|c| c.hypercalls).sum();
+    run.records = m.cpus.values().map(|c| c.records).sum();
+    let reported: Vec<_> = m.cpus.values().filter_map(|c| c.reported).collect();
+    if !reported.is_empty() {
+        run.switches_reported = Some(reported.iter().map(|r| u64::from(r.1)).sum());
+        let mut t = [0u64; TRAP_KINDS];
+        for r in &reported {
+            for (a, b) in t.iter_mut().zip(r.0) {
+                *a += u64::from(b);
+            }
+        }
+        run.traps_reported = Some(t);
+    }
+    run.vm_exits = m
+        .vm_exits
+        .iter()
+        .map(|e| (info.as_ref().map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm)), e.reason.to_string()))
+        .collect();
+    let stats = state.session.stats().clone();
+    run.dropped = stats.dropped_reported;
+    run.seq_lost = stats.seq_lost;
+    run.decode_errors = stats.decode_errors;
+    let summary = Summary::of(&state.session);
+    run.span_ns = summary.span_ns;
+    run.summary = summary.line();
+    run.stats = stats;
+    run.hello = info;
+    Ok(run)
+}
+
+/// Builds the hypervisor of `spec` without default features (no telemetry: the baseline of
+/// the benchmark). Guests must be built.
+fn build_hv_without_telemetry(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
+    let mut cmd = tc.cargo_build(HV_TARGET);
+    cmd.args(["-p", "hv", "--no-default-features"])
+        .env("HV_BOARD", crate::paths::root().join("boards").join(&spec.board).join("board.toml"))
+        .env("HV_SYSTEM", &spec.system)
+        .env("HV_IMAGES_DIR", firmware::guest_images_dir());
+    if !cmd.status()?.success() {
+        bail!("building the hypervisor without telemetry failed");
+    }
+    let built = crate::paths::firmware_target().join(HV_TARGET).join("release").join("hv");
+    let dir = crate::paths::images().join(&spec.board).join(format!("{}+no-telemetry", spec.label()));
+    std::fs::create_dir_all(&dir)?;
+    let elf = dir.join("hv.elf");
+    std::fs::copy(&built, &elf)?;
+    Ok(SystemImage { elf, spec: spec.clone() })
+}
+
+/// Mean counter ticks per hypercall over the rounds the tmbench guest printed
+/// (`tmbench: round R: N calls in T ticks`), as text or in `Console` records.
+fn ticks_per_call(lines: &[String]) -> Option<f64> {
+    let mut calls = 0u64;
+    let mut ticks = 0u64;
+    for l in lines {
+        let Some(rest) = l.split(": ").nth(2) else { continue };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        if let [n, "calls", "in", t, "ticks"] = w[..] {
+            calls += n.parse::<u64>().ok()?;
+            ticks += t.parse::<u64>().ok()?;
+        }
+    }
+    (calls > 0).then(|| ticks as f64 / calls as f64)
+}
+
+/// Lines of the tmbench VM from a text run (`[tmbench] …` on the serial port).
+fn text_lines(out: &str, vm: &str) -> Vec<String> {
+    let tag = format!("[{vm}] ");
+    out.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(tag.as_str())).map(String::from).collect()
+}
+
+/// `cargo xtask bench telemetry`: prints
+/// - sustained events/s over the UART on one CPU and with four CPUs sharing it (and losses);
+/// - instructions per hypercall without telemetry, with events encoded and discarded
+///   (`telemetry-null`) and with the UART transport, under `-icount shift=0,sleep=off`
+///   (one instruction per ns, the counter ticks every 16 instructions); each hypercall
+///   produces two records (`Trap`, `Hypercall`), so the emit cost per event is half the
+///   difference between the first two.
+pub fn bench(what: &str) -> Result<()> {
+    if what != "telemetry" {
+        bail!("unknown benchmark `{what}` (known: telemetry)");
+    }
+    qemu::ensure_installed()?;
+    let tc = Toolchain::detect_or_install()?;
+    firmware::build_guests(&tc)?;
+    let icount = ["-icount", "shift=0,sleep=off"];
+    let timeout = Duration::from_secs(120);
+
+    // The stream must be right before its figures mean anything.
+    for case in crate::itest_telemetry::cases() {
+        let img = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", case.system, case.features))?;
+        case.run(&img).with_context(|| format!("test qemu::{}", case.name))?;
+        println!("test qemu::{} ... ok", case.name);
+    }
+
+    let one = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench", ""))?;
+    let r = decode_run(&one, timeout)?;
+    check_bench_run(&r, "tmbench")?;
+    println!(
+        "uart, 1 CPU:  {:>8.0} events/s sustained ({} records in {:.3} s of counter time), lost {}, dropped {}",
+        r.records as f64 / (r.span_ns as f64 / 1e9),
+        r.records,
+        r.span_ns as f64 / 1e9,
+        r.seq_lost,
+        r.dropped
+    );
+    let four = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench4", ""))?;
+    let r4 = decode_run(&four, timeout)?;
+    let offered = r4.records + r4.dropped;
+    println!(
+        "uart, 4 CPUs: {:>8.0} events/s delivered, {} of {} records dropped by full rings ({:.1}%), lost in transport {}",
+        r4.records as f64 / (r4.span_ns as f64 / 1e9),
+        r4.dropped,
+        offered,
+        100.0 * r4.dropped as f64 / offered.max(1) as f64,
+        r4.seq_lost
+    );
+
+    let spec = SystemSpec::new("qemu-virt", "tmbench", "");
+    let off = build_hv_without_telemetry(&tc, &spec)?;
+    let o = qemu::run_bounded({
+        let mut c = qemu::base_command(&off);
+        c.args(icount);
+        c
+    }, timeout, None)?;
+    let t_off = ticks_per_call(&text_lines(&o.output, "tmbench")).context("no tmbench rounds in the run without telemetry")?;
+    let null = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench", "telemetry-null"))?;
+    let o = qemu::run_bounded({
+        let mut c = qemu::base_command(&null);
+        c.args(icount);
+        c
+    }, timeout, None)?;
+    let t_null = ticks_per_call(&text_lines(&o.output, "tmbench")).context("no tmbench rounds in the telemetry-null run")?;
+    let u = decode_run_with(&one, timeout, &icount)?;
+    let t_uart = ticks_per_call(u.lines("tmbench")).context("no tmbench rounds in the telemetry-uart run")?;
+    let insns = |t: f64| t * 16.0;
+    println!(
+        "instructions per hypercall (icount): {:.0} without telemetry, {:.0} with events discarded, {:.0} with the UART",
+        insns(t_off),
+        insns(t_null),
+        insns(t_uart)
+    );
+    println!(
+        "cost of one event: {:.0} instructions to emit (encode + ring), {:.0} more to send it on the UART (2 events per hypercall)",
+        (insns(t_null) - insns(t_off)) / 2.0,
+        (insns(t_uart) - insns(t_null)) / 2.0
+    );
+    Ok(())
+}
+
+fn check_bench_run(r: &DecodedRun, vm: &str) -> Result<()> {
+    if r.hello.is_none() || r.status != Some(0) {
+        bail!("benchmark run failed (status {:?}): {}\n{}", r.status, r.summary, r.qemu_stderr);
+    }
+    if ticks_per_call(r.lines(vm)).is_none() {
+        bail!("VM {vm} printed no rounds: {:?}", r.lines(vm));
+    }
+    Ok(())
+}
