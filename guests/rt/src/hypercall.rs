@@ -1,0 +1,144 @@
+//! Wrappers for the hypervisor's hypercalls (SMCCC vendor-specific hypervisor service,
+//! function IDs 0xC600_00nn, see hv/core/src/hypercall.rs). Results: x0 ≥ 0 success,
+//! < 0 an error code of [`err`].
+use crate::arch::hvc6;
+
+/// Error codes returned in x0.
+pub mod err {
+    /// Unknown function.
+    pub const NOT_SUPPORTED: i64 = -1;
+    /// A parameter is malformed.
+    pub const INVALID: i64 = -2;
+    /// The caller may not do this.
+    pub const DENIED: i64 = -3;
+    /// A guest address range is not inside the caller's memory.
+    pub const INVALID_ADDRESS: i64 = -4;
+    /// Nothing to return (e.g. no fault pending).
+    pub const NO_ENTRY: i64 = -5;
+    /// Try again later.
+    pub const BUSY: i64 = -6;
+}
+
+/// Function IDs (SMC64 form).
+pub mod fid {
+    /// Base of the project's calls.
+    pub const BASE: u64 = 0xC600_0000;
+    /// Raise the vIRQ of channel x1.
+    pub const VIRQ_RAISE: u64 = BASE | 0x01;
+    /// Block until an interrupt or event.
+    pub const WAIT_EVENT: u64 = BASE | 0x02;
+    /// Write x2 bytes at IPA x1 to the console.
+    pub const CONSOLE_WRITE: u64 = BASE | 0x03;
+    /// Telemetry marker (id x1, value x2).
+    pub const TELEMETRY_MARKER: u64 = BASE | 0x04;
+    /// Fetch the oldest reflected fault.
+    pub const FAULT_FETCH: u64 = BASE | 0x05;
+    /// Complete a reflected fault.
+    pub const FAULT_COMPLETE: u64 = BASE | 0x06;
+    /// VM identity and RAM.
+    pub const VM_INFO: u64 = BASE | 0x07;
+}
+
+/// Any call: x0 = `fid`, x1..x5 = `args`; returns x0..x3.
+pub fn call(fid: u64, args: [u64; 5]) -> [u64; 4] {
+    hvc6([fid, args[0], args[1], args[2], args[3], args[4]])
+}
+
+/// VIRQ_RAISE: raises the vIRQ of channel `channel` (index in the system's channel list).
+pub fn virq_raise(channel: u64) -> i64 {
+    call(fid::VIRQ_RAISE, [channel, 0, 0, 0, 0])[0] as i64
+}
+
+/// WAIT_EVENT.
+pub fn wait_event() -> i64 {
+    call(fid::WAIT_EVENT, [0; 5])[0] as i64
+}
+
+/// CONSOLE_WRITE of `len` bytes at IPA `ipa`; returns bytes written or an error.
+pub fn console_write_raw(ipa: u64, len: u64) -> i64 {
+    call(fid::CONSOLE_WRITE, [ipa, len, 0, 0, 0])[0] as i64
+}
+
+/// CONSOLE_WRITE of `s`.
+pub fn console_write(s: &[u8]) -> i64 {
+    console_write_raw(s.as_ptr() as u64, s.len() as u64)
+}
+
+/// TELEMETRY_MARKER.
+pub fn telemetry_marker(id: u64, value: u64) -> i64 {
+    call(fid::TELEMETRY_MARKER, [id, value, 0, 0, 0])[0] as i64
+}
+
+/// VM_INFO's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmInfo {
+    /// VM index in the system.
+    pub vm: u64,
+    /// vCPU index of the caller.
+    pub vcpu: u64,
+    /// RAM IPA.
+    pub ram_ipa: u64,
+    /// RAM bytes.
+    pub ram_size: u64,
+}
+
+/// VM_INFO.
+pub fn vm_info() -> Result<VmInfo, i64> {
+    let r = call(fid::VM_INFO, [0; 5]);
+    if (r[0] as i64) < 0 {
+        return Err(r[0] as i64);
+    }
+    Ok(VmInfo { vm: r[0], vcpu: r[1], ram_ipa: r[2], ram_size: r[3] })
+}
+
+/// What a driver VM does with a reflected fault (FAULT_COMPLETE x2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Re-execute the access.
+    Retry = 0,
+    /// Emulated: skip the instruction (a read gets FAULT_COMPLETE's x3).
+    Skip = 1,
+    /// Inject a synchronous external abort.
+    InjectAbort = 2,
+    /// Stop the faulting VM.
+    Stop = 3,
+}
+
+/// A reflected fault as FAULT_FETCH returns it (the guest's reading of the record, see
+/// guests/README.md "reflect"): x0 = token, x1 = faulting IPA, x2 = access
+/// (bits [7:0] size in bytes, bit 8 write), x3 = the
+/// value written (writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReflectedFault {
+    /// Token for FAULT_COMPLETE.
+    pub token: u64,
+    /// Faulting guest-physical address.
+    pub ipa: u64,
+    /// Access size in bytes.
+    pub size: u32,
+    /// Whether it is a write.
+    pub write: bool,
+    /// Written value.
+    pub data: u64,
+}
+
+/// FAULT_FETCH: the oldest pending reflected fault, or an error (NO_ENTRY if none).
+pub fn fault_fetch() -> Result<ReflectedFault, i64> {
+    let r = call(fid::FAULT_FETCH, [0; 5]);
+    if (r[0] as i64) < 0 {
+        return Err(r[0] as i64);
+    }
+    Ok(ReflectedFault {
+        token: r[0],
+        ipa: r[1],
+        size: (r[2] & 0xff) as u32,
+        write: r[2] & (1 << 8) != 0,
+
+        data: r[3],
+    })
+}
+
+/// FAULT_COMPLETE(token, action, read data).
+pub fn fault_complete(token: u64, action: u64, data: u64) -> i64 {
+    call(fid::FAULT_COMPLETE, [token, action, data, 0, 0])[0] as i64
+}
