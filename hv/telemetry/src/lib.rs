@@ -18,12 +18,15 @@
 #![forbid(unsafe_code)]
 
 mod counters;
+mod frame;
 mod ring;
 
 pub use counters::{Counters, classify_esr};
 pub use ring::Ring;
 
-use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, encode_record, max_record_len};
+use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, max_record_len};
+
+pub use frame::encode_record;
 
 /// Largest payload (`Console` bytes, `Log` defmt frame) of one record; longer payloads are
 /// split by the caller (console) or cut (log).

@@ -123,3 +123,33 @@ fn esr_classes() {
     assert_eq!(classify_esr(0x6200_0000), TrapKind::SysReg);
     assert_eq!(classify_esr(0x0000_0000), TrapKind::Other);
 }
+
+#[test]
+fn framing_matches_the_protocol_encoder() {
+    use hv_protocol::{SwitchReason, VmExitReason};
+    let payload: Vec<u8> = (0..=255u8).cycle().take(MAX_PAYLOAD).collect();
+    let nonzero = [0x41u8; MAX_PAYLOAD];
+    let events = [
+        trap(0),
+        trap(u32::MAX),
+        Event::Switch { from: None, to: Some(3), reason: SwitchReason::Start },
+        Event::Counters { traps_by_kind: [0, 1, 300, u32::MAX, 5, 6, 7], switches: 9, injected: 0 },
+        Event::Console { vm: 1, bytes: &payload },
+        Event::Console { vm: 1, bytes: &nonzero[..253] },
+        Event::Console { vm: 1, bytes: &nonzero[..254] },
+        Event::Console { vm: 1, bytes: &nonzero },
+        Event::Log { defmt_frame: &payload[..17] },
+        Event::VmExit { vm: 0, reason: VmExitReason::PowerOff },
+        Event::Marker { vcpu: 1, id: 2, value: u64::MAX },
+    ];
+    for (i, e) in events.iter().enumerate() {
+        for ts in [0u64, 0x1234, u64::MAX] {
+            let h = hv_protocol::Header { cpu: i as u16, seq: (i as u32) << 20, ts };
+            let mut a = [0u8; MAX_FRAME];
+            let mut b = [0u8; MAX_FRAME];
+            let ours = encode_record(h, e, &mut a).unwrap();
+            let theirs = hv_protocol::encode_record(h, e, &mut b).unwrap();
+            assert_eq!(ours, theirs, "{e:?}");
+        }
+    }
+}
