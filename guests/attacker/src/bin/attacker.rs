@@ -98,6 +98,7 @@ mod guest {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(FROM_VICTIM, 0x80);
+        guest_rt::println!("attacker: waiting for the victim's ready (INTID {FROM_VICTIM})");
         irq::wait_count(FROM_VICTIM, 1);
 
         // Memory outside this VM.

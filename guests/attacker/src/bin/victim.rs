@@ -48,6 +48,7 @@ mod guest {
         arch::dsb();
         println!("victim: pattern written to {start:#x}..{end:#x}");
         check(hypercall::virq_raise(READY) == 0, "virq-raise-failed");
+        println!("victim: waiting for the attacker's done (INTID {DONE})");
         irq::wait_count(DONE, 1);
 
         let mut bad = 0u64;

@@ -16,6 +16,7 @@ mod guest {
         gic::init_cpu();
         gic::configure(FROM_PONG, 0x80);
         // Round 0: pong's "ready".
+        println!("ping: waiting for pong's ready (INTID {FROM_PONG})");
         irq::wait_count(FROM_PONG, 1);
         let t0 = timer::now();
         let mut done = 0;

@@ -14,7 +14,9 @@ mod guest {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(FROM_PING, 0x80);
-        check(hypercall::virq_raise(TO_PING) == 0, "ready-raise-failed");
+        let r = hypercall::virq_raise(TO_PING);
+        println!("pong: ready raised ({r}), waiting for ping (INTID {FROM_PING})");
+        check(r == 0, "ready-raise-failed");
         let mut answered = 0;
         for i in 1..=ROUNDS {
             irq::wait_count(FROM_PING, i);

@@ -28,6 +28,7 @@ mod guest {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(FROM_DRIVER, 0x80);
+        println!("reflect-client: waiting for the driver's ready (INTID {FROM_DRIVER})");
         irq::wait_count(FROM_DRIVER, 1);
 
         let id = ok_or_fault(probe::read32(reg(REG_ID)), "id-read");

@@ -22,7 +22,9 @@ mod guest {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(FROM_PRODUCER, 0x80);
-        check(hypercall::virq_raise(ACK) == 0, "virq-raise-failed");
+        let r = hypercall::virq_raise(ACK);
+        println!("shm-consumer: ready raised ({r}), waiting for data (INTID {FROM_PRODUCER})");
+        check(r == 0, "virq-raise-failed");
         irq::wait_count(FROM_PRODUCER, 1);
 
         check(get(SHM) == MAGIC, "bad-magic");
