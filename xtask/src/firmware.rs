@@ -63,16 +63,17 @@ pub struct SystemImage {
     pub spec: SystemSpec,
 }
 
-/// The guest crates: every package under guests/ except the runtime.
+/// The guest crates: the workspace members under guests/ (except the runtime).
 fn guest_packages() -> Result<Vec<String>> {
+    let root = paths::root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let mut pkgs = Vec::new();
-    for entry in std::fs::read_dir(paths::root().join("guests"))? {
-        let dir = entry?.path();
-        let manifest = dir.join("Cargo.toml");
-        if !manifest.is_file() || dir.ends_with("rt") {
+    for member in manifest.lines().filter_map(|l| l.trim().strip_prefix("\"guests/")) {
+        let dir = member.trim_end_matches(['"', ',']);
+        if dir == "rt" {
             continue;
         }
-        let text = std::fs::read_to_string(&manifest)?;
+        let text = std::fs::read_to_string(root.join("guests").join(dir).join("Cargo.toml"))?;
         if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"'))) {
             pkgs.push(name.to_string());
         }
@@ -110,7 +111,17 @@ pub fn build_system(spec: &SystemSpec) -> Result<SystemImage> {
     }
     let tc = Toolchain::detect_or_install()?;
     build_guests(&tc)?;
+    fetch_payloads(spec)?;
     build_hv(&tc, spec)
+}
+
+/// Fetches and builds the Linux kernel and initramfs when the system uses them.
+pub fn fetch_payloads(spec: &SystemSpec) -> Result<()> {
+    let text = std::fs::read_to_string(&spec.system)?;
+    if text.contains("target/linux/") {
+        crate::linux::fetch_and_build()?;
+    }
+    Ok(())
 }
 
 /// Builds the hypervisor image of `spec` (guests must be built).

@@ -5,7 +5,6 @@
 mod firmware;
 mod itest;
 mod itest_telemetry;
-#[allow(dead_code)] // wired into the CLI separately
 mod linux;
 mod monitor;
 mod paths;
@@ -51,6 +50,12 @@ enum Cmd {
     Bench {
         #[arg(default_value = "telemetry")]
         what: String,
+    },
+    /// Fetch the pinned Debian kernel and busybox and build the initramfs.
+    Linux {
+        /// Also boot it natively under QEMU (no hypervisor) and report the time to the marker.
+        #[arg(long)]
+        boot: bool,
     },
 }
 
@@ -121,6 +126,15 @@ fn run() -> Result<()> {
         }
         Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
+        Cmd::Linux { boot } => {
+            let art = linux::fetch_and_build()?;
+            println!("kernel {}\ninitrd {}", art.kernel.display(), art.initrd.display());
+            if boot {
+                let b = linux::check_native()?;
+                println!("native boot: {:.2} s to the marker, {:.2} s in all", b.to_marker.as_secs_f64(), b.total.as_secs_f64());
+            }
+            Ok(())
+        }
         Cmd::Test { filter, no_unit } => itest::run_all(filter.as_deref(), !no_unit),
     }
 }

@@ -88,6 +88,7 @@ pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
     for (i, &lr) in lrs[..n].iter().enumerate() {
         gic::write_lr(i, lr);
     }
+
     gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
     if vcpu.timer_masked && timer_idle {
         vcpu.timer_masked = false;
@@ -102,6 +103,9 @@ pub fn after_exit(v: usize) {
     let mut lrs = [0u64; MAX_LRS];
     for (i, lr) in lrs[..n].iter_mut().enumerate() {
         *lr = gic::read_lr(i);
+        // Emptying the list registers also drops the maintenance condition (an EOI'd
+        // entry, an underflow) that made this exit: it would otherwise stay asserted.
+        gic::write_lr(i, 0);
     }
     gic::set_ich_hcr(ICH_HCR_EN);
     let kick = vmshared::with(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..n]));
