@@ -45,7 +45,13 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             if let (Some(acc), Some(r)) = (da.mmio(), reflect::region_of(vm, da.ipa)) {
                 return reflect::reflect(v, vcpu, r, acc, da.far, advance);
             }
-            inject_fault(vcpu, GuestException::DataAbort { status: FaultStatus::SyncExternal, far: da.far, write: da.wnr });
+            // A write to a read-only mapping (a shared region) reads to the guest as the
+            // permission fault it is; anything else unmapped is an external abort.
+            let status = match da.status() {
+                p @ FaultStatus::Permission(_) => p,
+                _ => FaultStatus::SyncExternal,
+            };
+            inject_fault(vcpu, GuestException::DataAbort { status, far: da.far, write: da.wnr });
             Outcome::Continue
         }
         Trap::Wfx { wfe, .. } => {

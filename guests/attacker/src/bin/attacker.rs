@@ -108,10 +108,10 @@ mod guest {
         ram_sweep();
 
         // GIC state of interrupts this VM does not own: writes ignored, reads zero.
-        // INTIDs 32..63 (the UART's SPI 33 among them): none owned.
-        gic_probe("gicd-isenabler-spi32", GICD + gic::ISENABLER + 4, u32::MAX, 0);
-        gic_probe("gicd-icenabler-spi32", GICD + gic::ICENABLER + 4, u32::MAX, 0);
-        gic_probe("gicd-ispendr-spi32", GICD + gic::ISPENDR + 4, u32::MAX, 0);
+        // INTIDs 32..63: only 33, the interrupt of this VM's own (emulated) UART, is ours.
+        gic_probe("gicd-isenabler-spi32", GICD + gic::ISENABLER + 4, u32::MAX, 1 << 1);
+        gic_probe("gicd-icenabler-spi32", GICD + gic::ICENABLER + 4, u32::MAX, 1 << 1);
+        gic_probe("gicd-ispendr-spi32", GICD + gic::ISPENDR + 4, u32::MAX, 1 << 1);
         // INTIDs 96..127: only 101 is ours (bit 5).
         gic_probe("gicd-isenabler-spi96", GICD + gic::ISENABLER + 12, u32::MAX, 1 << 5);
         gic_probe("gicd-ispendr-spi96", GICD + gic::ISPENDR + 12, !(1 << 5), 1 << 5);

@@ -44,7 +44,9 @@ mod guest {
         // Round 0 spins (IRQs unmasked) instead of sleeping: delivery without WFI.
         let cval = timer::now() + delay;
         timer::arm_at(cval);
+        guest_rt::arch::irq_unmask();
         let got = timer::spin_until(delay * 10, || irq::count(timer::INTID) >= 1);
+        guest_rt::arch::irq_mask();
         println!("timer: spin round CNTV_CTL_EL0 = {:#x}", timer::ctl());
         result!("timer-spin-irq", "{}", if got { "yes" } else { "no" });
         check(got, "timer-irq-not-delivered");
