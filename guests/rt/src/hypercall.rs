@@ -37,6 +37,8 @@ pub mod fid {
     pub const FAULT_COMPLETE: u64 = BASE | 0x06;
     /// VM identity and RAM.
     pub const VM_INFO: u64 = BASE | 0x07;
+    /// State of another VM (x1 = its index): 0 running, 1 off.
+    pub const VM_STATE: u64 = BASE | 0x08;
 }
 
 /// Any call: x0 = `fid`, x1..x5 = `args`; returns x0..x3.
@@ -89,6 +91,11 @@ pub fn vm_info() -> Result<VmInfo, i64> {
         return Err(r[0] as i64);
     }
     Ok(VmInfo { vm: r[0], vcpu: r[1], ram_ipa: r[2], ram_size: r[3] })
+}
+
+/// VM_STATE: 0 = VM `vm` runs, 1 = it is off, < 0 an error (DENIED without a channel).
+pub fn vm_state(vm: u64) -> i64 {
+    call(fid::VM_STATE, [vm, 0, 0, 0, 0])[0] as i64
 }
 
 /// What a driver VM does with a reflected fault (FAULT_COMPLETE x2).

@@ -57,6 +57,9 @@ pub mod fid {
     pub const FAULT_COMPLETE: u32 = BASE | 0x06;
     /// Get VM info: x0 = VM index, x1 = vCPU index, x2 = RAM IPA, x3 = RAM size.
     pub const VM_INFO: u32 = BASE | 0x07;
+    /// State of VM x1 (its index): 0 = running, 1 = off. Only for a VM the caller shares
+    /// a vIRQ channel with (either direction); others get DENIED.
+    pub const VM_STATE: u32 = BASE | 0x08;
     /// Number of functions implemented in this range (SMCCC generic query).
     pub const CALL_COUNT: u32 = 0x8600_FF00;
     /// UID of the service (SMCCC generic query), in w0..w3.
@@ -207,6 +210,11 @@ pub enum Hypercall {
     },
     /// Ask for the VM's identity and memory.
     VmInfo,
+    /// Ask whether VM `vm` runs.
+    VmState {
+        /// VM index.
+        vm: u16,
+    },
     /// SMCCC generic query: number of calls.
     CallCount,
     /// SMCCC generic query: service UID.
@@ -255,6 +263,9 @@ impl Hypercall {
                 },
             },
             fid::VM_INFO => Hypercall::VmInfo,
+            fid::VM_STATE => Hypercall::VmState {
+                vm: u16::try_from(a(1)).map_err(|_| err::INVALID)?,
+            },
             id if id == fid::CALL_COUNT | (1 << 30) => Hypercall::CallCount,
             id if id == fid::CALL_UID | (1 << 30) => Hypercall::CallUid,
             id if id == fid::REVISION | (1 << 30) => Hypercall::Revision,
@@ -264,11 +275,17 @@ impl Hypercall {
 }
 
 /// Number of functions (for CALL_COUNT).
-pub const CALL_COUNT: i64 = 7;
+pub const CALL_COUNT: i64 = 8;
 
 /// Whether `id` is implemented (for SMCCC_ARCH_FEATURES).
 pub fn implemented(id: u32) -> bool {
     Hypercall::is_hypercall(id as u64) && Hypercall::decode([id as u64, 0, 0, 0, 0, 0]).is_ok()
+}
+
+/// Whether `caller` may observe VM `vm` (VM_STATE): itself, or a VM it shares a channel
+/// with in either direction.
+pub fn may_observe(channels: &[crate::sysdesc::ChannelDesc], caller: crate::sysdesc::VmIndex, vm: crate::sysdesc::VmIndex) -> bool {
+    caller == vm || channels.iter().any(|c| (c.from == caller && c.to == vm) || (c.from == vm && c.to == caller))
 }
 
 /// Resolves a channel for a VIRQ_RAISE: the channel must exist and `caller` must be its

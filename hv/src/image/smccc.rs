@@ -8,7 +8,9 @@ use hv_core::smccc::{FunctionId, owner};
 
 use super::exit::Outcome;
 use super::generated::SYSTEM;
-use super::state::{Power, START, Vcpu};
+use core::sync::atomic::Ordering;
+
+use super::state::{Power, START, VMS, Vcpu};
 use super::{console, irq, reflect, vmshared};
 
 /// Handles the call in the vCPU's x0..x5; writes results to x0..x3.
@@ -88,6 +90,17 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
             let desc = &SYSTEM.vms[vm];
             vcpu.regs.x[..4].copy_from_slice(&[vm as u64, d.index_in_vm as u64, desc.ram_ipa, desc.ram_size]);
             return Outcome::Continue;
+        }
+        Hypercall::VmState { vm: other } => {
+            if (other as usize) >= SYSTEM.vms.len() {
+                err::INVALID
+            } else if !hypercall::may_observe(SYSTEM.channels, vm as u16, other) {
+                err::DENIED
+            } else if VMS[other as usize].alive.load(Ordering::Acquire) {
+                0
+            } else {
+                1
+            }
         }
         Hypercall::CallCount => CALL_COUNT,
         Hypercall::CallUid => {

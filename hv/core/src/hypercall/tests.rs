@@ -56,7 +56,8 @@ fn decode_rejects() {
         call(fid::FAULT_COMPLETE, [1, 4, 0, 0, 0]),
         Err(err::INVALID)
     );
-    assert_eq!(call(fid::BASE | 0x08, [0; 5]), Err(err::NOT_SUPPORTED));
+    assert_eq!(call(fid::BASE | 0x09, [0; 5]), Err(err::NOT_SUPPORTED));
+    assert_eq!(call(fid::VM_STATE, [1 << 16, 0, 0, 0, 0]), Err(err::INVALID));
     assert_eq!(call(fid::BASE, [0; 5]), Err(err::NOT_SUPPORTED));
     assert_eq!(call(0x8400_0000, [0; 5]), Err(err::NOT_SUPPORTED), "PSCI");
     assert_eq!(
@@ -179,17 +180,28 @@ fn features_and_range() {
         fid::FAULT_FETCH,
         fid::FAULT_COMPLETE,
         fid::VM_INFO,
+        fid::VM_STATE,
     ] {
         assert!(implemented(f), "{f:#x}");
         assert!(Hypercall::is_hypercall(f as u64));
     }
     assert!(!implemented(fid::BASE | 0x20));
     assert!(!implemented(0x8400_0000));
-    assert_eq!(CALL_COUNT, 7);
+    assert_eq!(CALL_COUNT, 8);
     // SMCCC_ARCH_FEATURES through the PSCI front end answers for hypercalls.
     let mut vm = crate::psci::PsciVm::<1>::new(&[0x8000_0000], 0x4000_0000, 0x1000).unwrap();
     assert_eq!(
         vm.handle(0, [0x8000_0001, fid::CONSOLE_WRITE as u64, 0, 0]),
         crate::psci::PsciDecision::Reply(0)
     );
+}
+
+#[test]
+fn vm_state_is_visible_only_along_channels() {
+    use crate::sysdesc::ChannelDesc;
+    let ch = [ChannelDesc { name: "c", from: 1, to: 0, virt_intid: 100 }];
+    assert!(may_observe(&ch, 1, 0));
+    assert!(may_observe(&ch, 0, 1));
+    assert!(may_observe(&ch, 2, 2));
+    assert!(!may_observe(&ch, 2, 0));
 }
