@@ -64,7 +64,7 @@ pub struct SystemImage {
 }
 
 /// The guest crates: the workspace members under guests/ (except the runtime).
-fn guest_packages() -> Result<Vec<String>> {
+pub fn guest_packages() -> Result<Vec<String>> {
     let root = paths::root();
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let mut pkgs = Vec::new();

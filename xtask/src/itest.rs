@@ -1,63 +1,297 @@
 //! `cargo xtask test`: host unit tests, then QEMU integration tests.
 //!
 //! Each integration case boots a real system image under QEMU with a deadline (a hang
-//! fails the case, it never stalls the run) and judges the run by what the hypervisor
-//! reported: the tagged console lines and QEMU's exit status (the hypervisor powers the
-//! machine off through PSCI when its last VM ends, so a clean run exits 0).
+//! fails the case, it never stalls the run). Most cases are judged through the telemetry
+//! stream (default features: frames on the UART, decoded by the monitor library): the
+//! VMs' console lines, VM exits, the hypervisor's counters. Test guests report machine-
+//! checkable `RESULT <key> <value>` lines (guests/README.md) and finish with
+//! `RESULT status pass`; the hypervisor powers the machine off when the last VM ends, so
+//! a clean run exits 0. A few cases run the plain-text image (no telemetry) so that mode
+//! stays tested too.
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::firmware::{self, SystemImage, SystemSpec};
-use crate::qemu::{self, Outcome};
+use crate::firmware::{self, SystemSpec};
 use crate::toolchain::Toolchain;
+use crate::{itest_telemetry, monitor, qemu};
+
+/// How a case's output is collected.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Default image: telemetry frames on the UART, decoded.
+    Telemetry,
+    /// `--no-default-features`: tagged text lines on the UART.
+    Plain,
+}
+
+/// What a run produced, whichever the mode.
+pub struct RunView {
+    /// Console lines per VM.
+    pub consoles: BTreeMap<String, Vec<String>>,
+    /// The hypervisor's own lines.
+    pub log: Vec<String>,
+    /// QEMU's exit status (None: killed at the deadline).
+    pub status: Option<i32>,
+    /// Telemetry problems (drops, losses, decode errors), empty in plain mode.
+    pub stream_problems: Option<String>,
+}
+
+impl RunView {
+    fn lines(&self, vm: &str) -> &[String] {
+        self.consoles.get(vm).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The value of `RESULT <key> <value>` printed by `vm`.
+    fn result(&self, vm: &str, key: &str) -> Option<&str> {
+        let prefix = format!("RESULT {key} ");
+        self.lines(vm).iter().rev().find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+}
 
 /// One QEMU integration test.
 struct Case {
     name: &'static str,
     system: &'static str,
-    features: &'static str,
+    mode: Mode,
     timeout: Duration,
-    check: fn(&Outcome) -> Result<()>,
+    /// Every VM that must end with `RESULT status pass`.
+    pass: &'static [&'static str],
+    /// (vm, key, value) RESULT lines that must be printed.
+    expect: &'static [(&'static str, &'static str, &'static str)],
+    /// Further checks.
+    check: fn(&RunView) -> Result<()>,
+}
+
+fn no_check(_: &RunView) -> Result<()> {
+    Ok(())
 }
 
 fn cases() -> Vec<Case> {
-    vec![Case {
-        name: "hello_boots_and_powers_off",
-        system: "hello",
-        features: "",
-        timeout: Duration::from_secs(60),
-        check: check_hello,
-    }]
+    let t = Duration::from_secs;
+    vec![
+        Case { name: "hello_plain_text_console", system: "hello", mode: Mode::Plain, timeout: t(60), pass: &[], expect: &[], check: check_hello },
+        Case {
+            name: "pingpong_two_vms_one_cpu",
+            system: "pingpong",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["ping", "pong"],
+            expect: &[("ping", "round-trips", "1000"), ("pong", "answers", "1000")],
+            check: no_check,
+        },
+        Case {
+            name: "smp_ipi_psci_and_sgis",
+            system: "smp-ipi",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["smp-ipi"],
+            expect: &[
+                ("smp-ipi", "cpu-on", "0"),
+                ("smp-ipi", "cpu-on-self", "-4"),
+                ("smp-ipi", "cpu-on-nonexistent", "-2"),
+                ("smp-ipi", "sgis-received-vcpu0", "100"),
+                ("smp-ipi", "sgis-received-vcpu1", "100"),
+                ("smp-ipi", "affinity-after-off", "1"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "timer_wakes_wfi",
+            system: "timer",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["timer"],
+            expect: &[("timer", "timer-spin-irq", "yes"), ("timer", "timer-irqs", "10"), ("timer", "timer-early", "0")],
+            check: no_check,
+        },
+        Case {
+            name: "lr_overflow_all_delivered",
+            system: "lr-overflow",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["lr-overflow"],
+            expect: &[
+                ("lr-overflow", "phase1-delivered", "8"),
+                ("lr-overflow", "phase1-duplicates", "0"),
+                ("lr-overflow", "phase2-delivered", "16"),
+                ("lr-overflow", "phase2-priority-order", "ok"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "shm_producer_consumer",
+            system: "shm",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["producer", "consumer"],
+            expect: &[
+                ("producer", "records-written", "1000"),
+                ("consumer", "records-verified", "1000"),
+                ("consumer", "ro-write", "fault"),
+                ("consumer", "ro-data-unchanged", "yes"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "reflect_device_emulated_by_vm",
+            system: "reflect",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["client", "driver"],
+            expect: &[
+                ("client", "counter", "0,1,2"),
+                ("client", "bad-register", "abort"),
+                ("driver", "fetch-empty", "-5"),
+                ("driver", "complete-forged", "refused"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "attacker_contained",
+            system: "attacker",
+            mode: Mode::Telemetry,
+            timeout: t(180),
+            pass: &["attacker", "victim"],
+            expect: &[("victim", "victim-intact", "yes"), ("attacker", "ram-sweep", "fault")],
+            check: check_attacker,
+        },
+        Case {
+            name: "linux_duo_smp_linux_beside_heartbeat",
+            system: "linux-duo",
+            mode: Mode::Plain,
+            timeout: t(300),
+            pass: &["heartbeat"],
+            expect: &[("heartbeat", "watched-off-seen", "yes"), ("heartbeat", "vcpu1-beating", "yes")],
+            check: check_linux_duo,
+        },
+    ]
 }
 
-/// Lines the VM `vm` printed through its emulated UART (tagged `[vm] ` by the hypervisor).
-pub fn vm_lines<'a>(out: &'a str, vm: &str) -> Vec<&'a str> {
-    let tag = format!("[{vm}] ");
-    out.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(tag.as_str())).collect()
-}
-
-fn expect_exit_zero(o: &Outcome) -> Result<()> {
-    match o.status {
-        Some(0) => Ok(()),
-        Some(c) => bail!("QEMU exited with status {c}"),
-        None => bail!("no power-off within {:?} (killed)", o.elapsed),
-    }
-}
-
-fn check_hello(o: &Outcome) -> Result<()> {
-    let lines = vm_lines(&o.output, "hello");
-    let want = ["Hello from a VM at EL1 with stage-2 translation on", "PSCI version 1.1", "hello: done"];
-    for w in want {
-        if !lines.contains(&w) {
+fn check_hello(v: &RunView) -> Result<()> {
+    let lines = v.lines("hello");
+    for w in ["Hello from a VM at EL1 with stage-2 translation on", "PSCI version 1.1", "hello: done"] {
+        if !lines.iter().any(|l| l == w) {
             bail!("VM `hello` did not print {w:?}; it printed {lines:?}");
         }
     }
-    if !o.output.contains("vm hello: powered off") {
+    if !v.log.iter().any(|l| l.contains("vm hello: powered off")) {
         bail!("the hypervisor did not report the VM's power-off");
     }
-    expect_exit_zero(o)
+    Ok(())
+}
+
+fn check_attacker(v: &RunView) -> Result<()> {
+    let leaked: Vec<&String> = v.lines("attacker").iter().filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED")).collect();
+    if !leaked.is_empty() {
+        bail!("the attacker got through: {leaked:?}");
+    }
+    Ok(())
+}
+
+fn check_linux_duo(v: &RunView) -> Result<()> {
+    let linux = v.lines("linux");
+    for w in [
+        "LINUX-GUEST: init started",
+        "LINUX-GUEST: cpus online 0-1",
+        "LINUX-GUEST: workload done",
+    ] {
+        if !linux.iter().any(|l| l.contains(w)) {
+            bail!("Linux did not print {w:?}");
+        }
+    }
+    if !linux.iter().any(|l| l.starts_with("LINUX-GUEST: sha256 ok")) {
+        bail!("the Linux workload's checksum is wrong or missing");
+    }
+    // The heartbeat kept going while Linux booted and after it powered off.
+    let beats = v.lines("heartbeat").iter().filter(|l| l.starts_with("heartbeat ")).count();
+    if beats < 5 {
+        bail!("only {beats} heartbeats");
+    }
+    let log = v.log.join("\n");
+    let (linux_off, hb_off) = (log.find("vm linux: powered off"), log.find("vm heartbeat: powered off"));
+    match (linux_off, hb_off) {
+        (Some(a), Some(b)) if a < b => Ok(()),
+        _ => bail!("expected Linux to power off before the heartbeat VM: {log}"),
+    }
+}
+
+fn judge(case: &Case, v: &RunView) -> Result<()> {
+    if let Some(p) = &v.stream_problems {
+        bail!("telemetry stream not clean: {p}");
+    }
+    if v.log.iter().any(|l| l.contains("FATAL")) {
+        bail!("hypervisor failure: {:?}", v.log);
+    }
+    for vm in case.pass {
+        match v.result(vm, "status") {
+            Some("pass") => {}
+            other => bail!("VM `{vm}` did not pass: status {other:?}"),
+        }
+    }
+    for (vm, key, want) in case.expect {
+        match v.result(vm, key) {
+            Some(got) if got == *want => {}
+            got => bail!("VM `{vm}`: RESULT {key} is {got:?}, expected {want:?}"),
+        }
+    }
+    (case.check)(v)?;
+    match v.status {
+        Some(0) => Ok(()),
+        Some(c) => bail!("QEMU exited with status {c}"),
+        None => bail!("no power-off within {:?} (killed)", case.timeout),
+    }
+}
+
+/// Splits plain-mode output into tagged VM lines and hypervisor lines.
+fn parse_plain(out: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    let mut consoles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut log = Vec::new();
+    for l in out.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(rest) = l.strip_prefix('[') {
+            if let Some((vm, line)) = rest.split_once("] ") {
+                consoles.entry(vm.to_string()).or_default().push(line.to_string());
+                continue;
+            }
+        }
+        if let Some(line) = l.strip_prefix("hv: ") {
+            log.push(line.to_string());
+        }
+    }
+    (consoles, log)
+}
+
+fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
+    let mut spec = SystemSpec::new("qemu-virt", case.system, "");
+    if case.mode == Mode::Plain {
+        spec = spec.plain();
+    }
+    firmware::fetch_payloads(&spec)?;
+    let img = firmware::build_hv(tc, &spec)?;
+    let view = match case.mode {
+        Mode::Plain => {
+            let o = qemu::run_bounded(qemu::base_command(&img), case.timeout, None)?;
+            let (consoles, log) = parse_plain(&o.output);
+            RunView { consoles, log, status: o.status, stream_problems: None }
+        }
+        Mode::Telemetry => {
+            let r = monitor::decode_run(&img, case.timeout)?;
+            let problems = (!r.clean()).then(|| r.summary.clone());
+            RunView { consoles: r.consoles, log: r.log, status: r.status, stream_problems: problems }
+        }
+    };
+    judge(case, &view).map_err(|e| {
+        let mut tail = Vec::new();
+        for (vm, lines) in &view.consoles {
+            for l in lines.iter().rev().take(6).rev() {
+                tail.push(format!("[{vm}] {l}"));
+            }
+        }
+        tail.extend(view.log.iter().rev().take(6).rev().map(|l| format!("hv: {l}")));
+        e.context(format!("output (last lines per source):\n      {}", tail.join("\n      ")))
+    })
 }
 
 /// Runs the whole suite; prints one line per case and the totals.
@@ -72,20 +306,23 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
     let tc = Toolchain::detect_or_install()?;
     eprintln!("xtask: {tc}");
     firmware::build_guests(&tc)?;
-    for case in cases().into_iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))) {
-        let spec = SystemSpec::new("qemu-virt", case.system, case.features).plain();
-        let result = firmware::build_hv(&tc, &spec)
-            .and_then(|img| run_case(&case, &img));
-        match result {
-            Ok(()) => {
-                println!("test qemu::{} ... ok", case.name);
-                passed += 1;
-            }
-            Err(e) => {
-                println!("test qemu::{} ... FAILED\n    {e:#}", case.name);
-                failed += 1;
-            }
+    let selected = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let mut record = |name: &str, r: Result<()>| match r {
+        Ok(()) => {
+            println!("test qemu::{name} ... ok");
+            passed += 1;
         }
+        Err(e) => {
+            println!("test qemu::{name} ... FAILED\n    {e:#}");
+            failed += 1;
+        }
+    };
+    for case in cases().into_iter().filter(|c| selected(c.name)) {
+        record(case.name, run_case(&tc, &case));
+    }
+    for case in itest_telemetry::cases().into_iter().filter(|c| selected(c.name)) {
+        let r = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", case.system, case.features)).and_then(|img| case.run(&img));
+        record(case.name, r);
     }
     println!("tests: {passed} passed, {failed} failed");
     if failed > 0 {
@@ -94,20 +331,12 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
     Ok(())
 }
 
-fn run_case(case: &Case, img: &SystemImage) -> Result<()> {
-    let o = qemu::run_bounded(qemu::base_command(img), case.timeout, None)?;
-    (case.check)(&o).map_err(|e| {
-        let tail: Vec<&str> = o.output.lines().rev().take(30).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        e.context(format!("last output:\n      {}", tail.join("\n      ")))
-    })
-}
-
 /// Host unit tests of the workspace's host crates; returns (passed, failed).
 fn unit_tests() -> Result<(usize, usize)> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(crate::paths::root())
-        .args(["test", "--workspace", "--exclude", "hv", "--exclude", "hv-arch", "--exclude", "guest-hello", "--exclude", "guest-rt"])
+        .args(["test", "--workspace", "--exclude", "hv", "--exclude", "hv-arch"])
+        .args(guest_excludes()?)
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
@@ -121,6 +350,16 @@ fn unit_tests() -> Result<(usize, usize)> {
         bail!("host unit tests did not build or run ({})", out.status);
     }
     Ok((passed, failed))
+}
+
+/// `--exclude` arguments for the firmware-only guest crates.
+fn guest_excludes() -> Result<Vec<String>> {
+    let mut args = vec!["--exclude".to_string(), "guest-rt".to_string()];
+    for p in firmware::guest_packages()? {
+        args.push("--exclude".into());
+        args.push(p);
+    }
+    Ok(args)
 }
 
 fn number_before(s: &str, word: &str) -> usize {
