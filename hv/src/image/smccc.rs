@@ -77,7 +77,13 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
             err::SUCCESS
         }
         Hypercall::ConsoleWrite { buf } => console_write(vm, buf),
-        Hypercall::TelemetryMarker { .. } => err::SUCCESS,
+        Hypercall::TelemetryMarker { id, value } => match u16::try_from(id) {
+            Ok(id) => {
+                super::telemetry::marker(v, id, value);
+                err::SUCCESS
+            }
+            Err(_) => err::INVALID,
+        },
         Hypercall::FaultFetch => match reflect::fetch(vm) {
             Ok(rec) => {
                 vcpu.regs.x[..4].copy_from_slice(&rec);
