@@ -27,10 +27,24 @@ impl SystemSpec {
         let system = if system.ends_with(".toml") || as_path.components().count() > 1 {
             as_path
         } else {
-            paths::root().join("boards").join(board).join("systems").join(format!("{system}.toml"))
+            paths::root()
+                .join("boards")
+                .join(board)
+                .join("systems")
+                .join(format!("{system}.toml"))
         };
-        let features = features.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
-        SystemSpec { board: board.to_string(), system, features, default_features: true }
+        let features = features
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect();
+        SystemSpec {
+            board: board.to_string(),
+            system,
+            features,
+            default_features: true,
+        }
     }
 
     /// The same system without the image's default features (plain-text console).
@@ -41,8 +55,16 @@ impl SystemSpec {
 
     /// Short name: the system file's stem plus features.
     pub fn label(&self) -> String {
-        let stem = self.system.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut label = if self.features.is_empty() { stem } else { format!("{stem}+{}", self.features.join("+")) };
+        let stem = self
+            .system
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut label = if self.features.is_empty() {
+            stem
+        } else {
+            format!("{stem}+{}", self.features.join("+"))
+        };
         if !self.default_features {
             label.push_str("+plain");
         }
@@ -50,7 +72,10 @@ impl SystemSpec {
     }
 
     fn board_file(&self) -> PathBuf {
-        paths::root().join("boards").join(&self.board).join("board.toml")
+        paths::root()
+            .join("boards")
+            .join(&self.board)
+            .join("board.toml")
     }
 }
 
@@ -68,13 +93,19 @@ pub fn guest_packages() -> Result<Vec<String>> {
     let root = paths::root();
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let mut pkgs = Vec::new();
-    for member in manifest.lines().filter_map(|l| l.trim().strip_prefix("\"guests/")) {
+    for member in manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("\"guests/"))
+    {
         let dir = member.trim_end_matches(['"', ',']);
         if dir == "rt" {
             continue;
         }
         let text = std::fs::read_to_string(root.join("guests").join(dir).join("Cargo.toml"))?;
-        if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"'))) {
+        if let Some(name) = text.lines().find_map(|l| {
+            l.strip_prefix("name = \"")
+                .and_then(|r| r.strip_suffix('"'))
+        }) {
             pkgs.push(name.to_string());
         }
     }
@@ -83,7 +114,9 @@ pub fn guest_packages() -> Result<Vec<String>> {
 }
 
 fn run(mut cmd: Command, what: &str) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("starting the build of {what}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting the build of {what}"))?;
     if !status.success() {
         bail!("building {what} failed ({status})");
     }
@@ -138,12 +171,18 @@ pub fn build_hv(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
         cmd.arg("--no-default-features");
     }
     run(cmd, &format!("the hypervisor for {}", spec.label()))?;
-    let built = paths::firmware_target().join(HV_TARGET).join("release").join("hv");
+    let built = paths::firmware_target()
+        .join(HV_TARGET)
+        .join("release")
+        .join("hv");
     let dir = paths::images().join(&spec.board).join(spec.label());
     std::fs::create_dir_all(&dir)?;
     let elf = dir.join("hv.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("copying {}", built.display()))?;
-    Ok(SystemImage { elf, spec: spec.clone() })
+    Ok(SystemImage {
+        elf,
+        spec: spec.clone(),
+    })
 }
 
 /// `cargo xtask layout`: the configuration toolkit's memory map of a system.
@@ -151,7 +190,17 @@ pub fn print_layout(board: &str, system: &str) -> Result<()> {
     let spec = SystemSpec::new(board, system, "");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(paths::root())
-        .args(["run", "--quiet", "-p", "hv-config", "--bin", "hvconfig", "--", "layout", "--board"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "hv-config",
+            "--bin",
+            "hvconfig",
+            "--",
+            "layout",
+            "--board",
+        ])
         .arg(spec.board_file())
         .arg("--system")
         .arg(&spec.system)

@@ -47,7 +47,10 @@ impl RunView {
     /// The value of `RESULT <key> <value>` printed by `vm`.
     fn result(&self, vm: &str, key: &str) -> Option<&str> {
         let prefix = format!("RESULT {key} ");
-        self.lines(vm).iter().rev().find_map(|l| l.strip_prefix(prefix.as_str()))
+        self.lines(vm)
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
     }
 }
 
@@ -72,7 +75,15 @@ fn no_check(_: &RunView) -> Result<()> {
 fn cases() -> Vec<Case> {
     let t = Duration::from_secs;
     vec![
-        Case { name: "hello_plain_text_console", system: "hello", mode: Mode::Plain, timeout: t(60), pass: &[], expect: &[], check: check_hello },
+        Case {
+            name: "hello_plain_text_console",
+            system: "hello",
+            mode: Mode::Plain,
+            timeout: t(60),
+            pass: &[],
+            expect: &[],
+            check: check_hello,
+        },
         Case {
             name: "pingpong_two_vms_one_cpu",
             system: "pingpong",
@@ -104,7 +115,11 @@ fn cases() -> Vec<Case> {
             mode: Mode::Telemetry,
             timeout: t(120),
             pass: &["timer"],
-            expect: &[("timer", "timer-spin-irq", "yes"), ("timer", "timer-irqs", "10"), ("timer", "timer-early", "0")],
+            expect: &[
+                ("timer", "timer-spin-irq", "yes"),
+                ("timer", "timer-irqs", "10"),
+                ("timer", "timer-early", "0"),
+            ],
             check: no_check,
         },
         Case {
@@ -155,7 +170,10 @@ fn cases() -> Vec<Case> {
             mode: Mode::Telemetry,
             timeout: t(180),
             pass: &["attacker", "victim"],
-            expect: &[("victim", "victim-intact", "yes"), ("attacker", "ram-sweep", "fault")],
+            expect: &[
+                ("victim", "victim-intact", "yes"),
+                ("attacker", "ram-sweep", "fault"),
+            ],
             check: check_attacker,
         },
         Case {
@@ -164,7 +182,10 @@ fn cases() -> Vec<Case> {
             mode: Mode::Plain,
             timeout: t(300),
             pass: &["heartbeat"],
-            expect: &[("heartbeat", "watched-off-seen", "yes"), ("heartbeat", "vcpu1-beating", "yes")],
+            expect: &[
+                ("heartbeat", "watched-off-seen", "yes"),
+                ("heartbeat", "vcpu1-beating", "yes"),
+            ],
             check: check_linux_duo,
         },
     ]
@@ -172,7 +193,11 @@ fn cases() -> Vec<Case> {
 
 fn check_hello(v: &RunView) -> Result<()> {
     let lines = v.lines("hello");
-    for w in ["Hello from a VM at EL1 with stage-2 translation on", "PSCI version 1.1", "hello: done"] {
+    for w in [
+        "Hello from a VM at EL1 with stage-2 translation on",
+        "PSCI version 1.1",
+        "hello: done",
+    ] {
         if !lines.iter().any(|l| l == w) {
             bail!("VM `hello` did not print {w:?}; it printed {lines:?}");
         }
@@ -184,7 +209,11 @@ fn check_hello(v: &RunView) -> Result<()> {
 }
 
 fn check_attacker(v: &RunView) -> Result<()> {
-    let leaked: Vec<&String> = v.lines("attacker").iter().filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED")).collect();
+    let leaked: Vec<&String> = v
+        .lines("attacker")
+        .iter()
+        .filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED"))
+        .collect();
     if !leaked.is_empty() {
         bail!("the attacker got through: {leaked:?}");
     }
@@ -202,16 +231,26 @@ fn check_linux_duo(v: &RunView) -> Result<()> {
             bail!("Linux did not print {w:?}");
         }
     }
-    if !linux.iter().any(|l| l.starts_with("LINUX-GUEST: sha256 ok")) {
+    if !linux
+        .iter()
+        .any(|l| l.starts_with("LINUX-GUEST: sha256 ok"))
+    {
         bail!("the Linux workload's checksum is wrong or missing");
     }
     // The heartbeat kept going while Linux booted and after it powered off.
-    let beats = v.lines("heartbeat").iter().filter(|l| l.starts_with("heartbeat ")).count();
+    let beats = v
+        .lines("heartbeat")
+        .iter()
+        .filter(|l| l.starts_with("heartbeat "))
+        .count();
     if beats < 5 {
         bail!("only {beats} heartbeats");
     }
     let log = v.log.join("\n");
-    let (linux_off, hb_off) = (log.find("vm linux: powered off"), log.find("vm heartbeat: powered off"));
+    let (linux_off, hb_off) = (
+        log.find("vm linux: powered off"),
+        log.find("vm heartbeat: powered off"),
+    );
     match (linux_off, hb_off) {
         (Some(a), Some(b)) if a < b => Ok(()),
         _ => bail!("expected Linux to power off before the heartbeat VM: {log}"),
@@ -252,7 +291,10 @@ fn parse_plain(out: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     for l in out.lines().map(|l| l.trim_end_matches('\r')) {
         if let Some(rest) = l.strip_prefix('[') {
             if let Some((vm, line)) = rest.split_once("] ") {
-                consoles.entry(vm.to_string()).or_default().push(line.to_string());
+                consoles
+                    .entry(vm.to_string())
+                    .or_default()
+                    .push(line.to_string());
                 continue;
             }
         }
@@ -274,12 +316,22 @@ fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
         Mode::Plain => {
             let o = qemu::run_bounded(qemu::base_command(&img), case.timeout, None)?;
             let (consoles, log) = parse_plain(&o.output);
-            RunView { consoles, log, status: o.status, stream_problems: None }
+            RunView {
+                consoles,
+                log,
+                status: o.status,
+                stream_problems: None,
+            }
         }
         Mode::Telemetry => {
             let r = monitor::decode_run(&img, case.timeout)?;
             let problems = (!r.clean()).then(|| r.summary.clone());
-            RunView { consoles: r.consoles, log: r.log, status: r.status, stream_problems: problems }
+            RunView {
+                consoles: r.consoles,
+                log: r.log,
+                status: r.status,
+                stream_problems: problems,
+            }
         }
     };
     judge(case, &view).map_err(|e| {
@@ -289,8 +341,18 @@ fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
                 tail.push(format!("[{vm}] {l}"));
             }
         }
-        tail.extend(view.log.iter().rev().take(6).rev().map(|l| format!("hv: {l}")));
-        e.context(format!("output (last lines per source):\n      {}", tail.join("\n      ")))
+        tail.extend(
+            view.log
+                .iter()
+                .rev()
+                .take(6)
+                .rev()
+                .map(|l| format!("hv: {l}")),
+        );
+        e.context(format!(
+            "output (last lines per source):\n      {}",
+            tail.join("\n      ")
+        ))
     })
 }
 
@@ -320,8 +382,15 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
     for case in cases().into_iter().filter(|c| selected(c.name)) {
         record(case.name, run_case(&tc, &case));
     }
-    for case in itest_telemetry::cases().into_iter().filter(|c| selected(c.name)) {
-        let r = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", case.system, case.features)).and_then(|img| case.run(&img));
+    for case in itest_telemetry::cases()
+        .into_iter()
+        .filter(|c| selected(c.name))
+    {
+        let r = firmware::build_hv(
+            &tc,
+            &SystemSpec::new("qemu-virt", case.system, case.features),
+        )
+        .and_then(|img| case.run(&img));
         record(case.name, r);
     }
     println!("tests: {passed} passed, {failed} failed");
@@ -335,14 +404,24 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
 fn unit_tests() -> Result<(usize, usize)> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(crate::paths::root())
-        .args(["test", "--workspace", "--exclude", "hv", "--exclude", "hv-arch"])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "hv",
+            "--exclude",
+            "hv-arch",
+        ])
         .args(guest_excludes()?)
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let (mut passed, mut failed) = (0, 0);
-    for l in stdout.lines().filter_map(|l| l.strip_prefix("test result: ")) {
+    for l in stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: "))
+    {
         passed += number_before(l, " passed");
         failed += number_before(l, " failed");
     }

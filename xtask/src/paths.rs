@@ -3,7 +3,10 @@ use std::path::PathBuf;
 
 /// Root of the workspace (the parent of xtask/).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Target directory of firmware builds (kept apart from host builds: another compiler

@@ -56,7 +56,10 @@ pub fn command_with_serial(img: &SystemImage, serial: &str) -> Command {
 pub fn run_interactive(img: &SystemImage, extra: &[String]) -> Result<i32> {
     let mut cmd = base_command(img);
     cmd.args(extra);
-    eprintln!("xtask: booting {} under QEMU (Ctrl-C to stop)", img.elf.display());
+    eprintln!(
+        "xtask: booting {} under QEMU (Ctrl-C to stop)",
+        img.elf.display()
+    );
     // Ctrl-C reaches QEMU too (same process group); we only wait for it to exit.
     let _ = ctrlc::set_handler(|| {});
     let status = cmd.status().with_context(|| format!("starting {QEMU}"))?;
@@ -77,7 +80,9 @@ pub struct Outcome {
 
 /// Runs QEMU non-interactively, collecting the serial output; kills it after `timeout`.
 pub fn run_bounded(mut cmd: Command, timeout: Duration, marker: Option<&str>) -> Result<Outcome> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {QEMU}"))?;
     let mut stdout = child.stdout.take().expect("piped");
@@ -123,5 +128,10 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration, marker: Option<&str>) ->
         let _ = e.read_to_end(&mut s);
         out.extend_from_slice(&s);
     }
-    Ok(Outcome { output: String::from_utf8_lossy(&out).into_owned(), status, elapsed, first_line })
+    Ok(Outcome {
+        output: String::from_utf8_lossy(&out).into_owned(),
+        status,
+        elapsed,
+        first_line,
+    })
 }

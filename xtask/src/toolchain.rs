@@ -39,8 +39,14 @@ pub enum Toolchain {
 impl fmt::Display for Toolchain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Toolchain::Native => write!(f, "firmware toolchain: native (active toolchain has {GUEST_TARGET} and {HV_TARGET})"),
-            Toolchain::Debian => write!(f, "firmware toolchain: debian ({DEBIAN_RUSTC} with -Zbuild-std, ld.lld)"),
+            Toolchain::Native => write!(
+                f,
+                "firmware toolchain: native (active toolchain has {GUEST_TARGET} and {HV_TARGET})"
+            ),
+            Toolchain::Debian => write!(
+                f,
+                "firmware toolchain: debian ({DEBIAN_RUSTC} with -Zbuild-std, ld.lld)"
+            ),
         }
     }
 }
@@ -54,7 +60,9 @@ impl Toolchain {
         if !debian_ready() {
             ensure_apt_packages(DEBIAN_PACKAGES, "the firmware toolchain", true)?;
             if !debian_ready() {
-                bail!("Debian's Rust packages are installed but {DEBIAN_RUST_SRC} or ld.lld is missing");
+                bail!(
+                    "Debian's Rust packages are installed but {DEBIAN_RUST_SRC} or ld.lld is missing"
+                );
             }
         }
         Ok(Toolchain::Debian)
@@ -64,11 +72,19 @@ impl Toolchain {
     /// caller adds packages and features.
     pub fn cargo_build(&self, target: &str) -> Command {
         let mut cmd = match self {
-            Toolchain::Native => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+            Toolchain::Native => {
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            }
             Toolchain::Debian => {
                 let mut c = Command::new(DEBIAN_CARGO);
                 // Forget the rustup toolchain `cargo xtask` itself runs under.
-                for v in ["RUSTUP_TOOLCHAIN", "CARGO", "RUSTC", "RUSTDOC", "RUSTC_WRAPPER"] {
+                for v in [
+                    "RUSTUP_TOOLCHAIN",
+                    "CARGO",
+                    "RUSTC",
+                    "RUSTDOC",
+                    "RUSTC_WRAPPER",
+                ] {
                     c.env_remove(v);
                 }
                 c.env("RUSTC", DEBIAN_RUSTC).env("RUSTC_BOOTSTRAP", "1");
@@ -81,7 +97,10 @@ impl Toolchain {
             .env("CARGO_TARGET_DIR", crate::paths::firmware_target())
             .args(["build", "--release", "--target", target]);
         if let Toolchain::Debian = self {
-            cmd.args(["-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"]);
+            cmd.args([
+                "-Zbuild-std=core,alloc",
+                "-Zbuild-std-features=compiler-builtins-mem",
+            ]);
             for t in [GUEST_TARGET, HV_TARGET] {
                 let var = format!("CARGO_TARGET_{}_LINKER", t.to_uppercase().replace('-', "_"));
                 cmd.env(var, "ld.lld");
@@ -128,8 +147,15 @@ fn is_root() -> bool {
 /// Installs Debian packages with apt-get when root; otherwise stops with the exact
 /// command to run. `security` selects the bookworm-security suite.
 pub fn ensure_apt_packages(pkgs: &[&str], what: &str, security: bool) -> Result<()> {
-    let suite = if security { "-t bookworm-security " } else { "" };
-    let cmd_text = format!("apt-get update && apt-get install -y {suite}{}", pkgs.join(" "));
+    let suite = if security {
+        "-t bookworm-security "
+    } else {
+        ""
+    };
+    let cmd_text = format!(
+        "apt-get update && apt-get install -y {suite}{}",
+        pkgs.join(" ")
+    );
     if !is_root() {
         bail!("{what} is missing; install it with:\n    sudo sh -c '{cmd_text}'");
     }

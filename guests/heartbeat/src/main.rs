@@ -68,7 +68,15 @@ mod guest {
             off_at.is_some_and(|at| n >= at + 3)
         });
         result!("beats", "{beats}");
-        result!("vcpu1-beating", "{}", if VCPU1_BEATS.load(Ordering::SeqCst) > 1 { "yes" } else { "no" });
+        result!(
+            "vcpu1-beating",
+            "{}",
+            if VCPU1_BEATS.load(Ordering::SeqCst) > 1 {
+                "yes"
+            } else {
+                "no"
+            }
+        );
         result!("watched-off-seen", "yes");
         guest_rt::result::pass()
     }
@@ -77,5 +85,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("the heartbeat guest runs under the hypervisor: use `cargo xtask run --system linux-duo`");
+    eprintln!(
+        "the heartbeat guest runs under the hypervisor: use `cargo xtask run --system linux-duo`"
+    );
 }

@@ -94,7 +94,10 @@ pub const SCTLR_EL1_RESET: u64 = 0x30D0_0800;
 impl El1State {
     /// The state of a vCPU coming out of reset.
     pub fn reset() -> Self {
-        El1State { sctlr: SCTLR_EL1_RESET, ..Default::default() }
+        El1State {
+            sctlr: SCTLR_EL1_RESET,
+            ..Default::default()
+        }
     }
 
     /// Loads this state into the CPU.

@@ -48,7 +48,11 @@ impl Gic {
         GicCpuInterface::enable_system_register_el2(true);
         self.0.init_cpu(cpu);
         for &i in ppis.iter().chain(core::iter::once(&KICK_SGI)) {
-            let id = if i < 16 { IntId::sgi(i) } else { IntId::ppi(i - 16) };
+            let id = if i < 16 {
+                IntId::sgi(i)
+            } else {
+                IntId::ppi(i - 16)
+            };
             let _ = self.0.set_group(id, Some(cpu), Group::Group1NS);
             let _ = self.0.set_interrupt_priority(id, Some(cpu), 0x80);
             let _ = self.0.enable_interrupt(id, Some(cpu), true);
@@ -82,7 +86,12 @@ pub fn kick(mpidr: u64) {
     let aff2 = (mpidr >> 16) & 0xff;
     let aff3 = (mpidr >> 32) & 0xff;
     // ICC_SGI1R_EL1: TargetList bit Aff0 % 16 (RS = Aff0 / 16), INTID, Aff1..3.
-    let v = (aff3 << 48) | (aff2 << 32) | ((KICK_SGI as u64) << 24) | ((aff0 >> 4) << 44) | (aff1 << 16) | (1 << (aff0 & 0xf));
+    let v = (aff3 << 48)
+        | (aff2 << 32)
+        | ((KICK_SGI as u64) << 24)
+        | ((aff0 >> 4) << 44)
+        | (aff1 << 16)
+        | (1 << (aff0 & 0xf));
     // SAFETY: generating an SGI has no memory effect.
     unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) v, options(nostack)) };
 }

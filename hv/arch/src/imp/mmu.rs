@@ -2,8 +2,15 @@
 use core::arch::asm;
 
 /// SCTLR_EL2 (E2H=0) RES1 bits.
-const SCTLR_EL2_RES1: u64 = (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 18)
-    | (1 << 16) | (1 << 11) | (1 << 5) | (1 << 4);
+const SCTLR_EL2_RES1: u64 = (1 << 29)
+    | (1 << 28)
+    | (1 << 23)
+    | (1 << 22)
+    | (1 << 18)
+    | (1 << 16)
+    | (1 << 11)
+    | (1 << 5)
+    | (1 << 4);
 const SCTLR_M: u64 = 1 << 0;
 const SCTLR_A: u64 = 1 << 1;
 const SCTLR_C: u64 = 1 << 2;

@@ -3,8 +3,8 @@
 use core::arch::asm;
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, VMPIDR_EL2,
-    VTCR_EL2, VTTBR_EL2, Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, VMPIDR_EL2, VTCR_EL2,
+    VTTBR_EL2, Writeable,
 };
 
 /// HCR_EL2 for running a guest at EL1 (AArch64), E2H=0:
@@ -68,13 +68,25 @@ pub struct Syndrome {
 
 /// Reads ESR/FAR/HPFAR_EL2 (call right after a `Sync` exit).
 pub fn syndrome() -> Syndrome {
-    Syndrome { esr: ESR_EL2.get(), far: FAR_EL2.get(), hpfar: HPFAR_EL2.get() }
+    Syndrome {
+        esr: ESR_EL2.get(),
+        far: FAR_EL2.get(),
+        hpfar: HPFAR_EL2.get(),
+    }
 }
 
 /// Invalidates all stage-1 and stage-2 TLB entries of the current VMID (inner shareable).
 pub fn tlb_flush_vmid() {
     // SAFETY: TLB maintenance only affects translation caches.
-    unsafe { asm!("dsb ishst", "tlbi vmalls12e1is", "dsb ish", "isb", options(nostack)) }
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    }
 }
 
 fn isb() {
