@@ -69,7 +69,10 @@ fn primary_init() {
         }
         let r = firmware::cpu_on(c.mpidr, boot::secondary_entry_pa(), i as u64);
         if r != 0 {
-            hvlog!("cpu{i} (mpidr {:#x}) did not start: PSCI error {r}", c.mpidr);
+            hvlog!(
+                "cpu{i} (mpidr {:#x}) did not start: PSCI error {r}",
+                c.mpidr
+            );
         }
     }
 }

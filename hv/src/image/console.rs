@@ -10,7 +10,11 @@ use super::state::{VMS, VmConsole};
 use super::telemetry;
 
 /// Prints one line (without its newline) tagged with the VM's name.
-#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net", feature = "telemetry-null"))]
+#[cfg(any(
+    not(feature = "telemetry-uart"),
+    feature = "telemetry-net",
+    feature = "telemetry-null"
+))]
 fn text(vm: usize, line: &[u8]) {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let name = SYSTEM.vms[vm].name.as_bytes();
@@ -25,7 +29,10 @@ fn text(vm: usize, line: &[u8]) {
 }
 
 /// The UART carries telemetry frames: no text.
-#[cfg(all(feature = "telemetry-uart", not(any(feature = "telemetry-net", feature = "telemetry-null"))))]
+#[cfg(all(
+    feature = "telemetry-uart",
+    not(any(feature = "telemetry-net", feature = "telemetry-null"))
+))]
 fn text(_vm: usize, _line: &[u8]) {
     let _ = (&SYSTEM, write_line);
 }

@@ -37,7 +37,9 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             smccc::call(v, vcpu)
         }
         Trap::DataAbort(da) if da.from_lower_el => {
-            let emulated = da.mmio().filter(|&acc| mmio::handle(vm, in_vm, acc, &mut vcpu.regs));
+            let emulated = da
+                .mmio()
+                .filter(|&acc| mmio::handle(vm, in_vm, acc, &mut vcpu.regs));
             if emulated.is_some() {
                 vcpu.regs.elr += advance;
                 return Outcome::Continue;
@@ -51,7 +53,14 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
                 p @ FaultStatus::Permission(_) => p,
                 _ => FaultStatus::SyncExternal,
             };
-            inject_fault(vcpu, GuestException::DataAbort { status, far: da.far, write: da.wnr });
+            inject_fault(
+                vcpu,
+                GuestException::DataAbort {
+                    status,
+                    far: da.far,
+                    write: da.wnr,
+                },
+            );
             Outcome::Continue
         }
         Trap::Wfx { wfe, .. } => {
@@ -69,7 +78,13 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
-            inject_fault(vcpu, GuestException::InstructionAbort { status: FaultStatus::SyncExternal, far: ia.far });
+            inject_fault(
+                vcpu,
+                GuestException::InstructionAbort {
+                    status: FaultStatus::SyncExternal,
+                    far: ia.far,
+                },
+            );
             Outcome::Continue
         }
         _ => {
@@ -101,6 +116,10 @@ pub fn inject_fault(vcpu: &mut Vcpu, exc: GuestException) {
 /// A guest did something the hypervisor cannot continue from.
 pub fn fatal(v: usize, why: &str) -> Outcome {
     let vm = &SYSTEM.vms[SYSTEM.vcpus[v].vm as usize];
-    hvlog!("vm {}: vCPU {} stopped: {why}", vm.name, SYSTEM.vcpus[v].index_in_vm);
+    hvlog!(
+        "vm {}: vCPU {} stopped: {why}",
+        vm.name,
+        SYSTEM.vcpus[v].index_in_vm
+    );
     Outcome::VmFault
 }

@@ -18,7 +18,10 @@ fn report(args: core::fmt::Arguments) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    report(format_args!("panic on cpu {:#x}: {info}", hv_arch::cpu::mpidr()))
+    report(format_args!(
+        "panic on cpu {:#x}: {info}",
+        hv_arch::cpu::mpidr()
+    ))
 }
 
 /// Called by the vector code for an exception taken at EL2.

@@ -7,13 +7,13 @@
 //! into the model. A vCPU on another CPU is told to look again by a kick SGI.
 use core::sync::atomic::Ordering;
 
+use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
-use hv_arch::cpu;
 use hv_core::vgic::lr::MAX_LRS;
 
 use super::generated::SYSTEM;
-use super::state::{Vcpu, VCPU_ON};
+use super::state::{VCPU_ON, Vcpu};
 use super::sync::SpinLock;
 use super::vmshared;
 
@@ -35,7 +35,10 @@ pub fn init_gic() -> Result<(), &'static str> {
 pub fn init_cpu(cpu_index: usize) {
     let d = &SYSTEM.devices;
     if let Some(g) = GIC.lock().as_mut() {
-        g.init_cpu(cpu_index, &[d.maintenance_intid, d.hyp_timer_intid, d.vtimer_intid]);
+        g.init_cpu(
+            cpu_index,
+            &[d.maintenance_intid, d.hyp_timer_intid, d.vtimer_intid],
+        );
     }
     gic::set_ich_hcr(ICH_HCR_EN);
 }
@@ -149,7 +152,12 @@ pub fn check_saved_timer(v: usize, vcpu: &mut Vcpu, now: u64) -> bool {
     }
     vcpu.el1.cntv_ctl |= CTL_IMASK;
     vcpu.timer_masked = true;
-    raise(SYSTEM.vcpus[v].vm as usize, in_vm(v), SYSTEM.devices.vtimer_intid).is_ok()
+    raise(
+        SYSTEM.vcpus[v].vm as usize,
+        in_vm(v),
+        SYSTEM.devices.vtimer_intid,
+    )
+    .is_ok()
 }
 
 /// The deadline of a vCPU's saved (armed, unmasked) virtual timer.

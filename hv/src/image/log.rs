@@ -24,7 +24,10 @@ pub struct LineBuf {
 impl LineBuf {
     /// An empty line.
     pub const fn new() -> Self {
-        LineBuf { buf: [0; 256], len: 0 }
+        LineBuf {
+            buf: [0; 256],
+            len: 0,
+        }
     }
 
     /// The bytes so far.
@@ -80,13 +83,20 @@ pub fn print(args: fmt::Arguments) {
 }
 
 /// Prints one `hv: …` line.
-#[cfg(any(not(feature = "telemetry-uart"), feature = "telemetry-net", feature = "telemetry-null"))]
+#[cfg(any(
+    not(feature = "telemetry-uart"),
+    feature = "telemetry-net",
+    feature = "telemetry-null"
+))]
 fn text(line: &[u8]) {
     write_line(b"hv: ", line);
 }
 
 /// The UART carries telemetry frames: no text.
-#[cfg(all(feature = "telemetry-uart", not(any(feature = "telemetry-net", feature = "telemetry-null"))))]
+#[cfg(all(
+    feature = "telemetry-uart",
+    not(any(feature = "telemetry-net", feature = "telemetry-null"))
+))]
 fn text(_line: &[u8]) {}
 
 /// Prints a hypervisor log line.

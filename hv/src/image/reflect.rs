@@ -35,16 +35,34 @@ struct Slot {
 }
 
 static SLOTS: [SpinLock<Slot>; MAX_VCPUS] = [const {
-    SpinLock::new(Slot { stage: Stage::Empty, generation: 0, region: 0, access: None, far: 0, data: 0, advance: 4 })
+    SpinLock::new(Slot {
+        stage: Stage::Empty,
+        generation: 0,
+        region: 0,
+        access: None,
+        far: 0,
+        data: 0,
+        advance: 4,
+    })
 }; MAX_VCPUS];
 
 /// The emulated region of VM `vm` that contains `ipa`.
 pub fn region_of(vm: usize, ipa: u64) -> Option<usize> {
-    SYSTEM.emulated.iter().position(|e| e.vm as usize == vm && ipa >= e.ipa && ipa - e.ipa < e.size)
+    SYSTEM
+        .emulated
+        .iter()
+        .position(|e| e.vm as usize == vm && ipa >= e.ipa && ipa - e.ipa < e.size)
 }
 
 /// Reflects vCPU `v`'s access to its region's emulating VM; the vCPU waits.
-pub fn reflect(v: usize, vcpu: &mut Vcpu, region: usize, acc: MmioAccess, far: u64, advance: u64) -> Outcome {
+pub fn reflect(
+    v: usize,
+    vcpu: &mut Vcpu,
+    region: usize,
+    acc: MmioAccess,
+    far: u64,
+    advance: u64,
+) -> Outcome {
     let e = &SYSTEM.emulated[region];
     {
         let mut s = SLOTS[v].lock();
@@ -74,7 +92,12 @@ pub fn fetch(caller: usize) -> Result<[u64; 4], i64> {
         let Some(acc) = s.access else { continue };
         s.stage = Stage::Fetched;
         let token = ((s.generation as u64) << 16) | (v as u64 + 1);
-        return Ok([token, acc.ipa, acc.size as u64 | ((acc.write as u64) << 8), s.data]);
+        return Ok([
+            token,
+            acc.ipa,
+            acc.size as u64 | ((acc.write as u64) << 8),
+            s.data,
+        ]);
     }
     Err(err::NO_ENTRY)
 }
@@ -115,7 +138,9 @@ pub fn apply_completion(v: usize, vcpu: &mut Vcpu) {
         }
         (st, s.access, s.far, s.advance)
     };
-    let Stage::Completed(action, value) = stage else { return };
+    let Stage::Completed(action, value) = stage else {
+        return;
+    };
     let Some(acc) = acc else { return };
     match action {
         FaultAction::Retry => {}
@@ -127,7 +152,11 @@ pub fn apply_completion(v: usize, vcpu: &mut Vcpu) {
         }
         FaultAction::InjectAbort => inject_fault(
             vcpu,
-            GuestException::DataAbort { status: FaultStatus::SyncExternal, far, write: acc.write },
+            GuestException::DataAbort {
+                status: FaultStatus::SyncExternal,
+                far,
+                write: acc.write,
+            },
         ),
         FaultAction::Stop => {
             super::vmctl::vm_fault(SYSTEM.vcpus[v].vm as usize);

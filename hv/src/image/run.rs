@@ -32,7 +32,10 @@ pub struct CpuCtx {
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 pub fn run_cpu(cpu_index: usize) -> ! {
     let schedule = SYSTEM.cpus[cpu_index].schedule;
-    let mut ctx = CpuCtx { index: cpu_index, loaded: None };
+    let mut ctx = CpuCtx {
+        index: cpu_index,
+        loaded: None,
+    };
     for &v in schedule {
         let d = &SYSTEM.vcpus[v as usize];
         if d.index_in_vm == 0 {
@@ -51,7 +54,11 @@ pub fn run_cpu(cpu_index: usize) -> ! {
         // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(v) };
         reflect::apply_completion(v, vcpu);
-        if vcpu.power != Power::On || !VMS[SYSTEM.vcpus[v].vm as usize].alive.load(Ordering::Acquire) {
+        if vcpu.power != Power::On
+            || !VMS[SYSTEM.vcpus[v].vm as usize]
+                .alive
+                .load(Ordering::Acquire)
+        {
             continue;
         }
         irq::before_entry(v, vcpu);
@@ -113,7 +120,10 @@ fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
     let now = cpu::counter();
     for &v in schedule {
         let v = v as usize;
-        if !VMS[SYSTEM.vcpus[v].vm as usize].alive.load(Ordering::Relaxed) {
+        if !VMS[SYSTEM.vcpus[v].vm as usize]
+            .alive
+            .load(Ordering::Relaxed)
+        {
             continue;
         }
         // SAFETY: `v` comes from this CPU's schedule.
@@ -198,4 +208,3 @@ fn switch_to(ctx: &mut CpuCtx, v: usize) {
     regs::set_vmpidr(d.vmpidr);
     ctx.loaded = Some(v);
 }
-

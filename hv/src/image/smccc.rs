@@ -25,7 +25,11 @@ pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
     let decision = vmshared::with(vm, |s| s.psci.handle(in_vm, [x[0], x[1], x[2], x[3]]));
     match decision {
         PsciDecision::Reply(r) => reply(vcpu, r),
-        PsciDecision::StartVcpu { vcpu: target, entry, context_id } => {
+        PsciDecision::StartVcpu {
+            vcpu: target,
+            entry,
+            context_id,
+        } => {
             let g = SYSTEM.vms[vm].vcpus[target] as usize;
             START[g].post(entry, context_id);
             irq::kick_vcpu(g);
@@ -62,14 +66,20 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
         Err(e) => return reply(vcpu, e),
     };
     let r = match call {
-        Hypercall::VirqRaise { channel } => match resolve_channel(SYSTEM.channels, vm as u16, channel) {
-            Ok((to, intid)) => {
-                let to = to as usize;
-                let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
-                if irq::raise(to, target, intid).is_ok() { err::SUCCESS } else { err::INVALID }
+        Hypercall::VirqRaise { channel } => {
+            match resolve_channel(SYSTEM.channels, vm as u16, channel) {
+                Ok((to, intid)) => {
+                    let to = to as usize;
+                    let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
+                    if irq::raise(to, target, intid).is_ok() {
+                        err::SUCCESS
+                    } else {
+                        err::INVALID
+                    }
+                }
+                Err(e) => e,
             }
-            Err(e) => e,
-        },
+        }
         Hypercall::WaitEvent => {
             if !irq::has_pending(v) {
                 vcpu.power = Power::Waiting;
@@ -94,7 +104,12 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
         Hypercall::FaultComplete { token, action } => reflect::complete(vm, token, action, x[3]),
         Hypercall::VmInfo => {
             let desc = &SYSTEM.vms[vm];
-            vcpu.regs.x[..4].copy_from_slice(&[vm as u64, d.index_in_vm as u64, desc.ram_ipa, desc.ram_size]);
+            vcpu.regs.x[..4].copy_from_slice(&[
+                vm as u64,
+                d.index_in_vm as u64,
+                desc.ram_ipa,
+                desc.ram_size,
+            ]);
             return Outcome::Continue;
         }
         Hypercall::VmState { vm: other } => {

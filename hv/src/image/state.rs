@@ -52,15 +52,45 @@ pub struct Vcpu {
 impl Vcpu {
     const fn new() -> Self {
         Vcpu {
-            regs: GuestRegs { x: [0; 31], elr: 0, spsr: 0 },
+            regs: GuestRegs {
+                x: [0; 31],
+                elr: 0,
+                spsr: 0,
+            },
             el1: El1State {
-                sctlr: 0, cpacr: 0, ttbr0: 0, ttbr1: 0, tcr: 0, mair: 0, amair: 0, vbar: 0,
-                contextidr: 0, esr: 0, far: 0, afsr0: 0, afsr1: 0, elr: 0, spsr: 0,
-                sp_el1: 0, sp_el0: 0, tpidr_el0: 0, tpidrro_el0: 0, tpidr_el1: 0, par: 0,
-                csselr: 0, cntkctl: 0, cntv_ctl: 0, cntv_cval: 0, mdscr: 0,
+                sctlr: 0,
+                cpacr: 0,
+                ttbr0: 0,
+                ttbr1: 0,
+                tcr: 0,
+                mair: 0,
+                amair: 0,
+                vbar: 0,
+                contextidr: 0,
+                esr: 0,
+                far: 0,
+                afsr0: 0,
+                afsr1: 0,
+                elr: 0,
+                spsr: 0,
+                sp_el1: 0,
+                sp_el0: 0,
+                tpidr_el0: 0,
+                tpidrro_el0: 0,
+                tpidr_el1: 0,
+                par: 0,
+                csselr: 0,
+                cntkctl: 0,
+                cntv_ctl: 0,
+                cntv_cval: 0,
+                mdscr: 0,
             },
             power: Power::Off,
-            gicif: GicIfState { vmcr: 0, ap1r0: 0, ap0r0: 0 },
+            gicif: GicIfState {
+                vmcr: 0,
+                ap1r0: 0,
+                ap0r0: 0,
+            },
             timer_masked: false,
         }
     }
@@ -102,7 +132,10 @@ impl StartRequest {
     /// Takes a pending request: (entry, context id).
     pub fn take(&self) -> Option<(u64, u64)> {
         if self.pending.swap(false, Ordering::Acquire) {
-            Some((self.entry.load(Ordering::Relaxed), self.context.load(Ordering::Relaxed)))
+            Some((
+                self.entry.load(Ordering::Relaxed),
+                self.context.load(Ordering::Relaxed),
+            ))
         } else {
             None
         }
@@ -116,7 +149,11 @@ impl StartRequest {
 
 /// Start requests, one per vCPU.
 pub static START: [StartRequest; MAX_VCPUS] = [const {
-    StartRequest { pending: AtomicBool::new(false), entry: AtomicU64::new(0), context: AtomicU64::new(0) }
+    StartRequest {
+        pending: AtomicBool::new(false),
+        entry: AtomicU64::new(0),
+        context: AtomicU64::new(0),
+    }
 }; MAX_VCPUS];
 
 /// Whether each vCPU is on (visible to other CPUs for PSCI AFFINITY_INFO / CPU_ON).
@@ -140,7 +177,13 @@ pub struct VmState {
 
 /// Per-VM state.
 pub static VMS: [VmState; MAX_VMS] = [const {
-    VmState { alive: AtomicBool::new(false), console: SpinLock::new(VmConsole { uart: Pl011::new(), line: LineBuf::new() }) }
+    VmState {
+        alive: AtomicBool::new(false),
+        console: SpinLock::new(VmConsole {
+            uart: Pl011::new(),
+            line: LineBuf::new(),
+        }),
+    }
 }; MAX_VMS];
 
 /// VMs still alive; when it drops to zero the machine powers off.

@@ -58,7 +58,11 @@ static BUILD_ID_SECTION: [u8; 8] = BUILD_ID.to_le_bytes();
 /// Index of the physical CPU running this code (its position in `SYSTEM.cpus`).
 pub fn this_cpu() -> usize {
     let mpidr = hv_arch::cpu::mpidr();
-    SYSTEM.cpus.iter().position(|c| c.mpidr == mpidr).unwrap_or(0)
+    SYSTEM
+        .cpus
+        .iter()
+        .position(|c| c.mpidr == mpidr)
+        .unwrap_or(0)
 }
 
 // Some hooks (markers, injections, power-off) wait for their callers.

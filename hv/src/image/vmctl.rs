@@ -78,7 +78,10 @@ pub fn service_resets(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
         // SAFETY: `v` comes from this CPU's schedule.
         unsafe { vcpu_mut(v as usize) }.power = Power::Off;
         VCPU_ON[v as usize].store(false, Ordering::Release);
-        let all_off = SYSTEM.vms[vm].vcpus.iter().all(|&o| !VCPU_ON[o as usize].load(Ordering::Acquire));
+        let all_off = SYSTEM.vms[vm]
+            .vcpus
+            .iter()
+            .all(|&o| !VCPU_ON[o as usize].load(Ordering::Acquire));
         if d.index_in_vm == 0 && all_off {
             vmshared::reset(vm);
             boot_vm(ctx, vm);

@@ -31,11 +31,18 @@ pub fn ipa_to_pa(vm: &VmDesc, ipa: u64, len: u64) -> Option<u64> {
 fn copy_blob(vm: &VmDesc, blob: &ImageDesc) {
     let store_end = SYSTEM.hv.images_base + SYSTEM.hv.images_size;
     let Some(dst) = ipa_to_pa(vm, blob.load_ipa, blob.size) else {
-        hvlog!("vm {}: payload at IPA {:#x} does not fit its RAM; not loaded", vm.name, blob.load_ipa);
+        hvlog!(
+            "vm {}: payload at IPA {:#x} does not fit its RAM; not loaded",
+            vm.name,
+            blob.load_ipa
+        );
         return;
     };
     if blob.store_pa < SYSTEM.hv.images_base || blob.store_pa + blob.size > store_end {
-        hvlog!("vm {}: payload outside the image store; not loaded", vm.name);
+        hvlog!(
+            "vm {}: payload outside the image store; not loaded",
+            vm.name
+        );
         return;
     }
     // SAFETY: `dst..dst+size` lies in the VM's RAM (checked above), which no vCPU of the
