@@ -162,6 +162,14 @@ pub struct VirtioMmio {
     pub first_intid: u32,
 }
 
+impl VirtioMmio {
+    /// The window all slots occupy, `(base, size)`, its size rounded up to whole 4K pages.
+    pub fn window(&self) -> (u64, u64) {
+        let size = self.stride.0 * u64::from(self.count);
+        (self.base.0, size.div_ceil(0x1000) * 0x1000)
+    }
+}
+
 impl Board {
     /// Parses a board description (`file` is used in errors).
     pub fn parse(file: &Path, text: &str) -> Result<Board, ConfigError> {

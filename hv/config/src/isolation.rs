@@ -6,9 +6,11 @@
 //!   it maps (with the configured rights, never executable), and nothing else: no
 //!   hypervisor page (image, tables, image store), no other VM's RAM, no device;
 //! - emulated ranges and the emulated GIC/UART are unmapped, so accesses trap;
+//! - no VM reaches a device the hypervisor owns (its UART, the GIC, the virtio-mmio slots);
 //! - no two regimes share a table;
 //! - the EL2 map covers the hypervisor's image (executable), its tables, the image
-//!   store, all VM RAM and shared memory (execute-never) and its devices.
+//!   store, all VM RAM and shared memory (execute-never) and its devices (the virtio-mmio
+//!   slots included).
 
 use crate::Plan;
 use crate::fmt::{hex, overlaps};
@@ -25,6 +27,7 @@ pub fn check(plan: &Plan) -> Result<(), String> {
         (d.hv.tables_base, d.hv.tables_size, "page tables"),
         (d.hv.images_base, d.hv.images_size, "image store"),
     ];
+    let devices = hv_devices(plan);
     let mut seen_tables = HashSet::new();
     let roots = std::iter::once(d.hv.ttbr0_el2).chain(d.vms.iter().map(|v| v.s2_root));
     for root in roots {
@@ -43,6 +46,15 @@ pub fn check(plan: &Plan) -> Result<(), String> {
                 if overlaps(l.pa, l.size, base, size) {
                     return Err(format!(
                         "vm {} reaches the {what} at {}",
+                        vm.name,
+                        hex(l.pa)
+                    ));
+                }
+            }
+            for (base, size, what) in &devices {
+                if overlaps(l.pa, l.size, *base, *size) {
+                    return Err(format!(
+                        "vm {} reaches the hypervisor's {what} at {}",
                         vm.name,
                         hex(l.pa)
                     ));
@@ -121,20 +133,33 @@ pub fn check(plan: &Plan) -> Result<(), String> {
     check_el2(plan, &w)
 }
 
+/// The device ranges the hypervisor owns: (base, size, what).
+fn hv_devices(plan: &Plan) -> Vec<(u64, u64, &'static str)> {
+    let d = plan.desc;
+    let mut v = vec![
+        (d.devices.uart_base, 0x1000, "UART"),
+        (d.devices.gicd_base, 0x1_0000, "GIC distributor"),
+        (
+            d.devices.gicr_base,
+            d.devices.gicr_stride * d.cpus.len() as u64,
+            "GIC redistributors",
+        ),
+    ];
+    if let Some(m) = &plan.config.board.virtio_mmio {
+        let (base, size) = m.window();
+        v.push((base, size, "virtio-mmio window"));
+    }
+    v
+}
+
 fn check_el2(plan: &Plan, w: &Walker) -> Result<(), String> {
     let d = plan.desc;
     let mut need = vec![
         (d.hv.image_base, d.hv.image_size, EL2_CODE),
         (d.hv.tables_base, d.hv.tables_size, EL2_DATA),
         (d.hv.images_base, d.hv.images_size, EL2_DATA),
-        (d.devices.uart_base, 0x1000, EL2_DEVICE),
-        (d.devices.gicd_base, 0x1_0000, EL2_DEVICE),
-        (
-            d.devices.gicr_base,
-            d.devices.gicr_stride * d.cpus.len() as u64,
-            EL2_DEVICE,
-        ),
     ];
+    need.extend(hv_devices(plan).into_iter().map(|(b, s, _)| (b, s, EL2_DEVICE)));
     need.extend(d.vms.iter().map(|v| (v.ram_pa, v.ram_size, EL2_DATA)));
     need.extend(d.shared.iter().map(|s| (s.pa, s.size, EL2_DATA)));
     for (base, size, attrs) in need {

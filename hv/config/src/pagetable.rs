@@ -249,6 +249,12 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
         EL2_DEVICE,
         "GICR".into(),
     ));
+    // The virtio-mmio slots: the hypervisor's own devices (the `telemetry-net` transport
+    // probes them); no VM's stage-2 ever maps them.
+    if let Some(v) = &b.virtio_mmio {
+        let (base, size) = v.window();
+        r.push((base, size, EL2_DEVICE, "virtio-mmio".into()));
+    }
     r.retain(|x| x.1 != 0);
     r
 }

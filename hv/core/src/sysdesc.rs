@@ -95,6 +95,11 @@ pub struct DeviceDesc {
     pub ptimer_intid: u32,
     /// EL2 physical timer interrupt (INTID of the PPI).
     pub hyp_timer_intid: u32,
+    /// virtio-mmio transport slots (mapped at EL2 as device memory, never into a VM):
+    /// first slot, bytes between slots, number of slots (0: the board has none).
+    pub virtio_mmio_base: u64,
+    pub virtio_mmio_stride: u64,
+    pub virtio_mmio_count: u32,
 }
 
 /// One physical CPU.

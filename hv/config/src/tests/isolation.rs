@@ -115,6 +115,52 @@ fn checker_catches_a_leak_into_the_hypervisor() {
     assert!(check(&p).unwrap_err().contains("hypervisor image"));
 }
 
+#[test]
+fn virtio_window_is_el2_device_memory_and_in_no_vm() {
+    use crate::pagetable::EL2_DEVICE;
+    let p = rich_setup().plan();
+    let d = p.desc;
+    assert_eq!(
+        (d.devices.virtio_mmio_base, d.devices.virtio_mmio_stride, d.devices.virtio_mmio_count),
+        (0x0a00_0000, 0x200, 32)
+    );
+    let w = Walker::new(&p.tables_blob, d.hv.tables_base);
+    // 32 slots of 0x200 bytes: four pages, identity-mapped as device memory at EL2.
+    for a in (0x0a00_0000u64..0x0a00_4000).step_by(0x200) {
+        let l = w.translate(d.hv.ttbr0_el2, a).unwrap().unwrap();
+        assert_eq!((l.pa + (a - l.va), l.attrs), (a, EL2_DEVICE), "{a:#x}");
+    }
+    assert!(w.translate(d.hv.ttbr0_el2, 0x0a00_4000).unwrap().is_none());
+    // No VM's stage-2 leaf reaches it (vm a even has an emulated range at that IPA).
+    for vm in d.vms {
+        for l in w.leaves(vm.s2_root).unwrap() {
+            assert!(
+                l.pa + l.size <= 0x0a00_0000 || l.pa >= 0x0a00_4000,
+                "vm {} maps {:#x}",
+                vm.name,
+                l.pa
+            );
+        }
+    }
+}
+
+#[test]
+fn checker_catches_a_vm_reaching_the_virtio_window() {
+    let mut p = rich_setup().plan();
+    // Point vm b's last RAM page (4K pages: its RAM is not 2M aligned) at a virtio slot.
+    let d = p.desc;
+    let w = Walker::new(&p.tables_blob, d.hv.tables_base);
+    let b = &d.vms[1];
+    let last = b.ram_ipa + b.ram_size - 0x1000;
+    let leaf = w.translate(b.s2_root, last).unwrap().unwrap();
+    assert_eq!(leaf.size, 0x1000);
+    let needle = (leaf.pa | leaf.attrs | 0b11).to_le_bytes();
+    let at = p.tables_blob.windows(8).position(|x| x == needle).unwrap();
+    p.tables_blob[at..at + 8].copy_from_slice(&(0x0a00_3000 | leaf.attrs | 0b11).to_le_bytes());
+    let e = check(&p).unwrap_err();
+    assert!(e.contains("vm b reaches the hypervisor's virtio-mmio window at 0xa00_3000"), "{e}");
+}
+
 /// A random valid system: 1-4 VMs with random sizes, optional odd fixed bases,
 /// and a shared region between the first two.
 fn arb_system() -> impl Strategy<Value = String> {
