@@ -20,6 +20,9 @@ pub struct Config {
     pub system_file: PathBuf,
     /// Its text.
     pub system_text: String,
+    /// The image is built to run with HCR_EL2.E2H=1 whatever the system says (the `hv`
+    /// crate's `lwvm` feature): generate the VHE flavour of the EL2 tables.
+    pub force_vhe: bool,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
                 system,
                 system_file: system_file.to_path_buf(),
                 system_text,
+                force_vhe: false,
             }),
             (Err(a), Err(b)) => {
                 let mut d = a.diagnostics().to_vec();
@@ -55,6 +59,12 @@ impl Config {
             }
             (Err(e), _) | (_, Err(e)) => Err(e),
         }
+    }
+
+    /// Whether the hypervisor runs with HCR_EL2.E2H=1 (VHE): asked for by the image
+    /// build, by `[hypervisor] vhe = true`, or implied by lightweight VMs.
+    pub fn vhe(&self) -> bool {
+        self.force_vhe || self.system.hypervisor.vhe || !self.system.lwvm.is_empty()
     }
 
     /// Guest-physical base of VM `i`'s RAM.

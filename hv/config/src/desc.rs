@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use crate::layout::Layout;
+use crate::lwvm::{TCR_EL2_VHE, WINDOW_BASE};
 use crate::pagetable::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
 use crate::payload::Payloads;
 use crate::system::{Access, Restart, parse_vcpu_ref};
@@ -36,7 +37,7 @@ pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 /// The configuration id: board text, system text, then every payload blob.
 pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
     let mut parts: Vec<&[u8]> = vec![cfg.board_text.as_bytes(), cfg.system_text.as_bytes()];
-    for p in &payloads.vms {
+    for p in payloads.vms.iter().chain(&payloads.lwvms) {
         parts.push(&p.image.bytes);
         for extra in [&p.initrd, &p.dtb].into_iter().flatten() {
             parts.push(&extra.bytes);
@@ -54,6 +55,13 @@ fn vcpu_index(cfg: &Config, vm: usize, k: usize) -> VcpuIndex {
         + k) as VcpuIndex
 }
 
+fn policy(r: Restart) -> RestartPolicy {
+    match r {
+        Restart::Stop => RestartPolicy::Stop,
+        Restart::Restart => RestartPolicy::Restart,
+    }
+}
+
 /// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it.
 pub fn build(
     cfg: &Config,
@@ -64,7 +72,7 @@ pub fn build(
 ) -> &'static SystemDesc {
     let b = &cfg.board;
     let s = &cfg.system;
-    let vm_of = |name: &str| s.vm_index(name).unwrap_or(0) as VmIndex;
+    let vm_of = |name: &str| s.party_index(name).unwrap_or(0) as VmIndex;
 
     let mut vcpus = Vec::new();
     for (i, v) in s.vm.iter().enumerate() {
@@ -78,6 +86,17 @@ pub fn build(
             });
         }
     }
+    // Each lwVM's one execution context follows the vCPUs of the full VMs.
+    for (j, lw) in s.lwvm.iter().enumerate() {
+        vcpus.push(VcpuDesc {
+            vm: (s.vm.len() + j) as VmIndex,
+            index_in_vm: 0,
+            cpu: lw.cpu,
+            vmpidr: 1 << 31,
+            priority: lw.priority,
+        });
+    }
+    let nvcpus: usize = s.vm.iter().map(|v| v.vcpus.len()).sum();
     let cpus = b
         .cpus()
         .into_iter()
@@ -132,13 +151,39 @@ pub fn build(
                     uart_ipa: b.uart.base.0,
                     gicd_ipa: b.gic.distributor.base.0,
                     gicr_ipa: b.gic.redistributor.base.0,
-                    restart: match v.restart {
-                        Restart::Stop => RestartPolicy::Stop,
-                        Restart::Restart => RestartPolicy::Restart,
-                    },
+                    restart: policy(v.restart),
+                    lwvm: None,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+    let mut vms = vms;
+    for (j, lw) in s.lwvm.iter().enumerate() {
+        let l = &lay.lwvms[j];
+        let p = &payloads.lwvms[j];
+        vms.push(VmDesc {
+            name: text(&lw.name),
+            vmid: 0,
+            ram_ipa: WINDOW_BASE,
+            ram_pa: l.mem.base,
+            ram_size: l.mem.size,
+            s2_root: 0,
+            image: image_desc(l.image_store, &p.image),
+            initrd: None,
+            dtb: None,
+            entry_ipa: p.entry_ipa,
+            vcpus: leak(vec![(nvcpus + j) as VcpuIndex]),
+            console: lw.console,
+            uart_ipa: 0,
+            gicd_ipa: 0,
+            gicr_ipa: 0,
+            restart: policy(lw.restart),
+            lwvm: Some(LwvmDesc {
+                asid: l.asid,
+                root: tables.regimes[1 + s.vm.len() + j].root,
+                stack_top: WINDOW_BASE + l.mem.size,
+            }),
+        });
+    }
 
     let irqs =
         s.vm.iter()
@@ -151,14 +196,16 @@ pub fn build(
                 })
             })
             .collect();
+    // A channel into an lwVM raises the event bit of its own index.
     let channels = s
         .channel
         .iter()
-        .map(|c| ChannelDesc {
+        .enumerate()
+        .map(|(k, c)| ChannelDesc {
             name: text(&c.name),
             from: vm_of(&c.from),
             to: vm_of(&c.to),
-            virt_intid: c.intid,
+            virt_intid: if s.is_lwvm(&c.to) { k as u32 } else { c.intid.unwrap_or(0) },
         })
         .collect();
     let shared = s
@@ -228,9 +275,10 @@ pub fn build(
             images_base: lay.images.base,
             images_size: lay.images.size,
             ttbr0_el2: tables.regimes[0].root,
-            tcr_el2: TCR_EL2,
+            tcr_el2: if cfg.vhe() { TCR_EL2_VHE } else { TCR_EL2 },
             mair_el2: MAIR_EL2,
             vtcr_el2: VTCR_EL2,
+            e2h: cfg.vhe(),
         },
         devices: DeviceDesc {
             uart_base: b.uart.base.0,

@@ -84,6 +84,18 @@ fn vm(v: &VmDesc) -> String {
             ("gicd_ipa", hex(v.gicd_ipa)),
             ("gicr_ipa", hex(v.gicr_ipa)),
             ("restart", format!("{P}RestartPolicy::{restart}")),
+            ("lwvm", opt(v.lwvm.as_ref().map(lwvm))),
+        ],
+    )
+}
+
+fn lwvm(l: &LwvmDesc) -> String {
+    strukt(
+        "LwvmDesc",
+        &[
+            ("asid", l.asid.to_string()),
+            ("root", hex(l.root)),
+            ("stack_top", hex(l.stack_top)),
         ],
     )
 }
@@ -113,6 +125,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("tcr_el2", hex(h.tcr_el2)),
                         ("mair_el2", hex(h.mair_el2)),
                         ("vtcr_el2", hex(h.vtcr_el2)),
+                        ("e2h", h.e2h.to_string()),
                     ],
                 ),
             ),

@@ -51,7 +51,7 @@ pub fn explain(plan: &Plan) -> String {
     }
 
     let _ = writeln!(o, "\nVMs");
-    for v in d.vms {
+    for v in d.vms.iter().filter(|v| v.lwvm.is_none()) {
         let _ = writeln!(
             o,
             "  vmid {:<2} {:<12} RAM IPA {} -> PA {} ({}), entry {}, image {} bytes, stage-2 root {}{}",
@@ -78,6 +78,27 @@ pub fn explain(plan: &Plan) -> String {
         }
     }
 
+    let lws: Vec<_> = d.vms.iter().filter_map(|v| v.lwvm.map(|l| (v, l))).collect();
+    if !lws.is_empty() {
+        let _ = writeln!(o, "\nlightweight VMs (EL0 of the EL2&0 regime, E2H=1)");
+    }
+    for (v, l) in lws {
+        let _ = writeln!(
+            o,
+            "  asid {:<2} {:<12} VA {} -> PA {} ({}), entry {}, image {} bytes, stage-1 root {}{}, restart {:?}",
+            l.asid,
+            v.name,
+            hex(v.ram_ipa),
+            hex(v.ram_pa),
+            human(v.ram_size),
+            hex(v.entry_ipa),
+            v.image.size,
+            hex(l.root),
+            if v.console { ", console" } else { "" },
+            v.restart
+        );
+    }
+
     let _ = writeln!(o, "\nvCPUs");
     for (i, v) in d.vcpus.iter().enumerate() {
         let vm = d.vms[usize::from(v.vm)].name;
@@ -93,7 +114,12 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(o, "\nschedule (highest priority first)");
     let name = |x: u16| {
         let v = &d.vcpus[usize::from(x)];
-        format!("{}:{}", d.vms[usize::from(v.vm)].name, v.index_in_vm)
+        let vm = &d.vms[usize::from(v.vm)];
+        if vm.lwvm.is_some() {
+            format!("{} (lwvm)", vm.name)
+        } else {
+            format!("{}:{}", vm.name, v.index_in_vm)
+        }
     };
     for (n, c) in d.cpus.iter().enumerate() {
         let list: Vec<String> = c.schedule.iter().map(|&x| name(x)).collect();
@@ -144,10 +170,11 @@ pub fn explain(plan: &Plan) -> String {
     }
     let _ = writeln!(
         o,
-        "  TCR_EL2 {}  MAIR_EL2 {}  VTCR_EL2 {}",
+        "  TCR_EL2 {}  MAIR_EL2 {}  VTCR_EL2 {}  E2H {}",
         hex(d.hv.tcr_el2),
         hex(d.hv.mair_el2),
-        hex(d.hv.vtcr_el2)
+        hex(d.hv.vtcr_el2),
+        u8::from(d.hv.e2h)
     );
     o
 }

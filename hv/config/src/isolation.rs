@@ -29,7 +29,11 @@ pub fn check(plan: &Plan) -> Result<(), String> {
     ];
     let devices = hv_devices(plan);
     let mut seen_tables = HashSet::new();
-    let roots = std::iter::once(d.hv.ttbr0_el2).chain(d.vms.iter().map(|v| v.s2_root));
+    let roots = std::iter::once(d.hv.ttbr0_el2).chain(
+        d.vms
+            .iter()
+            .map(|v| v.lwvm.as_ref().map_or(v.s2_root, |l| l.root)),
+    );
     for root in roots {
         for t in w.tables(root).map_err(|e| e.to_string())? {
             if !seen_tables.insert(t) {
@@ -37,7 +41,8 @@ pub fn check(plan: &Plan) -> Result<(), String> {
             }
         }
     }
-    for (i, vm) in d.vms.iter().enumerate() {
+    // Lightweight VMs have no stage 2: their stage-1 tables are checked in isolation_lw.
+    for (i, vm) in d.vms.iter().enumerate().filter(|(_, v)| v.lwvm.is_none()) {
         let leaves = coalesce(&w.leaves(vm.s2_root).map_err(|e| e.to_string())?);
         let mut ram_bytes = 0;
         for l in &leaves {
@@ -130,7 +135,8 @@ pub fn check(plan: &Plan) -> Result<(), String> {
             }
         }
     }
-    check_el2(plan, &w)
+    check_el2(plan, &w)?;
+    crate::isolation_lw::check(plan, &w)
 }
 
 /// The device ranges the hypervisor owns: (base, size, what).
@@ -163,6 +169,8 @@ fn check_el2(plan: &Plan, w: &Walker) -> Result<(), String> {
     need.extend(d.vms.iter().map(|v| (v.ram_pa, v.ram_size, EL2_DATA)));
     need.extend(d.shared.iter().map(|s| (s.pa, s.size, EL2_DATA)));
     for (base, size, attrs) in need {
+        // Under E2H=1 the same rights have another encoding.
+        let attrs = if d.hv.e2h { crate::lwvm::vhe_el2_attrs(attrs) } else { attrs };
         for a in (base..base + size).step_by(0x1000) {
             match w.translate(d.hv.ttbr0_el2, a).map_err(|e| e.to_string())? {
                 Some(l) if l.pa + (a - l.va) == a && l.attrs == attrs => {}

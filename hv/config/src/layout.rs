@@ -4,7 +4,9 @@
 //! the hypervisor image (2 MiB aligned), the page-table area, the pristine image store
 //! (each blob 4 KiB aligned, identical blobs stored once), each VM's RAM (2 MiB aligned
 //! unless it has a fixed base), then shared regions (2 MiB aligned when their size is a
-//! multiple of 2 MiB, else 4 KiB). VMIDs are 1.. in VM order (0 stays unused).
+//! multiple of 2 MiB, else 4 KiB), then each lwVM's memory (aligned like shared
+//! regions). VMIDs are 1.. in VM order (0 stays unused); ASIDs 1.. in lwVM order (0 is
+//! the hypervisor's own address space).
 //! The table area's size is an input: [`crate::plan`] iterates until it fits.
 
 use crate::config::Config;
@@ -46,6 +48,17 @@ pub struct VmLayout {
     pub dtb_store: Option<u64>,
 }
 
+/// One lwVM's memory.
+#[derive(Debug, Clone)]
+pub struct LwLayout {
+    /// ASID (1.. in lwVM order; 0 is the hypervisor's).
+    pub asid: u16,
+    /// Physical memory.
+    pub mem: Placed,
+    /// Physical address of the image in the store.
+    pub image_store: u64,
+}
+
 /// A line of the memory map.
 #[derive(Debug, Clone)]
 pub struct MapEntry {
@@ -68,6 +81,8 @@ pub struct Layout {
     pub vms: Vec<VmLayout>,
     /// Per shared region, in order.
     pub shared: Vec<Placed>,
+    /// Per lwVM, in order (placed after the VMs).
+    pub lwvms: Vec<LwLayout>,
     /// The image store's contents (`images.size` bytes).
     pub store: Vec<u8>,
     /// Every region, sorted by address (for the memory map).
@@ -159,6 +174,17 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
             });
         }
     }
+    for lw in &s.lwvm {
+        if let Some(base) = lw.base {
+            a.taken.push(MapEntry {
+                at: Placed {
+                    base: base.0,
+                    size: lw.memory.0,
+                },
+                owner: format!("lwvm {} memory", lw.name),
+            });
+        }
+    }
     for sh in &s.shared {
         if let Some(base) = sh.base {
             a.taken.push(MapEntry {
@@ -202,6 +228,11 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
         let dtb = p.dtb.as_ref().map(|d| put(&d.bytes, &mut store));
         offsets.push((img, initrd, dtb));
     }
+    let lw_offsets: Vec<u64> = payloads
+        .lwvms
+        .iter()
+        .map(|p| put(&p.image.bytes, &mut store))
+        .collect();
     let images = a.alloc(store.len() as u64, KIB4, "image store".into(), cfg, "vm")?;
 
     let mut vms = Vec::new();
@@ -246,6 +277,28 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
             )?,
         });
     }
+    let mut lwvms = Vec::new();
+    for (j, lw) in s.lwvm.iter().enumerate() {
+        let align = if lw.memory.0 % MIB2 == 0 { MIB2 } else { KIB4 };
+        let mem = match lw.base {
+            Some(base) => Placed {
+                base: base.0,
+                size: lw.memory.0,
+            },
+            None => a.alloc(
+                lw.memory.0,
+                align,
+                format!("lwvm {} memory", lw.name),
+                cfg,
+                &format!("lwvm[{j}].memory"),
+            )?,
+        };
+        lwvms.push(LwLayout {
+            asid: (j + 1) as u16,
+            mem,
+            image_store: images.base + lw_offsets.get(j).copied().unwrap_or(0),
+        });
+    }
     let mut map = a.taken;
     map.sort_by_key(|m| m.at.base);
     Ok(Layout {
@@ -254,6 +307,7 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
         images,
         vms,
         shared,
+        lwvms,
         store,
         map,
     })

@@ -19,7 +19,9 @@ pub mod explain;
 pub mod fmt;
 pub mod image;
 pub mod isolation;
+mod isolation_lw;
 pub mod layout;
+pub mod lwvm;
 pub mod pagetable;
 pub mod parse;
 pub mod payload;
@@ -130,7 +132,30 @@ pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
 
 /// Runs every stage and writes the results into `req.out_dir`.
 pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
-    let plan = plan(req.board, req.system, req.images_dir, None)?;
+    generate_for(req, false)
+}
+
+/// [`generate`] for an image that runs with HCR_EL2.E2H=1 when `vhe` (the `hv` crate's
+/// `lwvm` feature): the EL2 tables come in their VHE flavour even if the system has no
+/// lwVM. A system that needs VHE (lwVMs, `[hypervisor] vhe`) cannot be generated for
+/// an image without it.
+pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, ConfigError> {
+    let mut cfg = check(req.board, req.system)?;
+    if cfg.vhe() && !vhe {
+        let why = if cfg.system.lwvm.is_empty() {
+            "`[hypervisor] vhe = true`"
+        } else {
+            "lightweight VMs ([[lwvm]])"
+        };
+        return Err(ConfigError::one(
+            req.system,
+            if cfg.system.lwvm.is_empty() { "hypervisor.vhe" } else { "lwvm" },
+            format!("{why} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)"),
+        ));
+    }
+    cfg.force_vhe = vhe;
+    let payloads = payload::load_payloads(&cfg, req.images_dir, None)?;
+    let plan = plan_with(cfg, payloads)?;
     let layout_text = explain::explain(&plan);
     emit::write_all(&plan, &layout_text, req.out_dir)?;
     let mut inputs = vec![req.board.to_path_buf(), req.system.to_path_buf()];

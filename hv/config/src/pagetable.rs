@@ -49,7 +49,8 @@ pub const TCR_EL2: u64 =
 pub const VTCR_EL2: u64 =
     25 | (0b01 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 31);
 
-/// EL2 leaf attributes: normal memory, executable (the hypervisor image).
+/// EL2 leaf attributes (E2H=0 encoding; [`crate::lwvm::vhe_el2_attrs`] gives the E2H=1
+/// one): normal memory, executable (the hypervisor image).
 pub const EL2_CODE: u64 = bits::attr_index(0) | bits::AP_RW_EL2 | bits::SH_INNER | bits::AF;
 /// EL2 leaf attributes: normal memory, execute-never.
 pub const EL2_DATA: u64 = EL2_CODE | bits::XN;
@@ -230,6 +231,9 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
             format!("vm {} RAM", v.name),
         ));
     }
+    for (v, l) in cfg.system.lwvm.iter().zip(&lay.lwvms) {
+        r.push((l.mem.base, l.mem.size, EL2_DATA, format!("lwvm {} memory", v.name)));
+    }
     for (s, p) in cfg.system.shared.iter().zip(&lay.shared) {
         r.push((p.base, p.size, EL2_DATA, format!("shared {}", s.name)));
     }
@@ -279,9 +283,11 @@ pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
         tables: Vec::new(),
         regimes: Vec::new(),
     };
+    // Under E2H=1 (VHE) the same rights have another encoding (crate::lwvm).
+    let el2 = |a: u64| if cfg.vhe() { crate::lwvm::vhe_el2_attrs(a) } else { a };
     let root = t.start_regime("EL2".into());
     for (base, size, attrs, what) in el2_regions(cfg, lay) {
-        t.map(root, base, base, size, attrs)
+        t.map(root, base, base, size, el2(attrs))
             .map_err(|e| format!("EL2 map of {what}: {e}"))?;
     }
     for (i, v) in cfg.system.vm.iter().enumerate() {
@@ -289,6 +295,18 @@ pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
         for (ipa, pa, size, attrs) in s2_regions(cfg, lay, i) {
             t.map(root, ipa, pa, size, attrs)
                 .map_err(|e| format!("stage-2 map of vm {}: {e}", v.name))?;
+        }
+    }
+    // Each lwVM: a copy of the EL2 map (privileged only) plus its own user pages.
+    for (j, v) in cfg.system.lwvm.iter().enumerate() {
+        let root = t.start_regime(format!("lwvm {}", v.name));
+        for (base, size, attrs, what) in el2_regions(cfg, lay) {
+            t.map(root, base, base, size, el2(attrs))
+                .map_err(|e| format!("lwvm {} copy of the EL2 map of {what}: {e}", v.name))?;
+        }
+        for (va, pa, size, attrs) in crate::lwvm::lw_regions(cfg, lay, j) {
+            t.map(root, va, pa, size, attrs)
+                .map_err(|e| format!("lwvm {} map: {e}", v.name))?;
         }
     }
     Ok(t)

@@ -36,6 +36,8 @@ pub struct Payload {
 pub struct Payloads {
     /// One per VM, in VM order.
     pub vms: Vec<Payload>,
+    /// One per lwVM, in lwVM order (linked at the lwVM window).
+    pub lwvms: Vec<Payload>,
     /// Placeholders used instead of missing files.
     pub warnings: Vec<String>,
     /// Files read (for `rerun-if-changed`).
@@ -54,6 +56,12 @@ pub fn load_payloads(
     for i in 0..cfg.system.vm.len() {
         match load_one(cfg, i, images_dir, placeholder, &mut out) {
             Ok(p) => out.vms.push(p),
+            Err(d) => diags.push(d),
+        }
+    }
+    for j in 0..cfg.system.lwvm.len() {
+        match load_lwvm(cfg, j, images_dir, placeholder, &mut out) {
+            Ok(p) => out.lwvms.push(p),
             Err(d) => diags.push(d),
         }
     }
@@ -187,6 +195,37 @@ fn load_one(
         initrd,
         dtb: Some(dtb),
         entry_ipa,
+    })
+}
+
+/// lwVM `j`'s ELF, flattened for its window (see [`crate::lwvm::WINDOW_BASE`]).
+fn load_lwvm(
+    cfg: &Config,
+    j: usize,
+    dir: &Path,
+    placeholder: Option<u64>,
+    out: &mut Payloads,
+) -> Result<Payload, Diagnostic> {
+    let lw = &cfg.system.lwvm[j];
+    let (va, size) = (crate::lwvm::WINDOW_BASE, lw.memory.0);
+    let field = format!("lwvm[{j}].image");
+    let Some(data) = fetch(cfg, &field, dir, &lw.image, placeholder, out)? else {
+        return Ok(Payload {
+            image: Blob {
+                bytes: vec![0; placeholder.unwrap_or(0) as usize],
+                load_ipa: va,
+            },
+            initrd: None,
+            dtb: None,
+            entry_ipa: lw.entry.map_or(va, |e| e.0),
+        });
+    };
+    let (blob, entry) = elf_to_blob(&resolve(cfg, dir, &lw.image), &lw.name, &data, va, size)?;
+    Ok(Payload {
+        image: blob,
+        initrd: None,
+        dtb: None,
+        entry_ipa: lw.entry.map_or(entry, |e| e.0),
     })
 }
 

@@ -6,6 +6,7 @@
 //! name = "demo"                      # required
 //! [hypervisor]
 //! memory = "4M"                      # bytes for the hypervisor image; default 4M
+//! vhe = false                        # run with HCR_EL2.E2H=1 (implied by [[lwvm]])
 //!
 //! [[vm]]
 //! name = "rtos"                      # required, [A-Za-z0-9_-]+, unique
@@ -22,8 +23,19 @@
 //! irqs = [48]                        # physical SPIs owned by the VM; default none
 //! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
 //!
+//! [[lwvm]]                           # lightweight VM: an EL0 program, no kernel
+//! name = "svc"                       # required, unique among VMs and lwVMs
+//! memory = "1M"                      # required, multiple of 4K; at VA 0x40_0000_0000
+//! base = 0x4f00_0000                 # optional fixed physical base
+//! image = "lw-pong"                  # ELF linked at the lwVM VA (lwvm/sdk's lwvm.ld)
+//! entry = 0x40_0000_0000             # optional, overrides e_entry
+//! cpu = 0                            # required: the CPU it runs on
+//! priority = 0                       # its place in that CPU's schedule; default 0
+//! console = true                     # console syscall allowed; default true
+//! restart = "stop"                   # on a fault: "stop" (default) | "restart"
+//!
 //! [[channel]]                        # `from` may raise SPI `intid` in `to`
-//! name = "ping"; from = "a"; to = "b"; intid = 100
+//! name = "ping"; from = "a"; to = "b"; intid = 100   # no intid when `to` is an lwVM
 //!
 //! [[shared]]
 //! name = "ring"; size = "64K"; base = 0x7000_0000   # base optional
@@ -41,6 +53,11 @@
 //! directory (built guests); a value with a `/` is a path relative to this file's folder
 //! (e.g. `"../../../target/linux/current/Image"`). A `kernel` VM also gets a generated
 //! device tree (see [`crate::dtb`]).
+//!
+//! VMs and lwVMs are both named in `[[channel]]` and `[[shared]]`. A channel into an lwVM
+//! has no `intid`: the lwVM's `wait` syscall returns a bit mask of channel indices. A
+//! shared map's `ipa` is a virtual address in an lwVM (inside its window, see
+//! [`crate::lwvm`]).
 //!
 //! A slot's `vcpu` is `"vm"` (its vCPU 0) or `"vm:index"`; a slot without `vcpu` leaves
 //! the CPU idle. Its length is given either in `us` (converted by the hypervisor with the
@@ -79,6 +96,9 @@ pub struct System {
     /// Emulated (fault-reflected) regions.
     #[serde(default)]
     pub emulated: Vec<Emulated>,
+    /// Lightweight VMs.
+    #[serde(default)]
+    pub lwvm: Vec<Lwvm>,
 }
 
 /// `[hypervisor]`.
@@ -88,6 +108,9 @@ pub struct Hypervisor {
     /// Bytes reserved for the hypervisor image (code, data, stacks).
     #[serde(default = "default_hv_memory")]
     pub memory: Size,
+    /// Run with HCR_EL2.E2H=1 (VHE) even without lwVMs.
+    #[serde(default)]
+    pub vhe: bool,
 }
 
 fn default_hv_memory() -> Size {
@@ -98,6 +121,7 @@ impl Default for Hypervisor {
     fn default() -> Self {
         Hypervisor {
             memory: default_hv_memory(),
+            vhe: false,
         }
     }
 }
@@ -177,8 +201,42 @@ pub struct Channel {
     pub from: String,
     /// Receiving VM.
     pub to: String,
-    /// SPI raised in `to`.
-    pub intid: u32,
+    /// SPI raised in `to` (required for a VM, absent for an lwVM).
+    #[serde(default)]
+    pub intid: Option<u32>,
+}
+
+/// `[[lwvm]]`: a lightweight VM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lwvm {
+    /// Unique name (among VMs and lwVMs).
+    pub name: String,
+    /// Bytes of memory (image, data, stack at the top).
+    pub memory: Size,
+    /// Fixed physical base of its memory.
+    #[serde(default)]
+    pub base: Option<Size>,
+    /// ELF image name (file in the images directory), linked at the lwVM window.
+    pub image: String,
+    /// Entry point override.
+    #[serde(default)]
+    pub entry: Option<Size>,
+    /// The physical CPU it runs on.
+    pub cpu: u16,
+    /// Priority on that CPU (higher runs first).
+    #[serde(default)]
+    pub priority: u8,
+    /// Whether its console syscall prints (tagged with its name).
+    #[serde(default = "yes")]
+    pub console: bool,
+    /// What happens when it faults.
+    #[serde(default)]
+    pub restart: Restart,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[[shared]]`.
@@ -271,6 +329,23 @@ impl System {
     /// Index of the VM called `name`.
     pub fn vm_index(&self, name: &str) -> Option<usize> {
         self.vm.iter().position(|v| v.name == name)
+    }
+
+    /// Index of the lwVM called `name` (in `lwvm`).
+    pub fn lwvm_index(&self, name: &str) -> Option<usize> {
+        self.lwvm.iter().position(|v| v.name == name)
+    }
+
+    /// The index of the VM or lwVM called `name` in the emitted description's `vms`
+    /// (full VMs first, then lwVMs).
+    pub fn party_index(&self, name: &str) -> Option<usize> {
+        self.vm_index(name)
+            .or_else(|| self.lwvm_index(name).map(|i| self.vm.len() + i))
+    }
+
+    /// Whether `name` is an lwVM.
+    pub fn is_lwvm(&self, name: &str) -> bool {
+        self.lwvm_index(name).is_some()
     }
 }
 

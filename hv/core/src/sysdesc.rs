@@ -31,7 +31,9 @@ pub struct SystemDesc {
     /// Every physical CPU of the board, in board order (index 0 boots first); a CPU with an
     /// empty schedule has nothing to run.
     pub cpus: &'static [CpuDesc],
-    /// Every VM.
+    /// Every VM: the full VMs in configuration order, then the lightweight VMs
+    /// ([`VmDesc::lwvm`] is `Some`), so that channels and shared regions name both kinds
+    /// by one index.
     pub vms: &'static [VmDesc],
     /// Every vCPU of every VM.
     pub vcpus: &'static [VcpuDesc],
@@ -72,6 +74,10 @@ pub struct HvDesc {
     pub mair_el2: u64,
     /// Value for VTCR_EL2 matching every VM's stage-2 tables.
     pub vtcr_el2: u64,
+    /// The tables and `tcr_el2` are for HCR_EL2.E2H=1 (ARMv8.1 VHE: the EL2&0 regime,
+    /// TCR_EL1 layout, AP\[1\] = EL0 access, UXN/PXN): the image must be built with the
+    /// `lwvm` feature. `false`: the classic E2H=0 EL2 regime.
+    pub e2h: bool,
 }
 
 /// Devices the hypervisor owns. All addresses are physical.
@@ -151,6 +157,25 @@ pub struct VmDesc {
     pub gicr_ipa: u64,
     /// What happens when the guest powers off (PSCI SYSTEM_OFF or its last CPU_OFF).
     pub restart: RestartPolicy,
+    /// `Some` for a lightweight VM (lwVM): a program without a kernel that runs at EL0 in
+    /// the hypervisor's EL2&0 regime (E2H=1, TGE=1) with its own stage-1 tables and no
+    /// stage 2. Its one execution context is its single entry in [`SystemDesc::vcpus`],
+    /// scheduled by priority like any vCPU. For an lwVM, `ram_ipa` is the virtual
+    /// address of its memory, `entry_ipa` its entry VA, `vmid`/`s2_root`/`*_ipa` of the
+    /// emulated devices are unused (0), and `restart` applies to its faults.
+    pub lwvm: Option<LwvmDesc>,
+}
+
+/// The part of a lightweight VM that a full VM does not have.
+#[derive(Debug, Clone, Copy)]
+pub struct LwvmDesc {
+    /// ASID tagging its non-global translations (1..; 0 is the hypervisor's own).
+    pub asid: u16,
+    /// Physical address of its stage-1 root table (TTBR0_EL2.BADDR while it runs): a copy
+    /// of the EL2 map (privileged only) plus its own user pages.
+    pub root: u64,
+    /// Initial SP_EL0: the top of its memory (virtual).
+    pub stack_top: u64,
 }
 
 /// What the hypervisor does when a VM powers off.
@@ -199,7 +224,8 @@ pub struct IrqRoute {
     pub virt_intid: u32,
 }
 
-/// A vIRQ channel: `from` may raise `virt_intid` in `to`.
+/// A vIRQ channel: `from` may raise `virt_intid` in `to`. When `to` is an lwVM (it has
+/// no GIC), `virt_intid` is the channel's own index: the event bit its `wait` returns.
 #[derive(Debug)]
 pub struct ChannelDesc {
     /// Name from the configuration (for telemetry and errors).

@@ -25,8 +25,9 @@ pub(crate) fn check_channels(cfg: &Config, c: &mut Checker) {
         cfg.system.channel.iter().map(|ch| ch.name.as_str()),
     );
     for (i, ch) in cfg.system.channel.iter().enumerate() {
-        let from = c.vm(cfg, &format!("channel[{i}].from"), &ch.from);
-        let to = c.vm(cfg, &format!("channel[{i}].to"), &ch.to);
+        let from = c.party(cfg, &format!("channel[{i}].from"), &ch.from);
+        let to = c.party(cfg, &format!("channel[{i}].to"), &ch.to);
+        super::lwvm::check_channel_target(cfg, c, i, ch, to);
         if from.is_some() && from == to {
             c.err(
                 format!("channel[{i}].to"),
@@ -93,7 +94,7 @@ pub(crate) fn check_shared(cfg: &Config, c: &mut Checker) {
         let mut vms = HashSet::new();
         for (k, m) in s.maps.iter().enumerate() {
             let f = format!("{p}.maps[{k}]");
-            let Some(vm) = c.vm(cfg, &format!("{f}.vm"), &m.vm) else {
+            let Some(vm) = c.party(cfg, &format!("{f}.vm"), &m.vm) else {
                 continue;
             };
             if !vms.insert(vm) {
@@ -101,6 +102,11 @@ pub(crate) fn check_shared(cfg: &Config, c: &mut Checker) {
                     format!("{f}.vm"),
                     format!("vm \"{}\" maps shared \"{}\" twice", m.vm, s.name),
                 );
+            }
+            if vm >= cfg.system.vm.len() {
+                // An lwVM: `ipa` is a virtual address in its window.
+                super::lwvm::check_shared_map(cfg, c, i, k, vm - cfg.system.vm.len());
+                continue;
             }
             c.base(
                 &format!("{f}.ipa"),
@@ -203,12 +209,15 @@ pub(crate) fn check_virtual_intids(cfg: &Config, c: &mut Checker) {
                 .or_insert_with(|| format!("vm[{i}].irqs[{k}]"));
         }
     }
+    // Channels into lwVMs carry no INTID (checked in `super::lwvm`); a missing one into a
+    // VM is reported there too.
     let incoming = cfg
         .system
         .channel
         .iter()
         .enumerate()
-        .map(|(i, ch)| (format!("channel[{i}]"), &ch.to, ch.intid));
+        .filter(|(_, ch)| !cfg.system.is_lwvm(&ch.to))
+        .filter_map(|(i, ch)| Some((format!("channel[{i}]"), &ch.to, ch.intid?)));
     let reflected = cfg
         .system
         .emulated

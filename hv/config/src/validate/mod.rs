@@ -17,6 +17,7 @@
 //!   39-bit space (T0SZ = 25).
 
 mod links;
+mod lwvm;
 #[cfg(test)]
 mod tests;
 mod vm;
@@ -90,9 +91,29 @@ impl<'a> Checker<'a> {
     /// Resolves a VM name, reporting an unknown one with a suggestion.
     pub(crate) fn vm(&mut self, cfg: &Config, field: &str, name: &str) -> Option<usize> {
         let found = cfg.system.vm_index(name);
+        if found.is_none() && cfg.system.is_lwvm(name) {
+            self.err(
+                field,
+                format!("\"{name}\" is a lightweight VM ([[lwvm]]); only a full VM fits here"),
+            );
+            return None;
+        }
         if found.is_none() {
             let hint = suggest(name, cfg.system.vm.iter().map(|v| v.name.as_str()));
             self.err(field, format!("unknown vm \"{name}\"{hint}"));
+        }
+        found
+    }
+
+    /// Resolves the name of a VM or an lwVM to its index in the description's `vms`
+    /// (full VMs first, then lwVMs), reporting an unknown one with a suggestion.
+    pub(crate) fn party(&mut self, cfg: &Config, field: &str, name: &str) -> Option<usize> {
+        let found = cfg.system.party_index(name);
+        if found.is_none() {
+            let names = cfg.system.vm.iter().map(|v| v.name.as_str());
+            let hint = suggest(name, names.chain(cfg.system.lwvm.iter().map(|v| v.name.as_str())));
+            let what = if cfg.system.lwvm.is_empty() { "vm" } else { "vm or lwvm" };
+            self.err(field, format!("unknown {what} \"{name}\"{hint}"));
         }
         found
     }
@@ -117,10 +138,11 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
         "hypervisor",
         cfg.system.hypervisor.memory.0,
     );
-    if cfg.system.vm.is_empty() {
+    if cfg.system.vm.is_empty() && cfg.system.lwvm.is_empty() {
         s.err("vm", "the system has no VM");
     }
     vm::check_vms(cfg, &mut s);
+    lwvm::check_lwvms(cfg, &mut s);
     check_fixed_memory(cfg, &mut s);
     links::check_channels(cfg, &mut s);
     links::check_shared(cfg, &mut s);
@@ -222,6 +244,16 @@ fn check_fixed_memory(cfg: &Config, c: &mut Checker) {
                 size: v.memory.0,
                 who: format!("vm \"{}\"", v.name),
                 field: format!("vm[{i}].base"),
+            });
+        }
+    }
+    for (i, l) in cfg.system.lwvm.iter().enumerate() {
+        if let Some(base) = l.base {
+            claims.push(Claim {
+                base: base.0,
+                size: l.memory.0,
+                who: format!("lwvm \"{}\"", l.name),
+                field: format!("lwvm[{i}].base"),
             });
         }
     }

@@ -1,0 +1,231 @@
+//! Rules for lightweight VMs (`[[lwvm]]`) and the VHE requirement.
+//!
+//! Decisions recorded here (tested in `tests.rs`):
+//! - A system that needs HCR_EL2.E2H=1 (it has lwVMs, or `[hypervisor] vhe = true`) runs
+//!   the whole hypervisor under VHE on every CPU, so every cluster of the board must list
+//!   the `"vhe"` feature; the error names the lwVM (or `hypervisor.vhe`) and the cluster.
+//! - Names are unique among VMs and lwVMs together: channels and shared maps name both.
+//! - An lwVM's memory (and every shared region it maps) lies in the lwVM window
+//!   (`crate::lwvm::WINDOW_BASE..WINDOW_END`), which must lie above everything the
+//!   hypervisor maps for itself (RAM and devices), so that user pages never shadow them.
+//! - A channel into an lwVM carries no INTID (the lwVM has no GIC; its `wait` returns a
+//!   mask of channel indices) and so must be one of the first 64 channels. A channel into
+//!   a VM needs its INTID.
+
+use super::Checker;
+use crate::config::Config;
+use crate::fmt::{hex, overlaps, range};
+use crate::lwvm::{WINDOW_BASE, WINDOW_END};
+use crate::system::Channel;
+
+/// Channels into an lwVM are reported as bits of a 64-bit mask.
+pub(crate) const MAX_LW_CHANNEL: usize = 64;
+
+pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
+    check_vhe_board(cfg, c);
+    let ncpus = cfg.board.cpus().len();
+    for (j, lw) in cfg.system.lwvm.iter().enumerate() {
+        let p = format!("lwvm[{j}]");
+        if lw.name.is_empty()
+            || !lw
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        {
+            c.err(
+                format!("{p}.name"),
+                format!("lwvm name \"{}\" must be non-empty letters, digits, '_' or '-'", lw.name),
+            );
+        }
+        if let Some(k) = cfg.system.vm_index(&lw.name) {
+            c.err(
+                format!("{p}.name"),
+                format!("lwvm name \"{}\" is also the name of vm[{k}]", lw.name),
+            );
+        }
+        if let Some(first) = cfg.system.lwvm[..j].iter().position(|o| o.name == lw.name) {
+            c.err(
+                format!("{p}.name"),
+                format!("duplicate lwvm name \"{}\" (also lwvm[{first}])", lw.name),
+            );
+        }
+        let mem = lw.memory.0;
+        c.size(&format!("{p}.memory"), &format!("lwvm \"{}\" memory", lw.name), mem);
+        if WINDOW_BASE.checked_add(mem).is_none_or(|e| e > WINDOW_END) {
+            c.err(
+                format!("{p}.memory"),
+                format!(
+                    "lwvm \"{}\" memory of {} does not fit the lwVM window {}",
+                    lw.name,
+                    hex(mem),
+                    range(WINDOW_BASE, WINDOW_END - WINDOW_BASE)
+                ),
+            );
+        }
+        if let Some(base) = lw.base {
+            c.base(&format!("{p}.base"), &format!("lwvm \"{}\" memory", lw.name), base.0, mem);
+        }
+        if usize::from(lw.cpu) >= ncpus {
+            c.err(
+                format!("{p}.cpu"),
+                format!(
+                    "CPU {} does not exist (the board has CPUs 0..={})",
+                    lw.cpu,
+                    ncpus.saturating_sub(1)
+                ),
+            );
+        }
+        if let Some(entry) = lw.entry {
+            if entry.0 < WINDOW_BASE || entry.0 >= WINDOW_BASE.saturating_add(mem) {
+                c.err(
+                    format!("{p}.entry"),
+                    format!(
+                        "entry {} lies outside lwvm \"{}\" memory at VA {}",
+                        hex(entry.0),
+                        lw.name,
+                        range(WINDOW_BASE, mem)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// With E2H=1 every CPU runs the hypervisor under VHE: every cluster needs it, and the
+/// lwVM window must lie above what the hypervisor maps.
+fn check_vhe_board(cfg: &Config, c: &mut Checker) {
+    let s = &cfg.system;
+    if !(s.hypervisor.vhe || !s.lwvm.is_empty()) {
+        return;
+    }
+    for cl in cfg.board.cluster.iter().filter(|cl| !cl.features.iter().any(|f| f == "vhe")) {
+        let (field, who) = match s.lwvm.first() {
+            Some(lw) => ("lwvm[0].cpu".to_string(), format!("lwvm \"{}\"", lw.name)),
+            None => ("hypervisor.vhe".to_string(), "`vhe = true`".to_string()),
+        };
+        let field = s
+            .lwvm
+            .iter()
+            .enumerate()
+            .find(|(_, lw)| {
+                cfg.board.cpus().get(usize::from(lw.cpu)).is_some_and(|(_, k, _)| k.name == cl.name)
+            })
+            .map_or(field, |(j, _)| format!("lwvm[{j}].cpu"));
+        c.err(
+            field,
+            format!(
+                "{who} needs ARMv8.1 VHE (HCR_EL2.E2H=1) on every CPU, but cluster \"{}\" of board \"{}\" lacks the \"vhe\" feature",
+                cl.name, cfg.board.name
+            ),
+        );
+    }
+    let b = &cfg.board;
+    let mut top = b.ram_end();
+    for end in [
+        b.uart.base.0 + b.uart.size.0,
+        b.gic.distributor.base.0 + b.gic.distributor.size.0,
+        b.gic.redistributor.base.0 + b.gic.redistributor.size.0,
+    ] {
+        top = top.max(end);
+    }
+    if let Some(v) = &b.virtio_mmio {
+        let (base, size) = v.window();
+        top = top.max(base + size);
+    }
+    if top > WINDOW_BASE {
+        c.err(
+            "lwvm",
+            format!(
+                "board \"{}\" has memory or devices up to {}, inside the lwVM window from {}",
+                b.name,
+                hex(top),
+                hex(WINDOW_BASE)
+            ),
+        );
+    }
+}
+
+/// Channel `i` into `to` (an index into the description's `vms`, lwVMs after VMs).
+pub(crate) fn check_channel_target(
+    cfg: &Config,
+    c: &mut Checker,
+    i: usize,
+    ch: &Channel,
+    to: Option<usize>,
+) {
+    let Some(to) = to else { return };
+    let f = format!("channel[{i}].intid");
+    match (to >= cfg.system.vm.len(), ch.intid) {
+        (true, Some(_)) => c.err(
+            f,
+            format!(
+                "channel \"{}\" goes to lwvm \"{}\", which has no interrupt controller: leave `intid` out (its `wait` reports the channel index, {i})",
+                ch.name, ch.to
+            ),
+        ),
+        (true, None) if i >= MAX_LW_CHANNEL => c.err(
+            format!("channel[{i}]"),
+            format!(
+                "channel \"{}\" goes to lwvm \"{}\" but has index {i}: an lwVM's events are the channel indices 0..{MAX_LW_CHANNEL}; list it earlier",
+                ch.name, ch.to
+            ),
+        ),
+        (false, None) => c.err(
+            f,
+            format!("channel \"{}\" goes to vm \"{}\" and needs the `intid` it raises there", ch.name, ch.to),
+        ),
+        _ => {}
+    }
+}
+
+/// Map `k` of shared region `i` by lwVM `j`: a page-aligned VA range in its window, off
+/// its memory and off its other shared maps.
+pub(crate) fn check_shared_map(cfg: &Config, c: &mut Checker, i: usize, k: usize, j: usize) {
+    let s = &cfg.system.shared[i];
+    let lw = &cfg.system.lwvm[j];
+    let m = &s.maps[k];
+    let f = format!("shared[{i}].maps[{k}].ipa");
+    let (va, size) = (m.ipa.0, s.size.0);
+    c.base(&f, &format!("shared \"{}\" VA", s.name), va, size);
+    if va < WINDOW_BASE || va.checked_add(size).is_none_or(|e| e > WINDOW_END) {
+        c.err(
+            &f,
+            format!(
+                "shared \"{}\" at VA {} in lwvm \"{}\" lies outside the lwVM window {}",
+                s.name,
+                range(va, size),
+                lw.name,
+                range(WINDOW_BASE, WINDOW_END - WINDOW_BASE)
+            ),
+        );
+    }
+    if overlaps(va, size, WINDOW_BASE, lw.memory.0) {
+        c.err(
+            &f,
+            format!(
+                "shared \"{}\" at VA {} overlaps lwvm \"{}\" memory at {}",
+                s.name,
+                range(va, size),
+                lw.name,
+                range(WINDOW_BASE, lw.memory.0)
+            ),
+        );
+    }
+    for (oi, o) in cfg.system.shared.iter().enumerate() {
+        for (ok, om) in o.maps.iter().enumerate() {
+            let earlier = (oi, ok) < (i, k);
+            if earlier && om.vm == lw.name && overlaps(va, size, om.ipa.0, o.size.0) {
+                c.err(
+                    &f,
+                    format!(
+                        "shared \"{}\" at VA {} overlaps shared \"{}\" in lwvm \"{}\" (shared[{oi}].maps[{ok}])",
+                        s.name,
+                        range(va, size),
+                        o.name,
+                        lw.name
+                    ),
+                );
+            }
+        }
+    }
+}
