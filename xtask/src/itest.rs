@@ -177,6 +177,15 @@ fn cases() -> Vec<Case> {
             check: check_attacker,
         },
         Case {
+            name: "slots_time_partitioning",
+            system: "slots",
+            mode: Mode::Telemetry,
+            timeout: t(120),
+            pass: &["a", "b"],
+            expect: &[],
+            check: check_slots,
+        },
+        Case {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
             mode: Mode::Plain,
@@ -216,6 +225,18 @@ fn check_attacker(v: &RunView) -> Result<()> {
         .collect();
     if !leaked.is_empty() {
         bail!("the attacker got through: {leaked:?}");
+    }
+    Ok(())
+}
+
+fn check_slots(v: &RunView) -> Result<()> {
+    // Two VMs that never wait share one CPU: only the slot table lets both run, each
+    // preempted at every slot boundary while the other is alive.
+    for vm in ["a", "b"] {
+        let n: u32 = v.result(vm, "preemptions").and_then(|p| p.parse().ok()).unwrap_or(0);
+        if n < 3 {
+            bail!("VM `{vm}` was preempted {n} times; the slot table should interleave both");
+        }
     }
     Ok(())
 }

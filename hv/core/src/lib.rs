@@ -15,6 +15,7 @@
 pub mod hypercall;
 pub mod mmio;
 pub mod pl011;
+pub mod schedule;
 pub mod psci;
 pub mod smccc;
 pub mod sysdesc;

@@ -11,6 +11,7 @@ use core::sync::atomic::Ordering;
 use hv_arch::context::{Exit, enter_guest};
 use hv_arch::el1::El1State;
 use hv_arch::{cpu, regs, timer};
+use hv_core::schedule::slot_at;
 use hv_core::sysdesc::VcpuIndex;
 
 use super::exit::{self, Outcome};
@@ -62,6 +63,7 @@ pub fn run_cpu(cpu_index: usize) -> ! {
             continue;
         }
         irq::before_entry(v, vcpu);
+        arm_slot_end(ctx.index);
         super::telemetry::enter(cpu_index, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
         super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
@@ -118,7 +120,13 @@ fn take_start_requests(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
 /// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
 fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
     let now = cpu::counter();
+    let slot = current_slot(ctx.index, now);
     for &v in schedule {
+        if let Some((allowed, _)) = slot {
+            if allowed != Some(v) {
+                continue;
+            }
+        }
         let v = v as usize;
         if !VMS[SYSTEM.vcpus[v].vm as usize]
             .alive
@@ -151,6 +159,21 @@ fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
     None
 }
 
+/// The time slot of CPU `cpu` covering `now`, if the CPU has a slot table: (the vCPU
+/// allowed to run, when the next slot starts).
+fn current_slot(cpu: usize, now: u64) -> Option<(Option<VcpuIndex>, u64)> {
+    let table = SYSTEM.slots.iter().find(|t| t.cpu as usize == cpu)?;
+    slot_at(table.slots, cpu::counter_frequency(), now)
+}
+
+/// On a CPU with a slot table, arms the EL2 timer for the end of the current slot so the
+/// running vCPU is preempted there.
+fn arm_slot_end(cpu: usize) {
+    if let Some((_, end)) = current_slot(cpu, cpu::counter()) {
+        timer::set_hyp_deadline(Some(end));
+    }
+}
+
 /// Whether the loaded guest's virtual timer condition is met and unmasked.
 fn timer_fired() -> bool {
     let ctl = timer::guest_vtimer_ctl();
@@ -170,6 +193,9 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
                 earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
             }
         }
+    }
+    if let Some((_, end)) = current_slot(ctx.index, cpu::counter()) {
+        earliest = Some(earliest.map_or(end, |e| e.min(end)));
     }
     timer::set_hyp_deadline(earliest);
     vmctl::power_off_if_done();
