@@ -2,10 +2,12 @@
 //! these; with no `telemetry-*` feature they are empty inline functions (zero cost).
 //!
 //! With a transport feature (`telemetry-uart`: frames on the PL011 instead of text;
-//! `telemetry-net`: UDP datagrams through a virtio-net device) each physical CPU encodes its
-//! events into its own ring ([`hv_telemetry::CpuTelemetry`]) without a lock, and drains the
-//! ring itself outside the trap path: before entering a guest when the transport is free, and
-//! in its idle loop. CPU 0 sends the hello first; the others wait for it before sending.
+//! `telemetry-net`: UDP datagrams through a virtio-net device, the PL011 keeps its text) each
+//! physical CPU encodes its events into its own ring ([`hv_telemetry::CpuTelemetry`]) without
+//! a lock, and the ring is drained outside the trap path: before entering a guest when the
+//! transport is free (and, for the network, when a datagram's worth waits), and in the idle
+//! loop. The UART's lock holder sends its own ring; the network's sends every CPU's. CPU 0
+//! sends the hello first; the others wait for it before sending.
 //!
 //! Where the events come from:
 //! - [`enter`] (before ERET): finishes the pending `Trap` (entry → now), `Hypercall`, emits a
@@ -16,10 +18,15 @@
 //!   [`irq_injected`], [`hypercall`] for the others.
 use super::generated::{self, SYSTEM};
 
-/// Cargo features that change the image, in the hello and the build id.
+/// Cargo features that change the image, in the hello and the build id. The transports
+/// are listed as they take effect: `telemetry-null` overrides `telemetry-net`, which
+/// replaces the default `telemetry-uart` (the UART then carries text).
 pub const FEATURES: &[(&str, bool)] = &[
-    ("telemetry-uart", cfg!(feature = "telemetry-uart")),
-    ("telemetry-net", cfg!(feature = "telemetry-net")),
+    (
+        "telemetry-uart",
+        cfg!(all(feature = "telemetry-uart", not(any(feature = "telemetry-net", feature = "telemetry-null")))),
+    ),
+    ("telemetry-net", cfg!(all(feature = "telemetry-net", not(feature = "telemetry-null")))),
     ("telemetry-null", cfg!(feature = "telemetry-null")),
 ];
 

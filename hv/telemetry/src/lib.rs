@@ -4,9 +4,10 @@
 //!
 //! Design (DESIGN.md §4): an event is encoded at the point where it happens (trap, switch,
 //! console line…) into a per-CPU fixed-size byte [`Ring`] of whole frames. The CPU that owns the
-//! ring is its only producer *and* its only consumer: it drains the ring outside the trap path
-//! (in the run loop before entering a guest, and when idle). So the hot path takes no lock and
-//! touches no other CPU's memory; the only lock is the transport's, taken when draining.
+//! ring is its only producer; the ring is drained outside the trap path (in the run loop before
+//! entering a guest, and when idle) by one consumer at a time: the owner, or the CPU that holds
+//! the transport (see [`Ring`]). So the hot path takes no lock and writes no other CPU's memory;
+//! the only lock is the transport's, taken when draining.
 //!
 //! Invariants a reader must not break:
 //! - A ring holds whole frames only (each ends with the 0x00 delimiter): a frame that does not
@@ -35,10 +36,10 @@ pub const MAX_PAYLOAD: usize = 288;
 /// Buffer size that holds any record this crate encodes.
 pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);
 
-/// What one physical CPU keeps: its ring, its sequence numbers, its drop count and counters.
-/// Owned by that CPU (`&mut`); nothing here is shared.
-pub struct CpuTelemetry<const N: usize> {
-    pub ring: Ring<N>,
+/// What one physical CPU keeps: its sequence numbers, its drop count and counters, owned by
+/// that CPU (`&mut`), and its ring, which it produces into and a transport drains (`&`).
+pub struct CpuTelemetry<'r, const N: usize> {
+    pub ring: &'r Ring<N>,
     seq: CpuSeq,
     /// Records refused by a full ring and not yet reported.
     dropped: u32,
@@ -49,10 +50,10 @@ pub struct CpuTelemetry<const N: usize> {
     pub counters: Counters,
 }
 
-impl<const N: usize> CpuTelemetry<N> {
-    pub const fn new(cpu: u16) -> Self {
+impl<'r, const N: usize> CpuTelemetry<'r, N> {
+    pub const fn new(cpu: u16, ring: &'r Ring<N>) -> Self {
         CpuTelemetry {
-            ring: Ring::new(),
+            ring,
             seq: CpuSeq::new(cpu),
             dropped: 0,
             dropped_total: 0,

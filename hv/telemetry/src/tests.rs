@@ -9,11 +9,10 @@ fn trap(i: u32) -> Event<'static> {
     Event::Trap { vcpu: 1, kind: TrapKind::Hvc, duration_ticks: i }
 }
 
-fn drain<const N: usize>(t: &mut CpuTelemetry<N>, wire: &mut Vec<u8>) {
-    let (a, b) = t.ring.peek();
-    wire.extend_from_slice(a);
-    wire.extend_from_slice(b);
-    let n = a.len() + b.len();
+fn drain<const N: usize>(t: &mut CpuTelemetry<'_, N>, wire: &mut Vec<u8>) {
+    let mut buf = [0u8; N];
+    let n = t.ring.copy_out(&mut buf);
+    wire.extend_from_slice(&buf[..n]);
     t.ring.consume(n);
 }
 
@@ -41,17 +40,16 @@ fn decode(wire: &[u8]) -> (Vec<(hv_protocol::Header, Event<'static>)>, hv_protoc
 
 #[test]
 fn ring_wraps_and_keeps_whole_frames() {
-    let mut r: Ring<10> = Ring::new();
+    let r: Ring<10> = Ring::new();
     assert!(r.push(b"abc\0"));
     assert!(r.push(b"de\0"));
     assert!(!r.push(b"fgh\0"), "3 bytes free only");
     assert_eq!(r.free(), 2);
     r.consume(4);
     assert!(r.push(b"fgh\0"));
-    let (a, b) = r.peek();
-    let mut all = a.to_vec();
-    all.extend_from_slice(b);
-    assert_eq!(all, b"de\0fgh\0");
+    let mut all = [0u8; 16];
+    assert_eq!(r.copy_out(&mut all), 7);
+    assert_eq!(&all[..7], b"de\0fgh\0");
     let mut out = [0u8; 5];
     assert_eq!(r.copy_frames(&mut out), 3);
     assert_eq!(&out[..3], b"de\0");
@@ -60,8 +58,44 @@ fn ring_wraps_and_keeps_whole_frames() {
 }
 
 #[test]
+fn ring_is_drained_from_another_thread_in_order() {
+    // One producer thread, one consumer thread (the `telemetry-net` shape: the CPU holding
+    // the transport drains other CPUs' rings): every frame arrives whole and in order.
+    extern crate std;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static RING: Ring<64> = Ring::new();
+    static DONE: AtomicBool = AtomicBool::new(false);
+    let producer = std::thread::spawn(|| {
+        for i in 0..5_000u32 {
+            let frame = [(i % 251) as u8 + 1, (i % 7) as u8 + 1, 0];
+            while !RING.push(&frame) {
+                std::hint::spin_loop();
+            }
+        }
+        DONE.store(true, Ordering::Release);
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    loop {
+        let done = DONE.load(Ordering::Acquire);
+        let n = RING.copy_frames(&mut buf);
+        got.extend_from_slice(&buf[..n]);
+        RING.consume(n);
+        if done && RING.is_empty() {
+            break;
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(got.len(), 3 * 5_000);
+    for (i, f) in got.chunks(3).enumerate() {
+        assert_eq!(f, [(i % 251) as u8 + 1, (i % 7) as u8 + 1, 0], "frame {i}");
+    }
+}
+
+#[test]
 fn every_record_decodes_in_order() {
-    let mut t: CpuTelemetry<4096> = CpuTelemetry::new(0);
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, 4096> = CpuTelemetry::new(0, &ring);
     let mut wire = Vec::new();
     for i in 0..1000 {
         assert!(t.emit(i as u64, &trap(i)));
@@ -82,7 +116,8 @@ fn every_record_decodes_in_order() {
 
 #[test]
 fn full_ring_drops_and_reports_once_there_is_room() {
-    let mut t: CpuTelemetry<128> = CpuTelemetry::new(3);
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, 128> = CpuTelemetry::new(3, &ring);
     let mut accepted = 0;
     for i in 0..20 {
         if t.emit(i, &trap(i as u32)) {
@@ -107,7 +142,8 @@ fn full_ring_drops_and_reports_once_there_is_room() {
 
 #[test]
 fn payload_events_fit_their_buffer() {
-    let mut t: CpuTelemetry<1024> = CpuTelemetry::new(0);
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, 1024> = CpuTelemetry::new(0, &ring);
     let bytes = [b'x'; MAX_PAYLOAD];
     assert!(t.emit(0, &Event::Console { vm: 0, bytes: &bytes }));
     let over = [b'x'; MAX_PAYLOAD + 200];

@@ -1,11 +1,11 @@
 //! Telemetry on: per-CPU state, the hooks, and the drain to the transport.
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
-use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, classify_esr};
+use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, Ring, classify_esr};
 
 use super::super::generated::{CPU_COUNT, SYSTEM, VM_COUNT};
 use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
@@ -39,7 +39,7 @@ const PSCI_CPU_OFF: u32 = 0x8400_0002;
 
 /// What one physical CPU keeps.
 struct PerCpu {
-    t: CpuTelemetry<RING_BYTES>,
+    t: CpuTelemetry<'static, RING_BYTES>,
     /// The trap being handled: vCPU, kind, entry time, HVC function id (x0 at entry).
     trap: Option<(u16, TrapKind, u64, Option<u32>)>,
     /// Last hypercall function of each vCPU of this CPU (names the reason of a VM exit).
@@ -58,9 +58,9 @@ struct PerCpu {
 }
 
 impl PerCpu {
-    const fn new(cpu: u16) -> Self {
+    const fn new(cpu: u16, ring: &'static Ring<RING_BYTES>) -> Self {
         PerCpu {
-            t: CpuTelemetry::new(cpu),
+            t: CpuTelemetry::new(cpu, ring),
             trap: None,
             last_call: 0,
             running: None,
@@ -79,18 +79,19 @@ struct Slot(UnsafeCell<PerCpu>);
 // physical CPU it belongs to.
 unsafe impl Sync for Slot {}
 
+/// Each CPU's ring of encoded frames: its CPU produces, the transport lock's holder consumes
+/// (the CPU itself, or with `telemetry-net` whichever CPU drives the device).
+static RINGS: [Ring<RING_BYTES>; CPU_COUNT] = [const { Ring::new() }; CPU_COUNT];
+
 static CPUS: [Slot; CPU_COUNT] = {
-    let mut a = [const { Slot(UnsafeCell::new(PerCpu::new(0))) }; CPU_COUNT];
+    let mut a = [const { Slot(UnsafeCell::new(PerCpu::new(0, &RINGS[0]))) }; CPU_COUNT];
     let mut i = 0;
     while i < CPU_COUNT {
-        a[i] = Slot(UnsafeCell::new(PerCpu::new(i as u16)));
+        a[i] = Slot(UnsafeCell::new(PerCpu::new(i as u16, &RINGS[i])));
         i += 1;
     }
     a
 };
-
-/// Bytes waiting in each CPU's ring (published by the owner, read by `power_off`).
-static PENDING: [AtomicUsize; CPU_COUNT] = [const { AtomicUsize::new(0) }; CPU_COUNT];
 /// Held while a CPU writes to the transport (whole frames only).
 static TRANSPORT_BUSY: AtomicBool = AtomicBool::new(false);
 /// The hello went out (CPU 0 sends it at its first drain; nobody sends before).
@@ -141,8 +142,8 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
     if now.wrapping_sub(p.last_counters) >= cpu::counter_frequency() / COUNTERS_PER_SECOND {
         counters(p, now);
     }
-    if !p.t.ring.is_empty() {
-        drain(cpu, p, false);
+    if transport::due(p.t.ring.len(), now) {
+        drain(cpu, false);
     }
 }
 
@@ -180,7 +181,7 @@ pub fn idle(cpu: usize) {
     } else if p.last_counters == 0 {
         counters(p, now);
     }
-    drain(cpu, p, true);
+    drain(cpu, true);
 }
 
 /// The machine is about to power off (the last VM ended): finish this CPU's trap, report
@@ -195,14 +196,18 @@ pub fn power_off() {
             switch(p, now, None, SwitchReason::Exit);
         }
         counters(p, now);
-        drain(cpu, p, true);
+        drain(cpu, true);
     });
     let deadline = cpu::counter() + cpu::counter_frequency() / 10;
-    while cpu::counter() < deadline && PENDING.iter().any(|n| n.load(Ordering::Acquire) != 0) {
+    while cpu::counter() < deadline && RINGS.iter().any(|r| !r.is_empty()) {
+        // The other CPUs drain their rings (UART), or this one sends them (net).
+        drain(super::this_cpu(), false);
         cpu::send_event();
         core::hint::spin_loop();
     }
+    lock_transport();
     transport::flush();
+    TRANSPORT_BUSY.store(false, Ordering::Release);
 }
 
 fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
@@ -282,7 +287,7 @@ pub fn log_line(line: &[u8]) {
     if LIVE_VMS.load(Ordering::Acquire) == 0 {
         power_off();
     } else {
-        with_this_cpu(|cpu, p| drain(cpu, p, false));
+        drain(super::this_cpu(), false);
     }
 }
 
@@ -311,17 +316,21 @@ pub fn hypercall(vcpu: usize, func: u32, result: i64) {
 
 // ---------------------------------------------------------------- the drain
 
-/// Sends this CPU's ring. `block`: wait for the transport; otherwise skip when it is busy.
-fn drain(cpu: usize, p: &mut PerCpu, block: bool) {
-    loop {
-        if TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            break;
-        }
-        if !block {
-            PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
-            return;
-        }
+/// Takes the transport, waiting for it.
+fn lock_transport() {
+    while TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
         core::hint::spin_loop();
+    }
+}
+
+/// Sends this CPU's ring (and, with `telemetry-net`, the others'). `block`: wait for the
+/// transport and let it send everything; otherwise skip when it is busy (its holder may
+/// take this ring along).
+fn drain(cpu: usize, block: bool) {
+    if block {
+        lock_transport();
+    } else if TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return;
     }
     if !HELLO_SENT.load(Ordering::Relaxed) {
         if cpu == 0 {
@@ -329,13 +338,11 @@ fn drain(cpu: usize, p: &mut PerCpu, block: bool) {
             HELLO_SENT.store(true, Ordering::Relaxed);
         } else {
             TRANSPORT_BUSY.store(false, Ordering::Release);
-            PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
             return;
         }
     }
-    transport::drain(&mut p.t.ring);
+    transport::drain(cpu, &RINGS, block);
     TRANSPORT_BUSY.store(false, Ordering::Release);
-    PENDING[cpu].store(p.t.ring.len(), Ordering::Release);
 }
 
 /// Emits a finished defmt frame of this CPU (the logger's release).

@@ -1,5 +1,5 @@
 //! Transport `telemetry-uart`: frames on the board's PL011 (shared with nothing else: with
-//! this feature the hypervisor prints no text).
+//! this feature the hypervisor prints no text). Each CPU sends its own ring.
 use hv_telemetry::Ring;
 
 use super::super::super::generated::SYSTEM;
@@ -9,13 +9,24 @@ pub fn send_hello(bytes: &[u8]) {
     hv_arch::uart::write(SYSTEM.devices.uart_base, bytes);
 }
 
-/// Sends everything the ring holds (the caller holds the transport).
-pub fn drain<const N: usize>(ring: &mut Ring<N>) {
-    let (a, b) = ring.peek();
-    let n = a.len() + b.len();
-    hv_arch::uart::write(SYSTEM.devices.uart_base, a);
-    hv_arch::uart::write(SYSTEM.devices.uart_base, b);
-    ring.consume(n);
+/// Whether the run loop should take the transport for `pending` bytes in its ring: always
+/// (the UART takes bytes one by one; there is nothing to batch).
+pub fn due(pending: usize, _now: u64) -> bool {
+    pending > 0
+}
+
+/// Sends everything the caller's ring holds (the caller holds the transport).
+pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool) {
+    let ring = &rings[cpu];
+    let mut buf = [0u8; 256];
+    loop {
+        let n = ring.copy_out(&mut buf);
+        if n == 0 {
+            return;
+        }
+        hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..n]);
+        ring.consume(n);
+    }
 }
 
 /// Nothing is buffered below the ring.
