@@ -62,6 +62,8 @@ struct Case {
     timeout: Duration,
     /// Every VM that must end with `RESULT status pass`.
     pass: &'static [&'static str],
+    /// Typed on the console (plain mode): (wait for this output, then send this).
+    input: &'static [(&'static str, &'static str)],
     /// (vm, key, value) RESULT lines that must be printed.
     expect: &'static [(&'static str, &'static str, &'static str)],
     /// Further checks.
@@ -78,7 +80,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "hello_plain_text_console",
             system: "hello",
-            mode: Mode::Plain,
+            mode: Mode::Plain, input: &[],
             timeout: t(60),
             pass: &[],
             expect: &[],
@@ -87,7 +89,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "pingpong_two_vms_one_cpu",
             system: "pingpong",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["ping", "pong"],
             expect: &[("ping", "round-trips", "1000"), ("pong", "answers", "1000")],
@@ -96,7 +98,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "smp_ipi_psci_and_sgis",
             system: "smp-ipi",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["smp-ipi"],
             expect: &[
@@ -112,7 +114,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "timer_wakes_wfi",
             system: "timer",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["timer"],
             expect: &[
@@ -125,7 +127,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "lr_overflow_all_delivered",
             system: "lr-overflow",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["lr-overflow"],
             expect: &[
@@ -139,7 +141,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "shm_producer_consumer",
             system: "shm",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["producer", "consumer"],
             expect: &[
@@ -153,7 +155,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "reflect_device_emulated_by_vm",
             system: "reflect",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["client", "driver"],
             expect: &[
@@ -167,7 +169,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "attacker_contained",
             system: "attacker",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(180),
             pass: &["attacker", "victim"],
             expect: &[
@@ -179,7 +181,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "slots_time_partitioning",
             system: "slots",
-            mode: Mode::Telemetry,
+            mode: Mode::Telemetry, input: &[],
             timeout: t(120),
             pass: &["a", "b"],
             expect: &[],
@@ -188,7 +190,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
-            mode: Mode::Plain,
+            mode: Mode::Plain, input: &[],
             timeout: t(300),
             pass: &["heartbeat"],
             expect: &[
@@ -196,6 +198,16 @@ fn cases() -> Vec<Case> {
                 ("heartbeat", "vcpu1-beating", "yes"),
             ],
             check: check_linux_duo,
+        },
+        Case {
+            name: "linux_shell_console_input",
+            system: "linux-shell",
+            mode: Mode::Plain,
+            input: &[("interactive shell", "echo typed-$((6*7))\n"), ("typed-42", "poweroff -f\n")],
+            timeout: t(300),
+            pass: &[],
+            expect: &[],
+            check: check_linux_shell,
         },
     ]
 }
@@ -225,6 +237,14 @@ fn check_attacker(v: &RunView) -> Result<()> {
         .collect();
     if !leaked.is_empty() {
         bail!("the attacker got through: {leaked:?}");
+    }
+    Ok(())
+}
+
+fn check_linux_shell(v: &RunView) -> Result<()> {
+    // 6 * 7 is computed by the shell: the line can only come from typed input.
+    if !v.lines("linux").iter().any(|l| l.trim() == "typed-42") {
+        bail!("the shell did not answer typed input: {:?}", v.lines("linux").iter().rev().take(10).collect::<Vec<_>>());
     }
     Ok(())
 }
@@ -335,7 +355,7 @@ fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
     let img = firmware::build_hv(tc, &spec)?;
     let view = match case.mode {
         Mode::Plain => {
-            let o = qemu::run_bounded(qemu::base_command(&img), case.timeout, None)?;
+            let o = qemu::run_scripted(qemu::base_command(&img), case.timeout, None, case.input)?;
             let (consoles, log) = parse_plain(&o.output);
             RunView {
                 consoles,

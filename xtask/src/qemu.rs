@@ -79,12 +79,26 @@ pub struct Outcome {
 }
 
 /// Runs QEMU non-interactively, collecting the serial output; kills it after `timeout`.
-pub fn run_bounded(mut cmd: Command, timeout: Duration, marker: Option<&str>) -> Result<Outcome> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run_bounded(cmd: Command, timeout: Duration, marker: Option<&str>) -> Result<Outcome> {
+    run_scripted(cmd, timeout, marker, &[])
+}
+
+/// Like [`run_bounded`], typing on the serial console: each `(wait_for, send)` step waits
+/// until the output contains `wait_for` (after the previous step's match), then writes
+/// `send` to QEMU's standard input.
+pub fn run_scripted(
+    mut cmd: Command,
+    timeout: Duration,
+    marker: Option<&str>,
+    script: &[(&str, &str)],
+) -> Result<Outcome> {
+    cmd.stdin(if script.is_empty() { Stdio::null() } else { Stdio::piped() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {QEMU}"))?;
+    let mut stdin = child.stdin.take();
+    let mut step = 0;
+    let mut searched_from = 0;
     let mut stdout = child.stdout.take().expect("piped");
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
@@ -100,6 +114,18 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration, marker: Option<&str>) ->
     let status = loop {
         while let Ok(chunk) = rx.try_recv() {
             out.extend_from_slice(&chunk);
+        }
+        if step < script.len() {
+            let text = String::from_utf8_lossy(&out[searched_from..]).into_owned();
+            if let Some(i) = text.find(script[step].0) {
+                if let Some(w) = stdin.as_mut() {
+                    use std::io::Write;
+                    let _ = w.write_all(script[step].1.as_bytes());
+                    let _ = w.flush();
+                }
+                searched_from += i + script[step].0.len();
+                step += 1;
+            }
         }
         if first_line.is_none() {
             if let Some(m) = marker {

@@ -74,3 +74,21 @@ pub fn write(vm: usize, bytes: &[u8]) {
         put(vm, &mut c, b);
     }
 }
+
+/// The VM that receives console input: the first VM with a console.
+fn input_vm() -> Option<usize> {
+    SYSTEM.vms.iter().position(|vm| vm.console)
+}
+
+/// A byte typed on the hypervisor's UART: into the receive FIFO of the input VM's
+/// emulated UART, whose interrupt line then follows the model. A byte that does not fit
+/// (the guest is not reading) is dropped, as a real UART would.
+pub fn input(b: u8) {
+    let Some(vm) = input_vm() else { return };
+    let level = {
+        let mut c = VMS[vm].console.lock();
+        let _ = c.uart.push_rx(b);
+        c.uart.irq_level()
+    };
+    super::mmio::update_uart_irq(vm, level);
+}

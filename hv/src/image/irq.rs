@@ -26,6 +26,10 @@ pub fn init_gic() -> Result<(), &'static str> {
     // SAFETY: the board's GIC addresses, mapped as device memory in the EL2 tables; this
     // is the only place that creates the driver.
     let g = unsafe { Gic::take(d.gicd_base, d.gicr_base, SYSTEM.cpus.len())? };
+    let mut g = g;
+    // Console input: the physical UART's receive interrupt, forwarded to a VM.
+    g.enable_spi(d.uart_intid);
+    hv_arch::uart::enable_rx_interrupt(d.uart_base);
     *GIC.lock() = Some(g);
     Ok(())
 }
@@ -68,6 +72,11 @@ pub fn kick_mask(vm: usize, mask: u64) {
 /// Raises virtual `intid` in VM `vm` (for vCPU `target` if it is private) and kicks the
 /// vCPU that must see it. Errors (an INTID the VM does not own) are returned as such.
 pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
+    if super::lwvm::is_lw_vm(vm) {
+        // No GIC there: a channel into an lwVM posts its event (`intid` = channel index).
+        super::lwvm::signal(vm, intid);
+        return Ok(());
+    }
     let kick = vmshared::with(vm, |s| s.vgic.raise(target, intid)).map_err(|_| ())?;
     if let Some(k) = kick {
         kick_vcpu(SYSTEM.vms[vm].vcpus[k] as usize);
@@ -130,6 +139,10 @@ pub fn handle_physical(loaded: Option<(usize, &mut Vcpu)>) {
                 vcpu.timer_masked = true;
                 let _ = raise(SYSTEM.vcpus[*v].vm as usize, in_vm(*v), d.vtimer_intid);
             }
+        } else if intid == d.uart_intid {
+            while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
+                super::console::input(b);
+            }
         } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
             let vm = r.vm as usize;
             let target = vmshared::with(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
@@ -168,6 +181,9 @@ pub fn saved_deadline(vcpu: &Vcpu) -> Option<u64> {
 
 /// Whether vCPU `v` has a deliverable virtual interrupt.
 pub fn has_pending(v: usize) -> bool {
+    if super::lwvm::is_lw(v) {
+        return super::lwvm::has_events(v);
+    }
     let vm = SYSTEM.vcpus[v].vm as usize;
     vmshared::with(vm, |s| s.vgic.has_pending(in_vm(v)))
 }

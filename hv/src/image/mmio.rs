@@ -61,6 +61,12 @@ fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
             (r, c.uart.irq_level())
         }
     };
+    update_uart_irq(vm, level);
+    raw
+}
+
+/// Drives VM `vm`'s virtual UART interrupt line to `level`.
+pub fn update_uart_irq(vm: usize, level: bool) {
     let intid = SYSTEM.devices.uart_intid;
     let target = vmshared::with(vm, |s| {
         let t = s.vgic.spi_target(intid).unwrap_or(0);
@@ -70,5 +76,4 @@ fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
     if level {
         irq::kick_vcpu(SYSTEM.vms[vm].vcpus[target] as usize);
     }
-    raw
 }

@@ -62,6 +62,17 @@ impl Gic {
     }
 }
 
+impl Gic {
+    /// Enables shared peripheral interrupt `intid` (routed to the boot CPU) for the
+    /// hypervisor itself.
+    pub fn enable_spi(&mut self, intid: u32) {
+        let id = IntId::spi(intid - 32);
+        let _ = self.0.set_group(id, None, Group::Group1NS);
+        let _ = self.0.set_interrupt_priority(id, None, 0x80);
+        let _ = self.0.enable_interrupt(id, None, true);
+    }
+}
+
 /// Acknowledges the highest-priority pending physical interrupt (None if spurious).
 pub fn ack() -> Option<u32> {
     GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from)
