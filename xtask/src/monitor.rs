@@ -8,13 +8,18 @@
 //! - [`bench`]: `cargo xtask bench telemetry` — events/s without loss, cost of one event.
 //!
 //! With `telemetry-net` the serial port keeps text and the stream comes as UDP datagrams to
-//! the host (QEMU user networking forwards the guest's 10.0.2.2 to the host's loopback).
+//! the host (QEMU user networking forwards the guest's 10.0.2.2 to the host's loopback): the
+//! host end ([`UdpStream`]) is bound to 127.0.0.1:7777 before QEMU starts, so the hello is not
+//! lost, and it ends once QEMU has exited and the socket has gone quiet. One run at a time
+//! can use the port.
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
+use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -34,7 +39,76 @@ use crate::toolchain::{HV_TARGET, Toolchain};
 pub const NET_PORT: u16 = 7777;
 
 fn uses_net(img: &SystemImage) -> bool {
-    img.spec.features.iter().any(|f| f == "telemetry-net")
+    img.spec.features.iter().any(|f| f == "telemetry-net") && !img.spec.features.iter().any(|f| f == "telemetry-null")
+}
+
+/// QEMU arguments of the virtio-net device the `telemetry-net` transport drives.
+const NET_ARGS: [&str; 6] = [
+    "-global",
+    "virtio-mmio.force-legacy=false",
+    "-netdev",
+    "user,id=n0",
+    "-device",
+    "virtio-net-device,netdev=n0",
+];
+
+/// The host end of the `telemetry-net` transport as a byte stream for the monitor: each
+/// datagram (whole frames) followed by a 0x00 delimiter, like `hvmon`'s `udp:` source. It
+/// ends (`read` returns 0) once `done` is set (QEMU exited) and no datagram came for
+/// [`UdpStream::QUIET`].
+pub struct UdpStream {
+    socket: UdpSocket,
+    done: Arc<AtomicBool>,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Datagrams received.
+    pub datagrams: u64,
+}
+
+impl UdpStream {
+    const POLL: Duration = Duration::from_millis(50);
+    const QUIET: Duration = Duration::from_millis(300);
+
+    /// Binds 127.0.0.1:[`NET_PORT`].
+    pub fn bind(done: Arc<AtomicBool>) -> Result<Self> {
+        let socket = UdpSocket::bind(("127.0.0.1", NET_PORT)).with_context(|| {
+            format!("cannot bind UDP 127.0.0.1:{NET_PORT} for the telemetry-net stream (another run using it?)")
+        })?;
+        socket.set_read_timeout(Some(Self::POLL))?;
+        Ok(UdpStream { socket, done, buf: Vec::new(), pos: 0, datagrams: 0 })
+    }
+}
+
+impl Read for UdpStream {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut quiet_since: Option<Instant> = None;
+        while self.pos >= self.buf.len() {
+            self.buf.resize(65_536, 0);
+            match self.socket.recv(&mut self.buf) {
+                Ok(n) => {
+                    self.buf.truncate(n);
+                    self.buf.push(0);
+                    self.pos = 0;
+                    self.datagrams += 1;
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    self.buf.clear();
+                    self.pos = 0;
+                    if self.done.load(Ordering::Acquire) {
+                        let since = *quiet_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= Self::QUIET {
+                            return Ok(0);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// `cargo xtask run`: QEMU plus the live monitor. Returns the exit status for the process:
@@ -43,11 +117,14 @@ pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: 
     let elf = Elf::load(&img.elf.to_string_lossy()).ok();
     let tui = !plain && std::io::stdout().is_terminal();
     let dir = img.elf.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let qemu_done = Arc::new(AtomicBool::new(false));
+    let mut udp = None;
     let (mut cmd, source, serial_log) = if uses_net(img) {
         // The serial port keeps text: into a file, so it does not fight with the TUI.
         let log = dir.join("serial.log");
         let mut cmd = qemu::command_with_serial(img, &format!("file:{}", log.display()));
-        cmd.args(["-global", "virtio-mmio.force-legacy=false", "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"]);
+        cmd.args(NET_ARGS);
+        udp = Some(UdpStream::bind(qemu_done.clone())?);
         (cmd, Source::Udp(format!("127.0.0.1:{NET_PORT}")), Some(log))
     } else {
         let sock = dir.join("serial.sock");
@@ -72,11 +149,40 @@ pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: 
         elf: elf.as_ref().and_then(|e| Elf::load(&e.path).ok()),
         stats_every: Duration::from_secs(5),
     };
-    let session = match &source {
-        Source::Unix(p) => connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts())),
-        _ => view::run(&source, opts()),
+    let (session, status) = match (&source, udp) {
+        (_, Some(udp)) => {
+            // Nothing closes a UDP stream: a watcher owns QEMU and tells the stream when it
+            // has exited; when the user quits first, the watcher stops it.
+            let quit = Arc::new(AtomicBool::new(false));
+            let watcher = {
+                let (done, quit) = (qemu_done.clone(), quit.clone());
+                std::thread::spawn(move || -> Result<Option<i32>> {
+                    loop {
+                        if let Some(st) = qemu.try_wait()? {
+                            done.store(true, Ordering::Release);
+                            return Ok(st.code());
+                        }
+                        if quit.load(Ordering::Acquire) {
+                            return stop(&mut qemu);
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })
+            };
+            let session = view::run_reader(&source, Box::new(udp), opts());
+            quit.store(true, Ordering::Release);
+            let status = watcher.join().map_err(|_| anyhow::anyhow!("the QEMU watcher panicked"))??;
+            (session, status)
+        }
+        (Source::Unix(p), _) => {
+            let session = connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts()));
+            (session, stop(&mut qemu)?)
+        }
+        _ => {
+            let session = view::run(&source, opts());
+            (session, stop(&mut qemu)?)
+        }
     };
-    let status = stop(&mut qemu)?;
     let session = session?;
     let summary = Summary::of(&session);
     eprintln!("hvmon: {}", summary.line());
@@ -143,6 +249,8 @@ pub struct DecodedRun {
     pub hypercalls: u64,
     /// Records received.
     pub records: u64,
+    /// CPUs that sent records.
+    pub cpus_with_records: usize,
     /// (VM name, reason) of every `VmExit`, in order.
     pub vm_exits: Vec<(String, String)>,
     /// Records the hypervisor reported as dropped (`Dropped`).
@@ -163,6 +271,8 @@ pub struct DecodedRun {
     pub elapsed: Duration,
     /// What QEMU printed on stderr.
     pub qemu_stderr: String,
+    /// The serial port's text when the stream came over UDP (`telemetry-net`).
+    pub serial: String,
 }
 
 impl DecodedRun {
@@ -177,9 +287,11 @@ impl DecodedRun {
     }
 }
 
-/// Boots `img` under QEMU (`extra` QEMU arguments appended), feeds the serial stream to the
-/// monitor library until QEMU exits or `timeout` passes, and returns what it decoded. The
-/// image must carry `telemetry-uart` (the default features).
+/// Boots `img` under QEMU (`extra` QEMU arguments appended), feeds the telemetry stream to
+/// the monitor library until QEMU exits or `timeout` passes, and returns what it decoded. The
+/// stream is the serial port (`telemetry-uart`, the default features) or, for images with
+/// `telemetry-net`, the UDP datagrams on 127.0.0.1:7777 (QEMU gets the virtio-net device; the
+/// serial port's text lands in [`DecodedRun::serial`]).
 pub fn decode_run(img: &SystemImage, timeout: Duration) -> Result<DecodedRun> {
     decode_run_with(img, timeout, &[])
 }
@@ -187,21 +299,41 @@ pub fn decode_run(img: &SystemImage, timeout: Duration) -> Result<DecodedRun> {
 /// [`decode_run`] with extra QEMU arguments (e.g. `-icount`).
 pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> Result<DecodedRun> {
     let elf = Elf::load(&img.elf.to_string_lossy()).with_context(|| format!("reading {}", img.elf.display()))?;
+    let net = uses_net(img);
+    let qemu_done = Arc::new(AtomicBool::new(false));
+    // Bound before QEMU starts: the hello is the first datagram.
+    let udp = if net { Some(UdpStream::bind(qemu_done.clone())?) } else { None };
     let mut cmd = qemu::base_command(img);
+    if net {
+        cmd.args(NET_ARGS);
+    }
     cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {}", qemu::QEMU))?;
-    let mut stdout = child.stdout.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
         s
     });
+    let (stream, serial_thread): (Box<dyn Read + Send>, _) = match udp {
+        Some(udp) => {
+            let mut stdout = stdout;
+            let serial = std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = stdout.read_to_end(&mut s);
+                String::from_utf8_lossy(&s).into_owned()
+            });
+            (Box::new(udp), Some(serial))
+        }
+        None => (Box::new(stdout), None),
+    };
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
+        let mut stream = stream;
         let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = stdout.read(&mut buf) {
+        while let Ok(n) = stream.read(&mut buf) {
             if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
                 break;
             }
@@ -222,6 +354,10 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
             let _ = child.kill();
             killed = true;
         }
+        // The UDP stream ends once it knows QEMU has gone (the serial port ends by itself).
+        if net && !qemu_done.load(Ordering::Relaxed) && child.try_wait()?.is_some() {
+            qemu_done.store(true, Ordering::Release);
+        }
     }
     let status = child.wait()?;
     run.elapsed = start.elapsed();
@@ -229,6 +365,9 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
     state.finish();
     fresh.append(&mut state.fresh);
     run.qemu_stderr = err_thread.join().unwrap_or_default();
+    if let Some(t) = serial_thread {
+        run.serial = t.join().unwrap_or_default();
+    }
 
     let info = state.session.info().cloned();
     for (vm, line) in fresh {
@@ -244,6 +383,7 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
     run.traps_seen = m.traps_total();
     run.hypercalls = m.cpus.values().map(|c| c.hypercalls).sum();
     run.records = m.cpus.values().map(|c| c.records).sum();
+    run.cpus_with_records = m.cpus.values().filter(|c| c.records > 0).count();
     let reported: Vec<_> = m.cpus.values().filter_map(|c| c.reported).collect();
     if !reported.is_empty() {
         run.switches_reported = Some(reported.iter().map(|r| u64::from(r.1)).sum());

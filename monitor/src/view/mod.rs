@@ -10,7 +10,7 @@ pub mod state;
 pub mod tui;
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +46,12 @@ enum Chunk {
 
 /// Runs until the source ends, the user quits (q / Ctrl-C) or the stream is refused.
 pub fn run(source: &Source, opts: LiveOptions) -> Result<Session> {
-    let mut reader = source.open()?;
+    run_reader(source, source.open()?, opts)
+}
+
+/// [`run`] with the source already open as `reader` (e.g. a UDP socket bound before the
+/// hypervisor starts sending, whose reader ends when the run does); `source` names it.
+pub fn run_reader(source: &Source, mut reader: Box<dyn Read + Send>, opts: LiveOptions) -> Result<Session> {
     let (tx, rx) = mpsc::sync_channel::<Chunk>(1024);
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 16 * 1024];
