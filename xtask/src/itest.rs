@@ -423,6 +423,18 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
     for case in cases().into_iter().filter(|c| selected(c.name)) {
         record(case.name, run_case(&tc, &case));
     }
+    // Linux without the hypervisor: the baseline boots, and an unmodified kernel accepts
+    // the device tree the configuration toolkit generates.
+    if selected("linux_native_with_generated_dtb") {
+        let r = crate::linux::check_generated_dtb().and_then(|b| {
+            if b.output.contains("Machine model: qemu-virt vm linux") {
+                Ok(())
+            } else {
+                bail!("the kernel did not use the generated device tree")
+            }
+        });
+        record("linux_native_with_generated_dtb", r);
+    }
     for case in itest_telemetry::cases()
         .into_iter()
         .filter(|c| selected(c.name))

@@ -409,21 +409,4 @@ mod tests {
         let out = Command::new("sh").args(["-c", "printf hello | gzip -n"]).output().unwrap();
         assert_eq!(gunzip(&out.stdout).unwrap(), b"hello");
     }
-
-    /// Downloads ~23 MB and boots QEMU: `cargo test -p xtask -- --ignored linux_boots`.
-    #[test]
-    #[ignore]
-    fn linux_boots_natively() {
-        let boot = check_native().unwrap();
-        assert!(boot.to_marker < boot.total);
-    }
-
-    /// The kernel accepts hv-config's device tree (CPUs, PSCI, GIC, timer, PL011):
-    /// `cargo test -p xtask -- --ignored linux_boots`.
-    #[test]
-    #[ignore]
-    fn linux_boots_with_the_generated_dtb() {
-        let boot = check_generated_dtb().unwrap();
-        assert!(boot.output.contains("Machine model: qemu-virt vm linux"), "{}", boot.output);
-    }
 }
