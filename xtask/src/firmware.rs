@@ -1,5 +1,5 @@
 //! Building the guests and a system's hypervisor image.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -211,9 +211,4 @@ pub fn print_layout(board: &str, system: &str) -> Result<()> {
         bail!("hvconfig layout failed");
     }
     Ok(())
-}
-
-/// Size in bytes of a file.
-pub fn file_size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }

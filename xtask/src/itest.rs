@@ -80,7 +80,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "hello_plain_text_console",
             system: "hello",
-            mode: Mode::Plain, input: &[],
+            mode: Mode::Plain,
+            input: &[],
             timeout: t(60),
             pass: &[],
             expect: &[],
@@ -89,7 +90,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "pingpong_two_vms_one_cpu",
             system: "pingpong",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["ping", "pong"],
             expect: &[("ping", "round-trips", "1000"), ("pong", "answers", "1000")],
@@ -98,7 +100,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "smp_ipi_psci_and_sgis",
             system: "smp-ipi",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["smp-ipi"],
             expect: &[
@@ -114,7 +117,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "timer_wakes_wfi",
             system: "timer",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["timer"],
             expect: &[
@@ -127,7 +131,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "lr_overflow_all_delivered",
             system: "lr-overflow",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["lr-overflow"],
             expect: &[
@@ -141,7 +146,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "shm_producer_consumer",
             system: "shm",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["producer", "consumer"],
             expect: &[
@@ -155,7 +161,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "reflect_device_emulated_by_vm",
             system: "reflect",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["client", "driver"],
             expect: &[
@@ -169,7 +176,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "attacker_contained",
             system: "attacker",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(180),
             pass: &["attacker", "victim"],
             expect: &[
@@ -181,7 +189,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "slots_time_partitioning",
             system: "slots",
-            mode: Mode::Telemetry, input: &[],
+            mode: Mode::Telemetry,
+            input: &[],
             timeout: t(120),
             pass: &["a", "b"],
             expect: &[],
@@ -190,7 +199,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
-            mode: Mode::Plain, input: &[],
+            mode: Mode::Plain,
+            input: &[],
             timeout: t(300),
             pass: &["heartbeat"],
             expect: &[
@@ -203,7 +213,10 @@ fn cases() -> Vec<Case> {
             name: "linux_shell_console_input",
             system: "linux-shell",
             mode: Mode::Plain,
-            input: &[("interactive shell", "echo typed-$((6*7))\n"), ("typed-42", "poweroff -f\n")],
+            input: &[
+                ("interactive shell", "echo typed-$((6*7))\n"),
+                ("typed-42", "poweroff -f\n"),
+            ],
             timeout: t(300),
             pass: &[],
             expect: &[],
@@ -244,7 +257,10 @@ fn check_attacker(v: &RunView) -> Result<()> {
 fn check_linux_shell(v: &RunView) -> Result<()> {
     // 6 * 7 is computed by the shell: the line can only come from typed input.
     if !v.lines("linux").iter().any(|l| l.trim() == "typed-42") {
-        bail!("the shell did not answer typed input: {:?}", v.lines("linux").iter().rev().take(10).collect::<Vec<_>>());
+        bail!(
+            "the shell did not answer typed input: {:?}",
+            v.lines("linux").iter().rev().take(10).collect::<Vec<_>>()
+        );
     }
     Ok(())
 }
@@ -253,7 +269,10 @@ fn check_slots(v: &RunView) -> Result<()> {
     // Two VMs that never wait share one CPU: only the slot table lets both run, each
     // preempted at every slot boundary while the other is alive.
     for vm in ["a", "b"] {
-        let n: u32 = v.result(vm, "preemptions").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let n: u32 = v
+            .result(vm, "preemptions")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         if n < 3 {
             bail!("VM `{vm}` was preempted {n} times; the slot table should interleave both");
         }
@@ -330,14 +349,12 @@ fn parse_plain(out: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut consoles: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut log = Vec::new();
     for l in out.lines().map(|l| l.trim_end_matches('\r')) {
-        if let Some(rest) = l.strip_prefix('[') {
-            if let Some((vm, line)) = rest.split_once("] ") {
-                consoles
-                    .entry(vm.to_string())
-                    .or_default()
-                    .push(line.to_string());
-                continue;
-            }
+        if let Some((vm, line)) = l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            consoles
+                .entry(vm.to_string())
+                .or_default()
+                .push(line.to_string());
+            continue;
         }
         if let Some(line) = l.strip_prefix("hv: ") {
             log.push(line.to_string());

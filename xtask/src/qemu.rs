@@ -92,7 +92,11 @@ pub fn run_scripted(
     marker: Option<&str>,
     script: &[(&str, &str)],
 ) -> Result<Outcome> {
-    cmd.stdin(if script.is_empty() { Stdio::null() } else { Stdio::piped() });
+    cmd.stdin(if script.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {QEMU}"))?;
@@ -127,12 +131,9 @@ pub fn run_scripted(
                 step += 1;
             }
         }
-        if first_line.is_none() {
-            if let Some(m) = marker {
-                if String::from_utf8_lossy(&out).contains(m) {
-                    first_line = Some(start.elapsed());
-                }
-            }
+        if first_line.is_none() && marker.is_some_and(|m| String::from_utf8_lossy(&out).contains(m))
+        {
+            first_line = Some(start.elapsed());
         }
         if let Some(st) = child.try_wait()? {
             break st.code();
