@@ -37,7 +37,9 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
 
     let req = hv_config::GenerateRequest { board: &board, system: &system, images_dir: &images, out_dir: &out };
-    match hv_config::generate(&req) {
+    // The `lwvm` feature runs the hypervisor with E2H=1: the tables come in that flavour.
+    let vhe = env::var_os("CARGO_FEATURE_LWVM").is_some();
+    match hv_config::generate_for(&req, vhe) {
         Ok(generated) => {
             for input in &generated.inputs {
                 println!("cargo:rerun-if-changed={}", input.display());

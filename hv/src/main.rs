@@ -17,6 +17,7 @@ mod image {
     pub mod generated;
     pub mod irq;
     pub mod log;
+    pub mod lwvm;
     pub mod mmio;
     pub mod reflect;
     pub mod run;

@@ -22,6 +22,8 @@ mod imp {
     pub mod timer;
     pub mod uart;
     pub mod vectors;
+    #[cfg(feature = "vhe")]
+    pub mod vhe;
 }
 #[cfg(target_arch = "aarch64")]
 pub use imp::*;

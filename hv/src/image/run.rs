@@ -30,6 +30,14 @@ pub struct CpuCtx {
     loaded: Option<usize>,
 }
 
+impl CpuCtx {
+    /// The vCPU whose EL1, timer and GIC interface state is in the CPU (an lwVM that
+    /// runs meanwhile leaves it there).
+    pub fn loaded(&self) -> Option<usize> {
+        self.loaded
+    }
+}
+
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 pub fn run_cpu(cpu_index: usize) -> ! {
     let schedule = SYSTEM.cpus[cpu_index].schedule;
@@ -51,6 +59,11 @@ pub fn run_cpu(cpu_index: usize) -> ! {
             idle(&mut ctx, schedule);
             continue;
         };
+        if super::lwvm::is_lw(v) {
+            // A lightweight VM: no EL1/stage-2/vGIC switch (lwvm/).
+            super::lwvm::run(&mut ctx, v);
+            continue;
+        }
         switch_to(&mut ctx, v);
         // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(v) };

@@ -20,6 +20,9 @@ static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX
 
 /// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
 pub fn boot_vm(ctx: &mut CpuCtx, vm: usize) {
+    if super::lwvm::is_lw_vm(vm) {
+        return super::lwvm::boot(vm);
+    }
     let d = &SYSTEM.vms[vm];
     vmload::load(d);
     let x0 = d.dtb.map(|b| b.load_ipa).unwrap_or(0);

@@ -10,6 +10,18 @@ use crate::hvlog;
 
 /// Prints where a VM lives.
 pub fn announce(index: usize, vm: &VmDesc) {
+    if let Some(lw) = vm.lwvm {
+        hvlog!(
+            "lwvm {} (#{index}, asid {}): memory {:#x}..{:#x} at VA {:#x}, entry {:#x}",
+            vm.name,
+            lw.asid,
+            vm.ram_pa,
+            vm.ram_pa + vm.ram_size,
+            vm.ram_ipa,
+            vm.entry_ipa
+        );
+        return;
+    }
     hvlog!(
         "vm {} (#{index}, vmid {}): RAM {:#x}..{:#x} at IPA {:#x}, entry {:#x}, {} vCPU(s)",
         vm.name,

@@ -35,6 +35,10 @@ pub fn with<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
 /// The SPIs VM `vm` owns: its routed physical IRQs, the channels and reflected regions
 /// that signal it, and its console UART's interrupt.
 fn owned_spis(vm: usize, out: &mut [u32; MAX_OWNED]) -> usize {
+    if super::lwvm::is_lw_vm(vm) {
+        // An lwVM has no GIC: its (unused) model owns nothing.
+        return 0;
+    }
     let mut n = 0;
     let mut add = |i: u32| {
         if n < MAX_OWNED && !out[..n].contains(&i) {

@@ -11,8 +11,10 @@ use aarch64_cpu::registers::{
 /// VM (stage 2 on), SWIO, FMO/IMO/AMO (physical interrupts to EL2, virtual ones to the
 /// guest), FB + BSU=inner shareable (broadcast TLB/cache maintenance within the inner
 /// domain), TWI (WFI traps so an idle vCPU yields), TSC (SMC traps: PSCI over SMC is
-/// emulated), RW (EL1 is AArch64), APK/API (pointer authentication does not trap).
-pub const HCR_GUEST: u64 = (1 << 0)
+/// emulated), RW (EL1 is AArch64), APK/API (pointer authentication does not trap);
+/// plus E2H under VHE (feature `vhe`), which full VMs do not notice.
+pub const HCR_GUEST: u64 = HCR_E2H
+    | (1 << 0)
     | (1 << 1)
     | (1 << 3)
     | (1 << 4)
@@ -24,6 +26,17 @@ pub const HCR_GUEST: u64 = (1 << 0)
     | (1 << 31)
     | (1 << 40)
     | (1 << 41);
+
+#[cfg(feature = "vhe")]
+use super::vhe::HCR_E2H;
+#[cfg(not(feature = "vhe"))]
+const HCR_E2H: u64 = 0;
+
+/// CNTHCTL_EL2: EL1PCTEN only (E2H=0 layout), or its E2H=1 equivalent.
+#[cfg(not(feature = "vhe"))]
+const CNTHCTL: u64 = 1 << 0;
+#[cfg(feature = "vhe")]
+const CNTHCTL: u64 = super::vhe::CNTHCTL_EL2_VHE;
 
 /// Sets HCR_EL2.
 pub fn set_hcr(v: u64) {
@@ -51,7 +64,7 @@ pub fn set_vmpidr(v: u64) {
 /// Guests may read the physical counter but not use the EL1 physical timer (which
 /// traps); the virtual counter has no offset.
 pub fn init_timer_traps() {
-    CNTHCTL_EL2.set(1 << 0);
+    CNTHCTL_EL2.set(CNTHCTL);
     CNTVOFF_EL2.set(0);
 }
 

@@ -1,0 +1,201 @@
+//! Lightweight VMs on: boot, the EL0 run path, faults, events.
+//!
+//! Ownership: an lwVM is pinned to one CPU like a vCPU; its registers live in its
+//! [`Vcpu`] slot (x0..x30/PC/PSTATE in `regs`, SP_EL0 and TPIDR_EL0 in `el1.sp_el0` and
+//! `el1.tpidr_el0`; the rest of `el1` is unused) and only that CPU touches them. What
+//! other CPUs touch is atomic: its event word, its restart count.
+//!
+//! Faults (a bad address, an undefined or privileged instruction, a system register,
+//! an SError) never reach the hypervisor's own state: the lwVM is stopped or reloaded
+//! from its pristine image, as its `restart` policy says, and the fault is logged.
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use hv_arch::context::Exit;
+use hv_arch::{firmware, regs};
+use hv_core::sysdesc::RestartPolicy;
+use hv_lwvm::El0Regs;
+use hv_lwvm::abi::event_bit;
+use hv_lwvm::events::Events;
+use hv_lwvm::trap::{LwFault, LwTrap};
+
+use super::super::generated::SYSTEM;
+use super::super::run::CpuCtx;
+use super::super::state::{MAX_VMS, Power, VMS, Vcpu, vcpu_mut};
+use super::super::{console, irq, telemetry, vmctl, vmload};
+use crate::hvlog;
+
+mod syscall;
+
+/// Restarts after which a faulting lwVM is stopped for good (a fault loop would
+/// otherwise hold its CPU at its priority forever).
+const MAX_RESTARTS: u32 = 1000;
+
+/// The state of an lwVM other CPUs may touch.
+struct LwState {
+    /// Channels raised into it and not yet taken.
+    events: Events,
+    /// Restarts after faults.
+    restarts: AtomicU32,
+    /// It blocked in WAIT: x0 gets the event mask when it runs again.
+    waiting: AtomicBool,
+}
+
+static STATE: [LwState; MAX_VMS] = [const {
+    LwState { events: Events::new(), restarts: AtomicU32::new(0), waiting: AtomicBool::new(false) }
+}; MAX_VMS];
+
+/// Refuses to go on (before the MMU comes on) on a CPU without VHE: the image's tables
+/// and register values are for HCR_EL2.E2H=1.
+pub fn boot_check() {
+    if !hv_arch::vhe::supported() {
+        // No lock and no telemetry yet (the MMU is off): straight to the UART.
+        hv_arch::uart::write(
+            SYSTEM.devices.uart_base,
+            b"hv: FATAL: this image runs with HCR_EL2.E2H=1 (feature `lwvm`) but the CPU lacks \
+              ARMv8.1 VHE (ID_AA64MMFR1_EL1.VH = 0); powering off\r\n",
+        );
+        firmware::system_off();
+    }
+}
+
+/// Whether vCPU slot `v` is an lwVM.
+#[inline(always)]
+pub fn is_lw(v: usize) -> bool {
+    is_lw_vm(SYSTEM.vcpus[v].vm as usize)
+}
+
+/// Whether VM `vm` is an lwVM.
+#[inline(always)]
+pub fn is_lw_vm(vm: usize) -> bool {
+    SYSTEM.vms[vm].lwvm.is_some()
+}
+
+/// Whether lwVM slot `v` has events pending (its WAIT or WFI ends).
+pub fn has_events(v: usize) -> bool {
+    STATE[SYSTEM.vcpus[v].vm as usize].events.pending()
+}
+
+/// Posts the event of channel `channel` to lwVM `vm` and makes its CPU look again.
+pub fn signal(vm: usize, channel: u32) {
+    STATE[vm].events.post(event_bit(channel as usize));
+    irq::kick_vcpu(SYSTEM.vms[vm].vcpus[0] as usize);
+}
+
+/// Loads lwVM `vm` from its pristine image and makes it runnable at its entry (first
+/// boot and every restart), on the CPU that hosts it. Pending events are kept across a
+/// restart, so that a request raised just before a fault is served by the new instance.
+pub fn boot(vm: usize) {
+    let d = &SYSTEM.vms[vm];
+    let Some(lw) = d.lwvm else { return };
+    vmload::load(d);
+    let v = d.vcpus[0] as usize;
+    // SAFETY: the caller runs on the CPU this lwVM is pinned to.
+    let vcpu = unsafe { vcpu_mut(v) };
+    vcpu.regs = Default::default();
+    vcpu.regs.x[0] = STATE[vm].restarts.load(Ordering::Relaxed) as u64;
+    vcpu.regs.x[1] = vm as u64;
+    vcpu.regs.elr = d.entry_ipa;
+    vcpu.regs.spsr = hv_lwvm::SPSR_EL0T;
+    vcpu.el1.sp_el0 = lw.stack_top;
+    vcpu.el1.tpidr_el0 = 0;
+    vcpu.power = Power::On;
+    STATE[vm].waiting.store(false, Ordering::Relaxed);
+}
+
+/// Runs lwVM slot `v` (picked by the schedule) until it traps, and handles the trap.
+pub fn run(ctx: &mut CpuCtx, v: usize) {
+    let vm = SYSTEM.vcpus[v].vm as usize;
+    let Some(lw) = SYSTEM.vms[vm].lwvm else { return };
+    // SAFETY: `v` comes from this CPU's schedule.
+    let vcpu = unsafe { vcpu_mut(v) };
+    if vcpu.power != Power::On || !VMS[vm].alive.load(Ordering::Acquire) {
+        return;
+    }
+    let st = &STATE[vm];
+    if st.waiting.swap(false, Ordering::Relaxed) {
+        vcpu.regs.x[0] = st.events.take();
+    }
+    let ttbr = hv_lwvm::ttbr(lw.root, lw.asid);
+    if hv_lwvm::installed() != ttbr {
+        // SAFETY: the root is an lwVM's table set generated for E2H=1, which holds a
+        // privileged copy of the whole EL2 map.
+        unsafe { hv_lwvm::install(ttbr) };
+    }
+    let mut el0 = El0Regs { sp: vcpu.el1.sp_el0, tpidr: vcpu.el1.tpidr_el0 };
+    telemetry::enter(ctx.index, v, &vcpu.regs);
+    let why = hv_lwvm::enter(&mut vcpu.regs, &mut el0);
+    telemetry::exit(ctx.index, v, &why, &vcpu.regs);
+    vcpu.el1.sp_el0 = el0.sp;
+    vcpu.el1.tpidr_el0 = el0.tpidr;
+    match why {
+        Exit::Sync => handle_sync(vm, v, vcpu),
+        Exit::Irq | Exit::Fiq => {
+            // The full vCPU whose state is loaded owns the virtual timer that may fire.
+            let loaded = ctx.loaded().map(|l| {
+                // SAFETY: the loaded vCPU is pinned to this CPU and distinct from `v`.
+                (l, unsafe { vcpu_mut(l) })
+            });
+            irq::handle_physical(loaded);
+        }
+        Exit::SError => fault(vm, vcpu, LwFault::Other { ec: 0x2f }),
+        Exit::Aarch32 => fault(vm, vcpu, LwFault::Other { ec: 0xff }),
+    }
+}
+
+fn handle_sync(vm: usize, v: usize, vcpu: &mut Vcpu) {
+    let s = regs::syndrome();
+    match LwTrap::decode(s.esr, s.far) {
+        LwTrap::Syscall { imm } => syscall::call(vm, v, vcpu, imm),
+        LwTrap::Wfx { wfe } => {
+            vcpu.regs.elr += 4;
+            if !wfe && !STATE[vm].events.pending() {
+                vcpu.power = Power::Waiting;
+            }
+        }
+        LwTrap::Fault(f) => fault(vm, vcpu, f),
+    }
+}
+
+/// The lwVM did something it may not: stop it or reload it (its restart policy).
+fn fault(vm: usize, vcpu: &mut Vcpu, f: LwFault) {
+    let d = &SYSTEM.vms[vm];
+    console::flush(vm);
+    let pc = vcpu.regs.elr;
+    match d.restart {
+        RestartPolicy::Restart => {
+            let n = STATE[vm].restarts.fetch_add(1, Ordering::Relaxed) + 1;
+            if n > MAX_RESTARTS {
+                hvlog!("lwvm {}: {f} at pc {pc:#x}; {MAX_RESTARTS} restarts used up: stopped", d.name);
+                vmctl::vm_off(vm);
+                return;
+            }
+            hvlog!("lwvm {}: {f} at pc {pc:#x}; restart {n}", d.name);
+            boot(vm);
+        }
+        RestartPolicy::Stop => {
+            hvlog!("lwvm {}: {f} at pc {pc:#x}; stopped", d.name);
+            vmctl::vm_off(vm);
+        }
+    }
+}
+
+/// Restarts of lwVM `vm` so far.
+fn restarts(vm: usize) -> u64 {
+    STATE[vm].restarts.load(Ordering::Relaxed) as u64
+}
+
+/// Takes lwVM `vm`'s events for WAIT: the mask now, or block (x0 filled on wake-up).
+fn wait(vm: usize, vcpu: &mut Vcpu) {
+    let m = STATE[vm].events.take();
+    if m != 0 {
+        vcpu.regs.x[0] = m;
+    } else {
+        STATE[vm].waiting.store(true, Ordering::Relaxed);
+        vcpu.power = Power::Waiting;
+    }
+}
+
+/// Takes lwVM `vm`'s events without blocking.
+fn poll(vm: usize) -> u64 {
+    STATE[vm].events.take()
+}

@@ -1,0 +1,93 @@
+//! The system calls of lightweight VMs (ABI: `lwvm-abi`): the services a full VM gets
+//! through hypercalls. Arguments are checked here; a bad one is an error code in x0,
+//! never a fault.
+use hv_core::hypercall::{GuestRange, resolve_channel};
+use hv_lwvm::abi::{Syscall, err, event_bit};
+
+use super::super::super::generated::SYSTEM;
+use super::super::super::state::Vcpu;
+use super::super::super::{console, irq, telemetry, vmctl, vmshared};
+use crate::hvlog;
+
+/// Serves the `SVC #imm` of lwVM `vm` (slot `v`): call number in x8, arguments in
+/// x0..x5, results in x0..x3. ELR_EL2 already points past the SVC.
+pub fn call(vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
+    let x = vcpu.regs.x;
+    let call = match Syscall::decode(imm, x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]) {
+        Ok(c) => c,
+        Err(e) => {
+            vcpu.regs.x[0] = e as u64;
+            return;
+        }
+    };
+    let r: i64 = match call {
+        Syscall::Exit { code } => {
+            console::flush(vm);
+            hvlog!("lwvm {}: exit {code}", SYSTEM.vms[vm].name);
+            vmctl::vm_off(vm);
+            return;
+        }
+        Syscall::Write { va, len } => write(vm, va, len),
+        Syscall::Raise { channel } => raise(vm, channel),
+        Syscall::Wait => {
+            super::wait(vm, vcpu);
+            return;
+        }
+        Syscall::Poll => super::poll(vm) as i64,
+        Syscall::Marker { id, value } => {
+            telemetry::marker(v, id, value);
+            0
+        }
+        Syscall::Info => {
+            let d = &SYSTEM.vms[vm];
+            vcpu.regs.x[..4].copy_from_slice(&[vm as u64, d.ram_ipa, d.ram_size, super::restarts(vm)]);
+            return;
+        }
+        Syscall::Channels => {
+            let (mut out, mut inc) = (0u64, 0u64);
+            for (c, ch) in SYSTEM.channels.iter().enumerate() {
+                if usize::from(ch.from) == vm {
+                    out |= event_bit(c);
+                }
+                if usize::from(ch.to) == vm {
+                    inc |= event_bit(c);
+                }
+            }
+            vcpu.regs.x[0] = out;
+            vcpu.regs.x[1] = inc;
+            return;
+        }
+    };
+    vcpu.regs.x[0] = r as u64;
+}
+
+/// WRITE: the bytes must lie in the lwVM's own memory.
+fn write(vm: usize, va: u64, len: u64) -> i64 {
+    let d = &SYSTEM.vms[vm];
+    if !d.console {
+        return err::DENIED;
+    }
+    let checked = match GuestRange::new(va, len).check(d.ram_ipa, d.ram_size) {
+        Ok(c) => c,
+        Err(_) => return err::INVALID_ADDRESS,
+    };
+    let mut bytes = [0u8; hv_lwvm::abi::WRITE_MAX as usize];
+    let n = checked.len() as usize;
+    // SAFETY: the range was checked to lie inside the lwVM's memory, which the EL2 tables
+    // map (privileged) at its physical address.
+    unsafe { hv_arch::mem::read(d.ram_pa + checked.offset(), &mut bytes[..n]) };
+    console::write(vm, &bytes[..n]);
+    n as i64
+}
+
+/// RAISE: like the VIRQ_RAISE hypercall (a channel into another lwVM posts its event).
+fn raise(vm: usize, channel: u16) -> i64 {
+    match resolve_channel(SYSTEM.channels, vm as u16, channel) {
+        Ok((to, intid)) => {
+            let to = to as usize;
+            let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
+            if irq::raise(to, target, intid).is_ok() { 0 } else { err::INVALID }
+        }
+        Err(e) => e,
+    }
+}
