@@ -2,6 +2,7 @@
 
 mod dtb;
 mod isolation;
+mod lwvm;
 
 use crate::image::tests::tiny_elf;
 use crate::{GenerateRequest, Plan, generate, plan};

@@ -8,6 +8,7 @@
 //! - An lwVM's memory (and every shared region it maps) lies in the lwVM window
 //!   (`crate::lwvm::WINDOW_BASE..WINDOW_END`), which must lie above everything the
 //!   hypervisor maps for itself (RAM and devices), so that user pages never shadow them.
+//! - lwVMs are scheduled by priority: a CPU with a slot table cannot host one.
 //! - A channel into an lwVM carries no INTID (the lwVM has no GIC; its `wait` returns a
 //!   mask of channel indices) and so must be one of the first 64 channels. A channel into
 //!   a VM needs its INTID.
@@ -72,6 +73,15 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
                     "CPU {} does not exist (the board has CPUs 0..={})",
                     lw.cpu,
                     ncpus.saturating_sub(1)
+                ),
+            );
+        }
+        if cfg.system.slots.iter().any(|t| t.cpu == lw.cpu) {
+            c.err(
+                format!("{p}.cpu"),
+                format!(
+                    "CPU {} is time-partitioned ([[slots]]); lwVMs run only on CPUs scheduled by priority",
+                    lw.cpu
                 ),
             );
         }
@@ -227,5 +237,125 @@ pub(crate) fn check_shared_map(cfg: &Config, c: &mut Checker, i: usize, k: usize
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::board_text;
+    use super::super::validate;
+    use crate::config::Config;
+
+    const VM: &str = "[[vm]]\nname = \"a\"\nmemory = \"16M\"\nimage = \"hello\"\nvcpus = [{ cpu = 0 }]\n";
+    const LW: &str = "[[lwvm]]\nname = \"svc\"\nmemory = \"1M\"\nimage = \"lw\"\ncpu = 2\n";
+
+    fn errors_on(board: &str, system: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (b, s) = (dir.path().join("board.toml"), dir.path().join("sys.toml"));
+        std::fs::write(&b, board).unwrap();
+        std::fs::write(&s, system).unwrap();
+        let strip = |e: String| e.replace(&dir.path().display().to_string(), "");
+        match Config::load(&b, &s) {
+            Ok(cfg) => validate(&cfg).err().map(|e| strip(e.to_string())).unwrap_or_default(),
+            Err(e) => strip(e.to_string()),
+        }
+    }
+
+    fn errors(system: &str) -> String {
+        errors_on(&board_text(), system)
+    }
+
+    fn expect(system: &str, needle: &str) {
+        let e = errors(system);
+        assert!(e.contains(needle), "expected {needle:?} in:\n{e}");
+    }
+
+    fn sys(extra: &str) -> String {
+        format!("name = \"s\"\n{VM}{LW}{extra}")
+    }
+
+    #[test]
+    fn valid_lwvm_system() {
+        let s = sys("[[channel]]\nname = \"r\"\nfrom = \"a\"\nto = \"svc\"\n[[channel]]\nname = \"q\"\nfrom = \"svc\"\nto = \"a\"\nintid = 101\n");
+        assert_eq!(errors(&s), "");
+        // An lwVM alone is a system too.
+        assert_eq!(errors(&format!("name = \"s\"\n{LW}")), "");
+    }
+
+    #[test]
+    fn lwvms_need_vhe_on_every_cluster() {
+        // The board's "little" cluster (CPUs 2, 3) without VHE.
+        let board = board_text().replacen("capacity = 512\nfeatures = [\"vhe\"]", "capacity = 512\nfeatures = []", 1);
+        assert!(board != board_text());
+        let e = errors_on(&board, &sys(""));
+        assert!(
+            e.contains("sys.toml: lwvm[0].cpu: lwvm \"svc\" needs ARMv8.1 VHE (HCR_EL2.E2H=1) on every CPU, but cluster \"little\" of board \"qemu-virt\" lacks the \"vhe\" feature"),
+            "{e}"
+        );
+        let e = errors_on(&board, &format!("name = \"s\"\n[hypervisor]\nvhe = true\n{VM}"));
+        assert!(e.contains("sys.toml: hypervisor.vhe: `vhe = true` needs ARMv8.1 VHE"), "{e}");
+        // Without lwVMs nor `vhe`, the board's features do not matter.
+        assert_eq!(errors_on(&board, &format!("name = \"s\"\n{VM}")), "");
+    }
+
+    #[test]
+    fn channel_intids_follow_the_receiver() {
+        expect(
+            &sys("[[channel]]\nname = \"r\"\nfrom = \"a\"\nto = \"svc\"\nintid = 100\n"),
+            "sys.toml: channel[0].intid: channel \"r\" goes to lwvm \"svc\", which has no interrupt controller: leave `intid` out",
+        );
+        expect(
+            &sys("[[channel]]\nname = \"q\"\nfrom = \"svc\"\nto = \"a\"\n"),
+            "sys.toml: channel[0].intid: channel \"q\" goes to vm \"a\" and needs the `intid` it raises there",
+        );
+        let mut many = sys("");
+        for k in 0..65 {
+            many += &format!("[[channel]]\nname = \"c{k}\"\nfrom = \"a\"\nto = \"svc\"\n");
+        }
+        expect(&many, "sys.toml: channel[64]: channel \"c64\" goes to lwvm \"svc\" but has index 64");
+    }
+
+    #[test]
+    fn names_are_shared_with_vms() {
+        expect(
+            &format!("name = \"s\"\n{VM}{}", LW.replace("\"svc\"", "\"a\"")),
+            "sys.toml: lwvm[0].name: lwvm name \"a\" is also the name of vm[0]",
+        );
+        expect(
+            &sys("[[channel]]\nname = \"r\"\nfrom = \"a\"\nto = \"svx\"\n"),
+            "sys.toml: channel[0].to: unknown vm or lwvm \"svx\" — did you mean \"svc\"?",
+        );
+        expect(
+            &sys("[[emulated]]\nvm = \"a\"\nbase = 0x0a00_0000\nsize = \"4K\"\nby = \"svc\"\nintid = 101\n"),
+            "sys.toml: emulated[0].by: \"svc\" is a lightweight VM ([[lwvm]]); only a full VM fits here",
+        );
+    }
+
+    #[test]
+    fn memory_entry_cpu_and_slots() {
+        expect(
+            &format!("name = \"s\"\n{}", LW.replace("cpu = 2", "cpu = 9")),
+            "sys.toml: lwvm[0].cpu: CPU 9 does not exist (the board has CPUs 0..=3)",
+        );
+        expect(
+            &format!("name = \"s\"\n{}", LW.replace("\"1M\"", "\"1001K\"")),
+            "sys.toml: lwvm[0].memory: lwvm \"svc\" memory size 0xf_a400 is not a multiple of 4K",
+        );
+        expect(
+            &format!("name = \"s\"\n{LW}entry = 0x40_0010_0000\n"),
+            "sys.toml: lwvm[0].entry: entry 0x40_0010_0000 lies outside lwvm \"svc\" memory at VA",
+        );
+        expect(
+            &sys("[[slots]]\ncpu = 2\ntable = [{ us = 100 }]\n"),
+            "sys.toml: lwvm[0].cpu: CPU 2 is time-partitioned ([[slots]])",
+        );
+    }
+
+    #[test]
+    fn shared_maps_in_the_window() {
+        let shared = |va: &str| sys(&format!("[[shared]]\nname = \"r\"\nsize = \"64K\"\nmaps = [{{ vm = \"a\", ipa = 0x5000_0000 }}, {{ vm = \"svc\", ipa = {va} }}]\n"));
+        assert_eq!(errors(&shared("0x40_1000_0000")), "");
+        expect(&shared("0x5000_0000"), "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x5000_0000..0x5001_0000 in lwvm \"svc\" lies outside the lwVM window");
+        expect(&shared("0x40_0000_0000"), "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x40_0000_0000..0x40_0001_0000 overlaps lwvm \"svc\" memory");
     }
 }
