@@ -185,8 +185,9 @@ pub fn idle(cpu: usize) {
 }
 
 /// The machine is about to power off (the last VM ended): finish this CPU's trap, report
-/// the switch to idle and the final counters, send everything, then give the other CPUs'
-/// drains a bounded time (a tenth of a second) to empty their rings. Called by [`log_line`]
+/// the switch to idle and the final counters, send everything, then wait a bounded time (a
+/// tenth of a second) until every ring is empty — the other CPUs drain theirs (UART), or this
+/// one sends them (net) — and let the transport flush what it holds. Called by [`log_line`]
 /// when no VM is left (the power-off path logs before it powers off).
 pub fn power_off() {
     with_this_cpu(|cpu, p| {
