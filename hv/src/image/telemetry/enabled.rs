@@ -142,8 +142,9 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
     if now.wrapping_sub(p.last_counters) >= cpu::counter_frequency() / COUNTERS_PER_SECOND {
         counters(p, now);
     }
-    if transport::due(p.t.ring.len(), now) {
-        drain(cpu, false);
+    let pending = p.t.ring.len();
+    if transport::due(pending, now) {
+        drain(cpu, transport::must_wait(pending, RING_BYTES));
     }
 }
 

@@ -13,8 +13,9 @@
 //! drain only when a datagram's worth is waiting or the oldest bytes have waited a
 //! millisecond; idle CPUs and the power-off drain everything. Backpressure instead of loss:
 //! while some ring is more than half full, the holder polls the device until it takes more
-//! (bounded by [`STALL_MS`]), so one CPU's stream is lossless as long as the device keeps up
-//! on average.
+//! (bounded by [`STALL_MS`]), and a CPU whose ring is over half full waits for the transport
+//! instead of skipping it ([`must_wait`]), so the stream stays lossless as long as the device
+//! keeps up on average.
 //!
 //! Polling only: smoltcp's interface (static IP, ARP for the gateway) runs when the holder
 //! drains; the device's interrupts stay off. No virtio-net device (or no virtio-mmio slots on
@@ -218,6 +219,12 @@ pub fn send_hello(bytes: &[u8]) {
 pub fn due(pending: usize, now: u64) -> bool {
     pending >= BATCH
         || (pending > 0 && now.wrapping_sub(LAST_DRAIN.load(Ordering::Relaxed)) >= cpu::counter_frequency() / MAX_DELAY_PER_SECOND)
+}
+
+/// Whether the run loop should wait for the transport rather than skip it when busy: when
+/// its ring is over half full (backpressure: the guest waits instead of losing records).
+pub fn must_wait(pending: usize, capacity: usize) -> bool {
+    pending > capacity / 2
 }
 
 /// Sends what the rings hold (the caller holds the transport; `cpu` is its ring). `block`:

@@ -9,6 +9,10 @@ pub fn due(pending: usize, _now: u64) -> bool {
     pending > 0
 }
 
+pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
+    false
+}
+
 /// Forgets what the caller's ring holds.
 pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool) {
     rings[cpu].consume(rings[cpu].len());

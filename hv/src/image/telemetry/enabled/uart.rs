@@ -15,6 +15,12 @@ pub fn due(pending: usize, _now: u64) -> bool {
     pending > 0
 }
 
+/// Whether the run loop should wait for the transport rather than skip it when busy: no (a
+/// CPU whose ring fills drops records, reported as such).
+pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
+    false
+}
+
 /// Sends everything the caller's ring holds (the caller holds the transport).
 pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool) {
     let ring = &rings[cpu];
