@@ -54,11 +54,17 @@ impl RunView {
     }
 }
 
+// The lightweight-VM cases (feature `lwvm`), in their own file.
+#[path = "itest_lwvm.rs"]
+mod lwvm_cases;
+
 /// One QEMU integration test.
 struct Case {
     name: &'static str,
     system: &'static str,
     mode: Mode,
+    /// Cargo features of the hypervisor image (e.g. "lwvm"), comma separated.
+    features: &'static str,
     timeout: Duration,
     /// Every VM that must end with `RESULT status pass`.
     pass: &'static [&'static str],
@@ -81,6 +87,7 @@ fn cases() -> Vec<Case> {
             name: "hello_plain_text_console",
             system: "hello",
             mode: Mode::Plain,
+            features: "",
             input: &[],
             timeout: t(60),
             pass: &[],
@@ -91,6 +98,7 @@ fn cases() -> Vec<Case> {
             name: "pingpong_two_vms_one_cpu",
             system: "pingpong",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["ping", "pong"],
@@ -101,6 +109,7 @@ fn cases() -> Vec<Case> {
             name: "smp_ipi_psci_and_sgis",
             system: "smp-ipi",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["smp-ipi"],
@@ -118,6 +127,7 @@ fn cases() -> Vec<Case> {
             name: "timer_wakes_wfi",
             system: "timer",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["timer"],
@@ -132,6 +142,7 @@ fn cases() -> Vec<Case> {
             name: "lr_overflow_all_delivered",
             system: "lr-overflow",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["lr-overflow"],
@@ -147,6 +158,7 @@ fn cases() -> Vec<Case> {
             name: "shm_producer_consumer",
             system: "shm",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["producer", "consumer"],
@@ -162,6 +174,7 @@ fn cases() -> Vec<Case> {
             name: "reflect_device_emulated_by_vm",
             system: "reflect",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["client", "driver"],
@@ -177,6 +190,7 @@ fn cases() -> Vec<Case> {
             name: "attacker_contained",
             system: "attacker",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(180),
             pass: &["attacker", "victim"],
@@ -190,6 +204,7 @@ fn cases() -> Vec<Case> {
             name: "slots_time_partitioning",
             system: "slots",
             mode: Mode::Telemetry,
+            features: "",
             input: &[],
             timeout: t(120),
             pass: &["a", "b"],
@@ -200,6 +215,7 @@ fn cases() -> Vec<Case> {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
             mode: Mode::Plain,
+            features: "",
             input: &[],
             timeout: t(300),
             pass: &["heartbeat"],
@@ -213,6 +229,7 @@ fn cases() -> Vec<Case> {
             name: "linux_shell_console_input",
             system: "linux-shell",
             mode: Mode::Plain,
+            features: "",
             input: &[
                 ("interactive shell", "echo typed-$((6*7))\n"),
                 ("typed-42", "poweroff -f\n"),
@@ -363,8 +380,12 @@ fn parse_plain(out: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     (consoles, log)
 }
 
-fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
-    let mut spec = SystemSpec::new("qemu-virt", case.system, "");
+fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
+    let features = case.features.split(',').chain(extra_features.split(','));
+    let mut features: Vec<&str> = features.map(str::trim).filter(|f| !f.is_empty()).collect();
+    features.sort();
+    features.dedup();
+    let mut spec = SystemSpec::new("qemu-virt", case.system, &features.join(","));
     if case.mode == Mode::Plain {
         spec = spec.plain();
     }
@@ -414,8 +435,9 @@ fn run_case(tc: &Toolchain, case: &Case) -> Result<()> {
     })
 }
 
-/// Runs the whole suite; prints one line per case and the totals.
-pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
+/// Runs the whole suite; prints one line per case and the totals. `features` are added
+/// to every case's image (`--features lwvm`: the suite under E2H=1).
+pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
     let (mut passed, mut failed) = (0usize, 0usize);
     if unit {
         let (p, f) = unit_tests()?;
@@ -437,8 +459,15 @@ pub fn run_all(filter: Option<&str>, unit: bool) -> Result<()> {
             failed += 1;
         }
     };
-    for case in cases().into_iter().filter(|c| selected(c.name)) {
-        record(case.name, run_case(&tc, &case));
+    for case in cases()
+        .into_iter()
+        .chain(lwvm_cases::cases())
+        .filter(|c| selected(c.name))
+    {
+        record(case.name, run_case(&tc, &case, features));
+    }
+    if selected("lwvm_without_vhe_refused") {
+        record("lwvm_without_vhe_refused", lwvm_cases::without_vhe(&tc));
     }
     // Linux without the hypervisor: the baseline boots, and an unmodified kernel accepts
     // the device tree the configuration toolkit generates.

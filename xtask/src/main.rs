@@ -2,6 +2,7 @@
 //!
 //! It picks the firmware toolchain route by itself (see [`toolchain`]), builds the guests
 //! and the hypervisor image for a system description, and boots it under QEMU.
+mod bench_switch;
 mod firmware;
 mod itest;
 mod itest_telemetry;
@@ -35,6 +36,9 @@ enum Cmd {
         /// Skip the host unit tests.
         #[arg(long)]
         no_unit: bool,
+        /// Cargo features added to every integration case's image (e.g. `lwvm`).
+        #[arg(long, default_value = "")]
+        features: String,
     },
     /// Print a system's memory map and table summary.
     Layout {
@@ -46,7 +50,8 @@ enum Cmd {
     },
     /// Check the firmware toolchain (installing what is missing when root).
     Setup,
-    /// Run a benchmark and print its figures (`telemetry`: events/s, cost of one event).
+    /// Run a benchmark and print its figures (`telemetry`: events/s, cost of one event;
+    /// `switch`: instructions per VM↔VM and VM↔lwVM switch).
     Bench {
         #[arg(default_value = "telemetry")]
         what: String,
@@ -124,6 +129,8 @@ fn run() -> Result<()> {
             };
             std::process::exit(status);
         }
+        Cmd::Bench { what } if what == "switch" => bench_switch::run(),
+        Cmd::Bench { what } if what == "switch-profile" => bench_switch::profile(),
         Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
         Cmd::Linux { boot } => {
@@ -135,7 +142,7 @@ fn run() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Test { filter, no_unit } => itest::run_all(filter.as_deref(), !no_unit),
+        Cmd::Test { filter, no_unit, features } => itest::run_all(filter.as_deref(), !no_unit, &features),
     }
 }
 

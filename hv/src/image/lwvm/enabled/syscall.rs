@@ -83,6 +83,10 @@ fn write(vm: usize, va: u64, len: u64) -> i64 {
 /// RAISE: like the VIRQ_RAISE hypercall (a channel into another lwVM posts its event).
 fn raise(vm: usize, channel: u16) -> i64 {
     match resolve_channel(SYSTEM.channels, vm as u16, channel) {
+        Ok((to, intid)) if super::is_lw_vm(to as usize) => {
+            super::signal(to as usize, intid);
+            0
+        }
         Ok((to, intid)) => {
             let to = to as usize;
             let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
