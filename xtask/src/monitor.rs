@@ -507,26 +507,39 @@ pub fn bench(what: &str) -> Result<()> {
         println!("test qemu::{} ... ok", case.name);
     }
 
+    // Rates in counter time depend on how busy the host is: best of a few runs, and the
+    // losses of the worst.
+    const RUNS: usize = 3;
     let mut one_cpu = Vec::new();
     for (transport, features) in [("uart", ""), ("udp", "telemetry-net")] {
         let one = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench", features))?;
-        let r = decode_run(&one, timeout)?;
-        check_bench_run(&r, "tmbench")?;
-        let rate = r.records as f64 / (r.span_ns as f64 / 1e9);
+        let mut runs = Vec::new();
+        for _ in 0..RUNS {
+            let r = decode_run(&one, timeout)?;
+            check_bench_run(&r, "tmbench")?;
+            runs.push(r);
+        }
+        let rate = |r: &DecodedRun| r.records as f64 / (r.span_ns as f64 / 1e9);
+        let best = runs.iter().max_by(|a, b| rate(a).total_cmp(&rate(b))).expect("runs");
+        let lost = runs.iter().map(|r| r.seq_lost).max().unwrap_or(0);
+        let dropped = runs.iter().map(|r| r.dropped).max().unwrap_or(0);
         println!(
-            "{transport:<4}, 1 CPU:  {rate:>8.0} events/s sustained ({} records in {:.3} s of counter time), lost {}, dropped {}{}",
-            r.records,
-            r.span_ns as f64 / 1e9,
-            r.seq_lost,
-            r.dropped,
-            if r.clean() { " — lossless" } else { "" }
+            "{transport:<4}, 1 CPU:  {:>8.0} events/s sustained (best of {RUNS}: {} records in {:.3} s of counter time), lost {lost}, dropped {dropped}{}",
+            rate(best),
+            best.records,
+            best.span_ns as f64 / 1e9,
+            if runs.iter().all(DecodedRun::clean) { " — lossless" } else { "" }
         );
         let four = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench4", features))?;
-        let r4 = decode_run(&four, timeout)?;
+        let mut runs = Vec::new();
+        for _ in 0..RUNS {
+            runs.push(decode_run(&four, timeout)?);
+        }
+        let r4 = runs.iter().max_by(|a, b| rate(a).total_cmp(&rate(b))).expect("runs");
         let offered = r4.records + r4.dropped;
         println!(
-            "{transport:<4}, 4 CPUs: {:>8.0} events/s delivered, {} of {} records dropped by full rings ({:.1}%), lost in transport {}",
-            r4.records as f64 / (r4.span_ns as f64 / 1e9),
+            "{transport:<4}, 4 CPUs: {:>8.0} events/s delivered (best of {RUNS}), {} of {} records dropped by full rings ({:.1}%), lost in transport {}",
+            rate(r4),
             r4.dropped,
             offered,
             100.0 * r4.dropped as f64 / offered.max(1) as f64,
