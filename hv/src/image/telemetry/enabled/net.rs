@@ -208,6 +208,11 @@ pub fn send_hello(bytes: &[u8]) {
     let s = unsafe { state() };
     bring_up(s);
     if let State::Up(net) = s {
+        if bytes.len() > DATAGRAM {
+            // Names of many VMs: more than a datagram (no IP fragmentation here).
+            note(b"telemetry-net: the hello does not fit a datagram; the monitor will refuse the stream");
+            return;
+        }
         let to = IpEndpoint::new(IpAddress::Ipv4(GATEWAY), PORT);
         let socket = net.sockets.get_mut::<udp::Socket>(net.udp);
         let _ = socket.send_slice(bytes, to);
