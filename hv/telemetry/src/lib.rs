@@ -23,7 +23,7 @@ mod frame;
 mod ring;
 
 pub use counters::{Counters, classify_esr};
-pub use ring::Ring;
+pub use ring::{Ring, pack};
 
 use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, max_record_len};
 

@@ -99,6 +99,21 @@ impl<const N: usize> Ring<N> {
     }
 }
 
+/// Consumer of several rings (the transport lock's holder): moves whole frames from `rings`
+/// into `out`, ring `first` first and then the others in turn, each ring's frames in order;
+/// returns the bytes written. For datagram transports: `out` is one datagram, frames of
+/// several CPUs may share it, none is cut.
+pub fn pack<const N: usize>(rings: &[Ring<N>], first: usize, out: &mut [u8]) -> usize {
+    let mut n = 0;
+    for k in 0..rings.len() {
+        let r = &rings[(first + k) % rings.len()];
+        let m = r.copy_frames(&mut out[n..]);
+        r.consume(m);
+        n += m;
+    }
+    n
+}
+
 impl<const N: usize> Default for Ring<N> {
     fn default() -> Self {
         Self::new()

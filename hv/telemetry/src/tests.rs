@@ -93,6 +93,23 @@ fn ring_is_drained_from_another_thread_in_order() {
 }
 
 #[test]
+fn pack_takes_whole_frames_from_every_ring_starting_with_the_first() {
+    let rings: [Ring<64>; 3] = [Ring::new(), Ring::new(), Ring::new()];
+    assert!(rings[0].push(b"a0\0") && rings[0].push(b"a1\0"));
+    assert!(rings[1].push(b"b0\0"));
+    assert!(rings[2].push(b"c0-long\0") && rings[2].push(b"c1\0"));
+    // Ring 2 first, then 0 (its second frame does not fit any more), then 1 (nor does its).
+    let mut out = [0u8; 16];
+    let n = pack(&rings, 2, &mut out);
+    assert_eq!(&out[..n], b"c0-long\0c1\0a0\0");
+    assert_eq!((rings[0].len(), rings[1].len(), rings[2].len()), (3, 3, 0));
+    let n = pack(&rings, 0, &mut out);
+    assert_eq!(&out[..n], b"a1\0b0\0");
+    assert!(rings.iter().all(Ring::is_empty));
+    assert_eq!(pack(&rings, 1, &mut out), 0);
+}
+
+#[test]
 fn every_record_decodes_in_order() {
     let ring = Ring::new();
     let mut t: CpuTelemetry<'_, 4096> = CpuTelemetry::new(0, &ring);

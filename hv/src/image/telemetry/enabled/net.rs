@@ -25,7 +25,7 @@ mod virtio;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use hv_telemetry::Ring;
+use hv_telemetry::{Ring, pack};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
@@ -176,16 +176,8 @@ impl Net {
         let to = IpEndpoint::new(IpAddress::Ipv4(GATEWAY), PORT);
         let mut moved = false;
         while rings.iter().any(|r| !r.is_empty()) && socket.can_send() {
-            let sent = socket.send_with(DATAGRAM, to, |buf| {
-                let mut n = 0;
-                for k in 0..rings.len() {
-                    let r = &rings[(first + k) % rings.len()];
-                    let m = r.copy_frames(&mut buf[n..]);
-                    r.consume(m);
-                    n += m;
-                }
-                n
-            });
+            // `send_with` calls the closure only once the datagram has its room.
+            let sent = socket.send_with(DATAGRAM, to, |buf| pack(rings, first, buf));
             match sent {
                 Ok(n) if n > 0 => moved = true,
                 _ => break,
