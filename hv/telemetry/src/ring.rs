@@ -26,7 +26,11 @@ pub struct Ring<const N: usize> {
 impl<const N: usize> Ring<N> {
     pub const fn new() -> Self {
         assert!(N >= 2, "a ring needs at least two bytes");
-        Ring { buf: [const { AtomicU8::new(0) }; N], head: AtomicUsize::new(0), tail: AtomicUsize::new(0) }
+        Ring {
+            buf: [const { AtomicU8::new(0) }; N],
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+        }
     }
 
     /// Bytes waiting to be sent (exact for the producer and the consumer; a snapshot for

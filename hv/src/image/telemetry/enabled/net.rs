@@ -153,7 +153,12 @@ fn bring_up(s: &mut State) {
     }
     let mut sockets = SocketSet::new(&mut mem.sockets[..]);
     let udp = sockets.add(socket);
-    *s = State::Up(Net { dev, iface, sockets, udp });
+    *s = State::Up(Net {
+        dev,
+        iface,
+        sockets,
+        udp,
+    });
     note(b"telemetry-net: UDP from 10.0.2.15 to 10.0.2.2:7777 through virtio-net");
 }
 
@@ -166,7 +171,8 @@ impl Net {
     /// Lets smoltcp receive (ARP) and hand queued datagrams to the device.
     fn poll(&mut self) {
         self.dev.service();
-        self.iface.poll(instant(now_ticks()), &mut self.dev, &mut self.sockets);
+        self.iface
+            .poll(instant(now_ticks()), &mut self.dev, &mut self.sockets);
     }
 
     /// Moves whole frames from the rings into datagrams while the socket has room; returns
@@ -215,7 +221,9 @@ pub fn send_hello(bytes: &[u8]) {
 /// Whether the run loop should take the transport for `pending` bytes in its ring.
 pub fn due(pending: usize, now: u64) -> bool {
     pending >= BATCH
-        || (pending > 0 && now.wrapping_sub(LAST_DRAIN.load(Ordering::Relaxed)) >= cpu::counter_frequency() / MAX_DELAY_PER_SECOND)
+        || (pending > 0
+            && now.wrapping_sub(LAST_DRAIN.load(Ordering::Relaxed))
+                >= cpu::counter_frequency() / MAX_DELAY_PER_SECOND)
 }
 
 /// Whether the run loop should wait for the transport rather than skip it when busy: when
@@ -247,7 +255,11 @@ pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
             net.poll();
         }
         let over = rings.iter().any(|r| r.len() > N / 2);
-        let done = if block { rings[cpu].is_empty() && net.queued() == 0 } else { !over };
+        let done = if block {
+            rings[cpu].is_empty() && net.queued() == 0
+        } else {
+            !over
+        };
         if done {
             return;
         }
@@ -263,9 +275,13 @@ pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
 /// must leave before the machine powers off.
 pub fn flush() {
     // SAFETY: called with the transport lock held (power-off path).
-    let State::Up(net) = (unsafe { state() }) else { return };
+    let State::Up(net) = (unsafe { state() }) else {
+        return;
+    };
     let start = now_ticks();
-    while (net.queued() != 0 || net.dev.tx_in_flight() != 0) && now_ticks().wrapping_sub(start) < ms(BLOCK_MS) {
+    while (net.queued() != 0 || net.dev.tx_in_flight() != 0)
+        && now_ticks().wrapping_sub(start) < ms(BLOCK_MS)
+    {
         net.poll();
         core::hint::spin_loop();
     }

@@ -65,7 +65,10 @@ unsafe impl Hal for DmaHal {
             return (0, NonNull::dangling());
         }
         let p = POOL.0.get().cast::<u8>().wrapping_add(first * PAGE_SIZE);
-        (p as PhysAddr, NonNull::new(p).unwrap_or(NonNull::dangling()))
+        (
+            p as PhysAddr,
+            NonNull::new(p).unwrap_or(NonNull::dangling()),
+        )
     }
 
     unsafe fn dma_dealloc(_paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
@@ -95,7 +98,10 @@ struct BufCell(UnsafeCell<Buffers>);
 // SAFETY: handed out once, as `&'static mut`, by `take_buffers`.
 unsafe impl Sync for BufCell {}
 
-static BUFFERS: BufCell = BufCell(UnsafeCell::new(Buffers { tx: [[0; BUF]; TX_BUFS], rx: [[0; BUF]; RX_BUFS] }));
+static BUFFERS: BufCell = BufCell(UnsafeCell::new(Buffers {
+    tx: [[0; BUF]; TX_BUFS],
+    rx: [[0; BUF]; RX_BUFS],
+}));
 static BUFFERS_TAKEN: AtomicUsize = AtomicUsize::new(0);
 
 fn take_buffers() -> Option<&'static mut Buffers> {
@@ -146,7 +152,11 @@ impl TxPool {
     /// Takes back the buffers the device finished with.
     fn reclaim(&mut self, raw: &mut Raw) {
         while let Some(token) = raw.poll_transmit() {
-            let Some(i) = self.inflight.iter().position(|t| matches!(t, Some((k, _)) if *k == token)) else {
+            let Some(i) = self
+                .inflight
+                .iter()
+                .position(|t| matches!(t, Some((k, _)) if *k == token))
+            else {
                 return; // not ours: leave it (cannot happen with this driver)
             };
             let len = self.inflight[i].map_or(0, |t| t.1);
@@ -184,7 +194,10 @@ impl NetDevice {
         raw.disable_interrupts();
         let mut dev = NetDevice {
             raw,
-            tx: TxPool { bufs: &mut b.tx, inflight: [None; TX_BUFS] },
+            tx: TxPool {
+                bufs: &mut b.tx,
+                inflight: [None; TX_BUFS],
+            },
             rx: &mut b.rx,
             rx_posted: [None; RX_BUFS],
             rx_done: None,
@@ -270,13 +283,24 @@ impl Device for NetDevice {
         self.rx_done = Some(i);
         let (hdr, len) = got.ok()?;
         let frame = &self.rx[i][hdr..hdr + len.min(BUF - hdr)];
-        Some((RxToken(frame), TxToken { raw: &mut self.raw, tx: &mut self.tx, lost: &mut self.tx_lost }))
+        Some((
+            RxToken(frame),
+            TxToken {
+                raw: &mut self.raw,
+                tx: &mut self.tx,
+                lost: &mut self.tx_lost,
+            },
+        ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
         self.tx.reclaim(&mut self.raw);
         self.tx.free_slot()?;
-        Some(TxToken { raw: &mut self.raw, tx: &mut self.tx, lost: &mut self.tx_lost })
+        Some(TxToken {
+            raw: &mut self.raw,
+            tx: &mut self.tx,
+            lost: &mut self.tx_lost,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
