@@ -233,8 +233,9 @@ pub fn must_wait(pending: usize, capacity: usize) -> bool {
 }
 
 /// Sends what the rings hold (the caller holds the transport; `cpu` is its ring). `block`:
-/// until the caller's ring and the socket are empty (bounded); otherwise what the device
-/// takes now, waiting only while some ring is over half full.
+/// until the caller's ring (and, when no other CPU has frames waiting, the socket) is empty,
+/// bounded by [`BLOCK_MS`]; otherwise what the device takes now, waiting only while some ring
+/// is over half full (bounded by [`STALL_MS`]).
 pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
     LAST_DRAIN.store(now_ticks(), Ordering::Relaxed);
     // SAFETY: the caller holds the transport lock.
@@ -255,8 +256,13 @@ pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
             net.poll();
         }
         let over = rings.iter().any(|r| r.len() > N / 2);
+        // Blocking (an idle CPU, the power-off): until this CPU's frames are out of its ring,
+        // and out of the socket unless another CPU has frames waiting (it will poll the
+        // device when it sends them) — an idle CPU does not pump the others' streams, so its
+        // own vCPUs' wake-ups are not delayed by them.
+        let others_busy = rings.iter().enumerate().any(|(i, r)| i != cpu && !r.is_empty());
         let done = if block {
-            rings[cpu].is_empty() && net.queued() == 0
+            rings[cpu].is_empty() && (net.queued() == 0 || others_busy)
         } else {
             !over
         };
