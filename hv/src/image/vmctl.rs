@@ -96,7 +96,15 @@ pub fn service_resets(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
 /// Powers the machine off when no VM is alive.
 pub fn power_off_if_done() {
     if LIVE_VMS.load(Ordering::Acquire) == 0 {
+        // Several CPUs may see the last VM go at once: one of them says so and powers off.
+        // The others go back to idling (and draining their telemetry) until it happens.
+        if POWERING_OFF.swap(true, Ordering::AcqRel) {
+            return;
+        }
         hvlog!("all VMs have ended; powering off");
         firmware::system_off();
     }
 }
+
+/// Set by the CPU that powers the machine off.
+static POWERING_OFF: AtomicBool = AtomicBool::new(false);
