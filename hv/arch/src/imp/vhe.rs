@@ -35,9 +35,10 @@ pub const SCTLR_EL2_VHE: u64 = (1 << 29)
     | (1 << 1)
     | (1 << 0);
 
-/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout): FPEN=0b11 (FP/SIMD never trapped, as with
-/// E2H=0: the hypervisor is soft-float), ZEN/SMEN=0 (SVE and SME trap), TTA=0.
-pub const CPTR_EL2_VHE: u64 = 0b11 << 20;
+/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout), the same rights as the E2H=0 value of the
+/// boot code (0x32ff: TFP=0, TZ=0, TSM=1): FPEN=0b11 and ZEN=0b11 (FP/SIMD and SVE never
+/// trapped: the hypervisor is soft-float), SMEN=0 (SME traps), TTA=0.
+pub const CPTR_EL2_VHE: u64 = (0b11 << 20) | (0b11 << 16);
 
 /// CNTHCTL_EL2 with E2H=1: EL1PCTEN (guests read the physical counter), EL1PCEN=0 (the
 /// EL1 physical timer traps, as with E2H=0), EL0PCTEN/EL0VCTEN (a lightweight VM reads
