@@ -100,17 +100,6 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_the_pinger_line() {
-        let out = "hv: x\r\n[ping] ping: 485 ticks per round trip\r\n[lw-ping] lw-ping: 99 ticks per round trip\n";
-        assert_eq!(super::ticks_per_round_trip(out, "ping"), Some(485));
-        assert_eq!(super::ticks_per_round_trip(out, "lw-ping"), Some(99));
-        assert_eq!(super::ticks_per_round_trip(out, "pong"), None);
-    }
-}
-
 /// `cargo xtask bench switch-profile`: where the instructions of each configuration go,
 /// per round trip and per function (hypervisor functions by name, guest code as one
 /// line), from QEMU's execution trace (`-d in_asm,exec,nochain` under icount). Boot-time
@@ -202,10 +191,10 @@ fn profile_trace(log: &std::path::Path, elf: &std::path::Path) -> Result<(u64, V
             .and_then(|f| f.trim_start_matches('[').split('/').nth(1).map(str::to_string))
             .and_then(|p| u64::from_str_radix(&p, 16).ok())
             .unwrap_or(0);
-        if let Some((start, n)) = pending.take() {
-            if start == pc {
-                sizes.insert(host.clone(), n);
-            }
+        if let Some((start, n)) = pending.take()
+            && start == pc
+        {
+            sizes.insert(host.clone(), n);
         }
         let n = sizes.get(&host).copied().unwrap_or(1);
         let (fname, skipped) = per_pc.entry(pc).or_insert_with(|| {
@@ -219,6 +208,17 @@ fn profile_trace(log: &std::path::Path, elf: &std::path::Path) -> Result<(u64, V
     }
     let total = counts.values().sum();
     let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     Ok((total, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_the_pinger_line() {
+        let out = "hv: x\r\n[ping] ping: 485 ticks per round trip\r\n[lw-ping] lw-ping: 99 ticks per round trip\n";
+        assert_eq!(super::ticks_per_round_trip(out, "ping"), Some(485));
+        assert_eq!(super::ticks_per_round_trip(out, "lw-ping"), Some(99));
+        assert_eq!(super::ticks_per_round_trip(out, "pong"), None);
+    }
 }

@@ -33,6 +33,7 @@ pub struct CpuCtx {
 impl CpuCtx {
     /// The vCPU whose EL1, timer and GIC interface state is in the CPU (an lwVM that
     /// runs meanwhile leaves it there).
+    #[cfg_attr(not(feature = "lwvm"), allow(dead_code))]
     pub fn loaded(&self) -> Option<usize> {
         self.loaded
     }

@@ -85,18 +85,18 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
                 ),
             );
         }
-        if let Some(entry) = lw.entry {
-            if entry.0 < WINDOW_BASE || entry.0 >= WINDOW_BASE.saturating_add(mem) {
-                c.err(
-                    format!("{p}.entry"),
-                    format!(
-                        "entry {} lies outside lwvm \"{}\" memory at VA {}",
-                        hex(entry.0),
-                        lw.name,
-                        range(WINDOW_BASE, mem)
-                    ),
-                );
-            }
+        if let Some(entry) = lw.entry
+            && (entry.0 < WINDOW_BASE || entry.0 >= WINDOW_BASE.saturating_add(mem))
+        {
+            c.err(
+                format!("{p}.entry"),
+                format!(
+                    "entry {} lies outside lwvm \"{}\" memory at VA {}",
+                    hex(entry.0),
+                    lw.name,
+                    range(WINDOW_BASE, mem)
+                ),
+            );
         }
     }
 }
@@ -105,7 +105,7 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
 /// lwVM window must lie above what the hypervisor maps.
 fn check_vhe_board(cfg: &Config, c: &mut Checker) {
     let s = &cfg.system;
-    if !(s.hypervisor.vhe || !s.lwvm.is_empty()) {
+    if !s.hypervisor.vhe && s.lwvm.is_empty() {
         return;
     }
     for cl in cfg.board.cluster.iter().filter(|cl| !cl.features.iter().any(|f| f == "vhe")) {
