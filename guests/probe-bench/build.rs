@@ -3,6 +3,7 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=PROBE_ITERS");
     println!("cargo:rerun-if-env-changed=PROBE_WARMUP");
+    println!("cargo:rerun-if-env-changed=PROBE_QUIET");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
         println!("cargo:rustc-link-arg-bins=-Tguest.ld");
     }

@@ -2,7 +2,10 @@
 //!
 //! It picks the firmware toolchain route by itself (see [`toolchain`]), builds the guests
 //! and the hypervisor image for a system description, and boots it under QEMU.
+mod bench_linux;
+mod bench_probe;
 mod bench_switch;
+mod experiment;
 mod firmware;
 mod itest;
 mod itest_telemetry;
@@ -51,11 +54,14 @@ enum Cmd {
     /// Check the firmware toolchain (installing what is missing when root).
     Setup,
     /// Run a benchmark and print its figures (`telemetry`: events/s, cost of one event;
-    /// `switch`: instructions per VM↔VM and VM↔lwVM switch).
+    /// `switch`: instructions per VM↔VM and VM↔lwVM switch; `hypercall`, `pingpong`,
+    /// `linux-boot`: see xtask/src/bench_probe.rs and bench_linux.rs).
     Bench {
         #[arg(default_value = "telemetry")]
         what: String,
     },
+    /// Run declarative experiments (experiments/*.toml): `<name>`, `all` or `list`.
+    Experiment(experiment::Args),
     /// Fetch the pinned Debian kernel and busybox and build the initramfs.
     Linux {
         /// Also boot it natively under QEMU (no hypervisor) and report the time to the marker.
@@ -131,7 +137,10 @@ fn run() -> Result<()> {
         }
         Cmd::Bench { what } if what == "switch" => bench_switch::run(),
         Cmd::Bench { what } if what == "switch-profile" => bench_switch::profile(),
+        Cmd::Bench { what } if bench_probe::handles(&what) => bench_probe::run(&what),
+        Cmd::Bench { what } if what == "linux-boot" => bench_linux::run(),
         Cmd::Bench { what } => monitor::bench(&what),
+        Cmd::Experiment(a) => experiment::run_cli(&a),
         Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
         Cmd::Linux { boot } => {
             let art = linux::fetch_and_build()?;

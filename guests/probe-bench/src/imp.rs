@@ -115,8 +115,10 @@ pub fn hvc3(x0: u64, x1: u64, x2: u64) -> u64 {
 
 static NATIVE: AtomicBool = AtomicBool::new(false);
 
-/// Finds out whether a hypervisor is below (VM_INFO answers) or not (HVC is UNDEFINED at
-/// EL1 without EL2: the fault is caught). Call once, first.
+/// Finds out whether this hypervisor is below: VM_INFO answers with the VM's index (≥ 0).
+/// Natively (QEMU `-kernel` at EL1, PSCI conduit HVC) QEMU answers unknown SMCCC calls
+/// with NOT_SUPPORTED (−1); a QEMU without that would make HVC UNDEFINED (caught). Call
+/// once, first.
 pub fn detect() -> bool {
     let mut x0 = fid::VM_INFO;
     let f = guest_rt::exceptions::catch(|| {
@@ -126,8 +128,7 @@ pub fn detect() -> bool {
             asm!("hvc #0", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _, options(nostack))
         };
     });
-    let native = f.is_some();
-    let _ = x0;
+    let native = f.is_some() || (x0 as i64) < 0;
     NATIVE.store(native, Ordering::SeqCst);
     native
 }
@@ -139,9 +140,15 @@ pub fn native() -> bool {
 
 /// Waits until `cond` holds without spinning: sleeps (WFI, IRQs masked) on the virtual
 /// timer in steps of ~1.6 µs. Under `-icount` QEMU runs the CPUs round-robin and a CPU
-/// that spins can starve the one it waits for; a sleeping CPU hands over at once.
+/// that spins can starve the one it waits for; a sleeping CPU hands over at once. Needs
+/// this vCPU's GIC interface set up (`gic::init_cpu`); enables the timer's PPI, whose
+/// delivery the caller's IRQ handler must tolerate later.
 pub fn sleep_until(cond: impl Fn() -> bool) {
-    use guest_rt::{arch, timer};
+    use guest_rt::{arch, gic, timer};
+    if cond() {
+        return;
+    }
+    gic::configure(timer::INTID, 0x80);
     while !cond() {
         arch::irq_mask();
         timer::arm_at(timer::now() + 100);
@@ -246,6 +253,9 @@ pub fn header(probe: &str) {
 
 /// Prints metric `id`'s samples (and sends them as markers under the hypervisor).
 pub fn report(id: u64, s: &Samples) {
+    if crate::QUIET {
+        return;
+    }
     println!("METRIC {id} {} {}", s.name, s.len());
     let mut i = 0;
     while i < s.len() {

@@ -41,6 +41,9 @@ pub const ITERS: usize = {
 };
 /// Rounds run before the timed ones and dropped (`PROBE_WARMUP`, default 16).
 pub const WARMUP: usize = parse(option_env!("PROBE_WARMUP"), 16);
+/// `PROBE_QUIET` set at build time: no samples printed or sent (profiling builds, whose
+/// output must not grow with the iterations).
+pub const QUIET: bool = option_env!("PROBE_QUIET").is_some();
 /// Capacity of one sample buffer.
 pub const MAX_SAMPLES: usize = 10_000;
 

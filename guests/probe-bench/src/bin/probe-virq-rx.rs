@@ -36,12 +36,16 @@ mod guest {
         gic::init_cpu();
         irq::set_handler(on_irq);
         gic::configure(FROM_TX, 0x80);
+        mbox::set(mbox::STOP, 0);
         mbox::set(mbox::READY, 1);
         arch::irq_unmask();
         while N.load(Ordering::SeqCst) < p::rounds() {
             arch::wfi();
         }
         arch::irq_mask();
+        // Print only after the sender closed its timed phase (the console output would
+        // fall into it otherwise).
+        p::sleep_until(|| mbox::get(mbox::STOP) != 0);
         p::header("probe-virq-rx");
         p::report(0, &LAT);
         guest_rt::result::pass()

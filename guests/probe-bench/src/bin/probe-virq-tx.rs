@@ -30,6 +30,7 @@ mod guest {
             irq::wait_count(FROM_RX, r as u32 + 1);
         }
         p::phase_end(0);
+        mbox::set(mbox::STOP, 1);
         guest_rt::result::pass()
     }
     guest_rt::entry!(main);

@@ -1,0 +1,281 @@
+//! Experiment definitions: one TOML file per experiment in `experiments/`.
+//!
+//! ```toml
+//! name = "hypercall"                 # = the file stem
+//! description = "Null hypercall round trip, one VM on CPU 0"
+//! system = "exp-hvc"                 # boards/qemu-virt/systems/<system>.toml
+//! iterations = 1000                  # timed samples per boot (the probe's PROBE_ITERS)
+//! warmup = 16                        # rounds dropped before them
+//! runs = 1                           # boots per variant and mode
+//! timeout = 60                       # seconds per boot
+//! modes = ["deterministic", "wall-clock"]
+//! native = "probe-timer"             # also boot this probe ELF without the hypervisor
+//! trace = true                       # one telemetry boot per variant: traps per iteration
+//!
+//! [[variant]]                        # default: one variant "static" without features
+//! name = "lwvm"
+//! features = ["lwvm"]                # skipped with a note when hv has no such feature
+//! system = "exp-lwvm-switch"         # optional: another system for this variant
+//!
+//! [[metric]]                         # optional: description and targets of a metric
+//! name = "hvc_vm_info"
+//! description = "VM_INFO round trip"
+//! target = 120                       # deterministic median must be ≤ this
+//! native-ratio = 2.0                 # median ≤ ratio × the native variant's median
+//! ratio-to = "vm-switch/static/switch_ping_to_pong"  # median ≤ max-ratio × that median
+//! max-ratio = 0.333
+//! ```
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::paths;
+
+/// How QEMU keeps time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// `-icount shift=0,sleep=off -seed 1`, `dtb-randomness=off`: one count = one
+    /// instruction, the same numbers on every run.
+    Deterministic,
+    /// No icount: nanoseconds of host time, noisy.
+    WallClock,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Deterministic => "deterministic",
+            Mode::WallClock => "wall-clock",
+        }
+    }
+
+    /// Unit of the probes' counts in this mode.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Mode::Deterministic => "insn",
+            Mode::WallClock => "ns",
+        }
+    }
+
+    /// QEMU arguments of the mode.
+    pub fn qemu_args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Deterministic => &["-icount", "shift=0,sleep=off", "-seed", "1", "-M", "dtb-randomness=off"],
+            Mode::WallClock => &[],
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Vec<Mode>> {
+        Ok(match s {
+            "det" | "deterministic" => vec![Mode::Deterministic],
+            "wall" | "wall-clock" => vec![Mode::WallClock],
+            "both" | "all" => vec![Mode::Deterministic, Mode::WallClock],
+            _ => bail!("unknown mode `{s}` (det, wall or both)"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Definition {
+    pub name: String,
+    pub description: String,
+    pub system: String,
+    #[serde(default = "d_iterations")]
+    pub iterations: usize,
+    #[serde(default = "d_warmup")]
+    pub warmup: usize,
+    #[serde(default = "d_runs")]
+    pub runs: usize,
+    #[serde(default = "d_timeout")]
+    pub timeout: u64,
+    #[serde(default = "d_modes")]
+    pub modes: Vec<Mode>,
+    /// Why a mode is missing from `modes` (printed in the report).
+    #[serde(default)]
+    pub mode_note: Option<String>,
+    #[serde(default)]
+    pub native: Option<String>,
+    #[serde(default)]
+    pub trace: bool,
+    #[serde(default = "d_variants")]
+    pub variant: Vec<Variant>,
+    #[serde(default)]
+    pub metric: Vec<MetricDef>,
+    /// The file it came from.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Variant {
+    pub name: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target: Option<f64>,
+    #[serde(default)]
+    pub native_ratio: Option<f64>,
+    #[serde(default)]
+    pub ratio_to: Option<String>,
+    #[serde(default)]
+    pub max_ratio: Option<f64>,
+}
+
+fn d_iterations() -> usize {
+    1000
+}
+fn d_warmup() -> usize {
+    16
+}
+fn d_runs() -> usize {
+    1
+}
+fn d_timeout() -> u64 {
+    60
+}
+fn d_modes() -> Vec<Mode> {
+    vec![Mode::Deterministic, Mode::WallClock]
+}
+fn d_variants() -> Vec<Variant> {
+    vec![Variant { name: "static".into(), features: vec![], system: None }]
+}
+
+/// `experiments/`.
+pub fn dir() -> PathBuf {
+    paths::root().join("experiments")
+}
+
+impl Definition {
+    /// Reads and checks one definition.
+    pub fn load(path: &Path) -> Result<Definition> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut d: Definition = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        d.file = path.to_path_buf();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if d.name != stem {
+            bail!("{}: name = \"{}\" must be the file's name (\"{stem}\")", path.display(), d.name);
+        }
+        if d.iterations == 0 || d.iterations > 10_000 {
+            bail!("{}: iterations must be 1..=10000 (the probes' buffer), not {}", path.display(), d.iterations);
+        }
+        if d.runs == 0 || d.modes.is_empty() || d.variant.is_empty() {
+            bail!("{}: runs, modes and variants must not be empty", path.display());
+        }
+        let mut names: Vec<&str> = d.variant.iter().map(|v| v.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) || names.contains(&"native") {
+            bail!("{}: variant names must be unique and not `native` (reserved)", path.display());
+        }
+        for m in &d.metric {
+            if m.ratio_to.is_some() != m.max_ratio.is_some() {
+                bail!("{}: metric `{}`: ratio-to and max-ratio go together", path.display(), m.name);
+            }
+        }
+        Ok(d)
+    }
+
+    /// The definition of metric `name`, if any.
+    pub fn metric_def(&self, name: &str) -> Option<&MetricDef> {
+        self.metric.iter().find(|m| m.name == name)
+    }
+}
+
+/// Every definition, sorted by name.
+pub fn all() -> Result<Vec<Definition>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| Definition::load(p)).collect()
+}
+
+/// The definition called `name` (with a near-miss suggestion when there is none).
+pub fn find(name: &str) -> Result<Definition> {
+    let path = dir().join(format!("{name}.toml"));
+    if path.is_file() {
+        return Definition::load(&path);
+    }
+    let known: Vec<String> = all()?.into_iter().map(|d| d.name).collect();
+    let near = known.iter().min_by_key(|k| edit_distance(k, name)).filter(|k| edit_distance(k, name) <= 3);
+    match near {
+        Some(n) => bail!("no experiment `{name}` — did you mean `{n}`? (known: {})", known.join(", ")),
+        None => bail!("no experiment `{name}` (known: {})", known.join(", ")),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The cargo features the `hv` crate declares (hv/Cargo.toml `[features]`).
+pub fn hv_features() -> Result<Vec<String>> {
+    let path = paths::root().join("hv").join("Cargo.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: toml::Table = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    Ok(v.get("features").and_then(|f| f.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_definitions_load() {
+        let defs = all().unwrap();
+        assert!(defs.iter().any(|d| d.name == "hypercall"), "{:?}", defs.iter().map(|d| &d.name).collect::<Vec<_>>());
+        for d in &defs {
+            let system = paths::root().join("boards/qemu-virt/systems").join(format!("{}.toml", d.system));
+            // A variant may name a system that does not exist yet (it is then skipped).
+            assert!(system.is_file() || d.variant.iter().all(|v| v.system.is_some()), "{}: {}", d.name, d.system);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_names_are_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-exp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.toml");
+        std::fs::write(&p, "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\nbogus = 1\n").unwrap();
+        assert!(format!("{:#}", Definition::load(&p).unwrap_err()).contains("bogus"));
+        std::fs::write(&p, "name = \"y\"\ndescription = \"d\"\nsystem = \"s\"\n").unwrap();
+        assert!(Definition::load(&p).unwrap_err().to_string().contains("file's name"));
+        std::fs::write(&p, "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\n").unwrap();
+        let d = Definition::load(&p).unwrap();
+        assert_eq!(d.variant[0].name, "static");
+        assert_eq!(d.modes, vec![Mode::Deterministic, Mode::WallClock]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn near_misses() {
+        assert_eq!(edit_distance("hypercal", "hypercall"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,369 @@
+//! The results folder: tables (Markdown, CSV, JSON), the traced boots' exports, plots, and
+//! the exact commands and versions.
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::baseline::Comparison;
+use super::def::Mode;
+use super::stats::{Stats, num};
+use super::{Options, Outcome, Series, plots};
+use crate::paths;
+
+/// One line of the results table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub experiment: String,
+    pub variant: String,
+    pub mode: Mode,
+    pub vm: String,
+    pub metric: String,
+    pub unit: String,
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// The target and whether the median meets it (deterministic runs only).
+    pub target: Option<String>,
+    pub met: Option<bool>,
+}
+
+/// `yyyymmdd-hhmmss` (UTC) of a Unix time.
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .current_dir(paths::root())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `QEMU emulator version …`.
+pub fn qemu_version() -> String {
+    first_line(crate::qemu::QEMU, &["--version"])
+}
+
+/// The commit, with `+dirty` when the tree has changes.
+pub fn revision() -> String {
+    let rev = first_line("git", &["rev-parse", "--short=12", "HEAD"]);
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(paths::root())
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    if dirty { format!("{rev}+dirty") } else { rev }
+}
+
+fn rows(outcomes: &[Outcome]) -> Vec<Row> {
+    let all: Vec<&Series> = outcomes.iter().flat_map(|o| &o.series).collect();
+    let median_of = |key: &str, mode: Mode| {
+        all.iter().find(|s| s.key() == key && s.mode == mode).and_then(|s| Stats::of(&s.values)).map(|s| s.median)
+    };
+    let mut out = Vec::new();
+    for o in outcomes {
+        for s in &o.series {
+            let Some(stats) = Stats::of(&s.values) else { continue };
+            let (mut target, mut met) = (None, None);
+            if let (Some(m), true) = (o.def.metric_def(&s.metric), s.variant != "native") {
+                let mut parts = Vec::new();
+                let mut ok = true;
+                if let (Some(t), Mode::Deterministic) = (m.target, s.mode) {
+                    parts.push(format!("≤ {}", num(t)));
+                    ok &= stats.median <= t;
+                }
+                if let Some(r) = m.native_ratio {
+                    match median_of(&format!("{}/native/{}", s.experiment, s.metric), s.mode) {
+                        Some(n) if n > 0.0 => {
+                            let x = stats.median / n;
+                            parts.push(format!("≤ {r}× native ({x:.1}×)"));
+                            ok &= x <= r;
+                        }
+                        _ => parts.push(format!("≤ {r}× native (no native run)")),
+                    }
+                }
+                if let (Some(key), Some(r), Mode::Deterministic, false) = (&m.ratio_to, m.max_ratio, s.mode, m.ratio_to.as_deref() == Some(s.key().as_str())) {
+                    match median_of(key, s.mode) {
+                        Some(n) if n > 0.0 => {
+                            let x = stats.median / n;
+                            parts.push(format!("≤ {r}× {key} ({x:.2}×)"));
+                            ok &= x <= r;
+                        }
+                        _ => parts.push(format!("≤ {r}× {key} (not run)")),
+                    }
+                }
+                if !parts.is_empty() {
+                    target = Some(parts.join("; "));
+                    met = Some(ok);
+                }
+            }
+            out.push(Row {
+                experiment: s.experiment.clone(),
+                variant: s.variant.clone(),
+                mode: s.mode,
+                vm: s.vm.clone(),
+                metric: s.metric.clone(),
+                unit: s.mode.unit().into(),
+                stats,
+                target,
+                met,
+            });
+        }
+    }
+    out
+}
+
+/// The Markdown results table of `rows`.
+pub fn table(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| experiment | variant | mode | metric | unit | count | min | median | p99 | max | target |\n\
+         |---|---|---|---|---|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in rows {
+        let target = match (&r.target, r.met) {
+            (Some(t), Some(true)) => format!("{t} ✓"),
+            (Some(t), Some(false)) => format!("{t} **missed**"),
+            _ => String::new(),
+        };
+        let mode = match r.mode {
+            Mode::Deterministic => "det",
+            Mode::WallClock => "wall (noisy)",
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {} | {mode} | {} | {} | {} | {} | {} | {} | {} | {target} |",
+            r.experiment,
+            r.variant,
+            r.metric,
+            r.unit,
+            r.stats.count,
+            r.stats.min,
+            num(r.stats.median),
+            r.stats.p99,
+            r.stats.max
+        );
+    }
+    t
+}
+
+fn phases_md(o: &Outcome) -> String {
+    let mut s = String::new();
+    for (variant, phases) in &o.phases {
+        for p in phases {
+            let per = |n: u64| n as f64 / p.rounds.max(1) as f64;
+            let traps: Vec<String> = p.traps.iter().map(|(k, n)| format!("{k} {:.2}", per(*n))).collect();
+            let durs: Vec<String> = p.trap_mean_insn.iter().map(|(k, d)| format!("{k} ~{d:.0}")).collect();
+            let inj = if p.injected > 0 { format!("; vIRQ injections {:.2}", per(p.injected)) } else { String::new() };
+            let _ = writeln!(
+                s,
+                "- `{variant}` {} (markers of {}): per iteration: traps {}; switches {:.2}{inj}. \
+                 Mean trap duration with telemetry on (≈insn, 16-insn ticks): {}",
+                p.metric,
+                p.vm,
+                if traps.is_empty() { "none".into() } else { traps.join(", ") },
+                per(p.switches),
+                if durs.is_empty() { "-".into() } else { durs.join(", ") },
+            );
+        }
+    }
+    s
+}
+
+/// An experiment's part of the report (`with_table`: its own rows first).
+fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
+    let mut s = format!("## {}\n\n{}\n\n", o.def.name, o.def.description);
+    let mine: Vec<Row> = rows.iter().filter(|r| r.experiment == o.def.name).cloned().collect();
+    if with_table && !mine.is_empty() {
+        s.push_str(&table(&mine));
+        s.push('\n');
+    }
+    let descs: Vec<String> = o
+        .def
+        .metric
+        .iter()
+        .filter_map(|m| m.description.as_ref().map(|d| format!("- `{}`: {d}", m.name)))
+        .collect();
+    if !descs.is_empty() {
+        s.push_str(&descs.join("\n"));
+        s.push_str("\n\n");
+    }
+    for p in &o.profiles {
+        s.push_str(&super::profile::markdown(p, 15));
+        s.push('\n');
+    }
+    let ph = phases_md(o);
+    if !ph.is_empty() {
+        s.push_str("Telemetry of the timed phases (traced boot, deterministic):\n\n");
+        s.push_str(&ph);
+        s.push('\n');
+    }
+    for (v, why) in &o.skipped {
+        let _ = writeln!(s, "- skipped `{v}`: {why}");
+    }
+    for (v, e) in &o.errors {
+        let _ = writeln!(s, "- **failed** `{v}`: {}", e.lines().next().unwrap_or(""));
+    }
+    s
+}
+
+/// Writes everything; returns what to print: the table, skipped and failed variants, the
+/// baseline comparison (`summary.md` has the details).
+pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f64, opts: &Options) -> Result<String> {
+    std::fs::create_dir_all(out)?;
+    let rows = rows(outcomes);
+    let qemu = qemu_version();
+    let rev = revision();
+    let modes: Vec<&str> = opts.modes.iter().map(|m| m.name()).collect();
+    let mut md = format!(
+        "# Experiment results\n\ncommit `{rev}`, {qemu}, modes: {}.\n\n\
+         Deterministic (`det`): QEMU `-icount shift=0,sleep=off -seed 1`, `dtb-randomness=off`; the probes count \
+         with PMCCNTR_EL0, which QEMU runs at 1 GHz of its virtual clock, so one count is one emulated instruction \
+         (summed over all CPUs while more than one runs). Wall-clock (`wall`): nanoseconds of QEMU's virtual clock \
+         without icount — host time, noisy, indicative only. Images are built without telemetry (the measured \
+         boots); traced boots use the UART telemetry.\n\n",
+        modes.join(", ")
+    );
+    md.push_str(&table(&rows));
+    md.push('\n');
+    let mut console = table(&rows);
+    for o in outcomes {
+        let dir = out.join(&o.def.name);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("report.md"), format!("# {}\n\n{}", o.def.name, section(o, &rows, true)))?;
+        md.push_str(&section(o, &rows, false));
+        md.push('\n');
+        for (v, why) in &o.skipped {
+            let _ = writeln!(console, "{}: skipped `{v}`: {why}", o.def.name);
+        }
+        for (v, e) in &o.errors {
+            let _ = writeln!(console, "{}: FAILED `{v}`: {}", o.def.name, e.lines().next().unwrap_or(""));
+        }
+        write_samples(&dir, o)?;
+        export_recordings(o)?;
+        if opts.plots {
+            plots::write(&dir.join("plots"), o)?;
+        }
+    }
+    if !cmp.is_empty() {
+        let _ = writeln!(md, "## Against experiments/baseline.json (margin {:.0}%)\n", margin * 100.0);
+        md.push_str("| metric | baseline | now | change |\n|---|---:|---:|---|\n");
+        for c in cmp {
+            let flag = if c.regressed {
+                " **regression**"
+            } else if c.improved {
+                " (better)"
+            } else {
+                ""
+            };
+            let _ = writeln!(md, "| {} | {} | {} | {:+.1}%{flag} |", c.key, num(c.base), num(c.now), c.change * 100.0);
+        }
+        md.push('\n');
+        let regressions: Vec<&Comparison> = cmp.iter().filter(|c| c.regressed).collect();
+        let _ = writeln!(console, "baseline: {} metrics compared, {} regressed", cmp.len(), regressions.len());
+        for c in regressions {
+            let _ = writeln!(console, "  REGRESSION {}: {} → {} ({:+.1}%)", c.key, num(c.base), num(c.now), c.change * 100.0);
+        }
+    }
+    std::fs::write(out.join("summary.md"), &md)?;
+    let json = serde_json::json!({
+        "commit": rev,
+        "qemu": qemu,
+        "rows": rows,
+        "baseline": cmp,
+        "phases": outcomes.iter().map(|o| (o.def.name.clone(), &o.phases)).collect::<std::collections::BTreeMap<_, _>>(),
+        "skipped": outcomes.iter().map(|o| (o.def.name.clone(), &o.skipped)).collect::<std::collections::BTreeMap<_, _>>(),
+    });
+    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+    write_commands(out, outcomes, &rev, &qemu)?;
+    let latest = out.parent().map(|p| p.join("latest"));
+    if let (Some(latest), Some(name)) = (latest, out.file_name()) {
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(name, &latest);
+    }
+    Ok(console)
+}
+
+fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
+    let mut csv = String::from("experiment,variant,mode,vm,metric,unit,index,value\n");
+    for s in &o.series {
+        for (i, v) in s.values.iter().enumerate() {
+            let _ = writeln!(csv, "{},{},{},{},{},{},{i},{v}", s.experiment, s.variant, s.mode.name(), s.vm, s.metric, s.mode.unit());
+        }
+    }
+    std::fs::write(dir.join("samples.csv"), csv)?;
+    let json: Vec<_> = o
+        .series
+        .iter()
+        .map(|s| serde_json::json!({"variant": s.variant, "mode": s.mode, "vm": s.vm, "metric": s.metric, "unit": s.mode.unit(), "values": s.values}))
+        .collect();
+    std::fs::write(dir.join("samples.json"), serde_json::to_string(&json)? + "\n")?;
+    Ok(())
+}
+
+/// CSV, JSON lines and Perfetto exports of each recording, next to it (hvmon's exporters).
+fn export_recordings(o: &Outcome) -> Result<()> {
+    use hvmon::export::{Format, export};
+    for rec in &o.recordings {
+        for (f, ext) in [(Format::Csv, "csv"), (Format::Jsonl, "jsonl"), (Format::Perfetto, "perfetto.json")] {
+            let path = rec.with_extension(ext);
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            export(rec, f, None, &mut file)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_commands(out: &Path, outcomes: &[Outcome], rev: &str, qemu: &str) -> Result<()> {
+    let mut s = format!(
+        "# Reproduce: cargo xtask experiment <name>|all [--mode det|wall|both]\n\
+         # commit {rev}\n# {qemu}\n# host: {} ({} CPUs)\n# xtask args: {:?}\n\n",
+        first_line("uname", &["-srm"]),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::args().skip(1).collect::<Vec<_>>()
+    );
+    for o in outcomes {
+        let _ = writeln!(
+            s,
+            "## {} ({}; probes built with PROBE_ITERS/PROBE_WARMUP from the definition)",
+            o.def.name,
+            o.def.file.strip_prefix(paths::root()).unwrap_or(&o.def.file).display()
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &o.commands {
+            if seen.insert(c) {
+                let _ = writeln!(s, "{c}");
+            }
+        }
+        s.push('\n');
+    }
+    std::fs::write(out.join("commands.txt"), s)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400 + 3661), "20000229-010101");
+    }
+}
