@@ -28,6 +28,9 @@ pub enum LwTrap {
         /// WFE rather than WFI.
         wfe: bool,
     },
+    /// An FP/SIMD instruction while the CPU's FP registers belong to someone else
+    /// (CPTR_EL2.FPEN traps EL0): switch the FP state and retry the instruction.
+    FpAccess,
     /// Anything else: the lwVM did something it may not.
     Fault(LwFault),
 }
@@ -79,6 +82,7 @@ impl LwTrap {
         }
         let fault = match Trap::decode(esr, far, 0) {
             Trap::Wfx { wfe, .. } => return LwTrap::Wfx { wfe },
+            Trap::FpAccess => return LwTrap::FpAccess,
             Trap::DataAbort(d) => LwFault::DataAbort {
                 status: d.status(),
                 far: d.far,
@@ -146,6 +150,9 @@ mod tests {
         assert_eq!(LwTrap::decode(esr(0x15, 7), 0), LwTrap::Syscall { imm: 7 });
         assert_eq!(LwTrap::decode(esr(0x01, 0), 0), LwTrap::Wfx { wfe: false });
         assert_eq!(LwTrap::decode(esr(0x01, 1), 0), LwTrap::Wfx { wfe: true });
+        assert_eq!(LwTrap::decode(esr(0x07, 0), 0), LwTrap::FpAccess);
+        // SVE stays trapped for lwVMs: a fault.
+        assert_eq!(LwTrap::decode(esr(0x19, 0), 0), LwTrap::Fault(LwFault::Other { ec: 0x19 }));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration cases of the lightweight-VM extension (image feature `lwvm`): a full VM
 //! and an lwVM in ping-pong, an lwVM serving a full VM over shared memory, an attacker
-//! lwVM, two VMs and two lwVMs on one CPU, and an image refusing a CPU without VHE.
+//! lwVM, two VMs and two lwVMs on one CPU, FP/SIMD state kept apart, and an image
+//! refusing a CPU without VHE.
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -45,7 +46,11 @@ pub(super) fn cases() -> Vec<Case> {
             input: &[],
             timeout: t(120),
             pass: &["ping", "lw-pong"],
-            expect: &[("ping", "round-trips", "1000"), ("lw-pong", "answers", "1000")],
+            expect: &[
+                ("ping", "round-trips", "1000"),
+                ("lw-pong", "answers", "1000"),
+                ("lw-pong", "fp-clean-at-entry", "yes"),
+            ],
             check: check_exits(&["lw-pong"]),
         },
         Case {
@@ -100,6 +105,21 @@ pub(super) fn cases() -> Vec<Case> {
                 ("lw-csum", "served", "100"),
             ],
             check: check_exits(&["lw-pong", "lw-csum"]),
+        },
+        Case {
+            name: "lwvm_fp_state_isolated",
+            system: "lwvm-fp",
+            mode: Mode::Telemetry,
+            features: "lwvm",
+            input: &[],
+            timeout: t(120),
+            pass: &["fp-secret", "lw-fp"],
+            expect: &[
+                ("lw-fp", "fp-clean-at-entry", "yes"),
+                ("lw-fp", "fp-own-preserved", "yes"),
+                ("fp-secret", "fp-preserved", "yes"),
+            ],
+            check: no_check,
         },
         Case {
             name: "lwvm_plain_text_console",

@@ -66,6 +66,8 @@ pub fn run_cpu(cpu_index: usize) -> ! {
             continue;
         }
         switch_to(&mut ctx, v);
+        // An lwVM may hold the FP/SIMD registers: give them back (lwvm/).
+        super::lwvm::before_full_vm(ctx.index);
         // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(v) };
         reflect::apply_completion(v, vcpu);

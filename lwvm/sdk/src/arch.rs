@@ -4,12 +4,26 @@ use core::arch::{asm, global_asm};
 use crate::Boot;
 
 // The hypervisor enters here at EL0 with SP_EL0 at the top of the lwVM's memory, x0 =
-// restart count, x1 = VM index. No frame to return to: clear the frame registers.
+// restart count, x1 = VM index. Before any Rust code can use them, x2 records whether
+// every FP/SIMD register, FPSR and FPCR read zero (the program's FP state must be its
+// own: nothing another VM left in the CPU). No frame to return to: clear the frame
+// registers.
 global_asm!(
     r#"
     .section .text.boot, "ax"
     .global _start
 _start:
+    .irp n, 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    orr v0.16b, v0.16b, v\n\().16b
+    .endr
+    umaxv b0, v0.16b
+    fmov w2, s0
+    mrs x3, fpsr
+    mrs x4, fpcr
+    orr x2, x2, x3
+    orr x2, x2, x4
+    cmp x2, #0
+    cset x2, eq
     mov x29, xzr
     mov x30, xzr
     bl lwvm_sdk_start
@@ -23,8 +37,8 @@ unsafe extern "Rust" {
 }
 
 #[unsafe(no_mangle)]
-extern "C" fn lwvm_sdk_start(restarts: u64, index: u64) -> ! {
-    __lwvm_main(Boot { restarts, index });
+extern "C" fn lwvm_sdk_start(restarts: u64, index: u64, fp_clean: u64) -> ! {
+    __lwvm_main(Boot { restarts, index, fp_clean: fp_clean != 0 });
     crate::sys::exit(0)
 }
 

@@ -51,6 +51,9 @@ pub struct Boot {
     pub restarts: u64,
     /// The lwVM's index in the system's VM table (what channels name it by).
     pub index: u64,
+    /// Every FP/SIMD register (and FPSR/FPCR) read zero at entry: the hypervisor gave the
+    /// program a fresh FP state, not what another VM left in the CPU.
+    pub fp_clean: bool,
 }
 
 /// Declares the program's `fn main(boot: Boot)`.

@@ -89,3 +89,47 @@ pub fn svc1() -> i64 {
     unsafe { asm!("svc #1", inlateout("x0") 0u64 => r, in("x8") 0u64, options(nostack)) };
     r as i64
 }
+
+/// FP isolation check: fills every FP/SIMD register with `pattern`, raises `channel`,
+/// waits for an event (other VMs run meanwhile and use their own FP state), and checks
+/// that every register still holds `pattern`. Returns (the WAIT result, intact).
+pub fn fp_hold_across(pattern: u64, channel: u64) -> (u64, bool) {
+    let events: u64;
+    let ok: u64;
+    // SAFETY: only registers change: the FP/SIMD ones (declared clobbered), x0..x3 and
+    // x8/x9 (declared); the two system calls are RAISE and WAIT.
+    unsafe {
+        asm!(
+            "dup v0.2d, {pat}",
+            ".irp n, 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "mov v\\n\\().16b, v0.16b",
+            ".endr",
+            "mov x0, {ch}",
+            "mov x8, #2",
+            "svc #0",
+            "mov x8, #3",
+            "svc #0",
+            "mov {ok}, #1",
+            ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "fmov x9, d\\n",
+            "cmp x9, {pat}",
+            "csel {ok}, {ok}, xzr, eq",
+            "mov x9, v\\n\\().d[1]",
+            "cmp x9, {pat}",
+            "csel {ok}, {ok}, xzr, eq",
+            ".endr",
+            pat = in(reg) pattern,
+            ch = in(reg) channel,
+            ok = out(reg) ok,
+            out("x0") events, out("x1") _, out("x2") _, out("x3") _, out("x8") _, out("x9") _,
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _, out("v5") _,
+            out("v6") _, out("v7") _, out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+            out("v12") _, out("v13") _, out("v14") _, out("v15") _, out("v16") _, out("v17") _,
+            out("v18") _, out("v19") _, out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+            out("v24") _, out("v25") _, out("v26") _, out("v27") _, out("v28") _, out("v29") _,
+            out("v30") _, out("v31") _,
+            options(nostack),
+        );
+    }
+    (events, ok != 0)
+}

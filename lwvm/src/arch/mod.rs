@@ -15,8 +15,11 @@
 //!   so its EL1 state stays loaded and valid; TPIDRRO_EL0 reads 0 in the lwVM.
 //!
 //! Not touched: EL1 system registers, VTTBR_EL2/VMID, the guest's timer, the vGIC
-//! interface. FP/SIMD registers are not switched (as between full VMs).
+//! interface. FP/SIMD registers are switched lazily, only when an lwVM uses them
+//! ([`fp`]).
 use core::arch::asm;
+
+pub mod fp;
 
 use hv_arch::context::{Exit, GuestRegs, enter_guest};
 use hv_arch::regs::HCR_GUEST;

@@ -9,7 +9,8 @@ mod lw {
 
     const ROUNDS: u32 = 1000;
 
-    fn main(_boot: Boot) {
+    fn main(boot: Boot) {
+        result!("fp-clean-at-entry", "{}", if boot.fp_clean { "yes" } else { "no" });
         let (out, inc) = sys::channels();
         if out.count_ones() != 1 || inc == 0 {
             println!("lw-pong: channels out {out:#x} in {inc:#x}: need one of each");
@@ -34,7 +35,8 @@ mod lw {
             answered += 1;
         }
         result!("answers", "{answered}");
-        result!("status", "{}", if bad == 0 && answered == ROUNDS { "pass" } else { "fail" });
+        let ok = bad == 0 && answered == ROUNDS && boot.fp_clean;
+        result!("status", "{}", if ok { "pass" } else { "fail" });
     }
     lwvm_sdk::entry!(main);
 }

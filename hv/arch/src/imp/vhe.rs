@@ -18,12 +18,12 @@ pub const HCR_TGE: u64 = 1 << 27;
 
 /// SCTLR_EL2 with E2H=1 (the SCTLR_EL1 layout), besides M/A/C/SA/I: SA0 (EL0 stack
 /// alignment check), CP15BEN, EOS/EIS (exception exit/entry synchronise), TSCXT (EL0
-/// SCXTNUM traps), SPAN (PSTATE.PAN unchanged on entry), nTLSMD/LSMAOE. Left 0, so that
-/// EL0 (a lightweight VM) traps: UMA (DAIF), DZE (DC ZVA), UCT (CTR_EL0), nTWI/nTWE
-/// (WFI/WFE), UCI (cache maintenance), the pointer-authentication key enables.
+/// SCXTNUM traps), nTLSMD/LSMAOE. Left 0, so that EL0 (a lightweight VM) traps: UMA
+/// (DAIF), DZE (DC ZVA), UCT (CTR_EL0), nTWI/nTWE (WFI/WFE), UCI (cache maintenance), the
+/// pointer-authentication key enables; and SPAN, so that every exception to EL2 sets
+/// PSTATE.PAN: the hypervisor cannot touch an lwVM's (EL0-accessible) pages by mistake.
 pub const SCTLR_EL2_VHE: u64 = (1 << 29)
     | (1 << 28)
-    | (1 << 23)
     | (1 << 22)
     | (1 << 20)
     | (1 << 12)
@@ -35,10 +35,14 @@ pub const SCTLR_EL2_VHE: u64 = (1 << 29)
     | (1 << 1)
     | (1 << 0);
 
-/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout), the same rights as the E2H=0 value of the
-/// boot code (0x32ff: TFP=0, TZ=0, TSM=1): FPEN=0b11 and ZEN=0b11 (FP/SIMD and SVE never
-/// trapped: the hypervisor is soft-float), SMEN=0 (SME traps), TTA=0.
-pub const CPTR_EL2_VHE: u64 = (0b11 << 20) | (0b11 << 16);
+/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout). For full VMs (TGE=0) the same rights as the
+/// E2H=0 value of the boot code (0x32ff: TFP=0, TZ=0, TSM=1): FPEN=0b01 and ZEN=0b01
+/// trap FP/SIMD and SVE only at EL0 *with TGE=1*, that is in a lightweight VM (lwvm/
+/// switches FP state lazily on that trap and then opens FPEN for the FP owner, see
+/// [`CPTR_EL2_VHE_FP_OPEN`]); EL2 and guests are never trapped. SMEN=0 (SME traps), TTA=0.
+pub const CPTR_EL2_VHE: u64 = (0b01 << 20) | (0b01 << 16);
+/// [`CPTR_EL2_VHE`] with FP/SIMD open to EL0 as well (SVE stays trapped there).
+pub const CPTR_EL2_VHE_FP_OPEN: u64 = (0b11 << 20) | (0b01 << 16);
 
 /// CNTHCTL_EL2 with E2H=1: EL1PCTEN (guests read the physical counter), EL1PCEN=0 (the
 /// EL1 physical timer traps, as with E2H=0), EL0PCTEN/EL0VCTEN (a lightweight VM reads
@@ -80,6 +84,7 @@ pub unsafe fn enable_el2(mair: u64, tcr: u64, ttbr0: u64) {
             "dsb sy",
             "isb",
             "msr sctlr_el2, {sctlr}",
+            "msr pan, #1",
             "isb",
             hcr = in(reg) HCR_E2H, cptr = in(reg) CPTR_EL2_VHE, cnthctl = in(reg) CNTHCTL_EL2_VHE,
             mair = in(reg) mair, tcr = in(reg) tcr, ttbr = in(reg) ttbr0, sctlr = in(reg) SCTLR_EL2_VHE,

@@ -35,3 +35,7 @@ pub fn has_events(v: usize) -> bool {
 /// Posts event `bit` to lwVM `vm` (never called).
 #[inline(always)]
 pub fn signal(vm: usize, bit: u32) {}
+
+/// Before a full vCPU runs on CPU `cpu` (nothing to give back without lwVMs).
+#[inline(always)]
+pub fn before_full_vm(cpu: usize) {}

@@ -5,6 +5,8 @@
 //! `el1.tpidr_el0`; the rest of `el1` is unused) and only that CPU touches them. What
 //! other CPUs touch is atomic: its event word, its restart count.
 //!
+//! FP/SIMD registers are switched lazily ([`fp`]): an lwVM never sees a full VM's.
+//!
 //! Faults (a bad address, an undefined or privileged instruction, a system register,
 //! an SError) never reach the hypervisor's own state: the lwVM is stopped or reloaded
 //! from its pristine image, as its `restart` policy says, and the fault is logged.
@@ -24,7 +26,10 @@ use super::super::state::{MAX_VMS, Power, VMS, Vcpu, vcpu_mut};
 use super::super::{console, irq, telemetry, vmctl, vmload};
 use crate::hvlog;
 
+mod fp;
 mod syscall;
+
+pub use fp::before_full_vm;
 
 /// Restarts after which a faulting lwVM is stopped for good (a fault loop would
 /// otherwise hold its CPU at its priority forever).
@@ -100,6 +105,7 @@ pub fn boot(vm: usize) {
     vcpu.el1.tpidr_el0 = 0;
     vcpu.power = Power::On;
     STATE[vm].waiting.store(false, Ordering::Relaxed);
+    fp::reset(vm);
 }
 
 /// Runs lwVM slot `v` (picked by the schedule) until it traps, and handles the trap.
@@ -121,6 +127,7 @@ pub fn run(ctx: &mut CpuCtx, v: usize) {
         // privileged copy of the whole EL2 map.
         unsafe { hv_lwvm::install(ttbr) };
     }
+    fp::before_lwvm(ctx.index, vm);
     let mut el0 = El0Regs { sp: vcpu.el1.sp_el0, tpidr: vcpu.el1.tpidr_el0 };
     telemetry::enter(ctx.index, v, &vcpu.regs);
     let why = hv_lwvm::enter(&mut vcpu.regs, &mut el0);
@@ -128,7 +135,7 @@ pub fn run(ctx: &mut CpuCtx, v: usize) {
     vcpu.el1.sp_el0 = el0.sp;
     vcpu.el1.tpidr_el0 = el0.tpidr;
     match why {
-        Exit::Sync => handle_sync(vm, v, vcpu),
+        Exit::Sync => handle_sync(ctx.index, vm, v, vcpu),
         Exit::Irq | Exit::Fiq => {
             // The full vCPU whose state is loaded owns the virtual timer that may fire.
             let loaded = ctx.loaded().map(|l| {
@@ -142,9 +149,11 @@ pub fn run(ctx: &mut CpuCtx, v: usize) {
     }
 }
 
-fn handle_sync(vm: usize, v: usize, vcpu: &mut Vcpu) {
+fn handle_sync(cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
     let s = regs::syndrome();
     match LwTrap::decode(s.esr, s.far) {
+        // The instruction is retried with the lwVM's own FP registers.
+        LwTrap::FpAccess => fp::take(cpu, vm),
         LwTrap::Syscall { imm } => syscall::call(vm, v, vcpu, imm),
         LwTrap::Wfx { wfe } => {
             vcpu.regs.elr += 4;
