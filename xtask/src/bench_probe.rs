@@ -139,10 +139,9 @@ fn pingpong() -> Result<()> {
             let per = |n: u64| n as f64 / p.rounds.max(1) as f64;
             let traps: Vec<String> = p.traps.iter().map(|(k, n)| format!("{k} {:.2}", per(*n))).collect();
             println!(
-                "  traps per round trip ({variant}, between the phase markers): {}; switches {:.2}; vIRQ injections {:.2}",
+                "  traps per round trip ({variant}, between the phase markers): {}; switches {:.2}",
                 traps.join(", "),
-                per(p.switches),
-                per(p.injected)
+                per(p.switches)
             );
         }
     }

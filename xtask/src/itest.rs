@@ -492,6 +492,9 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
         .and_then(|img| case.run(&img));
         record(case.name, r);
     }
+    if selected("experiments_smoke") {
+        record("experiments_smoke", crate::experiment::smoke());
+    }
     println!("tests: {passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} test(s) failed");

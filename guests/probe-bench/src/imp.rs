@@ -141,8 +141,8 @@ pub fn native() -> bool {
 /// Waits until `cond` holds without spinning: sleeps (WFI, IRQs masked) on the virtual
 /// timer in steps of ~1.6 µs. Under `-icount` QEMU runs the CPUs round-robin and a CPU
 /// that spins can starve the one it waits for; a sleeping CPU hands over at once. Needs
-/// this vCPU's GIC interface set up (`gic::init_cpu`); enables the timer's PPI, whose
-/// delivery the caller's IRQ handler must tolerate later.
+/// this vCPU's GIC interface set up (`gic::init_cpu`) and enables the timer's PPI: the
+/// caller's IRQ handler sees INTID 27 once per step.
 pub fn sleep_until(cond: impl Fn() -> bool) {
     use guest_rt::{arch, gic, timer};
     if cond() {
@@ -154,6 +154,11 @@ pub fn sleep_until(cond: impl Fn() -> bool) {
         timer::arm_at(timer::now() + 100);
         arch::wfi();
         timer::disable();
+        // Take what woke us (the hypervisor injected the timer's PPI through a list
+        // register; it stays pending there until acknowledged, and a pending interrupt
+        // makes the next WFI fall through without trapping).
+        arch::irq_unmask();
+        arch::irq_mask();
     }
 }
 

@@ -338,7 +338,7 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
             Err(e) => o.errors.push(("native".into(), format!("{e:#}"))),
         }
     }
-    if opts.profile {
+    if opts.profile && d.modes.contains(&Mode::Deterministic) {
         pb.set_message(format!("{}: profiling", d.name));
         match pb.suspend(|| profile::run(tc, d, opts.place, features, &raw)) {
             Ok(p) => o.profiles = p,
