@@ -85,42 +85,56 @@ pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
 }
 
 /// Fills the list registers for vCPU `v` before it runs; unmasks its virtual timer once
-/// the guest has taken the last timer interrupt.
+/// the guest has taken the last timer interrupt. Skipped (no lock, no register writes)
+/// when nothing changed since the last fill and the list registers were left empty.
 pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
+    if !vmshared::DIRTY[v].swap(false, Ordering::AcqRel) && !vcpu.timer_masked {
+        return;
+    }
     let vm = SYSTEM.vcpus[v].vm as usize;
     let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
     let vt = SYSTEM.devices.vtimer_intid;
-    let (fill, timer_idle) = vmshared::with(vm, |s| {
+    let (fill, timer_idle) = vmshared::with_quiet(vm, |s| {
         let fill = s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]);
         let b = s.vgic.private_block(in_vm(v));
         let bit = 1u32 << vt;
         (fill, (b.pending() | b.active) & bit == 0)
     });
-    for (i, &lr) in lrs[..n].iter().enumerate() {
+    // The list registers are empty (cleared at the last exit): write the used ones.
+    for (i, &lr) in lrs[..fill.used].iter().enumerate() {
         gic::write_lr(i, lr);
     }
-
-    gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
+    vcpu.lrs_used = fill.used as u8;
+    if fill.hcr != 0 {
+        gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
+    }
     if vcpu.timer_masked && timer_idle {
         vcpu.timer_masked = false;
         timer::set_guest_vtimer_ctl(timer::guest_vtimer_ctl() & !CTL_IMASK);
     }
 }
 
-/// Folds the list registers back into the model after vCPU `v` exited.
-pub fn after_exit(v: usize) {
+/// Folds the list registers back into the model after vCPU `v` exited and empties them.
+/// Nothing to do when the last entry put nothing in them.
+pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
+    let used = core::mem::take(&mut vcpu.lrs_used) as usize;
+    if used == 0 {
+        return;
+    }
     let vm = SYSTEM.vcpus[v].vm as usize;
-    let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
-    for (i, lr) in lrs[..n].iter_mut().enumerate() {
+    for (i, lr) in lrs[..used].iter_mut().enumerate() {
         *lr = gic::read_lr(i);
         // Emptying the list registers also drops the maintenance condition (an EOI'd
         // entry, an underflow) that made this exit: it would otherwise stay asserted.
         gic::write_lr(i, 0);
     }
     gic::set_ich_hcr(ICH_HCR_EN);
-    let kick = vmshared::with(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..n]));
+    let kick = vmshared::with_quiet(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..used]));
+    // Whatever is still pending or active goes back in at the next entry.
+    vmshared::DIRTY[v].store(true, Ordering::Release);
+    vmshared::mark_dirty(vm, kick);
     kick_mask(vm, kick);
 }
 
@@ -145,7 +159,7 @@ pub fn handle_physical(loaded: Option<(usize, &mut Vcpu)>) {
             }
         } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
             let vm = r.vm as usize;
-            let target = vmshared::with(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
+            let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
             let _ = raise(vm, target, r.virt_intid);
         }
         // Maintenance, EL2 timer and kick SGIs only make the run loop look again.
@@ -184,8 +198,13 @@ pub fn has_pending(v: usize) -> bool {
     if super::lwvm::is_lw(v) {
         return super::lwvm::has_events(v);
     }
+    // Nothing changed since its list registers were last filled (and they were left
+    // empty): nothing can be pending.
+    if !vmshared::DIRTY[v].load(Ordering::Acquire) {
+        return false;
+    }
     let vm = SYSTEM.vcpus[v].vm as usize;
-    vmshared::with(vm, |s| s.vgic.has_pending(in_vm(v)))
+    vmshared::with_quiet(vm, |s| s.vgic.has_pending(in_vm(v)))
 }
 
 /// Marks vCPU `v` as on for other CPUs' PSCI queries.

@@ -25,7 +25,7 @@ pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) ->
                 }
                 0
             } else {
-                vmshared::with(vm, |s| s.vgic.gicd_read(off, acc.size))
+                vmshared::with_quiet(vm, |s| s.vgic.gicd_read(off, acc.size))
             }
         }
         Device::Gicr => {
@@ -35,7 +35,7 @@ pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) ->
                 }
                 0
             } else {
-                vmshared::with(vm, |s| s.vgic.gicr_read(off, acc.size))
+                vmshared::with_quiet(vm, |s| s.vgic.gicr_read(off, acc.size))
             }
         }
     };

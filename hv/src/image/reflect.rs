@@ -76,7 +76,7 @@ pub fn reflect(
     }
     vcpu.power = Power::Reflecting;
     let by = e.by as usize;
-    let target = vmshared::with(by, |s| s.vgic.spi_target(e.virt_intid)).unwrap_or(0);
+    let target = vmshared::with_quiet(by, |s| s.vgic.spi_target(e.virt_intid)).unwrap_or(0);
     let _ = irq::raise(by, target, e.virt_intid);
     Outcome::Continue
 }

@@ -83,7 +83,7 @@ pub fn run_cpu(cpu_index: usize) -> ! {
         super::telemetry::enter(cpu_index, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
         super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
-        irq::after_exit(v);
+        irq::after_exit(v, vcpu);
         let outcome = match why {
             Exit::Sync => exit::handle_sync(v, vcpu),
             Exit::Irq | Exit::Fiq => {
@@ -121,7 +121,7 @@ pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     vcpu.power = Power::On;
     irq::publish_on(index, true);
     let d = &SYSTEM.vcpus[index];
-    vmshared::with(d.vm as usize, |s| s.psci.mark_on(d.index_in_vm as usize));
+    vmshared::with_quiet(d.vm as usize, |s| s.psci.mark_on(d.index_in_vm as usize));
 }
 
 fn take_start_requests(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {

@@ -22,7 +22,7 @@ pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
     }
     let d = &SYSTEM.vcpus[v];
     let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
-    let decision = vmshared::with(vm, |s| s.psci.handle(in_vm, [x[0], x[1], x[2], x[3]]));
+    let decision = vmshared::with_quiet(vm, |s| s.psci.handle(in_vm, [x[0], x[1], x[2], x[3]]));
     match decision {
         PsciDecision::Reply(r) => reply(vcpu, r),
         PsciDecision::StartVcpu {
@@ -70,7 +70,8 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
             match resolve_channel(SYSTEM.channels, vm as u16, channel) {
                 Ok((to, intid)) => {
                     let to = to as usize;
-                    let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
+                    let target =
+                        vmshared::with_quiet(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
                     if irq::raise(to, target, intid).is_ok() {
                         err::SUCCESS
                     } else {

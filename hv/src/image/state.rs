@@ -47,6 +47,8 @@ pub struct Vcpu {
     /// The hypervisor masked the guest's virtual timer (CNTV_CTL.IMASK) after it fired,
     /// until the guest has taken the virtual interrupt.
     pub timer_masked: bool,
+    /// List registers the last entry filled (read back and emptied at the exit).
+    pub lrs_used: u8,
 }
 
 impl Vcpu {
@@ -92,6 +94,7 @@ impl Vcpu {
                 ap0r0: 0,
             },
             timer_masked: false,
+            lrs_used: 0,
         }
     }
 }

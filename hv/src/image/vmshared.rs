@@ -1,5 +1,7 @@
 //! State a VM's vCPUs share across CPUs: its virtual GIC and its PSCI power model. One
 //! lock per VM; held only for the length of one model call.
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use hv_core::psci::power::PsciVm;
 use hv_core::vgic::Vgic;
 
@@ -26,10 +28,34 @@ pub struct Shared {
 /// Per-VM shared models, created at boot by CPU 0 before any other CPU starts.
 pub static SHARED: [SpinLock<Option<Shared>>; MAX_VMS] = [const { SpinLock::new(None) }; MAX_VMS];
 
-/// Runs `f` on VM `vm`'s shared models.
+/// Per vCPU (global index): the VM's interrupt state may have changed since the vCPU's
+/// list registers were last filled. Lets the entry path skip the model (and its lock)
+/// when nothing happened — most traps of most vCPUs.
+pub static DIRTY: [AtomicBool; VCPU_COUNT] = [const { AtomicBool::new(true) }; VCPU_COUNT];
+
+/// Runs `f` on VM `vm`'s shared models and marks the VM's interrupt state as changed for
+/// all its vCPUs (use for anything that may change what is pending).
 pub fn with<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
+    let r = with_quiet(vm, f);
+    mark_dirty(vm, u64::MAX);
+    r
+}
+
+/// Runs `f` on VM `vm`'s shared models without marking anything changed: for queries,
+/// PSCI, and the list-register bookkeeping of the vCPU itself.
+pub fn with_quiet<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
     let mut g = SHARED[vm].lock();
     f(g.as_mut().expect("VM models are created at boot"))
+}
+
+/// Marks the vCPUs of VM `vm` in `mask` (bit i = vCPU i of the VM) as having interrupt
+/// state to look at.
+pub fn mark_dirty(vm: usize, mask: u64) {
+    for (i, &v) in SYSTEM.vms[vm].vcpus.iter().enumerate() {
+        if i >= 64 || mask & (1 << i) != 0 {
+            DIRTY[v as usize].store(true, Ordering::Release);
+        }
+    }
 }
 
 /// The SPIs VM `vm` owns: its routed physical IRQs, the channels and reflected regions
@@ -89,4 +115,5 @@ pub fn reset(vm: usize) {
     if let Ok(s) = build(vm) {
         *SHARED[vm].lock() = Some(s);
     }
+    mark_dirty(vm, u64::MAX);
 }
