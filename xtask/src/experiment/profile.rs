@@ -140,7 +140,7 @@ fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
 fn short(n: &str) -> String {
     let n = n.trim();
     let n = match n.rfind("::h") {
-        Some(i) if n[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) && n.len() - i == 20 => &n[..i],
+        Some(i) if n[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) && n.len() - i == 19 => &n[..i],
         _ => n,
     };
     if n.len() > 90 { format!("{}…", &n[..n.char_indices().nth(89).map_or(n.len(), |c| c.0)]) } else { n.to_string() }
