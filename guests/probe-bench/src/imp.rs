@@ -42,6 +42,10 @@ pub mod pmu {
                 "orr {t}, {t}, #64",       // LC: 64-bit overflow
                 "msr pmcr_el0, {t}",
                 "msr pmcntenset_el0, {c}",
+                // PMUSERENR_EL0.{EN,CR}: EL0 may read the cycle counter (the lwVM
+                // partner of the switch probe runs at EL0 on the same CPU).
+                "mov {t}, #5",
+                "msr pmuserenr_el0, {t}",
                 "isb",
                 filt = in(reg) 1u64 << 27,
                 c = in(reg) 1u64 << 31,

@@ -24,6 +24,7 @@
 //! native-ratio = 2.0                 # median ≤ ratio × the native variant's median
 //! ratio-to = "vm-switch/static/switch_ping_to_pong"  # median ≤ max-ratio × that median
 //! max-ratio = 0.333
+//! variants = ["vm-lwvm"]             # the targets apply to these variants only
 //! ```
 use std::path::{Path, PathBuf};
 
@@ -133,6 +134,9 @@ pub struct MetricDef {
     pub ratio_to: Option<String>,
     #[serde(default)]
     pub max_ratio: Option<f64>,
+    /// The variants the targets apply to (default: all but `native`).
+    #[serde(default)]
+    pub variants: Vec<String>,
 }
 
 fn d_iterations() -> usize {

@@ -13,8 +13,8 @@ use crate::firmware::{SystemImage, SystemSpec};
 use crate::paths;
 use crate::toolchain::{GUEST_TARGET, HV_TARGET, Toolchain};
 
-/// The probe crate (guests/probe-bench).
-pub const PROBE_PACKAGE: &str = "guest-probe-bench";
+/// The probe crates (guests/probe-bench; guests/probe-lwvm, an lwVM program).
+pub const PROBE_PACKAGES: &[&str] = &["guest-probe-bench", "guest-probe-lwvm"];
 
 /// Which target directory the builds use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,10 @@ impl Place {
 /// print no samples, for profiling).
 pub fn build_probes(tc: &Toolchain, place: Place, iterations: usize, warmup: usize, quiet: bool) -> Result<()> {
     let mut cmd = tc.cargo_build(GUEST_TARGET);
-    cmd.args(["-p", PROBE_PACKAGE, "--quiet"])
+    for p in PROBE_PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    cmd.arg("--quiet")
         .env("CARGO_TARGET_DIR", place.target_dir())
         .env("PROBE_ITERS", iterations.to_string())
         .env("PROBE_WARMUP", warmup.to_string());

@@ -82,14 +82,15 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
         for s in &o.series {
             let Some(stats) = Stats::of(&s.values) else { continue };
             let (mut target, mut met) = (None, None);
-            if let (Some(m), true) = (o.def.metric_def(&s.metric), s.variant != "native") {
+            let judged = |m: &super::def::MetricDef| if m.variants.is_empty() { s.variant != "native" } else { m.variants.contains(&s.variant) };
+            if let Some(m) = o.def.metric_def(&s.metric).filter(|m| judged(m)) {
                 let mut parts = Vec::new();
                 let mut ok = true;
                 if let (Some(t), Mode::Deterministic) = (m.target, s.mode) {
                     parts.push(format!("≤ {}", num(t)));
                     ok &= stats.median <= t;
                 }
-                if let Some(r) = m.native_ratio {
+                if let (Some(r), Mode::Deterministic) = (m.native_ratio, s.mode) {
                     match median_of(&format!("{}/native/{}", s.experiment, s.metric), s.mode) {
                         Some(n) if n > 0.0 => {
                             let x = stats.median / n;
