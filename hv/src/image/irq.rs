@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
+use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
 
 use super::generated::SYSTEM;
@@ -95,12 +96,15 @@ pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
     let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
     let vt = SYSTEM.devices.vtimer_intid;
-    let (fill, timer_idle) = vmshared::with_quiet(vm, |s| {
+    let (fill, model_idle) = vmshared::with_quiet(vm, |s| {
         let fill = s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]);
         let b = s.vgic.private_block(in_vm(v));
         let bit = 1u32 << vt;
         (fill, (b.pending() | b.active) & bit == 0)
     });
+    // The timer's interrupt is taken once it is neither in the model nor in a list
+    // register (a fill moves it from the model into the list registers).
+    let timer_idle = model_idle && lrs[..fill.used].iter().all(|&lr| ListReg::decode(lr).vintid != vt);
     // The list registers are empty (cleared at the last exit): write the used ones.
     for (i, &lr) in lrs[..fill.used].iter().enumerate() {
         gic::write_lr(i, lr);

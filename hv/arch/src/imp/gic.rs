@@ -103,8 +103,10 @@ pub fn kick(mpidr: u64) {
         | ((aff0 >> 4) << 44)
         | (aff1 << 16)
         | (1 << (aff0 & 0xf));
-    // SAFETY: generating an SGI has no memory effect.
-    unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) v, options(nostack)) };
+    // The stores that tell the target what to look at (pending state, dirty flags, start
+    // requests) must be visible before the SGI can arrive: DSB first, as Linux does.
+    // SAFETY: the barrier and SGI generation have no memory-safety effect.
+    unsafe { asm!("dsb ishst", "msr icc_sgi1r_el1, {}", "isb", in(reg) v, options(nostack)) };
 }
 
 /// Number of list registers (ICH_VTR_EL2.ListRegs + 1).

@@ -15,10 +15,12 @@
 //! (UIE \[1\], NPIE \[3\]), "Virtual interrupt handling" and the HW-bit rules (a list
 //! register with HW=1 is never written pending-and-active, see the State field).
 //!
-//! Pending-state hand-over (as KVM does it): putting an edge (or hardware-forwarded)
-//! interrupt into an LR as pending consumes its latch; reading an LR back that is still
-//! pending re-sets the latch. Level interrupts keep their latch until the guest has
-//! acknowledged them, and carry EOI=1 so their EOI exits to let the line be resampled.
+//! Pending-state hand-over: putting an interrupt into an LR as pending moves its latch
+//! into the LR; reading an LR back that is still pending puts the latch back — unless a
+//! level interrupt's line is high, which keeps it pending by itself. A raise that arrives
+//! while the interrupt sits in an LR (pending or active) is therefore a new latch and is
+//! never lost. Level interrupts carry EOI=1 so their EOI exits to let the line be
+//! resampled.
 
 use super::{Candidate, Vgic};
 
@@ -156,13 +158,9 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
                 continue;
             };
             let bit = 1u32 << n;
-            let latched = b.edge & bit != 0 || b.hw[n] != 0;
-            if lr.state.pending() && latched {
+            let line_keeps_it = b.edge & bit == 0 && b.line & bit != 0 && b.hw[n] == 0;
+            if lr.state.pending() && !line_keeps_it {
                 b.latch |= bit;
-            }
-            if !lr.state.pending() && !latched {
-                // A level interrupt was acknowledged: its software latch is consumed.
-                b.latch &= !bit;
             }
             if lr.state.active() {
                 b.active |= bit;
@@ -197,7 +195,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             // A HW interrupt is never written pending-and-active; its new pending state
             // stays latched until the active one is deactivated.
             let pending = c.pending && !(hw && c.active);
-            if pending && (c.edge || hw) {
+            if pending {
                 b.latch &= !bit;
             }
             any_pending |= pending;

@@ -301,3 +301,35 @@ fn spi_rerouted_while_in_flight_stays_until_done() {
     g.gicd_write(super::super::dist::IROUTER + 8 * 33, 8, 0);
     assert_eq!(g.sync_lrs(1, &c1.lrs), 0b1);
 }
+
+/// A software raise of a level-configured SPI that arrives while the previous one is in
+/// a list register (acknowledged, not yet ended) must not be lost when the list
+/// register is read back: it is delivered as pending-and-active at the next fill.
+#[test]
+fn raise_while_in_flight_is_kept_for_level_interrupts() {
+    let mut g = G::new(&MPIDRS, &[60]).unwrap();
+    g.gicd_write(CTLR, 4, 2);
+    g.gicd_write(0x104, 4, 0xFFFF_FFFF); // enable SPIs 32..63 (60 is level by default)
+    g.raise(0, 60).unwrap();
+    let mut lrs = [0u64; 4];
+    assert_eq!(g.fill_lrs(0, &mut lrs).used, 1);
+    // The guest acknowledges it: the list register now holds it active.
+    let active = ListReg { state: LrState::Active, ..ListReg::decode(lrs[0]) };
+    // Meanwhile the sender raises it again.
+    g.raise(0, 60).unwrap();
+    g.sync_lrs(0, &[active.encode(), 0, 0, 0]);
+    let mut again = [0u64; 4];
+    assert_eq!(g.fill_lrs(0, &mut again).used, 1);
+    assert_eq!(ListReg::decode(again[0]).state, LrState::PendingActive);
+    // Without the second raise, the interrupt only comes back as active.
+    let mut h = G::new(&MPIDRS, &[60]).unwrap();
+    h.gicd_write(CTLR, 4, 2);
+    h.gicd_write(0x104, 4, 0xFFFF_FFFF);
+    h.raise(0, 60).unwrap();
+    let mut l = [0u64; 4];
+    h.fill_lrs(0, &mut l);
+    let act = ListReg { state: LrState::Active, ..ListReg::decode(l[0]) };
+    h.sync_lrs(0, &[act.encode(), 0, 0, 0]);
+    h.fill_lrs(0, &mut l);
+    assert_eq!(ListReg::decode(l[0]).state, LrState::Active);
+}
