@@ -215,7 +215,10 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
     }
     timer::set_hyp_deadline(earliest);
     vmctl::power_off_if_done();
-    if !START.iter().any(|s| s.is_pending()) {
+    // A start request for one of this CPU's vCPUs is picked up at once; the others'
+    // are their CPUs' business (spinning on them here would starve those CPUs under
+    // QEMU's icount, which runs the emulated CPUs in turn).
+    if !schedule.iter().any(|&v| START[v as usize].is_pending()) {
         cpu::wait_for_interrupt();
     }
     irq::handle_physical(None);
