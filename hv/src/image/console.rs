@@ -85,10 +85,12 @@ fn input_vm() -> Option<usize> {
 /// (the guest is not reading) is dropped, as a real UART would.
 pub fn input(b: u8) {
     let Some(vm) = input_vm() else { return };
-    let level = {
+    let changed = {
         let mut c = VMS[vm].console.lock();
         let _ = c.uart.push_rx(b);
-        c.uart.irq_level()
+        c.sync_irq_line()
     };
-    super::mmio::update_uart_irq(vm, level);
+    if let Some(level) = changed {
+        super::mmio::update_uart_irq(vm, level);
+    }
 }

@@ -48,20 +48,24 @@ pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) ->
 /// The VM's PL011: transmitted bytes go to its console; the interrupt line follows the
 /// model.
 fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
-    let (raw, level) = {
+    let (raw, changed) = {
         let mut c = VMS[vm].console.lock();
-        if acc.write {
+        let raw = if acc.write {
             let eff = c.uart.write(off, acc.size, value);
             if let Some(b) = eff.tx {
                 console::put(vm, &mut c, b);
             }
-            (0, eff.irq_level)
+            0
         } else {
-            let r = c.uart.read(off, acc.size);
-            (r, c.uart.irq_level())
-        }
+            c.uart.read(off, acc.size)
+        };
+        (raw, c.sync_irq_line())
     };
-    update_uart_irq(vm, level);
+    // Most accesses (polling the flag register) leave the line alone: the vGIC is only
+    // told about a change.
+    if let Some(level) = changed {
+        update_uart_irq(vm, level);
+    }
     raw
 }
 

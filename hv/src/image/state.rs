@@ -168,6 +168,20 @@ pub struct VmConsole {
     pub uart: Pl011,
     /// Bytes since the last newline.
     pub line: LineBuf,
+    /// The interrupt line level the vGIC was last told.
+    pub irq_line: bool,
+}
+
+impl VmConsole {
+    /// The model's interrupt level if it differs from what the vGIC was last told (and
+    /// records it as told).
+    pub fn sync_irq_line(&mut self) -> Option<bool> {
+        let level = self.uart.irq_level();
+        (level != self.irq_line).then(|| {
+            self.irq_line = level;
+            level
+        })
+    }
 }
 
 /// Shared per-VM state.
@@ -185,6 +199,7 @@ pub static VMS: [VmState; MAX_VMS] = [const {
         console: SpinLock::new(VmConsole {
             uart: Pl011::new(),
             line: LineBuf::new(),
+            irq_line: false,
         }),
     }
 }; MAX_VMS];
