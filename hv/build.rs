@@ -28,15 +28,26 @@ fn main() {
     let system = env::var_os("HV_SYSTEM")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("boards/qemu-virt/systems/hello.toml"));
-    let board = env::var_os("HV_BOARD").map(PathBuf::from).unwrap_or_else(|| {
-        system.parent().and_then(|p| p.parent()).map(|p| p.join("board.toml")).unwrap_or_default()
-    });
+    let board = env::var_os("HV_BOARD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            system
+                .parent()
+                .and_then(|p| p.parent())
+                .map(|p| p.join("board.toml"))
+                .unwrap_or_default()
+        });
     let images = env::var_os("HV_IMAGES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/firmware/aarch64-unknown-none/release"));
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
 
-    let req = hv_config::GenerateRequest { board: &board, system: &system, images_dir: &images, out_dir: &out };
+    let req = hv_config::GenerateRequest {
+        board: &board,
+        system: &system,
+        images_dir: &images,
+        out_dir: &out,
+    };
     // The `lwvm` feature runs the hypervisor with E2H=1: the tables come in that flavour.
     let vhe = env::var_os("CARGO_FEATURE_LWVM").is_some();
     match hv_config::generate_for(&req, vhe) {
@@ -47,7 +58,10 @@ fn main() {
         }
         Err(e) => {
             eprintln!("{e}");
-            println!("cargo::error=configuration of {} failed: {e}", system.display());
+            println!(
+                "cargo::error=configuration of {} failed: {e}",
+                system.display()
+            );
             std::process::exit(1);
         }
     }

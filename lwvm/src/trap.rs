@@ -126,7 +126,10 @@ impl fmt::Display for LwFault {
                     (iss >> 17) & 7,
                 );
                 let dir = if iss & 1 != 0 { "read" } else { "write" };
-                write!(f, "system register {dir} S{op0}_{op1}_C{crn}_C{crm}_{op2} not granted to EL0")
+                write!(
+                    f,
+                    "system register {dir} S{op0}_{op1}_C{crn}_C{crm}_{op2} not granted to EL0"
+                )
             }
             LwFault::Alignment => write!(f, "misaligned PC or SP"),
             LwFault::Breakpoint => write!(f, "breakpoint"),
@@ -152,7 +155,10 @@ mod tests {
         assert_eq!(LwTrap::decode(esr(0x01, 1), 0), LwTrap::Wfx { wfe: true });
         assert_eq!(LwTrap::decode(esr(0x07, 0), 0), LwTrap::FpAccess);
         // SVE stays trapped for lwVMs: a fault.
-        assert_eq!(LwTrap::decode(esr(0x19, 0), 0), LwTrap::Fault(LwFault::Other { ec: 0x19 }));
+        assert_eq!(
+            LwTrap::decode(esr(0x19, 0), 0),
+            LwTrap::Fault(LwFault::Other { ec: 0x19 })
+        );
     }
 
     #[test]
@@ -171,22 +177,47 @@ mod tests {
         let t = LwTrap::decode(esr(0x20, 0x05), 0x10);
         assert_eq!(
             t,
-            LwTrap::Fault(LwFault::InstructionAbort { status: FaultStatus::Translation(1), far: 0x10 })
+            LwTrap::Fault(LwFault::InstructionAbort {
+                status: FaultStatus::Translation(1),
+                far: 0x10
+            })
         );
-        assert_eq!(LwTrap::decode(esr(0x00, 0), 0), LwTrap::Fault(LwFault::Undefined));
-        assert!(matches!(LwTrap::decode(esr(0x18, 0x30_0000), 0), LwTrap::Fault(LwFault::SystemRegister { .. })));
-        assert_eq!(LwTrap::decode(esr(0x22, 0), 0), LwTrap::Fault(LwFault::Alignment));
-        assert_eq!(LwTrap::decode(esr(0x3c, 0), 0), LwTrap::Fault(LwFault::Breakpoint));
-        assert_eq!(LwTrap::decode(esr(0x16, 0), 0), LwTrap::Fault(LwFault::Other { ec: 0x16 }));
+        assert_eq!(
+            LwTrap::decode(esr(0x00, 0), 0),
+            LwTrap::Fault(LwFault::Undefined)
+        );
+        assert!(matches!(
+            LwTrap::decode(esr(0x18, 0x30_0000), 0),
+            LwTrap::Fault(LwFault::SystemRegister { .. })
+        ));
+        assert_eq!(
+            LwTrap::decode(esr(0x22, 0), 0),
+            LwTrap::Fault(LwFault::Alignment)
+        );
+        assert_eq!(
+            LwTrap::decode(esr(0x3c, 0), 0),
+            LwTrap::Fault(LwFault::Breakpoint)
+        );
+        assert_eq!(
+            LwTrap::decode(esr(0x16, 0), 0),
+            LwTrap::Fault(LwFault::Other { ec: 0x16 })
+        );
     }
 
     #[test]
     fn fault_text_names_the_address() {
-        let f = LwFault::DataAbort { status: FaultStatus::Translation(2), far: 0x1234, write: false };
+        let f = LwFault::DataAbort {
+            status: FaultStatus::Translation(2),
+            far: 0x1234,
+            write: false,
+        };
         assert_eq!(format!("{f}"), "data abort (Translation(2)) reading 0x1234");
         // MRS x0, SCTLR_EL1 would be UNDEFINED; a DC CIVAC at EL0 (Op0 1, Op1 3, C7, C14, 1).
         let dc = (1 << 20) | (3 << 14) | (1 << 17) | (7 << 10) | (14 << 1);
         let f = LwFault::SystemRegister { iss: dc };
-        assert_eq!(format!("{f}"), "system register write S1_3_C7_C14_1 not granted to EL0");
+        assert_eq!(
+            format!("{f}"),
+            "system register write S1_3_C7_C14_1 not granted to EL0"
+        );
     }
 }

@@ -26,19 +26,33 @@ use crate::toolchain::Toolchain;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 pub fn run() -> Result<()> {
-    let runs: usize = std::env::var("BENCH_LINUX_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
+    let runs: usize = std::env::var("BENCH_LINUX_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     qemu::ensure_installed()?;
     let art = linux::fetch_and_build()?;
     let tc = Toolchain::detect_or_install()?;
     firmware::build_guests(&tc)?;
-    let systems = [("linux-duo", "beside the heartbeat VM on CPUs 2-3"), ("exp-linux-solo", "alone on CPUs 0-1")];
+    let systems = [
+        ("linux-duo", "beside the heartbeat VM on CPUs 2-3"),
+        ("exp-linux-solo", "alone on CPUs 0-1"),
+    ];
     let mut images = Vec::new();
     for (system, _) in systems {
-        images.push(firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", system, "").plain())?);
+        images.push(firmware::build_hv(
+            &tc,
+            &SystemSpec::new("qemu-virt", system, "").plain(),
+        )?);
     }
     let timeout = Duration::from_secs(300);
 
@@ -53,7 +67,12 @@ pub fn run() -> Result<()> {
                 format!(
                     "{}: no `{MARKER}` within {timeout:?}; tail:\n{}",
                     systems[k].0,
-                    o.output.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+                    o.output
+                        .lines()
+                        .rev()
+                        .take(20)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 )
             })?;
             if o.status != Some(0) {
@@ -61,11 +80,21 @@ pub fn run() -> Result<()> {
             }
             hv[k].push(t.as_secs_f64());
         }
-        eprintln!("run {}/{runs}: native {:.2} s, under the hypervisor {:.2?} s", i + 1, native[i], hv.iter().map(|h| h[i]).collect::<Vec<_>>());
+        eprintln!(
+            "run {}/{runs}: native {:.2} s, under the hypervisor {:.2?} s",
+            i + 1,
+            native[i],
+            hv.iter().map(|h| h[i]).collect::<Vec<_>>()
+        );
     }
     let n = median(native.clone());
-    println!("linux boot to `{MARKER}` (wall clock, median of {runs}; kernel {}):", art.version);
-    println!("  native (QEMU -kernel, -smp 2)                       {n:>6.2} s   runs {native:.2?}");
+    println!(
+        "linux boot to `{MARKER}` (wall clock, median of {runs}; kernel {}):",
+        art.version
+    );
+    println!(
+        "  native (QEMU -kernel, -smp 2)                       {n:>6.2} s   runs {native:.2?}"
+    );
     for (k, (system, what)) in systems.iter().enumerate() {
         let h = median(hv[k].clone());
         let ratio = h / n;
@@ -87,12 +116,23 @@ pub fn run() -> Result<()> {
         "traps during the whole linux-duo run (both VMs, telemetry build; {:.1} s):",
         r.elapsed.as_secs_f64()
     );
-    println!("  from Trap records: {} (total {})", seen.join(", "), r.traps_seen.iter().sum::<u64>());
+    println!(
+        "  from Trap records: {} (total {})",
+        seen.join(", "),
+        r.traps_seen.iter().sum::<u64>()
+    );
     match r.traps_reported {
         Some(t) => {
-            let rep: Vec<String> =
-                TrapKind::ALL.iter().filter(|k| t[**k as usize] > 0).map(|k| format!("{} {}", k.name(), t[*k as usize])).collect();
-            println!("  the hypervisor's Counters (last of each CPU): {} (total {})", rep.join(", "), t.iter().sum::<u64>());
+            let rep: Vec<String> = TrapKind::ALL
+                .iter()
+                .filter(|k| t[**k as usize] > 0)
+                .map(|k| format!("{} {}", k.name(), t[*k as usize]))
+                .collect();
+            println!(
+                "  the hypervisor's Counters (last of each CPU): {} (total {})",
+                rep.join(", "),
+                t.iter().sum::<u64>()
+            );
         }
         None => println!("  no Counters record arrived"),
     }

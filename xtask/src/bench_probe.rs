@@ -43,8 +43,17 @@ pub fn run(what: &str) -> Result<()> {
 
 fn det(name: &str, trace: bool) -> Result<Outcome> {
     let d = def::find(name)?;
-    let opts = Options { modes: vec![Mode::Deterministic], trace, plots: false, progress: false, ..Options::default() };
-    let out = crate::paths::root().join("target").join("experiments").join(format!("bench-{name}"));
+    let opts = Options {
+        modes: vec![Mode::Deterministic],
+        trace,
+        plots: false,
+        progress: false,
+        ..Options::default()
+    };
+    let out = crate::paths::root()
+        .join("target")
+        .join("experiments")
+        .join(format!("bench-{name}"));
     let mut o = experiment::run(std::slice::from_ref(&d), &opts, &out)?;
     let o = o.remove(0);
     if let Some((v, e)) = o.errors.first() {
@@ -69,9 +78,16 @@ fn hypercall() -> Result<f64> {
     let o = det("hypercall", false)?;
     let info = median(&o, "static", "hvc_vm_info")?;
     let ver = median(&o, "static", "hvc_smccc_version")?;
-    let n = o.series.iter().find(|s| s.metric == "hvc_vm_info").map_or(0, |s| s.values.len());
+    let n = o
+        .series
+        .iter()
+        .find(|s| s.metric == "hvc_vm_info")
+        .map_or(0, |s| s.values.len());
     println!("hypercall round trip (icount, median of {n}; the stamps' own cost subtracted):");
-    println!("  VM_INFO        {info:>6.0} instructions   (target ≤ 120: {})", if info <= 120.0 { "met" } else { "missed" });
+    println!(
+        "  VM_INFO        {info:>6.0} instructions   (target ≤ 120: {})",
+        if info <= 120.0 { "met" } else { "missed" }
+    );
     println!("  SMCCC_VERSION  {ver:>6.0} instructions   (through the VM's PSCI/SMCCC model)");
     Ok(info)
 }
@@ -80,7 +96,14 @@ fn pingpong() -> Result<()> {
     qemu::ensure_installed()?;
     let tc = Toolchain::detect_or_install()?;
     firmware::build_guests(&tc)?;
-    let icount = ["-icount", "shift=0,sleep=off", "-seed", "1", "-M", "dtb-randomness=off"];
+    let icount = [
+        "-icount",
+        "shift=0,sleep=off",
+        "-seed",
+        "1",
+        "-M",
+        "dtb-randomness=off",
+    ];
 
     // (1) The existing pingpong system, plain.
     let plain = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "pingpong", "").plain())?;
@@ -90,24 +113,43 @@ fn pingpong() -> Result<()> {
     let ticks: u64 = o
         .output
         .lines()
-        .find_map(|l| l.trim_end_matches('\r').strip_prefix("[ping] ping: ")?.strip_suffix(" ticks per round trip")?.parse().ok())
+        .find_map(|l| {
+            l.trim_end_matches('\r')
+                .strip_prefix("[ping] ping: ")?
+                .strip_suffix(" ticks per round trip")?
+                .parse()
+                .ok()
+        })
         .with_context(|| format!("pingpong printed no `ticks per round trip`:\n{}", o.output))?;
     let rt = ticks * 16;
     println!("pingpong (existing system, icount, counter ticks × 16):");
     println!("  round trip      {rt:>6} instructions ({ticks} ticks; resolution 16)");
-    println!("  one-way switch  {:>6} instructions (half a round trip)", rt / 2);
+    println!(
+        "  one-way switch  {:>6} instructions (half a round trip)",
+        rt / 2
+    );
 
     // (2) Its traps per round trip, from the telemetry stream.
     let traced = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "pingpong", ""))?;
     let r = monitor::decode_run_with(&traced, Duration::from_secs(120), &icount)?;
     if r.status != Some(0) {
-        bail!("the traced pingpong run failed ({:?}): {}", r.status, r.summary);
+        bail!(
+            "the traced pingpong run failed ({:?}): {}",
+            r.status,
+            r.summary
+        );
     }
     let rounds = 1000.0;
     let kinds: Vec<String> = TrapKind::ALL
         .iter()
         .filter(|k| r.traps_seen[**k as usize] > 0)
-        .map(|k| format!("{} {:.2}", k.name(), r.traps_seen[*k as usize] as f64 / rounds))
+        .map(|k| {
+            format!(
+                "{} {:.2}",
+                k.name(),
+                r.traps_seen[*k as usize] as f64 / rounds
+            )
+        })
         .collect();
     let total: u64 = r.traps_seen.iter().sum();
     println!(
@@ -115,7 +157,11 @@ fn pingpong() -> Result<()> {
         total as f64 / rounds,
         kinds.join(", "),
         r.switches_seen as f64 / rounds,
-        if r.clean() { String::new() } else { format!(" (stream not clean: {})", r.summary) }
+        if r.clean() {
+            String::new()
+        } else {
+            format!(" (stream not clean: {})", r.summary)
+        }
     );
 
     // (3) The probes: both directions and the traps of one iteration.
@@ -126,18 +172,28 @@ fn pingpong() -> Result<()> {
     let back = median(&o, "static", "switch_pong_to_ping")?;
     println!("vm-switch probes (icount, PMCCNTR, 1-instruction resolution, median):");
     println!("  round trip                    {rt:>6.0} instructions");
-    println!("  ping→pong (ping's WFI)        {there:>6.0} instructions  (trap entry … ERET into the other VM)");
+    println!(
+        "  ping→pong (ping's WFI)        {there:>6.0} instructions  (trap entry … ERET into the other VM)"
+    );
     println!("  pong→ping (pong's VIRQ_RAISE) {back:>6.0} instructions");
     println!(
         "  switch path beyond a null hypercall ({hvc:.0}): {:.0} (WFI direction), {:.0} (raise direction); target full switch ≤ 600: {}",
         there - hvc,
         back - hvc,
-        if there.max(back) <= 600.0 { "met" } else { "missed" }
+        if there.max(back) <= 600.0 {
+            "met"
+        } else {
+            "missed"
+        }
     );
     for (variant, phases) in &o.phases {
         for p in phases {
             let per = |n: u64| n as f64 / p.rounds.max(1) as f64;
-            let traps: Vec<String> = p.traps.iter().map(|(k, n)| format!("{k} {:.2}", per(*n))).collect();
+            let traps: Vec<String> = p
+                .traps
+                .iter()
+                .map(|(k, n)| format!("{k} {:.2}", per(*n)))
+                .collect();
             println!(
                 "  traps per round trip ({variant}, between the phase markers): {}; switches {:.2}",
                 traps.join(", "),

@@ -34,10 +34,30 @@ struct Config {
 }
 
 const CONFIGS: &[Config] = &[
-    Config { label: "VM <-> VM, E2H=0 (image without lwvm)", system: "pingpong", features: "", pinger: "ping" },
-    Config { label: "VM <-> VM, E2H=1 (image with lwvm)", system: "pingpong", features: "lwvm", pinger: "ping" },
-    Config { label: "VM <-> lwVM", system: "lwvm-pingpong", features: "lwvm", pinger: "ping" },
-    Config { label: "lwVM <-> lwVM", system: "lwvm-lwpingpong", features: "lwvm", pinger: "lw-ping" },
+    Config {
+        label: "VM <-> VM, E2H=0 (image without lwvm)",
+        system: "pingpong",
+        features: "",
+        pinger: "ping",
+    },
+    Config {
+        label: "VM <-> VM, E2H=1 (image with lwvm)",
+        system: "pingpong",
+        features: "lwvm",
+        pinger: "ping",
+    },
+    Config {
+        label: "VM <-> lwVM",
+        system: "lwvm-pingpong",
+        features: "lwvm",
+        pinger: "ping",
+    },
+    Config {
+        label: "lwVM <-> lwVM",
+        system: "lwvm-lwpingpong",
+        features: "lwvm",
+        pinger: "lw-ping",
+    },
 ];
 
 /// The QEMU command of `img` with deterministic instruction counting.
@@ -80,23 +100,47 @@ pub fn run() -> Result<()> {
         let img = firmware::build_hv(&tc, &spec)?;
         let o = qemu::run_bounded(icount_command(&img), Duration::from_secs(300), None)?;
         if o.status != Some(0) {
-            bail!("{} ({}) did not finish cleanly ({:?}):\n{}", c.label, c.system, o.status, o.output);
+            bail!(
+                "{} ({}) did not finish cleanly ({:?}):\n{}",
+                c.label,
+                c.system,
+                o.status,
+                o.output
+            );
         }
-        let ticks = ticks_per_round_trip(&o.output, c.pinger)
-            .with_context(|| format!("{}: no `ticks per round trip` line in:\n{}", c.label, o.output))?;
+        let ticks = ticks_per_round_trip(&o.output, c.pinger).with_context(|| {
+            format!(
+                "{}: no `ticks per round trip` line in:\n{}",
+                c.label, o.output
+            )
+        })?;
         rows.push((c, ticks));
     }
-    println!("one CPU, 1000 round trips over vIRQ channels, QEMU -icount shift=0,sleep=off (1 instruction = 1 ns, 1 tick = {INSTR_PER_TICK} instructions)");
-    println!("{:<40} {:>12} {:>16} {:>22}", "configuration", "ticks/trip", "instr/round trip", "instr/one-way switch");
+    println!(
+        "one CPU, 1000 round trips over vIRQ channels, QEMU -icount shift=0,sleep=off (1 instruction = 1 ns, 1 tick = {INSTR_PER_TICK} instructions)"
+    );
+    println!(
+        "{:<40} {:>12} {:>16} {:>22}",
+        "configuration", "ticks/trip", "instr/round trip", "instr/one-way switch"
+    );
     for (c, ticks) in &rows {
         let rt = ticks * INSTR_PER_TICK;
         println!("{:<40} {:>12} {:>16} {:>22}", c.label, ticks, rt, rt / 2);
     }
     let one_way = |i: usize| (rows[i].1 * INSTR_PER_TICK / 2) as f64;
     let full = one_way(1);
-    println!("ratio VM<->lwVM / VM<->VM (E2H=1):   {:.2}", one_way(2) / full);
-    println!("ratio lwVM<->lwVM / VM<->VM (E2H=1): {:.2}", one_way(3) / full);
-    println!("cost of E2H=1 for full VMs:          {:+.1}%", (full / one_way(0) - 1.0) * 100.0);
+    println!(
+        "ratio VM<->lwVM / VM<->VM (E2H=1):   {:.2}",
+        one_way(2) / full
+    );
+    println!(
+        "ratio lwVM<->lwVM / VM<->VM (E2H=1): {:.2}",
+        one_way(3) / full
+    );
+    println!(
+        "cost of E2H=1 for full VMs:          {:+.1}%",
+        (full / one_way(0) - 1.0) * 100.0
+    );
     Ok(())
 }
 
@@ -120,13 +164,26 @@ pub fn profile() -> Result<()> {
         cmd.args(["-d", "in_asm,exec,nochain", "-D"]).arg(&log);
         let o = qemu::run_bounded(cmd, Duration::from_secs(600), None)?;
         if o.status != Some(0) {
-            bail!("{} did not finish cleanly under the trace ({:?})", c.label, o.status);
+            bail!(
+                "{} did not finish cleanly under the trace ({:?})",
+                c.label,
+                o.status
+            );
         }
         let rounds = 1000.0;
         let (total, rows) = profile_trace(&log, &img.elf)?;
-        println!("\n{} ({}): {:.0} instructions per round trip outside boot and console", c.label, c.system, total as f64 / rounds);
+        println!(
+            "\n{} ({}): {:.0} instructions per round trip outside boot and console",
+            c.label,
+            c.system,
+            total as f64 / rounds
+        );
         for (name, n) in rows.iter().take(14) {
-            println!("  {:>8.0}  {:>5.1}%  {name}", *n as f64 / rounds, *n as f64 * 100.0 / total as f64);
+            println!(
+                "  {:>8.0}  {:>5.1}%  {name}",
+                *n as f64 / rounds,
+                *n as f64 * 100.0 / total as f64
+            );
         }
         let _ = std::fs::remove_file(&log);
     }
@@ -135,16 +192,24 @@ pub fn profile() -> Result<()> {
 
 /// Instructions per function in a QEMU trace (TB sizes from `in_asm`, executions from
 /// `exec` with `nochain`), hypervisor PCs named with the ELF's symbols (`nm`).
-fn profile_trace(log: &std::path::Path, elf: &std::path::Path) -> Result<(u64, Vec<(String, u64)>)> {
+fn profile_trace(
+    log: &std::path::Path,
+    elf: &std::path::Path,
+) -> Result<(u64, Vec<(String, u64)>)> {
     use std::collections::HashMap;
     use std::io::BufRead;
-    let nm = std::process::Command::new("nm").args(["-C", "--defined-only"]).arg(elf).output().context("running nm")?;
+    let nm = std::process::Command::new("nm")
+        .args(["-C", "--defined-only"])
+        .arg(elf)
+        .output()
+        .context("running nm")?;
     let mut syms: Vec<(u64, String)> = String::from_utf8_lossy(&nm.stdout)
         .lines()
         .filter_map(|l| {
             let mut p = l.splitn(3, ' ');
             let (a, t, n) = (p.next()?, p.next()?, p.next()?);
-            matches!(t, "t" | "T" | "w" | "W").then(|| Some((u64::from_str_radix(a, 16).ok()?, n.to_string())))?
+            matches!(t, "t" | "T" | "w" | "W")
+                .then(|| Some((u64::from_str_radix(a, 16).ok()?, n.to_string())))?
         })
         .collect();
     syms.sort();
@@ -155,12 +220,29 @@ fn profile_trace(log: &std::path::Path, elf: &std::path::Path) -> Result<(u64, V
             return "(guest code)".into();
         }
         let i = syms.partition_point(|s| s.0 <= pc);
-        if i == 0 { "?".into() } else { syms[i - 1].1.clone() }
+        if i == 0 {
+            "?".into()
+        } else {
+            syms[i - 1].1.clone()
+        }
     };
     let skip = |n: &str| {
-        ["memset", "memcpy", "memmove", "compiler_builtins::mem", "vmload::load", "log::", "core::fmt", "console::", "LineBuf", "Formatter", "pl011", "mmio::"]
-            .iter()
-            .any(|s| n.contains(s))
+        [
+            "memset",
+            "memcpy",
+            "memmove",
+            "compiler_builtins::mem",
+            "vmload::load",
+            "log::",
+            "core::fmt",
+            "console::",
+            "LineBuf",
+            "Formatter",
+            "pl011",
+            "mmio::",
+        ]
+        .iter()
+        .any(|s| n.contains(s))
     };
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut per_pc: HashMap<u64, (String, bool)> = HashMap::new();
@@ -183,12 +265,19 @@ fn profile_trace(log: &std::path::Path, elf: &std::path::Path) -> Result<(u64, V
             }
             in_block = false;
         }
-        let Some(rest) = line.strip_prefix("Trace ") else { continue };
+        let Some(rest) = line.strip_prefix("Trace ") else {
+            continue;
+        };
         let mut it = rest.split_whitespace();
         let host = it.nth(1).unwrap_or_default().to_string();
         let pc = it
             .next()
-            .and_then(|f| f.trim_start_matches('[').split('/').nth(1).map(str::to_string))
+            .and_then(|f| {
+                f.trim_start_matches('[')
+                    .split('/')
+                    .nth(1)
+                    .map(str::to_string)
+            })
             .and_then(|p| u64::from_str_radix(&p, 16).ok())
             .unwrap_or(0);
         if let Some((start, n)) = pending.take()

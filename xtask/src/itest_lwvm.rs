@@ -150,7 +150,11 @@ fn exits(v: &RunView, lwvms: &[&str]) -> Result<()> {
         if !v.log.iter().any(|l| l.contains(&exit)) {
             bail!("the hypervisor did not log {exit:?}: {:?}", v.log);
         }
-        if let Some(f) = v.log.iter().find(|l| l.starts_with(&format!("lwvm {lw}: ")) && l.contains(" at pc ")) {
+        if let Some(f) = v
+            .log
+            .iter()
+            .find(|l| l.starts_with(&format!("lwvm {lw}: ")) && l.contains(" at pc "))
+        {
             bail!("lwvm {lw} faulted: {f}");
         }
     }
@@ -159,7 +163,10 @@ fn exits(v: &RunView, lwvms: &[&str]) -> Result<()> {
 
 fn check_attacker(v: &RunView) -> Result<()> {
     let lines = v.lines("lw-attacker");
-    let leaked: Vec<&String> = lines.iter().filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED")).collect();
+    let leaked: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED"))
+        .collect();
     if !leaked.is_empty() {
         bail!("the attacker got through: {leaked:?}");
     }
@@ -169,9 +176,17 @@ fn check_attacker(v: &RunView) -> Result<()> {
         }
     }
     // The hypervisor logged one fault and restart per probe, and lived on.
-    let restarts: Vec<&String> = v.log.iter().filter(|l| l.starts_with("lwvm lw-attacker: ") && l.contains("; restart ")).collect();
+    let restarts: Vec<&String> = v
+        .log
+        .iter()
+        .filter(|l| l.starts_with("lwvm lw-attacker: ") && l.contains("; restart "))
+        .collect();
     if restarts.len() != PROBES.len() {
-        bail!("{} restarts logged for {} probes: {restarts:?}", restarts.len(), PROBES.len());
+        bail!(
+            "{} restarts logged for {} probes: {restarts:?}",
+            restarts.len(),
+            PROBES.len()
+        );
     }
     if !v.log.iter().any(|l| l.contains("lwvm lw-attacker: exit 0")) {
         bail!("the attacker's last life did not exit cleanly");
@@ -185,7 +200,10 @@ pub(super) fn without_vhe(tc: &Toolchain) -> Result<()> {
     let spec = SystemSpec::new("qemu-virt", "lwvm-pingpong", "lwvm").plain();
     let img = firmware::build_hv(tc, &spec)?;
     let mut cmd = qemu::base_command(&img);
-    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let mut fixed = std::process::Command::new(cmd.get_program());
     let mut it = args.iter();
     while let Some(a) = it.next() {

@@ -67,7 +67,11 @@ fn check_hello_stream(r: &DecodedRun) -> Result<()> {
 /// The UDP stream says what the UART one does; the UART shows text.
 fn check_net_hello_stream(r: &DecodedRun) -> Result<()> {
     check_hello_with(r, "telemetry-net")?;
-    for want in ["hv: telemetry-net: UDP from 10.0.2.15 to 10.0.2.2:7777", "[hello] hello: done", "hv: vm hello: powered off"] {
+    for want in [
+        "hv: telemetry-net: UDP from 10.0.2.15 to 10.0.2.2:7777",
+        "[hello] hello: done",
+        "hv: vm hello: powered off",
+    ] {
         if !r.serial.contains(want) {
             bail!("the UART text lacks {want:?}: {:?}", r.serial);
         }
@@ -77,18 +81,29 @@ fn check_net_hello_stream(r: &DecodedRun) -> Result<()> {
 
 /// Several CPUs' rings through the one CPU that drives the device at a time.
 fn check_net_smp_stream(r: &DecodedRun) -> Result<()> {
-    let Some(h) = &r.hello else { bail!("no hello received") };
+    let Some(h) = &r.hello else {
+        bail!("no hello received")
+    };
     if !h.features.iter().any(|f| f == "telemetry-net") {
-        bail!("hello lists features {:?} without telemetry-net", h.features);
+        bail!(
+            "hello lists features {:?} without telemetry-net",
+            h.features
+        );
     }
     if r.cpus_with_records < 2 {
-        bail!("records from {} CPU(s) only: {}", r.cpus_with_records, r.summary);
+        bail!(
+            "records from {} CPU(s) only: {}",
+            r.cpus_with_records,
+            r.summary
+        );
     }
     check_counts_and_end(r)
 }
 
 fn check_hello_with(r: &DecodedRun, transport: &str) -> Result<()> {
-    let Some(h) = &r.hello else { bail!("no hello received") };
+    let Some(h) = &r.hello else {
+        bail!("no hello received")
+    };
     if h.cpus != 4 {
         bail!("hello says {} CPUs, the machine has 4", h.cpus);
     }
@@ -98,19 +113,32 @@ fn check_hello_with(r: &DecodedRun, transport: &str) -> Result<()> {
     if !h.features.iter().any(|f| f == transport) {
         bail!("hello lists features {:?} without {transport}", h.features);
     }
-    for other in ["telemetry-uart", "telemetry-net", "telemetry-null"].iter().filter(|f| **f != transport) {
+    for other in ["telemetry-uart", "telemetry-net", "telemetry-null"]
+        .iter()
+        .filter(|f| **f != transport)
+    {
         if h.features.iter().any(|f| f == other) {
-            bail!("hello lists features {:?}: {other} besides {transport}", h.features);
+            bail!(
+                "hello lists features {:?}: {other} besides {transport}",
+                h.features
+            );
         }
     }
     let lines = r.lines("hello");
-    for want in ["Hello from a VM at EL1 with stage-2 translation on", "PSCI version 1.1", "hello: done"] {
+    for want in [
+        "Hello from a VM at EL1 with stage-2 translation on",
+        "PSCI version 1.1",
+        "hello: done",
+    ] {
         if !lines.iter().any(|l| l == want) {
             bail!("VM `hello` did not print {want:?}; it printed {lines:?}");
         }
     }
     if !r.log.iter().any(|l| l.contains("vm hello: powered off")) {
-        bail!("no decoded hypervisor log line reports the VM's power-off: {:?}", r.log);
+        bail!(
+            "no decoded hypervisor log line reports the VM's power-off: {:?}",
+            r.log
+        );
     }
     if r.vm_exits != [("hello".to_string(), "power_off".to_string())] {
         bail!("VM exits {:?}, expected hello powering off", r.vm_exits);
@@ -122,7 +150,10 @@ fn check_hello_with(r: &DecodedRun, transport: &str) -> Result<()> {
 fn check_counts_and_end(r: &DecodedRun) -> Result<()> {
     match r.switches_reported {
         Some(n) if n == r.switches_seen && n > 0 => {}
-        Some(n) => bail!("{} switches received, the hypervisor counted {n}", r.switches_seen),
+        Some(n) => bail!(
+            "{} switches received, the hypervisor counted {n}",
+            r.switches_seen
+        ),
         None => bail!("no Counters record received"),
     }
     if r.decode_errors != 0 || r.seq_lost != 0 || r.dropped != 0 {

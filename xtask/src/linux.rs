@@ -103,7 +103,11 @@ pub fn fetch_and_build() -> Result<LinuxArtifacts> {
         std::fs::write(&stamp_path, &stamp)?;
     }
     link_current(&pins.linux_version)?;
-    Ok(LinuxArtifacts { kernel, initrd, version: pins.linux_version })
+    Ok(LinuxArtifacts {
+        kernel,
+        initrd,
+        version: pins.linux_version,
+    })
 }
 
 /// Points `target/linux/current` at `version`.
@@ -113,7 +117,8 @@ fn link_current(version: &str) -> Result<()> {
         return Ok(());
     }
     let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(version, &link).with_context(|| format!("linking {}", link.display()))
+    std::os::unix::fs::symlink(version, &link)
+        .with_context(|| format!("linking {}", link.display()))
 }
 
 /// Hash of what the initramfs is made from.
@@ -129,12 +134,18 @@ fn initrd_stamp() -> Result<String> {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Runs a shell command line, failing with `what`.
 fn sh(line: &str, what: &str) -> Result<()> {
-    let st = Command::new("sh").args(["-c", line]).status().with_context(|| format!("running `{line}`"))?;
+    let st = Command::new("sh")
+        .args(["-c", line])
+        .status()
+        .with_context(|| format!("running `{line}`"))?;
     if !st.success() {
         bail!("{what}: `{line}` failed ({st})");
     }
@@ -143,8 +154,14 @@ fn sh(line: &str, what: &str) -> Result<()> {
 
 /// Makes sure apt knows arm64 packages (root: adds the architecture and updates).
 fn ensure_arm64_arch() -> Result<()> {
-    let out = Command::new("dpkg").arg("--print-foreign-architectures").output().context("running dpkg")?;
-    if String::from_utf8_lossy(&out.stdout).lines().any(|a| a.trim() == "arm64") {
+    let out = Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .context("running dpkg")?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|a| a.trim() == "arm64")
+    {
         return Ok(());
     }
     let fix = "dpkg --add-architecture arm64 && apt-get update";
@@ -161,9 +178,15 @@ fn download(pkg: &str, version: &str, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let find = || -> Option<PathBuf> {
         let prefix = format!("{pkg}_");
-        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with("_arm64.deb"))
-        })
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with("_arm64.deb"))
+            })
     };
     if let Some(deb) = find() {
         return Ok(deb);
@@ -171,10 +194,16 @@ fn download(pkg: &str, version: &str, dir: &Path) -> Result<PathBuf> {
     let spec = format!("{pkg}:arm64={version}");
     let try_download = || {
         eprintln!("xtask: apt-get download {spec}");
-        Command::new("apt-get").arg("download").arg(&spec).current_dir(dir).status().is_ok_and(|s| s.success())
+        Command::new("apt-get")
+            .arg("download")
+            .arg(&spec)
+            .current_dir(dir)
+            .status()
+            .is_ok_and(|s| s.success())
     };
     // A stale package list is the usual reason for a miss: update once when root.
-    let ok = try_download() || (is_root() && sh("apt-get update -q", "updating apt").is_ok() && try_download());
+    let ok = try_download()
+        || (is_root() && sh("apt-get update -q", "updating apt").is_ok() && try_download());
     match find() {
         Some(deb) if ok => Ok(deb),
         _ => bail!(
@@ -183,7 +212,11 @@ fn download(pkg: &str, version: &str, dir: &Path) -> Result<PathBuf> {
              If Debian no longer offers this version, see what it has with\n    \
              apt-cache policy '{}:arm64'\n\
              and update the pins in guests/linux/versions.env.",
-            if pkg.starts_with("linux-image-") { "linux-image-*-cloud-arm64" } else { pkg }
+            if pkg.starts_with("linux-image-") {
+                "linux-image-*-cloud-arm64"
+            } else {
+                pkg
+            }
         ),
     }
 }
@@ -191,7 +224,12 @@ fn download(pkg: &str, version: &str, dir: &Path) -> Result<PathBuf> {
 /// Extracts a `.deb` into a fresh `dest`.
 fn extract(deb: &Path, dest: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(dest);
-    let st = Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest).status().context("running dpkg-deb")?;
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(dest)
+        .status()
+        .context("running dpkg-deb")?;
     if !st.success() {
         bail!("dpkg-deb -x {} failed ({st})", deb.display());
     }
@@ -204,12 +242,20 @@ const IMAGE_MAGIC: &[u8; 4] = b"ARM\x64";
 
 /// Turns the bytes of a `vmlinuz` into an arm64 `Image` (gunzipping if needed).
 fn to_image(vmlinuz: &[u8], gunzip: impl FnOnce(&[u8]) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
-    let image = if vmlinuz.starts_with(&[0x1f, 0x8b]) { gunzip(vmlinuz)? } else { vmlinuz.to_vec() };
+    let image = if vmlinuz.starts_with(&[0x1f, 0x8b]) {
+        gunzip(vmlinuz)?
+    } else {
+        vmlinuz.to_vec()
+    };
     if image.get(IMAGE_MAGIC_OFFSET..IMAGE_MAGIC_OFFSET + 4) != Some(&IMAGE_MAGIC[..]) {
         let zboot = image.get(4..8) == Some(&b"zimg"[..]);
         bail!(
             "the kernel is not an arm64 Image (no \"ARM\\x64\" magic at offset 0x38){}",
-            if zboot { ": it is an EFI zboot image, which this recipe does not unpack" } else { "" }
+            if zboot {
+                ": it is an EFI zboot image, which this recipe does not unpack"
+            } else {
+                ""
+            }
         );
     }
     Ok(image)
@@ -227,7 +273,9 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
     let input = data.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output()?;
-    writer.join().map_err(|_| anyhow::anyhow!("gzip writer panicked"))??;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("gzip writer panicked"))??;
     if !out.status.success() {
         bail!("gzip -dc failed ({})", out.status);
     }
@@ -243,7 +291,11 @@ fn build_kernel(pins: &Pins, dir: &Path, kernel: &Path) -> Result<()> {
         .with_context(|| format!("{} has no /boot", deb.display()))?
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
         .with_context(|| format!("{} has no /boot/vmlinuz-*", deb.display()))?;
     let bytes = std::fs::read(&vmlinuz)?;
     let image = to_image(&bytes, gunzip).with_context(|| format!("{}", vmlinuz.display()))?;
@@ -286,12 +338,21 @@ pub fn native_command(art: &LinuxArtifacts, interactive: bool, dtb: Option<&Path
         append.push_str(" hvshell");
     }
     let mut cmd = Command::new(QEMU);
-    cmd.args(["-M", "virt,gic-version=3", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "512M"])
-        .args(["-nographic", "-no-reboot", "-kernel"])
-        .arg(&art.kernel)
-        .arg("-initrd")
-        .arg(&art.initrd)
-        .args(["-append", &append]);
+    cmd.args([
+        "-M",
+        "virt,gic-version=3",
+        "-cpu",
+        "max,pauth-impdef=on",
+        "-smp",
+        "2",
+        "-m",
+        "512M",
+    ])
+    .args(["-nographic", "-no-reboot", "-kernel"])
+    .arg(&art.kernel)
+    .arg("-initrd")
+    .arg(&art.initrd)
+    .args(["-append", &append]);
     if let Some(dtb) = dtb {
         cmd.arg("-dtb").arg(dtb);
     }
@@ -311,22 +372,50 @@ pub struct NativeBoot {
 
 /// Boots the kernel natively (with QEMU's device tree, or `dtb`) and checks the
 /// workload's lines; bounded by `timeout`.
-pub fn boot_native(art: &LinuxArtifacts, dtb: Option<&Path>, timeout: Duration) -> Result<NativeBoot> {
+pub fn boot_native(
+    art: &LinuxArtifacts,
+    dtb: Option<&Path>,
+    timeout: Duration,
+) -> Result<NativeBoot> {
     qemu::ensure_installed()?;
     let out = qemu::run_bounded(native_command(art, false, dtb), timeout, Some(MARKER))?;
-    let tail = || out.output.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    let Some(to_marker) = out.first_line else {
-        bail!("no `{MARKER}` within {timeout:?}; console tail:\n{}", tail());
+    let tail = || {
+        out.output
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    for want in ["LINUX-GUEST: sha256 ok", "LINUX-GUEST: cpus online 0-1", DONE] {
+    let Some(to_marker) = out.first_line else {
+        bail!(
+            "no `{MARKER}` within {timeout:?}; console tail:\n{}",
+            tail()
+        );
+    };
+    for want in [
+        "LINUX-GUEST: sha256 ok",
+        "LINUX-GUEST: cpus online 0-1",
+        DONE,
+    ] {
         if !out.output.contains(want) {
-            bail!("the native boot did not print `{want}`; console tail:\n{}", tail());
+            bail!(
+                "the native boot did not print `{want}`; console tail:\n{}",
+                tail()
+            );
         }
     }
     if out.status.is_none() {
         bail!("QEMU did not exit (no power-off) within {timeout:?}");
     }
-    Ok(NativeBoot { to_marker, total: out.elapsed, output: out.output })
+    Ok(NativeBoot {
+        to_marker,
+        total: out.elapsed,
+        output: out.output,
+    })
 }
 
 /// Fetches/builds, boots natively and prints the times (the baseline figure).
@@ -344,10 +433,23 @@ pub fn check_native() -> Result<NativeBoot> {
 
 /// Writes the device tree hv-config generates for VM `vm` of `system` (a path) to `out`.
 pub fn generate_dtb(system: &Path, vm: &str, out: &Path) -> Result<()> {
-    let board = system.parent().and_then(Path::parent).context("a system lives in boards/<board>/systems/")?;
+    let board = system
+        .parent()
+        .and_then(Path::parent)
+        .context("a system lives in boards/<board>/systems/")?;
     let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(paths::root())
-        .args(["run", "--quiet", "-p", "hv-config", "--bin", "hvconfig", "--", "dtb", "--board"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "hv-config",
+            "--bin",
+            "hvconfig",
+            "--",
+            "dtb",
+            "--board",
+        ])
         .arg(board.join("board.toml"))
         .arg("--system")
         .arg(system)
@@ -369,7 +471,11 @@ pub fn check_generated_dtb() -> Result<NativeBoot> {
     let dtb = linux_dir().join("linux-duo-linux.dtb");
     generate_dtb(&system, "linux", &dtb)?;
     let boot = boot_native(&art, Some(&dtb), Duration::from_secs(120))?;
-    println!("linux {} with the generated DTB: `{MARKER}` after {:.2} s", art.version, boot.to_marker.as_secs_f64());
+    println!(
+        "linux {} with the generated DTB: `{MARKER}` after {:.2} s",
+        art.version,
+        boot.to_marker.as_secs_f64()
+    );
     Ok(boot)
 }
 
@@ -406,7 +512,10 @@ mod tests {
         if !which("gzip") {
             return;
         }
-        let out = Command::new("sh").args(["-c", "printf hello | gzip -n"]).output().unwrap();
+        let out = Command::new("sh")
+            .args(["-c", "printf hello | gzip -n"])
+            .output()
+            .unwrap();
         assert_eq!(gunzip(&out.stdout).unwrap(), b"hello");
     }
 }

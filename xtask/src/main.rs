@@ -144,20 +144,36 @@ fn run() -> Result<()> {
         Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
         Cmd::Linux { boot } => {
             let art = linux::fetch_and_build()?;
-            println!("kernel {}\ninitrd {}", art.kernel.display(), art.initrd.display());
+            println!(
+                "kernel {}\ninitrd {}",
+                art.kernel.display(),
+                art.initrd.display()
+            );
             if boot {
                 let b = linux::check_native()?;
-                println!("native boot: {:.2} s to the marker, {:.2} s in all", b.to_marker.as_secs_f64(), b.total.as_secs_f64());
+                println!(
+                    "native boot: {:.2} s to the marker, {:.2} s in all",
+                    b.to_marker.as_secs_f64(),
+                    b.total.as_secs_f64()
+                );
             }
             Ok(())
         }
-        Cmd::Test { filter, no_unit, features } => itest::run_all(filter.as_deref(), !no_unit, &features),
+        Cmd::Test {
+            filter,
+            no_unit,
+            features,
+        } => itest::run_all(filter.as_deref(), !no_unit, &features),
     }
 }
 
 impl BuildArgs {
     fn to_spec(&self) -> firmware::SystemSpec {
         let spec = firmware::SystemSpec::new(&self.board, &self.system, &self.features);
-        if self.no_default_features { spec.plain() } else { spec }
+        if self.no_default_features {
+            spec.plain()
+        } else {
+            spec
+        }
     }
 }

@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hv_protocol::{Stats, TRAP_KINDS};
+use hvmon::Summary;
 use hvmon::elf::Elf;
 use hvmon::info::Info;
 use hvmon::source::Source;
 use hvmon::view::state::HV_LOG;
 use hvmon::view::{self, LiveOptions, LiveState};
-use hvmon::Summary;
 
 use crate::firmware::{self, SystemImage, SystemSpec};
 use crate::qemu;
@@ -39,7 +39,8 @@ use crate::toolchain::{HV_TARGET, Toolchain};
 pub const NET_PORT: u16 = 7777;
 
 fn uses_net(img: &SystemImage) -> bool {
-    img.spec.features.iter().any(|f| f == "telemetry-net") && !img.spec.features.iter().any(|f| f == "telemetry-null")
+    img.spec.features.iter().any(|f| f == "telemetry-net")
+        && !img.spec.features.iter().any(|f| f == "telemetry-null")
 }
 
 /// QEMU arguments of the virtio-net device the `telemetry-net` transport drives.
@@ -80,7 +81,13 @@ impl UdpStream {
         })?;
         socket.set_read_timeout(Some(Self::POLL))?;
         set_recv_buffer(&socket, Self::RECV_BUFFER);
-        Ok(UdpStream { socket, done, buf: Vec::new(), pos: 0, datagrams: 0 })
+        Ok(UdpStream {
+            socket,
+            done,
+            buf: Vec::new(),
+            pos: 0,
+            datagrams: 0,
+        })
     }
 }
 
@@ -89,7 +96,13 @@ impl UdpStream {
 fn set_recv_buffer(socket: &UdpSocket, bytes: i32) {
     use std::os::fd::AsRawFd;
     unsafe extern "C" {
-        fn setsockopt(fd: i32, level: i32, name: i32, value: *const std::ffi::c_void, len: u32) -> i32;
+        fn setsockopt(
+            fd: i32,
+            level: i32,
+            name: i32,
+            value: *const std::ffi::c_void,
+            len: u32,
+        ) -> i32;
     }
     // Linux values (asm-generic/socket.h).
     const SOL_SOCKET: i32 = 1;
@@ -99,7 +112,13 @@ fn set_recv_buffer(socket: &UdpSocket, bytes: i32) {
         // SAFETY: a valid socket descriptor, a pointer to an i32 and its size; the call only
         // reads them.
         let r = unsafe {
-            setsockopt(socket.as_raw_fd(), SOL_SOCKET, name, (&raw const bytes).cast(), size_of::<i32>() as u32)
+            setsockopt(
+                socket.as_raw_fd(),
+                SOL_SOCKET,
+                name,
+                (&raw const bytes).cast(),
+                size_of::<i32>() as u32,
+            )
         };
         if r == 0 {
             return;
@@ -119,7 +138,12 @@ impl Read for UdpStream {
                     self.pos = 0;
                     self.datagrams += 1;
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     self.buf.clear();
                     self.pos = 0;
                     if self.done.load(Ordering::Acquire) {
@@ -141,7 +165,12 @@ impl Read for UdpStream {
 
 /// `cargo xtask run`: QEMU plus the live monitor. Returns the exit status for the process:
 /// QEMU's when it ended by itself (0 after the last VM's power-off), 130 when stopped.
-pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: bool) -> Result<i32> {
+pub fn run(
+    img: &SystemImage,
+    extra: &[String],
+    record: Option<PathBuf>,
+    plain: bool,
+) -> Result<i32> {
     let elf = Elf::load(&img.elf.to_string_lossy()).ok();
     let tui = !plain && std::io::stdout().is_terminal();
     let dir = img.elf.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -159,17 +188,25 @@ pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: 
         let _ = std::fs::remove_file(&sock);
         let mut cmd = qemu::command_with_serial(img, "chardev:hvser");
         // QEMU waits for the monitor to connect before it starts the machine: no byte is lost.
-        cmd.args(["-chardev", &format!("socket,id=hvser,path={},server=on,wait=on", sock.display())]);
+        cmd.args([
+            "-chardev",
+            &format!("socket,id=hvser,path={},server=on,wait=on", sock.display()),
+        ]);
         (cmd, Source::Unix(sock.display().to_string()), None)
     };
     cmd.args(extra);
     // Own process group: Ctrl-C goes to the monitor, which then stops QEMU.
     cmd.stdin(Stdio::null()).process_group(0);
-    eprintln!("xtask: booting {} under QEMU, telemetry from {source} (Ctrl-C to stop)", img.elf.display());
+    eprintln!(
+        "xtask: booting {} under QEMU, telemetry from {source} (Ctrl-C to stop)",
+        img.elf.display()
+    );
     if let Some(l) = &serial_log {
         eprintln!("xtask: serial output in {}", l.display());
     }
-    let mut qemu = cmd.spawn().with_context(|| format!("starting {}", qemu::QEMU))?;
+    let mut qemu = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", qemu::QEMU))?;
     let opts = || LiveOptions {
         record: record.clone(),
         tui,
@@ -199,11 +236,14 @@ pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: 
             };
             let session = view::run_reader(&source, Box::new(udp), opts());
             quit.store(true, Ordering::Release);
-            let status = watcher.join().map_err(|_| anyhow::anyhow!("the QEMU watcher panicked"))??;
+            let status = watcher
+                .join()
+                .map_err(|_| anyhow::anyhow!("the QEMU watcher panicked"))??;
             (session, status)
         }
         (Source::Unix(p), _) => {
-            let session = connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts()));
+            let session =
+                connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts()));
             (session, stop(&mut qemu)?)
         }
         _ => {
@@ -221,7 +261,11 @@ pub fn run(img: &SystemImage, extra: &[String], record: Option<PathBuf>, plain: 
 }
 
 /// Runs `f` once QEMU's socket exists (retrying while it cannot connect yet).
-fn connect_when_ready<T>(sock: &Path, qemu: &mut Child, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+fn connect_when_ready<T>(
+    sock: &Path,
+    qemu: &mut Child,
+    mut f: impl FnMut() -> Result<T>,
+) -> Result<T> {
     let start = Instant::now();
     loop {
         if let Some(st) = qemu.try_wait()? {
@@ -229,7 +273,9 @@ fn connect_when_ready<T>(sock: &Path, qemu: &mut Child, mut f: impl FnMut() -> R
         }
         if sock.exists() {
             match f() {
-                Err(e) if start.elapsed() < Duration::from_secs(10) && format!("{e:#}").contains("cannot connect") => {}
+                Err(e)
+                    if start.elapsed() < Duration::from_secs(10)
+                        && format!("{e:#}").contains("cannot connect") => {}
                 r => return r,
             }
         }
@@ -326,18 +372,28 @@ pub fn decode_run(img: &SystemImage, timeout: Duration) -> Result<DecodedRun> {
 
 /// [`decode_run`] with extra QEMU arguments (e.g. `-icount`).
 pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> Result<DecodedRun> {
-    let elf = Elf::load(&img.elf.to_string_lossy()).with_context(|| format!("reading {}", img.elf.display()))?;
+    let elf = Elf::load(&img.elf.to_string_lossy())
+        .with_context(|| format!("reading {}", img.elf.display()))?;
     let net = uses_net(img);
     let qemu_done = Arc::new(AtomicBool::new(false));
     // Bound before QEMU starts: the hello is the first datagram.
-    let udp = if net { Some(UdpStream::bind(qemu_done.clone())?) } else { None };
+    let udp = if net {
+        Some(UdpStream::bind(qemu_done.clone())?)
+    } else {
+        None
+    };
     let mut cmd = qemu::base_command(img);
     if net {
         cmd.args(NET_ARGS);
     }
-    cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", qemu::QEMU))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", qemu::QEMU))?;
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let err_thread = std::thread::spawn(move || {
@@ -426,7 +482,13 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
     run.vm_exits = m
         .vm_exits
         .iter()
-        .map(|e| (info.as_ref().map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm)), e.reason.to_string()))
+        .map(|e| {
+            (
+                info.as_ref()
+                    .map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm)),
+                e.reason.to_string(),
+            )
+        })
         .collect();
     let stats = state.session.stats().clone();
     run.dropped = stats.dropped_reported;
@@ -445,18 +507,32 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
 fn build_hv_without_telemetry(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
     let mut cmd = tc.cargo_build(HV_TARGET);
     cmd.args(["-p", "hv", "--no-default-features"])
-        .env("HV_BOARD", crate::paths::root().join("boards").join(&spec.board).join("board.toml"))
+        .env(
+            "HV_BOARD",
+            crate::paths::root()
+                .join("boards")
+                .join(&spec.board)
+                .join("board.toml"),
+        )
         .env("HV_SYSTEM", &spec.system)
         .env("HV_IMAGES_DIR", firmware::guest_images_dir());
     if !cmd.status()?.success() {
         bail!("building the hypervisor without telemetry failed");
     }
-    let built = crate::paths::firmware_target().join(HV_TARGET).join("release").join("hv");
-    let dir = crate::paths::images().join(&spec.board).join(format!("{}+no-telemetry", spec.label()));
+    let built = crate::paths::firmware_target()
+        .join(HV_TARGET)
+        .join("release")
+        .join("hv");
+    let dir = crate::paths::images()
+        .join(&spec.board)
+        .join(format!("{}+no-telemetry", spec.label()));
     std::fs::create_dir_all(&dir)?;
     let elf = dir.join("hv.elf");
     std::fs::copy(&built, &elf)?;
-    Ok(SystemImage { elf, spec: spec.clone() })
+    Ok(SystemImage {
+        elf,
+        spec: spec.clone(),
+    })
 }
 
 /// Mean counter ticks per hypercall over the rounds the tmbench guest printed
@@ -465,7 +541,9 @@ fn ticks_per_call(lines: &[String]) -> Option<f64> {
     let mut calls = 0u64;
     let mut ticks = 0u64;
     for l in lines {
-        let Some(rest) = l.split(": ").nth(2) else { continue };
+        let Some(rest) = l.split(": ").nth(2) else {
+            continue;
+        };
         let w: Vec<&str> = rest.split_whitespace().collect();
         if let [n, "calls", "in", t, "ticks"] = w[..] {
             calls += n.parse::<u64>().ok()?;
@@ -478,7 +556,10 @@ fn ticks_per_call(lines: &[String]) -> Option<f64> {
 /// Lines of the tmbench VM from a text run (`[tmbench] …` on the serial port).
 fn text_lines(out: &str, vm: &str) -> Vec<String> {
     let tag = format!("[{vm}] ");
-    out.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(tag.as_str())).map(String::from).collect()
+    out.lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix(tag.as_str()))
+        .map(String::from)
+        .collect()
 }
 
 /// `cargo xtask bench telemetry`: prints
@@ -502,8 +583,12 @@ pub fn bench(what: &str) -> Result<()> {
 
     // The stream must be right before its figures mean anything.
     for case in crate::itest_telemetry::cases() {
-        let img = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", case.system, case.features))?;
-        case.run(&img).with_context(|| format!("test qemu::{}", case.name))?;
+        let img = firmware::build_hv(
+            &tc,
+            &SystemSpec::new("qemu-virt", case.system, case.features),
+        )?;
+        case.run(&img)
+            .with_context(|| format!("test qemu::{}", case.name))?;
         println!("test qemu::{} ... ok", case.name);
     }
 
@@ -520,7 +605,10 @@ pub fn bench(what: &str) -> Result<()> {
             runs.push(r);
         }
         let rate = |r: &DecodedRun| r.records as f64 / (r.span_ns as f64 / 1e9);
-        let best = runs.iter().max_by(|a, b| rate(a).total_cmp(&rate(b))).expect("runs");
+        let best = runs
+            .iter()
+            .max_by(|a, b| rate(a).total_cmp(&rate(b)))
+            .expect("runs");
         let lost = runs.iter().map(|r| r.seq_lost).max().unwrap_or(0);
         let dropped = runs.iter().map(|r| r.dropped).max().unwrap_or(0);
         println!(
@@ -528,14 +616,21 @@ pub fn bench(what: &str) -> Result<()> {
             rate(best),
             best.records,
             best.span_ns as f64 / 1e9,
-            if runs.iter().all(DecodedRun::clean) { " — lossless" } else { "" }
+            if runs.iter().all(DecodedRun::clean) {
+                " — lossless"
+            } else {
+                ""
+            }
         );
         let four = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench4", features))?;
         let mut runs = Vec::new();
         for _ in 0..RUNS {
             runs.push(decode_run(&four, timeout)?);
         }
-        let r4 = runs.iter().max_by(|a, b| rate(a).total_cmp(&rate(b))).expect("runs");
+        let r4 = runs
+            .iter()
+            .max_by(|a, b| rate(a).total_cmp(&rate(b)))
+            .expect("runs");
         let offered = r4.records + r4.dropped;
         println!(
             "{transport:<4}, 4 CPUs: {:>8.0} events/s delivered (best of {RUNS}), {} of {} records dropped by full rings ({:.1}%), lost in transport {}",
@@ -550,23 +645,38 @@ pub fn bench(what: &str) -> Result<()> {
 
     let spec = SystemSpec::new("qemu-virt", "tmbench", "");
     let off = build_hv_without_telemetry(&tc, &spec)?;
-    let o = qemu::run_bounded({
-        let mut c = qemu::base_command(&off);
-        c.args(icount);
-        c
-    }, timeout, None)?;
-    let t_off = ticks_per_call(&text_lines(&o.output, "tmbench")).context("no tmbench rounds in the run without telemetry")?;
-    let null = firmware::build_hv(&tc, &SystemSpec::new("qemu-virt", "tmbench", "telemetry-null"))?;
-    let o = qemu::run_bounded({
-        let mut c = qemu::base_command(&null);
-        c.args(icount);
-        c
-    }, timeout, None)?;
-    let t_null = ticks_per_call(&text_lines(&o.output, "tmbench")).context("no tmbench rounds in the telemetry-null run")?;
+    let o = qemu::run_bounded(
+        {
+            let mut c = qemu::base_command(&off);
+            c.args(icount);
+            c
+        },
+        timeout,
+        None,
+    )?;
+    let t_off = ticks_per_call(&text_lines(&o.output, "tmbench"))
+        .context("no tmbench rounds in the run without telemetry")?;
+    let null = firmware::build_hv(
+        &tc,
+        &SystemSpec::new("qemu-virt", "tmbench", "telemetry-null"),
+    )?;
+    let o = qemu::run_bounded(
+        {
+            let mut c = qemu::base_command(&null);
+            c.args(icount);
+            c
+        },
+        timeout,
+        None,
+    )?;
+    let t_null = ticks_per_call(&text_lines(&o.output, "tmbench"))
+        .context("no tmbench rounds in the telemetry-null run")?;
     let u = decode_run_with(&one_cpu[0], timeout, &icount)?;
-    let t_uart = ticks_per_call(u.lines("tmbench")).context("no tmbench rounds in the telemetry-uart run")?;
+    let t_uart = ticks_per_call(u.lines("tmbench"))
+        .context("no tmbench rounds in the telemetry-uart run")?;
     let n = decode_run_with(&one_cpu[1], timeout, &icount)?;
-    let t_net = ticks_per_call(n.lines("tmbench")).context("no tmbench rounds in the telemetry-net run")?;
+    let t_net =
+        ticks_per_call(n.lines("tmbench")).context("no tmbench rounds in the telemetry-net run")?;
     let insns = |t: f64| t * 16.0;
     println!(
         "instructions per hypercall (icount): {:.0} without telemetry, {:.0} with events discarded, {:.0} with the UART, {:.0} with UDP",
@@ -586,7 +696,12 @@ pub fn bench(what: &str) -> Result<()> {
 
 fn check_bench_run(r: &DecodedRun, vm: &str) -> Result<()> {
     if r.hello.is_none() || r.status != Some(0) {
-        bail!("benchmark run failed (status {:?}): {}\n{}", r.status, r.summary, r.qemu_stderr);
+        bail!(
+            "benchmark run failed (status {:?}): {}\n{}",
+            r.status,
+            r.summary,
+            r.qemu_stderr
+        );
     }
     if ticks_per_call(r.lines(vm)).is_none() {
         bail!("VM {vm} printed no rounds: {:?}", r.lines(vm));

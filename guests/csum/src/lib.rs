@@ -71,7 +71,9 @@ mod client {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(from_server, 0x80);
-        println!("csum-client: {REQUESTS} requests on channel {to_server}, answers on INTID {from_server}");
+        println!(
+            "csum-client: {REQUESTS} requests on channel {to_server}, answers on INTID {from_server}"
+        );
         let t0 = guest_rt::timer::now();
         let (mut good, mut bad) = (0u32, 0u32);
         for k in 1..=REQUESTS {
@@ -88,17 +90,29 @@ mod client {
                 good += 1;
             } else {
                 bad += 1;
-                println!("csum-client: request {k}: status {} result {:#x}", r32(STATUS), r64(RESULT));
+                println!(
+                    "csum-client: request {k}: status {} result {:#x}",
+                    r32(STATUS),
+                    r64(RESULT)
+                );
             }
         }
         let ticks = guest_rt::timer::now() - t0;
-        println!("csum-client: {} ticks per request", ticks / u64::from(REQUESTS));
+        println!(
+            "csum-client: {} ticks per request",
+            ticks / u64::from(REQUESTS)
+        );
         result!("checksums-ok", "{good}");
         result!("checksums-bad", "{bad}");
         check(good == REQUESTS && bad == 0, "checksum-mismatch");
         let seq = REQUESTS + 1;
-        let refused = request(to_server, from_server, seq, SUM, SHM_SIZE as u32) && r32(STATUS) == 1;
-        result!("oversize", "{}", if refused { "refused" } else { "ACCEPTED" });
+        let refused =
+            request(to_server, from_server, seq, SUM, SHM_SIZE as u32) && r32(STATUS) == 1;
+        result!(
+            "oversize",
+            "{}",
+            if refused { "refused" } else { "ACCEPTED" }
+        );
         check(refused, "oversize-accepted");
         let quit = request(to_server, from_server, seq + 1, QUIT, 0);
         result!("quit", "{}", if quit { "acked" } else { "lost" });

@@ -194,7 +194,11 @@ pub struct Samples {
 impl Samples {
     /// An empty buffer.
     pub const fn new(name: &'static str) -> Self {
-        Samples { name, buf: [const { AtomicU64::new(0) }; MAX_SAMPLES], n: AtomicUsize::new(0) }
+        Samples {
+            name,
+            buf: [const { AtomicU64::new(0) }; MAX_SAMPLES],
+            n: AtomicUsize::new(0),
+        }
     }
 
     /// Appends a sample (dropped when full).

@@ -37,7 +37,13 @@ pub const MARKER_SAMPLE: u64 = 0x100;
 /// Samples per run (`PROBE_ITERS` at build time, default 1000, at most [`MAX_SAMPLES`]).
 pub const ITERS: usize = {
     let n = parse(option_env!("PROBE_ITERS"), 1000);
-    if n > MAX_SAMPLES { MAX_SAMPLES } else if n == 0 { 1 } else { n }
+    if n > MAX_SAMPLES {
+        MAX_SAMPLES
+    } else if n == 0 {
+        1
+    } else {
+        n
+    }
 };
 /// Rounds run before the timed ones and dropped (`PROBE_WARMUP`, default 16).
 pub const WARMUP: usize = parse(option_env!("PROBE_WARMUP"), 16);

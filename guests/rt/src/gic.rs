@@ -165,7 +165,10 @@ fn block(intid: u32) -> usize {
 }
 
 fn set_bit(reg: usize, intid: u32) {
-    write32(block(intid) + reg + (intid as usize / 32) * 4, 1 << (intid % 32));
+    write32(
+        block(intid) + reg + (intid as usize / 32) * 4,
+        1 << (intid % 32),
+    );
 }
 
 /// Puts `intid` into Group 1 (read-modify-write of IGROUPR).
@@ -276,5 +279,11 @@ pub fn write_sgi1r(v: u64) {
 
 /// Sends SGI `intid` to vCPU `index` of this VM (Aff1..3 = 0, Aff0 = index).
 pub fn send_sgi(intid: u32, index: u32) {
-    write_sgi1r(sgi1r(intid, SgiTarget::List { aff: 0, list: 1 << index }));
+    write_sgi1r(sgi1r(
+        intid,
+        SgiTarget::List {
+            aff: 0,
+            list: 1 << index,
+        },
+    ));
 }

@@ -90,7 +90,12 @@ pub fn vm_info() -> Result<VmInfo, i64> {
     if (r[0] as i64) < 0 {
         return Err(r[0] as i64);
     }
-    Ok(VmInfo { vm: r[0], vcpu: r[1], ram_ipa: r[2], ram_size: r[3] })
+    Ok(VmInfo {
+        vm: r[0],
+        vcpu: r[1],
+        ram_ipa: r[2],
+        ram_size: r[3],
+    })
 }
 
 /// VM_STATE: 0 = VM `vm` runs, 1 = it is off, < 0 an error (DENIED without a channel).

@@ -21,6 +21,7 @@ pub fn start(target: u64, f: fn(usize) -> !) -> i64 {
 extern "C" fn rt_secondary_main(context: u64) -> ! {
     // SAFETY: `start` is the only code that names this entry in a CPU_ON, and it passes a
     // `fn(usize) -> !` as the context id (PSCI hands it back in x0 unchanged).
-    let f: fn(usize) -> ! = unsafe { core::mem::transmute::<usize, fn(usize) -> !>(context as usize) };
+    let f: fn(usize) -> ! =
+        unsafe { core::mem::transmute::<usize, fn(usize) -> !>(context as usize) };
     f(crate::arch::cpu_index())
 }

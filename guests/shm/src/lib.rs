@@ -20,14 +20,17 @@ pub const RECORDS: usize = 64;
 
 /// Payload word `k` of record `seq`.
 pub fn payload(seq: u64, k: u64) -> u64 {
-    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k + 1).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mut x =
+        seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k + 1).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     x ^= x >> 29;
     x.wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
 /// Checksum of words.
 pub fn checksum(words: &[u64]) -> u64 {
-    words.iter().fold(0xcbf2_9ce4_8422_2325, |h, w| (h ^ w).wrapping_mul(0x100_0000_01b3).rotate_left(5))
+    words.iter().fold(0xcbf2_9ce4_8422_2325, |h, w| {
+        (h ^ w).wrapping_mul(0x100_0000_01b3).rotate_left(5)
+    })
 }
 
 /// Address of word `w` of record `i`.

@@ -205,7 +205,11 @@ pub fn build(
             name: text(&c.name),
             from: vm_of(&c.from),
             to: vm_of(&c.to),
-            virt_intid: if s.is_lwvm(&c.to) { k as u32 } else { c.intid.unwrap_or(0) },
+            virt_intid: if s.is_lwvm(&c.to) {
+                k as u32
+            } else {
+                c.intid.unwrap_or(0)
+            },
         })
         .collect();
     let shared = s

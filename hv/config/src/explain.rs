@@ -78,7 +78,11 @@ pub fn explain(plan: &Plan) -> String {
         }
     }
 
-    let lws: Vec<_> = d.vms.iter().filter_map(|v| v.lwvm.map(|l| (v, l))).collect();
+    let lws: Vec<_> = d
+        .vms
+        .iter()
+        .filter_map(|v| v.lwvm.map(|l| (v, l)))
+        .collect();
     if !lws.is_empty() {
         let _ = writeln!(o, "\nlightweight VMs (EL0 of the EL2&0 regime, E2H=1)");
     }

@@ -165,12 +165,20 @@ fn check_el2(plan: &Plan, w: &Walker) -> Result<(), String> {
         (d.hv.tables_base, d.hv.tables_size, EL2_DATA),
         (d.hv.images_base, d.hv.images_size, EL2_DATA),
     ];
-    need.extend(hv_devices(plan).into_iter().map(|(b, s, _)| (b, s, EL2_DEVICE)));
+    need.extend(
+        hv_devices(plan)
+            .into_iter()
+            .map(|(b, s, _)| (b, s, EL2_DEVICE)),
+    );
     need.extend(d.vms.iter().map(|v| (v.ram_pa, v.ram_size, EL2_DATA)));
     need.extend(d.shared.iter().map(|s| (s.pa, s.size, EL2_DATA)));
     for (base, size, attrs) in need {
         // Under E2H=1 the same rights have another encoding.
-        let attrs = if d.hv.e2h { crate::lwvm::vhe_el2_attrs(attrs) } else { attrs };
+        let attrs = if d.hv.e2h {
+            crate::lwvm::vhe_el2_attrs(attrs)
+        } else {
+            attrs
+        };
         for a in (base..base + size).step_by(0x1000) {
             match w.translate(d.hv.ttbr0_el2, a).map_err(|e| e.to_string())? {
                 Some(l) if l.pa + (a - l.va) == a && l.attrs == attrs => {}

@@ -28,7 +28,10 @@ pub fn check(plan: &Plan, w: &Walker) -> Result<(), String> {
     for l in &el2 {
         let p = vhe_perms(l.attrs);
         if p.el0 || p.ng || p.el0_exec {
-            return Err(format!("EL2: {} is reachable from EL0 or not global: {p:?}", hex(l.va)));
+            return Err(format!(
+                "EL2: {} is reachable from EL0 or not global: {p:?}",
+                hex(l.va)
+            ));
         }
     }
     for (i, vm) in d.vms.iter().enumerate() {
@@ -45,12 +48,20 @@ pub fn check(plan: &Plan, w: &Walker) -> Result<(), String> {
         let mut mem_bytes = 0;
         for l in &user {
             let p = vhe_perms(l.attrs);
-            let at = format!("lwvm {}: VA {} ({:#x} bytes) -> {}", vm.name, hex(l.va), l.size, hex(l.pa));
+            let at = format!(
+                "lwvm {}: VA {} ({:#x} bytes) -> {}",
+                vm.name,
+                hex(l.va),
+                l.size,
+                hex(l.pa)
+            );
             if l.va < WINDOW_BASE || l.va + l.size > WINDOW_END {
                 return Err(format!("{at} is EL0-accessible outside the lwVM window"));
             }
             if p.el2_exec || !p.ng {
-                return Err(format!("{at} is a user page the hypervisor could execute or that is global: {p:?}"));
+                return Err(format!(
+                    "{at} is a user page the hypervisor could execute or that is global: {p:?}"
+                ));
             }
             let own = l.va >= vm.ram_ipa && l.va + l.size <= vm.ram_ipa + vm.ram_size;
             if own {
@@ -71,11 +82,16 @@ pub fn check(plan: &Plan, w: &Walker) -> Result<(), String> {
                 })
             });
             if !shared {
-                return Err(format!("{at} is EL0-accessible but neither its memory nor a shared region it maps"));
+                return Err(format!(
+                    "{at} is EL0-accessible but neither its memory nor a shared region it maps"
+                ));
             }
         }
         if mem_bytes != vm.ram_size {
-            return Err(format!("lwvm {}: {mem_bytes:#x} of {:#x} memory bytes mapped", vm.name, vm.ram_size));
+            return Err(format!(
+                "lwvm {}: {mem_bytes:#x} of {:#x} memory bytes mapped",
+                vm.name, vm.ram_size
+            ));
         }
     }
     Ok(())

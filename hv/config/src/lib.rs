@@ -149,8 +149,14 @@ pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, Confi
         };
         return Err(ConfigError::one(
             req.system,
-            if cfg.system.lwvm.is_empty() { "hypervisor.vhe" } else { "lwvm" },
-            format!("{why} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)"),
+            if cfg.system.lwvm.is_empty() {
+                "hypervisor.vhe"
+            } else {
+                "lwvm"
+            },
+            format!(
+                "{why} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)"
+            ),
         ));
     }
     cfg.force_vhe = vhe;

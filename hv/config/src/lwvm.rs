@@ -62,18 +62,18 @@ pub const fn vhe_el2_attrs(a: u64) -> u64 {
 }
 
 /// An lwVM's own memory: normal write-back, EL0 read-write-execute, PXN, not global.
-pub const LW_RAM: u64 = bits::attr_index(0)
-    | vbits::AP_EL0
-    | bits::SH_INNER
-    | bits::AF
-    | vbits::NG
-    | vbits::PXN;
+pub const LW_RAM: u64 =
+    bits::attr_index(0) | vbits::AP_EL0 | bits::SH_INNER | bits::AF | vbits::NG | vbits::PXN;
 
 /// An lwVM's mapping of a shared region: normal non-cacheable (MAIR attr 2, so that it
 /// is coherent with a full VM that accesses the region with its MMU off), never
 /// executable, read-only or read-write at EL0, not global.
 pub fn lw_shared(access: Access) -> u64 {
-    let ro = if access == Access::Ro { vbits::AP_RO } else { 0 };
+    let ro = if access == Access::Ro {
+        vbits::AP_RO
+    } else {
+        0
+    };
     bits::attr_index(2)
         | vbits::AP_EL0
         | ro
@@ -144,7 +144,13 @@ mod tests {
         let p = vhe_perms(LW_RAM);
         assert_eq!(
             p,
-            VhePerms { el0: true, read_only: false, el0_exec: true, el2_exec: false, ng: true }
+            VhePerms {
+                el0: true,
+                read_only: false,
+                el0_exec: true,
+                el2_exec: false,
+                ng: true
+            }
         );
         let s = vhe_perms(lw_shared(Access::Ro));
         assert!(s.el0 && s.read_only && !s.el0_exec && !s.el2_exec && s.ng);

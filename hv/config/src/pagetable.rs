@@ -232,7 +232,12 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
         ));
     }
     for (v, l) in cfg.system.lwvm.iter().zip(&lay.lwvms) {
-        r.push((l.mem.base, l.mem.size, EL2_DATA, format!("lwvm {} memory", v.name)));
+        r.push((
+            l.mem.base,
+            l.mem.size,
+            EL2_DATA,
+            format!("lwvm {} memory", v.name),
+        ));
     }
     for (s, p) in cfg.system.shared.iter().zip(&lay.shared) {
         r.push((p.base, p.size, EL2_DATA, format!("shared {}", s.name)));
@@ -284,7 +289,13 @@ pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
         regimes: Vec::new(),
     };
     // Under E2H=1 (VHE) the same rights have another encoding (crate::lwvm).
-    let el2 = |a: u64| if cfg.vhe() { crate::lwvm::vhe_el2_attrs(a) } else { a };
+    let el2 = |a: u64| {
+        if cfg.vhe() {
+            crate::lwvm::vhe_el2_attrs(a)
+        } else {
+            a
+        }
+    };
     let root = t.start_regime("EL2".into());
     for (base, size, attrs, what) in el2_regions(cfg, lay) {
         t.map(root, base, base, size, el2(attrs))

@@ -284,8 +284,15 @@ pub fn implemented(id: u32) -> bool {
 
 /// Whether `caller` may observe VM `vm` (VM_STATE): itself, or a VM it shares a channel
 /// with in either direction.
-pub fn may_observe(channels: &[crate::sysdesc::ChannelDesc], caller: crate::sysdesc::VmIndex, vm: crate::sysdesc::VmIndex) -> bool {
-    caller == vm || channels.iter().any(|c| (c.from == caller && c.to == vm) || (c.from == vm && c.to == caller))
+pub fn may_observe(
+    channels: &[crate::sysdesc::ChannelDesc],
+    caller: crate::sysdesc::VmIndex,
+    vm: crate::sysdesc::VmIndex,
+) -> bool {
+    caller == vm
+        || channels
+            .iter()
+            .any(|c| (c.from == caller && c.to == vm) || (c.from == vm && c.to == caller))
 }
 
 /// Resolves a channel for a VIRQ_RAISE: the channel must exist and `caller` must be its

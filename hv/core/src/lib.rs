@@ -15,8 +15,8 @@
 pub mod hypercall;
 pub mod mmio;
 pub mod pl011;
-pub mod schedule;
 pub mod psci;
+pub mod schedule;
 pub mod smccc;
 pub mod sysdesc;
 pub mod trap;

@@ -40,9 +40,18 @@ mod tests {
     use super::*;
 
     const T: [Slot; 3] = [
-        Slot { vcpu: Some(0), length: SlotLength::Ticks(100) },
-        Slot { vcpu: None, length: SlotLength::Ticks(50) },
-        Slot { vcpu: Some(1), length: SlotLength::Micros(1) },
+        Slot {
+            vcpu: Some(0),
+            length: SlotLength::Ticks(100),
+        },
+        Slot {
+            vcpu: None,
+            length: SlotLength::Ticks(50),
+        },
+        Slot {
+            vcpu: Some(1),
+            length: SlotLength::Micros(1),
+        },
     ];
 
     #[test]
@@ -54,12 +63,25 @@ mod tests {
         assert_eq!(slot_at(&T, 100_000_000, 150), Some((Some(1), 250)));
         assert_eq!(slot_at(&T, 100_000_000, 249), Some((Some(1), 250)));
         assert_eq!(slot_at(&T, 100_000_000, 250), Some((Some(0), 350)));
-        assert_eq!(slot_at(&T, 100_000_000, 10_000_120), Some((None, 10_000_150)));
+        assert_eq!(
+            slot_at(&T, 100_000_000, 10_000_120),
+            Some((None, 10_000_150))
+        );
     }
 
     #[test]
     fn empty_or_zero_length_tables_have_no_slot() {
         assert_eq!(slot_at(&[], 1, 5), None);
-        assert_eq!(slot_at(&[Slot { vcpu: Some(0), length: SlotLength::Ticks(0) }], 1, 5), None);
+        assert_eq!(
+            slot_at(
+                &[Slot {
+                    vcpu: Some(0),
+                    length: SlotLength::Ticks(0)
+                }],
+                1,
+                5
+            ),
+            None
+        );
     }
 }

@@ -104,7 +104,10 @@ pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
     });
     // The timer's interrupt is taken once it is neither in the model nor in a list
     // register (a fill moves it from the model into the list registers).
-    let timer_idle = model_idle && lrs[..fill.used].iter().all(|&lr| ListReg::decode(lr).vintid != vt);
+    let timer_idle = model_idle
+        && lrs[..fill.used]
+            .iter()
+            .all(|&lr| ListReg::decode(lr).vintid != vt);
     // The list registers are empty (cleared at the last exit): write the used ones.
     for (i, &lr) in lrs[..fill.used].iter().enumerate() {
         gic::write_lr(i, lr);

@@ -24,9 +24,18 @@ use super::generated::{self, SYSTEM};
 pub const FEATURES: &[(&str, bool)] = &[
     (
         "telemetry-uart",
-        cfg!(all(feature = "telemetry-uart", not(any(feature = "telemetry-net", feature = "telemetry-null")))),
+        cfg!(all(
+            feature = "telemetry-uart",
+            not(any(feature = "telemetry-net", feature = "telemetry-null"))
+        )),
     ),
-    ("telemetry-net", cfg!(all(feature = "telemetry-net", not(feature = "telemetry-null")))),
+    (
+        "telemetry-net",
+        cfg!(all(
+            feature = "telemetry-net",
+            not(feature = "telemetry-null")
+        )),
+    ),
     ("telemetry-null", cfg!(feature = "telemetry-null")),
 ];
 

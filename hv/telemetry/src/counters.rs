@@ -11,7 +11,11 @@ pub struct Counters {
 
 impl Counters {
     pub const fn new() -> Self {
-        Counters { traps_by_kind: [0; TRAP_KINDS], switches: 0, injected: 0 }
+        Counters {
+            traps_by_kind: [0; TRAP_KINDS],
+            switches: 0,
+            injected: 0,
+        }
     }
 
     pub fn trap(&mut self, kind: TrapKind) {
@@ -28,7 +32,11 @@ impl Counters {
     }
 
     pub fn event(&self) -> Event<'static> {
-        Event::Counters { traps_by_kind: self.traps_by_kind, switches: self.switches, injected: self.injected }
+        Event::Counters {
+            traps_by_kind: self.traps_by_kind,
+            switches: self.switches,
+            injected: self.injected,
+        }
     }
 }
 

@@ -11,11 +11,18 @@ const MAX_RAW: usize = MAX_RECORD_FIXED + MAX_PAYLOAD + CRC_LEN;
 
 /// Encodes `Frame::Record(header, event)` into `out` as it goes on the wire (COBS, 0x00
 /// delimiter included); returns the framed bytes.
-pub fn encode_record<'b>(header: Header, event: &Event<'_>, out: &'b mut [u8]) -> Result<&'b mut [u8], BufferTooSmall> {
+pub fn encode_record<'b>(
+    header: Header,
+    event: &Event<'_>,
+    out: &'b mut [u8],
+) -> Result<&'b mut [u8], BufferTooSmall> {
     let mut raw = [0u8; MAX_RAW];
-    let n = postcard::to_slice(&Frame::Record(header, *event), &mut raw[..MAX_RAW - CRC_LEN])
-        .map_err(|_| BufferTooSmall)?
-        .len();
+    let n = postcard::to_slice(
+        &Frame::Record(header, *event),
+        &mut raw[..MAX_RAW - CRC_LEN],
+    )
+    .map_err(|_| BufferTooSmall)?
+    .len();
     let crc = Crc32::of(&raw[..n]);
     raw[n..n + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let len = cobs(&raw[..n + CRC_LEN], out)?;

@@ -67,14 +67,18 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
     /// Returns whether the event entered the ring.
     pub fn emit(&mut self, ts: u64, event: &Event<'_>) -> bool {
         if self.dropped != 0 {
-            let d = Event::Dropped { count: self.dropped };
+            let d = Event::Dropped {
+                count: self.dropped,
+            };
             if !self.push(ts, &d, &mut [0u8; MAX_FIXED_FRAME]) {
                 return self.refuse();
             }
             self.dropped = 0;
         }
         let ok = match event {
-            Event::Console { .. } | Event::Log { .. } => self.push(ts, event, &mut [0u8; MAX_FRAME]),
+            Event::Console { .. } | Event::Log { .. } => {
+                self.push(ts, event, &mut [0u8; MAX_FRAME])
+            }
             _ => self.push(ts, event, &mut [0u8; MAX_FIXED_FRAME]),
         };
         if ok { true } else { self.refuse() }

@@ -1,12 +1,16 @@
 extern crate std;
 use std::vec::Vec;
 
-use hv_protocol::{Decoded, Event, StreamDecoder, TrapKind, encode_hello, Hello, max_hello_len};
+use hv_protocol::{Decoded, Event, Hello, StreamDecoder, TrapKind, encode_hello, max_hello_len};
 
 use super::*;
 
 fn trap(i: u32) -> Event<'static> {
-    Event::Trap { vcpu: 1, kind: TrapKind::Hvc, duration_ticks: i }
+    Event::Trap {
+        vcpu: 1,
+        kind: TrapKind::Hvc,
+        duration_ticks: i,
+    }
 }
 
 fn drain<const N: usize>(t: &mut CpuTelemetry<'_, N>, wire: &mut Vec<u8>) {
@@ -16,17 +20,32 @@ fn drain<const N: usize>(t: &mut CpuTelemetry<'_, N>, wire: &mut Vec<u8>) {
     t.ring.consume(n);
 }
 
-fn decode(wire: &[u8]) -> (Vec<(hv_protocol::Header, Event<'static>)>, hv_protocol::Stats) {
+fn decode(
+    wire: &[u8],
+) -> (
+    Vec<(hv_protocol::Header, Event<'static>)>,
+    hv_protocol::Stats,
+) {
     let mut d = StreamDecoder::new();
     let mut hello = [0u8; max_hello_len(16)];
-    let mut all = encode_hello(&Hello::new(1, 2, 3, 1, "", "a", &[0]), &mut hello).unwrap().to_vec();
+    let mut all = encode_hello(&Hello::new(1, 2, 3, 1, "", "a", &[0]), &mut hello)
+        .unwrap()
+        .to_vec();
     all.extend_from_slice(wire);
     let mut out = Vec::new();
     d.feed(&all, |it| {
         if let Decoded::Record(h, e) = it {
             // Fixed events only in these tests: leak-free copy.
             let e = match e {
-                Event::Trap { vcpu, kind, duration_ticks } => Event::Trap { vcpu, kind, duration_ticks },
+                Event::Trap {
+                    vcpu,
+                    kind,
+                    duration_ticks,
+                } => Event::Trap {
+                    vcpu,
+                    kind,
+                    duration_ticks,
+                },
                 Event::Dropped { count } => Event::Dropped { count },
                 Event::Console { .. } => Event::Dropped { count: u32::MAX },
                 other => panic!("unexpected {other:?}"),
@@ -150,7 +169,10 @@ fn full_ring_drops_and_reports_once_there_is_room() {
     assert_eq!(t.pending_drops(), 0);
     drain(&mut t, &mut wire);
     let (recs, stats) = decode(&wire);
-    assert_eq!(stats.seq_lost, 0, "refused records never took a sequence number");
+    assert_eq!(
+        stats.seq_lost, 0,
+        "refused records never took a sequence number"
+    );
     assert_eq!(stats.dropped_reported, dropped as u64);
     assert_eq!(recs.len() as u32, accepted + 2);
     assert_eq!(recs[recs.len() - 2].1, Event::Dropped { count: dropped });
@@ -162,9 +184,21 @@ fn payload_events_fit_their_buffer() {
     let ring = Ring::new();
     let mut t: CpuTelemetry<'_, 1024> = CpuTelemetry::new(0, &ring);
     let bytes = [b'x'; MAX_PAYLOAD];
-    assert!(t.emit(0, &Event::Console { vm: 0, bytes: &bytes }));
+    assert!(t.emit(
+        0,
+        &Event::Console {
+            vm: 0,
+            bytes: &bytes
+        }
+    ));
     let over = [b'x'; MAX_PAYLOAD + 200];
-    assert!(!t.emit(0, &Event::Console { vm: 0, bytes: &over }));
+    assert!(!t.emit(
+        0,
+        &Event::Console {
+            vm: 0,
+            bytes: &over
+        }
+    ));
 }
 
 #[test]
@@ -185,19 +219,52 @@ fn framing_matches_the_protocol_encoder() {
     let events = [
         trap(0),
         trap(u32::MAX),
-        Event::Switch { from: None, to: Some(3), reason: SwitchReason::Start },
-        Event::Counters { traps_by_kind: [0, 1, 300, u32::MAX, 5, 6, 7], switches: 9, injected: 0 },
-        Event::Console { vm: 1, bytes: &payload },
-        Event::Console { vm: 1, bytes: &nonzero[..253] },
-        Event::Console { vm: 1, bytes: &nonzero[..254] },
-        Event::Console { vm: 1, bytes: &nonzero },
-        Event::Log { defmt_frame: &payload[..17] },
-        Event::VmExit { vm: 0, reason: VmExitReason::PowerOff },
-        Event::Marker { vcpu: 1, id: 2, value: u64::MAX },
+        Event::Switch {
+            from: None,
+            to: Some(3),
+            reason: SwitchReason::Start,
+        },
+        Event::Counters {
+            traps_by_kind: [0, 1, 300, u32::MAX, 5, 6, 7],
+            switches: 9,
+            injected: 0,
+        },
+        Event::Console {
+            vm: 1,
+            bytes: &payload,
+        },
+        Event::Console {
+            vm: 1,
+            bytes: &nonzero[..253],
+        },
+        Event::Console {
+            vm: 1,
+            bytes: &nonzero[..254],
+        },
+        Event::Console {
+            vm: 1,
+            bytes: &nonzero,
+        },
+        Event::Log {
+            defmt_frame: &payload[..17],
+        },
+        Event::VmExit {
+            vm: 0,
+            reason: VmExitReason::PowerOff,
+        },
+        Event::Marker {
+            vcpu: 1,
+            id: 2,
+            value: u64::MAX,
+        },
     ];
     for (i, e) in events.iter().enumerate() {
         for ts in [0u64, 0x1234, u64::MAX] {
-            let h = hv_protocol::Header { cpu: i as u16, seq: (i as u32) << 20, ts };
+            let h = hv_protocol::Header {
+                cpu: i as u16,
+                seq: (i as u32) << 20,
+                ts,
+            };
             let mut a = [0u8; MAX_FRAME];
             let mut b = [0u8; MAX_FRAME];
             let ours = encode_record(h, e, &mut a).unwrap();

@@ -136,25 +136,49 @@ mod tests {
     #[test]
     fn decodes_each_call() {
         let a = [1, 2, 3, 4, 5, 6];
-        assert_eq!(Syscall::decode(0, nr::EXIT, a), Ok(Syscall::Exit { code: 1 }));
-        assert_eq!(Syscall::decode(0, nr::WRITE, a), Ok(Syscall::Write { va: 1, len: 2 }));
-        assert_eq!(Syscall::decode(0, nr::RAISE, a), Ok(Syscall::Raise { channel: 1 }));
+        assert_eq!(
+            Syscall::decode(0, nr::EXIT, a),
+            Ok(Syscall::Exit { code: 1 })
+        );
+        assert_eq!(
+            Syscall::decode(0, nr::WRITE, a),
+            Ok(Syscall::Write { va: 1, len: 2 })
+        );
+        assert_eq!(
+            Syscall::decode(0, nr::RAISE, a),
+            Ok(Syscall::Raise { channel: 1 })
+        );
         assert_eq!(Syscall::decode(0, nr::WAIT, a), Ok(Syscall::Wait));
         assert_eq!(Syscall::decode(0, nr::POLL, a), Ok(Syscall::Poll));
-        assert_eq!(Syscall::decode(0, nr::MARKER, a), Ok(Syscall::Marker { id: 1, value: 2 }));
+        assert_eq!(
+            Syscall::decode(0, nr::MARKER, a),
+            Ok(Syscall::Marker { id: 1, value: 2 })
+        );
         assert_eq!(Syscall::decode(0, nr::INFO, a), Ok(Syscall::Info));
         assert_eq!(Syscall::decode(0, nr::CHANNELS, a), Ok(Syscall::Channels));
     }
 
     #[test]
     fn rejects_bad_shapes() {
-        assert_eq!(Syscall::decode(1, nr::WAIT, [0; 6]), Err(err::NOT_SUPPORTED));
+        assert_eq!(
+            Syscall::decode(1, nr::WAIT, [0; 6]),
+            Err(err::NOT_SUPPORTED)
+        );
         assert_eq!(Syscall::decode(0, 99, [0; 6]), Err(err::NOT_SUPPORTED));
-        assert_eq!(Syscall::decode(0, nr::RAISE, [1 << 16, 0, 0, 0, 0, 0]), Err(err::INVALID));
-        assert_eq!(Syscall::decode(0, nr::MARKER, [1 << 16, 0, 0, 0, 0, 0]), Err(err::INVALID));
+        assert_eq!(
+            Syscall::decode(0, nr::RAISE, [1 << 16, 0, 0, 0, 0, 0]),
+            Err(err::INVALID)
+        );
+        assert_eq!(
+            Syscall::decode(0, nr::MARKER, [1 << 16, 0, 0, 0, 0, 0]),
+            Err(err::INVALID)
+        );
         assert_eq!(
             Syscall::decode(0, nr::WRITE, [0, 10_000, 0, 0, 0, 0]),
-            Ok(Syscall::Write { va: 0, len: WRITE_MAX })
+            Ok(Syscall::Write {
+                va: 0,
+                len: WRITE_MAX
+            })
         );
     }
 

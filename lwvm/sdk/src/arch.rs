@@ -38,7 +38,11 @@ unsafe extern "Rust" {
 
 #[unsafe(no_mangle)]
 extern "C" fn lwvm_sdk_start(restarts: u64, index: u64, fp_clean: u64) -> ! {
-    __lwvm_main(Boot { restarts, index, fp_clean: fp_clean != 0 });
+    __lwvm_main(Boot {
+        restarts,
+        index,
+        fp_clean: fp_clean != 0,
+    });
     crate::sys::exit(0)
 }
 

@@ -13,7 +13,10 @@ pub struct Line {
 impl Line {
     /// An empty buffer.
     pub const fn new() -> Self {
-        Line { buf: [0; 256], len: 0 }
+        Line {
+            buf: [0; 256],
+            len: 0,
+        }
     }
 
     /// Writes what is buffered.

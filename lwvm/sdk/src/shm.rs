@@ -19,7 +19,10 @@ impl Region {
     /// The range must be a shared region mapped for this lwVM (its configuration says
     /// so) and must not overlap the program's own image, data or stack, which Rust owns.
     pub const unsafe fn new(va: u64, len: usize) -> Region {
-        Region { base: va as usize, len }
+        Region {
+            base: va as usize,
+            len,
+        }
     }
 
     /// Bytes in the region.
@@ -34,7 +37,10 @@ impl Region {
 
     fn at<T>(&self, off: usize) -> *mut T {
         let size = core::mem::size_of::<T>();
-        assert!(off % size == 0 && off + size <= self.len, "shared access out of bounds");
+        assert!(
+            off % size == 0 && off + size <= self.len,
+            "shared access out of bounds"
+        );
         (self.base + off) as *mut T
     }
 

@@ -15,7 +15,10 @@ pub fn exit(code: u64) -> ! {
 /// Writes `bytes` to the console (at most `abi::WRITE_MAX` per call); returns the count
 /// written or an error.
 pub fn write(bytes: &[u8]) -> i64 {
-    svc(nr::WRITE, [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0])[0] as i64
+    svc(
+        nr::WRITE,
+        [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0],
+    )[0] as i64
 }
 
 /// Raw form of [`write`], for probing the hypervisor's checks with any address.
@@ -60,7 +63,12 @@ pub struct Info {
 /// Asks who this lwVM is.
 pub fn info() -> Info {
     let r = svc(nr::INFO, [0; 6]);
-    Info { index: r[0], mem_va: r[1], mem_size: r[2], restarts: r[3] }
+    Info {
+        index: r[0],
+        mem_va: r[1],
+        mem_size: r[2],
+        restarts: r[3],
+    }
 }
 
 /// Channels of this lwVM: (mask it may raise, mask that raises its events).

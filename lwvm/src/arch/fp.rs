@@ -24,7 +24,11 @@ pub struct FpRegs {
 
 impl FpRegs {
     /// The state of a fresh program: all zero.
-    pub const ZERO: FpRegs = FpRegs { q: [0; 32], fpsr: 0, fpcr: 0 };
+    pub const ZERO: FpRegs = FpRegs {
+        q: [0; 32],
+        fpsr: 0,
+        fpcr: 0,
+    };
 }
 
 // The layout the assembly relies on.
@@ -103,7 +107,11 @@ pub fn load(r: &FpRegs) {
 
 /// Opens (`true`) or closes FP/SIMD to EL0 under TGE=1 — to the lwVM about to run.
 pub fn set_el0_fp(open: bool) {
-    let v = if open { CPTR_EL2_VHE_FP_OPEN } else { CPTR_EL2_VHE };
+    let v = if open {
+        CPTR_EL2_VHE_FP_OPEN
+    } else {
+        CPTR_EL2_VHE
+    };
     // SAFETY: CPTR_EL2 only decides which FP/SVE accesses of lower ELs trap; with E2H=1
     // neither value traps EL2 or a full VM (TGE=0). The ERET into the lwVM synchronises.
     unsafe { asm!("msr cptr_el2, {}", in(reg) v, options(nomem, nostack)) };

@@ -51,7 +51,11 @@ pub fn run(source: &Source, opts: LiveOptions) -> Result<Session> {
 
 /// [`run`] with the source already open as `reader` (e.g. a UDP socket bound before the
 /// hypervisor starts sending, whose reader ends when the run does); `source` names it.
-pub fn run_reader(source: &Source, mut reader: Box<dyn Read + Send>, opts: LiveOptions) -> Result<Session> {
+pub fn run_reader(
+    source: &Source,
+    mut reader: Box<dyn Read + Send>,
+    opts: LiveOptions,
+) -> Result<Session> {
     let (tx, rx) = mpsc::sync_channel::<Chunk>(1024);
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 16 * 1024];

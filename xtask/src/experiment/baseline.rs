@@ -52,16 +52,28 @@ impl Baseline {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&p)?;
-        Ok(Some(serde_json::from_str(&text).with_context(|| format!("{}", p.display()))?))
+        Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("{}", p.display()))?,
+        ))
     }
 
     /// Deterministic medians of `outcomes` against the baseline; worse by more than `margin`
     /// (and by more than one instruction) is a regression.
     pub fn compare(&self, outcomes: &[Outcome], margin: f64) -> Vec<Comparison> {
         let mut out = Vec::new();
-        for s in outcomes.iter().flat_map(|o| &o.series).filter(|s| s.mode == Mode::Deterministic) {
-            let (Some(b), Some(st)) = (self.metrics.get(&s.key()), Stats::of(&s.values)) else { continue };
-            let change = if b.median > 0.0 { (st.median - b.median) / b.median } else { 0.0 };
+        for s in outcomes
+            .iter()
+            .flat_map(|o| &o.series)
+            .filter(|s| s.mode == Mode::Deterministic)
+        {
+            let (Some(b), Some(st)) = (self.metrics.get(&s.key()), Stats::of(&s.values)) else {
+                continue;
+            };
+            let change = if b.median > 0.0 {
+                (st.median - b.median) / b.median
+            } else {
+                0.0
+            };
             let diff = st.median - b.median;
             out.push(Comparison {
                 key: s.key(),
@@ -89,9 +101,20 @@ impl Baseline {
             .into();
         b.margin = margin;
         b.qemu = super::report::qemu_version();
-        for s in outcomes.iter().flat_map(|o| &o.series).filter(|s| s.mode == Mode::Deterministic) {
+        for s in outcomes
+            .iter()
+            .flat_map(|o| &o.series)
+            .filter(|s| s.mode == Mode::Deterministic)
+        {
             if let Some(st) = Stats::of(&s.values) {
-                b.metrics.insert(s.key(), Entry { median: st.median, p99: st.p99, unit: Mode::Deterministic.unit().into() });
+                b.metrics.insert(
+                    s.key(),
+                    Entry {
+                        median: st.median,
+                        p99: st.p99,
+                        unit: Mode::Deterministic.unit().into(),
+                    },
+                );
             }
         }
         let p = path();

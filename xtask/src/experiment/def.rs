@@ -34,7 +34,9 @@ use serde::Deserialize;
 use crate::paths;
 
 /// How QEMU keeps time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// `-icount shift=0,sleep=off -seed 1`, `dtb-randomness=off`: one count = one
@@ -63,7 +65,14 @@ impl Mode {
     /// QEMU arguments of the mode.
     pub fn qemu_args(self) -> &'static [&'static str] {
         match self {
-            Mode::Deterministic => &["-icount", "shift=0,sleep=off", "-seed", "1", "-M", "dtb-randomness=off"],
+            Mode::Deterministic => &[
+                "-icount",
+                "shift=0,sleep=off",
+                "-seed",
+                "1",
+                "-M",
+                "dtb-randomness=off",
+            ],
             Mode::WallClock => &[],
         }
     }
@@ -155,7 +164,11 @@ fn d_modes() -> Vec<Mode> {
     vec![Mode::Deterministic, Mode::WallClock]
 }
 fn d_variants() -> Vec<Variant> {
-    vec![Variant { name: "static".into(), features: vec![], system: None }]
+    vec![Variant {
+        name: "static".into(),
+        features: vec![],
+        system: None,
+    }]
 }
 
 /// `experiments/`.
@@ -166,27 +179,50 @@ pub fn dir() -> PathBuf {
 impl Definition {
     /// Reads and checks one definition.
     pub fn load(path: &Path) -> Result<Definition> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut d: Definition = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut d: Definition =
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
         d.file = path.to_path_buf();
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         if d.name != stem {
-            bail!("{}: name = \"{}\" must be the file's name (\"{stem}\")", path.display(), d.name);
+            bail!(
+                "{}: name = \"{}\" must be the file's name (\"{stem}\")",
+                path.display(),
+                d.name
+            );
         }
         if d.iterations == 0 || d.iterations > 10_000 {
-            bail!("{}: iterations must be 1..=10000 (the probes' buffer), not {}", path.display(), d.iterations);
+            bail!(
+                "{}: iterations must be 1..=10000 (the probes' buffer), not {}",
+                path.display(),
+                d.iterations
+            );
         }
         if d.runs == 0 || d.modes.is_empty() || d.variant.is_empty() {
-            bail!("{}: runs, modes and variants must not be empty", path.display());
+            bail!(
+                "{}: runs, modes and variants must not be empty",
+                path.display()
+            );
         }
         let mut names: Vec<&str> = d.variant.iter().map(|v| v.name.as_str()).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w[0] == w[1]) || names.contains(&"native") {
-            bail!("{}: variant names must be unique and not `native` (reserved)", path.display());
+            bail!(
+                "{}: variant names must be unique and not `native` (reserved)",
+                path.display()
+            );
         }
         for m in &d.metric {
             if m.ratio_to.is_some() != m.max_ratio.is_some() {
-                bail!("{}: metric `{}`: ratio-to and max-ratio go together", path.display(), m.name);
+                bail!(
+                    "{}: metric `{}`: ratio-to and max-ratio go together",
+                    path.display(),
+                    m.name
+                );
             }
         }
         Ok(d)
@@ -216,9 +252,15 @@ pub fn find(name: &str) -> Result<Definition> {
         return Definition::load(&path);
     }
     let known: Vec<String> = all()?.into_iter().map(|d| d.name).collect();
-    let near = known.iter().min_by_key(|k| edit_distance(k, name)).filter(|k| edit_distance(k, name) <= 3);
+    let near = known
+        .iter()
+        .min_by_key(|k| edit_distance(k, name))
+        .filter(|k| edit_distance(k, name) <= 3);
     match near {
-        Some(n) => bail!("no experiment `{name}` — did you mean `{n}`? (known: {})", known.join(", ")),
+        Some(n) => bail!(
+            "no experiment `{name}` — did you mean `{n}`? (known: {})",
+            known.join(", ")
+        ),
         None => bail!("no experiment `{name}` (known: {})", known.join(", ")),
     }
 }
@@ -241,9 +283,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The cargo features the `hv` crate declares (hv/Cargo.toml `[features]`).
 pub fn hv_features() -> Result<Vec<String>> {
     let path = paths::root().join("hv").join("Cargo.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let v: toml::Table = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-    Ok(v.get("features").and_then(|f| f.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default())
+    Ok(v.get("features")
+        .and_then(|f| f.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -253,11 +299,22 @@ mod tests {
     #[test]
     fn committed_definitions_load() {
         let defs = all().unwrap();
-        assert!(defs.iter().any(|d| d.name == "hypercall"), "{:?}", defs.iter().map(|d| &d.name).collect::<Vec<_>>());
+        assert!(
+            defs.iter().any(|d| d.name == "hypercall"),
+            "{:?}",
+            defs.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
         for d in &defs {
-            let system = paths::root().join("boards/qemu-virt/systems").join(format!("{}.toml", d.system));
+            let system = paths::root()
+                .join("boards/qemu-virt/systems")
+                .join(format!("{}.toml", d.system));
             // A variant may name a system that does not exist yet (it is then skipped).
-            assert!(system.is_file() || d.variant.iter().all(|v| v.system.is_some()), "{}: {}", d.name, d.system);
+            assert!(
+                system.is_file() || d.variant.iter().all(|v| v.system.is_some()),
+                "{}: {}",
+                d.name,
+                d.system
+            );
         }
     }
 
@@ -266,10 +323,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-exp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("x.toml");
-        std::fs::write(&p, "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\nbogus = 1\n").unwrap();
+        std::fs::write(
+            &p,
+            "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\nbogus = 1\n",
+        )
+        .unwrap();
         assert!(format!("{:#}", Definition::load(&p).unwrap_err()).contains("bogus"));
         std::fs::write(&p, "name = \"y\"\ndescription = \"d\"\nsystem = \"s\"\n").unwrap();
-        assert!(Definition::load(&p).unwrap_err().to_string().contains("file's name"));
+        assert!(
+            Definition::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("file's name")
+        );
         std::fs::write(&p, "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\n").unwrap();
         let d = Definition::load(&p).unwrap();
         assert_eq!(d.variant[0].name, "static");

@@ -43,11 +43,33 @@ pub struct Boot {
 /// The machine of the `qemu-virt` board, with or without the virtualization extensions.
 pub fn machine(kernel: &Path, virt: bool, mode: Mode) -> Command {
     let mut cmd = Command::new(QEMU);
-    let m = if virt { "virt,virtualization=on,gic-version=3" } else { "virt,gic-version=3" };
-    cmd.args(["-M", m, "-cpu", "max,pauth-impdef=on", "-smp", "4", "-m", "1G"])
-        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-kernel"])
-        .arg(kernel)
-        .args(mode.qemu_args());
+    let m = if virt {
+        "virt,virtualization=on,gic-version=3"
+    } else {
+        "virt,gic-version=3"
+    };
+    cmd.args([
+        "-M",
+        m,
+        "-cpu",
+        "max,pauth-impdef=on",
+        "-smp",
+        "4",
+        "-m",
+        "1G",
+    ])
+    .args([
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-kernel",
+    ])
+    .arg(kernel)
+    .args(mode.qemu_args());
     cmd
 }
 
@@ -76,7 +98,11 @@ fn text_boot(cmd: Command, timeout: Duration) -> Result<Boot> {
         Some(c) => bail!("QEMU exited with status {c}: `{command}`"),
         None => bail!("no power-off within {timeout:?}: `{command}`"),
     }
-    Ok(Boot { samples, command, log: o.output })
+    Ok(Boot {
+        samples,
+        command,
+        log: o.output,
+    })
 }
 
 /// Boots a plain image (no telemetry).
@@ -87,9 +113,15 @@ pub fn boot_plain(img: &SystemImage, mode: Mode, timeout: Duration) -> Result<Bo
 /// Boots a probe natively.
 pub fn boot_native(elf: &Path, mode: Mode, timeout: Duration) -> Result<Boot> {
     let b = text_boot(machine(elf, false, mode), timeout)?;
-    let natives = probe::split_plain(&b.log).get("native").map(|l| probe::parse_vm(l).native).unwrap_or(false);
+    let natives = probe::split_plain(&b.log)
+        .get("native")
+        .map(|l| probe::parse_vm(l).native)
+        .unwrap_or(false);
     if !natives {
-        bail!("the probe did not run natively (it found a hypervisor): `{}`", b.command);
+        bail!(
+            "the probe did not run natively (it found a hypervisor): `{}`",
+            b.command
+        );
     }
     Ok(b)
 }
@@ -125,17 +157,38 @@ pub struct Traced {
 
 #[derive(Debug, Clone, Copy)]
 enum Rec {
-    Trap { ts: u64, kind: TrapKind, dur: u32 },
-    Switch { ts: u64 },
-    Inject { ts: u64 },
-    Marker { ts: u64, vcpu: u16, id: u16, value: u64 },
+    Trap {
+        ts: u64,
+        kind: TrapKind,
+        dur: u32,
+    },
+    Switch {
+        ts: u64,
+    },
+    Inject {
+        ts: u64,
+    },
+    Marker {
+        ts: u64,
+        vcpu: u16,
+        id: u16,
+        value: u64,
+    },
 }
 
 /// Boots a telemetry image, recording the raw stream to `recording`.
-pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: &Path, rounds: u64) -> Result<Traced> {
+pub fn boot_traced(
+    img: &SystemImage,
+    mode: Mode,
+    timeout: Duration,
+    recording: &Path,
+    rounds: u64,
+) -> Result<Traced> {
     let mut cmd = machine(&img.elf, true, mode);
     let command = render(&cmd);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {QEMU}"))?;
     let mut stdout = child.stdout.take().expect("piped");
@@ -158,19 +211,33 @@ pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: 
     let raw = reader.join().unwrap_or_default();
     std::fs::write(recording, &raw).with_context(|| format!("writing {}", recording.display()))?;
     if status != Some(0) {
-        bail!("traced boot ended with {status:?} (recording {}): `{command}`", recording.display());
+        bail!(
+            "traced boot ended with {status:?} (recording {}): `{command}`",
+            recording.display()
+        );
     }
 
     let mut recs = Vec::new();
     let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let session = Session::replay_file(recording, |info, u| match u {
         Update::Record(h, e) => match **e {
-            Event::Trap { kind, duration_ticks, .. } => {
-                recs.push(Rec::Trap { ts: h.ts, kind, dur: duration_ticks })
-            }
+            Event::Trap {
+                kind,
+                duration_ticks,
+                ..
+            } => recs.push(Rec::Trap {
+                ts: h.ts,
+                kind,
+                dur: duration_ticks,
+            }),
             Event::Switch { .. } => recs.push(Rec::Switch { ts: h.ts }),
             Event::IrqInjected { .. } => recs.push(Rec::Inject { ts: h.ts }),
-            Event::Marker { vcpu, id, value } => recs.push(Rec::Marker { ts: h.ts, vcpu, id, value }),
+            Event::Marker { vcpu, id, value } => recs.push(Rec::Marker {
+                ts: h.ts,
+                vcpu,
+                id,
+                value,
+            }),
             _ => {}
         },
         Update::ConsoleLine { vm, line } => {
@@ -179,7 +246,10 @@ pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: 
         }
         _ => {}
     })?;
-    let info = session.info().cloned().context("no telemetry hello in the recording")?;
+    let info = session
+        .info()
+        .cloned()
+        .context("no telemetry hello in the recording")?;
     let stats = session.stats();
     let lost = stats.seq_lost + stats.dropped_reported + stats.decode_errors;
     let samples = probe::collect(&lines)?;
@@ -199,12 +269,23 @@ pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: 
             .cloned()
             .unwrap_or(format!("metric{id}"))
     };
-    let vm_of = |vcpu: u16| info.vm_of(vcpu).map_or(format!("vcpu{vcpu}"), |v| info.vm_name(v));
+    let vm_of = |vcpu: u16| {
+        info.vm_of(vcpu)
+            .map_or(format!("vcpu{vcpu}"), |v| info.vm_name(v))
+    };
     let mut by_marker: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
     let mut open: BTreeMap<(u16, u64), u64> = BTreeMap::new();
     let mut phases = Vec::new();
     for r in &recs {
-        let Rec::Marker { ts, vcpu, id, value } = *r else { continue };
+        let Rec::Marker {
+            ts,
+            vcpu,
+            id,
+            value,
+        } = *r
+        else {
+            continue;
+        };
         match id {
             MARKER_BEGIN => {
                 open.insert((vcpu, value), ts);
@@ -217,7 +298,10 @@ pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: 
                 }
             }
             id if id >= MARKER_SAMPLE => {
-                by_marker.entry((vm_of(vcpu), u64::from(id - MARKER_SAMPLE))).or_default().push(value);
+                by_marker
+                    .entry((vm_of(vcpu), u64::from(id - MARKER_SAMPLE)))
+                    .or_default()
+                    .push(value);
             }
             _ => {}
         }
@@ -225,12 +309,25 @@ pub fn boot_traced(img: &SystemImage, mode: Mode, timeout: Duration, recording: 
     let marker_samples = by_marker
         .into_iter()
         .map(|((vm, id), values)| {
-            let metric = names.get(&(vm.clone(), id)).cloned().unwrap_or(format!("metric{id}"));
+            let metric = names
+                .get(&(vm.clone(), id))
+                .cloned()
+                .unwrap_or(format!("metric{id}"));
             MetricSamples { vm, metric, values }
         })
         .collect();
-    let boot = Boot { samples, command, log: format!("(telemetry stream recorded to {})", recording.display()) };
-    Ok(Traced { boot, recording: recording.to_path_buf(), phases, marker_samples, lost })
+    let boot = Boot {
+        samples,
+        command,
+        log: format!("(telemetry stream recorded to {})", recording.display()),
+    };
+    Ok(Traced {
+        boot,
+        recording: recording.to_path_buf(),
+        phases,
+        marker_samples,
+        lost,
+    })
 }
 
 /// Counts the records strictly between the begin (`t0`) and end (`t1`) markers, without
@@ -241,7 +338,9 @@ fn phase(recs: &[Rec], t0: u64, t1: u64, vm: String, metric: String, rounds: u64
     let (mut switches, mut injected) = (0, 0);
     for r in recs {
         match *r {
-            Rec::Trap { ts, kind, dur: d, .. } if ts > t0 && ts < t1 => {
+            Rec::Trap {
+                ts, kind, dur: d, ..
+            } if ts > t0 && ts < t1 => {
                 traps[kind as usize] += 1;
                 dur[kind as usize] += u64::from(d);
             }
@@ -263,5 +362,13 @@ fn phase(recs: &[Rec], t0: u64, t1: u64, vm: String, metric: String, rounds: u64
             mean.insert(k.name().to_string(), dur[i] as f64 * 16.0 / traps[i] as f64);
         }
     }
-    Phase { vm, metric, rounds, traps: by_kind, trap_mean_insn: mean, switches, injected }
+    Phase {
+        vm,
+        metric,
+        rounds,
+        traps: by_kind,
+        trap_mean_insn: mean,
+        switches,
+        injected,
+    }
 }

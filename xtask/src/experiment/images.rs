@@ -39,7 +39,13 @@ impl Place {
 
 /// Builds the probe guests for `iterations` timed rounds after `warmup` ones (`quiet`: they
 /// print no samples, for profiling).
-pub fn build_probes(tc: &Toolchain, place: Place, iterations: usize, warmup: usize, quiet: bool) -> Result<()> {
+pub fn build_probes(
+    tc: &Toolchain,
+    place: Place,
+    iterations: usize,
+    warmup: usize,
+    quiet: bool,
+) -> Result<()> {
     let mut cmd = tc.cargo_build(GUEST_TARGET);
     for p in PROBE_PACKAGES {
         cmd.args(["-p", p]);
@@ -59,9 +65,15 @@ pub fn build_probes(tc: &Toolchain, place: Place, iterations: usize, warmup: usi
 /// Runs a build, showing its output only when it fails (warnings of crates being worked on
 /// would bury the progress bar).
 fn run_quietly(mut cmd: std::process::Command, what: &str) -> Result<()> {
-    let o = cmd.output().with_context(|| format!("starting cargo for {what}"))?;
+    let o = cmd
+        .output()
+        .with_context(|| format!("starting cargo for {what}"))?;
     if !o.status.success() {
-        bail!("building {what} failed ({}):\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+        bail!(
+            "building {what} failed ({}):\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     Ok(())
 }
@@ -72,7 +84,13 @@ pub fn build_hv(tc: &Toolchain, place: Place, spec: &SystemSpec) -> Result<Syste
     let mut cmd = tc.cargo_build(HV_TARGET);
     cmd.args(["-p", "hv", "--quiet"])
         .env("CARGO_TARGET_DIR", place.target_dir())
-        .env("HV_BOARD", paths::root().join("boards").join(&spec.board).join("board.toml"))
+        .env(
+            "HV_BOARD",
+            paths::root()
+                .join("boards")
+                .join(&spec.board)
+                .join("board.toml"),
+        )
         .env("HV_SYSTEM", &spec.system)
         .env("HV_IMAGES_DIR", place.guest_dir());
     if !spec.features.is_empty() {
@@ -82,21 +100,40 @@ pub fn build_hv(tc: &Toolchain, place: Place, spec: &SystemSpec) -> Result<Syste
         cmd.arg("--no-default-features");
     }
     run_quietly(cmd, &format!("the hypervisor for {}", spec.label()))?;
-    let built = place.target_dir().join(HV_TARGET).join("release").join("hv");
-    let dir = paths::root().join("target").join("experiments").join("images").join(&spec.board).join(spec.label());
+    let built = place
+        .target_dir()
+        .join(HV_TARGET)
+        .join("release")
+        .join("hv");
+    let dir = paths::root()
+        .join("target")
+        .join("experiments")
+        .join("images")
+        .join(&spec.board)
+        .join(spec.label());
     std::fs::create_dir_all(&dir)?;
     let elf = dir.join("hv.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("copying {}", built.display()))?;
-    Ok(SystemImage { elf, spec: spec.clone() })
+    Ok(SystemImage {
+        elf,
+        spec: spec.clone(),
+    })
 }
 
 /// A probe ELF for a native boot, copied next to the images.
 pub fn native_probe(place: Place, probe: &str) -> Result<PathBuf> {
     let built = place.guest_dir().join(probe);
     if !built.is_file() {
-        bail!("no probe `{probe}` in {} (a [[bin]] of guests/probe-bench?)", place.guest_dir().display());
+        bail!(
+            "no probe `{probe}` in {} (a [[bin]] of guests/probe-bench?)",
+            place.guest_dir().display()
+        );
     }
-    let dir = paths::root().join("target").join("experiments").join("images").join("native");
+    let dir = paths::root()
+        .join("target")
+        .join("experiments")
+        .join("images")
+        .join("native");
     std::fs::create_dir_all(&dir)?;
     let elf = dir.join(probe);
     std::fs::copy(&built, &elf)?;

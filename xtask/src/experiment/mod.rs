@@ -145,11 +145,21 @@ pub fn run_cli(a: &Args) -> Result<()> {
     if a.name == "list" {
         for d in def::all()? {
             let modes: Vec<&str> = d.modes.iter().map(|m| m.name()).collect();
-            println!("{:<16} {} [{}; system {}]", d.name, d.description, modes.join(", "), d.system);
+            println!(
+                "{:<16} {} [{}; system {}]",
+                d.name,
+                d.description,
+                modes.join(", "),
+                d.system
+            );
         }
         return Ok(());
     }
-    let defs = if a.name == "all" { def::all()? } else { vec![def::find(&a.name)?] };
+    let defs = if a.name == "all" {
+        def::all()?
+    } else {
+        vec![def::find(&a.name)?]
+    };
     let opts = Options {
         modes: Mode::parse(&a.mode)?,
         iterations: a.iterations,
@@ -163,7 +173,10 @@ pub fn run_cli(a: &Args) -> Result<()> {
     let outcomes = run(&defs, &opts, &out)?;
     let base = baseline::Baseline::load()?;
     let margin = a.margin.or(base.as_ref().map(|b| b.margin)).unwrap_or(0.05);
-    let cmp = base.as_ref().map(|b| b.compare(&outcomes, margin)).unwrap_or_default();
+    let cmp = base
+        .as_ref()
+        .map(|b| b.compare(&outcomes, margin))
+        .unwrap_or_default();
     let summary = report::write_all(&out, &outcomes, &cmp, margin, &opts)?;
     println!("{summary}");
     println!("results: {}", out.display());
@@ -177,15 +190,24 @@ pub fn run_cli(a: &Args) -> Result<()> {
         bail!("{errors} variant(s) failed (see above)");
     }
     if a.check && regressions > 0 {
-        bail!("{regressions} metric(s) regressed beyond {:.0}% of the baseline", margin * 100.0);
+        bail!(
+            "{regressions} metric(s) regressed beyond {:.0}% of the baseline",
+            margin * 100.0
+        );
     }
     Ok(())
 }
 
 /// target/experiments/<UTC yyyymmdd-hhmmss>.
 fn default_out() -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    crate::paths::root().join("target").join("experiments").join(report::utc_stamp(secs))
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::paths::root()
+        .join("target")
+        .join("experiments")
+        .join(report::utc_stamp(secs))
 }
 
 /// Runs `defs`, writing raw recordings and logs under `out/<experiment>/raw/`.
@@ -194,10 +216,16 @@ pub fn run(defs: &[Definition], opts: &Options, out: &Path) -> Result<Vec<Outcom
     let tc = Toolchain::detect_or_install()?;
     let features = def::hv_features()?;
     let boots: u64 = defs.iter().map(|d| plan_len(d, opts)).sum();
-    let pb = if opts.progress { ProgressBar::new(boots) } else { ProgressBar::hidden() };
+    let pb = if opts.progress {
+        ProgressBar::new(boots)
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} boots  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} boots  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut outcomes = Vec::new();
     for d in defs {
@@ -212,14 +240,30 @@ fn plan_len(d: &Definition, opts: &Options) -> u64 {
     let modes = modes_of(d, opts).len() as u64;
     let runs = opts.runs.unwrap_or(d.runs) as u64;
     let variants = d.variant.len() as u64 + u64::from(d.native.is_some());
-    variants * modes * runs + if d.trace && opts.trace { d.variant.len() as u64 } else { 0 }
+    variants * modes * runs
+        + if d.trace && opts.trace {
+            d.variant.len() as u64
+        } else {
+            0
+        }
 }
 
 fn modes_of(d: &Definition, opts: &Options) -> Vec<Mode> {
-    opts.modes.iter().copied().filter(|m| d.modes.contains(m)).collect()
+    opts.modes
+        .iter()
+        .copied()
+        .filter(|m| d.modes.contains(m))
+        .collect()
 }
 
-fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], out: &Path, pb: &ProgressBar) -> Result<Outcome> {
+fn run_one(
+    tc: &Toolchain,
+    d: &Definition,
+    opts: &Options,
+    features: &[String],
+    out: &Path,
+    pb: &ProgressBar,
+) -> Result<Outcome> {
     let iterations = opts.iterations.unwrap_or(d.iterations).clamp(1, 10_000);
     let runs = opts.runs.unwrap_or(d.runs).max(1);
     let timeout = Duration::from_secs(d.timeout);
@@ -238,7 +282,10 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
     let modes = modes_of(d, opts);
     for m in &opts.modes {
         if !d.modes.contains(m) {
-            let why = d.mode_note.clone().unwrap_or_else(|| "not listed in the definition's modes".into());
+            let why = d
+                .mode_note
+                .clone()
+                .unwrap_or_else(|| "not listed in the definition's modes".into());
             o.skipped.push((format!("all ({})", m.name()), why));
         }
     }
@@ -246,7 +293,9 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
     pb.suspend(|| images::build_probes(tc, opts.place, iterations, d.warmup, false))?;
     let add = |o: &mut Outcome, variant: &str, mode: Mode, samples: Vec<probe::MetricSamples>| {
         for s in samples {
-            match o.series.iter_mut().find(|x| x.variant == variant && x.mode == mode && x.vm == s.vm && x.metric == s.metric) {
+            match o.series.iter_mut().find(|x| {
+                x.variant == variant && x.mode == mode && x.vm == s.vm && x.metric == s.metric
+            }) {
                 Some(x) => x.values.extend(s.values),
                 None => o.series.push(Series {
                     experiment: d.name.clone(),
@@ -260,17 +309,30 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
         }
     };
     for v in &d.variant {
-        let missing: Vec<&String> = v.features.iter().filter(|f| !features.contains(f)).collect();
+        let missing: Vec<&String> = v
+            .features
+            .iter()
+            .filter(|f| !features.contains(f))
+            .collect();
         if !missing.is_empty() {
             let list: Vec<String> = missing.iter().map(|f| format!("`{f}`")).collect();
-            o.skipped.push((v.name.clone(), format!("the hv crate has no cargo feature {} (yet)", list.join(", "))));
+            o.skipped.push((
+                v.name.clone(),
+                format!(
+                    "the hv crate has no cargo feature {} (yet)",
+                    list.join(", ")
+                ),
+            ));
             pb.inc(plan_len_variant(d, opts));
             continue;
         }
         let system = v.system.clone().unwrap_or_else(|| d.system.clone());
         let spec = SystemSpec::new("qemu-virt", &system, &v.features.join(","));
         if !spec.system.is_file() {
-            o.skipped.push((v.name.clone(), format!("no system description {}", spec.system.display())));
+            o.skipped.push((
+                v.name.clone(),
+                format!("no system description {}", spec.system.display()),
+            ));
             pb.inc(plan_len_variant(d, opts));
             continue;
         }
@@ -285,14 +347,26 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
         };
         for &mode in &modes {
             for r in 0..runs {
-                pb.set_message(format!("{}/{} {} run {}", d.name, v.name, mode.name(), r + 1));
+                pb.set_message(format!(
+                    "{}/{} {} run {}",
+                    d.name,
+                    v.name,
+                    mode.name(),
+                    r + 1
+                ));
                 match exec::boot_plain(&img, mode, timeout) {
                     Ok(b) => {
-                        std::fs::write(raw.join(format!("{}-{}-run{}.log", v.name, mode.name(), r + 1)), &b.log)?;
+                        std::fs::write(
+                            raw.join(format!("{}-{}-run{}.log", v.name, mode.name(), r + 1)),
+                            &b.log,
+                        )?;
                         o.commands.push(b.command.clone());
                         add(&mut o, &v.name, mode, b.samples);
                     }
-                    Err(e) => o.errors.push((v.name.clone(), format!("{} run {}: {e:#}", mode.name(), r + 1))),
+                    Err(e) => o.errors.push((
+                        v.name.clone(),
+                        format!("{} run {}: {e:#}", mode.name(), r + 1),
+                    )),
                 }
                 pb.inc(1);
             }
@@ -303,16 +377,27 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
                 .suspend(|| images::build_hv(tc, opts.place, &spec))
                 .and_then(|timg| {
                     let rec = raw.join(format!("{}-trace.bin", v.name));
-                    exec::boot_traced(&timg, Mode::Deterministic, timeout * 2, &rec, (iterations + d.warmup) as u64)
+                    exec::boot_traced(
+                        &timg,
+                        Mode::Deterministic,
+                        timeout * 2,
+                        &rec,
+                        (iterations + d.warmup) as u64,
+                    )
                 });
             match traced {
                 Ok(t) => {
-                    o.commands.push(format!("{}   # telemetry (default features), recorded", t.boot.command));
+                    o.commands.push(format!(
+                        "{}   # telemetry (default features), recorded",
+                        t.boot.command
+                    ));
                     check_markers(&t, &mut o, &v.name);
                     o.recordings.push(t.recording.clone());
                     o.phases.push((v.name.clone(), t.phases));
                 }
-                Err(e) => o.errors.push((v.name.clone(), format!("traced boot: {e:#}"))),
+                Err(e) => o
+                    .errors
+                    .push((v.name.clone(), format!("traced boot: {e:#}"))),
             }
             pb.inc(1);
         }
@@ -325,11 +410,17 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
                         pb.set_message(format!("{}/native {} run {}", d.name, mode.name(), r + 1));
                         match exec::boot_native(&elf, mode, timeout) {
                             Ok(b) => {
-                                std::fs::write(raw.join(format!("native-{}-run{}.log", mode.name(), r + 1)), &b.log)?;
+                                std::fs::write(
+                                    raw.join(format!("native-{}-run{}.log", mode.name(), r + 1)),
+                                    &b.log,
+                                )?;
                                 o.commands.push(b.command.clone());
                                 add(&mut o, "native", mode, b.samples);
                             }
-                            Err(e) => o.errors.push(("native".into(), format!("{} run {}: {e:#}", mode.name(), r + 1))),
+                            Err(e) => o.errors.push((
+                                "native".into(),
+                                format!("{} run {}: {e:#}", mode.name(), r + 1),
+                            )),
                         }
                         pb.inc(1);
                     }
@@ -352,7 +443,8 @@ fn run_one(tc: &Toolchain, d: &Definition, opts: &Options, features: &[String], 
 }
 
 fn plan_len_variant(d: &Definition, opts: &Options) -> u64 {
-    modes_of(d, opts).len() as u64 * opts.runs.unwrap_or(d.runs) as u64 + u64::from(d.trace && opts.trace)
+    modes_of(d, opts).len() as u64 * opts.runs.unwrap_or(d.runs) as u64
+        + u64::from(d.trace && opts.trace)
 }
 
 /// The samples sent as markers must be the ones printed (the stream carried them whole).
@@ -394,16 +486,26 @@ pub fn smoke() -> Result<()> {
         progress: false,
         profile: false,
     };
-    let out = crate::paths::root().join("target").join("experiments").join("smoke");
+    let out = crate::paths::root()
+        .join("target")
+        .join("experiments")
+        .join("smoke");
     let _ = std::fs::remove_dir_all(&out);
     let outcomes = run(std::slice::from_ref(&d), &opts, &out)?;
     let o = &outcomes[0];
     if let Some((v, e)) = o.errors.first() {
         bail!("variant {v}: {e}");
     }
-    let s = o.series.iter().find(|s| s.metric == "hvc_vm_info").context("no hvc_vm_info samples")?;
+    let s = o
+        .series
+        .iter()
+        .find(|s| s.metric == "hvc_vm_info")
+        .context("no hvc_vm_info samples")?;
     if s.values.len() != 20 || s.values.iter().any(|&v| v == 0) {
-        bail!("hvc_vm_info: expected 20 non-zero samples, got {:?}", s.values);
+        bail!(
+            "hvc_vm_info: expected 20 non-zero samples, got {:?}",
+            s.values
+        );
     }
     // Deterministic: every sample of a null hypercall is the same count.
     if s.values.iter().any(|&v| v != s.values[0]) {

@@ -19,7 +19,11 @@ const SIZE: (u32, u32) = (1000, 650);
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -28,7 +32,12 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 }
 
 /// Draws `f` into `<dir>/<name>.svg` and `.png`.
-fn both(dir: &Path, name: &str, f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<()>, g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()>) -> Result<()> {
+fn both(
+    dir: &Path,
+    name: &str,
+    f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+    g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
     let svg = dir.join(format!("{name}.svg"));
     {
         let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
@@ -48,28 +57,53 @@ pub fn write(dir: &Path, o: &Outcome) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut by_metric: BTreeMap<(String, Mode), Vec<&Series>> = BTreeMap::new();
     for s in &o.series {
-        by_metric.entry((s.metric.clone(), s.mode)).or_default().push(s);
+        by_metric
+            .entry((s.metric.clone(), s.mode))
+            .or_default()
+            .push(s);
     }
     for ((metric, mode), series) in &by_metric {
         let base = format!("{metric}-{}", mode.name());
-        both(dir, &format!("{base}-hist"), &|r| hist(r, metric, *mode, series), &|r| hist(r, metric, *mode, series))?;
-        both(dir, &format!("{base}-cdf"), &|r| cdf(r, metric, *mode, series), &|r| cdf(r, metric, *mode, series))?;
+        both(
+            dir,
+            &format!("{base}-hist"),
+            &|r| hist(r, metric, *mode, series),
+            &|r| hist(r, metric, *mode, series),
+        )?;
+        both(
+            dir,
+            &format!("{base}-cdf"),
+            &|r| cdf(r, metric, *mode, series),
+            &|r| cdf(r, metric, *mode, series),
+        )?;
     }
     for mode in [Mode::Deterministic, Mode::WallClock] {
         let series: Vec<&Series> = o.series.iter().filter(|s| s.mode == mode).collect();
         if !series.is_empty() {
             let name = format!("compare-{}", mode.name());
-            both(dir, &name, &|r| compare(r, &o.def.name, mode, &series), &|r| compare(r, &o.def.name, mode, &series))?;
+            both(
+                dir,
+                &name,
+                &|r| compare(r, &o.def.name, mode, &series),
+                &|r| compare(r, &o.def.name, mode, &series),
+            )?;
         }
     }
     Ok(())
 }
 
-fn hist<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, metric: &str, mode: Mode, series: &[&Series]) -> Result<()> {
+fn hist<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    metric: &str,
+    mode: Mode,
+    series: &[&Series],
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((series.len().max(1), 1));
     for (i, (area, s)) in areas.iter().zip(series).enumerate() {
-        let Some(st) = Stats::of(&s.values) else { continue };
+        let Some(st) = Stats::of(&s.values) else {
+            continue;
+        };
         let (lo, hi) = (st.min, st.p99.max(st.min + 1));
         let bins = 40u64;
         let width = (hi - lo).div_ceil(bins).max(1);
@@ -96,7 +130,12 @@ fn hist<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, metric: &str, mode: M
             .y_label_area_size(50)
             .build_cartesian_2d(lo..lo + width * (bins + 1), 0u64..ymax + ymax / 10)
             .map_err(err)?;
-        chart.configure_mesh().disable_x_mesh().y_desc("count").draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("count")
+            .draw()
+            .map_err(err)?;
         let color = Palette99::pick(i).mix(0.7).filled();
         chart
             .draw_series(counts.iter().enumerate().map(|(b, &c)| {
@@ -108,18 +147,42 @@ fn hist<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, metric: &str, mode: M
     Ok(())
 }
 
-fn cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, metric: &str, mode: Mode, series: &[&Series]) -> Result<()> {
+fn cdf<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    metric: &str,
+    mode: Mode,
+    series: &[&Series],
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let lo = series.iter().flat_map(|s| s.values.iter()).copied().min().unwrap_or(0);
-    let hi = series.iter().flat_map(|s| s.values.iter()).copied().max().unwrap_or(1).max(lo + 1);
+    let lo = series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .copied()
+        .min()
+        .unwrap_or(0);
+    let hi = series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(lo + 1);
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{metric}: CDF ({}, {})", mode.name(), mode.unit()), ("sans-serif", 20))
+        .caption(
+            format!("{metric}: CDF ({}, {})", mode.name(), mode.unit()),
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(50)
         .build_cartesian_2d(lo as f64..hi as f64 * 1.02, 0f64..1.0)
         .map_err(err)?;
-    chart.configure_mesh().x_desc(mode.unit()).y_desc("fraction ≤ x").draw().map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(mode.unit())
+        .y_desc("fraction ≤ x")
+        .draw()
+        .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
         let mut v = s.values.clone();
         v.sort_unstable();
@@ -134,13 +197,26 @@ fn cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, metric: &str, mode: Mo
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))
             .map_err(err)?
             .label(s.variant.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }
 
-fn compare<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, exp: &str, mode: Mode, series: &[&Series]) -> Result<()> {
+fn compare<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    exp: &str,
+    mode: Mode,
+    series: &[&Series],
+) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let mut metrics: Vec<String> = series.iter().map(|s| s.metric.clone()).collect();
     metrics.dedup();
@@ -149,10 +225,24 @@ fn compare<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, exp: &str, mode: M
     let mut variants: Vec<String> = series.iter().map(|s| s.variant.clone()).collect();
     variants.sort();
     variants.dedup();
-    let ymax = series.iter().filter_map(|s| Stats::of(&s.values)).map(|s| s.p99).max().unwrap_or(1).max(1) as f64 * 1.15;
+    let ymax = series
+        .iter()
+        .filter_map(|s| Stats::of(&s.values))
+        .map(|s| s.p99)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.15;
     let slots = metrics.len() * (variants.len() + 1);
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{exp}: median (bar) and p99 (tick) per variant — {}, {}", mode.name(), mode.unit()), ("sans-serif", 18))
+        .caption(
+            format!(
+                "{exp}: median (bar) and p99 (tick) per variant — {}, {}",
+                mode.name(),
+                mode.unit()
+            ),
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(60)
         .y_label_area_size(60)
@@ -166,7 +256,11 @@ fn compare<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, exp: &str, mode: M
         .x_labels(slots)
         .x_label_formatter(&move |x| {
             let i = *x as usize;
-            if i % nv == 0 { m2.get(i / nv).cloned().unwrap_or_default() } else { String::new() }
+            if i % nv == 0 {
+                m2.get(i / nv).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .y_desc(mode.unit())
         .draw()
@@ -176,19 +270,33 @@ fn compare<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, exp: &str, mode: M
         let mut bars = Vec::new();
         let mut ticks = Vec::new();
         for (mi, m) in metrics.iter().enumerate() {
-            if let Some(st) = series.iter().find(|s| &s.variant == v && &s.metric == m).and_then(|s| Stats::of(&s.values)) {
+            if let Some(st) = series
+                .iter()
+                .find(|s| &s.variant == v && &s.metric == m)
+                .and_then(|s| Stats::of(&s.values))
+            {
                 let x = (mi * nv + vi) as f64 + 0.1;
                 bars.push(Rectangle::new([(x, 0.0), (x + 0.8, st.median)], color));
-                ticks.push(PathElement::new(vec![(x, st.p99 as f64), (x + 0.8, st.p99 as f64)], BLACK.stroke_width(2)));
+                ticks.push(PathElement::new(
+                    vec![(x, st.p99 as f64), (x + 0.8, st.p99 as f64)],
+                    BLACK.stroke_width(2),
+                ));
             }
         }
         chart
             .draw_series(bars)
             .map_err(err)?
             .label(v.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], Palette99::pick(vi).filled()));
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 10, y + 5)], Palette99::pick(vi).filled())
+            });
         chart.draw_series(ticks).map_err(err)?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }

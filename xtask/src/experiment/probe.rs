@@ -49,7 +49,10 @@ pub fn parse_vm(lines: &[String]) -> VmReport {
             }
             ["SAMPLES", id, values @ ..] => {
                 if let Ok(id) = id.parse() {
-                    r.samples.entry(id).or_default().extend(values.iter().filter_map(|v| v.parse::<u64>().ok()));
+                    r.samples
+                        .entry(id)
+                        .or_default()
+                        .extend(values.iter().filter_map(|v| v.parse::<u64>().ok()));
                 }
             }
             ["RESULT", "status", rest @ ..] => r.status = Some(rest.join(" ")),
@@ -86,18 +89,35 @@ pub fn collect(consoles: &BTreeMap<String, Vec<String>>) -> Result<Vec<MetricSam
         probes += 1;
         match r.status.as_deref() {
             Some("pass") => {}
-            other => bail!("VM `{vm}` ({}) did not pass: status {other:?}; last lines: {:?}", r.probe.unwrap_or_default(), tail(lines)),
+            other => bail!(
+                "VM `{vm}` ({}) did not pass: status {other:?}; last lines: {:?}",
+                r.probe.unwrap_or_default(),
+                tail(lines)
+            ),
         }
         for (id, (name, count)) in &r.metrics {
             let values = r.samples.get(id).cloned().unwrap_or_default();
             if values.len() != *count {
-                bail!("VM `{vm}`: metric {name}: {} samples printed, {count} announced", values.len());
+                bail!(
+                    "VM `{vm}`: metric {name}: {} samples printed, {count} announced",
+                    values.len()
+                );
             }
-            out.push(MetricSamples { vm: vm.clone(), metric: name.clone(), values });
+            out.push(MetricSamples {
+                vm: vm.clone(),
+                metric: name.clone(),
+                values,
+            });
         }
     }
     if probes == 0 {
-        bail!("no probe output (no `PROBE` line) in: {:?}", consoles.iter().map(|(k, v)| (k, tail(v))).collect::<Vec<_>>());
+        bail!(
+            "no probe output (no `PROBE` line) in: {:?}",
+            consoles
+                .iter()
+                .map(|(k, v)| (k, tail(v)))
+                .collect::<Vec<_>>()
+        );
     }
     Ok(out)
 }
@@ -117,21 +137,40 @@ mod tests {
     fn plain_lines_become_samples() {
         let c = split_plain(PLAIN);
         let m = collect(&c).unwrap();
-        assert_eq!(m, vec![MetricSamples { vm: "ping".into(), metric: "rt".into(), values: vec![5, 6, 7] }]);
+        assert_eq!(
+            m,
+            vec![MetricSamples {
+                vm: "ping".into(),
+                metric: "rt".into(),
+                values: vec![5, 6, 7]
+            }]
+        );
     }
 
     #[test]
     fn missing_samples_and_failures_are_errors() {
         let c = split_plain(&PLAIN.replace("SAMPLES 0 7", "x"));
-        assert!(collect(&c).unwrap_err().to_string().contains("2 samples printed"));
+        assert!(
+            collect(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("2 samples printed")
+        );
         let c = split_plain(&PLAIN.replace("status pass", "status fail x"));
-        assert!(collect(&c).unwrap_err().to_string().contains("did not pass"));
+        assert!(
+            collect(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("did not pass")
+        );
         assert!(collect(&split_plain("nothing\n")).is_err());
     }
 
     #[test]
     fn native_output_is_untagged() {
-        let c = split_plain("PROBE probe-timer native iters=1 warmup=0\nMETRIC 0 t 1\nSAMPLES 0 42\nRESULT status pass\n");
+        let c = split_plain(
+            "PROBE probe-timer native iters=1 warmup=0\nMETRIC 0 t 1\nSAMPLES 0 42\nRESULT status pass\n",
+        );
         let r = parse_vm(&c["native"]);
         assert!(r.native);
         assert_eq!(collect(&c).unwrap()[0].values, vec![42]);

@@ -35,7 +35,13 @@ pub struct Profile {
 }
 
 /// Profiles the first runnable variant of `d` (or all with `all_variants`).
-pub fn run(tc: &Toolchain, d: &Definition, place: Place, features: &[String], dir: &Path) -> Result<Vec<Profile>> {
+pub fn run(
+    tc: &Toolchain,
+    d: &Definition,
+    place: Place,
+    features: &[String],
+    dir: &Path,
+) -> Result<Vec<Profile>> {
     let mut out = Vec::new();
     for v in &d.variant {
         if v.features.iter().any(|f| !features.contains(f)) {
@@ -55,7 +61,13 @@ pub fn run(tc: &Toolchain, d: &Definition, place: Place, features: &[String], di
             cmd.args(["-d", "in_asm,exec,nochain", "-D"]).arg(&log);
             let o = crate::qemu::run_bounded(cmd, Duration::from_secs(d.timeout * 4), None)?;
             if o.status != Some(0) {
-                bail!("profiling {} / {}: the traced boot failed ({:?}):\n{}", d.name, v.name, o.status, o.output);
+                bail!(
+                    "profiling {} / {}: the traced boot failed ({:?}):\n{}",
+                    d.name,
+                    v.name,
+                    o.status,
+                    o.output
+                );
             }
             per_n.push(count(&log, &img.elf)?);
             let _ = std::fs::remove_file(&log);
@@ -63,19 +75,32 @@ pub fn run(tc: &Toolchain, d: &Definition, place: Place, features: &[String], di
         let k = (N2 - N1) as f64;
         let mut rows: Vec<(String, f64)> = per_n[1]
             .iter()
-            .map(|(f, &b)| (f.clone(), (b as f64 - per_n[0].get(f).copied().unwrap_or(0) as f64) / k))
+            .map(|(f, &b)| {
+                (
+                    f.clone(),
+                    (b as f64 - per_n[0].get(f).copied().unwrap_or(0) as f64) / k,
+                )
+            })
             .filter(|(_, x)| x.abs() >= 0.5)
             .collect();
         rows.sort_by(|a, b| b.1.total_cmp(&a.1));
         let total = rows.iter().map(|r| r.1).sum();
-        out.push(Profile { variant: v.name.clone(), total, rows });
+        out.push(Profile {
+            variant: v.name.clone(),
+            total,
+            rows,
+        });
     }
     Ok(out)
 }
 
 /// Instructions executed per function in a QEMU trace.
 fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
-    let nm = Command::new("nm").args(["-C", "--defined-only"]).arg(elf).output().context("running nm")?;
+    let nm = Command::new("nm")
+        .args(["-C", "--defined-only"])
+        .arg(elf)
+        .output()
+        .context("running nm")?;
     let mut syms: Vec<(u64, String)> = String::from_utf8_lossy(&nm.stdout)
         .lines()
         .filter_map(|l| {
@@ -88,20 +113,29 @@ fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
         })
         .collect();
     syms.sort();
-    let (lo, hi) = (syms.first().map_or(0, |s| s.0), syms.last().map_or(0, |s| s.0 + 0x1000));
+    let (lo, hi) = (
+        syms.first().map_or(0, |s| s.0),
+        syms.last().map_or(0, |s| s.0 + 0x1000),
+    );
     let name = |pc: u64| -> String {
         if pc < lo || pc >= hi {
             return "(guest code)".into();
         }
         let i = syms.partition_point(|s| s.0 <= pc);
-        if i == 0 { "?".into() } else { syms[i - 1].1.clone() }
+        if i == 0 {
+            "?".into()
+        } else {
+            syms[i - 1].1.clone()
+        }
     };
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut names: HashMap<u64, String> = HashMap::new();
     let mut counts: HashMap<String, u64> = HashMap::new();
     let mut pending: Option<(u64, u64)> = None;
     let mut in_block = false;
-    let f = std::io::BufReader::new(std::fs::File::open(log).with_context(|| format!("{}", log.display()))?);
+    let f = std::io::BufReader::new(
+        std::fs::File::open(log).with_context(|| format!("{}", log.display()))?,
+    );
     for line in f.lines() {
         let line = line?;
         if line.starts_with("IN:") {
@@ -117,12 +151,19 @@ fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
             }
             in_block = false;
         }
-        let Some(rest) = line.strip_prefix("Trace ") else { continue };
+        let Some(rest) = line.strip_prefix("Trace ") else {
+            continue;
+        };
         let mut it = rest.split_whitespace();
         let host = it.nth(1).unwrap_or_default().to_string();
         let pc = it
             .next()
-            .and_then(|f| f.trim_start_matches('[').split('/').nth(1).and_then(|p| u64::from_str_radix(p, 16).ok()))
+            .and_then(|f| {
+                f.trim_start_matches('[')
+                    .split('/')
+                    .nth(1)
+                    .and_then(|p| u64::from_str_radix(p, 16).ok())
+            })
             .unwrap_or(0);
         if let Some((start, n)) = pending.take() {
             if start == pc {
@@ -140,10 +181,19 @@ fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
 fn short(n: &str) -> String {
     let n = n.trim();
     let n = match n.rfind("::h") {
-        Some(i) if n[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) && n.len() - i == 19 => &n[..i],
+        Some(i) if n[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) && n.len() - i == 19 => {
+            &n[..i]
+        }
         _ => n,
     };
-    if n.len() > 90 { format!("{}…", &n[..n.char_indices().nth(89).map_or(n.len(), |c| c.0)]) } else { n.to_string() }
+    if n.len() > 90 {
+        format!(
+            "{}…",
+            &n[..n.char_indices().nth(89).map_or(n.len(), |c| c.0)]
+        )
+    } else {
+        n.to_string()
+    }
 }
 
 /// The profile as a Markdown list (top `k` lines).
@@ -153,11 +203,17 @@ pub fn markdown(p: &Profile, k: usize) -> String {
         p.variant, p.total
     );
     for (f, n) in p.rows.iter().take(k) {
-        s.push_str(&format!("| {n:.0} | {:.1}% | `{f}` |\n", n * 100.0 / p.total.max(1.0)));
+        s.push_str(&format!(
+            "| {n:.0} | {:.1}% | `{f}` |\n",
+            n * 100.0 / p.total.max(1.0)
+        ));
     }
     let rest: f64 = p.rows.iter().skip(k).map(|r| r.1).sum();
     if rest.abs() >= 0.5 {
-        s.push_str(&format!("| {rest:.0} | {:.1}% | (the rest) |\n", rest * 100.0 / p.total.max(1.0)));
+        s.push_str(&format!(
+            "| {rest:.0} | {:.1}% | (the rest) |\n",
+            rest * 100.0 / p.total.max(1.0)
+        ));
     }
     s
 }
@@ -166,7 +222,10 @@ pub fn markdown(p: &Profile, k: usize) -> String {
 mod tests {
     #[test]
     fn symbols_are_shortened() {
-        assert_eq!(super::short("hv::image::run::run_cpu::h0123456789abcdef"), "hv::image::run::run_cpu");
+        assert_eq!(
+            super::short("hv::image::run::run_cpu::h0123456789abcdef"),
+            "hv::image::run::run_cpu"
+        );
         assert_eq!(super::short("memset"), "memset");
     }
 }

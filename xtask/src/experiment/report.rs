@@ -43,7 +43,12 @@ pub fn utc_stamp(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> String {
@@ -52,7 +57,12 @@ fn first_line(cmd: &str, args: &[&str]) -> String {
         .current_dir(paths::root())
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "?".into())
 }
 
@@ -75,14 +85,25 @@ pub fn revision() -> String {
 fn rows(outcomes: &[Outcome]) -> Vec<Row> {
     let all: Vec<&Series> = outcomes.iter().flat_map(|o| &o.series).collect();
     let median_of = |key: &str, mode: Mode| {
-        all.iter().find(|s| s.key() == key && s.mode == mode).and_then(|s| Stats::of(&s.values)).map(|s| s.median)
+        all.iter()
+            .find(|s| s.key() == key && s.mode == mode)
+            .and_then(|s| Stats::of(&s.values))
+            .map(|s| s.median)
     };
     let mut out = Vec::new();
     for o in outcomes {
         for s in &o.series {
-            let Some(stats) = Stats::of(&s.values) else { continue };
+            let Some(stats) = Stats::of(&s.values) else {
+                continue;
+            };
             let (mut target, mut met) = (None, None);
-            let judged = |m: &super::def::MetricDef| if m.variants.is_empty() { s.variant != "native" } else { m.variants.contains(&s.variant) };
+            let judged = |m: &super::def::MetricDef| {
+                if m.variants.is_empty() {
+                    s.variant != "native"
+                } else {
+                    m.variants.contains(&s.variant)
+                }
+            };
             if let Some(m) = o.def.metric_def(&s.metric).filter(|m| judged(m)) {
                 let mut parts = Vec::new();
                 let mut ok = true;
@@ -100,7 +121,12 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                         _ => parts.push(format!("≤ {r}× native (no native run)")),
                     }
                 }
-                if let (Some(key), Some(r), Mode::Deterministic, false) = (&m.ratio_to, m.max_ratio, s.mode, m.ratio_to.as_deref() == Some(s.key().as_str())) {
+                if let (Some(key), Some(r), Mode::Deterministic, false) = (
+                    &m.ratio_to,
+                    m.max_ratio,
+                    s.mode,
+                    m.ratio_to.as_deref() == Some(s.key().as_str()),
+                ) {
                     match median_of(key, s.mode) {
                         Some(n) if n > 0.0 => {
                             let x = stats.median / n;
@@ -169,18 +195,38 @@ fn phases_md(o: &Outcome) -> String {
     for (variant, phases) in &o.phases {
         for p in phases {
             let per = |n: u64| n as f64 / p.rounds.max(1) as f64;
-            let traps: Vec<String> = p.traps.iter().map(|(k, n)| format!("{k} {:.2}", per(*n))).collect();
-            let durs: Vec<String> = p.trap_mean_insn.iter().map(|(k, d)| format!("{k} ~{d:.0}")).collect();
-            let inj = if p.injected > 0 { format!("; vIRQ injections {:.2}", per(p.injected)) } else { String::new() };
+            let traps: Vec<String> = p
+                .traps
+                .iter()
+                .map(|(k, n)| format!("{k} {:.2}", per(*n)))
+                .collect();
+            let durs: Vec<String> = p
+                .trap_mean_insn
+                .iter()
+                .map(|(k, d)| format!("{k} ~{d:.0}"))
+                .collect();
+            let inj = if p.injected > 0 {
+                format!("; vIRQ injections {:.2}", per(p.injected))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 s,
                 "- `{variant}` {} (markers of {}): per iteration: traps {}; switches {:.2}{inj}. \
                  Mean trap duration with telemetry on (≈insn, 16-insn ticks): {}",
                 p.metric,
                 p.vm,
-                if traps.is_empty() { "none".into() } else { traps.join(", ") },
+                if traps.is_empty() {
+                    "none".into()
+                } else {
+                    traps.join(", ")
+                },
                 per(p.switches),
-                if durs.is_empty() { "-".into() } else { durs.join(", ") },
+                if durs.is_empty() {
+                    "-".into()
+                } else {
+                    durs.join(", ")
+                },
             );
         }
     }
@@ -190,7 +236,11 @@ fn phases_md(o: &Outcome) -> String {
 /// An experiment's part of the report (`with_table`: its own rows first).
 fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
     let mut s = format!("## {}\n\n{}\n\n", o.def.name, o.def.description);
-    let mine: Vec<Row> = rows.iter().filter(|r| r.experiment == o.def.name).cloned().collect();
+    let mine: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.experiment == o.def.name)
+        .cloned()
+        .collect();
     if with_table && !mine.is_empty() {
         s.push_str(&table(&mine));
         s.push('\n');
@@ -199,7 +249,11 @@ fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
         .def
         .metric
         .iter()
-        .filter_map(|m| m.description.as_ref().map(|d| format!("- `{}`: {d}", m.name)))
+        .filter_map(|m| {
+            m.description
+                .as_ref()
+                .map(|d| format!("- `{}`: {d}", m.name))
+        })
         .collect();
     if !descs.is_empty() {
         s.push_str(&descs.join("\n"));
@@ -226,7 +280,13 @@ fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
 
 /// Writes everything; returns what to print: the table, skipped and failed variants, the
 /// baseline comparison (`summary.md` has the details).
-pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f64, opts: &Options) -> Result<String> {
+pub fn write_all(
+    out: &Path,
+    outcomes: &[Outcome],
+    cmp: &[Comparison],
+    margin: f64,
+    opts: &Options,
+) -> Result<String> {
     std::fs::create_dir_all(out)?;
     let rows = rows(outcomes);
     let qemu = qemu_version();
@@ -247,14 +307,22 @@ pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f
     for o in outcomes {
         let dir = out.join(&o.def.name);
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("report.md"), format!("# {}\n\n{}", o.def.name, section(o, &rows, true)))?;
+        std::fs::write(
+            dir.join("report.md"),
+            format!("# {}\n\n{}", o.def.name, section(o, &rows, true)),
+        )?;
         md.push_str(&section(o, &rows, false));
         md.push('\n');
         for (v, why) in &o.skipped {
             let _ = writeln!(console, "{}: skipped `{v}`: {why}", o.def.name);
         }
         for (v, e) in &o.errors {
-            let _ = writeln!(console, "{}: FAILED `{v}`: {}", o.def.name, e.lines().next().unwrap_or(""));
+            let _ = writeln!(
+                console,
+                "{}: FAILED `{v}`: {}",
+                o.def.name,
+                e.lines().next().unwrap_or("")
+            );
         }
         write_samples(&dir, o)?;
         export_recordings(o)?;
@@ -263,7 +331,11 @@ pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f
         }
     }
     if !cmp.is_empty() {
-        let _ = writeln!(md, "## Against experiments/baseline.json (margin {:.0}%)\n", margin * 100.0);
+        let _ = writeln!(
+            md,
+            "## Against experiments/baseline.json (margin {:.0}%)\n",
+            margin * 100.0
+        );
         md.push_str("| metric | baseline | now | change |\n|---|---:|---:|---|\n");
         for c in cmp {
             let flag = if c.regressed {
@@ -273,13 +345,32 @@ pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f
             } else {
                 ""
             };
-            let _ = writeln!(md, "| {} | {} | {} | {:+.1}%{flag} |", c.key, num(c.base), num(c.now), c.change * 100.0);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:+.1}%{flag} |",
+                c.key,
+                num(c.base),
+                num(c.now),
+                c.change * 100.0
+            );
         }
         md.push('\n');
         let regressions: Vec<&Comparison> = cmp.iter().filter(|c| c.regressed).collect();
-        let _ = writeln!(console, "baseline: {} metrics compared, {} regressed", cmp.len(), regressions.len());
+        let _ = writeln!(
+            console,
+            "baseline: {} metrics compared, {} regressed",
+            cmp.len(),
+            regressions.len()
+        );
         for c in regressions {
-            let _ = writeln!(console, "  REGRESSION {}: {} → {} ({:+.1}%)", c.key, num(c.base), num(c.now), c.change * 100.0);
+            let _ = writeln!(
+                console,
+                "  REGRESSION {}: {} → {} ({:+.1}%)",
+                c.key,
+                num(c.base),
+                num(c.now),
+                c.change * 100.0
+            );
         }
     }
     std::fs::write(out.join("summary.md"), &md)?;
@@ -291,7 +382,10 @@ pub fn write_all(out: &Path, outcomes: &[Outcome], cmp: &[Comparison], margin: f
         "phases": outcomes.iter().map(|o| (o.def.name.clone(), &o.phases)).collect::<std::collections::BTreeMap<_, _>>(),
         "skipped": outcomes.iter().map(|o| (o.def.name.clone(), &o.skipped)).collect::<std::collections::BTreeMap<_, _>>(),
     });
-    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
     write_commands(out, outcomes, &rev, &qemu)?;
     let latest = out.parent().map(|p| p.join("latest"));
     if let (Some(latest), Some(name)) = (latest, out.file_name()) {
@@ -305,7 +399,16 @@ fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
     let mut csv = String::from("experiment,variant,mode,vm,metric,unit,index,value\n");
     for s in &o.series {
         for (i, v) in s.values.iter().enumerate() {
-            let _ = writeln!(csv, "{},{},{},{},{},{},{i},{v}", s.experiment, s.variant, s.mode.name(), s.vm, s.metric, s.mode.unit());
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{i},{v}",
+                s.experiment,
+                s.variant,
+                s.mode.name(),
+                s.vm,
+                s.metric,
+                s.mode.unit()
+            );
         }
     }
     std::fs::write(dir.join("samples.csv"), csv)?;
@@ -314,7 +417,10 @@ fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
         .iter()
         .map(|s| serde_json::json!({"variant": s.variant, "mode": s.mode, "vm": s.vm, "metric": s.metric, "unit": s.mode.unit(), "values": s.values}))
         .collect();
-    std::fs::write(dir.join("samples.json"), serde_json::to_string(&json)? + "\n")?;
+    std::fs::write(
+        dir.join("samples.json"),
+        serde_json::to_string(&json)? + "\n",
+    )?;
     Ok(())
 }
 
@@ -322,7 +428,11 @@ fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
 fn export_recordings(o: &Outcome) -> Result<()> {
     use hvmon::export::{Format, export};
     for rec in &o.recordings {
-        for (f, ext) in [(Format::Csv, "csv"), (Format::Jsonl, "jsonl"), (Format::Perfetto, "perfetto.json")] {
+        for (f, ext) in [
+            (Format::Csv, "csv"),
+            (Format::Jsonl, "jsonl"),
+            (Format::Perfetto, "perfetto.json"),
+        ] {
             let path = rec.with_extension(ext);
             let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
             export(rec, f, None, &mut file)?;
@@ -344,7 +454,11 @@ fn write_commands(out: &Path, outcomes: &[Outcome], rev: &str, qemu: &str) -> Re
             s,
             "## {} ({}; probes built with PROBE_ITERS/PROBE_WARMUP from the definition)",
             o.def.name,
-            o.def.file.strip_prefix(paths::root()).unwrap_or(&o.def.file).display()
+            o.def
+                .file
+                .strip_prefix(paths::root())
+                .unwrap_or(&o.def.file)
+                .display()
         );
         let mut seen = std::collections::BTreeSet::new();
         for c in &o.commands {

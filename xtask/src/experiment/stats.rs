@@ -21,7 +21,11 @@ impl Stats {
         let mut v = values.to_vec();
         v.sort_unstable();
         let n = v.len();
-        let median = if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0 };
+        let median = if n % 2 == 1 {
+            v[n / 2] as f64
+        } else {
+            (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0
+        };
         let rank = ((0.99 * n as f64).ceil() as usize).clamp(1, n);
         Some(Stats {
             count: n,
@@ -36,7 +40,11 @@ impl Stats {
 
 /// Formats a median: integer when it is one.
 pub fn num(x: f64) -> String {
-    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 #[cfg(test)]

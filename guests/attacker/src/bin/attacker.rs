@@ -42,10 +42,18 @@ mod guest {
 
     fn mem_probe(name: &str, addr: usize) {
         let r = probe::read32(addr);
-        result!(format_args!("mem-{name}-read"), "{}", if r.is_err() { "fault" } else { "ALLOWED" });
+        result!(
+            format_args!("mem-{name}-read"),
+            "{}",
+            if r.is_err() { "fault" } else { "ALLOWED" }
+        );
         check(r.is_err(), "memory-read-allowed");
         let w = probe::write32(addr, 0x4141_4141);
-        result!(format_args!("mem-{name}-write"), "{}", if w.is_err() { "fault" } else { "ALLOWED" });
+        result!(
+            format_args!("mem-{name}-write"),
+            "{}",
+            if w.is_err() { "fault" } else { "ALLOWED" }
+        );
         check(w.is_err(), "memory-write-allowed");
     }
 
@@ -69,7 +77,11 @@ mod guest {
             }
             a += 16 << 20;
         }
-        result!("ram-sweep", "{}", if leaked == 0 { "fault" } else { "LEAKED" });
+        result!(
+            "ram-sweep",
+            "{}",
+            if leaked == 0 { "fault" } else { "LEAKED" }
+        );
         guest_rt::println!("attacker: ram sweep {n} addresses, {leaked} reachable");
         check(leaked == 0, "ram-sweep");
     }
@@ -109,13 +121,43 @@ mod guest {
 
         // GIC state of interrupts this VM does not own: writes ignored, reads zero.
         // INTIDs 32..63: only 33, the interrupt of this VM's own (emulated) UART, is ours.
-        gic_probe("gicd-isenabler-spi32", GICD + gic::ISENABLER + 4, u32::MAX, 1 << 1);
-        gic_probe("gicd-icenabler-spi32", GICD + gic::ICENABLER + 4, u32::MAX, 1 << 1);
-        gic_probe("gicd-ispendr-spi32", GICD + gic::ISPENDR + 4, u32::MAX, 1 << 1);
+        gic_probe(
+            "gicd-isenabler-spi32",
+            GICD + gic::ISENABLER + 4,
+            u32::MAX,
+            1 << 1,
+        );
+        gic_probe(
+            "gicd-icenabler-spi32",
+            GICD + gic::ICENABLER + 4,
+            u32::MAX,
+            1 << 1,
+        );
+        gic_probe(
+            "gicd-ispendr-spi32",
+            GICD + gic::ISPENDR + 4,
+            u32::MAX,
+            1 << 1,
+        );
         // INTIDs 96..127: only 101 is ours (bit 5).
-        gic_probe("gicd-isenabler-spi96", GICD + gic::ISENABLER + 12, u32::MAX, 1 << 5);
-        gic_probe("gicd-ispendr-spi96", GICD + gic::ISPENDR + 12, !(1 << 5), 1 << 5);
-        gic_probe("gicd-ipriorityr-spi100", GICD + gic::IPRIORITYR + VICTIM_SPI as usize, 0x0000_0000, 0xff00);
+        gic_probe(
+            "gicd-isenabler-spi96",
+            GICD + gic::ISENABLER + 12,
+            u32::MAX,
+            1 << 5,
+        );
+        gic_probe(
+            "gicd-ispendr-spi96",
+            GICD + gic::ISPENDR + 12,
+            !(1 << 5),
+            1 << 5,
+        );
+        gic_probe(
+            "gicd-ipriorityr-spi100",
+            GICD + gic::IPRIORITYR + VICTIM_SPI as usize,
+            0x0000_0000,
+            0xff00,
+        );
         gic::set_priority(FROM_VICTIM, 0x80);
         let w = probe::write64(GICD + gic::IROUTER + VICTIM_SPI as usize * 8, 1);
         let r = probe::read64(GICD + gic::IROUTER + VICTIM_SPI as usize * 8);
@@ -142,9 +184,27 @@ mod guest {
         // SGIs aimed outside the VM: the victim counts what reaches it.
         for sgi in 8..16 {
             gic::write_sgi1r(gic::sgi1r(sgi, SgiTarget::Others));
-            gic::write_sgi1r(gic::sgi1r(sgi, SgiTarget::List { aff: 0, list: 0xfffe }));
-            gic::write_sgi1r(gic::sgi1r(sgi, SgiTarget::List { aff: 1, list: 0xffff }));
-            gic::write_sgi1r(gic::sgi1r(sgi, SgiTarget::List { aff: 0x01_0000, list: 0xffff }));
+            gic::write_sgi1r(gic::sgi1r(
+                sgi,
+                SgiTarget::List {
+                    aff: 0,
+                    list: 0xfffe,
+                },
+            ));
+            gic::write_sgi1r(gic::sgi1r(
+                sgi,
+                SgiTarget::List {
+                    aff: 1,
+                    list: 0xffff,
+                },
+            ));
+            gic::write_sgi1r(gic::sgi1r(
+                sgi,
+                SgiTarget::List {
+                    aff: 0x01_0000,
+                    list: 0xffff,
+                },
+            ));
         }
         result!("sgi-probes", "sent");
 
@@ -156,13 +216,33 @@ mod guest {
         let r = hypercall::virq_raise(READY_CH);
         code("hvc-virq-not-sender", r, err::DENIED, r == err::DENIED);
         let r = hypercall::console_write_raw(0x1000, 16);
-        code("hvc-console-bad-address", r, err::INVALID_ADDRESS, r == err::INVALID_ADDRESS);
+        code(
+            "hvc-console-bad-address",
+            r,
+            err::INVALID_ADDRESS,
+            r == err::INVALID_ADDRESS,
+        );
         let r = hypercall::console_write_raw(0x4200_0000, 16);
-        code("hvc-console-victim-pa", r, err::INVALID_ADDRESS, r == err::INVALID_ADDRESS);
+        code(
+            "hvc-console-victim-pa",
+            r,
+            err::INVALID_ADDRESS,
+            r == err::INVALID_ADDRESS,
+        );
         let r = hypercall::console_write_raw((RAM + RAM_SIZE - 8) as u64, 16);
-        code("hvc-console-straddle", r, err::INVALID_ADDRESS, r == err::INVALID_ADDRESS);
+        code(
+            "hvc-console-straddle",
+            r,
+            err::INVALID_ADDRESS,
+            r == err::INVALID_ADDRESS,
+        );
         let r = hypercall::console_write_raw(u64::MAX - 7, 16);
-        code("hvc-console-wrap", r, err::INVALID_ADDRESS, r == err::INVALID_ADDRESS);
+        code(
+            "hvc-console-wrap",
+            r,
+            err::INVALID_ADDRESS,
+            r == err::INVALID_ADDRESS,
+        );
         let msg = b"attacker: console write ok\n";
         let r = hypercall::console_write(msg);
         code("hvc-console-ok", r, msg.len(), r == msg.len() as i64);
@@ -173,7 +253,12 @@ mod guest {
         let r = hypercall::fault_complete(1, 1, 0);
         code("hvc-fault-complete-no-fault", r, "< 0", r < 0);
         let r = hypercall::fault_complete(1, 9, 0);
-        code("hvc-fault-complete-bad-action", r, err::INVALID, r == err::INVALID);
+        code(
+            "hvc-fault-complete-bad-action",
+            r,
+            err::INVALID,
+            r == err::INVALID,
+        );
         for (name, fid) in [
             ("hvc-unknown-c60000ff", 0xC600_00FFu64),
             ("hvc-unknown-c6000000", 0xC600_0000),
@@ -189,15 +274,40 @@ mod guest {
 
         // PSCI: vCPUs of other VMs do not exist here; bad entry points are refused.
         let r = psci::cpu_on(2, guest_rt::smp::entry_point(), 0);
-        code("psci-cpu-on-other-vm", r, ret::INVALID_PARAMETERS, r == ret::INVALID_PARAMETERS);
+        code(
+            "psci-cpu-on-other-vm",
+            r,
+            ret::INVALID_PARAMETERS,
+            r == ret::INVALID_PARAMETERS,
+        );
         let r = psci::cpu_on(0x100, guest_rt::smp::entry_point(), 0);
-        code("psci-cpu-on-aff1", r, ret::INVALID_PARAMETERS, r == ret::INVALID_PARAMETERS);
+        code(
+            "psci-cpu-on-aff1",
+            r,
+            ret::INVALID_PARAMETERS,
+            r == ret::INVALID_PARAMETERS,
+        );
         let r = psci::affinity_info(2, 0);
-        code("psci-affinity-other-vm", r, ret::INVALID_PARAMETERS, r == ret::INVALID_PARAMETERS);
+        code(
+            "psci-affinity-other-vm",
+            r,
+            ret::INVALID_PARAMETERS,
+            r == ret::INVALID_PARAMETERS,
+        );
         let r = psci::cpu_on(1, 0x1000, 0);
-        code("psci-cpu-on-entry-outside-ram", r, ret::INVALID_ADDRESS, r == ret::INVALID_ADDRESS);
+        code(
+            "psci-cpu-on-entry-outside-ram",
+            r,
+            ret::INVALID_ADDRESS,
+            r == ret::INVALID_ADDRESS,
+        );
         let r = psci::cpu_on(1, 0x4200_0000, 0);
-        code("psci-cpu-on-entry-victim-pa", r, ret::INVALID_ADDRESS, r == ret::INVALID_ADDRESS);
+        code(
+            "psci-cpu-on-entry-victim-pa",
+            r,
+            ret::INVALID_ADDRESS,
+            r == ret::INVALID_ADDRESS,
+        );
 
         // Conduits with a nonzero immediate (SMCCC requires 0): a fault or NOT_SUPPORTED.
         for (name, r) in [
@@ -214,7 +324,11 @@ mod guest {
         }
         // EL2 state from EL1: UNDEFINED.
         let r = probe::read_vttbr_el2();
-        result!("el2-sysreg", "{}", if r.is_err() { "fault" } else { "ALLOWED" });
+        result!(
+            "el2-sysreg",
+            "{}",
+            if r.is_err() { "fault" } else { "ALLOWED" }
+        );
         check(r.is_err(), "el2-sysreg");
 
         check(hypercall::virq_raise(DONE) == 0, "done-raise-failed");

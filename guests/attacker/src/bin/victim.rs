@@ -69,7 +69,11 @@ mod guest {
         }
         result!("victim-intact", "{}", if bad == 0 { "yes" } else { "no" });
         check(bad == 0, "victim-ram-changed");
-        let foreign: u32 = (0..16).map(irq::count).sum::<u32>() + (0..1020).filter(|&i| i >= 16 && i != DONE).map(irq::count).sum::<u32>();
+        let foreign: u32 = (0..16).map(irq::count).sum::<u32>()
+            + (0..1020)
+                .filter(|&i| i >= 16 && i != DONE)
+                .map(irq::count)
+                .sum::<u32>();
         result!("victim-foreign-irqs", "{foreign}");
         check(foreign == 0, "victim-foreign-irqs");
         result!("victim-done-irqs", "{}", irq::count(DONE));

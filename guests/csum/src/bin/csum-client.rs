@@ -12,5 +12,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system lwvm-csum --features lwvm`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system lwvm-csum --features lwvm`"
+    );
 }

@@ -74,5 +74,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system lwvm-fp --features lwvm`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system lwvm-fp --features lwvm`"
+    );
 }

@@ -80,7 +80,11 @@ mod guest {
         result!("phase2-delivered", "{d}");
         result!("phase2-duplicates", "{dups}");
         result!("phase2-pending-before", "{:#x}", pending);
-        result!("phase2-priority-order", "{}", if ordered { "ok" } else { "wrong" });
+        result!(
+            "phase2-priority-order",
+            "{}",
+            if ordered { "ok" } else { "wrong" }
+        );
         check(d == 16, "phase2-lost-interrupt");
         check(dups == 0, "phase2-duplicate");
         check(pending == 0xffff, "phase2-ispendr");

@@ -13,7 +13,7 @@
 #[cfg(target_os = "none")]
 mod lw {
     use lwvm_sdk::abi::{err, nr};
-    use lwvm_sdk::{Boot, probe, println, result, sys};
+    use lwvm_sdk::{Boot, println, probe, result, sys};
 
     const HV_IMAGE: u64 = 0x4020_0000;
     const HV_TABLES: u64 = 0x4060_0000;
@@ -30,19 +30,33 @@ mod lw {
 
     /// (name, probe): every one must end this life.
     const PROBES: &[(&str, fn())] = &[
-        ("read-hv-image", || { let _ = probe::read64(HV_IMAGE); }),
+        ("read-hv-image", || {
+            let _ = probe::read64(HV_IMAGE);
+        }),
         ("write-hv-image", || probe::write64(HV_IMAGE, 0)),
         ("write-hv-tables", || probe::write64(HV_TABLES, 0)),
         ("exec-hv-code", || probe::exec(HV_IMAGE)),
-        ("read-victim-ram", || { let _ = probe::read64(VICTIM_RAM + 0x10_0000); }),
-        ("write-victim-ram", || probe::write64(VICTIM_RAM + 0x10_0000, 0)),
-        ("read-gicd", || { let _ = probe::read64(GICD); }),
+        ("read-victim-ram", || {
+            let _ = probe::read64(VICTIM_RAM + 0x10_0000);
+        }),
+        ("write-victim-ram", || {
+            probe::write64(VICTIM_RAM + 0x10_0000, 0)
+        }),
+        ("read-gicd", || {
+            let _ = probe::read64(GICD);
+        }),
         ("write-uart", || probe::write64(UART, 0x41)),
-        ("read-null", || { let _ = probe::read64(0x1000); }),
+        ("read-null", || {
+            let _ = probe::read64(0x1000);
+        }),
         ("read-beyond-own-memory", beyond_own_memory),
-        ("mrs-sctlr-el1", || { let _ = probe::mrs_sctlr_el1(); }),
+        ("mrs-sctlr-el1", || {
+            let _ = probe::mrs_sctlr_el1();
+        }),
         ("msr-sctlr-el1", probe::msr_sctlr_el1),
-        ("mrs-ttbr0-el2", || { let _ = probe::mrs_ttbr0_el2(); }),
+        ("mrs-ttbr0-el2", || {
+            let _ = probe::mrs_ttbr0_el2();
+        }),
         ("msr-hcr-el2", probe::msr_hcr_el2),
         ("hvc", probe::hvc0),
         ("smc", probe::smc0),
@@ -74,21 +88,43 @@ mod lw {
             result!(key, "{verdict}");
         };
         let i = sys::info();
-        expect("write-from-hv-memory", sys::write_raw(HV_IMAGE, 16), err::INVALID_ADDRESS);
-        expect("write-past-own-memory", sys::write_raw(i.mem_va + i.mem_size - 8, 16), err::INVALID_ADDRESS);
+        expect(
+            "write-from-hv-memory",
+            sys::write_raw(HV_IMAGE, 16),
+            err::INVALID_ADDRESS,
+        );
+        expect(
+            "write-past-own-memory",
+            sys::write_raw(i.mem_va + i.mem_size - 8, 16),
+            err::INVALID_ADDRESS,
+        );
         expect("raise-foreign-channel", sys::raise(1), err::DENIED);
         expect("raise-missing-channel", sys::raise(99), err::INVALID);
-        expect("unknown-syscall", sys::raw(99, [0; 6])[0] as i64, err::NOT_SUPPORTED);
+        expect(
+            "unknown-syscall",
+            sys::raw(99, [0; 6])[0] as i64,
+            err::NOT_SUPPORTED,
+        );
         expect("svc-imm-1", probe::svc1(), err::NOT_SUPPORTED);
         let _ = nr::EXIT;
         result!("lives", "{}", life + 1);
         sys::raise(DONE);
-        result!("status", "{}", if ok && life == PROBES.len() { "pass" } else { "fail" });
+        result!(
+            "status",
+            "{}",
+            if ok && life == PROBES.len() {
+                "pass"
+            } else {
+                "fail"
+            }
+        );
     }
     lwvm_sdk::entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-attacker --features lwvm`");
+    eprintln!(
+        "this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-attacker --features lwvm`"
+    );
 }

@@ -83,5 +83,7 @@ mod lw {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-csum --features lwvm`");
+    eprintln!(
+        "this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-csum --features lwvm`"
+    );
 }

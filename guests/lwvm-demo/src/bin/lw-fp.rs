@@ -12,16 +12,30 @@ mod lw {
     const TO_VM: u64 = 1;
 
     fn main(boot: Boot) {
-        result!("fp-clean-at-entry", "{}", if boot.fp_clean { "yes" } else { "no" });
+        result!(
+            "fp-clean-at-entry",
+            "{}",
+            if boot.fp_clean { "yes" } else { "no" }
+        );
         sys::wait();
         let (_, intact) = probe::fp_hold_across(MINE, TO_VM);
         result!("fp-own-preserved", "{}", if intact { "yes" } else { "no" });
-        result!("status", "{}", if boot.fp_clean && intact { "pass" } else { "fail" });
+        result!(
+            "status",
+            "{}",
+            if boot.fp_clean && intact {
+                "pass"
+            } else {
+                "fail"
+            }
+        );
     }
     lwvm_sdk::entry!(main);
 }
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-fp --features lwvm`");
+    eprintln!(
+        "this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-fp --features lwvm`"
+    );
 }

@@ -30,7 +30,10 @@ mod lw {
             done += 1;
         }
         let ticks = time::counter() - t0;
-        println!("lw-ping: {} ticks per round trip", ticks / u64::from(done.max(1)));
+        println!(
+            "lw-ping: {} ticks per round trip",
+            ticks / u64::from(done.max(1))
+        );
         result!("round-trips", "{done}");
         result!("status", "{}", if done == ROUNDS { "pass" } else { "fail" });
     }

@@ -10,7 +10,11 @@ mod lw {
     const ROUNDS: u32 = 1000;
 
     fn main(boot: Boot) {
-        result!("fp-clean-at-entry", "{}", if boot.fp_clean { "yes" } else { "no" });
+        result!(
+            "fp-clean-at-entry",
+            "{}",
+            if boot.fp_clean { "yes" } else { "no" }
+        );
         let (out, inc) = sys::channels();
         if out.count_ones() != 1 || inc == 0 {
             println!("lw-pong: channels out {out:#x} in {inc:#x}: need one of each");
@@ -43,5 +47,7 @@ mod lw {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-pingpong --features lwvm`");
+    eprintln!(
+        "this lwVM runs under the hypervisor: use `cargo xtask run --system lwvm-pingpong --features lwvm`"
+    );
 }

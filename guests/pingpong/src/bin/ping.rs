@@ -30,7 +30,10 @@ mod guest {
             done = i;
         }
         let ticks = timer::now() - t0;
-        println!("ping: {} ticks per round trip", ticks / u64::from(done.max(1)));
+        println!(
+            "ping: {} ticks per round trip",
+            ticks / u64::from(done.max(1))
+        );
         result!("round-trips", "{done}");
         check(irq::count(FROM_PONG) == ROUNDS + 1, "reply-count");
         guest_rt::result::finish()

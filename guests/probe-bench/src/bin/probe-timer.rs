@@ -64,7 +64,11 @@ mod guest {
             arch::irq_mask();
             // Without icount the cycle counter's alignment with the generic counter is
             // only as good as host timing: a stamp "before" CVAL counts as 0.
-            s.round(r, AT.load(Ordering::Relaxed).saturating_sub(cval * ns_per_tick));
+            s.round(
+                r,
+                AT.load(Ordering::Relaxed)
+                    .saturating_sub(cval * ns_per_tick),
+            );
         }
         p::phase_end(id);
     }
@@ -80,7 +84,10 @@ mod guest {
         let ns_per_tick = 1_000_000_000 / timer::frequency();
         run(0, &BUSY, false, ns_per_tick);
         run(1, &IDLE, true, ns_per_tick);
-        guest_rt::println!("probe-timer: {} rounds armed too late", LATE.load(Ordering::Relaxed));
+        guest_rt::println!(
+            "probe-timer: {} rounds armed too late",
+            LATE.load(Ordering::Relaxed)
+        );
         p::report(0, &BUSY);
         p::report(1, &IDLE);
         guest_rt::result::pass()

@@ -59,11 +59,20 @@ mod guest {
         result!("fetch-empty", "{r}");
         check(r == err::NO_ENTRY, "fetch-empty");
         let r = hypercall::fault_complete(0xdead_0001, FaultAction::Skip as u64, 0);
-        result!("complete-forged", "{}", if r < 0 { "refused" } else { "accepted" });
+        result!(
+            "complete-forged",
+            "{}",
+            if r < 0 { "refused" } else { "accepted" }
+        );
         check(r < 0, "complete-forged");
 
         check(hypercall::virq_raise(TO_CLIENT) == 0, "virq-raise-failed");
-        let mut dev = Device { counter: 0, scratch32: 0, scratch64: 0, done: false };
+        let mut dev = Device {
+            counter: 0,
+            scratch32: 0,
+            scratch64: 0,
+            done: false,
+        };
         let mut handled = 0u32;
         let mut bad_ipa = 0u32;
         let mut seen = 0;

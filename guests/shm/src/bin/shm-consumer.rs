@@ -56,7 +56,10 @@ mod guest {
                 check(false, "ro-write-allowed");
             }
             Err(f) => {
-                println!("shm-consumer: ro write fault ESR_EL1 {:#x} FAR_EL1 {:#x}", f.esr, f.far);
+                println!(
+                    "shm-consumer: ro write fault ESR_EL1 {:#x} FAR_EL1 {:#x}",
+                    f.esr, f.far
+                );
                 result!("ro-write", "fault");
                 let kind = if !f.is_data_abort() {
                     "not-a-data-abort"
@@ -73,12 +76,24 @@ mod guest {
                 check(kind == "permission", "ro-write-dfsc");
                 result!("ro-write-wnr", "{}", f.is_write() as u32);
                 check(f.is_write(), "ro-write-wnr");
-                result!("ro-write-far", "{}", if f.far == target as u64 { "ok" } else { "wrong" });
+                result!(
+                    "ro-write-far",
+                    "{}",
+                    if f.far == target as u64 {
+                        "ok"
+                    } else {
+                        "wrong"
+                    }
+                );
                 check(f.far == target as u64, "ro-write-far");
             }
         }
         let unchanged = get(target) == before;
-        result!("ro-data-unchanged", "{}", if unchanged { "yes" } else { "no" });
+        result!(
+            "ro-data-unchanged",
+            "{}",
+            if unchanged { "yes" } else { "no" }
+        );
         check(unchanged, "ro-data-changed");
         check(hypercall::virq_raise(ACK) == 0, "virq-raise-failed");
         guest_rt::result::finish()

@@ -23,7 +23,9 @@ mod guest {
         gic::init_distributor();
         gic::init_cpu();
         gic::configure(FROM_CONSUMER, 0x80);
-        guest_rt::println!("shm-producer: waiting for the consumer's ready (INTID {FROM_CONSUMER})");
+        guest_rt::println!(
+            "shm-producer: waiting for the consumer's ready (INTID {FROM_CONSUMER})"
+        );
         irq::wait_count(FROM_CONSUMER, 1);
         let mut all = [0u64; COUNT];
         for (i, sum) in all.iter_mut().enumerate() {

@@ -48,7 +48,9 @@ mod guest {
     }
 
     fn wait_stage(n: u32) -> bool {
-        timer::spin_until(timer::us_to_ticks(2_000_000), || STAGE.load(Ordering::SeqCst) >= n)
+        timer::spin_until(timer::us_to_ticks(2_000_000), || {
+            STAGE.load(Ordering::SeqCst) >= n
+        })
     }
 
     fn main() -> ! {
@@ -83,7 +85,11 @@ mod guest {
         }
         let r = smp::start(1, secondary);
         // Either is right, depending on how far vCPU 1 got.
-        let again = if r == ret::ALREADY_ON || r == ret::ON_PENDING { "refused" } else { "wrong" };
+        let again = if r == ret::ALREADY_ON || r == ret::ON_PENDING {
+            "refused"
+        } else {
+            "wrong"
+        };
         println!("smp-ipi: second CPU_ON of vCPU 1 returned {r}");
         result!("cpu-on-again", "{again}");
         check(again == "refused", "cpu-on-again");
@@ -101,17 +107,31 @@ mod guest {
             irq::wait_count(SGI_PONG, i);
         }
         let ticks = timer::now() - t0;
-        println!("smp-ipi: {} ticks per SGI round trip", ticks / u64::from(ROUNDS));
+        println!(
+            "smp-ipi: {} ticks per SGI round trip",
+            ticks / u64::from(ROUNDS)
+        );
         check(wait_stage(2), "vcpu1-stuck");
         result!("sgis-received-vcpu0", "{}", irq::count(SGI_PONG));
-        result!("sgis-received-vcpu1", "{}", V1_RECEIVED.load(Ordering::SeqCst));
+        result!(
+            "sgis-received-vcpu1",
+            "{}",
+            V1_RECEIVED.load(Ordering::SeqCst)
+        );
         check(irq::count(SGI_PONG) == ROUNDS, "vcpu0-sgi-count");
-        check(V1_RECEIVED.load(Ordering::SeqCst) == ROUNDS, "vcpu1-sgi-count");
+        check(
+            V1_RECEIVED.load(Ordering::SeqCst) == ROUNDS,
+            "vcpu1-sgi-count",
+        );
 
         // IRM = 1: every vCPU but the sender.
         gic::write_sgi1r(gic::sgi1r(SGI_BCAST, gic::SgiTarget::Others));
         let seen = wait_stage(3);
-        result!("sgi-broadcast", "{}", if seen { "delivered" } else { "lost" });
+        result!(
+            "sgi-broadcast",
+            "{}",
+            if seen { "delivered" } else { "lost" }
+        );
         check(seen, "sgi-broadcast");
         check(irq::count(SGI_BCAST) == 0, "broadcast-reached-sender");
 
@@ -121,7 +141,10 @@ mod guest {
         result!("affinity-after-off", "{}", psci::affinity_info(1, 0));
         check(off, "cpu-off");
         if V1_CPU_OFF.load(Ordering::SeqCst) != 0 {
-            println!("smp-ipi: CPU_OFF returned {}", V1_CPU_OFF.load(Ordering::SeqCst));
+            println!(
+                "smp-ipi: CPU_OFF returned {}",
+                V1_CPU_OFF.load(Ordering::SeqCst)
+            );
         }
         guest_rt::result::finish()
     }

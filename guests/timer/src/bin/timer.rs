@@ -66,11 +66,21 @@ mod guest {
         }
         result!("timer-irqs", "{}", FIRED.load(Ordering::SeqCst) - 1);
         result!("timer-early", "{early}");
-        result!("timer-istatus", "{}", ISTATUS.load(Ordering::SeqCst).saturating_sub(1));
+        result!(
+            "timer-istatus",
+            "{}",
+            ISTATUS.load(Ordering::SeqCst).saturating_sub(1)
+        );
         result!("other-irqs", "{}", OTHER.load(Ordering::SeqCst));
-        check(FIRED.load(Ordering::SeqCst) == ROUNDS + 1, "timer-irq-count");
+        check(
+            FIRED.load(Ordering::SeqCst) == ROUNDS + 1,
+            "timer-irq-count",
+        );
         check(early == 0, "timer-fired-early");
-        check(ISTATUS.load(Ordering::SeqCst) == ROUNDS + 1, "istatus-not-set");
+        check(
+            ISTATUS.load(Ordering::SeqCst) == ROUNDS + 1,
+            "istatus-not-set",
+        );
         check(OTHER.load(Ordering::SeqCst) == 0, "unexpected-irq");
         guest_rt::result::finish()
     }

@@ -121,7 +121,11 @@ fn virtio_window_is_el2_device_memory_and_in_no_vm() {
     let p = rich_setup().plan();
     let d = p.desc;
     assert_eq!(
-        (d.devices.virtio_mmio_base, d.devices.virtio_mmio_stride, d.devices.virtio_mmio_count),
+        (
+            d.devices.virtio_mmio_base,
+            d.devices.virtio_mmio_stride,
+            d.devices.virtio_mmio_count
+        ),
         (0x0a00_0000, 0x200, 32)
     );
     let w = Walker::new(&p.tables_blob, d.hv.tables_base);
@@ -158,7 +162,10 @@ fn checker_catches_a_vm_reaching_the_virtio_window() {
     let at = p.tables_blob.windows(8).position(|x| x == needle).unwrap();
     p.tables_blob[at..at + 8].copy_from_slice(&(0x0a00_3000 | leaf.attrs | 0b11).to_le_bytes());
     let e = check(&p).unwrap_err();
-    assert!(e.contains("vm b reaches the hypervisor's virtio-mmio window at 0xa00_3000"), "{e}");
+    assert!(
+        e.contains("vm b reaches the hypervisor's virtio-mmio window at 0xa00_3000"),
+        "{e}"
+    );
 }
 
 /// A random valid system: 1-4 VMs with random sizes, optional odd fixed bases,

@@ -75,20 +75,36 @@ fn lwvms_are_laid_out_described_and_isolated() {
     assert_eq!(other.restart, hv_core::sysdesc::RestartPolicy::Restart);
     assert!(svc.console && !other.console);
     assert_eq!(d.vcpus.len(), 3);
-    assert_eq!((d.vcpus[1].vm, d.vcpus[1].cpu, d.vcpus[1].priority), (1, 0, 1));
+    assert_eq!(
+        (d.vcpus[1].vm, d.vcpus[1].cpu, d.vcpus[1].priority),
+        (1, 0, 1)
+    );
     assert_eq!(d.cpus[0].schedule, &[0, 1], "vm a (2) before svc (1)");
     assert_eq!(d.cpus[1].schedule, &[2]);
     // Channels into an lwVM carry their own index as the event bit.
     assert_eq!((d.channels[0].to, d.channels[0].virt_intid), (1, 0));
     assert_eq!((d.channels[1].to, d.channels[1].virt_intid), (0, 101));
-    assert_eq!((d.channels[2].from, d.channels[2].to, d.channels[2].virt_intid), (1, 2, 2));
+    assert_eq!(
+        (
+            d.channels[2].from,
+            d.channels[2].to,
+            d.channels[2].virt_intid
+        ),
+        (1, 2, 2)
+    );
     assert_eq!(d.shared[0].maps[1].vm, 1);
 
     let text = crate::explain::explain(&p);
     assert!(text.contains("asid 1  svc"), "{text}");
-    assert!(text.contains("cpu 0 (mpidr 0x0, capacity 1024): a:0, svc (lwvm)"), "{text}");
+    assert!(
+        text.contains("cpu 0 (mpidr 0x0, capacity 1024): a:0, svc (lwvm)"),
+        "{text}"
+    );
     let rs = crate::emit::system_rs(&p);
-    assert!(rs.contains("lwvm: Some(hv_core::sysdesc::LwvmDesc {"), "{rs}");
+    assert!(
+        rs.contains("lwvm: Some(hv_core::sysdesc::LwvmDesc {"),
+        "{rs}"
+    );
     assert!(rs.contains("e2h: true"));
 }
 
@@ -98,28 +114,45 @@ fn user_pages_are_only_the_lwvms_own_and_hypervisor_pages_never_el0() {
     let d = p.desc;
     let w = Walker::new(&p.tables_blob, d.hv.tables_base);
     let el2: Vec<_> = coalesce(&w.leaves(d.hv.ttbr0_el2).unwrap());
-    assert!(el2.iter().all(|l| !vhe_perms(l.attrs).el0 && l.attrs & vbits::UXN != 0));
+    assert!(
+        el2.iter()
+            .all(|l| !vhe_perms(l.attrs).el0 && l.attrs & vbits::UXN != 0)
+    );
     for (i, vm) in d.vms.iter().enumerate() {
         let Some(lw) = vm.lwvm else { continue };
         let leaves = coalesce(&w.leaves(lw.root).unwrap());
         for l in &leaves {
             let perms = vhe_perms(l.attrs);
             if !perms.el0 {
-                assert!(el2.contains(l), "lwvm {}: privileged leaf {l:?} is not the EL2 map's", vm.name);
+                assert!(
+                    el2.contains(l),
+                    "lwvm {}: privileged leaf {l:?} is not the EL2 map's",
+                    vm.name
+                );
                 continue;
             }
             assert!(!perms.el2_exec && perms.ng, "{l:?}");
             let own = l.pa >= vm.ram_pa && l.pa + l.size <= vm.ram_pa + vm.ram_size;
             let shared = d.shared.iter().any(|s| {
-                s.maps.iter().any(|m| usize::from(m.vm) == i && l.pa >= s.pa && l.pa + l.size <= s.pa + s.size)
+                s.maps.iter().any(|m| {
+                    usize::from(m.vm) == i && l.pa >= s.pa && l.pa + l.size <= s.pa + s.size
+                })
             });
             assert!(own || shared, "lwvm {}: EL0 reaches {:#x}", vm.name, l.pa);
             if shared {
-                assert!(perms.read_only && !perms.el0_exec, "the ro map stays ro and XN");
+                assert!(
+                    perms.read_only && !perms.el0_exec,
+                    "the ro map stays ro and XN"
+                );
             }
         }
         // The hypervisor image, tables and the other lwVM's memory: privileged only.
-        for a in [d.hv.image_base, d.hv.tables_base, d.vms[0].ram_pa, d.vms[3 - i].ram_pa] {
+        for a in [
+            d.hv.image_base,
+            d.hv.tables_base,
+            d.vms[0].ram_pa,
+            d.vms[3 - i].ram_pa,
+        ] {
             let l = w.translate(lw.root, a).unwrap().unwrap();
             assert!(!vhe_perms(l.attrs).el0, "lwvm {} reaches {a:#x}", vm.name);
         }
@@ -128,8 +161,14 @@ fn user_pages_are_only_the_lwvms_own_and_hypervisor_pages_never_el0() {
         assert_eq!((m.pa, m.attrs), (vm.ram_pa, LW_RAM));
     }
     // The other lwVM's window is not the first's: separate address spaces.
-    let a = w.translate(d.vms[1].lwvm.unwrap().root, WINDOW_BASE).unwrap().unwrap();
-    let b = w.translate(d.vms[2].lwvm.unwrap().root, WINDOW_BASE).unwrap().unwrap();
+    let a = w
+        .translate(d.vms[1].lwvm.unwrap().root, WINDOW_BASE)
+        .unwrap()
+        .unwrap();
+    let b = w
+        .translate(d.vms[2].lwvm.unwrap().root, WINDOW_BASE)
+        .unwrap()
+        .unwrap();
     assert_ne!(a.pa, b.pa);
 }
 
@@ -161,13 +200,23 @@ fn checker_catches_an_el0_leak_into_the_hypervisor() {
 
 #[test]
 fn vhe_flavour_without_lwvms_when_the_image_asks() {
-    let text = std::fs::read_to_string(super::repo().join("boards/qemu-virt/systems/hello.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(super::repo().join("boards/qemu-virt/systems/hello.toml")).unwrap();
     let s = Setup::new(&text);
     let out = s.dir.path().join("out");
-    let req = GenerateRequest { board: &s.board(), system: &s.system(), images_dir: s.dir.path(), out_dir: &out };
+    let req = GenerateRequest {
+        board: &s.board(),
+        system: &s.system(),
+        images_dir: s.dir.path(),
+        out_dir: &out,
+    };
     generate_for(&req, true).unwrap();
     let rs = std::fs::read_to_string(out.join("system.rs")).unwrap();
-    assert!(rs.contains("e2h: true") && rs.contains(&format!("tcr_el2: {}", crate::fmt::hex(TCR_EL2_VHE))), "{rs}");
+    assert!(
+        rs.contains("e2h: true")
+            && rs.contains(&format!("tcr_el2: {}", crate::fmt::hex(TCR_EL2_VHE))),
+        "{rs}"
+    );
     generate_for(&req, false).unwrap();
     let rs = std::fs::read_to_string(out.join("system.rs")).unwrap();
     assert!(rs.contains("e2h: false"));
@@ -183,7 +232,12 @@ fn vhe_flavour_without_lwvms_when_the_image_asks() {
 fn lwvms_need_an_image_built_with_the_feature() {
     let s = lw_setup(LW);
     let out = s.dir.path().join("out");
-    let req = GenerateRequest { board: &s.board(), system: &s.system(), images_dir: s.dir.path(), out_dir: &out };
+    let req = GenerateRequest {
+        board: &s.board(),
+        system: &s.system(),
+        images_dir: s.dir.path(),
+        out_dir: &out,
+    };
     let e = generate_for(&req, false).unwrap_err().to_string();
     assert!(e.contains("sys.toml: lwvm: lightweight VMs ([[lwvm]]) need the hypervisor built with the `lwvm` feature"), "{e}");
 }

@@ -35,7 +35,10 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
         {
             c.err(
                 format!("{p}.name"),
-                format!("lwvm name \"{}\" must be non-empty letters, digits, '_' or '-'", lw.name),
+                format!(
+                    "lwvm name \"{}\" must be non-empty letters, digits, '_' or '-'",
+                    lw.name
+                ),
             );
         }
         if let Some(k) = cfg.system.vm_index(&lw.name) {
@@ -51,7 +54,11 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
             );
         }
         let mem = lw.memory.0;
-        c.size(&format!("{p}.memory"), &format!("lwvm \"{}\" memory", lw.name), mem);
+        c.size(
+            &format!("{p}.memory"),
+            &format!("lwvm \"{}\" memory", lw.name),
+            mem,
+        );
         if WINDOW_BASE.checked_add(mem).is_none_or(|e| e > WINDOW_END) {
             c.err(
                 format!("{p}.memory"),
@@ -64,7 +71,12 @@ pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
             );
         }
         if let Some(base) = lw.base {
-            c.base(&format!("{p}.base"), &format!("lwvm \"{}\" memory", lw.name), base.0, mem);
+            c.base(
+                &format!("{p}.base"),
+                &format!("lwvm \"{}\" memory", lw.name),
+                base.0,
+                mem,
+            );
         }
         if usize::from(lw.cpu) >= ncpus {
             c.err(
@@ -108,7 +120,12 @@ fn check_vhe_board(cfg: &Config, c: &mut Checker) {
     if !s.hypervisor.vhe && s.lwvm.is_empty() {
         return;
     }
-    for cl in cfg.board.cluster.iter().filter(|cl| !cl.features.iter().any(|f| f == "vhe")) {
+    for cl in cfg
+        .board
+        .cluster
+        .iter()
+        .filter(|cl| !cl.features.iter().any(|f| f == "vhe"))
+    {
         let (field, who) = match s.lwvm.first() {
             Some(lw) => ("lwvm[0].cpu".to_string(), format!("lwvm \"{}\"", lw.name)),
             None => ("hypervisor.vhe".to_string(), "`vhe = true`".to_string()),
@@ -118,7 +135,10 @@ fn check_vhe_board(cfg: &Config, c: &mut Checker) {
             .iter()
             .enumerate()
             .find(|(_, lw)| {
-                cfg.board.cpus().get(usize::from(lw.cpu)).is_some_and(|(_, k, _)| k.name == cl.name)
+                cfg.board
+                    .cpus()
+                    .get(usize::from(lw.cpu))
+                    .is_some_and(|(_, k, _)| k.name == cl.name)
             })
             .map_or(field, |(j, _)| format!("lwvm[{j}].cpu"));
         c.err(
@@ -246,7 +266,8 @@ mod tests {
     use super::super::validate;
     use crate::config::Config;
 
-    const VM: &str = "[[vm]]\nname = \"a\"\nmemory = \"16M\"\nimage = \"hello\"\nvcpus = [{ cpu = 0 }]\n";
+    const VM: &str =
+        "[[vm]]\nname = \"a\"\nmemory = \"16M\"\nimage = \"hello\"\nvcpus = [{ cpu = 0 }]\n";
     const LW: &str = "[[lwvm]]\nname = \"svc\"\nmemory = \"1M\"\nimage = \"lw\"\ncpu = 2\n";
 
     fn errors_on(board: &str, system: &str) -> String {
@@ -256,7 +277,10 @@ mod tests {
         std::fs::write(&s, system).unwrap();
         let strip = |e: String| e.replace(&dir.path().display().to_string(), "");
         match Config::load(&b, &s) {
-            Ok(cfg) => validate(&cfg).err().map(|e| strip(e.to_string())).unwrap_or_default(),
+            Ok(cfg) => validate(&cfg)
+                .err()
+                .map(|e| strip(e.to_string()))
+                .unwrap_or_default(),
             Err(e) => strip(e.to_string()),
         }
     }
@@ -276,7 +300,9 @@ mod tests {
 
     #[test]
     fn valid_lwvm_system() {
-        let s = sys("[[channel]]\nname = \"r\"\nfrom = \"a\"\nto = \"svc\"\n[[channel]]\nname = \"q\"\nfrom = \"svc\"\nto = \"a\"\nintid = 101\n");
+        let s = sys(
+            "[[channel]]\nname = \"r\"\nfrom = \"a\"\nto = \"svc\"\n[[channel]]\nname = \"q\"\nfrom = \"svc\"\nto = \"a\"\nintid = 101\n",
+        );
         assert_eq!(errors(&s), "");
         // An lwVM alone is a system too.
         assert_eq!(errors(&format!("name = \"s\"\n{LW}")), "");
@@ -285,15 +311,25 @@ mod tests {
     #[test]
     fn lwvms_need_vhe_on_every_cluster() {
         // The board's "little" cluster (CPUs 2, 3) without VHE.
-        let board = board_text().replacen("capacity = 512\nfeatures = [\"vhe\"]", "capacity = 512\nfeatures = []", 1);
+        let board = board_text().replacen(
+            "capacity = 512\nfeatures = [\"vhe\"]",
+            "capacity = 512\nfeatures = []",
+            1,
+        );
         assert!(board != board_text());
         let e = errors_on(&board, &sys(""));
         assert!(
             e.contains("sys.toml: lwvm[0].cpu: lwvm \"svc\" needs ARMv8.1 VHE (HCR_EL2.E2H=1) on every CPU, but cluster \"little\" of board \"qemu-virt\" lacks the \"vhe\" feature"),
             "{e}"
         );
-        let e = errors_on(&board, &format!("name = \"s\"\n[hypervisor]\nvhe = true\n{VM}"));
-        assert!(e.contains("sys.toml: hypervisor.vhe: `vhe = true` needs ARMv8.1 VHE"), "{e}");
+        let e = errors_on(
+            &board,
+            &format!("name = \"s\"\n[hypervisor]\nvhe = true\n{VM}"),
+        );
+        assert!(
+            e.contains("sys.toml: hypervisor.vhe: `vhe = true` needs ARMv8.1 VHE"),
+            "{e}"
+        );
         // Without lwVMs nor `vhe`, the board's features do not matter.
         assert_eq!(errors_on(&board, &format!("name = \"s\"\n{VM}")), "");
     }
@@ -312,7 +348,10 @@ mod tests {
         for k in 0..65 {
             many += &format!("[[channel]]\nname = \"c{k}\"\nfrom = \"a\"\nto = \"svc\"\n");
         }
-        expect(&many, "sys.toml: channel[64]: channel \"c64\" goes to lwvm \"svc\" but has index 64");
+        expect(
+            &many,
+            "sys.toml: channel[64]: channel \"c64\" goes to lwvm \"svc\" but has index 64",
+        );
     }
 
     #[test]
@@ -326,7 +365,9 @@ mod tests {
             "sys.toml: channel[0].to: unknown vm or lwvm \"svx\" — did you mean \"svc\"?",
         );
         expect(
-            &sys("[[emulated]]\nvm = \"a\"\nbase = 0x0a00_0000\nsize = \"4K\"\nby = \"svc\"\nintid = 101\n"),
+            &sys(
+                "[[emulated]]\nvm = \"a\"\nbase = 0x0a00_0000\nsize = \"4K\"\nby = \"svc\"\nintid = 101\n",
+            ),
             "sys.toml: emulated[0].by: \"svc\" is a lightweight VM ([[lwvm]]); only a full VM fits here",
         );
     }
@@ -353,9 +394,19 @@ mod tests {
 
     #[test]
     fn shared_maps_in_the_window() {
-        let shared = |va: &str| sys(&format!("[[shared]]\nname = \"r\"\nsize = \"64K\"\nmaps = [{{ vm = \"a\", ipa = 0x5000_0000 }}, {{ vm = \"svc\", ipa = {va} }}]\n"));
+        let shared = |va: &str| {
+            sys(&format!(
+                "[[shared]]\nname = \"r\"\nsize = \"64K\"\nmaps = [{{ vm = \"a\", ipa = 0x5000_0000 }}, {{ vm = \"svc\", ipa = {va} }}]\n"
+            ))
+        };
         assert_eq!(errors(&shared("0x40_1000_0000")), "");
-        expect(&shared("0x5000_0000"), "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x5000_0000..0x5001_0000 in lwvm \"svc\" lies outside the lwVM window");
-        expect(&shared("0x40_0000_0000"), "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x40_0000_0000..0x40_0001_0000 overlaps lwvm \"svc\" memory");
+        expect(
+            &shared("0x5000_0000"),
+            "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x5000_0000..0x5001_0000 in lwvm \"svc\" lies outside the lwVM window",
+        );
+        expect(
+            &shared("0x40_0000_0000"),
+            "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x40_0000_0000..0x40_0001_0000 overlaps lwvm \"svc\" memory",
+        );
     }
 }

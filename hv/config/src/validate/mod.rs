@@ -111,8 +111,15 @@ impl<'a> Checker<'a> {
         let found = cfg.system.party_index(name);
         if found.is_none() {
             let names = cfg.system.vm.iter().map(|v| v.name.as_str());
-            let hint = suggest(name, names.chain(cfg.system.lwvm.iter().map(|v| v.name.as_str())));
-            let what = if cfg.system.lwvm.is_empty() { "vm" } else { "vm or lwvm" };
+            let hint = suggest(
+                name,
+                names.chain(cfg.system.lwvm.iter().map(|v| v.name.as_str())),
+            );
+            let what = if cfg.system.lwvm.is_empty() {
+                "vm"
+            } else {
+                "vm or lwvm"
+            };
             self.err(field, format!("unknown {what} \"{name}\"{hint}"));
         }
         found

@@ -57,7 +57,10 @@ fn decode_rejects() {
         Err(err::INVALID)
     );
     assert_eq!(call(fid::BASE | 0x09, [0; 5]), Err(err::NOT_SUPPORTED));
-    assert_eq!(call(fid::VM_STATE, [1 << 16, 0, 0, 0, 0]), Err(err::INVALID));
+    assert_eq!(
+        call(fid::VM_STATE, [1 << 16, 0, 0, 0, 0]),
+        Err(err::INVALID)
+    );
     assert_eq!(call(fid::BASE, [0; 5]), Err(err::NOT_SUPPORTED));
     assert_eq!(call(0x8400_0000, [0; 5]), Err(err::NOT_SUPPORTED), "PSCI");
     assert_eq!(
@@ -199,7 +202,12 @@ fn features_and_range() {
 #[test]
 fn vm_state_is_visible_only_along_channels() {
     use crate::sysdesc::ChannelDesc;
-    let ch = [ChannelDesc { name: "c", from: 1, to: 0, virt_intid: 100 }];
+    let ch = [ChannelDesc {
+        name: "c",
+        from: 1,
+        to: 0,
+        virt_intid: 100,
+    }];
     assert!(may_observe(&ch, 1, 0));
     assert!(may_observe(&ch, 0, 1));
     assert!(may_observe(&ch, 2, 2));

@@ -46,7 +46,11 @@ struct LwState {
 }
 
 static STATE: [LwState; MAX_VMS] = [const {
-    LwState { events: Events::new(), restarts: AtomicU32::new(0), waiting: AtomicBool::new(false) }
+    LwState {
+        events: Events::new(),
+        restarts: AtomicU32::new(0),
+        waiting: AtomicBool::new(false),
+    }
 }; MAX_VMS];
 
 /// Refuses to go on (before the MMU comes on) on a CPU without VHE: the image's tables
@@ -111,7 +115,9 @@ pub fn boot(vm: usize) {
 /// Runs lwVM slot `v` (picked by the schedule) until it traps, and handles the trap.
 pub fn run(ctx: &mut CpuCtx, v: usize) {
     let vm = SYSTEM.vcpus[v].vm as usize;
-    let Some(lw) = SYSTEM.vms[vm].lwvm else { return };
+    let Some(lw) = SYSTEM.vms[vm].lwvm else {
+        return;
+    };
     // SAFETY: `v` comes from this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(v) };
     if vcpu.power != Power::On || !VMS[vm].alive.load(Ordering::Acquire) {
@@ -128,7 +134,10 @@ pub fn run(ctx: &mut CpuCtx, v: usize) {
         unsafe { hv_lwvm::install(ttbr) };
     }
     fp::before_lwvm(ctx.index, vm);
-    let mut el0 = El0Regs { sp: vcpu.el1.sp_el0, tpidr: vcpu.el1.tpidr_el0 };
+    let mut el0 = El0Regs {
+        sp: vcpu.el1.sp_el0,
+        tpidr: vcpu.el1.tpidr_el0,
+    };
     telemetry::enter(ctx.index, v, &vcpu.regs);
     let why = hv_lwvm::enter(&mut vcpu.regs, &mut el0);
     telemetry::exit(ctx.index, v, &why, &vcpu.regs);
@@ -174,7 +183,10 @@ fn fault(vm: usize, vcpu: &mut Vcpu, f: LwFault) {
         RestartPolicy::Restart => {
             let n = STATE[vm].restarts.fetch_add(1, Ordering::Relaxed) + 1;
             if n > MAX_RESTARTS {
-                hvlog!("lwvm {}: {f} at pc {pc:#x}; {MAX_RESTARTS} restarts used up: stopped", d.name);
+                hvlog!(
+                    "lwvm {}: {f} at pc {pc:#x}; {MAX_RESTARTS} restarts used up: stopped",
+                    d.name
+                );
                 vmctl::vm_off(vm);
                 return;
             }

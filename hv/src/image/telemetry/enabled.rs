@@ -176,7 +176,11 @@ pub fn idle(cpu: usize) {
     let now = cpu::counter();
     finish_trap(p, now, 0);
     if let Some(old) = p.running {
-        let reason = if VCPU_ON[old as usize].load(Ordering::Relaxed) { SwitchReason::Wfi } else { SwitchReason::Exit };
+        let reason = if VCPU_ON[old as usize].load(Ordering::Relaxed) {
+            SwitchReason::Wfi
+        } else {
+            SwitchReason::Exit
+        };
         switch(p, now, None, reason);
         counters(p, now);
     } else if p.last_counters == 0 {
@@ -216,14 +220,36 @@ fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
     if let Some((vcpu, kind, entry, func)) = p.trap.take() {
         let d = now.wrapping_sub(entry).min(u32::MAX as u64) as u32;
         if let Some(func) = func {
-            p.t.emit(now, &Event::Hypercall { vcpu, func, result: x0 as i64 });
+            p.t.emit(
+                now,
+                &Event::Hypercall {
+                    vcpu,
+                    func,
+                    result: x0 as i64,
+                },
+            );
         }
-        p.t.emit(entry, &Event::Trap { vcpu, kind, duration_ticks: d });
+        p.t.emit(
+            entry,
+            &Event::Trap {
+                vcpu,
+                kind,
+                duration_ticks: d,
+            },
+        );
         // The trap ended its VM (SYSTEM_OFF, a fault…): report it once.
         let vm = vm_of(vcpu);
-        if !VMS[vm].alive.load(Ordering::Acquire) && !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+        if !VMS[vm].alive.load(Ordering::Acquire)
+            && !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed)
+        {
             let reason = exit_reason(p.last_call);
-            p.t.emit(now, &Event::VmExit { vm: vm as u16, reason });
+            p.t.emit(
+                now,
+                &Event::VmExit {
+                    vm: vm as u16,
+                    reason,
+                },
+            );
         }
     }
 }
@@ -261,7 +287,13 @@ pub fn vm_exit(vm: usize) {
     }
     with_this_cpu(|_, p| {
         let reason = exit_reason(p.last_call);
-        p.t.emit(cpu::counter(), &Event::VmExit { vm: vm as u16, reason });
+        p.t.emit(
+            cpu::counter(),
+            &Event::VmExit {
+                vm: vm as u16,
+                reason,
+            },
+        );
     });
 }
 
@@ -270,7 +302,13 @@ pub fn console(vm: usize, bytes: &[u8]) {
     with_this_cpu(|_, p| {
         let ts = cpu::counter();
         for chunk in bytes.chunks(MAX_PAYLOAD) {
-            p.t.emit(ts, &Event::Console { vm: vm as u16, bytes: chunk });
+            p.t.emit(
+                ts,
+                &Event::Console {
+                    vm: vm as u16,
+                    bytes: chunk,
+                },
+            );
         }
     });
 }
@@ -296,7 +334,14 @@ pub fn log_line(line: &[u8]) {
 /// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
 pub fn marker(vcpu: usize, id: u16, value: u64) {
     with_this_cpu(|_, p| {
-        p.t.emit(cpu::counter(), &Event::Marker { vcpu: vcpu as u16, id, value });
+        p.t.emit(
+            cpu::counter(),
+            &Event::Marker {
+                vcpu: vcpu as u16,
+                id,
+                value,
+            },
+        );
     });
 }
 
@@ -304,7 +349,14 @@ pub fn marker(vcpu: usize, id: u16, value: u64) {
 pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {
     with_this_cpu(|_, p| {
         p.t.counters.injected();
-        p.t.emit(cpu::counter(), &Event::IrqInjected { vcpu: vcpu as u16, intid, latency_ticks });
+        p.t.emit(
+            cpu::counter(),
+            &Event::IrqInjected {
+                vcpu: vcpu as u16,
+                intid,
+                latency_ticks,
+            },
+        );
     });
 }
 
@@ -312,7 +364,14 @@ pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {
 /// trap's function and x0 result); for handlers that finish a call later.
 pub fn hypercall(vcpu: usize, func: u32, result: i64) {
     with_this_cpu(|_, p| {
-        p.t.emit(cpu::counter(), &Event::Hypercall { vcpu: vcpu as u16, func, result });
+        p.t.emit(
+            cpu::counter(),
+            &Event::Hypercall {
+                vcpu: vcpu as u16,
+                func,
+                result,
+            },
+        );
     });
 }
 
@@ -320,7 +379,10 @@ pub fn hypercall(vcpu: usize, func: u32, result: i64) {
 
 /// Takes the transport, waiting for it.
 fn lock_transport() {
-    while TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while TRANSPORT_BUSY
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         core::hint::spin_loop();
     }
 }
@@ -331,7 +393,10 @@ fn lock_transport() {
 fn drain(cpu: usize, block: bool) {
     if block {
         lock_transport();
-    } else if TRANSPORT_BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    } else if TRANSPORT_BUSY
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         return;
     }
     if !HELLO_SENT.load(Ordering::Relaxed) {
@@ -351,7 +416,12 @@ fn drain(cpu: usize, block: bool) {
 fn log_frame(p: &mut PerCpu) {
     let n = p.log_len;
     let frame = p.log;
-    p.t.emit(cpu::counter(), &Event::Log { defmt_frame: &frame[..n] });
+    p.t.emit(
+        cpu::counter(),
+        &Event::Log {
+            defmt_frame: &frame[..n],
+        },
+    );
 }
 
 /// The per-CPU state for the logger (acquire/write/release run on one CPU, in sequence).

@@ -314,7 +314,10 @@ fn raise_while_in_flight_is_kept_for_level_interrupts() {
     let mut lrs = [0u64; 4];
     assert_eq!(g.fill_lrs(0, &mut lrs).used, 1);
     // The guest acknowledges it: the list register now holds it active.
-    let active = ListReg { state: LrState::Active, ..ListReg::decode(lrs[0]) };
+    let active = ListReg {
+        state: LrState::Active,
+        ..ListReg::decode(lrs[0])
+    };
     // Meanwhile the sender raises it again.
     g.raise(0, 60).unwrap();
     g.sync_lrs(0, &[active.encode(), 0, 0, 0]);
@@ -328,7 +331,10 @@ fn raise_while_in_flight_is_kept_for_level_interrupts() {
     h.raise(0, 60).unwrap();
     let mut l = [0u64; 4];
     h.fill_lrs(0, &mut l);
-    let act = ListReg { state: LrState::Active, ..ListReg::decode(l[0]) };
+    let act = ListReg {
+        state: LrState::Active,
+        ..ListReg::decode(l[0])
+    };
     h.sync_lrs(0, &[act.encode(), 0, 0, 0]);
     h.fill_lrs(0, &mut l);
     assert_eq!(ListReg::decode(l[0]).state, LrState::Active);

@@ -34,7 +34,11 @@ struct Slot<T>(UnsafeCell<T>);
 unsafe impl<T> Sync for Slot<T> {}
 
 static CPUS: [Slot<CpuFp>; CPU_COUNT] = [const {
-    Slot(UnsafeCell::new(CpuFp { owner: FULL_VMS, open: false, pool: FpRegs::ZERO }))
+    Slot(UnsafeCell::new(CpuFp {
+        owner: FULL_VMS,
+        open: false,
+        pool: FpRegs::ZERO,
+    }))
 }; CPU_COUNT];
 static LWVMS: [Slot<FpRegs>; MAX_VMS] = [const { Slot(UnsafeCell::new(FpRegs::ZERO)) }; MAX_VMS];
 

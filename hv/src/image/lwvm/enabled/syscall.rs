@@ -40,7 +40,12 @@ pub fn call(vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
         }
         Syscall::Info => {
             let d = &SYSTEM.vms[vm];
-            vcpu.regs.x[..4].copy_from_slice(&[vm as u64, d.ram_ipa, d.ram_size, super::restarts(vm)]);
+            vcpu.regs.x[..4].copy_from_slice(&[
+                vm as u64,
+                d.ram_ipa,
+                d.ram_size,
+                super::restarts(vm),
+            ]);
             return;
         }
         Syscall::Channels => {
@@ -90,7 +95,11 @@ fn raise(vm: usize, channel: u16) -> i64 {
         Ok((to, intid)) => {
             let to = to as usize;
             let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
-            if irq::raise(to, target, intid).is_ok() { 0 } else { err::INVALID }
+            if irq::raise(to, target, intid).is_ok() {
+                0
+            } else {
+                err::INVALID
+            }
         }
         Err(e) => e,
     }

@@ -1,8 +1,8 @@
 //! The hello: first frame on the wire, sent by CPU 0 before any record.
 use hv_protocol::{Hello, encode_hello, max_hello_len};
 
-use super::super::super::generated::{CONFIG_ID, VCPU_COUNT};
 use super::super::super::generated::SYSTEM;
+use super::super::super::generated::{CONFIG_ID, VCPU_COUNT};
 use super::super::{BUILD_ID, FEATURES};
 
 /// Room for the comma-separated names and features.

@@ -260,7 +260,10 @@ pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
         // and out of the socket unless another CPU has frames waiting (it will poll the
         // device when it sends them) — an idle CPU does not pump the others' streams, so its
         // own vCPUs' wake-ups are not delayed by them.
-        let others_busy = rings.iter().enumerate().any(|(i, r)| i != cpu && !r.is_empty());
+        let others_busy = rings
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != cpu && !r.is_empty());
         let done = if block {
             rings[cpu].is_empty() && (net.queued() == 0 || others_busy)
         } else {
