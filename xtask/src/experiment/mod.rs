@@ -501,7 +501,7 @@ pub fn smoke() -> Result<()> {
         .iter()
         .find(|s| s.metric == "hvc_vm_info")
         .context("no hvc_vm_info samples")?;
-    if s.values.len() != 20 || s.values.iter().any(|&v| v == 0) {
+    if s.values.len() != 20 || s.values.contains(&0) {
         bail!(
             "hvc_vm_info: expected 20 non-zero samples, got {:?}",
             s.values

@@ -256,7 +256,7 @@ fn compare<DB: DrawingBackend>(
         .x_labels(slots)
         .x_label_formatter(&move |x| {
             let i = *x as usize;
-            if i % nv == 0 {
+            if i.is_multiple_of(nv) {
                 m2.get(i / nv).cloned().unwrap_or_default()
             } else {
                 String::new()

@@ -165,10 +165,10 @@ fn count(log: &Path, elf: &Path) -> Result<HashMap<String, u64>> {
                     .and_then(|p| u64::from_str_radix(p, 16).ok())
             })
             .unwrap_or(0);
-        if let Some((start, n)) = pending.take() {
-            if start == pc {
-                sizes.insert(host.clone(), n);
-            }
+        if let Some((start, n)) = pending.take()
+            && start == pc
+        {
+            sizes.insert(host.clone(), n);
         }
         let n = sizes.get(&host).copied().unwrap_or(1);
         let fname = names.entry(pc).or_insert_with(|| name(pc));
