@@ -13,10 +13,12 @@ mod image {
     pub mod boot;
     pub mod console;
     pub mod exit;
+    pub mod ext;
     pub mod fault;
     pub mod generated;
     pub mod irq;
     pub mod log;
+    #[cfg(feature = "lwvm")]
     pub mod lwvm;
     pub mod mmio;
     pub mod reflect;

@@ -12,6 +12,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod ext;
 pub mod hypercall;
 pub mod mmio;
 pub mod pl011;

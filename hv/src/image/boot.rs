@@ -16,7 +16,7 @@ use crate::hvlog;
 #[unsafe(no_mangle)]
 extern "C" fn hv_main(cpu_index: usize) -> ! {
     let hv = &SYSTEM.hv;
-    super::lwvm::boot_check();
+    super::ext::boot_check();
     // SAFETY: the configuration toolkit generated these tables to identity-map the
     // hypervisor image (this code and its stacks), the table area, the image store,
     // every VM's RAM and the devices, with the MAIR/TCR values stored beside them.

@@ -6,6 +6,7 @@ use hv_arch::regs::syndrome;
 use hv_core::trap::Trap;
 use hv_core::trap::abort::FaultStatus;
 use hv_core::trap::inject::{GuestException, GuestState, inject};
+use hv_core::vgic::sgi::SgiRequest;
 
 use super::generated::SYSTEM;
 use super::state::{Power, Vcpu};
@@ -72,9 +73,17 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
         }
         Trap::SysReg(acc) if acc.is_icc_sgi1r_write() => {
             let value = vcpu.regs.get(acc.rt as usize);
-            let targets = vmshared::with(vm, |s| s.vgic.send_sgi(in_vm, value));
-            irq::kick_mask(vm, targets);
             vcpu.regs.elr += advance;
+            if SgiRequest::decode(value).is_empty() {
+                return Outcome::Continue;
+            }
+            // Only the vCPUs an SGI was sent to have anything new (none for an empty
+            // target list).
+            let targets = vmshared::with_quiet(vm, |s| s.vgic.send_sgi(in_vm, value));
+            if targets != 0 {
+                vmshared::mark_dirty(vm, targets);
+                irq::kick_mask(vm, targets);
+            }
             Outcome::Continue
         }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {

@@ -5,18 +5,17 @@
 //! `before_entry` writes the model's choice into the list registers (and asks for the
 //! maintenance interrupt when they overflow), `after_exit` folds the list registers back
 //! into the model. A vCPU on another CPU is told to look again by a kick SGI.
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
-use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
 
-use super::generated::SYSTEM;
+use super::generated::{CPU_COUNT, SYSTEM};
 use super::state::{VCPU_ON, Vcpu};
 use super::sync::SpinLock;
-use super::vmshared;
+use super::{ext, vmshared};
 
 /// The physical GIC's distributor/redistributor driver (set-up only).
 static GIC: SpinLock<Option<Gic>> = SpinLock::new(None);
@@ -45,6 +44,9 @@ pub fn init_cpu(cpu_index: usize) {
             &[d.maintenance_intid, d.hyp_timer_intid, d.vtimer_intid],
         );
     }
+    // Priority drop and deactivation apart: the virtual timer's physical interrupt stays
+    // active until the guest deactivates its hardware-linked virtual one.
+    gic::split_eoi();
     gic::set_ich_hcr(ICH_HCR_EN);
 }
 
@@ -53,12 +55,27 @@ fn in_vm(v: usize) -> usize {
     SYSTEM.vcpus[v].index_in_vm as usize
 }
 
-/// Makes the CPU that runs vCPU `v` look at its schedule again (no-op for this CPU).
+/// Per CPU (index in `SYSTEM.cpus`): a handler on that CPU made one of its vCPUs runnable
+/// or changed its state, so the run loop must look at the schedule before re-entering the
+/// running vCPU. Written and read by that CPU only (other CPUs kick with an SGI instead).
+static RESCHED: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(false) }; CPU_COUNT];
+
+/// Makes the CPU that runs vCPU `v` look at its schedule again: a kick SGI for another
+/// CPU, the reschedule flag for this one.
 pub fn kick_vcpu(v: usize) {
-    let mpidr = SYSTEM.cpus[SYSTEM.vcpus[v].cpu as usize].mpidr;
+    let c = SYSTEM.vcpus[v].cpu as usize;
+    let mpidr = SYSTEM.cpus[c].mpidr;
     if mpidr != cpu::mpidr() {
         gic::kick(mpidr);
+    } else {
+        RESCHED[c].store(true, Ordering::Relaxed);
     }
+}
+
+/// Whether this CPU (`cpu`) was asked to look at its schedule again; clears the request.
+#[inline(always)]
+pub fn take_resched(cpu: usize) -> bool {
+    RESCHED[cpu].load(Ordering::Relaxed) && RESCHED[cpu].swap(false, Ordering::Relaxed)
 }
 
 /// Kicks the vCPUs of VM `vm` named by `mask` (bit i = vCPU i of the VM).
@@ -73,9 +90,9 @@ pub fn kick_mask(vm: usize, mask: u64) {
 /// Raises virtual `intid` in VM `vm` (for vCPU `target` if it is private) and kicks the
 /// vCPU that must see it. Errors (an INTID the VM does not own) are returned as such.
 pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
-    if super::lwvm::is_lw_vm(vm) {
-        // No GIC there: a channel into an lwVM posts its event (`intid` = channel index).
-        super::lwvm::signal(vm, intid);
+    if ext::claims_vm(vm) {
+        // No GIC there: the extension delivers it (an lwVM posts an event).
+        ext::signal(vm, intid);
         return Ok(());
     }
     let kick = vmshared::with(vm, |s| s.vgic.raise(target, intid)).map_err(|_| ())?;
@@ -85,29 +102,20 @@ pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
     Ok(())
 }
 
-/// Fills the list registers for vCPU `v` before it runs; unmasks its virtual timer once
-/// the guest has taken the last timer interrupt. Skipped (no lock, no register writes)
-/// when nothing changed since the last fill and the list registers were left empty.
+/// Fills the list registers for vCPU `v` before it runs. Skipped (no lock, no register
+/// writes) when nothing changed since the last fill and the list registers were left empty.
+#[inline(always)]
 pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
-    if !vmshared::DIRTY[v].swap(false, Ordering::AcqRel) && !vcpu.timer_masked {
-        return;
+    if vmshared::DIRTY[v].swap(false, Ordering::AcqRel) {
+        fill(v, vcpu);
     }
+}
+
+fn fill(v: usize, vcpu: &mut Vcpu) {
     let vm = SYSTEM.vcpus[v].vm as usize;
     let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
-    let vt = SYSTEM.devices.vtimer_intid;
-    let (fill, model_idle) = vmshared::with_quiet(vm, |s| {
-        let fill = s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]);
-        let b = s.vgic.private_block(in_vm(v));
-        let bit = 1u32 << vt;
-        (fill, (b.pending() | b.active) & bit == 0)
-    });
-    // The timer's interrupt is taken once it is neither in the model nor in a list
-    // register (a fill moves it from the model into the list registers).
-    let timer_idle = model_idle
-        && lrs[..fill.used]
-            .iter()
-            .all(|&lr| ListReg::decode(lr).vintid != vt);
+    let fill = vmshared::with_quiet(vm, |s| s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]));
     // The list registers are empty (cleared at the last exit): write the used ones.
     for (i, &lr) in lrs[..fill.used].iter().enumerate() {
         gic::write_lr(i, lr);
@@ -116,9 +124,31 @@ pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
     if fill.hcr != 0 {
         gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
     }
-    if vcpu.timer_masked && timer_idle {
-        vcpu.timer_masked = false;
-        timer::set_guest_vtimer_ctl(timer::guest_vtimer_ctl() & !CTL_IMASK);
+}
+
+/// The loaded vCPU leaves the CPU: its virtual timer stops (its state is saved), and the
+/// physical timer interrupt, which stays active while its hardware-linked virtual one is in
+/// flight, is deactivated so the next vCPU's timer can fire. [`load_timer`] restores it.
+pub fn unload_timer() {
+    timer::set_guest_vtimer_ctl(0);
+    gic::deactivate(SYSTEM.devices.vtimer_intid);
+}
+
+/// Before vCPU `v`'s timer state is restored on CPU `cpu`: if its virtual timer interrupt
+/// is still pending or active in the model, the physical one is made active again, so the
+/// restored timer does not fire a second time before the guest deactivates it.
+pub fn load_timer(cpu: usize, v: usize) {
+    let vt = SYSTEM.devices.vtimer_intid;
+    let vm = SYSTEM.vcpus[v].vm as usize;
+    let in_flight = vmshared::with_quiet(vm, |s| {
+        let b = s.vgic.private_block(in_vm(v));
+        (b.pending() | b.active) & (1 << vt) != 0
+    });
+    if in_flight {
+        let d = &SYSTEM.devices;
+        // SAFETY: this CPU's redistributor frame (the board's GICR base plus its index
+        // times the frame stride), mapped as device memory in the EL2 tables.
+        unsafe { gic::set_private_active(d.gicr_base + cpu as u64 * d.gicr_stride, vt, true) };
     }
 }
 
@@ -145,21 +175,28 @@ pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
     kick_mask(vm, kick);
 }
 
-/// Takes every pending physical interrupt. `loaded` is the vCPU whose state is in the
-/// CPU (its virtual timer is the one that fired). Routed device SPIs are raised in their
-/// VM.
-pub fn handle_physical(loaded: Option<(usize, &mut Vcpu)>) {
+/// Takes every pending physical interrupt. `loaded` is the vCPU whose state is in the CPU
+/// (its virtual timer is the one that fired). Routed device SPIs are raised in their VM.
+/// What may change which vCPU runs here (a kick from another CPU, the EL2 timer: a slot
+/// end or a saved timer's deadline, an interrupt raised for another vCPU of this CPU) sets
+/// this CPU's reschedule flag; the loaded vCPU's own timer and maintenance interrupts do
+/// not, so the run loop re-enters it directly.
+pub fn handle_physical(cpu: usize, loaded: Option<(usize, &mut Vcpu)>) {
     let d = &SYSTEM.devices;
     let mut loaded = loaded;
     while let Some(intid) = gic::ack() {
         if intid == d.vtimer_intid {
-            if let Some((v, vcpu)) = loaded.as_mut() {
-                // The virtual timer's output is level: mask it until the guest has taken
-                // the virtual interrupt, so it does not fire again meanwhile.
-                timer::set_guest_vtimer_ctl(timer::guest_vtimer_ctl() | CTL_IMASK);
-                vcpu.timer_masked = true;
-                let _ = raise(SYSTEM.vcpus[*v].vm as usize, in_vm(*v), d.vtimer_intid);
+            match loaded.as_mut() {
+                Some((v, _)) => {
+                    // Hardware-linked (ICH_LR.HW=1): the physical interrupt stays active
+                    // until the guest deactivates the virtual one, so it cannot fire again
+                    // meanwhile; the guest's CNTV_CTL is left as the guest set it.
+                    raise_loaded(*v, intid);
+                    gic::drop_priority(intid);
+                }
+                None => gic::end(intid),
             }
+            continue;
         } else if intid == d.uart_intid {
             while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
                 super::console::input(b);
@@ -168,24 +205,34 @@ pub fn handle_physical(loaded: Option<(usize, &mut Vcpu)>) {
             let vm = r.vm as usize;
             let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
             let _ = raise(vm, target, r.virt_intid);
-        }
-        // Maintenance, EL2 timer and kick SGIs only make the run loop look again.
-        if intid == d.hyp_timer_intid {
+        } else if intid == d.hyp_timer_intid {
             timer::set_hyp_deadline(None);
+            RESCHED[cpu].store(true, Ordering::Relaxed);
+        } else if intid == gic::KICK_SGI {
+            RESCHED[cpu].store(true, Ordering::Relaxed);
         }
+        // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
         gic::end(intid);
     }
 }
 
-/// Whether a vCPU that is not loaded has a virtual timer that has fired; if so the
-/// interrupt is raised and the timer masked in its saved state.
-pub fn check_saved_timer(v: usize, vcpu: &mut Vcpu, now: u64) -> bool {
+/// Raises private `intid` for vCPU `v`, loaded on this CPU: no kick, its list registers
+/// are filled at the next entry.
+fn raise_loaded(v: usize, intid: u32) {
+    let vm = SYSTEM.vcpus[v].vm as usize;
+    let in_vm = in_vm(v);
+    if vmshared::with_quiet(vm, |s| s.vgic.raise(in_vm, intid)).is_ok() {
+        vmshared::DIRTY[v].store(true, Ordering::Release);
+    }
+}
+
+/// Whether a vCPU that is not loaded has a virtual timer whose condition is met (enabled,
+/// unmasked, CVAL reached); if so its interrupt is raised (the line is high).
+pub fn check_saved_timer(v: usize, vcpu: &Vcpu, now: u64) -> bool {
     let ctl = vcpu.el1.cntv_ctl;
     if ctl & CTL_ENABLE == 0 || ctl & CTL_IMASK != 0 || now < vcpu.el1.cntv_cval {
         return false;
     }
-    vcpu.el1.cntv_ctl |= CTL_IMASK;
-    vcpu.timer_masked = true;
     raise(
         SYSTEM.vcpus[v].vm as usize,
         in_vm(v),
@@ -202,8 +249,8 @@ pub fn saved_deadline(vcpu: &Vcpu) -> Option<u64> {
 
 /// Whether vCPU `v` has a deliverable virtual interrupt.
 pub fn has_pending(v: usize) -> bool {
-    if super::lwvm::is_lw(v) {
-        return super::lwvm::has_events(v);
+    if ext::claims_vcpu(v) {
+        return ext::has_events(v);
     }
     // Nothing changed since its list registers were last filled (and they were left
     // empty): nothing can be pending.

@@ -12,12 +12,12 @@ use hv_arch::context::{Exit, enter_guest};
 use hv_arch::el1::El1State;
 use hv_arch::{cpu, regs, timer};
 use hv_core::schedule::slot_at;
-use hv_core::sysdesc::VcpuIndex;
+use hv_core::sysdesc::{Slot, VcpuIndex};
 
 use super::exit::{self, Outcome};
 use super::generated::SYSTEM;
-use super::state::{Power, START, VMS, vcpu_mut};
-use super::{irq, reflect, vmctl, vmshared};
+use super::state::{Power, START, VMS, Vcpu, vcpu_mut};
+use super::{ext, irq, reflect, vmctl, vmshared};
 
 /// PSTATE a vCPU starts with: EL1h, all of DAIF masked (the Arm ARM's reset state).
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
@@ -28,6 +28,8 @@ pub struct CpuCtx {
     pub index: usize,
     /// The vCPU whose EL1, timer and GIC interface state is in the CPU.
     loaded: Option<usize>,
+    /// This CPU's slot table (found once: the configuration never changes).
+    slots: Option<&'static [Slot]>,
 }
 
 impl CpuCtx {
@@ -40,11 +42,22 @@ impl CpuCtx {
 }
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
+///
+/// Two loops: the outer one decides what runs (start requests, resets, the schedule, the
+/// world switch); the inner one ([`run_loaded`]) re-enters the chosen vCPU after every trap
+/// that cannot change that decision — an answered hypercall, an emulated system register or
+/// MMIO access with nothing raised for another vCPU of this CPU — without looking at the
+/// schedule again.
 pub fn run_cpu(cpu_index: usize) -> ! {
     let schedule = SYSTEM.cpus[cpu_index].schedule;
     let mut ctx = CpuCtx {
         index: cpu_index,
         loaded: None,
+        slots: SYSTEM
+            .slots
+            .iter()
+            .find(|t| t.cpu as usize == cpu_index)
+            .map(|t| t.slots),
     };
     for &v in schedule {
         let d = &SYSTEM.vcpus[v as usize];
@@ -53,6 +66,7 @@ pub fn run_cpu(cpu_index: usize) -> ! {
         }
     }
     loop {
+        irq::take_resched(cpu_index);
         take_start_requests(&mut ctx, schedule);
         vmctl::service_resets(&mut ctx, schedule);
         let Some(v) = pick(&ctx, schedule) else {
@@ -60,26 +74,37 @@ pub fn run_cpu(cpu_index: usize) -> ! {
             idle(&mut ctx, schedule);
             continue;
         };
-        if super::lwvm::is_lw(v) {
-            // A lightweight VM: no EL1/stage-2/vGIC switch (lwvm/).
-            super::lwvm::run(&mut ctx, v);
+        if ext::claims_vcpu(v) {
+            // An extension's runnable (e.g. an lwVM): no EL1/stage-2/vGIC switch.
+            ext::run(&mut ctx, v);
             continue;
         }
         switch_to(&mut ctx, v);
-        // An lwVM may hold the FP/SIMD registers: give them back (lwvm/).
-        super::lwvm::before_full_vm(ctx.index);
+        // An extension's runnable may hold CPU state (an lwVM's FP/SIMD registers).
+        ext::before_switch(ctx.index);
         // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(v) };
-        reflect::apply_completion(v, vcpu);
-        if vcpu.power != Power::On
-            || !VMS[SYSTEM.vcpus[v].vm as usize]
-                .alive
-                .load(Ordering::Acquire)
+        if core::mem::take(&mut vcpu.reflect_done) {
+            reflect::apply_completion(v, vcpu);
+        }
+        if !VMS[SYSTEM.vcpus[v].vm as usize]
+            .alive
+            .load(Ordering::Acquire)
         {
             continue;
         }
+        arm_slot_end(&ctx);
+        run_loaded(cpu_index, v, vcpu);
+    }
+}
+
+/// Runs loaded vCPU `v` until it stops being runnable, its VM ends, or something may have
+/// changed what this CPU runs: a handler or an interrupt made another of its vCPUs runnable,
+/// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
+/// timer interrupt and maintenance interrupts keep it running.
+fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) {
+    while vcpu.power == Power::On {
         irq::before_entry(v, vcpu);
-        arm_slot_end(ctx.index);
         super::telemetry::enter(cpu_index, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
         super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
@@ -87,17 +112,21 @@ pub fn run_cpu(cpu_index: usize) -> ! {
         let outcome = match why {
             Exit::Sync => exit::handle_sync(v, vcpu),
             Exit::Irq | Exit::Fiq => {
-                irq::handle_physical(Some((v, vcpu)));
+                irq::handle_physical(cpu_index, Some((v, vcpu)));
                 Outcome::Continue
             }
             Exit::SError => exit::fatal(v, "SError from the guest"),
             Exit::Aarch32 => exit::fatal(v, "AArch32 execution is not supported"),
         };
+        let vm = SYSTEM.vcpus[v].vm as usize;
         match outcome {
             Outcome::Continue => {}
-            Outcome::VmOff => vmctl::vm_off(SYSTEM.vcpus[v].vm as usize),
-            Outcome::VmReset => vmctl::request_reset(SYSTEM.vcpus[v].vm as usize),
-            Outcome::VmFault => vmctl::vm_fault(SYSTEM.vcpus[v].vm as usize),
+            Outcome::VmOff => return vmctl::vm_off(vm),
+            Outcome::VmReset => return vmctl::request_reset(vm),
+            Outcome::VmFault => return vmctl::vm_fault(vm),
+        }
+        if irq::take_resched(cpu_index) {
+            return;
         }
     }
 }
@@ -108,6 +137,7 @@ pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     if ctx.loaded == Some(index) {
         // Its registers in the CPU are stale now; they must not be saved over the reset.
         ctx.loaded = None;
+        irq::unload_timer();
     }
     // SAFETY: the caller passes a vCPU of this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(index) };
@@ -117,7 +147,6 @@ pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     vcpu.regs.spsr = SPSR_EL1H_MASKED;
     vcpu.el1 = El1State::reset();
     vcpu.gicif = Default::default();
-    vcpu.timer_masked = false;
     vcpu.power = Power::On;
     irq::publish_on(index, true);
     let d = &SYSTEM.vcpus[index];
@@ -136,7 +165,7 @@ fn take_start_requests(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
 /// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
 fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
     let now = cpu::counter();
-    let slot = current_slot(ctx.index, now);
+    let slot = current_slot(ctx, now);
     for &v in schedule {
         if let Some((allowed, _)) = slot {
             if allowed != Some(v) {
@@ -166,6 +195,7 @@ fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
             Power::Reflecting => {
                 if reflect::is_complete(v) {
                     vcpu.power = Power::On;
+                    vcpu.reflect_done = true;
                     return Some(v);
                 }
             }
@@ -175,17 +205,16 @@ fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
     None
 }
 
-/// The time slot of CPU `cpu` covering `now`, if the CPU has a slot table: (the vCPU
+/// The time slot of this CPU covering `now`, if the CPU has a slot table: (the vCPU
 /// allowed to run, when the next slot starts).
-fn current_slot(cpu: usize, now: u64) -> Option<(Option<VcpuIndex>, u64)> {
-    let table = SYSTEM.slots.iter().find(|t| t.cpu as usize == cpu)?;
-    slot_at(table.slots, cpu::counter_frequency(), now)
+fn current_slot(ctx: &CpuCtx, now: u64) -> Option<(Option<VcpuIndex>, u64)> {
+    slot_at(ctx.slots?, cpu::counter_frequency(), now)
 }
 
 /// On a CPU with a slot table, arms the EL2 timer for the end of the current slot so the
 /// running vCPU is preempted there.
-fn arm_slot_end(cpu: usize) {
-    if let Some((_, end)) = current_slot(cpu, cpu::counter()) {
+fn arm_slot_end(ctx: &CpuCtx) {
+    if let Some((_, end)) = current_slot(ctx, cpu::counter()) {
         timer::set_hyp_deadline(Some(end));
     }
 }
@@ -210,7 +239,7 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
             }
         }
     }
-    if let Some((_, end)) = current_slot(ctx.index, cpu::counter()) {
+    if let Some((_, end)) = current_slot(ctx, cpu::counter()) {
         earliest = Some(earliest.map_or(end, |e| e.min(end)));
     }
     timer::set_hyp_deadline(earliest);
@@ -221,7 +250,7 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
     if !schedule.iter().any(|&v| START[v as usize].is_pending()) {
         cpu::wait_for_interrupt();
     }
-    irq::handle_physical(None);
+    irq::handle_physical(ctx.index, None);
 }
 
 /// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
@@ -232,7 +261,7 @@ fn unload(ctx: &mut CpuCtx) {
         vcpu.el1.save();
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
-        timer::set_guest_vtimer_ctl(0);
+        irq::unload_timer();
     }
 }
 
@@ -247,6 +276,7 @@ fn switch_to(ctx: &mut CpuCtx, v: usize) {
     let vm = &SYSTEM.vms[d.vm as usize];
     // SAFETY: `v` comes from this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(v) };
+    irq::load_timer(ctx.index, v);
     vcpu.el1.restore();
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);

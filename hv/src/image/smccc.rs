@@ -4,6 +4,7 @@
 //! bad arguments return an error code, never a fault.
 use hv_core::hypercall::{self, CALL_COUNT, CALL_UID, Hypercall, REVISION, err, resolve_channel};
 use hv_core::psci::PsciDecision;
+use hv_core::psci::power::PsciVm;
 use hv_core::smccc::{FunctionId, owner};
 
 use super::exit::Outcome;
@@ -20,9 +21,14 @@ pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
     if fid.owner() == owner::VENDOR_HYP {
         return hypercall(v, vcpu);
     }
+    let args = [x[0], x[1], x[2], x[3]];
+    // Version and feature queries: a constant answer, no lock.
+    if let Some(r) = PsciVm::<1>::constant_reply(args) {
+        return reply(vcpu, r);
+    }
     let d = &SYSTEM.vcpus[v];
     let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
-    let decision = vmshared::with_quiet(vm, |s| s.psci.handle(in_vm, [x[0], x[1], x[2], x[3]]));
+    let decision = vmshared::with_quiet(vm, |s| s.psci.handle(in_vm, args));
     match decision {
         PsciDecision::Reply(r) => reply(vcpu, r),
         PsciDecision::StartVcpu {

@@ -44,11 +44,10 @@ pub struct Vcpu {
     pub power: Power,
     /// Virtual CPU interface state outside the list registers (VMCR, APRs).
     pub gicif: GicIfState,
-    /// The hypervisor masked the guest's virtual timer (CNTV_CTL.IMASK) after it fired,
-    /// until the guest has taken the virtual interrupt.
-    pub timer_masked: bool,
     /// List registers the last entry filled (read back and emptied at the exit).
     pub lrs_used: u8,
+    /// Its reflected fault was completed; the result is applied once it is loaded.
+    pub reflect_done: bool,
 }
 
 impl Vcpu {
@@ -93,8 +92,8 @@ impl Vcpu {
                 ap1r0: 0,
                 ap0r0: 0,
             },
-            timer_masked: false,
             lrs_used: 0,
+            reflect_done: false,
         }
     }
 }

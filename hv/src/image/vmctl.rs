@@ -12,7 +12,7 @@ use hv_core::sysdesc::{RestartPolicy, VcpuIndex};
 use super::generated::SYSTEM;
 use super::run::{CpuCtx, power_on};
 use super::state::{LIVE_VMS, MAX_VMS, Power, VCPU_ON, VMS, vcpu_mut};
-use super::{console, irq, vmload, vmshared};
+use super::{console, ext, irq, vmload, vmshared};
 use crate::hvlog;
 
 /// VMs with a reset requested and not yet carried out.
@@ -20,8 +20,8 @@ static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX
 
 /// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
 pub fn boot_vm(ctx: &mut CpuCtx, vm: usize) {
-    if super::lwvm::is_lw_vm(vm) {
-        return super::lwvm::boot(vm);
+    if ext::claims_vm(vm) {
+        return ext::boot_vm(vm);
     }
     let d = &SYSTEM.vms[vm];
     vmload::load(d);

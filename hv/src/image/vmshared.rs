@@ -61,8 +61,8 @@ pub fn mark_dirty(vm: usize, mask: u64) {
 /// The SPIs VM `vm` owns: its routed physical IRQs, the channels and reflected regions
 /// that signal it, and its console UART's interrupt.
 fn owned_spis(vm: usize, out: &mut [u32; MAX_OWNED]) -> usize {
-    if super::lwvm::is_lw_vm(vm) {
-        // An lwVM has no GIC: its (unused) model owns nothing.
+    if super::ext::claims_vm(vm) {
+        // An extension's VM (an lwVM) has no GIC: its (unused) model owns nothing.
         return 0;
     }
     let mut n = 0;
@@ -97,7 +97,13 @@ fn build(vm: usize) -> Result<Shared, &'static str> {
     let mpidrs = &mpidrs[..d.vcpus.len()];
     let mut owned = [0u32; MAX_OWNED];
     let n = owned_spis(vm, &mut owned);
-    let vgic = VmGic::new(mpidrs, &owned[..n]).map_err(|_| d.name)?;
+    let mut vgic = VmGic::new(mpidrs, &owned[..n]).map_err(|_| d.name)?;
+    // Each vCPU's virtual timer PPI is linked to the physical one: the guest's
+    // deactivation deactivates it (one trap per tick, not two).
+    let vt = SYSTEM.devices.vtimer_intid;
+    for k in 0..d.vcpus.len() {
+        vgic.set_hw(k, vt, vt as u16).map_err(|_| d.name)?;
+    }
     let psci = PsciVm::new(mpidrs, d.ram_ipa, d.ram_size).ok_or(d.name)?;
     Ok(Shared { vgic, psci })
 }

@@ -2,12 +2,17 @@
 //! events into frames of the wire format (`hv-protocol`) and hold them until its transport
 //! sends them.
 //!
-//! Design (DESIGN.md §4): an event is encoded at the point where it happens (trap, switch,
-//! console line…) into a per-CPU fixed-size byte [`Ring`] of whole frames. The CPU that owns the
-//! ring is its only producer; the ring is drained outside the trap path (in the run loop before
-//! entering a guest, and when idle) by one consumer at a time: the owner, or the CPU that holds
-//! the transport (see [`Ring`]). So the hot path takes no lock and writes no other CPU's memory;
-//! the only lock is the transport's, taken when draining.
+//! Design (DESIGN.md §4), in two stages:
+//! 1. The trap path copies a fixed-size [`Raw`] record (timestamp + a few words) into its
+//!    CPU's [`RawQueue`] ([`CpuTelemetry::record`]): no encoding, no lock, no I/O.
+//! 2. Outside the trap path — when the CPU idles, or in bounded batches — the CPU encodes its
+//!    records into its fixed-size byte [`Ring`] of whole frames ([`CpuTelemetry::pump`]), and
+//!    the ring is drained to the transport by one consumer at a time: the owner, or the CPU
+//!    that holds the transport (see [`Ring`]).
+//!
+//! Events with a payload (console bytes, log lines) are rare and encoded at once
+//! ([`CpuTelemetry::emit`]), after the records queued before them, so a CPU's stream stays in
+//! order. The hot path writes no other CPU's memory; the only lock is the transport's.
 //!
 //! Invariants a reader must not break:
 //! - A ring holds whole frames only (each ends with the 0x00 delimiter): a frame that does not
@@ -20,9 +25,11 @@
 
 mod counters;
 mod frame;
+mod raw;
 mod ring;
 
 pub use counters::{Counters, classify_esr};
+pub use raw::{Raw, RawQueue};
 pub use ring::{Ring, pack};
 
 use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, max_record_len};
@@ -36,10 +43,19 @@ pub const MAX_PAYLOAD: usize = 288;
 /// Buffer size that holds any record this crate encodes.
 pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);
 
-/// What one physical CPU keeps: its sequence numbers, its drop count and counters, owned by
-/// that CPU (`&mut`), and its ring, which it produces into and a transport drains (`&`).
+/// Depth of a CPU's [`RawQueue`]: records the trap path can queue before the CPU encodes.
+pub const RAW_DEPTH: usize = 1024;
+
+/// Room a pump keeps in the byte ring per record: a record becomes at most two fixed frames,
+/// and a `Dropped` report may precede them.
+const PUMP_ROOM: usize = 3 * MAX_FIXED_FRAME;
+
+/// What one physical CPU keeps: its queue of raw records, sequence numbers, drop count and
+/// counters, owned by that CPU (`&mut`), and its ring, which it produces into and a transport
+/// drains (`&`).
 pub struct CpuTelemetry<'r, const N: usize> {
     pub ring: &'r Ring<N>,
+    raw: RawQueue<RAW_DEPTH>,
     seq: CpuSeq,
     /// Records refused by a full ring and not yet reported.
     dropped: u32,
@@ -54,6 +70,7 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
     pub const fn new(cpu: u16, ring: &'r Ring<N>) -> Self {
         CpuTelemetry {
             ring,
+            raw: RawQueue::new(),
             seq: CpuSeq::new(cpu),
             dropped: 0,
             dropped_total: 0,
@@ -62,10 +79,45 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
         }
     }
 
-    /// Encodes `event` stamped `ts` into the ring. Reports earlier drops first (as a `Dropped`
-    /// record) when there is room; if the ring is full the event is counted as dropped.
-    /// Returns whether the event entered the ring.
+    /// Queues a fixed-size record (the trap path: a copy, nothing else).
+    #[inline(always)]
+    pub fn record(&mut self, r: Raw) {
+        self.raw.push(r);
+    }
+
+    /// Records queued and not yet encoded.
+    pub fn queued(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Encodes up to `budget` queued records into the ring, oldest first, while the ring has
+    /// room (what does not fit stays queued, nothing is lost here); returns how many.
+    pub fn pump(&mut self, budget: usize) -> usize {
+        let lost = self.raw.take_lost();
+        self.dropped = self.dropped.saturating_add(lost);
+        self.dropped_total += lost as u64;
+        let mut n = 0;
+        while n < budget && !self.raw.is_empty() && self.ring.free() >= PUMP_ROOM {
+            let Some(r) = self.raw.pop() else { break };
+            for (ts, e) in r.events().into_iter().flatten() {
+                self.emit_now(ts, &e);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Encodes `event` stamped `ts` into the ring, after the records queued before it (so the
+    /// stream stays in order). For events with a payload and the rare ones off the trap
+    /// path. Returns whether the event entered the ring.
     pub fn emit(&mut self, ts: u64, event: &Event<'_>) -> bool {
+        self.pump(usize::MAX);
+        self.emit_now(ts, event)
+    }
+
+    /// Encodes `event` into the ring now. Reports earlier drops first (as a `Dropped` record)
+    /// when there is room; if the ring is full the event is counted as dropped.
+    fn emit_now(&mut self, ts: u64, event: &Event<'_>) -> bool {
         if self.dropped != 0 {
             let d = Event::Dropped {
                 count: self.dropped,

@@ -273,3 +273,115 @@ fn framing_matches_the_protocol_encoder() {
         }
     }
 }
+
+fn raw_trap(i: u32) -> Raw {
+    Raw::Trap {
+        entry: i as u64 * 10,
+        vcpu: 1,
+        kind: TrapKind::Hvc,
+        duration_ticks: i,
+        call: None,
+    }
+}
+
+#[test]
+fn queued_records_are_encoded_in_order_and_before_a_later_direct_event() {
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, 8192> = CpuTelemetry::new(0, &ring);
+    for i in 0..10 {
+        t.record(raw_trap(i));
+    }
+    assert_eq!(t.queued(), 10);
+    assert!(ring.is_empty(), "recording encodes nothing");
+    // A direct event goes out after everything queued before it.
+    assert!(t.emit(1000, &Event::Console { vm: 0, bytes: b"x" }));
+    assert_eq!(t.queued(), 0);
+    let mut wire = Vec::new();
+    drain(&mut t, &mut wire);
+    let (got, stats) = decode(&wire);
+    assert_eq!(stats.crc_errors, 0);
+    assert_eq!(got.len(), 11);
+    for (i, (h, e)) in got[..10].iter().enumerate() {
+        assert_eq!(*e, trap(i as u32));
+        assert_eq!(h.ts, i as u64 * 10);
+    }
+    assert_eq!(got[10].1, Event::Dropped { count: u32::MAX }, "the console record");
+}
+
+#[test]
+fn a_hypercall_trap_becomes_a_hypercall_and_a_trap_record() {
+    let r = Raw::Trap {
+        entry: 100,
+        vcpu: 2,
+        kind: TrapKind::Hvc,
+        duration_ticks: 5,
+        call: Some((0x8400_0000, 0x10002)),
+    };
+    let [a, b] = r.events();
+    assert_eq!(
+        a,
+        Some((
+            105,
+            Event::Hypercall {
+                vcpu: 2,
+                func: 0x8400_0000,
+                result: 0x10002
+            }
+        ))
+    );
+    assert_eq!(
+        b,
+        Some((
+            100,
+            Event::Trap {
+                vcpu: 2,
+                kind: TrapKind::Hvc,
+                duration_ticks: 5
+            }
+        ))
+    );
+}
+
+#[test]
+fn pump_is_bounded_and_keeps_what_the_ring_cannot_take() {
+    let ring = Ring::new();
+    // Room for a few frames only.
+    let mut t: CpuTelemetry<'_, 256> = CpuTelemetry::new(0, &ring);
+    for i in 0..50 {
+        t.record(raw_trap(i));
+    }
+    assert_eq!(t.pump(3), 3, "the budget bounds one pump");
+    let mut wire = Vec::new();
+    let mut rounds = 0;
+    while t.queued() > 0 {
+        t.pump(usize::MAX);
+        drain(&mut t, &mut wire);
+        rounds += 1;
+        assert!(rounds < 100);
+    }
+    assert!(rounds > 1, "a small ring takes the records in several rounds");
+    let (got, stats) = decode(&wire);
+    assert_eq!(stats.crc_errors, 0);
+    assert_eq!(got.len(), 50, "nothing was lost while the ring was full");
+    assert_eq!(t.dropped_total, 0);
+    for (i, (_, e)) in got.iter().enumerate() {
+        assert_eq!(*e, trap(i as u32));
+    }
+}
+
+#[test]
+fn a_full_queue_counts_its_losses_and_reports_them() {
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, { 64 * 1024 }> = CpuTelemetry::new(0, &ring);
+    for i in 0..(RAW_DEPTH as u32 + 7) {
+        t.record(raw_trap(i));
+    }
+    assert_eq!(t.queued(), RAW_DEPTH);
+    t.pump(usize::MAX);
+    assert_eq!(t.dropped_total, 7);
+    let mut wire = Vec::new();
+    drain(&mut t, &mut wire);
+    let (got, _) = decode(&wire);
+    assert_eq!(got[0].1, Event::Dropped { count: 7 }, "losses come first");
+    assert_eq!(got.len(), 1 + RAW_DEPTH);
+}

@@ -80,14 +80,53 @@ pub fn ack() -> Option<u32> {
 
 /// Ends (drops priority and deactivates) physical interrupt `intid`.
 pub fn end(intid: u32) {
-    let id = if intid < 16 {
-        IntId::sgi(intid)
-    } else if intid < 32 {
-        IntId::ppi(intid - 16)
-    } else {
-        IntId::spi(intid - 32)
+    drop_priority(intid);
+    deactivate(intid);
+}
+
+/// Drops the running priority of physical `intid` without deactivating it (EOImode=1): the
+/// guest's deactivation of the hardware-linked virtual interrupt deactivates it later.
+pub fn drop_priority(intid: u32) {
+    // SAFETY: ICC_EOIR1_EL1 only changes the CPU interface's running priority.
+    unsafe { asm!("msr icc_eoir1_el1, {}", "isb", in(reg) intid as u64, options(nostack)) };
+}
+
+/// Deactivates physical `intid` on this CPU (EOImode=1; no effect on an inactive one).
+pub fn deactivate(intid: u32) {
+    // SAFETY: ICC_DIR_EL1 only changes the interrupt's active state.
+    unsafe { asm!("msr icc_dir_el1, {}", "isb", in(reg) intid as u64, options(nostack)) };
+}
+
+/// Splits end of interrupt into priority drop (ICC_EOIR1) and deactivation (ICC_DIR):
+/// ICC_CTLR_EL1.EOImode = 1, so that a hardware-linked virtual interrupt can stay active
+/// physically until the guest deactivates it.
+pub fn split_eoi() {
+    // SAFETY: sets one mode bit of this CPU's interface; [`end`] does both halves.
+    unsafe {
+        asm!(
+            "mrs {t}, icc_ctlr_el1",
+            "orr {t}, {t}, #2",
+            "msr icc_ctlr_el1, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        )
     };
-    GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
+}
+
+/// Sets or clears the active state of private interrupt `intid` (< 32) in the
+/// redistributor at `gicr` (this CPU's frame): GICR_ISACTIVER0 / GICR_ICACTIVER0 in its SGI
+/// frame. Restores the physical side of a hardware-linked interrupt when a vCPU is loaded.
+///
+/// # Safety
+/// `gicr` must be this CPU's redistributor, mapped as device memory at EL2.
+pub unsafe fn set_private_active(gicr: u64, intid: u32, active: bool) {
+    const SGI_FRAME: u64 = 0x1_0000;
+    let reg = gicr + SGI_FRAME + if active { 0x300 } else { 0x380 };
+    // SAFETY: by the contract, a mapped GICR register; writing 1 changes only that bit.
+    unsafe { core::ptr::write_volatile(reg as *mut u32, 1 << (intid & 31)) };
+    // SAFETY: a barrier.
+    unsafe { asm!("dsb sy", options(nostack)) };
 }
 
 /// Sends the kick SGI to the CPU with affinity `mpidr`.

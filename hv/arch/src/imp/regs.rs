@@ -88,6 +88,12 @@ pub fn syndrome() -> Syndrome {
     }
 }
 
+/// Reads ESR_EL2 alone (classifying a trap needs nothing else).
+#[inline(always)]
+pub fn esr() -> u64 {
+    ESR_EL2.get()
+}
+
 /// Invalidates all stage-1 and stage-2 TLB entries of the current VMID (inner shareable).
 pub fn tlb_flush_vmid() {
     // SAFETY: TLB maintenance only affects translation caches.

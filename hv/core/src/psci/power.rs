@@ -137,6 +137,22 @@ impl<const N: usize> PsciVm<N> {
         entry & 3 == 0 && entry >= self.ram_ipa && entry - self.ram_ipa < self.ram_size
     }
 
+    /// The reply to a call whose answer depends on no vCPU's or VM's state (SMCCC_VERSION,
+    /// SMCCC_ARCH_FEATURES, PSCI_VERSION, PSCI_FEATURES, MIGRATE_INFO_TYPE), or `None`.
+    /// The trap path answers these without taking the VM's lock.
+    pub fn constant_reply(x: [u64; 4]) -> Option<i64> {
+        if let Some(arch) = ArchCall::decode(x[0], x[1]) {
+            return Some(arch.reply(|f| implemented(f) || crate::hypercall::implemented(f)));
+        }
+        match PsciCall::decode(x) {
+            PsciCall::Version => Some(PSCI_VERSION_1_1),
+            PsciCall::MigrateInfoType => Some(MIGRATE_INFO_TYPE_NOT_PRESENT),
+            PsciCall::Features { fid } if implemented(fid) => Some(ret::SUCCESS),
+            PsciCall::Features { .. } => Some(ret::NOT_SUPPORTED),
+            _ => None,
+        }
+    }
+
     /// Handles a call from vCPU `caller` (index within the VM) with registers x0..x3.
     /// Covers PSCI and the SMCCC architecture calls (SMCCC_VERSION, ARCH_FEATURES, which
     /// also answers for the project's hypercalls); anything else gets NOT_SUPPORTED.
@@ -145,11 +161,13 @@ impl<const N: usize> PsciVm<N> {
         if caller >= self.count {
             return Reply(ret::INTERNAL_FAILURE);
         }
-        if let Some(arch) = ArchCall::decode(x[0], x[1]) {
-            return Reply(arch.reply(|f| implemented(f) || crate::hypercall::implemented(f)));
+        if let Some(r) = Self::constant_reply(x) {
+            return Reply(r);
         }
         match PsciCall::decode(x) {
-            PsciCall::Version => Reply(PSCI_VERSION_1_1),
+            PsciCall::Version
+            | PsciCall::MigrateInfoType
+            | PsciCall::Features { .. } => unreachable!("answered by constant_reply"),
             PsciCall::CpuSuspend { .. } => PsciDecision::Suspend,
             PsciCall::CpuOff => {
                 self.state[caller] = PowerState::Off;
@@ -184,11 +202,9 @@ impl<const N: usize> PsciVm<N> {
                 (0, Some(vcpu)) => Reply(self.state[vcpu].affinity_info()),
                 _ => Reply(ret::INVALID_PARAMETERS),
             },
-            PsciCall::MigrateInfoType => Reply(MIGRATE_INFO_TYPE_NOT_PRESENT),
             PsciCall::SystemOff => PsciDecision::SystemOff,
             PsciCall::SystemReset => PsciDecision::SystemReset,
-            PsciCall::Features { fid } if implemented(fid) => Reply(ret::SUCCESS),
-            PsciCall::Features { .. } | PsciCall::Unknown(_) => Reply(ret::NOT_SUPPORTED),
+            PsciCall::Unknown(_) => Reply(ret::NOT_SUPPORTED),
         }
     }
 }

@@ -53,6 +53,12 @@ impl SgiRequest {
             | (aff3 << 48)
     }
 
+    /// Whether the request can reach no vCPU at all (not a broadcast, empty target list):
+    /// the trap path answers it without the VM's model.
+    pub const fn is_empty(&self) -> bool {
+        !self.broadcast && self.target_list == 0
+    }
+
     /// The set of target vCPUs (bit i = vCPU i) among `mpidrs`, the sender being
     /// vCPU `sender`.
     pub fn targets(&self, mpidrs: &[u64], sender: usize) -> u64 {

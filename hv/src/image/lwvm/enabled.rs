@@ -20,16 +20,15 @@ use hv_lwvm::abi::event_bit;
 use hv_lwvm::events::Events;
 use hv_lwvm::trap::{LwFault, LwTrap};
 
+use hv_core::ext::{Core, Extension};
+use hv_core::sysdesc::{VcpuIndex, VmIndex};
+
+use super::super::ext::{CpuCtx, Hv, MAX_VMS, Power, Vcpu, vm_alive};
 use super::super::generated::SYSTEM;
-use super::super::run::CpuCtx;
-use super::super::state::{MAX_VMS, Power, VMS, Vcpu, vcpu_mut};
-use super::super::{console, irq, telemetry, vmctl, vmload};
 use crate::hvlog;
 
 mod fp;
 mod syscall;
-
-pub use fp::before_full_vm;
 
 /// Restarts after which a faulting lwVM is stopped for good (a fault loop would
 /// otherwise hold its CPU at its priority forever).
@@ -53,9 +52,37 @@ static STATE: [LwState; MAX_VMS] = [const {
     }
 }; MAX_VMS];
 
+/// The lightweight-VM extension: claims the VMs the configuration marks `lwvm`.
+pub struct Lwvm;
+
+impl Extension<Hv> for Lwvm {
+    fn boot_check(&self) {
+        boot_check();
+    }
+    #[inline(always)]
+    fn claims_vm(&self, vm: VmIndex) -> bool {
+        is_lw_vm(vm as usize)
+    }
+    fn boot_vm(&self, core: &Hv, vm: VmIndex, state: &mut Vcpu) {
+        boot(core, vm as usize, state);
+    }
+    fn run(&self, core: &Hv, cpu: &mut CpuCtx, vm: VmIndex, v: VcpuIndex, state: &mut Vcpu) {
+        run(core, cpu, vm as usize, v as usize, state);
+    }
+    fn has_events(&self, vm: VmIndex, _v: VcpuIndex) -> bool {
+        STATE[vm as usize].events.pending()
+    }
+    fn signal(&self, core: &Hv, vm: VmIndex, channel: u32) {
+        signal(core, vm as usize, channel);
+    }
+    fn before_switch(&self, cpu: u16) {
+        fp::before_full_vm(cpu as usize);
+    }
+}
+
 /// Refuses to go on (before the MMU comes on) on a CPU without VHE: the image's tables
 /// and register values are for HCR_EL2.E2H=1.
-pub fn boot_check() {
+fn boot_check() {
     if !hv_arch::vhe::supported() {
         // No lock and no telemetry yet (the MMU is off): straight to the UART.
         hv_arch::uart::write(
@@ -67,39 +94,25 @@ pub fn boot_check() {
     }
 }
 
-/// Whether vCPU slot `v` is an lwVM.
-#[inline(always)]
-pub fn is_lw(v: usize) -> bool {
-    is_lw_vm(SYSTEM.vcpus[v].vm as usize)
-}
-
 /// Whether VM `vm` is an lwVM.
 #[inline(always)]
-pub fn is_lw_vm(vm: usize) -> bool {
+fn is_lw_vm(vm: usize) -> bool {
     SYSTEM.vms[vm].lwvm.is_some()
 }
 
-/// Whether lwVM slot `v` has events pending (its WAIT or WFI ends).
-pub fn has_events(v: usize) -> bool {
-    STATE[SYSTEM.vcpus[v].vm as usize].events.pending()
-}
-
 /// Posts the event of channel `channel` to lwVM `vm` and makes its CPU look again.
-pub fn signal(vm: usize, channel: u32) {
+fn signal(core: &Hv, vm: usize, channel: u32) {
     STATE[vm].events.post(event_bit(channel as usize));
-    irq::kick_vcpu(SYSTEM.vms[vm].vcpus[0] as usize);
+    core.kick(SYSTEM.vms[vm].vcpus[0]);
 }
 
 /// Loads lwVM `vm` from its pristine image and makes it runnable at its entry (first
 /// boot and every restart), on the CPU that hosts it. Pending events are kept across a
 /// restart, so that a request raised just before a fault is served by the new instance.
-pub fn boot(vm: usize) {
+fn boot(core: &Hv, vm: usize, vcpu: &mut Vcpu) {
     let d = &SYSTEM.vms[vm];
     let Some(lw) = d.lwvm else { return };
-    vmload::load(d);
-    let v = d.vcpus[0] as usize;
-    // SAFETY: the caller runs on the CPU this lwVM is pinned to.
-    let vcpu = unsafe { vcpu_mut(v) };
+    core.load_payload(vm as VmIndex);
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = STATE[vm].restarts.load(Ordering::Relaxed) as u64;
     vcpu.regs.x[1] = vm as u64;
@@ -113,14 +126,11 @@ pub fn boot(vm: usize) {
 }
 
 /// Runs lwVM slot `v` (picked by the schedule) until it traps, and handles the trap.
-pub fn run(ctx: &mut CpuCtx, v: usize) {
-    let vm = SYSTEM.vcpus[v].vm as usize;
+fn run(core: &Hv, ctx: &mut CpuCtx, vm: usize, v: usize, vcpu: &mut Vcpu) {
     let Some(lw) = SYSTEM.vms[vm].lwvm else {
         return;
     };
-    // SAFETY: `v` comes from this CPU's schedule.
-    let vcpu = unsafe { vcpu_mut(v) };
-    if vcpu.power != Power::On || !VMS[vm].alive.load(Ordering::Acquire) {
+    if vcpu.power != Power::On || !vm_alive(vm) {
         return;
     }
     let st = &STATE[vm];
@@ -138,46 +148,39 @@ pub fn run(ctx: &mut CpuCtx, v: usize) {
         sp: vcpu.el1.sp_el0,
         tpidr: vcpu.el1.tpidr_el0,
     };
-    telemetry::enter(ctx.index, v, &vcpu.regs);
+    core.trap_enter(ctx, v as VcpuIndex, vcpu);
     let why = hv_lwvm::enter(&mut vcpu.regs, &mut el0);
-    telemetry::exit(ctx.index, v, &why, &vcpu.regs);
+    core.trap_exit(ctx, v as VcpuIndex, &why, vcpu);
     vcpu.el1.sp_el0 = el0.sp;
     vcpu.el1.tpidr_el0 = el0.tpidr;
     match why {
-        Exit::Sync => handle_sync(ctx.index, vm, v, vcpu),
-        Exit::Irq | Exit::Fiq => {
-            // The full vCPU whose state is loaded owns the virtual timer that may fire.
-            let loaded = ctx.loaded().map(|l| {
-                // SAFETY: the loaded vCPU is pinned to this CPU and distinct from `v`.
-                (l, unsafe { vcpu_mut(l) })
-            });
-            irq::handle_physical(loaded);
-        }
-        Exit::SError => fault(vm, vcpu, LwFault::Other { ec: 0x2f }),
-        Exit::Aarch32 => fault(vm, vcpu, LwFault::Other { ec: 0xff }),
+        Exit::Sync => handle_sync(core, ctx.index, vm, v, vcpu),
+        Exit::Irq | Exit::Fiq => core.physical_irqs(ctx),
+        Exit::SError => fault(core, vm, vcpu, LwFault::Other { ec: 0x2f }),
+        Exit::Aarch32 => fault(core, vm, vcpu, LwFault::Other { ec: 0xff }),
     }
 }
 
-fn handle_sync(cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
+fn handle_sync(core: &Hv, cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
     let s = regs::syndrome();
     match LwTrap::decode(s.esr, s.far) {
         // The instruction is retried with the lwVM's own FP registers.
         LwTrap::FpAccess => fp::take(cpu, vm),
-        LwTrap::Syscall { imm } => syscall::call(vm, v, vcpu, imm),
+        LwTrap::Syscall { imm } => syscall::call(core, vm, v, vcpu, imm),
         LwTrap::Wfx { wfe } => {
             vcpu.regs.elr += 4;
             if !wfe && !STATE[vm].events.pending() {
                 vcpu.power = Power::Waiting;
             }
         }
-        LwTrap::Fault(f) => fault(vm, vcpu, f),
+        LwTrap::Fault(f) => fault(core, vm, vcpu, f),
     }
 }
 
 /// The lwVM did something it may not: stop it or reload it (its restart policy).
-fn fault(vm: usize, vcpu: &mut Vcpu, f: LwFault) {
+fn fault(core: &Hv, vm: usize, vcpu: &mut Vcpu, f: LwFault) {
     let d = &SYSTEM.vms[vm];
-    console::flush(vm);
+    core.console_flush(vm as VmIndex);
     let pc = vcpu.regs.elr;
     match d.restart {
         RestartPolicy::Restart => {
@@ -187,15 +190,15 @@ fn fault(vm: usize, vcpu: &mut Vcpu, f: LwFault) {
                     "lwvm {}: {f} at pc {pc:#x}; {MAX_RESTARTS} restarts used up: stopped",
                     d.name
                 );
-                vmctl::vm_off(vm);
+                core.vm_off(vm as VmIndex);
                 return;
             }
             hvlog!("lwvm {}: {f} at pc {pc:#x}; restart {n}", d.name);
-            boot(vm);
+            boot(core, vm, vcpu);
         }
         RestartPolicy::Stop => {
             hvlog!("lwvm {}: {f} at pc {pc:#x}; stopped", d.name);
-            vmctl::vm_off(vm);
+            core.vm_off(vm as VmIndex);
         }
     }
 }

@@ -19,6 +19,6 @@ pub fn log_line(line: &[u8]) {}
 #[inline(always)]
 pub fn marker(vcpu: usize, id: u16, value: u64) {}
 #[inline(always)]
-pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {}
+pub fn irq_injected(cpu: usize, vcpu: usize, intid: u32) {}
 #[inline(always)]
 pub fn hypercall(vcpu: usize, func: u32, result: i64) {}

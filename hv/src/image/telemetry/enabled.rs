@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
-use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, Ring, classify_esr};
+use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr};
 
 use super::super::generated::{CPU_COUNT, SYSTEM, VM_COUNT};
 use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
@@ -50,6 +50,8 @@ struct PerCpu {
     started: bool,
     /// Counter value of the last `Counters` record.
     last_counters: u64,
+    /// When the run loop next encodes and sends a batch (counter value).
+    next_flush: u64,
     /// The defmt frame being assembled by the logger.
     log: [u8; MAX_PAYLOAD],
     log_len: usize,
@@ -66,6 +68,7 @@ impl PerCpu {
             running: None,
             started: false,
             last_counters: 0,
+            next_flush: 0,
             log: [0; MAX_PAYLOAD],
             log_len: 0,
             logging: false,
@@ -122,7 +125,18 @@ fn vm_of(vcpu: u16) -> usize {
 
 // ---------------------------------------------------------------- hooks of the run loop
 
-/// Before entering vCPU `v` on `cpu`: finish the trap, report a switch, counters, drain.
+/// Records queued before the run loop encodes them even if [`FLUSH_PER_SECOND`] has not
+/// come: three quarters of the queue, so a guest that traps faster than records can be
+/// encoded stalls in one bounded batch instead of losing records.
+const HIGH_WATER: usize = RAW_DEPTH * 3 / 4;
+/// Records one periodic flush encodes at most (bounds the time one trap can take).
+const FLUSH_BUDGET: usize = 256;
+/// How often a busy CPU encodes and sends what it queued (per second of counter time).
+const FLUSH_PER_SECOND: u64 = 1000;
+
+/// Before entering vCPU `v` on `cpu`: record the trap that ends and a switch if another vCPU
+/// runs now. Encoding and sending happen here only every millisecond or when the queue is
+/// three quarters full — never per trap.
 #[inline(never)]
 pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
@@ -139,23 +153,19 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
         };
         switch(p, now, Some(v), reason);
     }
-    if now.wrapping_sub(p.last_counters) >= cpu::counter_frequency() / COUNTERS_PER_SECOND {
-        counters(p, now);
-    }
-    let pending = p.t.ring.len();
-    if transport::due(pending, now) {
-        drain(cpu, transport::must_wait(pending, RING_BYTES));
+    if now >= p.next_flush || p.t.queued() >= HIGH_WATER {
+        flush(cpu, p, now);
     }
 }
 
-/// Right after vCPU `v` trapped to EL2 on `cpu`.
+/// Right after vCPU `v` trapped to EL2 on `cpu`: stamp the entry, classify, count.
 #[inline(never)]
 pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {
     let now = cpu::counter();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
     let kind = match why {
-        Exit::Sync => classify_esr(hv_arch::regs::syndrome().esr),
+        Exit::Sync => classify_esr(hv_arch::regs::esr()),
         Exit::Irq | Exit::Fiq => TrapKind::Irq,
         Exit::SError | Exit::Aarch32 => TrapKind::Other,
     };
@@ -167,8 +177,28 @@ pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {
     p.trap = Some((v as u16, kind, now, func));
 }
 
-/// The CPU has nothing to run: report the switch to idle and the counters, drain (waiting
-/// for the transport if need be).
+/// Encodes a bounded batch of queued records (everything when over the high-water mark),
+/// the periodic counters when due, and hands the ring to the transport if it wants it.
+fn flush(cpu: usize, p: &mut PerCpu, now: u64) {
+    let per_second = cpu::counter_frequency();
+    p.next_flush = now + per_second / FLUSH_PER_SECOND;
+    let budget = if p.t.queued() >= HIGH_WATER {
+        usize::MAX
+    } else {
+        FLUSH_BUDGET
+    };
+    p.t.pump(budget);
+    if now.wrapping_sub(p.last_counters) >= per_second / COUNTERS_PER_SECOND {
+        counters(p, now);
+    }
+    let pending = p.t.ring.len();
+    if transport::due(pending, now) {
+        drain(cpu, transport::must_wait(pending, RING_BYTES));
+    }
+}
+
+/// The CPU has nothing to run: report the switch to idle and the counters, encode everything
+/// queued and drain (waiting for the transport if need be).
 #[inline(never)]
 pub fn idle(cpu: usize) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
@@ -186,7 +216,20 @@ pub fn idle(cpu: usize) {
     } else if p.last_counters == 0 {
         counters(p, now);
     }
-    drain(cpu, true);
+    pump_all(cpu, p);
+}
+
+/// Encodes everything this CPU queued and sends it, waiting for the transport; the ring may
+/// fill faster than the transport takes it, so this goes round until the queue is empty.
+fn pump_all(cpu: usize, p: &mut PerCpu) {
+    loop {
+        p.t.pump(usize::MAX);
+        drain(cpu, true);
+        if p.t.queued() == 0 {
+            break;
+        }
+    }
+    p.next_flush = cpu::counter() + cpu::counter_frequency() / FLUSH_PER_SECOND;
 }
 
 /// The machine is about to power off (the last VM ended): finish this CPU's trap, report
@@ -201,8 +244,9 @@ pub fn power_off() {
         if p.running.is_some() {
             switch(p, now, None, SwitchReason::Exit);
         }
+        p.t.pump(usize::MAX);
         counters(p, now);
-        drain(cpu, true);
+        pump_all(cpu, p);
     });
     let deadline = cpu::counter() + cpu::counter_frequency() / 10;
     while cpu::counter() < deadline && RINGS.iter().any(|r| !r.is_empty()) {
@@ -216,41 +260,35 @@ pub fn power_off() {
     TRANSPORT_BUSY.store(false, Ordering::Release);
 }
 
+/// Queues the record of the trap that ends now (and the end of its VM, once).
+#[inline(always)]
 fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
     if let Some((vcpu, kind, entry, func)) = p.trap.take() {
         let d = now.wrapping_sub(entry).min(u32::MAX as u64) as u32;
-        if let Some(func) = func {
-            p.t.emit(
-                now,
-                &Event::Hypercall {
-                    vcpu,
-                    func,
-                    result: x0 as i64,
-                },
-            );
-        }
-        p.t.emit(
+        p.t.record(Raw::Trap {
             entry,
-            &Event::Trap {
-                vcpu,
-                kind,
-                duration_ticks: d,
-            },
-        );
+            vcpu,
+            kind,
+            duration_ticks: d,
+            call: func.map(|f| (f, x0 as i64)),
+        });
         // The trap ended its VM (SYSTEM_OFF, a fault…): report it once.
         let vm = vm_of(vcpu);
-        if !VMS[vm].alive.load(Ordering::Acquire)
-            && !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed)
-        {
-            let reason = exit_reason(p.last_call);
-            p.t.emit(
-                now,
-                &Event::VmExit {
-                    vm: vm as u16,
-                    reason,
-                },
-            );
+        if !VMS[vm].alive.load(Ordering::Relaxed) {
+            report_vm_exit(p, vm, now);
         }
+    }
+}
+
+#[cold]
+fn report_vm_exit(p: &mut PerCpu, vm: usize, now: u64) {
+    if !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+        let reason = exit_reason(p.last_call);
+        p.t.record(Raw::VmExit {
+            ts: now,
+            vm: vm as u16,
+            reason,
+        });
     }
 }
 
@@ -268,7 +306,12 @@ fn switch(p: &mut PerCpu, now: u64, to: Option<u16>, reason: SwitchReason) {
     p.running = to;
     p.started |= to.is_some();
     p.t.counters.switch();
-    p.t.emit(now, &Event::Switch { from, to, reason });
+    p.t.record(Raw::Switch {
+        ts: now,
+        from,
+        to,
+        reason,
+    });
 }
 
 fn counters(p: &mut PerCpu, now: u64) {
@@ -287,13 +330,11 @@ pub fn vm_exit(vm: usize) {
     }
     with_this_cpu(|_, p| {
         let reason = exit_reason(p.last_call);
-        p.t.emit(
-            cpu::counter(),
-            &Event::VmExit {
-                vm: vm as u16,
-                reason,
-            },
-        );
+        p.t.record(Raw::VmExit {
+            ts: cpu::counter(),
+            vm: vm as u16,
+            reason,
+        });
     });
 }
 
@@ -334,29 +375,31 @@ pub fn log_line(line: &[u8]) {
 /// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
 pub fn marker(vcpu: usize, id: u16, value: u64) {
     with_this_cpu(|_, p| {
-        p.t.emit(
-            cpu::counter(),
-            &Event::Marker {
-                vcpu: vcpu as u16,
-                id,
-                value,
-            },
-        );
+        p.t.record(Raw::Marker {
+            ts: cpu::counter(),
+            vcpu: vcpu as u16,
+            id,
+            value,
+        });
     });
 }
 
-/// A virtual interrupt was put into a list register of `vcpu`.
-pub fn irq_injected(vcpu: usize, intid: u32, latency_ticks: u32) {
-    with_this_cpu(|_, p| {
-        p.t.counters.injected();
-        p.t.emit(
-            cpu::counter(),
-            &Event::IrqInjected {
-                vcpu: vcpu as u16,
-                intid,
-                latency_ticks,
-            },
-        );
+/// Virtual interrupt `intid` was put into a list register of vCPU `vcpu` on `cpu`, during the
+/// handling of the current trap (its latency counts from that trap's entry).
+#[inline(always)]
+pub fn irq_injected(cpu: usize, vcpu: usize, intid: u32) {
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    p.t.counters.injected();
+    let ts = cpu::counter();
+    let latency_ticks = p.trap.map_or(0, |(_, _, entry, _)| {
+        ts.wrapping_sub(entry).min(u32::MAX as u64) as u32
+    });
+    p.t.record(Raw::IrqInjected {
+        ts,
+        vcpu: vcpu as u16,
+        intid,
+        latency_ticks,
     });
 }
 

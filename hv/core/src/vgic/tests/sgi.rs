@@ -60,3 +60,15 @@ fn from_a_trapped_msr() {
     let x = [0u64, 1 << 24 | 0b10];
     assert_eq!(g.send_sgi(0, x[acc.rt as usize]), 0b10);
 }
+
+#[test]
+fn only_an_empty_target_list_without_broadcast_is_empty() {
+    // INTID 3, TargetList 0: reaches nobody, whatever the affinity fields say.
+    assert!(SgiRequest::decode((3 << 24) | (1 << 16)).is_empty());
+    assert!(!SgiRequest::decode((3 << 24) | 1).is_empty());
+    // IRM = 1: every other vCPU, even with an empty list.
+    assert!(!SgiRequest::decode((3 << 24) | (1 << 40)).is_empty());
+    // An empty request sends to nobody, as `targets` agrees.
+    let r = SgiRequest::decode(3 << 24);
+    assert_eq!(r.targets(&[0, 1, 2], 0), 0);
+}

@@ -4,14 +4,16 @@
 use hv_core::hypercall::{GuestRange, resolve_channel};
 use hv_lwvm::abi::{Syscall, err, event_bit};
 
+use hv_core::ext::Core;
+use hv_core::sysdesc::VmIndex;
+
+use super::super::super::ext::{Hv, Vcpu};
 use super::super::super::generated::SYSTEM;
-use super::super::super::state::Vcpu;
-use super::super::super::{console, irq, telemetry, vmctl, vmshared};
 use crate::hvlog;
 
 /// Serves the `SVC #imm` of lwVM `vm` (slot `v`): call number in x8, arguments in
 /// x0..x5, results in x0..x3. ELR_EL2 already points past the SVC.
-pub fn call(vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
+pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
     let x = vcpu.regs.x;
     let call = match Syscall::decode(imm, x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]) {
         Ok(c) => c,
@@ -22,20 +24,20 @@ pub fn call(vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
     };
     let r: i64 = match call {
         Syscall::Exit { code } => {
-            console::flush(vm);
+            core.console_flush(vm as VmIndex);
             hvlog!("lwvm {}: exit {code}", SYSTEM.vms[vm].name);
-            vmctl::vm_off(vm);
+            core.vm_off(vm as VmIndex);
             return;
         }
-        Syscall::Write { va, len } => write(vm, va, len),
-        Syscall::Raise { channel } => raise(vm, channel),
+        Syscall::Write { va, len } => write(core, vm, va, len),
+        Syscall::Raise { channel } => raise(core, vm, channel),
         Syscall::Wait => {
             super::wait(vm, vcpu);
             return;
         }
         Syscall::Poll => super::poll(vm) as i64,
         Syscall::Marker { id, value } => {
-            telemetry::marker(v, id, value);
+            core.marker(v as u16, id, value);
             0
         }
         Syscall::Info => {
@@ -67,7 +69,7 @@ pub fn call(vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
 }
 
 /// WRITE: the bytes must lie in the lwVM's own memory.
-fn write(vm: usize, va: u64, len: u64) -> i64 {
+fn write(core: &Hv, vm: usize, va: u64, len: u64) -> i64 {
     let d = &SYSTEM.vms[vm];
     if !d.console {
         return err::DENIED;
@@ -81,26 +83,17 @@ fn write(vm: usize, va: u64, len: u64) -> i64 {
     // SAFETY: the range was checked to lie inside the lwVM's memory, which the EL2 tables
     // map (privileged) at its physical address.
     unsafe { hv_arch::mem::read(d.ram_pa + checked.offset(), &mut bytes[..n]) };
-    console::write(vm, &bytes[..n]);
+    core.console_write(vm as VmIndex, &bytes[..n]);
     n as i64
 }
 
 /// RAISE: like the VIRQ_RAISE hypercall (a channel into another lwVM posts its event).
-fn raise(vm: usize, channel: u16) -> i64 {
+fn raise(core: &Hv, vm: usize, channel: u16) -> i64 {
     match resolve_channel(SYSTEM.channels, vm as u16, channel) {
-        Ok((to, intid)) if super::is_lw_vm(to as usize) => {
-            super::signal(to as usize, intid);
-            0
-        }
-        Ok((to, intid)) => {
-            let to = to as usize;
-            let target = vmshared::with(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
-            if irq::raise(to, target, intid).is_ok() {
-                0
-            } else {
-                err::INVALID
-            }
-        }
+        Ok((to, intid)) => match core.raise(to, intid) {
+            Ok(()) => 0,
+            Err(()) => err::INVALID,
+        },
         Err(e) => e,
     }
 }
