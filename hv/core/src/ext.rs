@@ -30,6 +30,8 @@ pub trait Core {
 
     /// Loads VM `vm`'s boot payloads (RAM cleared, image copied, caches cleaned).
     fn load_payload(&self, vm: VmIndex);
+    /// Whether VM `vm` is alive (not powered off, not stopped by a fault).
+    fn vm_alive(&self, vm: VmIndex) -> bool;
     /// Ends VM `vm` (it is no longer picked on any CPU; the machine powers off after the
     /// last one).
     fn vm_off(&self, vm: VmIndex);

@@ -16,6 +16,7 @@ use super::state::{VMS, vcpu_mut};
 
 /// The types an extension of this image works with (the [`Core`] implementation's).
 pub use super::run::CpuCtx;
+#[cfg_attr(not(feature = "lwvm"), allow(unused_imports))]
 pub use super::state::{MAX_VMS, Power, Vcpu};
 use super::{console, irq, vmctl, vmload, vmshared};
 
@@ -48,6 +49,9 @@ impl Core for Hv {
 
     fn load_payload(&self, vm: VmIndex) {
         vmload::load(&SYSTEM.vms[vm as usize]);
+    }
+    fn vm_alive(&self, vm: VmIndex) -> bool {
+        VMS[vm as usize].alive.load(Ordering::Acquire)
     }
     fn vm_off(&self, vm: VmIndex) {
         vmctl::vm_off(vm as usize);
@@ -88,11 +92,6 @@ impl Core for Hv {
     fn trap_exit(&self, cpu: &CpuCtx, v: VcpuIndex, why: &Exit, state: &Vcpu) {
         super::telemetry::exit(cpu.index, v as usize, why, &state.regs);
     }
-}
-
-/// Whether VM `vm` is alive (an extension's runnable runs only then).
-pub fn vm_alive(vm: usize) -> bool {
-    VMS[vm].alive.load(Ordering::Acquire)
 }
 
 // ---------------------------------------------------------------- the core's calls

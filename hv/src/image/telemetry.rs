@@ -71,7 +71,9 @@ const fn hv_core_fnv(bytes: &[u8]) -> u64 {
 #[used]
 static BUILD_ID_SECTION: [u8; 8] = BUILD_ID.to_le_bytes();
 
-/// Index of the physical CPU running this code (its position in `SYSTEM.cpus`).
+/// Index of the physical CPU running this code (its position in `SYSTEM.cpus`): a search,
+/// for the hooks called from outside the run loop (console, log, markers).
+#[cfg(feature = "telemetry")]
 pub fn this_cpu() -> usize {
     let mpidr = hv_arch::cpu::mpidr();
     SYSTEM

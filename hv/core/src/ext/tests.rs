@@ -17,6 +17,9 @@ impl Core for Rec {
     fn load_payload(&self, _vm: VmIndex) {
         self.calls.borrow_mut().push("load");
     }
+    fn vm_alive(&self, _vm: VmIndex) -> bool {
+        true
+    }
     fn vm_off(&self, _vm: VmIndex) {
         self.calls.borrow_mut().push("off");
     }

@@ -23,7 +23,7 @@ use hv_lwvm::trap::{LwFault, LwTrap};
 use hv_core::ext::{Core, Extension};
 use hv_core::sysdesc::{VcpuIndex, VmIndex};
 
-use super::super::ext::{CpuCtx, Hv, MAX_VMS, Power, Vcpu, vm_alive};
+use super::super::ext::{CpuCtx, Hv, MAX_VMS, Power, Vcpu};
 use super::super::generated::SYSTEM;
 use crate::hvlog;
 
@@ -130,7 +130,7 @@ fn run(core: &Hv, ctx: &mut CpuCtx, vm: usize, v: usize, vcpu: &mut Vcpu) {
     let Some(lw) = SYSTEM.vms[vm].lwvm else {
         return;
     };
-    if vcpu.power != Power::On || !vm_alive(vm) {
+    if vcpu.power != Power::On || !core.vm_alive(vm as VmIndex) {
         return;
     }
     let st = &STATE[vm];

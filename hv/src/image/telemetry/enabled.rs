@@ -90,7 +90,13 @@ static CPUS: [Slot; CPU_COUNT] = {
     let mut a = [const { Slot(UnsafeCell::new(PerCpu::new(0, &RINGS[0]))) }; CPU_COUNT];
     let mut i = 0;
     while i < CPU_COUNT {
-        a[i] = Slot(UnsafeCell::new(PerCpu::new(i as u16, &RINGS[i])));
+        // The slot's queue has a destructor, which a static's initialiser cannot run: the
+        // placeholder replaced here is forgotten (it owns nothing).
+        let placeholder = core::mem::replace(
+            &mut a[i],
+            Slot(UnsafeCell::new(PerCpu::new(i as u16, &RINGS[i]))),
+        );
+        core::mem::forget(placeholder);
         i += 1;
     }
     a
@@ -220,12 +226,15 @@ pub fn idle(cpu: usize) {
 }
 
 /// Encodes everything this CPU queued and sends it, waiting for the transport; the ring may
-/// fill faster than the transport takes it, so this goes round until the queue is empty.
+/// fill faster than the transport takes it, so this goes round until the queue is empty —
+/// or until a drain sends nothing (a secondary CPU before the hello went out): the records
+/// then stay queued for the next time.
 fn pump_all(cpu: usize, p: &mut PerCpu) {
     loop {
         p.t.pump(usize::MAX);
+        let before = p.t.ring.len();
         drain(cpu, true);
-        if p.t.queued() == 0 {
+        if p.t.queued() == 0 || p.t.ring.len() >= before {
             break;
         }
     }
