@@ -176,12 +176,13 @@ pub fn cost_table(costs: &[Cost]) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {:+} | {} | {} | {} | {target} |",
+            "| {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {target} |",
             c.experiment,
             c.variant,
             c.metric,
             num(c.plain),
             num(c.telemetry),
+            if c.difference >= 0.0 { "+" } else { "" },
             num(c.difference),
             c.traps.map_or("-".into(), |n| n.to_string()),
             c.per_trap.map_or("-".into(), |x| format!("{x:+.0}")),
