@@ -40,7 +40,8 @@
 //! Every variant (a set of cargo features) is built twice:
 //! - `plain`: `--no-default-features`, no telemetry at all; the probes print text on the
 //!   console. The absolute targets (`target`, `max-over-native`, …) judge this image: it
-//!   is what the hypervisor costs by itself.
+//!   is what the hypervisor costs by itself (a definition without it, such as a
+//!   transport's throughput, has them judge its telemetry image).
 //! - `telemetry`: the `hv` crate's default features (`telemetry-uart`, what `cargo xtask
 //!   run` builds): the UART carries binary frames, so the probes' lines are read back out of
 //!   the stream with the monitor library (the console lines travel in it). Its rows are
