@@ -423,7 +423,7 @@ fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
     }
     let ph = phases_md(o);
     if !ph.is_empty() {
-        s.push_str("Telemetry of the timed phases (traced boot, deterministic):\n\n");
+        s.push_str("Telemetry of the timed phases (the telemetry image's deterministic boot, or the traced boot):\n\n");
         s.push_str(&ph);
         s.push('\n');
     }
