@@ -11,6 +11,8 @@ use crate::{ITERS, MARKER_BEGIN, MARKER_END, MARKER_SAMPLE, MAX_SAMPLES, WARMUP}
 pub mod fid {
     /// SMCCC_VERSION (answered by the VM's PSCI/SMCCC model).
     pub const SMCCC_VERSION: u64 = 0x8000_0000;
+    /// PSCI_VERSION (PSCI 0.2+, 32-bit function id).
+    pub const PSCI_VERSION: u64 = 0x8400_0000;
     /// The project's VIRQ_RAISE (x1 = channel).
     pub const VIRQ_RAISE: u64 = 0xC600_0001;
     /// TELEMETRY_MARKER (x1 = id, x2 = value).

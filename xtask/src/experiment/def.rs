@@ -6,11 +6,15 @@
 //! system = "exp-hvc"                 # boards/qemu-virt/systems/<system>.toml
 //! iterations = 1000                  # timed samples per boot (the probe's PROBE_ITERS)
 //! warmup = 16                        # rounds dropped before them
-//! runs = 1                           # boots per variant and mode
+//! runs = 1                           # boots per variant, image and mode
 //! timeout = 60                       # seconds per boot
 //! modes = ["deterministic", "wall-clock"]
+//! images = ["plain", "telemetry"]    # which builds of every variant to measure (below)
+//! telemetry-cost-target = 30         # per trap: telemetry image − plain image ≤ this
 //! native = "probe-timer"             # also boot this probe ELF without the hypervisor
-//! trace = true                       # one telemetry boot per variant: traps per iteration
+//! trace = true                       # with only the plain image: one telemetry boot per
+//!                                    # variant for the traps per iteration
+//! measure = "probe"                  # or "telemetry-throughput" (below)
 //!
 //! [[variant]]                        # default: one variant "static" without features
 //! name = "lwvm"
@@ -20,12 +24,38 @@
 //! [[metric]]                         # optional: description and targets of a metric
 //! name = "hvc_vm_info"
 //! description = "VM_INFO round trip"
-//! target = 120                       # deterministic median must be ≤ this
+//! target = 120                       # median must be ≤ this
+//! at-least = 200000                  # median must be ≥ this
+//! max-over-native = 90               # median − the native variant's median ≤ this
 //! native-ratio = 2.0                 # median ≤ ratio × the native variant's median
 //! ratio-to = "vm-switch/static/switch_ping_to_pong"  # median ≤ max-ratio × that median
 //! max-ratio = 0.333
 //! variants = ["vm-lwvm"]             # the targets apply to these variants only
+//! target-mode = "deterministic"      # the mode whose medians the targets judge
+//! traps = 1                          # traps inside one sample's window (telemetry cost)
+//! unit = "events/s"                  # default: the mode's (insn or ns)
 //! ```
+//!
+//! # Images
+//! Every variant (a set of cargo features) is built twice:
+//! - `plain`: `--no-default-features`, no telemetry at all; the probes print text on the
+//!   console. The absolute targets (`target`, `max-over-native`, …) judge this image: it
+//!   is what the hypervisor costs by itself (a definition without it, such as a
+//!   transport's throughput, has them judge its telemetry image).
+//! - `telemetry`: the `hv` crate's default features (`telemetry-uart`, what `cargo xtask
+//!   run` builds): the UART carries binary frames, so the probes' lines are read back out of
+//!   the stream with the monitor library (the console lines travel in it). Its rows are
+//!   named `<variant>+telemetry` (also in `experiments/baseline.json` and in `ratio-to`) and
+//!   are judged by `telemetry-cost-target`: (its median − the plain median) / the metric's
+//!   `traps`, what telemetry adds to one trap.
+//!
+//! # Measures
+//! - `probe` (default): probe guests (guests/probe-bench) print samples; see `probe.rs`.
+//! - `telemetry-throughput`: the system's guest (tmbench) issues bursts of hypercalls, each
+//!   one trap with its records; every boot gives `events_per_s` (records received over the
+//!   span of their own timestamps) and `events_lost` (dropped by full rings, lost in
+//!   transport, undecodable), counted by the monitor. Wall-clock only; a variant's features
+//!   choose the transport (`telemetry-net`: UDP datagrams to 127.0.0.1:7777).
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -87,6 +117,55 @@ impl Mode {
     }
 }
 
+/// Which build of a variant a boot uses (module docs, "Images").
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Image {
+    /// `--no-default-features`: no telemetry.
+    Plain,
+    /// The default features: telemetry frames on the UART (or a variant's transport).
+    Telemetry,
+}
+
+impl Image {
+    pub fn name(self) -> &'static str {
+        match self {
+            Image::Plain => "plain",
+            Image::Telemetry => "telemetry",
+        }
+    }
+
+    /// Appended to the variant's name in keys and labels (`static+telemetry`): the plain
+    /// image keeps the bare name, so keys recorded before images existed still match.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Image::Plain => "",
+            Image::Telemetry => "+telemetry",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Option<Vec<Image>>> {
+        Ok(match s {
+            "plain" => Some(vec![Image::Plain]),
+            "telemetry" => Some(vec![Image::Telemetry]),
+            "both" | "all" => Some(vec![Image::Plain, Image::Telemetry]),
+            "" | "default" => None,
+            _ => bail!("unknown image `{s}` (plain, telemetry or both)"),
+        })
+    }
+}
+
+/// What an experiment boots and how it reads its figures (module docs, "Measures").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    #[default]
+    Probe,
+    TelemetryThroughput,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Definition {
@@ -110,6 +189,14 @@ pub struct Definition {
     pub native: Option<String>,
     #[serde(default)]
     pub trace: bool,
+    /// The builds measured (default: both).
+    #[serde(default = "d_images")]
+    pub images: Vec<Image>,
+    /// Per trap: the telemetry image's median minus the plain one's, over `traps`.
+    #[serde(default)]
+    pub telemetry_cost_target: Option<f64>,
+    #[serde(default)]
+    pub measure: Measure,
     #[serde(default = "d_variants")]
     pub variant: Vec<Variant>,
     #[serde(default)]
@@ -138,6 +225,10 @@ pub struct MetricDef {
     #[serde(default)]
     pub target: Option<f64>,
     #[serde(default)]
+    pub at_least: Option<f64>,
+    #[serde(default)]
+    pub max_over_native: Option<f64>,
+    #[serde(default)]
     pub native_ratio: Option<f64>,
     #[serde(default)]
     pub ratio_to: Option<String>,
@@ -146,6 +237,16 @@ pub struct MetricDef {
     /// The variants the targets apply to (default: all but `native`).
     #[serde(default)]
     pub variants: Vec<String>,
+    /// The mode whose medians the targets judge (default: deterministic).
+    #[serde(default = "d_target_mode")]
+    pub target_mode: Mode,
+    /// Traps taken inside one sample's window: divides the telemetry image's extra cost
+    /// into a cost per trap. Unset: the difference is shown per sample, not judged.
+    #[serde(default)]
+    pub traps: Option<u32>,
+    /// Unit of the samples (default: the mode's).
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 fn d_iterations() -> usize {
@@ -162,6 +263,12 @@ fn d_timeout() -> u64 {
 }
 fn d_modes() -> Vec<Mode> {
     vec![Mode::Deterministic, Mode::WallClock]
+}
+fn d_images() -> Vec<Image> {
+    vec![Image::Plain, Image::Telemetry]
+}
+fn d_target_mode() -> Mode {
+    Mode::Deterministic
 }
 fn d_variants() -> Vec<Variant> {
     vec![Variant {
@@ -215,6 +322,37 @@ impl Definition {
                 "{}: variant names must be unique and not `native` (reserved)",
                 path.display()
             );
+        }
+        if d.images.is_empty() {
+            bail!("{}: images must not be empty", path.display());
+        }
+        let net = |v: &Variant| v.features.iter().any(|f| f.starts_with("telemetry"));
+        match d.measure {
+            Measure::Probe => {
+                if let Some(v) = d.variant.iter().find(|v| net(v)) {
+                    bail!(
+                        "{}: variant `{}`: probe experiments choose telemetry with `images` \
+                         (the probes' lines are read from the UART stream), not with features",
+                        path.display(),
+                        v.name
+                    );
+                }
+            }
+            Measure::TelemetryThroughput => {
+                if d.images != [Image::Telemetry] || d.modes != [Mode::WallClock] {
+                    bail!(
+                        "{}: measure = \"telemetry-throughput\" needs images = [\"telemetry\"] \
+                         and modes = [\"wall-clock\"] (a rate of host time)",
+                        path.display()
+                    );
+                }
+                if d.native.is_some() || d.trace {
+                    bail!(
+                        "{}: measure = \"telemetry-throughput\" has no native or trace boot",
+                        path.display()
+                    );
+                }
+            }
         }
         for m in &d.metric {
             if m.ratio_to.is_some() != m.max_ratio.is_some() {
@@ -340,6 +478,21 @@ mod tests {
         let d = Definition::load(&p).unwrap();
         assert_eq!(d.variant[0].name, "static");
         assert_eq!(d.modes, vec![Mode::Deterministic, Mode::WallClock]);
+        assert_eq!(d.images, vec![Image::Plain, Image::Telemetry]);
+        assert_eq!(d.measure, Measure::Probe);
+        std::fs::write(
+            &p,
+            "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\n\
+             [[variant]]\nname = \"v\"\nfeatures = [\"telemetry-net\"]\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", Definition::load(&p).unwrap_err()).contains("images"));
+        std::fs::write(
+            &p,
+            "name = \"x\"\ndescription = \"d\"\nsystem = \"s\"\nmeasure = \"telemetry-throughput\"\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", Definition::load(&p).unwrap_err()).contains("wall-clock"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

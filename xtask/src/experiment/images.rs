@@ -46,8 +46,21 @@ pub fn build_probes(
     warmup: usize,
     quiet: bool,
 ) -> Result<()> {
+    build_guests(tc, place, PROBE_PACKAGES, iterations, warmup, quiet)
+}
+
+/// Builds the guest `packages` into `place` (the probes read `PROBE_ITERS`, `PROBE_WARMUP`
+/// and `PROBE_QUIET` at build time; other guests ignore them).
+pub fn build_guests(
+    tc: &Toolchain,
+    place: Place,
+    packages: &[&str],
+    iterations: usize,
+    warmup: usize,
+    quiet: bool,
+) -> Result<()> {
     let mut cmd = tc.cargo_build(GUEST_TARGET);
-    for p in PROBE_PACKAGES {
+    for p in packages {
         cmd.args(["-p", p]);
     }
     cmd.arg("--quiet")
@@ -59,7 +72,7 @@ pub fn build_probes(
     } else {
         cmd.env_remove("PROBE_QUIET");
     }
-    run_quietly(cmd, "the probe guests")
+    run_quietly(cmd, "the guests")
 }
 
 /// Runs a build, showing its output only when it fails (warnings of crates being worked on

@@ -3,18 +3,24 @@
 //!
 //! For every experiment: build the probe guests with its sample count, then for every
 //! variant (a set of hypervisor cargo features; skipped with a note when `hv` lacks one)
-//! build a plain image (no telemetry: the measured runs) and boot it in each mode
-//! (deterministic: `-icount shift=0,sleep=off`, counts are instructions; wall-clock:
-//! nanoseconds, noisy), `runs` times. A `native` probe is also booted without the
-//! hypervisor. With `trace = true` one more boot per variant uses the UART telemetry: the
-//! recording, its CSV/JSONL/Perfetto exports and the traps per iteration of each timed
-//! phase (from the probes' markers) go into the results.
+//! and every image the definition lists — `plain` (no telemetry: what the hypervisor costs
+//! by itself) and `telemetry` (the default features, UART frames: what a user runs) — build
+//! the hypervisor and boot it in each mode (deterministic: `-icount shift=0,sleep=off`,
+//! counts are instructions; wall-clock: nanoseconds, noisy), `runs` times. A plain boot's
+//! samples come from the console text; a telemetry boot's from the stream, decoded with
+//! the monitor library (console lines, the probes' samples sent as markers — checked
+//! against the text — and the traps and switches of each timed phase). A `native` probe is
+//! also booted without the hypervisor. With `trace = true` and no telemetry image, one
+//! more boot per variant uses the UART telemetry only for the traps per iteration.
+//! `measure = "telemetry-throughput"` experiments boot a telemetry benchmark instead
+//! ([`throughput`]).
 //!
 //! Results: `target/experiments/<UTC time>/` (and `target/experiments/latest`): samples
-//! (CSV, JSON), `summary.md` (min, median, p99, max, count per metric, variant and mode),
-//! plots (histogram, CDF, comparison; SVG and PNG), raw serial logs and recordings, the
-//! exact commands and versions. Deterministic medians are compared with the committed
-//! `experiments/baseline.json`; `--check` fails on a regression beyond the margin.
+//! (CSV, JSON), `summary.md` (min, median, p99, max, count per metric, variant, image and
+//! mode; the telemetry cost per trap), plots (histogram, CDF, comparison; SVG and PNG), raw
+//! serial logs and recordings, the exact commands and versions. Deterministic medians are
+//! compared with the committed `experiments/baseline.json`; `--check` fails on a regression
+//! beyond the margin.
 mod baseline;
 pub mod def;
 mod exec;
@@ -24,6 +30,7 @@ mod probe;
 mod profile;
 mod report;
 mod stats;
+mod throughput;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +41,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::firmware::SystemSpec;
 use crate::toolchain::Toolchain;
-use def::{Definition, Mode};
+use def::{Definition, Image, Measure, Mode};
 use exec::Phase;
 use images::Place;
 
@@ -46,6 +53,10 @@ pub struct Args {
     /// det (`-icount shift=0,sleep=off`, instruction counts), wall (host time, noisy) or both.
     #[arg(long, default_value = "both")]
     pub mode: String,
+    /// plain (no telemetry), telemetry (default features) or both; default: the
+    /// definition's `images`.
+    #[arg(long, default_value = "default")]
+    pub image: String,
     /// Samples per boot instead of the definition's `iterations`.
     #[arg(long)]
     pub iterations: Option<usize>,
@@ -79,17 +90,25 @@ pub struct Args {
 #[derive(Debug, Clone)]
 pub struct Series {
     pub experiment: String,
+    /// The variant's name (`native` for the boot without a hypervisor).
     pub variant: String,
+    pub image: Image,
     pub mode: Mode,
     pub vm: String,
     pub metric: String,
+    pub unit: String,
     pub values: Vec<u64>,
 }
 
 impl Series {
-    /// `experiment/variant/metric`: the key in the baseline and in `ratio-to`.
+    /// `static`, `static+telemetry`: the variant and its image.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.variant, self.image.suffix())
+    }
+
+    /// `experiment/label/metric`: the key in the baseline and in `ratio-to`.
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.experiment, self.variant, self.metric)
+        format!("{}/{}/{}", self.experiment, self.label(), self.metric)
     }
 }
 
@@ -100,7 +119,8 @@ pub struct Outcome {
     pub series: Vec<Series>,
     /// (variant, why) of variants not run.
     pub skipped: Vec<(String, String)>,
-    /// (variant, phases) of the traced boots.
+    /// (variant label, phases) of the traced boots (the telemetry image's first
+    /// deterministic boot, or the extra `trace` boot).
     pub phases: Vec<(String, Vec<Phase>)>,
     /// (variant, what went wrong).
     pub errors: Vec<(String, String)>,
@@ -116,6 +136,8 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub modes: Vec<Mode>,
+    /// Images to measure instead of the definitions' (`None`: theirs).
+    pub images: Option<Vec<Image>>,
     pub iterations: Option<usize>,
     pub runs: Option<usize>,
     pub trace: bool,
@@ -129,6 +151,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             modes: vec![Mode::Deterministic, Mode::WallClock],
+            images: None,
             iterations: None,
             runs: None,
             trace: true,
@@ -145,11 +168,13 @@ pub fn run_cli(a: &Args) -> Result<()> {
     if a.name == "list" {
         for d in def::all()? {
             let modes: Vec<&str> = d.modes.iter().map(|m| m.name()).collect();
+            let images: Vec<&str> = d.images.iter().map(|i| i.name()).collect();
             println!(
-                "{:<16} {} [{}; system {}]",
+                "{:<20} {} [{}; images {}; system {}]",
                 d.name,
                 d.description,
                 modes.join(", "),
+                images.join(", "),
                 d.system
             );
         }
@@ -162,6 +187,7 @@ pub fn run_cli(a: &Args) -> Result<()> {
     };
     let opts = Options {
         modes: Mode::parse(&a.mode)?,
+        images: Image::parse(&a.image)?,
         iterations: a.iterations,
         runs: a.runs,
         trace: !a.no_trace,
@@ -239,13 +265,14 @@ pub fn run(defs: &[Definition], opts: &Options, out: &Path) -> Result<Vec<Outcom
 fn plan_len(d: &Definition, opts: &Options) -> u64 {
     let modes = modes_of(d, opts).len() as u64;
     let runs = opts.runs.unwrap_or(d.runs) as u64;
-    let variants = d.variant.len() as u64 + u64::from(d.native.is_some());
-    variants * modes * runs
-        + if d.trace && opts.trace {
-            d.variant.len() as u64
-        } else {
-            0
-        }
+    d.variant.len() as u64 * plan_len_variant(d, opts)
+        + u64::from(d.native.is_some()) * modes * runs
+}
+
+fn plan_len_variant(d: &Definition, opts: &Options) -> u64 {
+    let images = images_of(d, opts);
+    images.len() as u64 * modes_of(d, opts).len() as u64 * opts.runs.unwrap_or(d.runs) as u64
+        + u64::from(extra_trace(d, opts, &images))
 }
 
 fn modes_of(d: &Definition, opts: &Options) -> Vec<Mode> {
@@ -254,6 +281,61 @@ fn modes_of(d: &Definition, opts: &Options) -> Vec<Mode> {
         .copied()
         .filter(|m| d.modes.contains(m))
         .collect()
+}
+
+/// The images to measure: the definition's, or those asked for that it lists.
+fn images_of(d: &Definition, opts: &Options) -> Vec<Image> {
+    match &opts.images {
+        Some(want) => d
+            .images
+            .iter()
+            .copied()
+            .filter(|i| want.contains(i))
+            .collect(),
+        None => d.images.clone(),
+    }
+}
+
+/// Whether the extra telemetry boot of `trace = true` runs: only when no telemetry image is
+/// measured (a measured telemetry boot gives the traps per iteration itself).
+fn extra_trace(d: &Definition, opts: &Options, images: &[Image]) -> bool {
+    d.trace && opts.trace && !images.contains(&Image::Telemetry)
+}
+
+/// Adds `samples` of one boot to the outcome's series.
+fn add(
+    o: &mut Outcome,
+    variant: &str,
+    image: Image,
+    mode: Mode,
+    samples: Vec<probe::MetricSamples>,
+) {
+    for s in samples {
+        let unit = o
+            .def
+            .metric_def(&s.metric)
+            .and_then(|m| m.unit.clone())
+            .unwrap_or_else(|| mode.unit().to_string());
+        match o.series.iter_mut().find(|x| {
+            x.variant == variant
+                && x.image == image
+                && x.mode == mode
+                && x.vm == s.vm
+                && x.metric == s.metric
+        }) {
+            Some(x) => x.values.extend(s.values),
+            None => o.series.push(Series {
+                experiment: o.def.name.clone(),
+                variant: variant.to_string(),
+                image,
+                mode,
+                vm: s.vm,
+                metric: s.metric,
+                unit,
+                values: s.values,
+            }),
+        }
+    }
 }
 
 fn run_one(
@@ -289,25 +371,23 @@ fn run_one(
             o.skipped.push((format!("all ({})", m.name()), why));
         }
     }
-    pb.set_message(format!("{}: building the probes", d.name));
-    pb.suspend(|| images::build_probes(tc, opts.place, iterations, d.warmup, false))?;
-    let add = |o: &mut Outcome, variant: &str, mode: Mode, samples: Vec<probe::MetricSamples>| {
-        for s in samples {
-            match o.series.iter_mut().find(|x| {
-                x.variant == variant && x.mode == mode && x.vm == s.vm && x.metric == s.metric
-            }) {
-                Some(x) => x.values.extend(s.values),
-                None => o.series.push(Series {
-                    experiment: d.name.clone(),
-                    variant: variant.to_string(),
-                    mode,
-                    vm: s.vm,
-                    metric: s.metric,
-                    values: s.values,
-                }),
-            }
+    let images = images_of(d, opts);
+    if modes.is_empty() || images.is_empty() {
+        if images.is_empty() {
+            o.skipped.push((
+                "all".into(),
+                "none of the images asked for is listed".into(),
+            ));
         }
+        pb.inc(plan_len(d, opts));
+        return Ok(o);
+    }
+    pb.set_message(format!("{}: building the guests", d.name));
+    let guests: &[&str] = match d.measure {
+        Measure::Probe => images::PROBE_PACKAGES,
+        Measure::TelemetryThroughput => throughput::GUEST_PACKAGES,
     };
+    pb.suspend(|| images::build_guests(tc, opts.place, guests, iterations, d.warmup, false))?;
     for v in &d.variant {
         let missing: Vec<&String> = v
             .features
@@ -336,42 +416,79 @@ fn run_one(
             pb.inc(plan_len_variant(d, opts));
             continue;
         }
-        pb.set_message(format!("{}/{}: building", d.name, v.name));
-        let img = match pb.suspend(|| images::build_hv(tc, opts.place, &spec.clone().plain())) {
-            Ok(i) => i,
-            Err(e) => {
-                o.errors.push((v.name.clone(), format!("{e:#}")));
-                pb.inc(plan_len_variant(d, opts));
-                continue;
-            }
-        };
-        for &mode in &modes {
-            for r in 0..runs {
-                pb.set_message(format!(
-                    "{}/{} {} run {}",
-                    d.name,
-                    v.name,
-                    mode.name(),
-                    r + 1
-                ));
-                match exec::boot_plain(&img, mode, timeout) {
-                    Ok(b) => {
-                        std::fs::write(
-                            raw.join(format!("{}-{}-run{}.log", v.name, mode.name(), r + 1)),
-                            &b.log,
-                        )?;
-                        o.commands.push(b.command.clone());
-                        add(&mut o, &v.name, mode, b.samples);
-                    }
-                    Err(e) => o.errors.push((
-                        v.name.clone(),
-                        format!("{} run {}: {e:#}", mode.name(), r + 1),
-                    )),
+        for &image in &images {
+            let label = format!("{}{}", v.name, image.suffix());
+            let spec = match image {
+                Image::Plain => spec.clone().plain(),
+                Image::Telemetry => spec.clone(),
+            };
+            pb.set_message(format!("{}/{label}: building", d.name));
+            let img = match pb.suspend(|| images::build_hv(tc, opts.place, &spec)) {
+                Ok(i) => i,
+                Err(e) => {
+                    o.errors.push((label.clone(), format!("{e:#}")));
+                    pb.inc(modes.len() as u64 * runs as u64);
+                    continue;
                 }
-                pb.inc(1);
+            };
+            for &mode in &modes {
+                for r in 0..runs {
+                    pb.set_message(format!("{}/{label} {} run {}", d.name, mode.name(), r + 1));
+                    let stem = format!("{label}-{}-run{}", mode.name(), r + 1);
+                    let res = match (d.measure, image) {
+                        (Measure::TelemetryThroughput, _) => {
+                            throughput::boot(&img, timeout).map(|t| {
+                                o.commands.push(t.command.clone());
+                                (t.samples, t.log)
+                            })
+                        }
+                        (Measure::Probe, Image::Plain) => exec::boot_plain(&img, mode, timeout)
+                            .map(|b| {
+                                o.commands.push(b.command.clone());
+                                (b.samples, b.log)
+                            }),
+                        (Measure::Probe, Image::Telemetry) => {
+                            let rec = raw.join(format!("{stem}.bin"));
+                            exec::boot_traced(
+                                &img,
+                                mode,
+                                timeout * 2,
+                                &rec,
+                                (iterations + d.warmup) as u64,
+                            )
+                            .map(|t| {
+                                o.commands.push(format!(
+                                    "{}   # telemetry image (default features), stream decoded",
+                                    t.boot.command
+                                ));
+                                check_markers(&t, &mut o, &label);
+                                // One recording and one set of phases per variant is
+                                // enough: deterministic boots repeat exactly.
+                                if r == 0 && mode == modes[0] {
+                                    o.recordings.push(t.recording.clone());
+                                    o.phases.push((label.clone(), t.phases));
+                                } else {
+                                    let _ = std::fs::remove_file(&t.recording);
+                                }
+                                (t.boot.samples, t.boot.log)
+                            })
+                        }
+                    };
+                    match res {
+                        Ok((samples, log)) => {
+                            std::fs::write(raw.join(format!("{stem}.log")), &log)?;
+                            add(&mut o, &v.name, image, mode, samples);
+                        }
+                        Err(e) => o.errors.push((
+                            label.clone(),
+                            format!("{} run {}: {e:#}", mode.name(), r + 1),
+                        )),
+                    }
+                    pb.inc(1);
+                }
             }
         }
-        if d.trace && opts.trace {
+        if extra_trace(d, opts, &images) {
             pb.set_message(format!("{}/{}: traced boot", d.name, v.name));
             let traced = pb
                 .suspend(|| images::build_hv(tc, opts.place, &spec))
@@ -415,7 +532,7 @@ fn run_one(
                                     &b.log,
                                 )?;
                                 o.commands.push(b.command.clone());
-                                add(&mut o, "native", mode, b.samples);
+                                add(&mut o, "native", Image::Plain, mode, b.samples);
                             }
                             Err(e) => o.errors.push((
                                 "native".into(),
@@ -429,7 +546,7 @@ fn run_one(
             Err(e) => o.errors.push(("native".into(), format!("{e:#}"))),
         }
     }
-    if opts.profile && d.modes.contains(&Mode::Deterministic) {
+    if opts.profile && d.measure == Measure::Probe && d.modes.contains(&Mode::Deterministic) {
         pb.set_message(format!("{}: profiling", d.name));
         match pb.suspend(|| profile::run(tc, d, opts.place, features, &raw)) {
             Ok(p) => o.profiles = p,
@@ -440,11 +557,6 @@ fn run_one(
         pb.println(format!("experiment {} / {v}: FAILED: {e}", d.name));
     }
     Ok(o)
-}
-
-fn plan_len_variant(d: &Definition, opts: &Options) -> u64 {
-    modes_of(d, opts).len() as u64 * opts.runs.unwrap_or(d.runs) as u64
-        + u64::from(d.trace && opts.trace)
 }
 
 /// The samples sent as markers must be the ones printed (the stream carried them whole).
@@ -471,13 +583,15 @@ fn check_markers(t: &exec::Traced, o: &mut Outcome, variant: &str) {
     }
 }
 
-/// One quick deterministic run of the `hypercall` experiment (20 samples, no plots, no
-/// telemetry): the experiments' machinery still works. For the QEMU integration suite; a
-/// functional check, not a timed test (no target is judged).
+/// One quick deterministic run of the `hypercall` experiment (20 samples, no plots) on
+/// both images: the experiments' machinery still works, and the probes' lines are still
+/// read out of the telemetry stream. For the QEMU integration suite; a functional check,
+/// not a timed test (no target is judged).
 pub fn smoke() -> Result<()> {
     let d = def::find("hypercall")?;
     let opts = Options {
         modes: vec![Mode::Deterministic],
+        images: Some(vec![Image::Plain, Image::Telemetry]),
         iterations: Some(20),
         runs: Some(1),
         trace: false,
@@ -496,20 +610,24 @@ pub fn smoke() -> Result<()> {
     if let Some((v, e)) = o.errors.first() {
         bail!("variant {v}: {e}");
     }
-    let s = o
-        .series
-        .iter()
-        .find(|s| s.metric == "hvc_vm_info")
-        .context("no hvc_vm_info samples")?;
-    if s.values.len() != 20 || s.values.contains(&0) {
-        bail!(
-            "hvc_vm_info: expected 20 non-zero samples, got {:?}",
-            s.values
-        );
-    }
-    // Deterministic: every sample of a null hypercall is the same count.
-    if s.values.iter().any(|&v| v != s.values[0]) {
-        bail!("hvc_vm_info under icount is not constant: {:?}", s.values);
+    for image in [Image::Plain, Image::Telemetry] {
+        let s = o
+            .series
+            .iter()
+            .find(|s| s.metric == "hvc_vm_info" && s.image == image)
+            .with_context(|| format!("no hvc_vm_info samples of the {} image", image.name()))?;
+        if s.values.len() != 20 || s.values.contains(&0) {
+            bail!(
+                "hvc_vm_info ({}): expected 20 non-zero samples, got {:?}",
+                image.name(),
+                s.values
+            );
+        }
+        // Deterministic: every sample of a null hypercall is the same count (without
+        // telemetry; with it, a trap's cost may follow the encoded records' lengths).
+        if image == Image::Plain && s.values.iter().any(|&v| v != s.values[0]) {
+            bail!("hvc_vm_info under icount is not constant: {:?}", s.values);
+        }
     }
     report::write_all(&out, &outcomes, &[], 0.05, &opts)?;
     Ok(())

@@ -53,6 +53,10 @@ fn both(
 
 /// All plots of `o` into `dir`.
 pub fn write(dir: &Path, o: &Outcome) -> Result<()> {
+    // A throughput run gives one figure per boot: nothing to draw a distribution of.
+    if o.def.measure != super::def::Measure::Probe {
+        return Ok(());
+    }
     register_font();
     std::fs::create_dir_all(dir)?;
     let mut by_metric: BTreeMap<(String, Mode), Vec<&Series>> = BTreeMap::new();
@@ -115,7 +119,7 @@ fn hist<DB: DrawingBackend>(
         let ymax = counts.iter().copied().max().unwrap_or(1).max(1);
         let caption = format!(
             "{metric} — {} ({}, {}): n={} median={:.0} p99={} max={} (last bin: ≥ p99)",
-            s.variant,
+            s.label(),
             mode.name(),
             mode.unit(),
             st.count,
@@ -196,7 +200,7 @@ fn cdf<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))
             .map_err(err)?
-            .label(s.variant.clone())
+            .label(s.label())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
@@ -222,7 +226,7 @@ fn compare<DB: DrawingBackend>(
     metrics.dedup();
     metrics.sort();
     metrics.dedup();
-    let mut variants: Vec<String> = series.iter().map(|s| s.variant.clone()).collect();
+    let mut variants: Vec<String> = series.iter().map(|s| s.label()).collect();
     variants.sort();
     variants.dedup();
     let ymax = series
@@ -272,7 +276,7 @@ fn compare<DB: DrawingBackend>(
         for (mi, m) in metrics.iter().enumerate() {
             if let Some(st) = series
                 .iter()
-                .find(|s| &s.variant == v && &s.metric == m)
+                .find(|s| &s.label() == v && &s.metric == m)
                 .and_then(|s| Stats::of(&s.values))
             {
                 let x = (mi * nv + vi) as f64 + 0.1;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::baseline::Comparison;
-use super::def::Mode;
+use super::def::{Image, Mode};
 use super::stats::{Stats, num};
 use super::{Options, Outcome, Series, plots};
 use crate::paths;
@@ -18,6 +18,8 @@ use crate::paths;
 pub struct Row {
     pub experiment: String,
     pub variant: String,
+    /// `plain`, `telemetry`, or `-` for the boot without a hypervisor.
+    pub image: String,
     pub mode: Mode,
     pub vm: String,
     pub metric: String,
@@ -82,6 +84,114 @@ pub fn revision() -> String {
     if dirty { format!("{rev}+dirty") } else { rev }
 }
 
+/// What a telemetry image adds to a metric: its median minus the plain image's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    pub experiment: String,
+    pub variant: String,
+    pub vm: String,
+    pub metric: String,
+    pub plain: f64,
+    pub telemetry: f64,
+    /// `telemetry − plain`, per sample.
+    pub difference: f64,
+    /// Traps inside one sample's window (the metric's `traps`).
+    pub traps: Option<u32>,
+    /// `difference / traps`.
+    pub per_trap: Option<f64>,
+    /// Traps per iteration the stream counted in the metric's timed phase, when it has one
+    /// of its own (a cross-check of `traps`; the phase also holds traps outside the window).
+    pub stream_traps: Option<f64>,
+    pub target: Option<f64>,
+    pub met: Option<bool>,
+}
+
+fn median(s: &Series) -> Option<f64> {
+    Stats::of(&s.values).map(|s| s.median)
+}
+
+/// The telemetry cost of every deterministic metric measured on both images.
+pub fn costs(outcomes: &[Outcome]) -> Vec<Cost> {
+    let mut out = Vec::new();
+    for o in outcomes {
+        for t in o
+            .series
+            .iter()
+            .filter(|s| s.image == Image::Telemetry && s.mode == Mode::Deterministic)
+        {
+            let Some(p) = o.series.iter().find(|p| {
+                p.image == Image::Plain
+                    && p.variant == t.variant
+                    && p.mode == t.mode
+                    && p.vm == t.vm
+                    && p.metric == t.metric
+            }) else {
+                continue;
+            };
+            let (Some(tm), Some(pm)) = (median(t), median(p)) else {
+                continue;
+            };
+            let def = o.def.metric_def(&t.metric);
+            let traps = def.and_then(|m| m.traps).filter(|&n| n > 0);
+            let difference = tm - pm;
+            let per_trap = traps.map(|n| difference / f64::from(n));
+            let target = o.def.telemetry_cost_target.filter(|_| per_trap.is_some());
+            let stream_traps = o
+                .phases
+                .iter()
+                .filter(|(label, _)| *label == t.label())
+                .flat_map(|(_, ph)| ph)
+                .find(|ph| ph.metric == t.metric && ph.vm == t.vm)
+                .map(|ph| ph.traps.values().sum::<u64>() as f64 / ph.rounds.max(1) as f64);
+            out.push(Cost {
+                experiment: t.experiment.clone(),
+                variant: t.variant.clone(),
+                vm: t.vm.clone(),
+                metric: t.metric.clone(),
+                plain: pm,
+                telemetry: tm,
+                difference,
+                traps,
+                per_trap,
+                stream_traps,
+                target,
+                met: target.zip(per_trap).map(|(t, c)| c <= t),
+            });
+        }
+    }
+    out
+}
+
+/// The Markdown table of the telemetry costs.
+pub fn cost_table(costs: &[Cost]) -> String {
+    let mut t = String::from(
+        "| experiment | variant | metric | plain | telemetry | difference | traps | per trap | stream traps/iter | target |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for c in costs {
+        let target = match (c.target, c.met) {
+            (Some(x), Some(true)) => format!("≤ {} ✓", num(x)),
+            (Some(x), Some(false)) => format!("≤ {} **missed**", num(x)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {target} |",
+            c.experiment,
+            c.variant,
+            c.metric,
+            num(c.plain),
+            num(c.telemetry),
+            if c.difference >= 0.0 { "+" } else { "" },
+            num(c.difference),
+            c.traps.map_or("-".into(), |n| n.to_string()),
+            c.per_trap.map_or("-".into(), |x| format!("{x:+.0}")),
+            c.stream_traps.map_or("-".into(), |x| format!("{x:.2}")),
+        );
+    }
+    t
+}
+
 fn rows(outcomes: &[Outcome]) -> Vec<Row> {
     let all: Vec<&Series> = outcomes.iter().flat_map(|o| &o.series).collect();
     let median_of = |key: &str, mode: Mode| {
@@ -90,6 +200,7 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
             .and_then(|s| Stats::of(&s.values))
             .map(|s| s.median)
     };
+    let costs = costs(outcomes);
     let mut out = Vec::new();
     for o in outcomes {
         for s in &o.series {
@@ -97,22 +208,44 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                 continue;
             };
             let (mut target, mut met) = (None, None);
+            let native = s.variant == "native";
+            // The absolute targets judge the hypervisor by itself: the plain image (or the
+            // telemetry image where that is all a definition measures: a transport's rate).
+            let sole = !o.def.images.contains(&Image::Plain);
             let judged = |m: &super::def::MetricDef| {
-                if m.variants.is_empty() {
-                    s.variant != "native"
-                } else {
-                    m.variants.contains(&s.variant)
-                }
+                s.mode == m.target_mode
+                    && (s.image == Image::Plain || sole)
+                    && if m.variants.is_empty() {
+                        !native
+                    } else {
+                        m.variants.contains(&s.variant)
+                    }
             };
+            let native_median =
+                || median_of(&format!("{}/native/{}", s.experiment, s.metric), s.mode);
+            let mut parts = Vec::new();
+            let mut ok = true;
             if let Some(m) = o.def.metric_def(&s.metric).filter(|m| judged(m)) {
-                let mut parts = Vec::new();
-                let mut ok = true;
-                if let (Some(t), Mode::Deterministic) = (m.target, s.mode) {
+                if let Some(t) = m.target {
                     parts.push(format!("≤ {}", num(t)));
                     ok &= stats.median <= t;
                 }
-                if let (Some(r), Mode::Deterministic) = (m.native_ratio, s.mode) {
-                    match median_of(&format!("{}/native/{}", s.experiment, s.metric), s.mode) {
+                if let Some(t) = m.at_least {
+                    parts.push(format!("≥ {}", num(t)));
+                    ok &= stats.median >= t;
+                }
+                if let Some(t) = m.max_over_native {
+                    match native_median() {
+                        Some(n) => {
+                            let x = stats.median - n;
+                            parts.push(format!("≤ {} over native ({})", num(t), num(x)));
+                            ok &= x <= t;
+                        }
+                        None => parts.push(format!("≤ {} over native (no native run)", num(t))),
+                    }
+                }
+                if let Some(r) = m.native_ratio {
+                    match native_median() {
                         Some(n) if n > 0.0 => {
                             let x = stats.median / n;
                             parts.push(format!("≤ {r}× native ({x:.1}×)"));
@@ -121,10 +254,9 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                         _ => parts.push(format!("≤ {r}× native (no native run)")),
                     }
                 }
-                if let (Some(key), Some(r), Mode::Deterministic, false) = (
+                if let (Some(key), Some(r), false) = (
                     &m.ratio_to,
                     m.max_ratio,
-                    s.mode,
                     m.ratio_to.as_deref() == Some(s.key().as_str()),
                 ) {
                     match median_of(key, s.mode) {
@@ -136,18 +268,37 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                         _ => parts.push(format!("≤ {r}× {key} (not run)")),
                     }
                 }
-                if !parts.is_empty() {
-                    target = Some(parts.join("; "));
-                    met = Some(ok);
-                }
+            }
+            // The telemetry image: what it adds per trap.
+            if s.image == Image::Telemetry
+                && let Some(c) = costs.iter().find(|c| {
+                    c.experiment == s.experiment
+                        && c.variant == s.variant
+                        && c.vm == s.vm
+                        && c.metric == s.metric
+                        && s.mode == Mode::Deterministic
+                })
+                && let (Some(t), Some(x)) = (c.target, c.per_trap)
+            {
+                parts.push(format!("telemetry ≤ +{} per trap ({x:+.0})", num(t)));
+                ok &= x <= t;
+            }
+            if !parts.is_empty() {
+                target = Some(parts.join("; "));
+                met = Some(ok);
             }
             out.push(Row {
                 experiment: s.experiment.clone(),
                 variant: s.variant.clone(),
+                image: if native {
+                    "-".into()
+                } else {
+                    s.image.name().into()
+                },
                 mode: s.mode,
                 vm: s.vm.clone(),
                 metric: s.metric.clone(),
-                unit: s.mode.unit().into(),
+                unit: s.unit.clone(),
                 stats,
                 target,
                 met,
@@ -160,8 +311,8 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
 /// The Markdown results table of `rows`.
 pub fn table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| experiment | variant | mode | metric | unit | count | min | median | p99 | max | target |\n\
-         |---|---|---|---|---|---:|---:|---:|---:|---:|---|\n",
+        "| experiment | variant | image | mode | metric | unit | count | min | median | p99 | max | target |\n\
+         |---|---|---|---|---|---|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
         let target = match (&r.target, r.met) {
@@ -175,9 +326,10 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {mode} | {} | {} | {} | {} | {} | {} | {} | {target} |",
+            "| {} | {} | {} | {mode} | {} | {} | {} | {} | {} | {} | {} | {target} |",
             r.experiment,
             r.variant,
+            r.image,
             r.metric,
             r.unit,
             r.stats.count,
@@ -259,13 +411,19 @@ fn section(o: &Outcome, rows: &[Row], with_table: bool) -> String {
         s.push_str(&descs.join("\n"));
         s.push_str("\n\n");
     }
+    let c = costs(std::slice::from_ref(o));
+    if !c.is_empty() {
+        s.push_str("Telemetry cost (deterministic; default telemetry image − image without telemetry):\n\n");
+        s.push_str(&cost_table(&c));
+        s.push('\n');
+    }
     for p in &o.profiles {
         s.push_str(&super::profile::markdown(p, 15));
         s.push('\n');
     }
     let ph = phases_md(o);
     if !ph.is_empty() {
-        s.push_str("Telemetry of the timed phases (traced boot, deterministic):\n\n");
+        s.push_str("Telemetry of the timed phases (the telemetry image's deterministic boot, or the traced boot):\n\n");
         s.push_str(&ph);
         s.push('\n');
     }
@@ -297,13 +455,32 @@ pub fn write_all(
          Deterministic (`det`): QEMU `-icount shift=0,sleep=off -seed 1`, `dtb-randomness=off`; the probes count \
          with PMCCNTR_EL0, which QEMU runs at 1 GHz of its virtual clock, so one count is one emulated instruction \
          (summed over all CPUs while more than one runs). Wall-clock (`wall`): nanoseconds of QEMU's virtual clock \
-         without icount — host time, noisy, indicative only. Images are built without telemetry (the measured \
-         boots); traced boots use the UART telemetry.\n\n",
+         without icount — host time, noisy, indicative only. Images: `plain` is built without telemetry \
+         (`--no-default-features`: what the hypervisor costs by itself; the absolute targets judge it), \
+         `telemetry` with the default features (frames on the UART, what `cargo xtask run` builds; the \
+         probes' lines are read from the stream), `-` is the probe without a hypervisor. Targets marked \
+         \"over native\" subtract the native median.\n\n",
         modes.join(", ")
     );
     md.push_str(&table(&rows));
     md.push('\n');
     let mut console = table(&rows);
+    let costs = costs(outcomes);
+    if !costs.is_empty() {
+        let t = cost_table(&costs);
+        md.push_str(
+            "## Telemetry cost (deterministic)\n\nDefault telemetry image minus the image without \
+             telemetry, medians; `traps` is the number of traps inside one sample's window (the \
+             metric's definition), `per trap` the difference divided by it; `stream traps/iter` \
+             what the telemetry stream counted per iteration of the metric's timed phase (all \
+             its traps, also those outside the timed window).\n\n",
+        );
+        md.push_str(&t);
+        md.push('\n');
+        console
+            .push_str("\ntelemetry cost (telemetry image − plain image, deterministic medians):\n");
+        console.push_str(&t);
+    }
     for o in outcomes {
         let dir = out.join(&o.def.name);
         std::fs::create_dir_all(&dir)?;
@@ -378,6 +555,7 @@ pub fn write_all(
         "commit": rev,
         "qemu": qemu,
         "rows": rows,
+        "telemetry_cost": costs,
         "baseline": cmp,
         "phases": outcomes.iter().map(|o| (o.def.name.clone(), &o.phases)).collect::<std::collections::BTreeMap<_, _>>(),
         "skipped": outcomes.iter().map(|o| (o.def.name.clone(), &o.skipped)).collect::<std::collections::BTreeMap<_, _>>(),
@@ -396,18 +574,19 @@ pub fn write_all(
 }
 
 fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
-    let mut csv = String::from("experiment,variant,mode,vm,metric,unit,index,value\n");
+    let mut csv = String::from("experiment,variant,image,mode,vm,metric,unit,index,value\n");
     for s in &o.series {
         for (i, v) in s.values.iter().enumerate() {
             let _ = writeln!(
                 csv,
-                "{},{},{},{},{},{},{i},{v}",
+                "{},{},{},{},{},{},{},{i},{v}",
                 s.experiment,
                 s.variant,
+                s.image.name(),
                 s.mode.name(),
                 s.vm,
                 s.metric,
-                s.mode.unit()
+                s.unit
             );
         }
     }
@@ -415,7 +594,7 @@ fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
     let json: Vec<_> = o
         .series
         .iter()
-        .map(|s| serde_json::json!({"variant": s.variant, "mode": s.mode, "vm": s.vm, "metric": s.metric, "unit": s.mode.unit(), "values": s.values}))
+        .map(|s| serde_json::json!({"variant": s.variant, "image": s.image, "mode": s.mode, "vm": s.vm, "metric": s.metric, "unit": s.unit, "values": s.values}))
         .collect();
     std::fs::write(
         dir.join("samples.json"),
