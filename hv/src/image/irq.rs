@@ -5,7 +5,7 @@
 //! `before_entry` writes the model's choice into the list registers (and asks for the
 //! maintenance interrupt when they overflow), `after_exit` folds the list registers back
 //! into the model. A vCPU on another CPU is told to look again by a kick SGI.
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
@@ -58,7 +58,13 @@ fn in_vm(v: usize) -> usize {
 /// Per CPU (index in `SYSTEM.cpus`): a handler on that CPU made one of its vCPUs runnable
 /// or changed its state, so the run loop must look at the schedule before re-entering the
 /// running vCPU. Written and read by that CPU only (other CPUs kick with an SGI instead).
-static RESCHED: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(false) }; CPU_COUNT];
+/// The value says why: [`RESCHED_OTHER`] or [`RESCHED_TIMER`] (the EL2 timer: a slot end or
+/// a saved timer's deadline).
+static RESCHED: [AtomicU8; CPU_COUNT] = [const { AtomicU8::new(0) }; CPU_COUNT];
+/// Reschedule: another vCPU may have become runnable (a raise, a kick, a start request).
+pub const RESCHED_OTHER: u8 = 1;
+/// Reschedule: the EL2 timer fired.
+pub const RESCHED_TIMER: u8 = 2;
 
 /// Makes the CPU that runs vCPU `v` look at its schedule again: a kick SGI for another
 /// CPU, the reschedule flag for this one.
@@ -68,14 +74,18 @@ pub fn kick_vcpu(v: usize) {
     if mpidr != cpu::mpidr() {
         gic::kick(mpidr);
     } else {
-        RESCHED[c].store(true, Ordering::Relaxed);
+        RESCHED[c].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
     }
 }
 
-/// Whether this CPU (`cpu`) was asked to look at its schedule again; clears the request.
+/// Whether this CPU (`cpu`) was asked to look at its schedule again, and why (0: it was
+/// not); clears the request.
 #[inline(always)]
-pub fn take_resched(cpu: usize) -> bool {
-    RESCHED[cpu].load(Ordering::Relaxed) && RESCHED[cpu].swap(false, Ordering::Relaxed)
+pub fn take_resched(cpu: usize) -> u8 {
+    if RESCHED[cpu].load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    RESCHED[cpu].swap(0, Ordering::Relaxed)
 }
 
 /// Kicks the vCPUs of VM `vm` named by `mask` (bit i = vCPU i of the VM).
@@ -105,13 +115,13 @@ pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
 /// Fills the list registers for vCPU `v` before it runs. Skipped (no lock, no register
 /// writes) when nothing changed since the last fill and the list registers were left empty.
 #[inline(always)]
-pub fn before_entry(v: usize, vcpu: &mut Vcpu) {
+pub fn before_entry(cpu: usize, v: usize, vcpu: &mut Vcpu) {
     if vmshared::DIRTY[v].swap(false, Ordering::AcqRel) {
-        fill(v, vcpu);
+        fill(cpu, v, vcpu);
     }
 }
 
-fn fill(v: usize, vcpu: &mut Vcpu) {
+fn fill(cpu: usize, v: usize, vcpu: &mut Vcpu) {
     let vm = SYSTEM.vcpus[v].vm as usize;
     let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
@@ -124,31 +134,37 @@ fn fill(v: usize, vcpu: &mut Vcpu) {
     if fill.hcr != 0 {
         gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
     }
+    super::telemetry::lrs_filled(cpu, v, &lrs[..fill.used]);
 }
 
-/// The loaded vCPU leaves the CPU: its virtual timer stops (its state is saved), and the
-/// physical timer interrupt, which stays active while its hardware-linked virtual one is in
-/// flight, is deactivated so the next vCPU's timer can fire. [`load_timer`] restores it.
-pub fn unload_timer() {
-    timer::set_guest_vtimer_ctl(0);
-    gic::deactivate(SYSTEM.devices.vtimer_intid);
+/// This CPU's redistributor frame (the board's GICR base plus its index times the frame
+/// stride).
+fn own_gicr(cpu: usize) -> u64 {
+    let d = &SYSTEM.devices;
+    d.gicr_base + cpu as u64 * d.gicr_stride
 }
 
-/// Before vCPU `v`'s timer state is restored on CPU `cpu`: if its virtual timer interrupt
-/// is still pending or active in the model, the physical one is made active again, so the
-/// restored timer does not fire a second time before the guest deactivates it.
-pub fn load_timer(cpu: usize, v: usize) {
+/// Loaded vCPU `vcpu` leaves CPU `cpu`: its virtual timer stops (its state is saved), and
+/// the physical timer interrupt — active while the hardware-linked virtual one is in flight
+/// — is deactivated so the next vCPU's timer can fire; whether it was in flight is kept
+/// for [`load_timer`].
+pub fn unload_timer(cpu: usize, vcpu: &mut Vcpu) {
     let vt = SYSTEM.devices.vtimer_intid;
-    let vm = SYSTEM.vcpus[v].vm as usize;
-    let in_flight = vmshared::with_quiet(vm, |s| {
-        let b = s.vgic.private_block(in_vm(v));
-        (b.pending() | b.active) & (1 << vt) != 0
-    });
-    if in_flight {
-        let d = &SYSTEM.devices;
-        // SAFETY: this CPU's redistributor frame (the board's GICR base plus its index
-        // times the frame stride), mapped as device memory in the EL2 tables.
-        unsafe { gic::set_private_active(d.gicr_base + cpu as u64 * d.gicr_stride, vt, true) };
+    timer::set_guest_vtimer_ctl(0);
+    // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
+    vcpu.timer_in_flight |= unsafe { gic::private_active(own_gicr(cpu), vt) };
+    gic::deactivate(vt);
+}
+
+/// Before vCPU `vcpu`'s timer state is restored on CPU `cpu`: if its virtual timer interrupt
+/// was in flight when it left, or was raised while it was away, the physical one is made
+/// active again, so the restored timer does not fire a second time before the guest
+/// deactivates the virtual one.
+pub fn load_timer(cpu: usize, vcpu: &mut Vcpu) {
+    if core::mem::take(&mut vcpu.timer_in_flight) {
+        let vt = SYSTEM.devices.vtimer_intid;
+        // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
+        unsafe { gic::set_private_active(own_gicr(cpu), vt, true) };
     }
 }
 
@@ -168,6 +184,7 @@ pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
         gic::write_lr(i, 0);
     }
     gic::set_ich_hcr(ICH_HCR_EN);
+    super::telemetry::lrs_back(v, &lrs[..used]);
     let kick = vmshared::with_quiet(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..used]));
     // Whatever is still pending or active goes back in at the next entry.
     vmshared::DIRTY[v].store(true, Ordering::Release);
@@ -207,9 +224,9 @@ pub fn handle_physical(cpu: usize, loaded: Option<(usize, &mut Vcpu)>) {
             let _ = raise(vm, target, r.virt_intid);
         } else if intid == d.hyp_timer_intid {
             timer::set_hyp_deadline(None);
-            RESCHED[cpu].store(true, Ordering::Relaxed);
+            RESCHED[cpu].store(RESCHED_TIMER, Ordering::Relaxed);
         } else if intid == gic::KICK_SGI {
-            RESCHED[cpu].store(true, Ordering::Relaxed);
+            RESCHED[cpu].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
         }
         // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
         gic::end(intid);
@@ -228,11 +245,12 @@ fn raise_loaded(v: usize, intid: u32) {
 
 /// Whether a vCPU that is not loaded has a virtual timer whose condition is met (enabled,
 /// unmasked, CVAL reached); if so its interrupt is raised (the line is high).
-pub fn check_saved_timer(v: usize, vcpu: &Vcpu, now: u64) -> bool {
+pub fn check_saved_timer(v: usize, vcpu: &mut Vcpu, now: u64) -> bool {
     let ctl = vcpu.el1.cntv_ctl;
     if ctl & CTL_ENABLE == 0 || ctl & CTL_IMASK != 0 || now < vcpu.el1.cntv_cval {
         return false;
     }
+    vcpu.timer_in_flight = true;
     raise(
         SYSTEM.vcpus[v].vm as usize,
         in_vm(v),

@@ -94,17 +94,40 @@ pub fn run_cpu(cpu_index: usize) -> ! {
             continue;
         }
         arm_slot_end(&ctx);
-        run_loaded(cpu_index, v, vcpu);
+        let left = run_loaded(cpu_index, v, vcpu);
+        super::telemetry::left(cpu_index, left, ctx.slots.is_some());
     }
+}
+
+/// Why the inner loop gave the CPU back to the schedule (telemetry names the next switch
+/// by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left {
+    /// The vCPU waits for an interrupt (WFI, WAIT_EVENT, CPU_SUSPEND).
+    Waiting,
+    /// The vCPU or its VM stopped (CPU_OFF, SYSTEM_OFF, reset, fault).
+    Stopped,
+    /// The vCPU waits for another VM to emulate its access (fault reflection).
+    Reflecting,
+    /// An interrupt or a handler may have made another vCPU runnable.
+    Preempted,
+    /// The EL2 timer fired (a slot end on a CPU with a slot table).
+    Timer,
 }
 
 /// Runs loaded vCPU `v` until it stops being runnable, its VM ends, or something may have
 /// changed what this CPU runs: a handler or an interrupt made another of its vCPUs runnable,
 /// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
 /// timer interrupt and maintenance interrupts keep it running.
-fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) {
-    while vcpu.power == Power::On {
-        irq::before_entry(v, vcpu);
+fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
+    loop {
+        match vcpu.power {
+            Power::On => {}
+            Power::Waiting => return Left::Waiting,
+            Power::Reflecting => return Left::Reflecting,
+            Power::Off => return Left::Stopped,
+        }
+        irq::before_entry(cpu_index, v, vcpu);
         super::telemetry::enter(cpu_index, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
         super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
@@ -121,12 +144,17 @@ fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) {
         let vm = SYSTEM.vcpus[v].vm as usize;
         match outcome {
             Outcome::Continue => {}
-            Outcome::VmOff => return vmctl::vm_off(vm),
-            Outcome::VmReset => return vmctl::request_reset(vm),
-            Outcome::VmFault => return vmctl::vm_fault(vm),
+            Outcome::VmOff => vmctl::vm_off(vm),
+            Outcome::VmReset => vmctl::request_reset(vm),
+            Outcome::VmFault => vmctl::vm_fault(vm),
         }
-        if irq::take_resched(cpu_index) {
-            return;
+        if !matches!(outcome, Outcome::Continue) {
+            return Left::Stopped;
+        }
+        match irq::take_resched(cpu_index) {
+            0 => {}
+            irq::RESCHED_TIMER => return Left::Timer,
+            _ => return Left::Preempted,
         }
     }
 }
@@ -137,10 +165,12 @@ pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     if ctx.loaded == Some(index) {
         // Its registers in the CPU are stale now; they must not be saved over the reset.
         ctx.loaded = None;
-        irq::unload_timer();
+        // SAFETY: the caller passes a vCPU of this CPU's schedule.
+        irq::unload_timer(ctx.index, unsafe { vcpu_mut(index) });
     }
     // SAFETY: the caller passes a vCPU of this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(index) };
+    vcpu.timer_in_flight = false;
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = x0;
     vcpu.regs.elr = entry;
@@ -261,7 +291,7 @@ fn unload(ctx: &mut CpuCtx) {
         vcpu.el1.save();
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
-        irq::unload_timer();
+        irq::unload_timer(ctx.index, vcpu);
     }
 }
 
@@ -276,7 +306,7 @@ fn switch_to(ctx: &mut CpuCtx, v: usize) {
     let vm = &SYSTEM.vms[d.vm as usize];
     // SAFETY: `v` comes from this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(v) };
-    irq::load_timer(ctx.index, v);
+    irq::load_timer(ctx.index, vcpu);
     vcpu.el1.restore();
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);

@@ -48,6 +48,9 @@ pub struct Vcpu {
     pub lrs_used: u8,
     /// Its reflected fault was completed; the result is applied once it is loaded.
     pub reflect_done: bool,
+    /// Its hardware-linked virtual timer interrupt was pending or active when it was
+    /// unloaded (or raised since): the physical one is made active again when it is loaded.
+    pub timer_in_flight: bool,
 }
 
 impl Vcpu {
@@ -94,6 +97,7 @@ impl Vcpu {
             },
             lrs_used: 0,
             reflect_done: false,
+            timer_in_flight: false,
         }
     }
 }

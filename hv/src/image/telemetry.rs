@@ -15,8 +15,8 @@
 //! - [`exit`] (after the guest trapped): timestamps the entry and classifies it;
 //! - [`idle`] / [`power_off`]: switch to idle, final counters, blocking drain;
 //! - [`vm_exit`], [`console`], [`log_line`] (hvlog through defmt), [`marker`],
-//!   [`irq_injected`], [`hypercall`] for the others.
-use super::generated::{self, SYSTEM};
+//!   [`lrs_filled`] (interrupts injected), [`hypercall`] for the others.
+use super::generated;
 
 /// Cargo features that change the image, in the hello and the build id. The transports
 /// are listed as they take effect: `telemetry-null` overrides `telemetry-net`, which
@@ -76,7 +76,7 @@ static BUILD_ID_SECTION: [u8; 8] = BUILD_ID.to_le_bytes();
 #[cfg(feature = "telemetry")]
 pub fn this_cpu() -> usize {
     let mpidr = hv_arch::cpu::mpidr();
-    SYSTEM
+    generated::SYSTEM
         .cpus
         .iter()
         .position(|c| c.mpidr == mpidr)

@@ -129,6 +129,18 @@ pub unsafe fn set_private_active(gicr: u64, intid: u32, active: bool) {
     unsafe { asm!("dsb sy", options(nostack)) };
 }
 
+/// Whether private interrupt `intid` (< 32) is active in the redistributor at `gicr` (this
+/// CPU's frame): GICR_ISACTIVER0 in its SGI frame.
+///
+/// # Safety
+/// `gicr` must be this CPU's redistributor, mapped as device memory at EL2.
+pub unsafe fn private_active(gicr: u64, intid: u32) -> bool {
+    const SGI_FRAME: u64 = 0x1_0000;
+    // SAFETY: by the contract, a mapped GICR register; reading it has no side effect.
+    let v = unsafe { core::ptr::read_volatile((gicr + SGI_FRAME + 0x300) as *const u32) };
+    v & (1 << (intid & 31)) != 0
+}
+
 /// Sends the kick SGI to the CPU with affinity `mpidr`.
 pub fn kick(mpidr: u64) {
     let aff0 = mpidr & 0xff;

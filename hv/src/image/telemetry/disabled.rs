@@ -2,6 +2,8 @@
 #![allow(unused_variables)]
 use hv_arch::context::{Exit, GuestRegs};
 
+use super::super::run::Left;
+
 #[inline(always)]
 pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {}
 #[inline(always)]
@@ -19,6 +21,10 @@ pub fn log_line(line: &[u8]) {}
 #[inline(always)]
 pub fn marker(vcpu: usize, id: u16, value: u64) {}
 #[inline(always)]
-pub fn irq_injected(cpu: usize, vcpu: usize, intid: u32) {}
+pub fn lrs_filled(cpu: usize, vcpu: usize, lrs: &[u64]) {}
+#[inline(always)]
+pub fn lrs_back(vcpu: usize, lrs: &[u64]) {}
 #[inline(always)]
 pub fn hypercall(vcpu: usize, func: u32, result: i64) {}
+#[inline(always)]
+pub fn left(cpu: usize, why: Left, slots: bool) {}

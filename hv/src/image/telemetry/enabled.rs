@@ -5,9 +5,12 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
+use hv_core::vgic::ListReg;
+use hv_core::vgic::lr::MAX_LRS;
 use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr};
 
-use super::super::generated::{CPU_COUNT, SYSTEM, VM_COUNT};
+use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
+use super::super::run::Left;
 use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
 
 mod hello;
@@ -46,6 +49,9 @@ struct PerCpu {
     last_call: u32,
     /// vCPU running now (None: idle).
     running: Option<u16>,
+    /// Why the running vCPU gave the CPU back, when the run loop said so (names the next
+    /// switch).
+    left: Option<SwitchReason>,
     /// A vCPU ran here before.
     started: bool,
     /// Counter value of the last `Counters` record.
@@ -66,6 +72,7 @@ impl PerCpu {
             trap: None,
             last_call: 0,
             running: None,
+            left: None,
             started: false,
             last_counters: 0,
             next_flush: 0,
@@ -151,14 +158,18 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
     finish_trap(p, now, regs.x[0]);
     let v = v as u16;
     if p.running != Some(v) {
-        let reason = match p.running {
-            None if !p.started => SwitchReason::Start,
-            None => SwitchReason::Irq,
-            Some(old) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => SwitchReason::Exit,
-            Some(_) => SwitchReason::Slot,
+        let reason = match (p.running, p.left) {
+            (None, _) if !p.started => SwitchReason::Start,
+            (None, _) => SwitchReason::Irq,
+            (Some(old), _) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => {
+                SwitchReason::Exit
+            }
+            (Some(_), Some(r)) => r,
+            (Some(_), None) => SwitchReason::Irq,
         };
         switch(p, now, Some(v), reason);
     }
+    p.left = None;
     if now >= p.next_flush || p.t.queued() >= HIGH_WATER {
         flush(cpu, p, now);
     }
@@ -201,6 +212,21 @@ fn flush(cpu: usize, p: &mut PerCpu, now: u64) {
     if transport::due(pending, now) {
         drain(cpu, transport::must_wait(pending, RING_BYTES));
     }
+}
+
+/// The running vCPU on `cpu` gave the CPU back to the schedule, for `why`; `slots`: the CPU
+/// has a slot table (its EL2 timer then marks slot ends).
+pub fn left(cpu: usize, why: Left, slots: bool) {
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    p.left = Some(match why {
+        Left::Waiting => SwitchReason::Wfi,
+        Left::Stopped => SwitchReason::Exit,
+        Left::Reflecting => SwitchReason::Yield,
+        Left::Preempted => SwitchReason::Irq,
+        Left::Timer if slots => SwitchReason::Slot,
+        Left::Timer => SwitchReason::Irq,
+    });
 }
 
 /// The CPU has nothing to run: report the switch to idle and the counters, encode everything
@@ -393,23 +419,59 @@ pub fn marker(vcpu: usize, id: u16, value: u64) {
     });
 }
 
-/// Virtual interrupt `intid` was put into a list register of vCPU `vcpu` on `cpu`, during the
-/// handling of the current trap (its latency counts from that trap's entry).
-#[inline(always)]
-pub fn irq_injected(cpu: usize, vcpu: usize, intid: u32) {
+/// Per vCPU: the virtual INTIDs its list registers still held pending at its last exit
+/// (re-filled, they are not new injections). Touched only by the vCPU's own CPU.
+struct LrBack(UnsafeCell<([u32; MAX_LRS], u8)>);
+
+// SAFETY: an entry is only touched by the CPU its vCPU is pinned to (`lrs_back` and
+// `lrs_filled` are called from that CPU's run loop).
+unsafe impl Sync for LrBack {}
+
+static LR_BACK: [LrBack; VCPU_COUNT] =
+    [const { LrBack(UnsafeCell::new(([0; MAX_LRS], 0))) }; VCPU_COUNT];
+
+/// The list registers of vCPU `vcpu` as read back at its exit: remember which interrupts
+/// were still pending in them.
+pub fn lrs_back(vcpu: usize, lrs: &[u64]) {
+    // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
+    let (ids, n) = unsafe { &mut *LR_BACK[vcpu].0.get() };
+    *n = 0;
+    for &raw in lrs {
+        let lr = ListReg::decode(raw);
+        if lr.state.pending() && (*n as usize) < MAX_LRS {
+            ids[*n as usize] = lr.vintid;
+            *n += 1;
+        }
+    }
+}
+
+/// The list registers filled for vCPU `vcpu` on `cpu`: each interrupt that entered one as
+/// pending and was not already pending in one at the last exit is an injection, reported
+/// with its latency from the entry of the trap being handled (the trap that raised it, or
+/// the kick that made this CPU look).
+pub fn lrs_filled(cpu: usize, vcpu: usize, lrs: &[u64]) {
+    // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
+    let (ids, n) = unsafe { &mut *LR_BACK[vcpu].0.get() };
+    let before = &ids[..*n as usize];
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
-    p.t.counters.injected();
     let ts = cpu::counter();
     let latency_ticks = p.trap.map_or(0, |(_, _, entry, _)| {
         ts.wrapping_sub(entry).min(u32::MAX as u64) as u32
     });
-    p.t.record(Raw::IrqInjected {
-        ts,
-        vcpu: vcpu as u16,
-        intid,
-        latency_ticks,
-    });
+    for &raw in lrs {
+        let lr = ListReg::decode(raw);
+        if lr.state.pending() && !lr.state.active() && !before.contains(&lr.vintid) {
+            p.t.counters.injected();
+            p.t.record(Raw::IrqInjected {
+                ts,
+                vcpu: vcpu as u16,
+                intid: lr.vintid,
+                latency_ticks,
+            });
+        }
+    }
+    *n = 0;
 }
 
 /// A hypercall other than the ones [`enter`] reports by itself (it reports every HVC/SMC
