@@ -38,8 +38,9 @@ fn register_font() {
     });
 }
 
-/// Replays `recording` and writes `latency.{svg,png}` and `timeline.{svg,png}` into `dir`.
-pub fn plot(recording: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+/// Replays `recording` and writes `latency.{svg,png}` and `timeline.{svg,png}` into `dir`;
+/// returns the files written and the replayed session (for its loss accounting).
+pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
     let mut slices = Vec::new();
     let mut open: std::collections::BTreeMap<u16, (u16, u64)> = Default::default();
     let mut t0 = None;
@@ -106,7 +107,7 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
         }
         written.extend([svg, png]);
     }
-    Ok(written)
+    Ok((written, session))
 }
 
 fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
@@ -187,7 +188,7 @@ fn timeline<DB: DrawingBackend>(
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(0u64..end, (0u32..cpus - 1).into_segmented())
+        .build_cartesian_2d(0u64..end, (0u32..cpus).into_segmented())
         .map_err(err)?;
     chart
         .configure_mesh()

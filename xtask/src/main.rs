@@ -12,7 +12,9 @@ mod itest_telemetry;
 mod linux;
 mod monitor;
 mod paths;
+mod progress;
 mod qemu;
+mod select;
 mod toolchain;
 
 use anyhow::Result;
@@ -45,7 +47,7 @@ enum Cmd {
     },
     /// Print a system's memory map and table summary.
     Layout {
-        /// System name (a file in boards/<board>/systems/) or path.
+        /// System name (a file in boards/<board>/systems/, e.g. `pingpong`) or path.
         #[arg(default_value = "hello")]
         system: String,
         #[arg(long, default_value = "qemu-virt")]
@@ -72,13 +74,18 @@ enum Cmd {
 
 #[derive(clap::Args, Clone)]
 struct BuildArgs {
-    /// System name (a file in boards/<board>/systems/) or path to a system TOML.
-    #[arg(long, default_value = "hello")]
-    system: String,
+    /// System name (a file in boards/<board>/systems/, e.g. `pingpong`) or path to a
+    /// system TOML; the same as `--system`.
+    #[arg(value_name = "SYSTEM", conflicts_with = "system")]
+    name: Option<String>,
+    /// System name or path [default: hello].
+    #[arg(long)]
+    system: Option<String>,
     /// Board name (a folder in boards/).
     #[arg(long, default_value = "qemu-virt")]
     board: String,
-    /// Cargo features of the hypervisor image (extensions), comma separated.
+    /// Cargo features of the hypervisor image (extensions), comma separated; checked
+    /// against hv/Cargo.toml before anything is built.
     #[arg(long, default_value = "")]
     features: String,
     /// Without the image's default features: plain-text console instead of telemetry.
@@ -121,13 +128,14 @@ fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Build(b) => {
-            let img = firmware::build_system(&b.to_spec())?;
+            let img = firmware::build_system(&b.to_spec()?)?;
             println!("{}", img.elf.display());
             Ok(())
         }
         Cmd::Run(r) => {
+            let spec = r.build.to_spec()?;
             qemu::ensure_installed()?;
-            let img = firmware::build_system(&r.build.to_spec())?;
+            let img = firmware::build_system(&spec)?;
             let status = if r.raw {
                 qemu::run_interactive(&img, &r.qemu_args)?
             } else {
@@ -141,7 +149,10 @@ fn run() -> Result<()> {
         Cmd::Bench { what } if what == "linux-boot" => bench_linux::run(),
         Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Experiment(a) => experiment::run_cli(&a),
-        Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
+        Cmd::Layout { system, board } => {
+            let path = select::system(&board, &system)?;
+            firmware::print_layout(&board, &path.to_string_lossy())
+        }
         Cmd::Linux { boot } => {
             let art = linux::fetch_and_build()?;
             println!(
@@ -168,12 +179,22 @@ fn run() -> Result<()> {
 }
 
 impl BuildArgs {
-    fn to_spec(&self) -> firmware::SystemSpec {
-        let spec = firmware::SystemSpec::new(&self.board, &self.system, &self.features);
-        if self.no_default_features {
+    /// The system to build, after checking the board, the system name, the features and
+    /// the description itself (nothing is built when one of them is wrong).
+    fn to_spec(&self) -> Result<firmware::SystemSpec> {
+        let name = self
+            .name
+            .as_deref()
+            .or(self.system.as_deref())
+            .unwrap_or("hello");
+        let path = select::system(&self.board, name)?;
+        let spec = firmware::SystemSpec::new(&self.board, &path.to_string_lossy(), &self.features);
+        select::features(&spec.features)?;
+        select::config(&self.board, &spec.system)?;
+        Ok(if self.no_default_features {
             spec.plain()
         } else {
             spec
-        }
+        })
     }
 }

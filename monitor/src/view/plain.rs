@@ -12,12 +12,25 @@ use crate::summary::{Percentiles, Summary};
 pub fn tick(state: &mut LiveState, every: Duration) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for (vm, line) in std::mem::take(&mut state.fresh) {
-        writeln!(out, "[{}] {line}", state.pane_name(vm))?;
+        if vm == super::state::HV_LOG {
+            writeln!(out, "hv: {line}")?;
+        } else {
+            writeln!(out, "[{}] {line}", state.pane_name(vm))?;
+        }
     }
     if state.last_stats_line.elapsed() >= every {
         state.last_stats_line = Instant::now();
         writeln!(out, "{}", stats_line(state))?;
     }
+    out.flush()?;
+    Ok(())
+}
+
+/// The summary tables (as `hvmon summary` prints them), after the run.
+pub fn summary(state: &LiveState) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    write!(out, "{}", Summary::of(&state.session).text())?;
     out.flush()?;
     Ok(())
 }
