@@ -103,7 +103,8 @@ struct RunArgs {
     /// Plain monitor lines even on a terminal (no TUI).
     #[arg(long)]
     plain: bool,
-    /// No monitor: the serial port as is on the terminal (for images without telemetry).
+    /// No monitor: the serial port as is on the terminal (needs a text console:
+    /// `--no-default-features` or `--features telemetry-net`).
     #[arg(long)]
     raw: bool,
     /// Extra arguments passed to QEMU.
@@ -134,6 +135,14 @@ fn run() -> Result<()> {
         }
         Cmd::Run(r) => {
             let spec = r.build.to_spec()?;
+            if r.raw && spec.default_features && !spec.features.iter().any(|f| f == "telemetry-net") {
+                anyhow::bail!(
+                    "--raw shows the serial port as it is, but with the default features it carries \
+                     binary telemetry frames (telemetry-uart).\nUse `--raw --no-default-features` \
+                     (text console, no telemetry) or `--raw --features telemetry-net` (text on the \
+                     serial port, telemetry over UDP), or leave out --raw to see the decoded view."
+                );
+            }
             qemu::ensure_installed()?;
             let img = firmware::build_system(&spec)?;
             let status = if r.raw {
