@@ -5,8 +5,9 @@
 //! - an *exit* is a `Trap` record; its *service time* is `duration_ticks` (trap entry to the
 //!   ERET that follows, which includes a switch to another vCPU when one happens);
 //! - a switch's *trigger* is the exit whose end it coincides with (the hypervisor emits the
-//!   `Switch` with the same counter value that ends the `Trap`), or `idle` when the CPU was
-//!   idle (woken by an interrupt in the idle loop);
+//!   `Switch` with the same counter value that ends the `Trap`), `idle` when the CPU was
+//!   idle (woken by an interrupt in the idle loop, or its first start), `unmatched` when no
+//!   exit ended at that instant;
 //! - a vCPU→vCPU switch's *cost* is the service time of its trigger: from the old vCPU's trap
 //!   to the ERET into the new one.
 //!
@@ -25,12 +26,20 @@ pub const HISTOGRAM_BYTES: usize = 28_672 * 4;
 /// Largest value a histogram resolves (longer samples are clamped there; max stays exact).
 const HIST_MAX_NS: u64 = 1 << 36;
 
-/// Number of switch triggers: every trap kind, plus `idle`.
-pub const TRIGGERS: usize = TRAP_KINDS + 1;
+/// Number of switch triggers: every trap kind, plus `idle` and `unmatched`.
+pub const TRIGGERS: usize = TRAP_KINDS + 2;
+/// Trigger index of a switch away from idle.
+pub const IDLE: usize = TRAP_KINDS;
+/// Trigger index of a switch no exit ended in.
+pub const UNMATCHED: usize = TRAP_KINDS + 1;
 
-/// Name of trigger `i` (a trap kind's name, or `idle`).
+/// Name of trigger `i` (a trap kind's name, `idle` or `unmatched`).
 pub fn trigger_name(i: usize) -> &'static str {
-    TrapKind::ALL.get(i).map_or("idle", |k| k.name())
+    match TrapKind::ALL.get(i) {
+        Some(k) => k.name(),
+        None if i == IDLE => "idle",
+        None => "unmatched",
+    }
 }
 
 /// A latency distribution: exact count/sum/min/max, percentiles from an HDR histogram.
@@ -206,7 +215,11 @@ impl Stat {
             Some(t) if t.end == ts && from.is_some() => Some(t),
             _ => None,
         };
-        let ti = trigger.map_or(TRAP_KINDS, |t| t.kind as usize);
+        let ti = match (trigger, from) {
+            (Some(t), _) => t.kind as usize,
+            (None, None) => IDLE,
+            (None, Some(_)) => UNMATCHED,
+        };
         let cost = trigger.filter(|_| from.is_some() && to.is_some() && from != to);
         let b = &mut self.budget;
         let add = |s: &mut Switches, b: &mut usize| {
@@ -263,7 +276,8 @@ mod tests {
         s.switch(0, 400, None, Some(0), Some(0), SwitchReason::Irq);
         let w = TrapKind::Wfi as usize;
         assert_eq!(s.switches.by_trigger[w], 1);
-        assert_eq!(s.switches.by_trigger[TRAP_KINDS], 2);
+        assert_eq!(s.switches.by_trigger[IDLE], 1);
+        assert_eq!(s.switches.by_trigger[UNMATCHED], 1);
         assert_eq!(s.switches.cost[w].count, 1);
         assert_eq!(s.switches.cost[w].max_ns, 480);
         assert_eq!(s.switches_in[1].by_reason[SwitchReason::Slot as usize], 1);

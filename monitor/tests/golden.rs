@@ -378,3 +378,93 @@ fn plots_of_one_cpu_and_of_nothing() {
         4
     );
 }
+
+/// The `perf kvm stat` tables of the scripted stream, judged field by field.
+#[test]
+fn stat_tables_of_the_scripted_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    let j = serde_json::to_value(&s).unwrap();
+    let exits = j["exits"].as_array().unwrap();
+    let scopes: Vec<(&str, &str)> = exits
+        .iter()
+        .map(|t| (t["scope"].as_str().unwrap(), t["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [("all", "all VMs"), ("vm", "linux"), ("vm", "rtos")],
+        "one vCPU per VM: no per-vCPU tables"
+    );
+    let all = &exits[0];
+    assert_eq!(all["exits"], 2);
+    assert_eq!(all["time_ns"], 160 + 320);
+    let rows = all["rows"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["reason"] == name).unwrap().clone();
+    let da = row("data_abort");
+    assert_eq!(
+        (da["count"].as_u64(), da["min_ns"].as_u64(), da["p50_ns"].as_u64(), da["p99_ns"].as_u64(), da["max_ns"].as_u64()),
+        (Some(1), Some(320), Some(320), Some(320), Some(320)),
+        "20 ticks at 62.5 MHz"
+    );
+    assert_eq!(da["percent"], 50.0);
+    assert!((da["time_percent"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(row("hvc")["max_ns"], 160);
+    assert_eq!(exits[1]["rows"][0]["reason"], "hvc");
+    assert_eq!(exits[2]["rows"][0]["reason"], "data_abort");
+
+    let sw = &j["switches"][0];
+    assert_eq!(sw["switches"], 4);
+    let by = |key: &str| -> Vec<(String, u64)> {
+        sw[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r["count"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        by("by_reason"),
+        [("start".into(), 2), ("wfi".into(), 1), ("irq".into(), 1)]
+    );
+    // starts and the wake-up come from idle; the WFI switch at 400 ends no trap
+    assert_eq!(by("by_trigger"), [("idle".into(), 3), ("unmatched".into(), 1)]);
+
+    // the text form says the same
+    let text = s.text();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("data_abort"))
+        .unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[..4], ["data_abort", "1", "50.00%", "66.67%"]);
+}
+
+/// A switch at the instant a trap ends is triggered by it; its cost is the trap's time.
+#[test]
+fn switch_trigger_and_cost() {
+    let mut seq = CpuSeq::new(0);
+    let mut bytes = frame_to_vec(&Frame::Hello(HELLO));
+    let mut push = |ts: u64, e: Event<'static>| {
+        bytes.extend(frame_to_vec(&Frame::Record(seq.next_header(ts), e)))
+    };
+    push(0, Event::Switch { from: None, to: Some(0), reason: SwitchReason::Start });
+    for i in 0..10u64 {
+        let t = 1000 * (i + 1);
+        let (from, to) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+        push(t, Event::Trap { vcpu: from, kind: TrapKind::Wfi, duration_ticks: 30 + i as u32 });
+        push(t + 30 + i, Event::Switch { from: Some(from), to: Some(to), reason: SwitchReason::Wfi });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "sw.bin", &bytes);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    let all = &s.switches[0];
+    let wfi = all.by_trigger.iter().find(|r| r.name == "wfi").unwrap();
+    assert_eq!(wfi.count, 10);
+    let cost = &all.cost[0];
+    assert_eq!(cost.trigger, "wfi");
+    assert_eq!((cost.cost.count, cost.cost.min_ns, cost.cost.max_ns), (10, 480, 39 * 16));
+    let into_rtos = s.switches.iter().find(|t| t.name == "rtos").unwrap();
+    assert_eq!(into_rtos.switches, 5);
+    assert!(s.clean(), "{}", s.line());
+}
