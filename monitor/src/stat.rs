@@ -90,6 +90,15 @@ impl Dist {
     pub fn has_histogram(&self) -> bool {
         self.hist.is_some()
     }
+
+    /// The recorded values as (value in ns, count), when a histogram was kept.
+    pub fn values(&self) -> Vec<(u64, u64)> {
+        self.hist.as_ref().map_or_else(Vec::new, |h| {
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), u64::from(v.count_at_value())))
+                .collect()
+        })
+    }
 }
 
 /// Exits of one scope (everything, a VM or a vCPU), by trap kind.
