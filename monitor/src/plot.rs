@@ -319,32 +319,41 @@ fn timeline<DB: DrawingBackend>(
         .margin(10)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(0u64..ax.end_ns, (0u32..ax.cpus).into_segmented())
+        .build_cartesian_2d(0u64..ax.end_ns, 0f64..f64::from(ax.cpus))
         .map_err(err)?;
     let div = ax.divisor;
     chart
         .configure_mesh()
         .disable_y_mesh()
+        .y_labels(0)
         .x_desc(format!("{} since the first record", ax.unit))
         .x_label_formatter(&|v| {
             let x = *v as f64 / div;
             if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }
         })
-        .y_labels(ax.cpus as usize + 1)
-        .y_label_formatter(&|c| match c {
-            SegmentValue::CenterOf(c) | SegmentValue::Exact(c) => format!("cpu {c}"),
-            SegmentValue::Last => String::new(),
-        })
         .draw()
         .map_err(err)?;
+    // one row per CPU, cpu 0 at the top, labelled in the label area
+    let row = |cpu: u16| f64::from(ax.cpus) - f64::from(cpu) - 1.0;
+    for cpu in 0..ax.cpus as u16 {
+        let (px, py) = chart.backend_coord(&(0, row(cpu) + 0.5));
+        chart_area
+            .draw(&Text::new(
+                format!("cpu {cpu}"),
+                (px - 55, py - 8),
+                ("sans-serif", 16),
+            ))
+            .map_err(err)?;
+    }
     let label = |v: u16| info.map_or(format!("vcpu{v}"), |i| i.vcpu_label(v));
     chart
         .draw_series(slices.iter().map(|s| {
             let color = Palette99::pick(s.vcpu as usize).mix(0.8).filled();
+            let y = row(s.cpu);
             Rectangle::new(
                 [
-                    (s.start_ns, SegmentValue::Exact(u32::from(s.cpu))),
-                    (s.end_ns.max(s.start_ns + 1), SegmentValue::Exact(u32::from(s.cpu) + 1)),
+                    (s.start_ns, y + 0.1),
+                    (s.end_ns.max(s.start_ns + 1), y + 0.9),
                 ],
                 color,
             )

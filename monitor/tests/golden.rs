@@ -369,6 +369,21 @@ fn plots_of_one_cpu_and_of_nothing() {
             .len(),
         4
     );
+    // the one CPU's bar is drawn (it used to be blank): a rectangle in vCPU 0's colour
+    let svg = std::fs::read_to_string(dir.path().join("one/timeline.svg")).unwrap();
+    use plotters::style::{Color, Palette, Palette99};
+    let (r, g, b) = Palette99::pick(0).mix(0.8).rgb();
+    let fill = format!("fill=\"#{r:02X}{g:02X}{b:02X}\"");
+    let tallest = svg
+        .lines()
+        .filter(|l| l.contains("<rect") && l.contains(&fill))
+        .filter_map(|l| {
+            let h = l.split("height=\"").nth(1)?.split('"').next()?;
+            h.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(tallest > 100, "the bar of cpu 0 is {tallest} px high");
     let rec = write(dir.path(), "empty.bin", &[]);
     assert_eq!(
         hvmon::plot::plot(&rec, &dir.path().join("empty"))
