@@ -273,49 +273,117 @@ fn jsonl_export() {
     assert_eq!(kinds.len(), 10, "every event kind exported: {kinds:?}");
 }
 
+/// Checks a trace against the trace-event format's rules that Perfetto enforces: required
+/// fields per phase, non-negative durations, slices on one track nested (never partially
+/// overlapping), every flow start matched by one end of the same id.
+fn check_trace_schema(doc: &serde_json::Value) {
+    let ev = doc["traceEvents"].as_array().expect("traceEvents array");
+    let mut tracks: std::collections::BTreeMap<(u64, u64), Vec<(f64, f64)>> = Default::default();
+    let mut flows: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
+    for e in ev {
+        let ph = e["ph"].as_str().expect("ph");
+        assert!(["M", "X", "i", "C", "s", "f"].contains(&ph), "phase {ph}");
+        assert!(e["pid"].is_u64(), "pid: {e}");
+        assert!(e["name"].is_string(), "name: {e}");
+        if ph == "M" {
+            continue;
+        }
+        let ts = e["ts"].as_f64().expect("ts");
+        assert!(ts >= 0.0, "{e}");
+        match ph {
+            "X" => {
+                let dur = e["dur"].as_f64().expect("dur");
+                assert!(dur >= 0.0, "{e}");
+                let key = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().expect("tid"));
+                tracks.entry(key).or_default().push((ts, ts + dur));
+            }
+            "s" | "f" => {
+                let id = e["id"].as_u64().expect("flow id");
+                let c = flows.entry(id).or_default();
+                if ph == "s" { c.0 += 1 } else { c.1 += 1 }
+            }
+            "i" => assert!(e["tid"].is_u64(), "{e}"),
+            _ => {}
+        }
+    }
+    for (track, mut slices) in tracks {
+        // longer first at equal start, then a stack of open slices
+        slices.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut stack: Vec<(f64, f64)> = Vec::new();
+        for s in slices {
+            while stack.last().is_some_and(|top| top.1 <= s.0) {
+                stack.pop();
+            }
+            if let Some(top) = stack.last() {
+                assert!(s.1 <= top.1, "track {track:?}: {s:?} overlaps {top:?}");
+            }
+            stack.push(s);
+        }
+    }
+    for (id, (starts, ends)) in flows {
+        assert_eq!((starts, ends), (1, 1), "flow {id}");
+    }
+}
+
 #[test]
 fn perfetto_export() {
     let dir = tempfile::tempdir().unwrap();
     let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
     let doc: serde_json::Value =
         serde_json::from_str(&export_string(&rec, Format::Perfetto)).unwrap();
+    check_trace_schema(&doc);
     let ev = doc["traceEvents"].as_array().unwrap();
     let of = |ph: &str| ev.iter().filter(|e| e["ph"] == ph).collect::<Vec<_>>();
-    // slices: cpu0 runs linux/vcpu0 from 0 to the end; cpu1 runs rtos/vcpu0 twice
+    let tid = |e: &serde_json::Value| e["tid"].as_u64().unwrap();
+    // vCPU slices: cpu0 runs linux/vcpu0 from 0 to the end; cpu1 runs rtos/vcpu0 twice
     let slices = of("X");
-    assert_eq!(slices.len(), 3);
-    let cpu1: Vec<_> = slices.iter().filter(|s| s["tid"] == 1).collect();
+    let vcpu: Vec<_> = slices.iter().filter(|s| tid(s) < 500).collect();
+    assert_eq!(vcpu.len(), 3);
+    let cpu1: Vec<_> = vcpu.iter().filter(|s| s["tid"] == 1).collect();
     assert_eq!(cpu1.len(), 2);
     assert_eq!(cpu1[0]["name"], "rtos/vcpu0");
     assert_eq!(cpu1[0]["ts"], 0.0);
     assert_eq!(cpu1[0]["dur"], 4.8, "300 ticks at 62.5 MHz = 4.8 us");
-    let cpu0 = slices.iter().find(|s| s["tid"] == 0).unwrap();
+    let cpu0 = vcpu.iter().find(|s| s["tid"] == 0).unwrap();
     assert_eq!(cpu0["dur"], 16.0, "closed at the last record");
-    // thread names: one per CPU, one per console
+    // exits are slices with their duration on each CPU's hypervisor track
+    let exits: Vec<(u64, &str, f64)> = slices
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("exit "))
+        .map(|s| (tid(s), s["name"].as_str().unwrap(), s["dur"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(exits.len(), 2);
+    assert_eq!((exits[0].0, exits[0].1), (500, "exit hvc"));
+    assert!((exits[0].2 - 0.16).abs() < 1e-9, "10 ticks: {exits:?}");
+    assert_eq!((exits[1].0, exits[1].1), (501, "exit data_abort"));
+    // the injection into the idle rtos vCPU flows to the switch that runs it
+    let (s, f) = (of("s"), of("f"));
+    assert_eq!((s.len(), f.len()), (1, 1));
+    assert_eq!(s[0]["id"], f[0]["id"]);
+    assert_eq!((tid(s[0]), tid(f[0])), (500, 1));
+    assert_eq!(f[0]["ts"], 8.0, "the switch at tick 600");
+    // tracks: CPUs, their hypervisor tracks, consoles, the hypervisor log
     let names: Vec<&str> = of("M")
         .iter()
         .filter_map(|m| m["args"]["name"].as_str())
         .collect();
-    assert!(
-        names.contains(&"cpu 0") && names.contains(&"cpu 1") && names.contains(&"linux console"),
-        "{names:?}"
-    );
-    // traps and injections are instants, counters are counter tracks
+    for want in ["cpu 0", "cpu 1", "cpu 0 hypervisor", "linux console", "hypervisor log"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
     let instants: Vec<&str> = of("i")
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
     assert!(
-        instants.contains(&"trap hvc") && instants.contains(&"inject 27"),
-        "{instants:?}"
-    );
-    assert!(
         instants.contains(&"boot, \"ok\"") && instants.contains(&"half line"),
         "{instants:?}"
     );
+    // counters: the hypervisor's totals, and the records it dropped
     let counters = of("C");
-    assert_eq!(counters.len(), 2);
+    let cnames: Vec<&str> = counters.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(cnames, ["cpu0 exits", "cpu0 switches", "cpu1 records dropped"]);
     assert_eq!(counters[0]["args"]["hvc"], 1);
+    assert_eq!(counters[2]["args"]["dropped"], 2);
 }
 
 #[test]
