@@ -59,8 +59,16 @@ enum Cmd {
     /// `switch`: instructions per VM↔VM and VM↔lwVM switch; `hypercall`, `pingpong`,
     /// `linux-boot`: see xtask/src/bench_probe.rs and bench_linux.rs).
     Bench {
+        /// Which benchmark: telemetry, switch, switch-profile, hypercall, pingpong, linux-boot.
         #[arg(default_value = "telemetry")]
         what: String,
+    },
+    /// The telemetry monitor (`hvmon`), built from this checkout: `cargo xtask hvmon summary
+    /// rec.bin`, `cargo xtask hvmon -- --help`. (Or install it: `cargo install --path monitor`.)
+    Hvmon {
+        /// Arguments for hvmon.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run declarative experiments (experiments/*.toml): `<name>`, `all` or `list`.
     Experiment(experiment::Args),
@@ -112,6 +120,16 @@ struct RunArgs {
     qemu_args: Vec<String>,
 }
 
+/// Every benchmark `cargo xtask bench` knows.
+const BENCHES: &[&str] = &[
+    "telemetry",
+    "switch",
+    "switch-profile",
+    "hypercall",
+    "pingpong",
+    "linux-boot",
+];
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
@@ -151,6 +169,22 @@ fn run() -> Result<()> {
                 monitor::run(&img, &r.qemu_args, r.record.clone(), r.plain)?
             };
             std::process::exit(status);
+        }
+        Cmd::Bench { what } if !BENCHES.contains(&what.as_str()) => {
+            let known: Vec<String> = BENCHES.iter().map(|b| b.to_string()).collect();
+            let hint = select::near_miss(&what, &known)
+                .map_or(String::new(), |k| format!(" — did you mean `{k}`?"));
+            anyhow::bail!("unknown benchmark `{what}`{hint}\nbenchmarks: {}", BENCHES.join(", "))
+        }
+        Cmd::Hvmon { args } => {
+            let status = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            )
+            .current_dir(paths::root())
+            .args(["run", "--quiet", "-p", "hvmon", "--"])
+            .args(&args)
+            .status()?;
+            std::process::exit(status.code().unwrap_or(1));
         }
         Cmd::Bench { what } if what == "switch" => bench_switch::run(),
         Cmd::Bench { what } if what == "switch-profile" => bench_switch::profile(),
