@@ -262,14 +262,14 @@ pub fn write_switch_table(out: &mut String, t: &SwitchTable) {
     if !t.cost.is_empty() {
         let _ = writeln!(
             out,
-            "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "switch cost", "samples", "min", "mean", "p50", "p99", "max"
         );
         for c in &t.cost {
             let d = &c.cost;
             let _ = writeln!(
                 out,
-                "  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 format!("after {}", c.trigger),
                 d.count,
                 fmt_ns(d.min_ns as f64),
