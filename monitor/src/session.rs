@@ -49,6 +49,11 @@ impl Session {
         self.decoder.stats()
     }
 
+    /// The console line VM `vm` has started but not finished (e.g. a shell prompt).
+    pub fn partial_line(&self, vm: u16) -> Option<String> {
+        self.consoles.partial(vm)
+    }
+
     /// Records dropped because they named a vCPU or VM the hello does not have.
     pub fn invalid_ids(&self) -> u64 {
         self.invalid_ids

@@ -175,15 +175,20 @@ fn consoles(f: &mut Frame<'_>, state: &LiveState, summary: &Summary, area: Rect)
     }
     let areas = Layout::vertical(vec![Constraint::Fill(1); panes.len()]).split(area);
     for (vm, a) in panes.iter().zip(areas.iter()) {
-        let visible = a.height.saturating_sub(2) as usize;
-        let shown: Vec<Line<'_>> = match state.consoles.get(vm) {
+        let partial = state.session.partial_line(*vm);
+        let visible = (a.height.saturating_sub(2) as usize).saturating_sub(partial.is_some() as usize);
+        let mut shown: Vec<Line<'_>> = match state.consoles.get(vm) {
             Some(lines) => lines
                 .iter()
                 .skip(lines.len().saturating_sub(visible))
                 .map(|l| Line::raw(l.as_str()))
                 .collect(),
-            None => vec![Line::raw("(nothing printed yet)").dim()],
+            None if partial.is_none() => vec![Line::raw("(nothing printed yet)").dim()],
+            None => Vec::new(),
         };
+        if let Some(p) = partial {
+            shown.push(Line::raw(p));
+        }
         let title = pane_title(state, summary, *vm);
         f.render_widget(
             Paragraph::new(shown).block(Block::bordered().title(title.bold())),
