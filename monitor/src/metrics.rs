@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use hv_protocol::{Event, Header, TRAP_KINDS};
 
 use crate::info::Info;
-use crate::stat::Stat;
+use crate::stat::{Stat, TrapSample};
 use crate::time::Clock;
 
 /// `VmExit` events kept (a VM is reset and exits again; a stream may repeat them).
@@ -123,15 +123,15 @@ impl Metrics {
                 cpu.traps[kind as usize] += 1;
                 let ns = clock.ns(duration_ticks.into());
                 self.trap_ns.saturating_record(ns);
-                self.stat.trap(
-                    usize::from(h.cpu),
-                    vm_of(vcpu),
-                    usize::from(vcpu),
+                self.stat.trap(TrapSample {
+                    cpu: usize::from(h.cpu),
+                    vm: vm_of(vcpu),
+                    vcpu: usize::from(vcpu),
                     kind,
-                    h.ts,
-                    duration_ticks.into(),
+                    ts: h.ts,
+                    ticks: duration_ticks.into(),
                     ns,
-                );
+                });
             }
             Event::IrqInjected {
                 vcpu,

@@ -87,7 +87,13 @@ pub fn log_bins(values: &[(u64, u64)], n: usize) -> Vec<(f64, f64, u64)> {
     let (l, h) = ((lo as f64).ln(), (hi as f64 * 1.0001).ln());
     let step = (h - l) / n as f64;
     let mut bins: Vec<(f64, f64, u64)> = (0..n)
-        .map(|i| ((l + step * i as f64).exp(), (l + step * (i + 1) as f64).exp(), 0))
+        .map(|i| {
+            (
+                (l + step * i as f64).exp(),
+                (l + step * (i + 1) as f64).exp(),
+                0,
+            )
+        })
         .collect();
     for &(v, c) in values {
         let i = (((v.max(1) as f64).ln() - l) / step) as usize;
@@ -163,9 +169,14 @@ pub fn panels(session: &Session) -> Vec<Panel> {
             .cost
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| Panel::of(format!("vCPU switch cost after {}", trigger_name(i)), d)),
+            .filter_map(|(i, d)| {
+                Panel::of(format!("vCPU switch cost after {}", trigger_name(i)), d)
+            }),
     );
-    v.extend(Panel::of_hdr("interrupt injection latency", &m.irq_latency_ns));
+    v.extend(Panel::of_hdr(
+        "interrupt injection latency",
+        &m.irq_latency_ns,
+    ));
     v.extend(Panel::of_hdr("wake-up latency", &m.wakeup_ns));
     v
 }
@@ -240,7 +251,12 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panels: &[Panel]) 
         let (div, unit) = axis_unit(x1);
         let opt = |v: Option<u64>| v.map_or("-".into(), |n| fmt_ns(n as f64));
         let caption = if p.min_ns == p.max_ns {
-            format!("{}: all {} samples {}", p.title, p.count, fmt_ns(p.min_ns as f64))
+            format!(
+                "{}: all {} samples {}",
+                p.title,
+                p.count,
+                fmt_ns(p.min_ns as f64)
+            )
         } else {
             format!(
                 "{}: n={} min {} p50 {} p99 {} max {}",
@@ -266,14 +282,19 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panels: &[Panel]) 
             .y_desc("samples")
             .x_label_formatter(&|v| {
                 let x = v / div;
-                if x >= 10.0 { format!("{x:.0}") } else { format!("{x:.2}") }
+                if x >= 10.0 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.2}")
+                }
             })
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(bins.iter().map(|&(lo, hi, c)| {
-                Rectangle::new([(lo, 0), (hi, c)], BLUE.mix(0.6).filled())
-            }))
+            .draw_series(
+                bins.iter()
+                    .map(|&(lo, hi, c)| Rectangle::new([(lo, 0), (hi, c)], BLUE.mix(0.6).filled())),
+            )
             .map_err(err)?;
     }
     Ok(())
@@ -329,7 +350,11 @@ fn timeline<DB: DrawingBackend>(
         .x_desc(format!("{} since the first record", ax.unit))
         .x_label_formatter(&|v| {
             let x = *v as f64 / div;
-            if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
         })
         .draw()
         .map_err(err)?;

@@ -116,7 +116,7 @@ fn exit_table(scope: &'static str, name: String, e: &Exits) -> ExitTable {
             time: DistReport::of(d),
         })
         .collect();
-    rows.sort_by(|a, b| b.time.count.cmp(&a.time.count));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.time.count));
     ExitTable {
         scope,
         name,
@@ -171,7 +171,11 @@ pub fn exit_tables(stat: &Stat, info: Option<&Info>) -> Vec<ExitTable> {
         if vcpus.len() > 1 {
             for c in vcpus {
                 if stat.vcpus[c].count() > 0 {
-                    v.push(exit_table("vcpu", info.vcpu_label(c as u16), &stat.vcpus[c]));
+                    v.push(exit_table(
+                        "vcpu",
+                        info.vcpu_label(c as u16),
+                        &stat.vcpus[c],
+                    ));
                 }
             }
         }
@@ -195,7 +199,11 @@ pub fn switch_tables(stat: &Stat, info: Option<&Info>) -> Vec<SwitchTable> {
         if vcpus.len() > 1 {
             for c in vcpus {
                 if stat.switches_in[c].count() > 0 {
-                    v.push(switch_table("vcpu", info.vcpu_label(c as u16), &stat.switches_in[c]));
+                    v.push(switch_table(
+                        "vcpu",
+                        info.vcpu_label(c as u16),
+                        &stat.switches_in[c],
+                    ));
                 }
             }
         }
@@ -210,7 +218,11 @@ fn opt_ns(v: Option<u64>) -> String {
 /// The exit table as text (`perf kvm stat report` layout).
 pub fn write_exit_table(out: &mut String, t: &ExitTable, span_ns: u64) {
     let share = if span_ns > 0 {
-        format!(" ({:.2}% of {})", pct(t.time_ns, span_ns), fmt_ns(span_ns as f64))
+        format!(
+            " ({:.2}% of {})",
+            pct(t.time_ns, span_ns),
+            fmt_ns(span_ns as f64)
+        )
     } else {
         String::new()
     };

@@ -132,6 +132,19 @@ impl Switches {
     }
 }
 
+/// A `Trap` of `vcpu` (of VM `vm`) on `cpu`, entered at `ts` (counter), lasting `ticks`
+/// (`ns` nanoseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct TrapSample {
+    pub cpu: usize,
+    pub vm: Option<usize>,
+    pub vcpu: usize,
+    pub kind: TrapKind,
+    pub ts: u64,
+    pub ticks: u64,
+    pub ns: u64,
+}
+
 /// The trap that ended last on a CPU: its end (counter), kind and service time (ns).
 #[derive(Debug, Clone, Copy)]
 struct LastTrap {
@@ -190,8 +203,17 @@ impl Stat {
         self.budget
     }
 
-    /// A `Trap` of `vcpu` (of VM `vm`) on `cpu`, entered at `ts`, lasting `ticks` (`ns`).
-    pub fn trap(&mut self, cpu: usize, vm: Option<usize>, vcpu: usize, kind: TrapKind, ts: u64, ticks: u64, ns: u64) {
+    /// One `Trap` record.
+    pub fn trap(&mut self, t: TrapSample) {
+        let TrapSample {
+            cpu,
+            vm,
+            vcpu,
+            kind,
+            ts,
+            ticks,
+            ns,
+        } = t;
         let k = kind as usize;
         let b = &mut self.budget;
         self.total.by_kind[k].record(ns, b);
@@ -265,11 +287,18 @@ mod tests {
         for _ in 0..100 {
             d.record(504, &mut budget);
         }
-        assert_eq!((d.min_ns, d.max_ns, d.quantile(0.5), d.quantile(0.99)), (504, 504, Some(504), Some(504)));
+        assert_eq!(
+            (d.min_ns, d.max_ns, d.quantile(0.5), d.quantile(0.99)),
+            (504, 504, Some(504), Some(504))
+        );
         assert_eq!(budget, 0);
         let mut e = Dist::default();
         e.record(7, &mut budget);
-        assert_eq!((e.count, e.min_ns, e.quantile(0.5)), (1, 7, None), "no budget: no percentiles");
+        assert_eq!(
+            (e.count, e.min_ns, e.quantile(0.5)),
+            (1, 7, None),
+            "no budget: no percentiles"
+        );
         assert_eq!(e.mean_ns(), Some(7.0));
     }
 
@@ -277,10 +306,19 @@ mod tests {
     fn a_switch_at_the_end_of_a_trap_is_triggered_by_it() {
         let mut s = Stat::default();
         s.size(1, 2, 2);
-        s.trap(0, Some(0), 0, TrapKind::Wfi, 100, 30, 480);
+        let t = |vm, vcpu, kind, ts, ticks, ns| TrapSample {
+            cpu: 0,
+            vm: Some(vm),
+            vcpu,
+            kind,
+            ts,
+            ticks,
+            ns,
+        };
+        s.trap(t(0, 0, TrapKind::Wfi, 100, 30, 480));
         s.switch(0, 130, Some(0), Some(1), Some(1), SwitchReason::Slot);
         // an unrelated trap, then a switch later: no trigger
-        s.trap(0, Some(1), 1, TrapKind::Hvc, 200, 10, 160);
+        s.trap(t(1, 1, TrapKind::Hvc, 200, 10, 160));
         s.switch(0, 300, Some(1), None, None, SwitchReason::Wfi);
         s.switch(0, 400, None, Some(0), Some(0), SwitchReason::Irq);
         let w = TrapKind::Wfi as usize;

@@ -161,7 +161,10 @@ impl Summary {
             (s.decode_errors, "damaged frames"),
             (s.before_hello, "records before the hello"),
             (s.bad_cpu, "records of CPUs not in the hello"),
-            (self.invalid_ids, "records naming vCPUs/VMs not in the hello"),
+            (
+                self.invalid_ids,
+                "records naming vCPUs/VMs not in the hello",
+            ),
             (s.seq_jumps, "sequence jumps"),
             (s.truncated_bytes, "bytes of an unfinished last frame"),
         ] {
@@ -251,7 +254,10 @@ impl Summary {
         let _ = writeln!(out, "Other latencies:");
         for (name, what) in [
             ("irq", "interrupt injection (cause → list register)"),
-            ("wakeup", "wake-up (injection into a waiting vCPU → it runs)"),
+            (
+                "wakeup",
+                "wake-up (injection into a waiting vCPU → it runs)",
+            ),
         ] {
             let p = &self.latency_ns[name];
             if p.count == 0 {

@@ -350,7 +350,13 @@ fn perfetto_export() {
     let exits: Vec<(u64, &str, f64)> = slices
         .iter()
         .filter(|s| s["name"].as_str().unwrap().starts_with("exit "))
-        .map(|s| (tid(s), s["name"].as_str().unwrap(), s["dur"].as_f64().unwrap()))
+        .map(|s| {
+            (
+                tid(s),
+                s["name"].as_str().unwrap(),
+                s["dur"].as_f64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(exits.len(), 2);
     assert_eq!((exits[0].0, exits[0].1), (500, "exit hvc"));
@@ -367,7 +373,13 @@ fn perfetto_export() {
         .iter()
         .filter_map(|m| m["args"]["name"].as_str())
         .collect();
-    for want in ["cpu 0", "cpu 1", "cpu 0 hypervisor", "linux console", "hypervisor log"] {
+    for want in [
+        "cpu 0",
+        "cpu 1",
+        "cpu 0 hypervisor",
+        "linux console",
+        "hypervisor log",
+    ] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
     let instants: Vec<&str> = of("i")
@@ -380,8 +392,14 @@ fn perfetto_export() {
     );
     // counters: the hypervisor's totals, and the records it dropped
     let counters = of("C");
-    let cnames: Vec<&str> = counters.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(cnames, ["cpu0 exits", "cpu0 switches", "cpu1 records dropped"]);
+    let cnames: Vec<&str> = counters
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cnames,
+        ["cpu0 exits", "cpu0 switches", "cpu1 records dropped"]
+    );
     assert_eq!(counters[0]["args"]["hvc"], 1);
     assert_eq!(counters[2]["args"]["dropped"], 2);
 }
@@ -486,7 +504,13 @@ fn stat_tables_of_the_scripted_stream() {
     let row = |name: &str| rows.iter().find(|r| r["reason"] == name).unwrap().clone();
     let da = row("data_abort");
     assert_eq!(
-        (da["count"].as_u64(), da["min_ns"].as_u64(), da["p50_ns"].as_u64(), da["p99_ns"].as_u64(), da["max_ns"].as_u64()),
+        (
+            da["count"].as_u64(),
+            da["min_ns"].as_u64(),
+            da["p50_ns"].as_u64(),
+            da["p99_ns"].as_u64(),
+            da["max_ns"].as_u64()
+        ),
         (Some(1), Some(320), Some(320), Some(320), Some(320)),
         "20 ticks at 62.5 MHz"
     );
@@ -503,7 +527,12 @@ fn stat_tables_of_the_scripted_stream() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["name"].as_str().unwrap().to_string(), r["count"].as_u64().unwrap()))
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["count"].as_u64().unwrap(),
+                )
+            })
             .collect()
     };
     assert_eq!(
@@ -511,7 +540,10 @@ fn stat_tables_of_the_scripted_stream() {
         [("start".into(), 2), ("wfi".into(), 1), ("irq".into(), 1)]
     );
     // starts and the wake-up come from idle; the WFI switch at 400 ends no trap
-    assert_eq!(by("by_trigger"), [("idle".into(), 3), ("unmatched".into(), 1)]);
+    assert_eq!(
+        by("by_trigger"),
+        [("idle".into(), 3), ("unmatched".into(), 1)]
+    );
 
     // the text form says the same
     let text = s.text();
@@ -531,12 +563,33 @@ fn switch_trigger_and_cost() {
     let mut push = |ts: u64, e: Event<'static>| {
         bytes.extend(frame_to_vec(&Frame::Record(seq.next_header(ts), e)))
     };
-    push(0, Event::Switch { from: None, to: Some(0), reason: SwitchReason::Start });
+    push(
+        0,
+        Event::Switch {
+            from: None,
+            to: Some(0),
+            reason: SwitchReason::Start,
+        },
+    );
     for i in 0..10u64 {
         let t = 1000 * (i + 1);
         let (from, to) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
-        push(t, Event::Trap { vcpu: from, kind: TrapKind::Wfi, duration_ticks: 30 + i as u32 });
-        push(t + 30 + i, Event::Switch { from: Some(from), to: Some(to), reason: SwitchReason::Wfi });
+        push(
+            t,
+            Event::Trap {
+                vcpu: from,
+                kind: TrapKind::Wfi,
+                duration_ticks: 30 + i as u32,
+            },
+        );
+        push(
+            t + 30 + i,
+            Event::Switch {
+                from: Some(from),
+                to: Some(to),
+                reason: SwitchReason::Wfi,
+            },
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let rec = write(dir.path(), "sw.bin", &bytes);
@@ -546,7 +599,10 @@ fn switch_trigger_and_cost() {
     assert_eq!(wfi.count, 10);
     let cost = &all.cost[0];
     assert_eq!(cost.trigger, "wfi");
-    assert_eq!((cost.cost.count, cost.cost.min_ns, cost.cost.max_ns), (10, 480, 39 * 16));
+    assert_eq!(
+        (cost.cost.count, cost.cost.min_ns, cost.cost.max_ns),
+        (10, 480, 39 * 16)
+    );
     let into_rtos = s.switches.iter().find(|t| t.name == "rtos").unwrap();
     assert_eq!(into_rtos.switches, 5);
     assert!(s.clean(), "{}", s.line());

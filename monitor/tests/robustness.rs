@@ -152,7 +152,10 @@ fn a_hello_claiming_every_id_is_cut_to_the_limits() {
     assert_eq!(info.vcpu_vm.len(), hvmon::info::MAX_VCPUS);
     assert!(info.vms.len() <= hvmon::info::MAX_VMS);
     assert!(s.stats().bad_cpu > 0 && s.invalid_ids() > 0);
-    assert!(s.metrics.stat.budget_left() == 0, "the histogram budget was used up, not exceeded");
+    assert!(
+        s.metrics.stat.budget_left() == 0,
+        "the histogram budget was used up, not exceeded"
+    );
 }
 
 #[test]
@@ -167,7 +170,11 @@ fn a_far_ahead_sequence_number_is_a_jump_not_two_billion_losses() {
     }
     let (s, records) = replay(&bytes, 1000);
     let st = s.stats();
-    assert_eq!((st.seq_lost, st.duplicates, st.seq_jumps), (0, 0, 1), "{st:?}");
+    assert_eq!(
+        (st.seq_lost, st.duplicates, st.seq_jumps),
+        (0, 0, 1),
+        "{st:?}"
+    );
     assert_eq!(records, 9601, "every real record decoded");
     assert!(!Summary::of(&s).clean(), "a jump is reported");
 }
@@ -188,7 +195,11 @@ fn a_repeated_hello_is_a_resync_not_phantom_losses() {
         }
         let (s, records) = replay(&bytes, 777);
         let st = s.stats();
-        assert_eq!((st.seq_lost, st.duplicates, st.hellos), (0, 0, 2), "restart {restart}: {st:?}");
+        assert_eq!(
+            (st.seq_lost, st.duplicates, st.hellos),
+            (0, 0, 2),
+            "restart {restart}: {st:?}"
+        );
         assert_eq!(records, 20_000);
         assert!(Summary::of(&s).clean(), "{}", Summary::of(&s).line());
     }
@@ -249,8 +260,15 @@ fn a_truncated_last_frame_and_a_stream_without_delimiter_are_counted() {
 /// One event with ids drawn from a wide range (many outside the hello).
 fn wild_event() -> impl Strategy<Value = (u16, u32, Event<'static>)> {
     let id = prop_oneof![0..4u16, any::<u16>()];
-    (id.clone(), any::<u32>(), id.clone(), id, 0..7usize, any::<u32>()).prop_map(
-        |(cpu, seq, vcpu, vm, k, d)| {
+    (
+        id.clone(),
+        any::<u32>(),
+        id.clone(),
+        id,
+        0..7usize,
+        any::<u32>(),
+    )
+        .prop_map(|(cpu, seq, vcpu, vm, k, d)| {
             let e = match d % 5 {
                 0 => Event::Switch {
                     from: Some(vcpu),
@@ -277,8 +295,7 @@ fn wild_event() -> impl Strategy<Value = (u16, u32, Event<'static>)> {
                 },
             };
             (cpu, seq, e)
-        },
-    )
+        })
 }
 
 proptest! {

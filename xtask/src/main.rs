@@ -153,7 +153,8 @@ fn run() -> Result<()> {
         }
         Cmd::Run(r) => {
             let spec = r.build.to_spec()?;
-            if r.raw && spec.default_features && !spec.features.iter().any(|f| f == "telemetry-net") {
+            if r.raw && spec.default_features && !spec.features.iter().any(|f| f == "telemetry-net")
+            {
                 anyhow::bail!(
                     "--raw shows the serial port as it is, but with the default features it carries \
                      binary telemetry frames (telemetry-uart).\nUse `--raw --no-default-features` \
@@ -174,7 +175,10 @@ fn run() -> Result<()> {
             let known: Vec<String> = BENCHES.iter().map(|b| b.to_string()).collect();
             let hint = select::near_miss(&what, &known)
                 .map_or(String::new(), |k| format!(" — did you mean `{k}`?"));
-            anyhow::bail!("unknown benchmark `{what}`{hint}\nbenchmarks: {}", BENCHES.join(", "))
+            anyhow::bail!(
+                "unknown benchmark `{what}`{hint}\nbenchmarks: {}",
+                BENCHES.join(", ")
+            )
         }
         Cmd::Hvmon { args } => {
             let status = std::process::Command::new(

@@ -260,9 +260,9 @@ pub fn run(
     };
     let session = match (&source, udp) {
         (_, Some(udp)) => view::run_reader(&source, Box::new(udp), opts()),
-        (Source::Unix(p), _) => connect_when_ready(Path::new(p), &qemu_done, || {
-            view::run(&source, opts())
-        }),
+        (Source::Unix(p), _) => {
+            connect_when_ready(Path::new(p), &qemu_done, || view::run(&source, opts()))
+        }
         _ => view::run(&source, opts()),
     };
     quit.store(true, Ordering::Release);

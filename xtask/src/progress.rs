@@ -79,10 +79,17 @@ impl Step {
 /// The line of cargo's output worth showing on the progress line (`Compiling core v0.0.0`).
 pub fn progress_text(line: &str) -> Option<&str> {
     let t = line.trim();
-    ["Compiling", "Building", "Updating", "Downloading", "Downloaded", "Locking"]
-        .iter()
-        .any(|w| t.starts_with(w))
-        .then_some(t)
+    [
+        "Compiling",
+        "Building",
+        "Updating",
+        "Downloading",
+        "Downloaded",
+        "Locking",
+    ]
+    .iter()
+    .any(|w| t.starts_with(w))
+    .then_some(t)
 }
 
 /// Runs a build command with its output behind a progress line; on failure the output is
@@ -105,8 +112,14 @@ pub fn run_build(mut cmd: Command, what: &str) -> Result<()> {
     let (tx, rx) = mpsc::channel::<String>();
     let mut readers = Vec::new();
     for pipe in [
-        child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
     ]
     .into_iter()
     .flatten()
@@ -153,14 +166,20 @@ mod tests {
             progress_text("   Compiling core v0.0.0 (/usr/lib/rustlib/src/rust/library/core)"),
             Some("Compiling core v0.0.0 (/usr/lib/rustlib/src/rust/library/core)")
         );
-        assert_eq!(progress_text("warning: the following packages contain code"), None);
+        assert_eq!(
+            progress_text("warning: the following packages contain code"),
+            None
+        );
         assert_eq!(progress_text("note: to see what the problems were"), None);
     }
 
     #[test]
     fn a_failing_build_is_an_error_naming_it() {
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "echo '   Compiling x'; echo 'error: boom' >&2; exit 3"]);
+        cmd.args([
+            "-c",
+            "echo '   Compiling x'; echo 'error: boom' >&2; exit 3",
+        ]);
         let e = run_build(cmd, "the test crate").unwrap_err();
         assert!(e.to_string().starts_with("building the test crate failed"));
         let mut ok = Command::new("sh");

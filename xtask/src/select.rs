@@ -11,7 +11,10 @@ use crate::paths;
 /// Names of the boards (folders of `boards/` with a `board.toml`).
 pub fn boards() -> Vec<String> {
     names_in(&paths::root().join("boards"), |p| {
-        p.join("board.toml").is_file().then(|| file_name(p)).flatten()
+        p.join("board.toml")
+            .is_file()
+            .then(|| file_name(p))
+            .flatten()
     })
 }
 
@@ -116,7 +119,8 @@ pub fn features(requested: &[String]) -> Result<()> {
     let Some(first) = bad.first() else {
         return Ok(());
     };
-    let hint = near_miss(first, &known).map_or(String::new(), |k| format!(" — did you mean `{k}`?"));
+    let hint =
+        near_miss(first, &known).map_or(String::new(), |k| format!(" — did you mean `{k}`?"));
     let names: Vec<String> = bad.iter().map(|b| format!("`{b}`")).collect();
     bail!(
         "unknown hypervisor feature{} {}{hint}\nfeatures of hv/Cargo.toml: {}",
@@ -148,8 +152,7 @@ mod tests {
         let e = system("qemu-virt", "helo").unwrap_err().to_string();
         let (first, list) = e.split_once('\n').unwrap();
         assert_eq!(
-            first,
-            "unknown system `helo` — did you mean `hello`?",
+            first, "unknown system `helo` — did you mean `hello`?",
             "{e}"
         );
         let listed: Vec<&str> = list.split_once(": ").unwrap().1.split(", ").collect();
@@ -171,7 +174,9 @@ mod tests {
         assert!(known.iter().any(|f| f == "telemetry-net"));
         assert!(!known.iter().any(|f| f == "default"));
         features(&["telemetry-net".into()]).unwrap();
-        let e = features(&["telemetry-nett".into()]).unwrap_err().to_string();
+        let e = features(&["telemetry-nett".into()])
+            .unwrap_err()
+            .to_string();
         let (first, list) = e.split_once('\n').unwrap();
         assert!(first.ends_with("did you mean `telemetry-net`?"), "{e}");
         let listed: Vec<String> = list

@@ -161,9 +161,7 @@ impl SeqTracker {
         let (words, bits) = ((n / 64) as usize, n % 64);
         for i in (0..WORDS).rev() {
             let lo = i.checked_sub(words).map_or(0, |j| self.missing[j]);
-            let below = i
-                .checked_sub(words + 1)
-                .map_or(0, |j| self.missing[j]);
+            let below = i.checked_sub(words + 1).map_or(0, |j| self.missing[j]);
             self.missing[i] = if bits == 0 {
                 lo
             } else {

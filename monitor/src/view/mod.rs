@@ -15,9 +15,9 @@ pub mod tui;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -135,10 +135,13 @@ pub fn run_reader(
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                 }
             }
-            if let (Some(e), Some(note)) = (ended.as_mut(), opts.end_note.as_ref()) {
-                if let Some(n) = note.lock().ok().and_then(|n| n.clone()) {
-                    *e = n;
-                }
+            if let (Some(e), Some(n)) = (
+                ended.as_mut(),
+                opts.end_note
+                    .as_ref()
+                    .and_then(|note| note.lock().ok().and_then(|n| n.clone())),
+            ) {
+                *e = n;
             }
             let quit = match ui.as_mut() {
                 Some(t) => t.tick(&mut state, source, ended.as_deref())?,

@@ -135,7 +135,9 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
         ]),
         Some(note) => Line::from(vec![
             Span::raw(format!(" {note} ")).black().on_yellow(),
-            Span::raw(" final view — q: quit (then `hvmon summary` on a recording for the full tables)"),
+            Span::raw(
+                " final view — q: quit (then `hvmon summary` on a recording for the full tables)",
+            ),
         ]),
     };
     f.render_widget(Paragraph::new(line), status);
@@ -149,7 +151,11 @@ fn pane_title(state: &LiveState, summary: &Summary, vm: u16) -> String {
     }
     let exit = summary.vm_exits.iter().rfind(|x| x.vm == name);
     match exit {
-        Some(x) => format!(" {name} — ended ({}) at {} ", x.reason, fmt_ns(x.at_ns as f64)),
+        Some(x) => format!(
+            " {name} — ended ({}) at {} ",
+            x.reason,
+            fmt_ns(x.at_ns as f64)
+        ),
         None => format!(" {name} "),
     }
 }
@@ -176,7 +182,8 @@ fn consoles(f: &mut Frame<'_>, state: &LiveState, summary: &Summary, area: Rect)
     let areas = Layout::vertical(vec![Constraint::Fill(1); panes.len()]).split(area);
     for (vm, a) in panes.iter().zip(areas.iter()) {
         let partial = state.session.partial_line(*vm);
-        let visible = (a.height.saturating_sub(2) as usize).saturating_sub(partial.is_some() as usize);
+        let visible =
+            (a.height.saturating_sub(2) as usize).saturating_sub(partial.is_some() as usize);
         let mut shown: Vec<Line<'_>> = match state.consoles.get(vm) {
             Some(lines) => lines
                 .iter()
@@ -204,7 +211,11 @@ fn vm_table(f: &mut Frame<'_>, state: &LiveState, summary: &Summary, area: Rect)
     };
     let stat = &state.session.metrics.stat;
     let rows = info.vms.iter().enumerate().map(|(vm, name)| {
-        let vcpus = info.vcpu_vm.iter().filter(|&&v| usize::from(v) == vm).count();
+        let vcpus = info
+            .vcpu_vm
+            .iter()
+            .filter(|&&v| usize::from(v) == vm)
+            .count();
         let running: Vec<String> = state
             .session
             .metrics
@@ -279,13 +290,15 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
         .switches
         .first()
         .map(|s| {
-            s.cost.iter().fold((0u64, 0.0f64, 0u64), |(n, sum, max), c| {
-                (
-                    n + c.cost.count,
-                    sum + c.cost.mean_ns * c.cost.count as f64,
-                    max.max(c.cost.max_ns),
-                )
-            })
+            s.cost
+                .iter()
+                .fold((0u64, 0.0f64, 0u64), |(n, sum, max), c| {
+                    (
+                        n + c.cost.count,
+                        sum + c.cost.mean_ns * c.cost.count as f64,
+                        max.max(c.cost.max_ns),
+                    )
+                })
         })
         .unwrap_or_default();
     let mut rows: Vec<Row<'_>> = [("irq inject", "irq"), ("wake-up", "wakeup")]
@@ -295,9 +308,21 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
             Row::new(vec![
                 label.to_string(),
                 p.count.to_string(),
-                if p.count == 0 { "-".into() } else { fmt_ns(p.p50 as f64) },
-                if p.count == 0 { "-".into() } else { fmt_ns(p.p99 as f64) },
-                if p.count == 0 { "-".into() } else { fmt_ns(p.max as f64) },
+                if p.count == 0 {
+                    "-".into()
+                } else {
+                    fmt_ns(p.p50 as f64)
+                },
+                if p.count == 0 {
+                    "-".into()
+                } else {
+                    fmt_ns(p.p99 as f64)
+                },
+                if p.count == 0 {
+                    "-".into()
+                } else {
+                    fmt_ns(p.max as f64)
+                },
             ])
         })
         .collect();
@@ -312,7 +337,11 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
                 format!("~{}", fmt_ns(cost.1 / cost.0 as f64))
             },
             "".into(),
-            if cost.0 == 0 { "-".into() } else { fmt_ns(cost.2 as f64) },
+            if cost.0 == 0 {
+                "-".into()
+            } else {
+                fmt_ns(cost.2 as f64)
+            },
         ]),
     );
     let widths = [
