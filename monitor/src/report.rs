@@ -156,7 +156,8 @@ fn switch_table(scope: &'static str, name: String, s: &Switches) -> SwitchTable 
     }
 }
 
-/// Every exit table: all VMs, then each VM followed by its vCPUs (those with exits).
+/// Every exit table: all VMs, then each VM (when there are several) followed by its vCPUs
+/// (for VMs of several vCPUs, those with exits).
 pub fn exit_tables(stat: &Stat, info: Option<&Info>) -> Vec<ExitTable> {
     let mut v = vec![exit_table("all", "all VMs".into(), &stat.total)];
     let Some(info) = info else { return v };
@@ -164,7 +165,10 @@ pub fn exit_tables(stat: &Stat, info: Option<&Info>) -> Vec<ExitTable> {
         if e.count() == 0 {
             continue;
         }
-        v.push(exit_table("vm", info.vm_name(vm as u16), e));
+        // with one VM its table is the "all VMs" table
+        if info.vms.len() > 1 {
+            v.push(exit_table("vm", info.vm_name(vm as u16), e));
+        }
         let vcpus: Vec<usize> = (0..stat.vcpus.len())
             .filter(|&c| info.vm_of(c as u16) == Some(vm as u16))
             .collect();
@@ -192,7 +196,9 @@ pub fn switch_tables(stat: &Stat, info: Option<&Info>) -> Vec<SwitchTable> {
         if s.count() == 0 {
             continue;
         }
-        v.push(switch_table("vm", info.vm_name(vm as u16), s));
+        if info.vms.len() > 1 {
+            v.push(switch_table("vm", info.vm_name(vm as u16), s));
+        }
         let vcpus: Vec<usize> = (0..stat.switches_in.len())
             .filter(|&c| info.vm_of(c as u16) == Some(vm as u16))
             .collect();
