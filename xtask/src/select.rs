@@ -98,8 +98,8 @@ pub fn system(board_name: &str, system: &str) -> Result<PathBuf> {
     ))
 }
 
-/// The hypervisor's cargo features (the `[features]` table of `hv/Cargo.toml`), without
-/// the internal `default` and `telemetry` entries.
+/// The hypervisor's cargo features (the `[features]` table of `hv/Cargo.toml`, without
+/// `default`).
 pub fn hv_features() -> Result<Vec<String>> {
     let text = std::fs::read_to_string(paths::root().join("hv").join("Cargo.toml"))?;
     let doc: toml::Table = toml::from_str(&text)?;
