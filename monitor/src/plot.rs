@@ -248,7 +248,8 @@ fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panels: &[Panel]) 
         } else {
             (x0 / 1.2, x1 * 1.2)
         };
-        let (div, unit) = axis_unit(x1);
+        // the unit that reads best in the middle of the (log) axis
+        let (div, unit) = axis_unit((x0 * x1).sqrt() * 10.0);
         let opt = |v: Option<u64>| v.map_or("-".into(), |n| fmt_ns(n as f64));
         let caption = if p.min_ns == p.max_ns {
             format!(
