@@ -23,7 +23,8 @@ use hvmon::{Session, Summary, plot};
     long_about = "Monitor for the hypervisor's telemetry stream: live view, recordings, \
                   summaries, exports and plots.\n\n\
                   `cargo xtask run` starts it for you. To use it on its own: \
-                  `cargo run -p hvmon -- <command>` from the repository, or install it with \
+                  `cargo xtask hvmon <command>` (or `cargo run -p hvmon -- <command>`) from the \
+                  repository, or install it with \
                   `cargo install --path monitor` (then `hvmon <command>`).\n\n\
                   Exit status: 0 when the stream was complete, 3 when records were lost or \
                   frames undecodable (the last line says what), 1 on errors.",
