@@ -194,6 +194,7 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
                 linger: tui && !exit_at_end,
                 end_note: None,
                 summary_at_end: !tui,
+                input: None,
             };
             Ok(Some(Summary::of(&view::run(&source, opts)?)))
         }
@@ -213,6 +214,7 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
                 linger: false,
                 end_note: None,
                 summary_at_end: false,
+                input: None,
             };
             Ok(Some(Summary::of(&view::run(&source, opts)?)))
         }

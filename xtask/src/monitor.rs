@@ -257,12 +257,16 @@ pub fn run(
         linger: tui,
         end_note: Some(note.clone()),
         summary_at_end: !tui,
+        input: None,
     };
     let session = match (&source, udp) {
         (_, Some(udp)) => view::run_reader(&source, Box::new(udp), opts()),
-        (Source::Unix(p), _) => {
-            connect_when_ready(Path::new(p), &qemu_done, || view::run(&source, opts()))
-        }
+        (Source::Unix(p), _) => connect_when_ready(Path::new(p), &qemu_done).and_then(|sock| {
+            // the socket's other direction is the UART's input: keys typed in the TUI
+            let mut o = opts();
+            o.input = Some(Box::new(sock.try_clone()?));
+            view::run_reader(&source, Box::new(sock), o)
+        }),
         _ => view::run(&source, opts()),
     };
     quit.store(true, Ordering::Release);
@@ -310,23 +314,23 @@ fn qemu_messages(stderr: &str) -> String {
         .join("\n")
 }
 
-/// Runs `f` once QEMU's socket exists (retrying while it cannot connect yet).
-fn connect_when_ready<T>(
+/// Connects to QEMU's serial socket once it exists (retrying while it cannot connect yet).
+fn connect_when_ready(
     sock: &Path,
     qemu_done: &AtomicBool,
-    mut f: impl FnMut() -> Result<T>,
-) -> Result<T> {
+) -> Result<std::os::unix::net::UnixStream> {
     let start = Instant::now();
     loop {
         if qemu_done.load(Ordering::Acquire) {
             bail!("QEMU exited before the monitor connected");
         }
         if sock.exists() {
-            match f() {
-                Err(e)
-                    if start.elapsed() < Duration::from_secs(10)
-                        && format!("{e:#}").contains("cannot connect") => {}
-                r => return r,
+            match std::os::unix::net::UnixStream::connect(sock) {
+                Ok(s) => return Ok(s),
+                Err(e) if start.elapsed() > Duration::from_secs(10) => {
+                    return Err(e).with_context(|| format!("cannot connect to {}", sock.display()));
+                }
+                Err(_) => {}
             }
         }
         if start.elapsed() > Duration::from_secs(10) {

@@ -45,6 +45,8 @@ pub struct LiveOptions {
     pub end_note: Option<Arc<Mutex<Option<String>>>>,
     /// Plain output: print the summary tables at the end.
     pub summary_at_end: bool,
+    /// Where keys typed in the TUI go (the serial port's other direction), if anywhere.
+    pub input: Option<Box<dyn Write + Send>>,
 }
 
 /// Whether a TUI can be shown: stdout and stdin are terminals and this is not CI.
@@ -71,7 +73,7 @@ pub fn run(source: &Source, opts: LiveOptions) -> Result<Session> {
 pub fn run_reader(
     source: &Source,
     mut reader: Box<dyn Read + Send>,
-    opts: LiveOptions,
+    mut opts: LiveOptions,
 ) -> Result<Session> {
     let (tx, rx) = mpsc::sync_channel::<Chunk>(1024);
     std::thread::spawn(move || {
@@ -101,7 +103,7 @@ pub fn run_reader(
     };
     let mut state = LiveState::new(opts.elf);
     let mut ui = if opts.tui {
-        Some(tui::Tui::start()?)
+        Some(tui::Tui::start(opts.input.take())?)
     } else {
         None
     };

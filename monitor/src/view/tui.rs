@@ -2,11 +2,15 @@
 //! exits table (`perf kvm stat` style), latencies and physical CPUs on the right; a status line
 //! at the bottom. Redrawn at most 5 times a second; `q` or Esc (or Ctrl-C, which raw mode turns
 //! into a key) quits. When the stream has ended the last picture stays, marked as ended.
+//!
+//! With an input channel (the serial port's other direction), Tab starts typing: keys go to
+//! the hypervisor's console input (the first VM with a console) until Esc.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyModifiers};
+use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::DefaultTerminal;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -24,14 +28,33 @@ pub struct Tui {
     terminal: DefaultTerminal,
     last_draw: Instant,
     drawn_ended: bool,
+    input: Option<Box<dyn Write + Send>>,
+    typing: bool,
+}
+
+/// The bytes a key sends to a serial console (as a terminal would), if any.
+pub fn key_bytes(k: &KeyEvent) -> Option<Vec<u8>> {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    match k.code {
+        KeyCode::Char(c) if ctrl && c.is_ascii_alphabetic() => {
+            Some(vec![(c.to_ascii_lowercase() as u8) & 0x1f])
+        }
+        KeyCode::Char(c) => Some(c.to_string().into_bytes()),
+        KeyCode::Enter => Some(vec![b'\r']),
+        KeyCode::Backspace => Some(vec![0x7f]),
+        KeyCode::Tab => Some(vec![b'\t']),
+        _ => None,
+    }
 }
 
 impl Tui {
-    pub fn start() -> Result<Self> {
+    pub fn start(input: Option<Box<dyn Write + Send>>) -> Result<Self> {
         Ok(Tui {
             terminal: ratatui::try_init()?,
             last_draw: Instant::now() - Duration::from_secs(1),
             drawn_ended: false,
+            input,
+            typing: false,
         })
     }
 
@@ -47,18 +70,42 @@ impl Tui {
         source: &Source,
         ended: Option<&str>,
     ) -> Result<bool> {
+        if ended.is_some() {
+            self.typing = false;
+        }
+        let mut typed = false;
         while event::poll(Duration::ZERO)? {
             match event::read()? {
+                TermEvent::Key(k) if k.kind == KeyEventKind::Release => {}
+                TermEvent::Key(k) if self.typing => {
+                    if k.code == KeyCode::Esc {
+                        self.typing = false;
+                    } else if let (Some(bytes), Some(w)) = (key_bytes(&k), self.input.as_mut()) {
+                        // a VM that stopped reading is no reason to stop the monitor
+                        if w.write_all(&bytes).and_then(|_| w.flush()).is_err() {
+                            self.input = None;
+                            self.typing = false;
+                        }
+                    }
+                    typed = true;
+                }
                 TermEvent::Key(k) => {
                     let ctrl_c =
                         k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
                     if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
                         return Ok(true);
                     }
+                    if k.code == KeyCode::Tab && self.input.is_some() && ended.is_none() {
+                        self.typing = true;
+                        typed = true;
+                    }
                 }
                 TermEvent::Resize(..) => self.drawn_ended = false,
                 _ => {}
             }
+        }
+        if typed {
+            self.last_draw = Instant::now() - Duration::from_secs(1);
         }
         let due = self.last_draw.elapsed() >= Duration::from_millis(200);
         let redraw = match ended {
@@ -69,7 +116,12 @@ impl Tui {
         if redraw {
             state.sample_rates();
             state.fresh.clear();
-            self.terminal.draw(|f| draw(f, state, source, ended))?;
+            let keys = match (self.typing, self.input.is_some()) {
+                (true, _) => Keys::Typing,
+                (false, true) => Keys::CanType,
+                (false, false) => Keys::Quit,
+            };
+            self.terminal.draw(|f| draw(f, state, source, ended, keys))?;
             self.last_draw = Instant::now();
             self.drawn_ended = ended.is_some();
         }
@@ -77,7 +129,15 @@ impl Tui {
     }
 }
 
-fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&str>) {
+/// What the status line offers.
+#[derive(Clone, Copy)]
+enum Keys {
+    Quit,
+    CanType,
+    Typing,
+}
+
+fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&str>, keys: Keys) {
     let [top, body, status] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(5),
@@ -128,16 +188,22 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
     }
     latency_table(f, &summary, lat);
     cpu_table(f, state, cpus);
-    let line = match ended {
-        None => Line::from(vec![
+    let line = match (ended, keys) {
+        (None, Keys::Typing) => Line::from(vec![
+            Span::raw(" typing ").black().on_cyan(),
+            Span::raw(" keys go to the console input (the first VM with a console) — Esc: stop typing"),
+        ]),
+        (None, Keys::CanType) => Line::from(vec![
+            Span::raw(" live ").black().on_green(),
+            Span::raw(" q: quit · Tab: type into the VM console"),
+        ]),
+        (None, Keys::Quit) => Line::from(vec![
             Span::raw(" live ").black().on_green(),
             Span::raw(" q: quit"),
         ]),
-        Some(note) => Line::from(vec![
+        (Some(note), _) => Line::from(vec![
             Span::raw(format!(" {note} ")).black().on_yellow(),
-            Span::raw(
-                " final view — q: quit (then `hvmon summary` on a recording for the full tables)",
-            ),
+            Span::raw(" final view — q: quit"),
         ]),
     };
     f.render_widget(Paragraph::new(line), status);
@@ -355,6 +421,21 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
         .header(Row::new(vec!["latency", "n", "p50", "p99", "max"]).bold())
         .block(Block::bordered().title(" latency "));
     f.render_widget(t, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_what_a_terminal_sends() {
+        let k = |code, m| key_bytes(&KeyEvent::new(code, m));
+        assert_eq!(k(KeyCode::Char('l'), KeyModifiers::NONE), Some(b"l".to_vec()));
+        assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), Some(b"\r".to_vec()));
+        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(vec![3]));
+        assert_eq!(k(KeyCode::Backspace, KeyModifiers::NONE), Some(vec![0x7f]));
+        assert_eq!(k(KeyCode::F(1), KeyModifiers::NONE), None);
+    }
 }
 
 fn cpu_table(f: &mut Frame<'_>, state: &LiveState, area: Rect) {
