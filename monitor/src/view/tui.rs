@@ -28,6 +28,8 @@ pub struct Tui {
     terminal: DefaultTerminal,
     last_draw: Instant,
     drawn_ended: bool,
+    /// The end note last drawn (redraw when it changes, e.g. QEMU's exit status arrives).
+    drawn_note: Option<String>,
     input: Option<Box<dyn Write + Send>>,
     typing: bool,
 }
@@ -53,6 +55,7 @@ impl Tui {
             terminal: ratatui::try_init()?,
             last_draw: Instant::now() - Duration::from_secs(1),
             drawn_ended: false,
+            drawn_note: None,
             input,
             typing: false,
         })
@@ -111,7 +114,7 @@ impl Tui {
         let redraw = match ended {
             None => due,
             // once ended, draw again only when something changed (a resize, the note)
-            Some(_) => due && !self.drawn_ended,
+            Some(n) => due && (!self.drawn_ended || self.drawn_note.as_deref() != Some(n)),
         };
         if redraw {
             state.sample_rates();
@@ -121,9 +124,11 @@ impl Tui {
                 (false, true) => Keys::CanType,
                 (false, false) => Keys::Quit,
             };
-            self.terminal.draw(|f| draw(f, state, source, ended, keys))?;
+            self.terminal
+                .draw(|f| draw(f, state, source, ended, keys))?;
             self.last_draw = Instant::now();
             self.drawn_ended = ended.is_some();
+            self.drawn_note = ended.map(str::to_string);
         }
         Ok(false)
     }
@@ -191,7 +196,9 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
     let line = match (ended, keys) {
         (None, Keys::Typing) => Line::from(vec![
             Span::raw(" typing ").black().on_cyan(),
-            Span::raw(" keys go to the console input (the first VM with a console) — Esc: stop typing"),
+            Span::raw(
+                " keys go to the console input (the first VM with a console) — Esc: stop typing",
+            ),
         ]),
         (None, Keys::CanType) => Line::from(vec![
             Span::raw(" live ").black().on_green(),
@@ -207,6 +214,35 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
         ]),
     };
     f.render_widget(Paragraph::new(line), status);
+}
+
+/// A console line as the pane can show it: terminal escape sequences (a shell's cursor
+/// queries, colours) and other control characters removed.
+pub fn printable(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // parameters and intermediates, then one final byte
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push_str("    "),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Title of a VM's pane: its name and how it is doing.
@@ -254,13 +290,13 @@ fn consoles(f: &mut Frame<'_>, state: &LiveState, summary: &Summary, area: Rect)
             Some(lines) => lines
                 .iter()
                 .skip(lines.len().saturating_sub(visible))
-                .map(|l| Line::raw(l.as_str()))
+                .map(|l| Line::raw(printable(l)))
                 .collect(),
             None if partial.is_none() => vec![Line::raw("(nothing printed yet)").dim()],
             None => Vec::new(),
         };
         if let Some(p) = partial {
-            shown.push(Line::raw(p));
+            shown.push(Line::raw(printable(&p)));
         }
         let title = pane_title(state, summary, *vm);
         f.render_widget(
@@ -428,9 +464,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escape_sequences_are_not_shown() {
+        assert_eq!(printable("/ # \u{1b}[6necho hi"), "/ # echo hi");
+        assert_eq!(printable("\u{1b}[1;32mok\u{1b}[0m\u{7}"), "ok");
+        assert_eq!(printable("a\tb"), "a    b");
+    }
+
+    #[test]
     fn keys_become_what_a_terminal_sends() {
         let k = |code, m| key_bytes(&KeyEvent::new(code, m));
-        assert_eq!(k(KeyCode::Char('l'), KeyModifiers::NONE), Some(b"l".to_vec()));
+        assert_eq!(
+            k(KeyCode::Char('l'), KeyModifiers::NONE),
+            Some(b"l".to_vec())
+        );
         assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), Some(b"\r".to_vec()));
         assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(vec![3]));
         assert_eq!(k(KeyCode::Backspace, KeyModifiers::NONE), Some(vec![0x7f]));
