@@ -459,31 +459,6 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
     f.render_widget(t, area);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_sequences_are_not_shown() {
-        assert_eq!(printable("/ # \u{1b}[6necho hi"), "/ # echo hi");
-        assert_eq!(printable("\u{1b}[1;32mok\u{1b}[0m\u{7}"), "ok");
-        assert_eq!(printable("a\tb"), "a    b");
-    }
-
-    #[test]
-    fn keys_become_what_a_terminal_sends() {
-        let k = |code, m| key_bytes(&KeyEvent::new(code, m));
-        assert_eq!(
-            k(KeyCode::Char('l'), KeyModifiers::NONE),
-            Some(b"l".to_vec())
-        );
-        assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), Some(b"\r".to_vec()));
-        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(vec![3]));
-        assert_eq!(k(KeyCode::Backspace, KeyModifiers::NONE), Some(vec![0x7f]));
-        assert_eq!(k(KeyCode::F(1), KeyModifiers::NONE), None);
-    }
-}
-
 fn cpu_table(f: &mut Frame<'_>, state: &LiveState, area: Rect) {
     let info = state.session.info();
     let rows = state.session.metrics.cpus.iter().map(|(cpu, m)| {
@@ -510,4 +485,29 @@ fn cpu_table(f: &mut Frame<'_>, state: &LiveState, area: Rect) {
         .header(Row::new(vec!["cpu", "running", "sw/s", "exits/s", "exits"]).bold())
         .block(Block::bordered().title(" physical CPUs "));
     f.render_widget(t, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_not_shown() {
+        assert_eq!(printable("/ # \u{1b}[6necho hi"), "/ # echo hi");
+        assert_eq!(printable("\u{1b}[1;32mok\u{1b}[0m\u{7}"), "ok");
+        assert_eq!(printable("a\tb"), "a    b");
+    }
+
+    #[test]
+    fn keys_become_what_a_terminal_sends() {
+        let k = |code, m| key_bytes(&KeyEvent::new(code, m));
+        assert_eq!(
+            k(KeyCode::Char('l'), KeyModifiers::NONE),
+            Some(b"l".to_vec())
+        );
+        assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), Some(b"\r".to_vec()));
+        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), Some(vec![3]));
+        assert_eq!(k(KeyCode::Backspace, KeyModifiers::NONE), Some(vec![0x7f]));
+        assert_eq!(k(KeyCode::F(1), KeyModifiers::NONE), None);
+    }
 }
