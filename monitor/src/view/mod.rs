@@ -49,11 +49,11 @@ pub struct LiveOptions {
     pub input: Option<Box<dyn Write + Send>>,
 }
 
-/// Whether a TUI can be shown: stdout and stdin are terminals and this is not CI.
+/// Whether a TUI can be shown: stdout is a terminal and this is not CI. (Keys are read from
+/// the controlling terminal, so stdin may be the stream: `synth | hvmon live -`.)
 pub fn can_show_tui() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
-        && std::io::stdin().is_terminal()
         && std::env::var_os("CI").is_none_or(|v| v == "false" || v == "0")
 }
 
