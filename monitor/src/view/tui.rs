@@ -175,8 +175,12 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
             .block(Block::bordered().title(title)),
         top,
     );
+    // the tables need ~56 columns; the consoles get the rest
+    let right_w = (body.width * 45 / 100)
+        .max(56)
+        .min(body.width.saturating_sub(20));
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(right_w)]).areas(body);
     consoles(f, state, &summary, left);
     let vm_rows = state.session.info().map_or(1, |i| i.vms.len()) as u16;
     let exit_rows = summary.exits.first().map_or(1, |t| t.rows.len().max(1)) as u16;
@@ -368,13 +372,13 @@ fn exit_table(f: &mut Frame<'_>, t: &ExitTable, area: Rect) {
         ])
     });
     let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(7),
+        Constraint::Min(10),
         Constraint::Length(6),
         Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
     ];
     let title = format!(
         " exits: {} · {} in the hypervisor ",
@@ -447,8 +451,8 @@ fn latency_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
         ]),
     );
     let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(7),
+        Constraint::Min(11),
+        Constraint::Length(6),
         Constraint::Length(9),
         Constraint::Length(9),
         Constraint::Length(9),
