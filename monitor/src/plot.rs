@@ -117,7 +117,11 @@ fn register_font() {
     });
 }
 
-/// The switch timeline of a session's records.
+/// Most timeline slices kept (memory stays bounded for any recording; the timeline of a longer
+/// run ends at the last slice kept, and says so).
+pub const MAX_SLICES: usize = 100_000;
+
+/// The switch timeline of a session's records (at most [`MAX_SLICES`]).
 pub fn timeline_slices(recording: &Path) -> Result<(Vec<Slice>, Session)> {
     let mut slices = Vec::new();
     let mut open: std::collections::BTreeMap<u16, (u16, u64)> = Default::default();
@@ -129,6 +133,9 @@ pub fn timeline_slices(recording: &Path) -> Result<(Vec<Slice>, Session)> {
             let t = clock.ns(h.ts.saturating_sub(*t0.get_or_insert(h.ts)));
             last = last.max(t);
             if let Event::Switch { to, .. } = e {
+                if slices.len() >= MAX_SLICES {
+                    return;
+                }
                 if let Some((vcpu, start)) = open.remove(&h.cpu) {
                     slices.push(Slice {
                         cpu: h.cpu,
@@ -143,7 +150,11 @@ pub fn timeline_slices(recording: &Path) -> Result<(Vec<Slice>, Session)> {
             }
         }
     })?;
+    let full = slices.len() >= MAX_SLICES;
     for (cpu, (vcpu, start)) in open {
+        if full {
+            break;
+        }
         slices.push(Slice {
             cpu,
             vcpu,
@@ -337,7 +348,14 @@ fn timeline<DB: DrawingBackend>(
     let (chart_area, legend_area) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
     let ax = timeline_axes(slices);
     let mut chart = ChartBuilder::on(&chart_area)
-        .caption("vCPU on each physical CPU", ("sans-serif", 22))
+        .caption(
+            if slices.len() >= MAX_SLICES {
+                format!("vCPU on each physical CPU (the first {MAX_SLICES} slices)")
+            } else {
+                "vCPU on each physical CPU".to_string()
+            },
+            ("sans-serif", 22),
+        )
         .margin(10)
         .x_label_area_size(36)
         .y_label_area_size(60)
