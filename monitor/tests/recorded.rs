@@ -7,6 +7,8 @@
 //! `cargo run -p hvmon -- summary monitor/tests/fixtures/<name>.rec -o monitor/tests/fixtures/<name>.summary.txt`
 //! and review the diff. The structured checks below do not depend on the format.
 
+mod common;
+
 use std::path::PathBuf;
 
 use hv_protocol::TrapKind;
@@ -122,4 +124,24 @@ fn pingpong_switches_are_attributed_to_the_exits_that_caused_them() {
     let into = |vm: &str| sum.switches.iter().find(|t| t.name == vm).unwrap();
     assert_eq!(by(&into("pong").by_trigger), [("wfi", 195)]);
     assert_eq!(by(&into("ping").by_trigger), [("hvc", 195), ("idle", 1)]);
+}
+
+#[test]
+fn perfetto_export_of_a_real_run_follows_the_trace_event_rules() {
+    let mut out = Vec::new();
+    hvmon::export::export(
+        &fixture("pingpong-head.rec"),
+        hvmon::export::Format::Perfetto,
+        None,
+        &mut out,
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    common::check_trace_schema(&doc);
+    let ev = doc["traceEvents"].as_array().unwrap();
+    let exits = ev
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["name"].as_str().unwrap().starts_with("exit "))
+        .count();
+    assert_eq!(exits, 1200, "one slice per exit of the stream");
 }

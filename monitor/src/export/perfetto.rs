@@ -14,6 +14,10 @@
 //!
 //! Timestamps are microseconds since the first record; every slice's start and end are
 //! converted from counter ticks the same way, so slices on one track nest exactly.
+//!
+//! Events are written as they are made (the format does not need them sorted), so memory does
+//! not grow with the recording: a flow's start is held back (one per vCPU at most) until the
+//! switch that ends it, and dropped if none comes.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,14 +42,16 @@ pub const LOG_TID: u64 = 2000;
 pub struct Perfetto<'a> {
     out: &'a mut dyn Write,
     elf: Option<&'a Elf>,
-    events: Vec<Value>,
+    /// Events written so far (for the separating commas).
+    written: u64,
+    /// The first write error (reported at the end).
+    err: Option<std::io::Error>,
     t0: Option<u64>,
     clock: Clock,
     /// Per CPU: running vCPU, its label and the slice start (ticks).
     open: BTreeMap<u16, (u16, String, u64)>,
-    /// vCPUs with an injection waiting for the switch that runs them: flow id, and the
-    /// index of the flow's start event (removed at the end if no switch came).
-    waiting: BTreeMap<u16, (u64, usize)>,
+    /// vCPUs with an injection waiting for the switch that runs them: the flow's start.
+    waiting: BTreeMap<u16, (u64, Value)>,
     next_flow: u64,
     named: BTreeMap<u64, ()>,
     dropped: BTreeMap<u16, u64>,
@@ -54,12 +60,11 @@ pub struct Perfetto<'a> {
 
 impl<'a> Perfetto<'a> {
     pub fn new(out: &'a mut dyn Write, elf: Option<&'a Elf>) -> Self {
-        Perfetto {
+        let mut p = Perfetto {
             out,
             elf,
-            events: vec![
-                json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}),
-            ],
+            written: 0,
+            err: None,
             t0: None,
             clock: Clock::new(0),
             open: BTreeMap::new(),
@@ -68,6 +73,30 @@ impl<'a> Perfetto<'a> {
             named: BTreeMap::new(),
             dropped: BTreeMap::new(),
             last_ts: 0,
+        };
+        p.push(
+            json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}),
+        );
+        p
+    }
+
+    /// Writes one event.
+    fn push(&mut self, e: Value) {
+        if self.err.is_some() {
+            return;
+        }
+        let sep: &[u8] = if self.written == 0 {
+            b"{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
+        } else {
+            b",\n"
+        };
+        let r = self
+            .out
+            .write_all(sep)
+            .and_then(|_| serde_json::to_writer(&mut *self.out, &e).map_err(std::io::Error::from));
+        match r {
+            Ok(()) => self.written += 1,
+            Err(e) => self.err = Some(e),
         }
     }
 
@@ -78,12 +107,12 @@ impl<'a> Perfetto<'a> {
 
     fn instant(&mut self, tid: u64, ts: u64, name: String, args: Value) {
         let ts = self.us(ts);
-        self.events.push(json!({"ph": "i", "s": "t", "pid": 0, "tid": tid, "ts": ts, "name": name, "args": args}));
+        self.push(json!({"ph": "i", "s": "t", "pid": 0, "tid": tid, "ts": ts, "name": name, "args": args}));
     }
 
     fn slice(&mut self, tid: u64, start: u64, end: u64, name: String, args: Value) {
         let (ts, te) = (self.us(start), self.us(end.max(start)));
-        self.events.push(json!({"ph": "X", "pid": 0, "tid": tid, "ts": ts, "dur": te - ts, "name": name, "args": args}));
+        self.push(json!({"ph": "X", "pid": 0, "tid": tid, "ts": ts, "dur": te - ts, "name": name, "args": args}));
     }
 
     fn close_slice(&mut self, cpu: u16, end: u64) {
@@ -97,10 +126,10 @@ impl<'a> Perfetto<'a> {
             return;
         }
         let name = name();
-        self.events.push(
+        self.push(
             json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_name", "args": {"name": name}}),
         );
-        self.events.push(json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}));
+        self.push(json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}));
     }
 
     fn record(&mut self, info: Option<&Info>, cpu: u16, ts: u64, e: &Event<'_>) {
@@ -114,9 +143,10 @@ impl<'a> Perfetto<'a> {
                 self.close_slice(cpu, ts);
                 if let Some(v) = to {
                     self.open.insert(cpu, (v, label(v), ts));
-                    if let Some((id, _)) = self.waiting.remove(&v) {
+                    if let Some((id, start)) = self.waiting.remove(&v) {
+                        self.push(start);
                         let t = self.us(ts);
-                        self.events.push(json!({"ph": "f", "bp": "e", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": tid, "ts": t}));
+                        self.push(json!({"ph": "f", "bp": "e", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": tid, "ts": t}));
                     }
                 }
                 self.instant(tid, ts, format!("switch ({})", reason.name()), json!({}));
@@ -146,9 +176,9 @@ impl<'a> Perfetto<'a> {
                 if !running && !self.waiting.contains_key(&vcpu) {
                     let id = self.next_flow;
                     self.next_flow += 1;
-                    self.waiting.insert(vcpu, (id, self.events.len()));
                     let t = self.us(ts);
-                    self.events.push(json!({"ph": "s", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": hv, "ts": t}));
+                    let start = json!({"ph": "s", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": hv, "ts": t});
+                    self.waiting.insert(vcpu, (id, start));
                 }
             }
             Event::Hypercall { vcpu, func, result } => {
@@ -167,8 +197,8 @@ impl<'a> Perfetto<'a> {
                     .map(|(k, n)| (k.name().to_owned(), json!(n)))
                     .collect();
                 let t = self.us(ts);
-                self.events.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} exits"), "args": traps}));
-                self.events.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} switches"), "args": {"switches": switches, "injected": injected}}));
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} exits"), "args": traps}));
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} switches"), "args": {"switches": switches, "injected": injected}}));
             }
             Event::Dropped { count } => {
                 let total = self.dropped.entry(cpu).or_default();
@@ -176,7 +206,7 @@ impl<'a> Perfetto<'a> {
                 let total = *total;
                 self.instant(hv, ts, format!("dropped {count}"), json!({}));
                 let t = self.us(ts);
-                self.events.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} records dropped"), "args": {"dropped": total}}));
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} records dropped"), "args": {"dropped": total}}));
             }
             Event::Marker { vcpu, id, value } => self.instant(
                 hv,
@@ -233,17 +263,15 @@ impl Exporter for Perfetto<'_> {
         for cpu in cpus {
             self.close_slice(cpu, self.last_ts);
         }
-        // flows whose switch never came would dangle
-        for (_, i) in std::mem::take(&mut self.waiting).into_values() {
-            self.events[i] = Value::Null;
+        // flows whose switch never came are not written
+        self.waiting.clear();
+        if self.written == 0 {
+            self.push(json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}));
         }
-        let events: Vec<Value> = std::mem::take(&mut self.events)
-            .into_iter()
-            .filter(|e| !e.is_null())
-            .collect();
-        let doc = json!({"displayTimeUnit": "ns", "traceEvents": events});
-        serde_json::to_writer(&mut *self.out, &doc)?;
-        writeln!(self.out)?;
+        if let Some(e) = self.err.take() {
+            return Err(e.into());
+        }
+        self.out.write_all(b"\n]}\n")?;
         self.out.flush()?;
         Ok(())
     }
