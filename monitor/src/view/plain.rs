@@ -35,16 +35,23 @@ pub fn summary(state: &LiveState) -> Result<()> {
     Ok(())
 }
 
-/// `-- frames … | cpu0 120 sw/s 3400 traps/s | irq p50/p99 … ns`
+/// `-- frames … | cpu0 120 switches/s 3400 exits/s | irq injection p50 … p99 …`
 pub fn stats_line(state: &LiveState) -> String {
     let summary = Summary::of(&state.session);
     let mut s = format!("-- {}", summary.line());
     for (cpu, r) in &state.rates {
-        s += &format!(" | cpu{cpu} {:.0} sw/s {:.0} traps/s", r.switches, r.traps);
+        s += &format!(
+            " | cpu{cpu} {:.0} switches/s {:.0} exits/s",
+            r.switches, r.traps
+        );
     }
     let irq = Percentiles::of(&state.session.metrics.irq_latency_ns);
     if irq.count > 0 {
-        s += &format!(" | irq p50 {} p99 {} ns", irq.p50, irq.p99);
+        s += &format!(
+            " | irq injection p50 {} p99 {}",
+            crate::time::fmt_ns(irq.p50 as f64),
+            crate::time::fmt_ns(irq.p99 as f64)
+        );
     }
     s
 }
