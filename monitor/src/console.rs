@@ -33,6 +33,14 @@ impl Consoles {
         }
     }
 
+    /// The unfinished line of VM `vm` (a prompt waiting for input), if any.
+    pub fn partial(&self, vm: u16) -> Option<String> {
+        self.partial
+            .get(&vm)
+            .filter(|b| !b.is_empty())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
     /// Flushes unfinished lines (end of a session).
     pub fn flush(&mut self, mut on_line: impl FnMut(u16, &str)) {
         for (&vm, buf) in self.partial.iter_mut() {

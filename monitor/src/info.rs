@@ -5,6 +5,11 @@ use serde::Serialize;
 
 use crate::time::Clock;
 
+/// Most VMs a hello may name (VM ids of the vCPU map are bytes).
+pub const MAX_VMS: usize = 256;
+/// Most vCPUs a hello may map; a longer map is cut here (ids beyond are invalid).
+pub const MAX_VCPUS: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Info {
     pub version: u16,
@@ -33,20 +38,38 @@ impl Info {
             build_id: h.build_id,
             config_id: h.config_id,
             counter_hz: h.counter_hz,
-            cpus: h.cpus,
+            cpus: h.cpus.min(hv_protocol::MAX_CPUS as u16),
             features: h.feature_list().map(str::to_owned).collect(),
             vms: h
                 .vm_names
                 .split(',')
                 .filter(|s| !s.is_empty())
+                .take(MAX_VMS)
                 .map(str::to_owned)
                 .collect(),
-            vcpu_vm: h.vcpu_vm.to_vec(),
+            vcpu_vm: h.vcpu_vm[..h.vcpu_vm.len().min(MAX_VCPUS)].to_vec(),
         }
     }
 
     pub fn clock(&self) -> Clock {
         Clock::new(self.counter_hz)
+    }
+
+    /// Whether every CPU, vCPU and VM id `e` names exists in this hello.
+    pub fn ids_valid(&self, cpu: u16, e: &hv_protocol::Event<'_>) -> bool {
+        use hv_protocol::Event::*;
+        let vcpu = |v: u16| usize::from(v) < self.vcpu_vm.len();
+        let vm = |v: u16| usize::from(v) < self.vms.len();
+        cpu < self.cpus
+            && match *e {
+                Switch { from, to, .. } => from.is_none_or(vcpu) && to.is_none_or(vcpu),
+                Trap { vcpu: v, .. }
+                | IrqInjected { vcpu: v, .. }
+                | Hypercall { vcpu: v, .. }
+                | Marker { vcpu: v, .. } => vcpu(v),
+                Console { vm: v, .. } | VmExit { vm: v, .. } => vm(v),
+                Log { .. } | Counters { .. } | Dropped { .. } => true,
+            }
     }
 
     /// Name of VM `vm`, or `vm<N>` when the hello does not list it.

@@ -3,7 +3,6 @@
 //! Exit status: 0 when the session was clean, 3 when records were lost or frames damaged (so
 //! test scripts notice), 1 on errors (unreadable source, refused stream, ELF mismatch).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,7 +19,17 @@ use hvmon::{Session, Summary, plot};
 #[command(
     name = "hvmon",
     version,
-    about = "Monitor for the hypervisor's telemetry stream"
+    about = "Monitor for the hypervisor's telemetry stream",
+    long_about = "Monitor for the hypervisor's telemetry stream: live view, recordings, \
+                  summaries, exports and plots.\n\n\
+                  `cargo xtask run` starts it for you. To use it on its own: \
+                  `cargo xtask hvmon <command>` (or `cargo run -p hvmon -- <command>`) from the \
+                  repository, or install it with \
+                  `cargo install --path monitor` (then `hvmon <command>`).\n\n\
+                  Exit status: 0 when the stream was complete, 3 when records were lost or \
+                  frames undecodable (the last line says what), 1 on errors.",
+    after_help = "A recording is the raw byte stream as it came (`cargo xtask run --record \
+                  FILE`, `hvmon record`, `hvmon live -o FILE`)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +43,8 @@ enum Cmd {
     /// SOURCE: serial:/dev/X[@baud], tcp:HOST:PORT, tcp-listen:ADDR:PORT, unix:/path,
     /// udp:ADDR:PORT, a recording path (or file:PATH), or - for stdin.
     Live {
+        /// Where the stream comes from (see above).
+        #[arg(value_name = "SOURCE")]
         source: Source,
         /// Also record the raw bytes to this file.
         #[arg(short = 'o', long)]
@@ -41,11 +52,18 @@ enum Cmd {
         /// Plain line output even on a terminal.
         #[arg(long)]
         plain: bool,
+        /// Leave the TUI as soon as the stream ends (by default it stays until `q`).
+        #[arg(long)]
+        exit_at_end: bool,
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        live: LiveArgs,
     },
     /// Record the raw stream to a file (replayable by every other subcommand).
     Record {
+        /// Where the stream comes from: the same forms as for `live`.
+        #[arg(value_name = "SOURCE")]
         source: Source,
         #[arg(short = 'o', long)]
         output: PathBuf,
@@ -54,9 +72,12 @@ enum Cmd {
         live: bool,
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        view: LiveArgs,
     },
     /// Convert a recording to CSV, JSON lines or a Perfetto/Chrome trace.
     Export {
+        /// A recording (the raw stream saved by `record`, `live -o` or `cargo xtask run --record`).
         recording: PathBuf,
         #[arg(long, value_enum)]
         format: Format,
@@ -67,15 +88,25 @@ enum Cmd {
     },
     /// Latency histograms and a switch timeline (SVG and PNG) into a directory.
     Plot {
+        /// A recording (see `export`).
         recording: PathBuf,
+        /// Directory to write the plots into (created if missing).
         #[arg(short = 'o', long)]
         output: PathBuf,
     },
-    /// JSON summary of a recording (stdout, or -o FILE).
+    /// `perf kvm stat`-style report of a recording: exits by reason with count, %, time %
+    /// and min/mean/p50/p99/max service time, per VM and per vCPU; switches by reason and
+    /// trigger with their cost. `--json` for the same as JSON.
+    #[command(visible_alias = "stat")]
     Summary {
+        /// A recording (see `export`).
         recording: PathBuf,
+        /// Write to this file instead of stdout.
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
+        /// JSON (every table and counter) instead of text.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -87,7 +118,12 @@ struct Common {
     /// decodes log frames (shown as hex without it).
     #[arg(long)]
     elf: Option<PathBuf>,
-    /// Seconds between stats lines in plain output.
+}
+
+/// Options of the live displays.
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Seconds between stats lines in plain output (no TUI).
     #[arg(long, default_value_t = 5)]
     stats_every: u64,
 }
@@ -144,14 +180,21 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
             source,
             record,
             plain,
+            exit_at_end,
             common,
+            live,
         } => {
+            let tui = !plain && view::can_show_tui();
             let opts = LiveOptions {
                 record,
-                tui: !plain && std::io::stdout().is_terminal(),
+                tui,
                 quiet: false,
                 elf: common.elf()?,
-                stats_every: Duration::from_secs(common.stats_every),
+                stats_every: Duration::from_secs(live.stats_every),
+                linger: tui && !exit_at_end,
+                end_note: None,
+                summary_at_end: !tui,
+                input: None,
             };
             Ok(Some(Summary::of(&view::run(&source, opts)?)))
         }
@@ -160,13 +203,18 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
             output,
             live,
             common,
+            view: v,
         } => {
             let opts = LiveOptions {
                 record: Some(output),
-                tui: live && std::io::stdout().is_terminal(),
+                tui: live && view::can_show_tui(),
                 quiet: !live,
                 elf: common.elf()?,
-                stats_every: Duration::from_secs(common.stats_every),
+                stats_every: Duration::from_secs(v.stats_every),
+                linger: false,
+                end_note: None,
+                summary_at_end: false,
+                input: None,
             };
             Ok(Some(Summary::of(&view::run(&source, opts)?)))
         }
@@ -185,25 +233,31 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
             Ok(Some(Summary::of(&session)))
         }
         Cmd::Plot { recording, output } => {
-            for p in plot::plot(&recording, &output)? {
+            let (paths, session) = plot::plot(&recording, &output)?;
+            for p in paths {
                 print_or_pipe_closed(&p.display().to_string())?;
             }
-            Ok(None)
+            Ok(Some(Summary::of(&session)))
         }
         Cmd::Summary {
             recording,
             output,
+            json,
             common,
         } => {
             let elf = common.elf()?;
             check_recording(&recording, elf.as_ref())?;
             let session = Session::replay_file(&recording, |_, _| {})?;
             let summary = Summary::of(&session);
-            let json = serde_json::to_string_pretty(&summary)?;
+            let text = if json {
+                serde_json::to_string_pretty(&summary)? + "\n"
+            } else {
+                summary.text()
+            };
             match output {
-                Some(p) => std::fs::write(&p, json + "\n")
+                Some(p) => std::fs::write(&p, text)
                     .with_context(|| format!("cannot write {}", p.display()))?,
-                None => print_or_pipe_closed(&json)?,
+                None => print_or_pipe_closed(text.trim_end())?,
             }
             Ok(Some(summary))
         }

@@ -5,14 +5,22 @@
 //! - trap duration: `Trap::duration_ticks` (entry to ERET);
 //! - IRQ latency: `IrqInjected::latency_ticks` (cause to list-register write);
 //! - wake-up (switch) latency: from the first injection into a vCPU that is not running to the
-//!   `Switch` that runs it — derived here, so the hypervisor need not measure it.
+//!   `Switch` that runs it — derived here, so the hypervisor need not measure it;
+//! - exits by reason, per VM and vCPU, and switches by reason and trigger: [`crate::stat`].
+//!
+//! Every table is keyed by ids the session checked against the hello, so it is bounded.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use hv_protocol::{Event, Header, TRAP_KINDS};
 
+use crate::info::Info;
+use crate::stat::{Stat, TrapSample};
 use crate::time::Clock;
+
+/// `VmExit` events kept (a VM is reset and exits again; a stream may repeat them).
+pub const MAX_VM_EXITS: usize = 1024;
 
 /// Counts of one physical CPU.
 #[derive(Debug, Default, Clone)]
@@ -48,6 +56,8 @@ pub struct Metrics {
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
     pub last_ts: Option<u64>,
+    /// Exits and switches in `perf kvm stat` form.
+    pub stat: Stat,
     waiting_since: BTreeMap<u16, u64>,
 }
 
@@ -67,34 +77,61 @@ impl Default for Metrics {
             console_bytes: BTreeMap::new(),
             first_ts: None,
             last_ts: None,
+            stat: Stat::default(),
             waiting_since: BTreeMap::new(),
         }
     }
 }
 
 impl Metrics {
-    pub fn record(&mut self, clock: Clock, h: &Header, e: &Event<'_>) {
+    /// Sizes the tables for a hello.
+    pub fn hello(&mut self, info: &Info) {
+        self.stat
+            .size(usize::from(info.cpus), info.vms.len(), info.vcpu_vm.len());
+    }
+
+    /// Adds one record whose ids the session checked against `info`.
+    pub fn record(&mut self, info: &Info, h: &Header, e: &Event<'_>) {
+        let clock: Clock = info.clock();
+        let vm_of = |v: u16| info.vm_of(v).map(usize::from);
         self.first_ts = Some(self.first_ts.map_or(h.ts, |t| t.min(h.ts)));
         self.last_ts = Some(self.last_ts.map_or(h.ts, |t| t.max(h.ts)));
         let cpu = self.cpus.entry(h.cpu).or_default();
         cpu.records += 1;
         match *e {
-            Event::Switch { to, .. } => {
+            Event::Switch { from, to, reason } => {
                 cpu.switches += 1;
                 cpu.running = to;
+                self.stat.switch(
+                    usize::from(h.cpu),
+                    h.ts,
+                    from,
+                    to,
+                    to.and_then(vm_of),
+                    reason,
+                );
                 if let Some(since) = to.and_then(|v| self.waiting_since.remove(&v)) {
                     self.wakeup_ns
                         .saturating_record(clock.ns(h.ts.saturating_sub(since)));
                 }
             }
             Event::Trap {
+                vcpu,
                 kind,
                 duration_ticks,
-                ..
             } => {
                 cpu.traps[kind as usize] += 1;
-                self.trap_ns
-                    .saturating_record(clock.ns(duration_ticks.into()));
+                let ns = clock.ns(duration_ticks.into());
+                self.trap_ns.saturating_record(ns);
+                self.stat.trap(TrapSample {
+                    cpu: usize::from(h.cpu),
+                    vm: vm_of(vcpu),
+                    vcpu: usize::from(vcpu),
+                    kind,
+                    ts: h.ts,
+                    ticks: duration_ticks.into(),
+                    ns,
+                });
             }
             Event::IrqInjected {
                 vcpu,
@@ -121,11 +158,15 @@ impl Metrics {
             } => cpu.reported = Some((traps_by_kind, switches, injected)),
             Event::Dropped { .. } => {}
             Event::Marker { .. } => self.markers += 1,
-            Event::VmExit { vm, reason } => self.vm_exits.push(VmExit {
-                vm,
-                reason: reason.name(),
-                ts: h.ts,
-            }),
+            Event::VmExit { vm, reason } => {
+                if self.vm_exits.len() < MAX_VM_EXITS {
+                    self.vm_exits.push(VmExit {
+                        vm,
+                        reason: reason.name(),
+                        ts: h.ts,
+                    })
+                }
+            }
         }
     }
 

@@ -1,5 +1,12 @@
 //! Plots of a recording: latency histograms and a switch timeline, as SVG and PNG.
 //!
+//! - `latency`: one log-binned histogram per exit reason (service time), per switch trigger
+//!   (vCPU→vCPU switch cost), and for interrupt injection and wake-up latency when the stream
+//!   has them; the x axis is logarithmic, in the unit that suits the data (ns/µs/ms). A
+//!   distribution whose samples are all equal (deterministic runs) is one labelled bar.
+//! - `timeline`: which vCPU runs on each physical CPU over time (any number of CPUs), x in
+//!   µs/ms since the first record; the legend sits beside the chart, never over the data.
+//!
 //! Text is rendered with DejaVu Sans embedded in the binary (plotters' `ab_glyph` backend), so no
 //! fontconfig or system fonts are needed — the plots look the same on every machine and in CI.
 
@@ -7,13 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::{Result, anyhow};
-use hdrhistogram::Histogram;
-use hv_protocol::Event;
+use hv_protocol::{Event, TrapKind};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::info::Info;
 use crate::session::{Session, Update};
+use crate::stat::{Dist, trigger_name};
+use crate::time::{axis_unit, fmt_ns};
 
 /// One vCPU running on one physical CPU, in ns since the first record.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +32,78 @@ pub struct Slice {
     pub end_ns: u64,
 }
 
-const SIZE: (u32, u32) = (1000, 700);
+/// One histogram panel: a title and its samples as (value ns, count).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    pub title: String,
+    pub values: Vec<(u64, u64)>,
+    pub count: u64,
+    pub min_ns: u64,
+    pub max_ns: u64,
+    pub p50_ns: Option<u64>,
+    pub p99_ns: Option<u64>,
+}
+
+impl Panel {
+    fn of(title: String, d: &Dist) -> Option<Panel> {
+        (d.count > 0 && d.has_histogram()).then(|| Panel {
+            title,
+            values: d.values(),
+            count: d.count,
+            min_ns: d.min_ns,
+            max_ns: d.max_ns,
+            p50_ns: d.quantile(0.5),
+            p99_ns: d.quantile(0.99),
+        })
+    }
+
+    fn of_hdr(title: &str, h: &hdrhistogram::Histogram<u64>) -> Option<Panel> {
+        (!h.is_empty()).then(|| Panel {
+            title: title.into(),
+            values: h
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+            count: h.len(),
+            min_ns: h.min(),
+            max_ns: h.max(),
+            p50_ns: Some(h.value_at_quantile(0.5)),
+            p99_ns: Some(h.value_at_quantile(0.99)),
+        })
+    }
+}
+
+/// Log-spaced bins over the samples: (low edge, high edge, count). All samples equal: one
+/// bin of ±5 % around the value.
+pub fn log_bins(values: &[(u64, u64)], n: usize) -> Vec<(f64, f64, u64)> {
+    let Some(lo) = values.iter().map(|v| v.0.max(1)).min() else {
+        return Vec::new();
+    };
+    let hi = values.iter().map(|v| v.0.max(1)).max().unwrap_or(lo);
+    if lo == hi {
+        let total = values.iter().map(|v| v.1).sum();
+        return vec![(lo as f64 * 0.95, hi as f64 * 1.05, total)];
+    }
+    let (l, h) = ((lo as f64).ln(), (hi as f64 * 1.0001).ln());
+    let step = (h - l) / n as f64;
+    let mut bins: Vec<(f64, f64, u64)> = (0..n)
+        .map(|i| {
+            (
+                (l + step * i as f64).exp(),
+                (l + step * (i + 1) as f64).exp(),
+                0,
+            )
+        })
+        .collect();
+    for &(v, c) in values {
+        let i = (((v.max(1) as f64).ln() - l) / step) as usize;
+        bins[i.min(n - 1)].2 += c;
+    }
+    bins
+}
+
+const SIZE: (u32, u32) = (1100, 700);
+const LEGEND_WIDTH: u32 = 230;
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -38,35 +117,44 @@ fn register_font() {
     });
 }
 
-/// Replays `recording` and writes `latency.{svg,png}` and `timeline.{svg,png}` into `dir`.
-pub fn plot(recording: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
+/// Most timeline slices kept (memory stays bounded for any recording; the timeline of a longer
+/// run ends at the last slice kept, and says so).
+pub const MAX_SLICES: usize = 100_000;
+
+/// The switch timeline of a session's records (at most [`MAX_SLICES`]).
+pub fn timeline_slices(recording: &Path) -> Result<(Vec<Slice>, Session)> {
     let mut slices = Vec::new();
     let mut open: std::collections::BTreeMap<u16, (u16, u64)> = Default::default();
     let mut t0 = None;
     let mut last = 0;
     let session = Session::replay_file(recording, |info, u| {
-        if let Update::Record(h, Event::Switch { to, .. }) = u {
+        if let Update::Record(h, e) = u {
             let clock = info.map(Info::clock).unwrap_or(crate::time::Clock::new(0));
             let t = clock.ns(h.ts.saturating_sub(*t0.get_or_insert(h.ts)));
             last = last.max(t);
-            if let Some((vcpu, start)) = open.remove(&h.cpu) {
-                slices.push(Slice {
-                    cpu: h.cpu,
-                    vcpu,
-                    start_ns: start,
-                    end_ns: t,
-                });
-            }
-            if let Some(v) = to {
-                open.insert(h.cpu, (*v, t));
+            if let Event::Switch { to, .. } = e {
+                if slices.len() >= MAX_SLICES {
+                    return;
+                }
+                if let Some((vcpu, start)) = open.remove(&h.cpu) {
+                    slices.push(Slice {
+                        cpu: h.cpu,
+                        vcpu,
+                        start_ns: start,
+                        end_ns: t,
+                    });
+                }
+                if let Some(v) = to {
+                    open.insert(h.cpu, (*v, t));
+                }
             }
         }
     })?;
-    let m = &session.metrics;
-    if let (Some(f), Some(l), Some(i)) = (m.first_ts, m.last_ts, session.info()) {
-        last = last.max(i.clock().ns(l - f));
-    }
+    let full = slices.len() >= MAX_SLICES;
     for (cpu, (vcpu, start)) in open {
+        if full {
+            break;
+        }
         slices.push(Slice {
             cpu,
             vcpu,
@@ -74,31 +162,63 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
             end_ns: last,
         });
     }
+    Ok((slices, session))
+}
+
+/// The histogram panels of a session: exits by reason, switch cost by trigger, injection and
+/// wake-up latency.
+pub fn panels(session: &Session) -> Vec<Panel> {
+    let m = &session.metrics;
+    let mut v: Vec<Panel> = TrapKind::ALL
+        .iter()
+        .zip(&m.stat.total.by_kind)
+        .filter_map(|(k, d)| Panel::of(format!("{} exit service time", k.name()), d))
+        .collect();
+    v.extend(
+        m.stat
+            .switches
+            .cost
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                Panel::of(format!("vCPU switch cost after {}", trigger_name(i)), d)
+            }),
+    );
+    v.extend(Panel::of_hdr(
+        "interrupt injection latency",
+        &m.irq_latency_ns,
+    ));
+    v.extend(Panel::of_hdr("wake-up latency", &m.wakeup_ns));
+    v
+}
+
+/// Replays `recording` and writes `latency.{svg,png}` and `timeline.{svg,png}` into `dir`;
+/// returns the files written and the replayed session (for its loss accounting).
+pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
+    let (slices, session) = timeline_slices(recording)?;
     std::fs::create_dir_all(dir)?;
     register_font();
-    let hists = [
-        ("trap duration", &m.trap_ns),
-        ("IRQ injection latency", &m.irq_latency_ns),
-        ("wake-up (switch) latency", &m.wakeup_ns),
-    ];
+    let panels = panels(&session);
     let info = session.info();
     let mut written = Vec::new();
+    let lat_size = (SIZE.0, (200 * panels.len().max(1) as u32).clamp(300, 2400));
     for (name, draw) in [("latency", 0), ("timeline", 1)] {
         let svg = dir.join(format!("{name}.svg"));
         let png = dir.join(format!("{name}.png"));
+        let size = if draw == 0 { lat_size } else { SIZE };
         {
-            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+            let root = SVGBackend::new(&svg, size).into_drawing_area();
             match draw {
-                0 => latency(&root, &hists)?,
+                0 => latency(&root, &panels)?,
                 _ => timeline(&root, &slices, info)?,
             }
             root.present()
                 .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
         }
         {
-            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            let root = BitMapBackend::new(&png, size).into_drawing_area();
             match draw {
-                0 => latency(&root, &hists)?,
+                0 => latency(&root, &panels)?,
                 _ => timeline(&root, &slices, info)?,
             }
             root.present()
@@ -106,68 +226,116 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
         }
         written.extend([svg, png]);
     }
-    Ok(written)
+    Ok((written, session))
 }
 
 fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("plot: {e}")
 }
 
-/// Bins of a histogram on a linear axis up to its 99.9th percentile (the tail is summed into the
-/// last bin, so one outlier does not squash the plot).
-fn bins(h: &Histogram<u64>, n: usize) -> (u64, Vec<u64>) {
-    let top = h.value_at_quantile(0.999).max(1);
-    let width = top.div_ceil(n as u64).max(1);
-    let mut b = vec![0u64; n];
-    for v in h.iter_recorded() {
-        let i = ((v.value_iterated_to() / width) as usize).min(n - 1);
-        b[i] += v.count_at_value();
-    }
-    (width, b)
-}
-
-fn latency<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    hists: &[(&str, &Histogram<u64>)],
-) -> Result<()> {
+fn latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panels: &[Panel]) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let areas = root.split_evenly((hists.len(), 1));
-    for (area, (name, h)) in areas.iter().zip(hists) {
-        let (width, b) = bins(h, 50);
-        let ymax = b.iter().copied().max().unwrap_or(0).max(1);
-        let caption = if h.is_empty() {
-            format!("{name}: no samples")
+    if panels.is_empty() {
+        root.draw(&Text::new(
+            "no latency samples in this recording",
+            (40, 40),
+            ("sans-serif", 22),
+        ))
+        .map_err(err)?;
+        return Ok(());
+    }
+    let areas = root.split_evenly((panels.len(), 1));
+    for (area, p) in areas.iter().zip(panels) {
+        let bins = log_bins(&p.values, 40);
+        let ymax = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1);
+        let (x0, x1) = (
+            bins.first().map_or(1.0, |b| b.0),
+            bins.last().map_or(10.0, |b| b.1),
+        );
+        // a little room on both sides, and a decade at least so the log axis has labels
+        let (x0, x1) = if x1 / x0 < 10.0 {
+            let mid = (x0 * x1).sqrt();
+            (mid / 3.3, mid * 3.3)
+        } else {
+            (x0 / 1.2, x1 * 1.2)
+        };
+        // the unit that reads best in the middle of the (log) axis
+        let (div, unit) = axis_unit((x0 * x1).sqrt() * 10.0);
+        let opt = |v: Option<u64>| v.map_or("-".into(), |n| fmt_ns(n as f64));
+        let caption = if p.min_ns == p.max_ns {
+            format!(
+                "{}: all {} samples {}",
+                p.title,
+                p.count,
+                fmt_ns(p.min_ns as f64)
+            )
         } else {
             format!(
-                "{name} (ns): n={} p50={} p99={} max={}",
-                h.len(),
-                h.value_at_quantile(0.5),
-                h.value_at_quantile(0.99),
-                h.max()
+                "{}: n={} min {} p50 {} p99 {} max {}",
+                p.title,
+                p.count,
+                fmt_ns(p.min_ns as f64),
+                opt(p.p50_ns),
+                opt(p.p99_ns),
+                fmt_ns(p.max_ns as f64)
             )
         };
         let mut chart = ChartBuilder::on(area)
-            .caption(caption, ("sans-serif", 18))
+            .caption(caption, ("sans-serif", 17))
             .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0u64..width * b.len() as u64, 0u64..ymax + ymax / 10)
+            .x_label_area_size(32)
+            .y_label_area_size(60)
+            .build_cartesian_2d((x0..x1).log_scale(), 0u64..ymax + ymax / 8 + 1)
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_desc("ns")
-            .y_desc("count")
+            .x_desc(format!("{unit} (log scale)"))
+            .y_desc("samples")
+            .x_label_formatter(&|v| {
+                let x = v / div;
+                if x >= 10.0 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.2}")
+                }
+            })
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(b.iter().enumerate().map(|(i, &c)| {
-                let x = i as u64 * width;
-                Rectangle::new([(x, 0), (x + width, c)], BLUE.mix(0.6).filled())
-            }))
+            .draw_series(
+                bins.iter()
+                    .map(|&(lo, hi, c)| Rectangle::new([(lo, 0), (hi, c)], BLUE.mix(0.6).filled())),
+            )
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// What the timeline draws: CPU rows, the x range and its unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineAxes {
+    pub cpus: u32,
+    pub end_ns: u64,
+    pub unit: &'static str,
+    pub divisor: f64,
+}
+
+/// The axes for `slices`: every CPU that ran something gets a row (at least one).
+pub fn timeline_axes(slices: &[Slice]) -> TimelineAxes {
+    let cpus = slices
+        .iter()
+        .map(|s| s.cpu)
+        .max()
+        .map_or(1, |c| u32::from(c) + 1);
+    let end_ns = slices.iter().map(|s| s.end_ns).max().unwrap_or(1).max(1);
+    let (divisor, unit) = axis_unit(end_ns as f64);
+    TimelineAxes {
+        cpus,
+        end_ns,
+        unit,
+        divisor,
+    }
 }
 
 fn timeline<DB: DrawingBackend>(
@@ -176,64 +344,115 @@ fn timeline<DB: DrawingBackend>(
     info: Option<&Info>,
 ) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
-    let cpus = slices
-        .iter()
-        .map(|s| s.cpu)
-        .max()
-        .map_or(1, |c| u32::from(c) + 1);
-    let end = slices.iter().map(|s| s.end_ns).max().unwrap_or(1).max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption("vCPU on each physical CPU", ("sans-serif", 22))
+    let (w, _) = root.dim_in_pixel();
+    let (chart_area, legend_area) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
+    let ax = timeline_axes(slices);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption(
+            if slices.len() >= MAX_SLICES {
+                format!("vCPU on each physical CPU (the first {MAX_SLICES} slices)")
+            } else {
+                "vCPU on each physical CPU".to_string()
+            },
+            ("sans-serif", 22),
+        )
         .margin(10)
-        .x_label_area_size(30)
+        .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(0u64..end, (0u32..cpus - 1).into_segmented())
+        .build_cartesian_2d(0u64..ax.end_ns, 0f64..f64::from(ax.cpus))
         .map_err(err)?;
+    let div = ax.divisor;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .x_desc("ns since first record")
-        .y_labels(cpus as usize + 1)
-        .y_label_formatter(&|c| match c {
-            SegmentValue::CenterOf(c) | SegmentValue::Exact(c) => format!("cpu {c}"),
-            SegmentValue::Last => String::new(),
+        .y_labels(0)
+        .x_desc(format!("{} since the first record", ax.unit))
+        .x_label_formatter(&|v| {
+            let x = *v as f64 / div;
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
         })
         .draw()
         .map_err(err)?;
+    // one row per CPU, cpu 0 at the top, labelled in the label area
+    let row = |cpu: u16| f64::from(ax.cpus) - f64::from(cpu) - 1.0;
+    for cpu in 0..ax.cpus as u16 {
+        let (px, py) = chart.backend_coord(&(0, row(cpu) + 0.5));
+        chart_area
+            .draw(&Text::new(
+                format!("cpu {cpu}"),
+                (px - 55, py - 8),
+                ("sans-serif", 16),
+            ))
+            .map_err(err)?;
+    }
     let label = |v: u16| info.map_or(format!("vcpu{v}"), |i| i.vcpu_label(v));
     chart
         .draw_series(slices.iter().map(|s| {
             let color = Palette99::pick(s.vcpu as usize).mix(0.8).filled();
+            let y = row(s.cpu);
             Rectangle::new(
                 [
-                    (s.start_ns, SegmentValue::Exact(u32::from(s.cpu))),
-                    (s.end_ns, SegmentValue::Exact(u32::from(s.cpu) + 1)),
+                    (s.start_ns, y + 0.1),
+                    (s.end_ns.max(s.start_ns + 1), y + 0.9),
                 ],
                 color,
             )
         }))
         .map_err(err)?;
-    // a legend: one entry per vCPU seen
+    // the legend: one entry per vCPU seen, beside the chart
     let mut vcpus: Vec<u16> = slices.iter().map(|s| s.vcpu).collect();
     vcpus.sort_unstable();
     vcpus.dedup();
-    for v in vcpus {
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(u64, SegmentValue<u32>)>>())
-            .map_err(err)?
-            .label(label(v))
-            .legend(move |(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 10, y + 5)],
-                    Palette99::pick(v as usize).filled(),
-                )
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
+    legend_area
+        .draw(&Text::new("vCPU", (10, 40), ("sans-serif", 18)))
         .map_err(err)?;
+    for (i, v) in vcpus.iter().take(30).enumerate() {
+        let y = 70 + 24 * i as i32;
+        legend_area
+            .draw(&Rectangle::new(
+                [(10, y), (26, y + 14)],
+                Palette99::pick(*v as usize).mix(0.8).filled(),
+            ))
+            .map_err(err)?;
+        legend_area
+            .draw(&Text::new(label(*v), (34, y), ("sans-serif", 16)))
+            .map_err(err)?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bins_cover_every_sample() {
+        let v = [(100, 5), (1000, 3), (100_000, 1)];
+        let b = log_bins(&v, 20);
+        assert_eq!(b.len(), 20);
+        assert_eq!(b.iter().map(|x| x.2).sum::<u64>(), 9);
+        assert!(b[0].0 <= 100.0 + 1e-6 && b[19].1 >= 100_000.0);
+        assert_eq!(b[0].2, 5);
+        let one = log_bins(&[(504, 1000)], 20);
+        assert_eq!(one.len(), 1, "deterministic: one bar");
+        assert_eq!(one[0].2, 1000);
+        assert!(log_bins(&[], 20).is_empty());
+    }
+
+    #[test]
+    fn one_cpu_gets_a_row_and_axes_have_units() {
+        let s = [Slice {
+            cpu: 0,
+            vcpu: 0,
+            start_ns: 0,
+            end_ns: 250_000,
+        }];
+        let ax = timeline_axes(&s);
+        assert_eq!((ax.cpus, ax.unit), (1, "µs"));
+        assert_eq!(timeline_axes(&[]).cpus, 1);
+    }
 }

@@ -2,13 +2,17 @@
 //!
 //! Every consumer (live view, exporters, summary, plots) goes through [`Session::feed`], so they all
 //! see the same frames and the same loss accounting.
+//!
+//! A record whose vCPU or VM id the hello does not have is counted ([`Session::invalid_ids`])
+//! and dropped here, so nothing downstream keys a table by an id the hello did not declare:
+//! every table of the monitor is bounded by the hello (and the hello by [`crate::info`]'s
+//! limits).
 
 use hv_protocol::{Decoded, Event, Header, Mismatch, Stats, StreamDecoder};
 
 use crate::console::Consoles;
 use crate::info::Info;
 use crate::metrics::Metrics;
-use crate::time::Clock;
 
 /// What a consumer of [`Session::feed`] is told.
 #[derive(Debug)]
@@ -29,6 +33,7 @@ pub struct Session {
     info: Option<Info>,
     pub metrics: Metrics,
     consoles: Consoles,
+    invalid_ids: u64,
 }
 
 impl Session {
@@ -44,6 +49,16 @@ impl Session {
         self.decoder.stats()
     }
 
+    /// The console line VM `vm` has started but not finished (e.g. a shell prompt).
+    pub fn partial_line(&self, vm: u16) -> Option<String> {
+        self.consoles.partial(vm)
+    }
+
+    /// Records dropped because they named a vCPU or VM the hello does not have.
+    pub fn invalid_ids(&self) -> u64 {
+        self.invalid_ids
+    }
+
     /// Feeds a chunk of the stream; `on` gets the current hello (if any) with each update. An
     /// incompatible hello ends the session with the mismatch.
     pub fn feed(
@@ -56,20 +71,26 @@ impl Session {
             info,
             metrics,
             consoles,
+            invalid_ids,
         } = self;
         decoder.feed(chunk, |item| match item {
             Decoded::Hello(h) => {
                 let i = info.insert(Info::from_hello(&h));
+                metrics.hello(i);
                 on(Some(i), &Update::Hello(i));
             }
             Decoded::Record(h, e) => {
-                let info = info.as_ref();
-                let clock = info.map(Info::clock).unwrap_or(Clock::new(0));
-                metrics.record(clock, &h, &e);
-                on(info, &Update::Record(&h, &e));
+                // the decoder hands on records only after a hello
+                let Some(info) = info.as_ref() else { return };
+                if !info.ids_valid(h.cpu, &e) {
+                    *invalid_ids += 1;
+                    return;
+                }
+                metrics.record(info, &h, &e);
+                on(Some(info), &Update::Record(&h, &e));
                 if let Event::Console { vm, bytes } = e {
                     consoles.push(vm, bytes, |vm, line| {
-                        on(info, &Update::ConsoleLine { vm, line })
+                        on(Some(info), &Update::ConsoleLine { vm, line })
                     });
                 }
             }
@@ -79,6 +100,7 @@ impl Session {
 
     /// Ends the session: flushes unfinished console lines.
     pub fn finish(&mut self, mut on: impl FnMut(Option<&Info>, &Update<'_>)) {
+        self.decoder.finish();
         let info = self.info.as_ref();
         self.consoles
             .flush(|vm, line| on(info, &Update::ConsoleLine { vm, line }));

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::check_trace_schema;
 use hv_protocol::*;
 use hvmon::export::{Format, export};
 use hvmon::{Session, Summary};
@@ -213,7 +216,8 @@ fn corrupted_recording_is_resynced_and_counted() {
         s.traps_by_kind["data_abort"], 1,
         "decoding went on after the garbage"
     );
-    assert!(s.line().contains("decode errors 2"), "{}", s.line());
+    assert_eq!(s.undecodable, 2);
+    assert!(!s.clean(), "{}", s.line());
 }
 
 #[test]
@@ -278,50 +282,84 @@ fn perfetto_export() {
     let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
     let doc: serde_json::Value =
         serde_json::from_str(&export_string(&rec, Format::Perfetto)).unwrap();
+    check_trace_schema(&doc);
     let ev = doc["traceEvents"].as_array().unwrap();
     let of = |ph: &str| ev.iter().filter(|e| e["ph"] == ph).collect::<Vec<_>>();
-    // slices: cpu0 runs linux/vcpu0 from 0 to the end; cpu1 runs rtos/vcpu0 twice
+    let tid = |e: &serde_json::Value| e["tid"].as_u64().unwrap();
+    // vCPU slices: cpu0 runs linux/vcpu0 from 0 to the end; cpu1 runs rtos/vcpu0 twice
     let slices = of("X");
-    assert_eq!(slices.len(), 3);
-    let cpu1: Vec<_> = slices.iter().filter(|s| s["tid"] == 1).collect();
+    let vcpu: Vec<_> = slices.iter().filter(|s| tid(s) < 500).collect();
+    assert_eq!(vcpu.len(), 3);
+    let cpu1: Vec<_> = vcpu.iter().filter(|s| s["tid"] == 1).collect();
     assert_eq!(cpu1.len(), 2);
     assert_eq!(cpu1[0]["name"], "rtos/vcpu0");
     assert_eq!(cpu1[0]["ts"], 0.0);
     assert_eq!(cpu1[0]["dur"], 4.8, "300 ticks at 62.5 MHz = 4.8 us");
-    let cpu0 = slices.iter().find(|s| s["tid"] == 0).unwrap();
+    let cpu0 = vcpu.iter().find(|s| s["tid"] == 0).unwrap();
     assert_eq!(cpu0["dur"], 16.0, "closed at the last record");
-    // thread names: one per CPU, one per console
+    // exits are slices with their duration on each CPU's hypervisor track
+    let exits: Vec<(u64, &str, f64)> = slices
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("exit "))
+        .map(|s| {
+            (
+                tid(s),
+                s["name"].as_str().unwrap(),
+                s["dur"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(exits.len(), 2);
+    assert_eq!((exits[0].0, exits[0].1), (500, "exit hvc"));
+    assert!((exits[0].2 - 0.16).abs() < 1e-9, "10 ticks: {exits:?}");
+    assert_eq!((exits[1].0, exits[1].1), (501, "exit data_abort"));
+    // the injection into the idle rtos vCPU flows to the switch that runs it
+    let (s, f) = (of("s"), of("f"));
+    assert_eq!((s.len(), f.len()), (1, 1));
+    assert_eq!(s[0]["id"], f[0]["id"]);
+    assert_eq!((tid(s[0]), tid(f[0])), (500, 1));
+    assert_eq!(f[0]["ts"], 8.0, "the switch at tick 600");
+    // tracks: CPUs, their hypervisor tracks, consoles, the hypervisor log
     let names: Vec<&str> = of("M")
         .iter()
         .filter_map(|m| m["args"]["name"].as_str())
         .collect();
-    assert!(
-        names.contains(&"cpu 0") && names.contains(&"cpu 1") && names.contains(&"linux console"),
-        "{names:?}"
-    );
-    // traps and injections are instants, counters are counter tracks
+    for want in [
+        "cpu 0",
+        "cpu 1",
+        "cpu 0 hypervisor",
+        "linux console",
+        "hypervisor log",
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
     let instants: Vec<&str> = of("i")
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
     assert!(
-        instants.contains(&"trap hvc") && instants.contains(&"inject 27"),
-        "{instants:?}"
-    );
-    assert!(
         instants.contains(&"boot, \"ok\"") && instants.contains(&"half line"),
         "{instants:?}"
     );
+    // counters: the hypervisor's totals, and the records it dropped
     let counters = of("C");
-    assert_eq!(counters.len(), 2);
+    let cnames: Vec<&str> = counters
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cnames,
+        ["cpu0 exits", "cpu0 switches", "cpu1 records dropped"]
+    );
     assert_eq!(counters[0]["args"]["hvc"], 1);
+    assert_eq!(counters[2]["args"]["dropped"], 2);
 }
 
 #[test]
 fn plots_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
-    let files = hvmon::plot::plot(&rec, &dir.path().join("plots")).unwrap();
+    let (files, _) = hvmon::plot::plot(&rec, &dir.path().join("plots")).unwrap();
     assert_eq!(files.len(), 4);
     for f in files {
         let meta = std::fs::metadata(&f).unwrap();
@@ -364,14 +402,159 @@ fn plots_of_one_cpu_and_of_nothing() {
     assert_eq!(
         hvmon::plot::plot(&rec, &dir.path().join("one"))
             .unwrap()
+            .0
             .len(),
         4
     );
+    // the one CPU's bar is drawn (it used to be blank): a rectangle in vCPU 0's colour
+    let svg = std::fs::read_to_string(dir.path().join("one/timeline.svg")).unwrap();
+    use plotters::style::{Color, Palette, Palette99};
+    let (r, g, b) = Palette99::pick(0).mix(0.8).rgb();
+    let fill = format!("fill=\"#{r:02X}{g:02X}{b:02X}\"");
+    let tallest = svg
+        .lines()
+        .filter(|l| l.contains("<rect") && l.contains(&fill))
+        .filter_map(|l| {
+            let h = l.split("height=\"").nth(1)?.split('"').next()?;
+            h.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(tallest > 100, "the bar of cpu 0 is {tallest} px high");
     let rec = write(dir.path(), "empty.bin", &[]);
     assert_eq!(
         hvmon::plot::plot(&rec, &dir.path().join("empty"))
             .unwrap()
+            .0
             .len(),
         4
     );
+}
+
+/// The `perf kvm stat` tables of the scripted stream, judged field by field.
+#[test]
+fn stat_tables_of_the_scripted_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "rec.bin", &stream_bytes().0);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    let j = serde_json::to_value(&s).unwrap();
+    let exits = j["exits"].as_array().unwrap();
+    let scopes: Vec<(&str, &str)> = exits
+        .iter()
+        .map(|t| (t["scope"].as_str().unwrap(), t["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [("all", "all VMs"), ("vm", "linux"), ("vm", "rtos")],
+        "one vCPU per VM: no per-vCPU tables"
+    );
+    let all = &exits[0];
+    assert_eq!(all["exits"], 2);
+    assert_eq!(all["time_ns"], 160 + 320);
+    let rows = all["rows"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["reason"] == name).unwrap().clone();
+    let da = row("data_abort");
+    assert_eq!(
+        (
+            da["count"].as_u64(),
+            da["min_ns"].as_u64(),
+            da["p50_ns"].as_u64(),
+            da["p99_ns"].as_u64(),
+            da["max_ns"].as_u64()
+        ),
+        (Some(1), Some(320), Some(320), Some(320), Some(320)),
+        "20 ticks at 62.5 MHz"
+    );
+    assert_eq!(da["percent"], 50.0);
+    assert!((da["time_percent"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(row("hvc")["max_ns"], 160);
+    assert_eq!(exits[1]["rows"][0]["reason"], "hvc");
+    assert_eq!(exits[2]["rows"][0]["reason"], "data_abort");
+
+    let sw = &j["switches"][0];
+    assert_eq!(sw["switches"], 4);
+    let by = |key: &str| -> Vec<(String, u64)> {
+        sw[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        by("by_reason"),
+        [("start".into(), 2), ("wfi".into(), 1), ("irq".into(), 1)]
+    );
+    // starts and the wake-up come from idle; the WFI switch at 400 ends no trap
+    assert_eq!(
+        by("by_trigger"),
+        [("idle".into(), 3), ("unmatched".into(), 1)]
+    );
+
+    // the text form says the same
+    let text = s.text();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("data_abort"))
+        .unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[..4], ["data_abort", "1", "50.00%", "66.67%"]);
+}
+
+/// A switch at the instant a trap ends is triggered by it; its cost is the trap's time.
+#[test]
+fn switch_trigger_and_cost() {
+    let mut seq = CpuSeq::new(0);
+    let mut bytes = frame_to_vec(&Frame::Hello(HELLO));
+    let mut push = |ts: u64, e: Event<'static>| {
+        bytes.extend(frame_to_vec(&Frame::Record(seq.next_header(ts), e)))
+    };
+    push(
+        0,
+        Event::Switch {
+            from: None,
+            to: Some(0),
+            reason: SwitchReason::Start,
+        },
+    );
+    for i in 0..10u64 {
+        let t = 1000 * (i + 1);
+        let (from, to) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+        push(
+            t,
+            Event::Trap {
+                vcpu: from,
+                kind: TrapKind::Wfi,
+                duration_ticks: 30 + i as u32,
+            },
+        );
+        push(
+            t + 30 + i,
+            Event::Switch {
+                from: Some(from),
+                to: Some(to),
+                reason: SwitchReason::Wfi,
+            },
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write(dir.path(), "sw.bin", &bytes);
+    let s = Summary::of(&Session::replay_file(&rec, |_, _| {}).unwrap());
+    let all = &s.switches[0];
+    let wfi = all.by_trigger.iter().find(|r| r.name == "wfi").unwrap();
+    assert_eq!(wfi.count, 10);
+    let cost = &all.cost[0];
+    assert_eq!(cost.trigger, "wfi");
+    assert_eq!(
+        (cost.cost.count, cost.cost.min_ns, cost.cost.max_ns),
+        (10, 480, 39 * 16)
+    );
+    let into_rtos = s.switches.iter().find(|t| t.name == "rtos").unwrap();
+    assert_eq!(into_rtos.switches, 5);
+    assert!(s.clean(), "{}", s.line());
 }

@@ -113,14 +113,9 @@ pub fn guest_packages() -> Result<Vec<String>> {
     Ok(pkgs)
 }
 
-fn run(mut cmd: Command, what: &str) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("starting the build of {what}"))?;
-    if !status.success() {
-        bail!("building {what} failed ({status})");
-    }
-    Ok(())
+/// Runs a build with cargo's output behind a progress line (shown in full on failure).
+fn run(cmd: Command, what: &str) -> Result<()> {
+    crate::progress::run_build(cmd, what)
 }
 
 /// Directory holding the guest ELFs.

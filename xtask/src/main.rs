@@ -12,7 +12,9 @@ mod itest_telemetry;
 mod linux;
 mod monitor;
 mod paths;
+mod progress;
 mod qemu;
+mod select;
 mod toolchain;
 
 use anyhow::Result;
@@ -45,7 +47,7 @@ enum Cmd {
     },
     /// Print a system's memory map and table summary.
     Layout {
-        /// System name (a file in boards/<board>/systems/) or path.
+        /// System name (a file in boards/<board>/systems/, e.g. `pingpong`) or path.
         #[arg(default_value = "hello")]
         system: String,
         #[arg(long, default_value = "qemu-virt")]
@@ -57,8 +59,16 @@ enum Cmd {
     /// `switch`: instructions per VM↔VM and VM↔lwVM switch; `hypercall`, `pingpong`,
     /// `linux-boot`: see xtask/src/bench_probe.rs and bench_linux.rs).
     Bench {
+        /// Which benchmark: telemetry, switch, switch-profile, hypercall, pingpong, linux-boot.
         #[arg(default_value = "telemetry")]
         what: String,
+    },
+    /// The telemetry monitor (`hvmon`), built from this checkout: `cargo xtask hvmon summary
+    /// rec.bin`, `cargo xtask hvmon -- --help`. (Or install it: `cargo install --path monitor`.)
+    Hvmon {
+        /// Arguments for hvmon.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run declarative experiments (experiments/*.toml): `<name>`, `all` or `list`.
     Experiment(experiment::Args),
@@ -72,13 +82,18 @@ enum Cmd {
 
 #[derive(clap::Args, Clone)]
 struct BuildArgs {
-    /// System name (a file in boards/<board>/systems/) or path to a system TOML.
-    #[arg(long, default_value = "hello")]
-    system: String,
+    /// System name (a file in boards/<board>/systems/, e.g. `pingpong`) or path to a
+    /// system TOML; the same as `--system`.
+    #[arg(value_name = "SYSTEM", conflicts_with = "system")]
+    name: Option<String>,
+    /// System name or path [default: hello].
+    #[arg(long)]
+    system: Option<String>,
     /// Board name (a folder in boards/).
     #[arg(long, default_value = "qemu-virt")]
     board: String,
-    /// Cargo features of the hypervisor image (extensions), comma separated.
+    /// Cargo features of the hypervisor image (extensions), comma separated; checked
+    /// against hv/Cargo.toml before anything is built.
     #[arg(long, default_value = "")]
     features: String,
     /// Without the image's default features: plain-text console instead of telemetry.
@@ -96,13 +111,24 @@ struct RunArgs {
     /// Plain monitor lines even on a terminal (no TUI).
     #[arg(long)]
     plain: bool,
-    /// No monitor: the serial port as is on the terminal (for images without telemetry).
+    /// No monitor: the serial port as is on the terminal (needs a text console:
+    /// `--no-default-features` or `--features telemetry-net`).
     #[arg(long)]
     raw: bool,
     /// Extra arguments passed to QEMU.
     #[arg(last = true)]
     qemu_args: Vec<String>,
 }
+
+/// Every benchmark `cargo xtask bench` knows.
+const BENCHES: &[&str] = &[
+    "telemetry",
+    "switch",
+    "switch-profile",
+    "hypercall",
+    "pingpong",
+    "linux-boot",
+];
 
 fn main() {
     if let Err(e) = run() {
@@ -121,13 +147,23 @@ fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Build(b) => {
-            let img = firmware::build_system(&b.to_spec())?;
+            let img = firmware::build_system(&b.to_spec()?)?;
             println!("{}", img.elf.display());
             Ok(())
         }
         Cmd::Run(r) => {
+            let spec = r.build.to_spec()?;
+            if r.raw && spec.default_features && !spec.features.iter().any(|f| f == "telemetry-net")
+            {
+                anyhow::bail!(
+                    "--raw shows the serial port as it is, but with the default features it carries \
+                     binary telemetry frames (telemetry-uart).\nUse `--raw --no-default-features` \
+                     (text console, no telemetry) or `--raw --features telemetry-net` (text on the \
+                     serial port, telemetry over UDP), or leave out --raw to see the decoded view."
+                );
+            }
             qemu::ensure_installed()?;
-            let img = firmware::build_system(&r.build.to_spec())?;
+            let img = firmware::build_system(&spec)?;
             let status = if r.raw {
                 qemu::run_interactive(&img, &r.qemu_args)?
             } else {
@@ -135,13 +171,35 @@ fn run() -> Result<()> {
             };
             std::process::exit(status);
         }
+        Cmd::Bench { what } if !BENCHES.contains(&what.as_str()) => {
+            let known: Vec<String> = BENCHES.iter().map(|b| b.to_string()).collect();
+            let hint = select::near_miss(&what, &known)
+                .map_or(String::new(), |k| format!(" — did you mean `{k}`?"));
+            anyhow::bail!(
+                "unknown benchmark `{what}`{hint}\nbenchmarks: {}",
+                BENCHES.join(", ")
+            )
+        }
+        Cmd::Hvmon { args } => {
+            let status = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            )
+            .current_dir(paths::root())
+            .args(["run", "--quiet", "-p", "hvmon", "--"])
+            .args(&args)
+            .status()?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
         Cmd::Bench { what } if what == "switch" => bench_switch::run(),
         Cmd::Bench { what } if what == "switch-profile" => bench_switch::profile(),
         Cmd::Bench { what } if bench_probe::handles(&what) => bench_probe::run(&what),
         Cmd::Bench { what } if what == "linux-boot" => bench_linux::run(),
         Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Experiment(a) => experiment::run_cli(&a),
-        Cmd::Layout { system, board } => firmware::print_layout(&board, &system),
+        Cmd::Layout { system, board } => {
+            let path = select::system(&board, &system)?;
+            firmware::print_layout(&board, &path.to_string_lossy())
+        }
         Cmd::Linux { boot } => {
             let art = linux::fetch_and_build()?;
             println!(
@@ -168,12 +226,22 @@ fn run() -> Result<()> {
 }
 
 impl BuildArgs {
-    fn to_spec(&self) -> firmware::SystemSpec {
-        let spec = firmware::SystemSpec::new(&self.board, &self.system, &self.features);
-        if self.no_default_features {
+    /// The system to build, after checking the board, the system name, the features and
+    /// the description itself (nothing is built when one of them is wrong).
+    fn to_spec(&self) -> Result<firmware::SystemSpec> {
+        let name = self
+            .name
+            .as_deref()
+            .or(self.system.as_deref())
+            .unwrap_or("hello");
+        let path = select::system(&self.board, name)?;
+        let spec = firmware::SystemSpec::new(&self.board, &path.to_string_lossy(), &self.features);
+        select::features(&spec.features)?;
+        select::config(&self.board, &spec.system)?;
+        Ok(if self.no_default_features {
             spec.plain()
         } else {
             spec
-        }
+        })
     }
 }

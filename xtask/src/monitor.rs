@@ -13,7 +13,7 @@
 //! lost, and it ends once QEMU has exited and the socket has gone quiet. One run at a time
 //! can use the port.
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::net::UdpSocket;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -165,6 +165,11 @@ impl Read for UdpStream {
 
 /// `cargo xtask run`: QEMU plus the live monitor. Returns the exit status for the process:
 /// QEMU's when it ended by itself (0 after the last VM's power-off), 130 when stopped.
+///
+/// On a terminal (and not under CI) the monitor's TUI shows the run and keeps its final view
+/// until the user presses `q`; otherwise console lines are printed as they come and the
+/// summary tables at the end. QEMU's own messages (its stderr) are kept out of the view and
+/// shown only when QEMU fails.
 pub fn run(
     img: &SystemImage,
     extra: &[String],
@@ -172,7 +177,7 @@ pub fn run(
     plain: bool,
 ) -> Result<i32> {
     let elf = Elf::load(&img.elf.to_string_lossy()).ok();
-    let tui = !plain && std::io::stdout().is_terminal();
+    let tui = !plain && view::can_show_tui();
     let dir = img.elf.parent().unwrap_or(Path::new(".")).to_path_buf();
     let qemu_done = Arc::new(AtomicBool::new(false));
     let mut udp = None;
@@ -195,88 +200,137 @@ pub fn run(
         (cmd, Source::Unix(sock.display().to_string()), None)
     };
     cmd.args(extra);
-    // Own process group: Ctrl-C goes to the monitor, which then stops QEMU.
-    cmd.stdin(Stdio::null()).process_group(0);
+    // Own process group: Ctrl-C goes to the monitor, which then stops QEMU. QEMU's stderr
+    // ("waiting for connection", warnings) is collected, not shown over the view.
+    cmd.stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
     eprintln!(
-        "xtask: booting {} under QEMU, telemetry from {source} (Ctrl-C to stop)",
-        img.elf.display()
+        "xtask: booting {} under QEMU{}",
+        img.spec.label(),
+        if tui { "" } else { " (Ctrl-C to stop)" }
     );
     if let Some(l) = &serial_log {
         eprintln!("xtask: serial output in {}", l.display());
     }
-    let mut qemu = cmd
+    let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {}", qemu::QEMU))?;
+    let mut qemu_err = child.stderr.take().expect("piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = qemu_err.read_to_string(&mut s);
+        s
+    });
+    // A watcher owns QEMU: it tells the stream (UDP) and the view when QEMU has exited, and
+    // stops it when the user quits first.
+    let quit = Arc::new(AtomicBool::new(false));
+    let note = Arc::new(std::sync::Mutex::new(None::<String>));
+    let watcher = {
+        let (done, quit, note) = (qemu_done.clone(), quit.clone(), note.clone());
+        std::thread::spawn(move || -> Result<Option<i32>> {
+            loop {
+                if let Some(st) = child.try_wait()? {
+                    done.store(true, Ordering::Release);
+                    if let Ok(mut n) = note.lock() {
+                        *n = Some(match st.code() {
+                            Some(0) => "run ended: every VM powered off, QEMU exited (0)".into(),
+                            Some(c) => format!("run ended: QEMU exited with status {c}"),
+                            None => format!("run ended: QEMU was stopped ({st})"),
+                        });
+                    }
+                    return Ok(st.code());
+                }
+                if quit.load(Ordering::Acquire) {
+                    return stop(&mut child);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     let opts = || LiveOptions {
         record: record.clone(),
         tui,
         quiet: false,
         elf: elf.as_ref().and_then(|e| Elf::load(&e.path).ok()),
         stats_every: Duration::from_secs(5),
+        linger: tui,
+        end_note: Some(note.clone()),
+        summary_at_end: !tui,
+        input: None,
     };
-    let (session, status) = match (&source, udp) {
-        (_, Some(udp)) => {
-            // Nothing closes a UDP stream: a watcher owns QEMU and tells the stream when it
-            // has exited; when the user quits first, the watcher stops it.
-            let quit = Arc::new(AtomicBool::new(false));
-            let watcher = {
-                let (done, quit) = (qemu_done.clone(), quit.clone());
-                std::thread::spawn(move || -> Result<Option<i32>> {
-                    loop {
-                        if let Some(st) = qemu.try_wait()? {
-                            done.store(true, Ordering::Release);
-                            return Ok(st.code());
-                        }
-                        if quit.load(Ordering::Acquire) {
-                            return stop(&mut qemu);
-                        }
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                })
-            };
-            let session = view::run_reader(&source, Box::new(udp), opts());
-            quit.store(true, Ordering::Release);
-            let status = watcher
-                .join()
-                .map_err(|_| anyhow::anyhow!("the QEMU watcher panicked"))??;
-            (session, status)
-        }
-        (Source::Unix(p), _) => {
-            let session =
-                connect_when_ready(Path::new(p), &mut qemu, || view::run(&source, opts()));
-            (session, stop(&mut qemu)?)
-        }
-        _ => {
-            let session = view::run(&source, opts());
-            (session, stop(&mut qemu)?)
+    let session = match (&source, udp) {
+        (_, Some(udp)) => view::run_reader(&source, Box::new(udp), opts()),
+        (Source::Unix(p), _) => connect_when_ready(Path::new(p), &qemu_done).and_then(|sock| {
+            // the socket's other direction is the UART's input: keys typed in the TUI
+            let mut o = opts();
+            o.input = Some(Box::new(sock.try_clone()?));
+            view::run_reader(&source, Box::new(sock), o)
+        }),
+        _ => view::run(&source, opts()),
+    };
+    quit.store(true, Ordering::Release);
+    let status = watcher
+        .join()
+        .map_err(|_| anyhow::anyhow!("the QEMU watcher panicked"))??;
+    let qemu_stderr = err_thread.join().unwrap_or_default();
+    let show_qemu = |why: &str| {
+        let text = qemu_messages(&qemu_stderr);
+        if !text.is_empty() {
+            eprintln!("xtask: {why}; QEMU said:\n{text}");
         }
     };
-    let session = session?;
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            show_qemu("the monitor stopped");
+            return Err(e);
+        }
+    };
+    if status.is_some_and(|c| c != 0) {
+        show_qemu(&format!("QEMU exited with status {}", status.unwrap_or(0)));
+    }
     let summary = Summary::of(&session);
     eprintln!("hvmon: {}", summary.line());
     if let Some(r) = &record {
-        eprintln!("xtask: raw stream recorded to {}", r.display());
+        eprintln!(
+            "xtask: raw stream recorded to {} (replay: cargo run -p hvmon -- summary {})",
+            r.display(),
+            r.display()
+        );
+    }
+    if !summary.clean() && status == Some(0) {
+        return Ok(3);
     }
     Ok(status.unwrap_or(130))
 }
 
-/// Runs `f` once QEMU's socket exists (retrying while it cannot connect yet).
-fn connect_when_ready<T>(
+/// QEMU's stderr without its expected chatter (the socket server's "waiting for connection").
+fn qemu_messages(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| !l.contains("waiting for connection") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Connects to QEMU's serial socket once it exists (retrying while it cannot connect yet).
+fn connect_when_ready(
     sock: &Path,
-    qemu: &mut Child,
-    mut f: impl FnMut() -> Result<T>,
-) -> Result<T> {
+    qemu_done: &AtomicBool,
+) -> Result<std::os::unix::net::UnixStream> {
     let start = Instant::now();
     loop {
-        if let Some(st) = qemu.try_wait()? {
-            bail!("QEMU exited before the monitor connected ({st})");
+        if qemu_done.load(Ordering::Acquire) {
+            bail!("QEMU exited before the monitor connected");
         }
         if sock.exists() {
-            match f() {
-                Err(e)
-                    if start.elapsed() < Duration::from_secs(10)
-                        && format!("{e:#}").contains("cannot connect") => {}
-                r => return r,
+            match std::os::unix::net::UnixStream::connect(sock) {
+                Ok(s) => return Ok(s),
+                Err(e) if start.elapsed() > Duration::from_secs(10) => {
+                    return Err(e).with_context(|| format!("cannot connect to {}", sock.display()));
+                }
+                Err(_) => {}
             }
         }
         if start.elapsed() > Duration::from_secs(10) {

@@ -31,6 +31,18 @@ impl TrapKind {
 }
 
 impl SwitchReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 6;
+    /// All reasons, in variant order (`reason as usize` indexes this).
+    pub const ALL: [SwitchReason; Self::COUNT] = [
+        SwitchReason::Start,
+        SwitchReason::Wfi,
+        SwitchReason::Irq,
+        SwitchReason::Slot,
+        SwitchReason::Exit,
+        SwitchReason::Yield,
+    ];
+
     pub const fn name(self) -> &'static str {
         match self {
             SwitchReason::Start => "start",

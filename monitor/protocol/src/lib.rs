@@ -43,6 +43,6 @@ pub use wire::{Event, Frame, Header, Hello, SwitchReason, TRAP_KINDS, TrapKind, 
 #[cfg(feature = "std")]
 pub use encode::frame_to_vec;
 #[cfg(feature = "std")]
-pub use seq::{SeqEvent, SeqTracker};
+pub use seq::{MAX_GAP, SeqEvent, SeqTracker, WINDOW};
 #[cfg(feature = "std")]
-pub use stream::{Item, Stats, StreamDecoder};
+pub use stream::{Item, MAX_CPUS, MAX_FRAME, Stats, StreamDecoder};

@@ -37,7 +37,7 @@ pub fn export(
     let mut exp: Box<dyn Exporter + '_> = match format {
         Format::Csv => Box::new(csv::Csv::new(out, elf)?),
         Format::Jsonl => Box::new(jsonl::Jsonl::new(out, elf)),
-        Format::Perfetto => Box::new(perfetto::Perfetto::new(out)),
+        Format::Perfetto => Box::new(perfetto::Perfetto::new(out, elf)),
     };
     let mut first_err = None;
     let session = Session::replay_file(recording, |info, u| {

@@ -1,10 +1,23 @@
 //! Perfetto / Chrome trace-event JSON (open in ui.perfetto.dev or chrome://tracing).
 //!
-//! Layout: process 0 "hypervisor" with one thread (track) per physical CPU, on which the running
-//! vCPU is a complete slice ("X") from one `Switch` to the next; traps, injections, hypercalls,
-//! markers and drops are instant events ("i") on that track; `Counters` become counter tracks
-//! ("C") per CPU; each VM's console lines are instants on a track of their own (tid 1000 + vm).
-//! Timestamps are microseconds since the first record, from the hello's counter frequency.
+//! Layout (process 0 "hypervisor"):
+//! - per physical CPU a track `cpu N` on which the running vCPU is a complete slice ("X") from
+//!   one `Switch` to the next (the switch itself is an instant naming its reason);
+//! - per physical CPU a track `cpu N hypervisor` with one slice per exit (trap entry → ERET:
+//!   the time spent in the hypervisor is visible), injections as zero-length slices inside
+//!   them, hypercalls, markers and drops as instants;
+//! - a flow arrow from each interrupt injected into a vCPU that was not running to the start
+//!   of the slice of the switch that runs it;
+//! - a `hypervisor log` track (log frames, decoded with the ELF's defmt table when given);
+//! - per VM a console track (one instant per line) that also shows the VM's exit;
+//! - counter tracks per CPU: the hypervisor's own totals (`Counters`) and records dropped.
+//!
+//! Timestamps are microseconds since the first record; every slice's start and end are
+//! converted from counter ticks the same way, so slices on one track nest exactly.
+//!
+//! Events are written as they are made (the format does not need them sorted), so memory does
+//! not grow with the recording: a flow's start is held back (one per vCPU at most) until the
+//! switch that ends it, and dropped if none comes.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,38 +27,76 @@ use hv_protocol::{Event, TrapKind};
 use serde_json::{Value, json};
 
 use super::Exporter;
+use crate::elf::{Elf, log_text};
 use crate::info::Info;
 use crate::session::{Session, Update};
 use crate::time::Clock;
 
+/// Thread id of CPU `n`'s hypervisor track.
+pub const HV_TID: u64 = 500;
 /// Thread id of VM `vm`'s console track.
-const CONSOLE_TID: u64 = 1000;
+pub const CONSOLE_TID: u64 = 1000;
+/// Thread id of the hypervisor log.
+pub const LOG_TID: u64 = 2000;
 
 pub struct Perfetto<'a> {
     out: &'a mut dyn Write,
-    events: Vec<Value>,
+    elf: Option<&'a Elf>,
+    /// Events written so far (for the separating commas).
+    written: u64,
+    /// The first write error (reported at the end).
+    err: Option<std::io::Error>,
     t0: Option<u64>,
     clock: Clock,
-    /// Per CPU: running vCPU label and the slice start (ticks).
-    open: BTreeMap<u16, (String, u64)>,
-    named_cpus: BTreeMap<u16, ()>,
-    named_vms: BTreeMap<u16, ()>,
+    /// Per CPU: running vCPU, its label and the slice start (ticks).
+    open: BTreeMap<u16, (u16, String, u64)>,
+    /// vCPUs with an injection waiting for the switch that runs them: the flow's start.
+    waiting: BTreeMap<u16, (u64, Value)>,
+    next_flow: u64,
+    named: BTreeMap<u64, ()>,
+    dropped: BTreeMap<u16, u64>,
     last_ts: u64,
 }
 
 impl<'a> Perfetto<'a> {
-    pub fn new(out: &'a mut dyn Write) -> Self {
-        Perfetto {
+    pub fn new(out: &'a mut dyn Write, elf: Option<&'a Elf>) -> Self {
+        let mut p = Perfetto {
             out,
-            events: vec![
-                json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}),
-            ],
+            elf,
+            written: 0,
+            err: None,
             t0: None,
             clock: Clock::new(0),
             open: BTreeMap::new(),
-            named_cpus: BTreeMap::new(),
-            named_vms: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            next_flow: 1,
+            named: BTreeMap::new(),
+            dropped: BTreeMap::new(),
             last_ts: 0,
+        };
+        p.push(
+            json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}),
+        );
+        p
+    }
+
+    /// Writes one event.
+    fn push(&mut self, e: Value) {
+        if self.err.is_some() {
+            return;
+        }
+        let sep: &[u8] = if self.written == 0 {
+            b"{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
+        } else {
+            b",\n"
+        };
+        let r = self
+            .out
+            .write_all(sep)
+            .and_then(|_| serde_json::to_writer(&mut *self.out, &e).map_err(std::io::Error::from));
+        match r {
+            Ok(()) => self.written += 1,
+            Err(e) => self.err = Some(e),
         }
     }
 
@@ -56,32 +107,47 @@ impl<'a> Perfetto<'a> {
 
     fn instant(&mut self, tid: u64, ts: u64, name: String, args: Value) {
         let ts = self.us(ts);
-        self.events.push(json!({"ph": "i", "s": "t", "pid": 0, "tid": tid, "ts": ts, "name": name, "args": args}));
+        self.push(json!({"ph": "i", "s": "t", "pid": 0, "tid": tid, "ts": ts, "name": name, "args": args}));
+    }
+
+    fn slice(&mut self, tid: u64, start: u64, end: u64, name: String, args: Value) {
+        let (ts, te) = (self.us(start), self.us(end.max(start)));
+        self.push(json!({"ph": "X", "pid": 0, "tid": tid, "ts": ts, "dur": te - ts, "name": name, "args": args}));
     }
 
     fn close_slice(&mut self, cpu: u16, end: u64) {
-        if let Some((name, start)) = self.open.remove(&cpu) {
-            let (ts, dur) = (self.us(start), self.us(end) - self.us(start));
-            self.events
-                .push(json!({"ph": "X", "pid": 0, "tid": cpu, "ts": ts, "dur": dur, "name": name}));
+        if let Some((_, name, start)) = self.open.remove(&cpu) {
+            self.slice(u64::from(cpu), start, end, name, json!({}));
         }
     }
 
-    fn name_thread(&mut self, tid: u64, name: String, sort: u64) {
-        self.events.push(
+    fn track(&mut self, tid: u64, name: impl FnOnce() -> String) {
+        if self.named.insert(tid, ()).is_some() {
+            return;
+        }
+        let name = name();
+        self.push(
             json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_name", "args": {"name": name}}),
         );
-        self.events.push(json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": sort}}));
+        self.push(json!({"ph": "M", "pid": 0, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}));
     }
 
     fn record(&mut self, info: Option<&Info>, cpu: u16, ts: u64, e: &Event<'_>) {
         let label = |v: u16| info.map_or(format!("vcpu{v}"), |i| i.vcpu_label(v));
         let tid = u64::from(cpu);
+        let hv = HV_TID + u64::from(cpu);
+        self.track(tid, || format!("cpu {cpu}"));
+        self.track(hv, || format!("cpu {cpu} hypervisor"));
         match *e {
             Event::Switch { to, reason, .. } => {
                 self.close_slice(cpu, ts);
                 if let Some(v) = to {
-                    self.open.insert(cpu, (label(v), ts));
+                    self.open.insert(cpu, (v, label(v), ts));
+                    if let Some((id, start)) = self.waiting.remove(&v) {
+                        self.push(start);
+                        let t = self.us(ts);
+                        self.push(json!({"ph": "f", "bp": "e", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": tid, "ts": t}));
+                    }
                 }
                 self.instant(tid, ts, format!("switch ({})", reason.name()), json!({}));
             }
@@ -91,7 +157,13 @@ impl<'a> Perfetto<'a> {
                 duration_ticks,
             } => {
                 let args = json!({"vcpu": label(vcpu), "duration_ns": self.clock.ns(duration_ticks.into())});
-                self.instant(tid, ts, format!("trap {}", kind.name()), args);
+                self.slice(
+                    hv,
+                    ts,
+                    ts.saturating_add(duration_ticks.into()),
+                    format!("exit {}", kind.name()),
+                    args,
+                );
             }
             Event::IrqInjected {
                 vcpu,
@@ -99,12 +171,20 @@ impl<'a> Perfetto<'a> {
                 latency_ticks,
             } => {
                 let args = json!({"vcpu": label(vcpu), "intid": intid, "latency_ns": self.clock.ns(latency_ticks.into())});
-                self.instant(tid, ts, format!("inject {intid}"), args);
+                self.slice(hv, ts, ts, format!("inject {intid}"), args);
+                let running = self.open.values().any(|(v, _, _)| *v == vcpu);
+                if !running && !self.waiting.contains_key(&vcpu) {
+                    let id = self.next_flow;
+                    self.next_flow += 1;
+                    let t = self.us(ts);
+                    let start = json!({"ph": "s", "id": id, "cat": "wake-up", "name": "irq → run", "pid": 0, "tid": hv, "ts": t});
+                    self.waiting.insert(vcpu, (id, start));
+                }
             }
             Event::Hypercall { vcpu, func, result } => {
                 let args =
                     json!({"vcpu": label(vcpu), "func": format!("{func:#x}"), "result": result});
-                self.instant(tid, ts, format!("hvc {func:#x}"), args);
+                self.instant(hv, ts, format!("hvc {func:#x}"), args);
             }
             Event::Counters {
                 traps_by_kind,
@@ -117,28 +197,40 @@ impl<'a> Perfetto<'a> {
                     .map(|(k, n)| (k.name().to_owned(), json!(n)))
                     .collect();
                 let t = self.us(ts);
-                self.events.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} traps"), "args": traps}));
-                self.events.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} switches"), "args": {"switches": switches, "injected": injected}}));
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} exits"), "args": traps}));
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} switches"), "args": {"switches": switches, "injected": injected}}));
             }
             Event::Dropped { count } => {
-                self.instant(tid, ts, format!("dropped {count}"), json!({}))
+                let total = self.dropped.entry(cpu).or_default();
+                *total += u64::from(count);
+                let total = *total;
+                self.instant(hv, ts, format!("dropped {count}"), json!({}));
+                let t = self.us(ts);
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("cpu{cpu} records dropped"), "args": {"dropped": total}}));
             }
             Event::Marker { vcpu, id, value } => self.instant(
-                tid,
+                hv,
                 ts,
                 format!("marker {id}"),
                 json!({"vcpu": label(vcpu), "value": value}),
             ),
             Event::VmExit { vm, reason } => {
                 let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+                let ctid = CONSOLE_TID + u64::from(vm);
+                self.track(ctid, || format!("{name} console"));
                 self.instant(
-                    tid,
+                    ctid,
                     ts,
                     format!("{name} exit ({})", reason.name()),
                     json!({}),
                 );
             }
-            Event::Console { .. } | Event::Log { .. } => {}
+            Event::Log { defmt_frame } => {
+                self.track(LOG_TID, || "hypervisor log".into());
+                let text = log_text(self.elf, defmt_frame);
+                self.instant(LOG_TID, ts, text, json!({"cpu": cpu}));
+            }
+            Event::Console { .. } => {}
         }
     }
 }
@@ -150,17 +242,14 @@ impl Exporter for Perfetto<'_> {
             Update::Record(h, e) => {
                 self.t0.get_or_insert(h.ts);
                 self.last_ts = self.last_ts.max(h.ts);
-                if self.named_cpus.insert(h.cpu, ()).is_none() {
-                    self.name_thread(u64::from(h.cpu), format!("cpu {}", h.cpu), u64::from(h.cpu));
-                }
                 self.record(info, h.cpu, h.ts, e);
             }
             Update::ConsoleLine { vm, line } => {
                 let tid = CONSOLE_TID + u64::from(*vm);
-                if self.named_vms.insert(*vm, ()).is_none() {
+                self.track(tid, || {
                     let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(*vm));
-                    self.name_thread(tid, format!("{name} console"), tid);
-                }
+                    format!("{name} console")
+                });
                 let ts = self.last_ts;
                 self.instant(tid, ts, line.to_string(), json!({}));
             }
@@ -174,9 +263,15 @@ impl Exporter for Perfetto<'_> {
         for cpu in cpus {
             self.close_slice(cpu, self.last_ts);
         }
-        let doc = json!({"displayTimeUnit": "ns", "traceEvents": std::mem::take(&mut self.events)});
-        serde_json::to_writer(&mut *self.out, &doc)?;
-        writeln!(self.out)?;
+        // flows whose switch never came are not written
+        self.waiting.clear();
+        if self.written == 0 {
+            self.push(json!({"ph": "M", "pid": 0, "name": "process_name", "args": {"name": "hypervisor"}}));
+        }
+        if let Some(e) = self.err.take() {
+            return Err(e.into());
+        }
+        self.out.write_all(b"\n]}\n")?;
         self.out.flush()?;
         Ok(())
     }

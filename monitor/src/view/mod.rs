@@ -4,6 +4,9 @@
 //! and the main thread decodes, records and displays — so a slow terminal never makes the reader
 //! miss bytes on a serial line. With a terminal on stdout the display is a TUI ([`tui`]), without
 //! one it is plain lines ([`plain`]): console lines tagged `[vm] …` and a periodic stats line.
+//!
+//! When the stream ends the TUI keeps its last picture, marked as ended, until the user
+//! presses `q` ([`LiveOptions::linger`]); plain output ends with the summary tables.
 
 pub mod plain;
 pub mod state;
@@ -12,9 +15,9 @@ pub mod tui;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -36,6 +39,22 @@ pub struct LiveOptions {
     pub elf: Option<Elf>,
     /// Period of the plain mode's stats line.
     pub stats_every: Duration,
+    /// TUI: stay on screen after the stream ended, until the user quits.
+    pub linger: bool,
+    /// What the TUI shows when the stream ended (e.g. QEMU's exit status), set by the caller.
+    pub end_note: Option<Arc<Mutex<Option<String>>>>,
+    /// Plain output: print the summary tables at the end.
+    pub summary_at_end: bool,
+    /// Where keys typed in the TUI go (the serial port's other direction), if anywhere.
+    pub input: Option<Box<dyn Write + Send>>,
+}
+
+/// Whether a TUI can be shown: stdout is a terminal and this is not CI. (Keys are read from
+/// the controlling terminal, so stdin may be the stream: `synth | hvmon live -`.)
+pub fn can_show_tui() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v == "false" || v == "0")
 }
 
 /// What the reader thread sends.
@@ -54,7 +73,7 @@ pub fn run(source: &Source, opts: LiveOptions) -> Result<Session> {
 pub fn run_reader(
     source: &Source,
     mut reader: Box<dyn Read + Send>,
-    opts: LiveOptions,
+    mut opts: LiveOptions,
 ) -> Result<Session> {
     let (tx, rx) = mpsc::sync_channel::<Chunk>(1024);
     std::thread::spawn(move || {
@@ -84,29 +103,50 @@ pub fn run_reader(
     };
     let mut state = LiveState::new(opts.elf);
     let mut ui = if opts.tui {
-        Some(tui::Tui::start()?)
+        Some(tui::Tui::start(opts.input.take())?)
     } else {
         None
     };
+    let mut ended: Option<String> = None;
     let result = (|| -> Result<()> {
         loop {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Chunk::Data(d)) => {
-                    if let Some(f) = file.as_mut() {
-                        f.write_all(&d)?;
+            if ended.is_some() {
+                // the stream is over: keep the picture until the user leaves
+                std::thread::sleep(Duration::from_millis(50));
+            } else {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Chunk::Data(d)) => {
+                        if let Some(f) = file.as_mut() {
+                            f.write_all(&d)?;
+                        }
+                        state.feed(&d)?;
                     }
-                    state.feed(&d)?;
+                    Ok(Chunk::End(None)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        if !(opts.tui && opts.linger) {
+                            return Ok(());
+                        }
+                        state.finish();
+                        ended = Some("stream ended".into());
+                    }
+                    Ok(Chunk::End(Some(e))) => {
+                        return Err(e).context(format!("reading {source}"));
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
                 }
-                Ok(Chunk::End(None)) => return Ok(()),
-                Ok(Chunk::End(Some(e))) => return Err(e).context(format!("reading {source}")),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if let (Some(e), Some(n)) = (
+                ended.as_mut(),
+                opts.end_note
+                    .as_ref()
+                    .and_then(|note| note.lock().ok().and_then(|n| n.clone())),
+            ) {
+                *e = n;
             }
             let quit = match ui.as_mut() {
-                Some(t) => t.tick(&mut state, source)?,
+                Some(t) => t.tick(&mut state, source, ended.as_deref())?,
                 None if !opts.quiet => {
                     plain::tick(&mut state, opts.stats_every)?;
                     false
@@ -126,7 +166,10 @@ pub fn run_reader(
     }
     state.finish();
     if !opts.tui && !opts.quiet {
-        plain::tick(&mut state, opts.stats_every)?;
+        plain::tick(&mut state, Duration::MAX)?;
+        if opts.summary_at_end {
+            plain::summary(&state)?;
+        }
     }
     result?;
     Ok(state.session)

@@ -12,7 +12,11 @@ use crate::summary::{Percentiles, Summary};
 pub fn tick(state: &mut LiveState, every: Duration) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for (vm, line) in std::mem::take(&mut state.fresh) {
-        writeln!(out, "[{}] {line}", state.pane_name(vm))?;
+        if vm == super::state::HV_LOG {
+            writeln!(out, "hv: {line}")?;
+        } else {
+            writeln!(out, "[{}] {line}", state.pane_name(vm))?;
+        }
     }
     if state.last_stats_line.elapsed() >= every {
         state.last_stats_line = Instant::now();
@@ -22,16 +26,32 @@ pub fn tick(state: &mut LiveState, every: Duration) -> Result<()> {
     Ok(())
 }
 
-/// `-- frames … | cpu0 120 sw/s 3400 traps/s | irq p50/p99 … ns`
+/// The summary tables (as `hvmon summary` prints them), after the run.
+pub fn summary(state: &LiveState) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    write!(out, "{}", Summary::of(&state.session).text())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `-- frames … | cpu0 120 switches/s 3400 exits/s | irq injection p50 … p99 …`
 pub fn stats_line(state: &LiveState) -> String {
     let summary = Summary::of(&state.session);
     let mut s = format!("-- {}", summary.line());
     for (cpu, r) in &state.rates {
-        s += &format!(" | cpu{cpu} {:.0} sw/s {:.0} traps/s", r.switches, r.traps);
+        s += &format!(
+            " | cpu{cpu} {:.0} switches/s {:.0} exits/s",
+            r.switches, r.traps
+        );
     }
     let irq = Percentiles::of(&state.session.metrics.irq_latency_ns);
     if irq.count > 0 {
-        s += &format!(" | irq p50 {} p99 {} ns", irq.p50, irq.p99);
+        s += &format!(
+            " | irq injection p50 {} p99 {}",
+            crate::time::fmt_ns(irq.p50 as f64),
+            crate::time::fmt_ns(irq.p99 as f64)
+        );
     }
     s
 }

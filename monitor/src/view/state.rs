@@ -9,8 +9,10 @@ use hv_protocol::Event;
 use crate::elf::{Elf, log_text};
 use crate::session::{Session, Update};
 
-/// Scroll-back per console.
+/// Scroll-back per console: lines, and bytes (whichever is reached first). Panes exist only
+/// for VMs of the hello and the hypervisor log, so the scroll-back is bounded too.
 const LINES: usize = 500;
+const PANE_BYTES: usize = 64 * 1024;
 
 /// Pseudo-VM id of the hypervisor's own log pane.
 pub const HV_LOG: u16 = u16::MAX;
@@ -88,10 +90,11 @@ impl LiveState {
 
     fn push_line(&mut self, vm: u16, line: String) {
         let c = self.consoles.entry(vm).or_default();
-        if c.len() == LINES {
-            c.pop_front();
-        }
         c.push_back(line.clone());
+        let mut bytes: usize = c.iter().map(String::len).sum();
+        while c.len() > LINES || (bytes > PANE_BYTES && c.len() > 1) {
+            bytes -= c.pop_front().map_or(0, |l| l.len());
+        }
         self.fresh.push((vm, line));
     }
 
