@@ -24,6 +24,7 @@ mod image {
     pub mod smccc;
     pub mod state;
     pub mod sync;
+    pub mod sysreg;
     pub mod telemetry;
     pub mod vmctl;
     pub mod vmload;

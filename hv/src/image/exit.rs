@@ -77,6 +77,9 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             vcpu.regs.elr += advance;
             Outcome::Continue
         }
+        Trap::SysReg(acc) if !acc.reg.is_gic_cpu_interface() => {
+            super::sysreg::handle(vcpu, acc, advance)
+        }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
             inject_fault(
                 vcpu,

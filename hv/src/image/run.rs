@@ -106,8 +106,9 @@ pub fn run_cpu(cpu_index: usize) -> ! {
 /// semantics: other registers and the EL1 state come out of reset).
 pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     if ctx.loaded == Some(index) {
-        // Its registers in the CPU are stale now; they must not be saved over the reset.
-        ctx.loaded = None;
+        // Unloaded first (its debug comparators off, its timer stopped); the reset below
+        // replaces what was saved.
+        unload(ctx);
     }
     // SAFETY: the caller passes a vCPU of this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(index) };
@@ -226,6 +227,8 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
 
 /// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
 fn unload(ctx: &mut CpuCtx) {
+    // The loaded vCPU's FP/SIMD registers must be in the CPU to be saved (lwvm/).
+    super::lwvm::before_full_vm(ctx.index);
     if let Some(old) = ctx.loaded.take() {
         // SAFETY: `old` was loaded by this CPU, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(old) };
