@@ -6,6 +6,8 @@
 //! FP/SIMD values are moved by single asm blocks ([`fp_load_wait_store`]): compiled Rust
 //! may use the vector registers for copies, so between loading a pattern and reading
 //! it back nothing but assembly runs.
+// Each of the two programs uses a different part of this module.
+#![allow(dead_code)]
 use core::arch::asm;
 
 use guest_rt::exceptions::catch;
