@@ -68,7 +68,7 @@ impl State {
         let mut q = [0u128; 32];
         for (i, r) in q.iter_mut().enumerate() {
             let hi = (tag << 48) | 0xf900_0000_0000 | i as u64;
-            let lo = (tag << 48) | 0x5ec7_e700 | ((i as u64) << 8);
+            let lo = (tag << 48) | 0x5ec7_0000 | i as u64;
             *r = ((hi as u128) << 64) | lo as u128;
         }
         // Writable FPCR bits (DN, RMode; AHP) and FPSR flags (QC, cumulative), distinct.

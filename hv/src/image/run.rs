@@ -251,6 +251,7 @@ fn switch_to(ctx: &mut CpuCtx, v: usize) {
     // SAFETY: `v` comes from this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(v) };
     vcpu.el1.restore();
+    hv_arch::features::set_pmu_shared(vm.pmu_shared);
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);
     regs::set_vmpidr(d.vmpidr);

@@ -14,14 +14,17 @@ use super::exit::{Outcome, inject_fault};
 use super::generated::SYSTEM;
 use super::state::Vcpu;
 
-/// Emulates the trapped access `acc` of the loaded vCPU; `advance` is the trapping
+/// Emulates the trapped access `acc` of the loaded vCPU `v`; `advance` is the trapping
 /// instruction's length.
-pub fn handle(vcpu: &mut Vcpu, acc: SysRegAccess, advance: u64) -> Outcome {
+pub fn handle(v: usize, vcpu: &mut Vcpu, acc: SysRegAccess, advance: u64) -> Outcome {
     let value = vcpu.regs.get(acc.rt as usize);
     let read = match emul::classify(&acc) {
         Emul::IdRead(r) => {
-            let ipa_bits = idreg::ipa_bits(SYSTEM.hv.vtcr_el2);
-            Some(idreg::sanitise(r, features::read_id(r), ipa_bits))
+            let view = idreg::VmView {
+                ipa_bits: idreg::ipa_bits(SYSTEM.hv.vtcr_el2),
+                pmu: SYSTEM.vms[SYSTEM.vcpus[v].vm as usize].pmu_shared,
+            };
+            Some(idreg::sanitise(r, features::read_id(r), view))
         }
         Emul::SetWay => {
             debug::clean_invalidate_set_way(value);

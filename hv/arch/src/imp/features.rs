@@ -18,6 +18,7 @@ static SME: AtomicBool = AtomicBool::new(false);
 static AMU: AtomicBool = AtomicBool::new(false);
 static DFR0: AtomicU64 = AtomicU64::new(0);
 static HCR_EXTRA: AtomicU64 = AtomicU64::new(0);
+static MDCR: AtomicU64 = AtomicU64::new(0);
 
 macro_rules! mrs {
     ($name:literal) => {{
@@ -131,11 +132,8 @@ pub fn init_cpu() {
     if field(dfr0, 40) != 0 {
         mdcr |= MDCR_TTRF;
     }
-    // SAFETY: MDCR_EL2 only selects which debug, PMU, SPE and trace accesses of EL0/EL1
-    // trap to EL2 and which counters are the guests'; E2PB = E2TB = 0b00 keep the
-    // profiling and trace buffers EL2's (EL1 accesses trap); TDE = 0 leaves a guest's
-    // debug exceptions at its EL1.
-    unsafe { asm!("msr mdcr_el2, {}", "isb", in(reg) mdcr, options(nomem, nostack)) };
+    MDCR.store(mdcr, Ordering::Relaxed);
+    set_pmu_shared(false);
 
     if field(mmfr1, 40) != 0 {
         // SAFETY: HCRX_EL2 (present with FEAT_HCX) = 0 enables none of its EL0/EL1
@@ -143,6 +141,21 @@ pub fn init_cpu() {
         // effect on EL2 itself.
         unsafe { asm!("msr s3_4_c1_c2_2, xzr", "isb", options(nomem, nostack)) };
     }
+}
+
+/// Sets MDCR_EL2 for the vCPU about to run: the PMU trapped (hidden), or passed through
+/// to a VM configured to share it (`pmu = "shared"`). The ERET into the guest
+/// synchronises the write.
+pub fn set_pmu_shared(shared: bool) {
+    let mut mdcr = MDCR.load(Ordering::Relaxed);
+    if shared {
+        mdcr &= !(MDCR_TPM | MDCR_TPMCR);
+    }
+    // SAFETY: MDCR_EL2 only selects which debug, PMU, SPE and trace accesses of EL0/EL1
+    // trap to EL2 and which counters are the guests'; E2PB = E2TB = 0b00 keep the
+    // profiling and trace buffers EL2's (EL1 accesses trap); TDE = 0 leaves a guest's
+    // debug exceptions at its EL1; the hypervisor does not use the PMU.
+    unsafe { asm!("msr mdcr_el2, {}", in(reg) mdcr, options(nomem, nostack)) };
 }
 
 /// MDCR_EL2.TPMCR: PMCR_EL0 accesses trap.

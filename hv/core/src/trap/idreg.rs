@@ -40,6 +40,9 @@ pub enum Policy {
     Fixed(u8),
     /// The physical address range, at most what the VM's stage 2 covers.
     IpaRange,
+    /// The hardware's value for a VM that shares the physical PMU (`pmu = "shared"`),
+    /// else zero.
+    IfPmu,
 }
 
 /// A 4-bit field at `shift` and its policy.
@@ -55,7 +58,7 @@ const fn f(shift: u8, policy: Policy) -> Field {
     Field { shift, policy }
 }
 
-use Policy::{Fixed, IpaRange, Max, Pass};
+use Policy::{Fixed, IfPmu, IpaRange, Max, Pass};
 
 /// A register of the ID space this module shows (anything else reads as zero).
 #[derive(Debug, Clone, Copy)]
@@ -84,10 +87,11 @@ const PFR0: &[Field] = &[
 /// RNDR_trap, CSV2_frac, NMI and newer fields hidden.
 const PFR1: &[Field] = &[f(0, Pass), f(4, Pass)];
 /// ID_AA64DFR0_EL1: the debug architecture (up to Armv8.4's), the breakpoints,
-/// watchpoints and context comparators (emulated per vCPU); no double lock; PMU, trace,
-/// SPE, TRBE, BRBE, MTPMU hidden.
+/// watchpoints and context comparators (emulated per vCPU); no double lock; the PMU
+/// only to a VM that shares it; trace, SPE, TRBE, BRBE, MTPMU hidden.
 const DFR0: &[Field] = &[
     f(0, Max(9)),
+    f(8, IfPmu),
     f(12, Pass),
     f(20, Pass),
     f(28, Pass),
@@ -249,9 +253,18 @@ pub fn shown(reg: SysReg) -> Option<&'static IdReg> {
     SHOWN.iter().find(|r| r.reg == reg)
 }
 
+/// What a VM's ID registers depend on besides the hardware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmView {
+    /// The VMs' IPA width (stage-2 input size).
+    pub ipa_bits: u8,
+    /// The VM shares the physical PMU.
+    pub pmu: bool,
+}
+
 /// The value a VM reads from ID register `reg` (in the TID3 space), given the
-/// hardware's value `hw` (0 for a register not in [`SHOWN`]) and the VMs' IPA width.
-pub fn sanitise(reg: SysReg, hw: u64, ipa_bits: u8) -> u64 {
+/// hardware's value `hw` (0 for a register not in [`SHOWN`]).
+pub fn sanitise(reg: SysReg, hw: u64, vm: VmView) -> u64 {
     let Some(r) = shown(reg) else {
         return 0;
     };
@@ -261,7 +274,9 @@ pub fn sanitise(reg: SysReg, hw: u64, ipa_bits: u8) -> u64 {
             Pass => have,
             Max(m) => have.min(m),
             Fixed(x) => x,
-            IpaRange => have.min(pa_range_for(ipa_bits)),
+            IpaRange => have.min(pa_range_for(vm.ipa_bits)),
+            IfPmu if vm.pmu => have,
+            IfPmu => 0,
         };
         v | ((show as u64 & 0xF) << fld.shift)
     })
@@ -275,7 +290,7 @@ mod tests {
     /// PMUv3, trace, SPE, 52-bit PA, VH, LOR.
     const MAX_PFR0: u64 = 0x1201_1111_2222;
     const MAX_PFR1: u64 = 0x0100_0221;
-    const MAX_DFR0: u64 = 0x0000_0009_f031_5096;
+    const MAX_DFR0: u64 = 0x0000_0001_f031_5696;
     const MAX_MMFR0: u64 = 0x0000_1000_0010_0f46;
     const MAX_MMFR1: u64 = 0x0011_1012_1122;
 
@@ -283,27 +298,50 @@ mod tests {
         (v >> shift) & 0xF
     }
 
+    fn view(ipa_bits: u8) -> VmView {
+        VmView {
+            ipa_bits,
+            pmu: false,
+        }
+    }
+
+    #[test]
+    fn pmu_only_for_a_vm_that_shares_it() {
+        let shared = VmView {
+            ipa_bits: 40,
+            pmu: true,
+        };
+        let dfr0 = SysReg::ID_AA64DFR0_EL1;
+        assert_eq!(
+            field(sanitise(dfr0, MAX_DFR0, shared), 8),
+            field(MAX_DFR0, 8)
+        );
+        assert_eq!(field(sanitise(dfr0, MAX_DFR0, view(40)), 8), 0);
+        // Shared or not, SPE and trace stay hidden.
+        assert_eq!(sanitise(dfr0, MAX_DFR0, shared) >> 32 & 0xF, 0);
+    }
+
     #[test]
     fn hidden_features_read_as_absent() {
-        let pfr0 = sanitise(SysReg::ID_AA64PFR0_EL1, MAX_PFR0 | (0xF << 28), 40);
+        let pfr0 = sanitise(SysReg::ID_AA64PFR0_EL1, MAX_PFR0 | (0xF << 28), view(40));
         assert_eq!(field(pfr0, 32), 0, "SVE");
         assert_eq!(field(pfr0, 28), 0, "RAS");
         assert_eq!(field(pfr0, 44), 0, "AMU");
         assert_eq!(field(pfr0, 8), 0, "EL2");
         assert_eq!(field(pfr0, 0), 1, "EL0 AArch64 only");
         assert_eq!(field(pfr0, 4), 1, "EL1 AArch64 only");
-        let pfr1 = sanitise(SysReg::ID_AA64PFR1_EL1, MAX_PFR1, 40);
+        let pfr1 = sanitise(SysReg::ID_AA64PFR1_EL1, MAX_PFR1, view(40));
         assert_eq!(field(pfr1, 8), 0, "MTE");
         assert_eq!(field(pfr1, 24), 0, "SME");
         assert_eq!(field(pfr1, 0), 1, "BTI stays");
-        let dfr0 = sanitise(SysReg::ID_AA64DFR0_EL1, MAX_DFR0, 40);
+        let dfr0 = sanitise(SysReg::ID_AA64DFR0_EL1, MAX_DFR0, view(40));
         assert_eq!(field(dfr0, 8), 0, "PMUVer");
         assert_eq!(field(dfr0, 4), 0, "TraceVer");
         assert_eq!(field(dfr0, 32), 0, "PMSVer");
         assert_eq!(field(dfr0, 36), 0xF, "no double lock");
         assert_eq!(field(dfr0, 12), field(MAX_DFR0, 12), "breakpoints");
         assert_eq!(field(dfr0, 20), field(MAX_DFR0, 20), "watchpoints");
-        let mmfr1 = sanitise(SysReg::ID_AA64MMFR1_EL1, MAX_MMFR1, 40);
+        let mmfr1 = sanitise(SysReg::ID_AA64MMFR1_EL1, MAX_MMFR1, view(40));
         assert_eq!(field(mmfr1, 8), 0, "VH");
         assert_eq!(field(mmfr1, 16), 0, "LOR");
         assert_eq!(field(mmfr1, 20), field(MAX_MMFR1, 20), "PAN stays");
@@ -325,7 +363,7 @@ mod tests {
         ] {
             let r = SysReg::new(3, 0, 0, crm, op2);
             assert!(r.is_id_register());
-            assert_eq!(sanitise(r, u64::MAX, 48), 0, "{r:?}");
+            assert_eq!(sanitise(r, u64::MAX, view(48)), 0, "{r:?}");
         }
     }
 
@@ -333,12 +371,14 @@ mod tests {
     fn never_more_than_the_hardware() {
         for r in SHOWN {
             for hw in [0, u64::MAX, 0x1234_5678_9abc_def0, MAX_PFR0, MAX_DFR0] {
-                let v = sanitise(r.reg, hw, 52);
+                let v = sanitise(r.reg, hw, view(52));
                 for fld in r.fields {
                     let (have, show) = (field(hw, fld.shift), field(v, fld.shift));
                     match fld.policy {
                         Pass => assert_eq!(show, have),
-                        Max(_) | IpaRange => assert!(show <= have, "{:?} {}", r.reg, fld.shift),
+                        Max(_) | IpaRange | IfPmu => {
+                            assert!(show <= have, "{:?} {}", r.reg, fld.shift)
+                        }
                         Fixed(x) => assert_eq!(show, x as u64),
                     }
                 }
@@ -359,10 +399,10 @@ mod tests {
         assert_eq!(pa_range_for(20), 0);
         // T0SZ 24: 40-bit IPA; the 52-bit hardware range is cut to 40 bits.
         assert_eq!(ipa_bits(0x8002_3558), 40);
-        let mmfr0 = sanitise(SysReg::ID_AA64MMFR0_EL1, MAX_MMFR0, 40);
+        let mmfr0 = sanitise(SysReg::ID_AA64MMFR0_EL1, MAX_MMFR0, view(40));
         assert_eq!(field(mmfr0, 0), 2);
         // A smaller hardware range stays.
-        assert_eq!(field(sanitise(SysReg::ID_AA64MMFR0_EL1, 1, 48), 0), 1);
+        assert_eq!(field(sanitise(SysReg::ID_AA64MMFR0_EL1, 1, view(48)), 0), 1);
         // 4K/64K granule fields (signed: 0 = supported, 0xF = not) pass unchanged.
         assert_eq!(field(mmfr0, 28), field(MAX_MMFR0, 28));
         assert_eq!(field(mmfr0, 24), field(MAX_MMFR0, 24));
