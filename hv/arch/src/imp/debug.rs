@@ -48,12 +48,12 @@ macro_rules! wr_dbg {
 pub fn load(d: &VDebug, c: Comparators) {
     for n in 0..c.breakpoints as usize {
         wr_dbg!("bcr", n, 0);
-        wr_dbg!("bvr", n, d.bvr[n]);
+        wr_dbg!("bvr", n, d.bvr(n));
         wr_dbg!("bcr", n, d.hw_bcr(n));
     }
     for n in 0..c.watchpoints as usize {
         wr_dbg!("wcr", n, 0);
-        wr_dbg!("wvr", n, d.wvr[n]);
+        wr_dbg!("wvr", n, d.wvr(n));
         wr_dbg!("wcr", n, d.hw_wcr(n));
     }
     isb();

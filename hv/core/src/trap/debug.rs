@@ -151,22 +151,19 @@ const HMC_SSC: u64 = 0xE000;
 /// One vCPU's debug registers. All zero at reset (comparators disabled, OS lock clear).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VDebug {
-    /// DBGBVR<n>_EL1.
-    pub bvr: [u64; MAX_COMPARATORS],
-    /// DBGBCR<n>_EL1 as written (masked to its fields).
-    pub bcr: [u64; MAX_COMPARATORS],
-    /// DBGWVR<n>_EL1.
-    pub wvr: [u64; MAX_COMPARATORS],
-    /// DBGWCR<n>_EL1 as written (masked to its fields).
-    pub wcr: [u64; MAX_COMPARATORS],
-    /// MDCCINT_EL1 (TX, RX).
-    pub mdccint: u64,
-    /// The claim tags set.
-    pub claim: u8,
-    /// The OS lock.
-    pub os_lock: bool,
-    /// DBGPRCR_EL1.CORENPDRQ.
-    pub dbgprcr: u64,
+    bvr: [u64; MAX_COMPARATORS],
+    /// As written (masked to its fields).
+    bcr: [u64; MAX_COMPARATORS],
+    wvr: [u64; MAX_COMPARATORS],
+    /// As written (masked to its fields).
+    wcr: [u64; MAX_COMPARATORS],
+    mdccint: u64,
+    claim: u8,
+    os_lock: bool,
+    dbgprcr: u64,
+    /// [`VDebug::active`], kept up to date by every write: the world switch asks on
+    /// every switch, so it must not scan the comparators.
+    active: bool,
 }
 
 impl Default for VDebug {
@@ -186,6 +183,7 @@ impl VDebug {
         claim: 0,
         os_lock: false,
         dbgprcr: 0,
+        active: false,
     };
 
     /// Emulates an access: `value` is what an MSR writes (ignored for reads).
@@ -218,6 +216,7 @@ impl VDebug {
                     return Read(*slot);
                 }
                 *slot = value & mask;
+                self.update_active();
                 Written { reload: true }
             }
             DebugReg::Mdscr if read => ReadMdscr,
@@ -242,6 +241,7 @@ impl VDebug {
             DebugReg::AuthStatus if read => Read(0xF),
             DebugReg::Oslar if !read => {
                 self.os_lock = value & 1 != 0;
+                self.update_active();
                 Written { reload: true }
             }
             // OSLM = 0b10 (the OS lock is implemented), OSLK.
@@ -261,8 +261,22 @@ impl VDebug {
     /// Whether any comparator is enabled (and the OS lock clear): only then are this
     /// vCPU's comparators loaded into the hardware while it runs.
     pub fn active(&self) -> bool {
-        !self.os_lock
-            && (self.bcr.iter().any(|b| b & 1 != 0) || self.wcr.iter().any(|w| w & 1 != 0))
+        self.active
+    }
+
+    fn update_active(&mut self) {
+        self.active = !self.os_lock
+            && (self.bcr.iter().any(|b| b & 1 != 0) || self.wcr.iter().any(|w| w & 1 != 0));
+    }
+
+    /// DBGBVR<n>_EL1.
+    pub fn bvr(&self, n: usize) -> u64 {
+        self.bvr[n]
+    }
+
+    /// DBGWVR<n>_EL1.
+    pub fn wvr(&self, n: usize) -> u64 {
+        self.wvr[n]
     }
 
     /// The DBGBCR<n>_EL1 value the hardware gets: no EL2 or Secure matching (HMC, SSC
