@@ -237,6 +237,17 @@ fn cases() -> Vec<Case> {
             check: check_linux_duo,
         },
         Case {
+            name: "linux_pair_time_sliced_one_cpu",
+            system: "linux-pair",
+            mode: Mode::Plain,
+            features: "",
+            input: &[],
+            timeout: t(420),
+            pass: &[],
+            expect: &[],
+            check: check_linux_pair,
+        },
+        Case {
             name: "linux_shell_console_input",
             system: "linux-shell",
             mode: Mode::Plain,
@@ -339,6 +350,31 @@ fn check_regs(v: &RunView) -> Result<()> {
         bail!("registers leaked between VMs on one CPU: {bad:?}");
     }
     Ok(())
+}
+
+fn check_linux_pair(v: &RunView) -> Result<()> {
+    // Two kernels share CPU 0 in 2 ms slots: each must boot, run the workload (its
+    // checksum right) and power off by itself — none crashed on the other's pointer-auth
+    // keys, FP/SIMD or thread registers.
+    for vm in ["linux-a", "linux-b"] {
+        let lines = v.lines(vm);
+        for w in ["LINUX-GUEST: init started", "LINUX-GUEST: workload done"] {
+            if !lines.iter().any(|l| l.contains(w)) {
+                bail!("VM `{vm}` did not print {w:?}; last lines: {:?}", tail(lines));
+            }
+        }
+        if !lines.iter().any(|l| l.starts_with("LINUX-GUEST: sha256 ok")) {
+            bail!("VM `{vm}`: the workload's checksum is wrong or missing");
+        }
+        if !v.log.iter().any(|l| l.contains(&format!("vm {vm}: powered off"))) {
+            bail!("VM `{vm}` did not power off: {:?}", v.log);
+        }
+    }
+    Ok(())
+}
+
+fn tail(lines: &[String]) -> &[String] {
+    &lines[lines.len().saturating_sub(10)..]
 }
 
 fn check_linux_shell(v: &RunView) -> Result<()> {
