@@ -360,13 +360,23 @@ fn check_linux_pair(v: &RunView) -> Result<()> {
         let lines = v.lines(vm);
         for w in ["LINUX-GUEST: init started", "LINUX-GUEST: workload done"] {
             if !lines.iter().any(|l| l.contains(w)) {
-                bail!("VM `{vm}` did not print {w:?}; last lines: {:?}", tail(lines));
+                bail!(
+                    "VM `{vm}` did not print {w:?}; last lines: {:?}",
+                    tail(lines)
+                );
             }
         }
-        if !lines.iter().any(|l| l.starts_with("LINUX-GUEST: sha256 ok")) {
+        if !lines
+            .iter()
+            .any(|l| l.starts_with("LINUX-GUEST: sha256 ok"))
+        {
             bail!("VM `{vm}`: the workload's checksum is wrong or missing");
         }
-        if !v.log.iter().any(|l| l.contains(&format!("vm {vm}: powered off"))) {
+        if !v
+            .log
+            .iter()
+            .any(|l| l.contains(&format!("vm {vm}: powered off")))
+        {
             bail!("VM `{vm}` did not power off: {:?}", v.log);
         }
     }
