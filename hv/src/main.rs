@@ -26,6 +26,7 @@ mod image {
     pub mod smccc;
     pub mod state;
     pub mod sync;
+    pub mod sysreg;
     pub mod telemetry;
     pub mod vmctl;
     pub mod vmload;

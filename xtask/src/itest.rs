@@ -201,6 +201,17 @@ fn cases() -> Vec<Case> {
             check: check_attacker,
         },
         Case {
+            name: "regs_isolated_same_cpu",
+            system: "regs-same-cpu",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(120),
+            pass: &["regs-victim", "regs-attacker"],
+            expect: REGS_EXPECT,
+            check: check_regs,
+        },
+        Case {
             name: "slots_time_partitioning",
             system: "slots",
             mode: Mode::Telemetry,
@@ -224,6 +235,17 @@ fn cases() -> Vec<Case> {
                 ("heartbeat", "vcpu1-beating", "yes"),
             ],
             check: check_linux_duo,
+        },
+        Case {
+            name: "linux_pair_time_sliced_one_cpu",
+            system: "linux-pair",
+            mode: Mode::Plain,
+            features: "",
+            input: &[],
+            timeout: t(420),
+            pass: &[],
+            expect: &[],
+            check: check_linux_pair,
         },
         Case {
             name: "linux_shell_console_input",
@@ -269,6 +291,100 @@ fn check_attacker(v: &RunView) -> Result<()> {
         bail!("the attacker got through: {leaked:?}");
     }
     Ok(())
+}
+
+/// What `regs-attacker` must see on the victim's CPU (guests/README.md): none of the
+/// victim's register values, the reset state, hidden features hidden.
+const REGS_EXPECT: &[(&str, &str, &str)] = &[
+    ("regs-victim", "victim-state-kept", "yes"),
+    ("regs-attacker", "attacker-state-kept", "yes"),
+    ("regs-attacker", "fp-q0-q31", "clean"),
+    ("regs-attacker", "fpcr-fpsr", "clean"),
+    ("regs-attacker", "pauth-keys", "clean"),
+    ("regs-attacker", "tpidr", "clean"),
+    ("regs-attacker", "contextidr", "clean"),
+    ("regs-attacker", "el1-regs", "clean"),
+    ("regs-attacker", "debug-comparators", "clean"),
+    ("regs-attacker", "mdscr", "clean"),
+    ("regs-attacker", "id-sve", "0"),
+    ("regs-attacker", "id-sme", "0"),
+    ("regs-attacker", "id-mte", "0"),
+    ("regs-attacker", "id-pmu", "0"),
+    ("regs-attacker", "id-ras", "0"),
+    ("regs-attacker", "id-amu", "0"),
+    ("regs-attacker", "id-spe", "0"),
+    ("regs-attacker", "id-trace", "0"),
+    ("regs-attacker", "id-el0-aarch32", "0"),
+    ("regs-attacker", "id-zfr0-smfr0", "0x0"),
+    ("regs-attacker", "id-unallocated", "0x0"),
+    ("regs-attacker", "sve-access", "undefined"),
+    ("regs-attacker", "zcr-access", "undefined"),
+    ("regs-attacker", "sme-smstart", "undefined"),
+    ("regs-attacker", "pmu-pmcr", "undefined"),
+    ("regs-attacker", "pmu-pmccntr", "undefined"),
+    ("regs-attacker", "mte-tfsr", "undefined"),
+    ("regs-attacker", "ras-erridr", "undefined"),
+    ("regs-attacker", "amu-amcr", "undefined"),
+    ("regs-attacker", "impdef-reg", "undefined"),
+    ("regs-attacker", "scxtnum", "undefined"),
+    ("regs-attacker", "debug-beyond-brps", "undefined"),
+    ("regs-attacker", "actlr", "0x0"),
+    ("regs-attacker", "set-way", "completed"),
+    ("regs-attacker", "oslsr-oslm", "1"),
+    ("regs-attacker", "call-count-smc64", "-1"),
+    ("regs-attacker", "call-count-smc32", "positive"),
+];
+
+fn check_regs(v: &RunView) -> Result<()> {
+    // TPIDR2_EL0 exists only where the CPU has SME: either undefined or clean.
+    match v.result("regs-attacker", "tpidr2") {
+        Some("clean") | Some("undefined") => {}
+        other => bail!("regs-attacker: tpidr2 is {other:?}, want clean or undefined"),
+    }
+    let bad: Vec<&String> = v
+        .lines("regs-attacker")
+        .iter()
+        .filter(|l| l.contains("LEAKED") || l.contains("ACCEPTED") || l.contains("not-reset"))
+        .collect();
+    if !bad.is_empty() {
+        bail!("registers leaked between VMs on one CPU: {bad:?}");
+    }
+    Ok(())
+}
+
+fn check_linux_pair(v: &RunView) -> Result<()> {
+    // Two kernels share CPU 0 in 2 ms slots: each must boot, run the workload (its
+    // checksum right) and power off by itself — none crashed on the other's pointer-auth
+    // keys, FP/SIMD or thread registers.
+    for vm in ["linux-a", "linux-b"] {
+        let lines = v.lines(vm);
+        for w in ["LINUX-GUEST: init started", "LINUX-GUEST: workload done"] {
+            if !lines.iter().any(|l| l.contains(w)) {
+                bail!(
+                    "VM `{vm}` did not print {w:?}; last lines: {:?}",
+                    tail(lines)
+                );
+            }
+        }
+        if !lines
+            .iter()
+            .any(|l| l.starts_with("LINUX-GUEST: sha256 ok"))
+        {
+            bail!("VM `{vm}`: the workload's checksum is wrong or missing");
+        }
+        if !v
+            .log
+            .iter()
+            .any(|l| l.contains(&format!("vm {vm}: powered off")))
+        {
+            bail!("VM `{vm}` did not power off: {:?}", v.log);
+        }
+    }
+    Ok(())
+}
+
+fn tail(lines: &[String]) -> &[String] {
+    &lines[lines.len().saturating_sub(10)..]
 }
 
 fn check_linux_shell(v: &RunView) -> Result<()> {

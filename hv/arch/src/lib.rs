@@ -13,8 +13,11 @@ mod imp {
     pub mod cache;
     pub mod context;
     pub mod cpu;
+    pub mod debug;
     pub mod el1;
+    pub mod features;
     pub mod firmware;
+    pub mod fpsimd;
     pub mod gic;
     pub mod mem;
     pub mod mmu;

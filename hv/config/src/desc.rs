@@ -152,6 +152,7 @@ pub fn build(
                     gicd_ipa: b.gic.distributor.base.0,
                     gicr_ipa: b.gic.redistributor.base.0,
                     restart: policy(v.restart),
+                    pmu_shared: v.pmu == crate::system::Pmu::Shared,
                     lwvm: None,
                 }
             })
@@ -177,6 +178,7 @@ pub fn build(
             gicd_ipa: 0,
             gicr_ipa: 0,
             restart: policy(lw.restart),
+            pmu_shared: false,
             lwvm: Some(LwvmDesc {
                 asid: l.asid,
                 root: tables.regimes[1 + s.vm.len() + j].root,

@@ -84,6 +84,7 @@ fn vm(v: &VmDesc) -> String {
             ("gicd_ipa", hex(v.gicd_ipa)),
             ("gicr_ipa", hex(v.gicr_ipa)),
             ("restart", format!("{P}RestartPolicy::{restart}")),
+            ("pmu_shared", v.pmu_shared.to_string()),
             ("lwvm", opt(v.lwvm.as_ref().map(lwvm))),
         ],
     )

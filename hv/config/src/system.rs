@@ -22,6 +22,9 @@
 //! console = true                     # emulated PL011; default false
 //! irqs = [48]                        # physical SPIs owned by the VM; default none
 //! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
+//! pmu = "hidden"                     # "hidden" (default) | "shared": the physical PMU,
+//!                                    # not switched, shared with the other "shared" VMs
+//!                                    # (for measurements: it leaks their activity)
 //!
 //! [[lwvm]]                           # lightweight VM: an EL0 program, no kernel
 //! name = "svc"                       # required, unique among VMs and lwVMs
@@ -167,6 +170,22 @@ pub struct Vm {
     /// What happens when the guest powers off.
     #[serde(default)]
     pub restart: Restart,
+    /// Whether the VM may use the physical PMU.
+    #[serde(default)]
+    pub pmu: Pmu,
+}
+
+/// A VM's access to the performance monitors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pmu {
+    /// ID_AA64DFR0_EL1.PMUVer reads 0 and every PMU register is UNDEFINED.
+    #[default]
+    Hidden,
+    /// The physical PMU, passed through and not switched: every VM with this setting
+    /// sees the counters of the others on its CPUs. For benchmark systems whose probes
+    /// time themselves with the cycle counter.
+    Shared,
 }
 
 /// One vCPU: the CPU it is pinned to and its priority there.

@@ -10,7 +10,8 @@
 //!
 //! ABI: function ID `0xC600_00nn` (fast, SMC64). Arguments in x1..x5, result in x0
 //! (≥ 0 success, < 0 one of [`err`]), extra results in x1..x3. The SMC32 form
-//! `0x8600_00nn` is accepted too, with 32-bit arguments.
+//! `0x8600_00nn` is accepted too, with 32-bit arguments. The generic queries
+//! (`0x8600_FF00/01/03`) exist in their SMC32 form only, as SMCCC defines them.
 //!
 //! Invariant: an address or length that comes from a guest is a [`GuestRange`] — an
 //! allegation. Only [`GuestRange::check`] turns it into a [`CheckedRange`] (the only type
@@ -237,6 +238,14 @@ impl Hypercall {
         if !Self::is_hypercall(x[0]) {
             return Err(err::NOT_SUPPORTED);
         }
+        // The generic queries are SMC32 calls only (DEN 0028, "Call Count", "Call UID",
+        // "Revision"): their SMC64 encodings are unknown function IDs.
+        match f.0 {
+            fid::CALL_COUNT => return Ok(Hypercall::CallCount),
+            fid::CALL_UID => return Ok(Hypercall::CallUid),
+            fid::REVISION => return Ok(Hypercall::Revision),
+            _ => {}
+        }
         let a = |i: usize| f.arg(x[i]);
         Ok(match f.0 | (1 << 30) {
             fid::VIRQ_RAISE => {
@@ -266,9 +275,6 @@ impl Hypercall {
             fid::VM_STATE => Hypercall::VmState {
                 vm: u16::try_from(a(1)).map_err(|_| err::INVALID)?,
             },
-            id if id == fid::CALL_COUNT | (1 << 30) => Hypercall::CallCount,
-            id if id == fid::CALL_UID | (1 << 30) => Hypercall::CallUid,
-            id if id == fid::REVISION | (1 << 30) => Hypercall::Revision,
             _ => return Err(err::NOT_SUPPORTED),
         })
     }

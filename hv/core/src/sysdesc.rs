@@ -157,6 +157,9 @@ pub struct VmDesc {
     pub gicr_ipa: u64,
     /// What happens when the guest powers off (PSCI SYSTEM_OFF or its last CPU_OFF).
     pub restart: RestartPolicy,
+    /// The VM uses the physical PMU, shared with the other VMs that do (`pmu = "shared"`:
+    /// not switched, for measurements); otherwise the PMU is hidden and trapped.
+    pub pmu_shared: bool,
     /// `Some` for a lightweight VM (lwVM): a program without a kernel that runs at EL0 in
     /// the hypervisor's EL2&0 regime (E2H=1, TGE=1) with its own stage-1 tables and no
     /// stage 2. Its one execution context is its single entry in [`SystemDesc::vcpus`],

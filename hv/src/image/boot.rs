@@ -5,7 +5,7 @@
 //! Each CPU then only runs the vCPUs the configuration placed on it.
 use core::sync::atomic::Ordering;
 
-use hv_arch::{boot, firmware, mmu, regs};
+use hv_arch::{boot, features, firmware, mmu, regs};
 
 use super::generated::SYSTEM;
 use super::state::{self, LIVE_VMS, VMS};
@@ -28,7 +28,8 @@ extern "C" fn hv_main(cpu_index: usize) -> ! {
     irq::init_cpu(cpu_index);
     regs::set_vtcr(hv.vtcr_el2);
     regs::init_timer_traps();
-    regs::set_hcr(regs::HCR_GUEST);
+    features::init_cpu();
+    regs::set_hcr(regs::hcr_guest());
     run::run_cpu(cpu_index)
 }
 

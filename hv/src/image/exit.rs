@@ -86,6 +86,9 @@ pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
             }
             Outcome::Continue
         }
+        Trap::SysReg(acc) if !acc.reg.is_gic_cpu_interface() => {
+            super::sysreg::handle(v, vcpu, acc, advance)
+        }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
             inject_fault(
                 vcpu,

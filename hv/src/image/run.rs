@@ -163,10 +163,9 @@ fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
 /// semantics: other registers and the EL1 state come out of reset).
 pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     if ctx.loaded == Some(index) {
-        // Its registers in the CPU are stale now; they must not be saved over the reset.
-        ctx.loaded = None;
-        // SAFETY: the caller passes a vCPU of this CPU's schedule.
-        irq::unload_timer(ctx.index, unsafe { vcpu_mut(index) });
+        // Unloaded first (its debug comparators off, its timer stopped and its physical
+        // timer interrupt deactivated); the reset below replaces what was saved.
+        unload(ctx);
     }
     // SAFETY: the caller passes a vCPU of this CPU's schedule.
     let vcpu = unsafe { vcpu_mut(index) };
@@ -285,6 +284,9 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
 
 /// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
 fn unload(ctx: &mut CpuCtx) {
+    // The loaded vCPU's FP/SIMD registers must be in the CPU to be saved (an extension's
+    // runnable, an lwVM, may hold them).
+    ext::before_switch(ctx.index);
     if let Some(old) = ctx.loaded.take() {
         // SAFETY: `old` was loaded by this CPU, so it is pinned here.
         let vcpu = unsafe { vcpu_mut(old) };
@@ -308,6 +310,7 @@ fn switch_to(ctx: &mut CpuCtx, v: usize) {
     let vcpu = unsafe { vcpu_mut(v) };
     irq::load_timer(ctx.index, vcpu);
     vcpu.el1.restore();
+    hv_arch::features::set_pmu_shared(vm.pmu_shared);
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);
     regs::set_vmpidr(d.vmpidr);

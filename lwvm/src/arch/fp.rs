@@ -1,118 +1,23 @@
 //! FP/SIMD state of lwVMs, switched lazily.
 //!
-//! Full VMs leave their FP/SIMD registers in the CPU (the hypervisor is soft-float and
-//! never touches them). An lwVM must neither read them nor disturb them, yet most lwVMs
-//! never use FP. So CPTR_EL2 traps FP at EL0 under TGE=1 (`vhe::CPTR_EL2_VHE`); on the
+//! The loaded full vCPU's FP/SIMD registers are in the CPU (the world switch moves them
+//! with the rest of its EL1 context). An lwVM must neither read them nor disturb them,
+//! yet most lwVMs never use FP. So CPTR_EL2 traps FP at EL0 under TGE=1
+//! (`vhe::cptr_el2(false)`); on the
 //! first FP instruction of an lwVM the image saves whoever's registers are in the CPU,
 //! loads the lwVM's and opens FP to it ([`set_el0_fp`]) until another context needs
-//! them. This module only moves registers; the ownership bookkeeping is the image's.
+//! them. The registers are moved by `hv_arch::fpsimd` (shared with the full VMs' world
+//! switch); the ownership bookkeeping is the image's.
 use core::arch::asm;
 
-use hv_arch::vhe::{CPTR_EL2_VHE, CPTR_EL2_VHE_FP_OPEN};
-
-/// V0..V31, FPSR and FPCR.
-#[repr(C, align(16))]
-#[derive(Debug, Clone, Copy)]
-pub struct FpRegs {
-    /// Q0..Q31.
-    pub q: [u128; 32],
-    /// FPSR.
-    pub fpsr: u64,
-    /// FPCR.
-    pub fpcr: u64,
-}
-
-impl FpRegs {
-    /// The state of a fresh program: all zero.
-    pub const ZERO: FpRegs = FpRegs {
-        q: [0; 32],
-        fpsr: 0,
-        fpcr: 0,
-    };
-}
-
-// The layout the assembly relies on.
-const _: () = assert!(core::mem::offset_of!(FpRegs, fpsr) == 512);
-
-/// Saves the CPU's FP/SIMD registers into `r`.
-pub fn save(r: &mut FpRegs) {
-    // SAFETY: EL2 is never trapped for FP (CPTR_EL2.FPEN is 0b01 or 0b11); the
-    // hypervisor itself never uses these registers, and `r` is 16-byte aligned and 528
-    // bytes long, all written below.
-    unsafe {
-        asm!(
-            ".arch_extension fp",
-            ".arch_extension simd",
-            "stp q0, q1, [{p}, #0]",
-            "stp q2, q3, [{p}, #32]",
-            "stp q4, q5, [{p}, #64]",
-            "stp q6, q7, [{p}, #96]",
-            "stp q8, q9, [{p}, #128]",
-            "stp q10, q11, [{p}, #160]",
-            "stp q12, q13, [{p}, #192]",
-            "stp q14, q15, [{p}, #224]",
-            "stp q16, q17, [{p}, #256]",
-            "stp q18, q19, [{p}, #288]",
-            "stp q20, q21, [{p}, #320]",
-            "stp q22, q23, [{p}, #352]",
-            "stp q24, q25, [{p}, #384]",
-            "stp q26, q27, [{p}, #416]",
-            "stp q28, q29, [{p}, #448]",
-            "stp q30, q31, [{p}, #480]",
-            "mrs {t}, fpsr",
-            "str {t}, [{p}, #512]",
-            "mrs {t}, fpcr",
-            "str {t}, [{p}, #520]",
-            p = in(reg) r as *mut FpRegs,
-            t = out(reg) _,
-            options(nostack),
-        );
-    }
-}
-
-/// Loads `r` into the CPU's FP/SIMD registers.
-pub fn load(r: &FpRegs) {
-    // SAFETY: as in `save`; the registers belong to the context the caller hands them
-    // to, and nothing at EL2 depends on their contents.
-    unsafe {
-        asm!(
-            ".arch_extension fp",
-            ".arch_extension simd",
-            "ldp q0, q1, [{p}, #0]",
-            "ldp q2, q3, [{p}, #32]",
-            "ldp q4, q5, [{p}, #64]",
-            "ldp q6, q7, [{p}, #96]",
-            "ldp q8, q9, [{p}, #128]",
-            "ldp q10, q11, [{p}, #160]",
-            "ldp q12, q13, [{p}, #192]",
-            "ldp q14, q15, [{p}, #224]",
-            "ldp q16, q17, [{p}, #256]",
-            "ldp q18, q19, [{p}, #288]",
-            "ldp q20, q21, [{p}, #320]",
-            "ldp q22, q23, [{p}, #352]",
-            "ldp q24, q25, [{p}, #384]",
-            "ldp q26, q27, [{p}, #416]",
-            "ldp q28, q29, [{p}, #448]",
-            "ldp q30, q31, [{p}, #480]",
-            "ldr {t}, [{p}, #512]",
-            "msr fpsr, {t}",
-            "ldr {t}, [{p}, #520]",
-            "msr fpcr, {t}",
-            p = in(reg) r as *const FpRegs,
-            t = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-}
+pub use hv_arch::fpsimd::{FpRegs, load, save};
+use hv_arch::vhe::cptr_el2;
 
 /// Opens (`true`) or closes FP/SIMD to EL0 under TGE=1 — to the lwVM about to run.
 pub fn set_el0_fp(open: bool) {
-    let v = if open {
-        CPTR_EL2_VHE_FP_OPEN
-    } else {
-        CPTR_EL2_VHE
-    };
-    // SAFETY: CPTR_EL2 only decides which FP/SVE accesses of lower ELs trap; with E2H=1
-    // neither value traps EL2 or a full VM (TGE=0). The ERET into the lwVM synchronises.
+    let v = cptr_el2(open);
+    // SAFETY: CPTR_EL2 only decides which FP/SVE/SME/trace/AMU accesses trap; with E2H=1
+    // neither value traps FP at EL2 or in a full VM (TGE=0), and both keep SVE, SME,
+    // trace and AMU trapped. The ERET into the lwVM synchronises.
     unsafe { asm!("msr cptr_el2, {}", in(reg) v, options(nomem, nostack)) };
 }

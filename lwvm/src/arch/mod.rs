@@ -9,7 +9,7 @@
 //!   is installed, since every lwVM's tables hold a privileged copy of the EL2 map;
 //! - HCR_EL2: TGE set on entry, so that EL0 is the EL2&0 regime's and every exception
 //!   goes to EL2; cleared again on exit, so that the full VMs' configuration
-//!   (`HCR_GUEST`) is what the rest of the hypervisor sees;
+//!   (`hcr_guest()`) is what the rest of the hypervisor sees;
 //! - SP_EL0, TPIDR_EL0, TPIDRRO_EL0: EL0 registers a full VM owns as well. The loaded
 //!   full VM's values are kept in registers across the lwVM's run and put back on exit,
 //!   so its EL1 state stays loaded and valid; TPIDRRO_EL0 reads 0 in the lwVM.
@@ -22,11 +22,13 @@ use core::arch::asm;
 pub mod fp;
 
 use hv_arch::context::{Exit, GuestRegs, enter_guest};
-use hv_arch::regs::HCR_GUEST;
+use hv_arch::regs::hcr_guest;
 use hv_arch::vhe::HCR_TGE;
 
 /// HCR_EL2 while an lwVM runs: the full VMs' value (E2H set) with TGE.
-pub const HCR_LWVM: u64 = HCR_GUEST | HCR_TGE;
+pub fn hcr_lwvm() -> u64 {
+    hcr_guest() | HCR_TGE
+}
 
 /// EL0 state of an lwVM beyond x0..x30, PC and PSTATE.
 #[derive(Debug, Default, Clone, Copy)]
@@ -81,7 +83,7 @@ pub fn enter(regs: &mut GuestRegs, el0: &mut El0Regs) -> Exit {
             "msr tpidrro_el0, xzr",
             "msr hcr_el2, {hcr}",
             hs = out(reg) host_sp, ht = out(reg) host_tpidr, hr = out(reg) host_ro,
-            ls = in(reg) el0.sp, lt = in(reg) el0.tpidr, hcr = in(reg) HCR_LWVM,
+            ls = in(reg) el0.sp, lt = in(reg) el0.tpidr, hcr = in(reg) hcr_lwvm(),
             options(nostack),
         );
     }
@@ -101,7 +103,7 @@ pub fn enter(regs: &mut GuestRegs, el0: &mut El0Regs) -> Exit {
             "msr tpidrro_el0, {hr}",
             ls = out(reg) sp, lt = out(reg) tpidr,
             hs = in(reg) host_sp, ht = in(reg) host_tpidr, hr = in(reg) host_ro,
-            hcr = in(reg) HCR_GUEST,
+            hcr = in(reg) hcr_guest(),
             options(nostack),
         );
     }

@@ -39,9 +39,10 @@ hv_common_entry:
     ldr x3, =__stacks_start
     add x1, x1, x3
     mov sp, x1
-    // The hypervisor never uses FP/SIMD (it is built soft-float), so FP accesses from
-    // the guests are not trapped: CPTR_EL2 with only its RES1 bits (TFP=0, TZ=0).
-    mov x1, #0x32ff
+    // The hypervisor never uses FP/SIMD itself (it is built soft-float); the world
+    // switch moves the guests' registers, so FP does not trap (TFP=0). SVE and SME
+    // trap (TZ, TSM: hidden from VMs). `features::init_cpu` sets the final value.
+    mov x1, #0x33ff
     msr cptr_el2, x1
     ldr x1, =hv_vectors
     msr vbar_el2, x1

@@ -4,8 +4,19 @@
 //! guest's EL1 registers are reached by their own names) or E2H=1 (VHE, feature `vhe`:
 //! the `*_EL1` names reach the hypervisor's own EL2 registers and the guest's are the
 //! `*_EL12` aliases). The choice is made at module level; callers see one API.
+//!
+//! [`El1State`] is everything of a vCPU that the hardware keeps outside the general
+//! registers and that a guest can reach at EL1 or EL0 — system registers, FP/SIMD,
+//! pointer-authentication keys, TPIDR2_EL0, the emulated debug state — so that two VMs
+//! sharing a CPU see nothing of each other (docs/TRAPS.md lists what is switched,
+//! trapped or hidden instead).
 
 use core::arch::asm;
+
+use hv_core::trap::debug::VDebug;
+
+use super::fpsimd::{self, FpRegs};
+use super::{debug, features};
 
 /// Name of a guest EL1 register as seen from EL2 with E2H=0.
 #[cfg(not(feature = "vhe"))]
@@ -53,10 +64,11 @@ macro_rules! wr {
     }};
 }
 
-/// A guest's EL1 system registers (and the EL0 ones the kernel owns). Field names are
-/// the architectural register names without their `_EL1` suffix.
+/// A guest's EL1 system registers (and the EL0 ones the kernel owns), FP/SIMD registers,
+/// pointer-authentication keys and debug state. Field names are the architectural
+/// register names without their `_EL1` suffix.
 #[repr(C)]
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 #[allow(missing_docs)]
 pub struct El1State {
     pub sctlr: u64,
@@ -85,18 +97,93 @@ pub struct El1State {
     pub cntv_ctl: u64,
     pub cntv_cval: u64,
     pub mdscr: u64,
+    /// TPIDR2_EL0 (SME's; no CPTR_EL2 bit traps it, so it is switched where it exists).
+    pub tpidr2_el0: u64,
+    /// APIAKeyLo/Hi, APIBKeyLo/Hi, APDAKeyLo/Hi, APDBKeyLo/Hi, APGAKeyLo/Hi.
+    pub pauth_keys: [u64; 10],
+    /// V0..V31, FPSR, FPCR.
+    pub fp: FpRegs,
+    /// Breakpoints, watchpoints, OS lock, claim tags: emulated (MDCR_EL2.TDA/TDOSA), in
+    /// the hardware only while this vCPU runs with a comparator enabled.
+    pub debug: VDebug,
 }
 
 /// SCTLR_EL1 at reset as the Arm ARM gives its RES1 bits (MMU and caches off,
 /// little-endian).
 pub const SCTLR_EL1_RESET: u64 = 0x30D0_0800;
 
+impl Default for El1State {
+    fn default() -> Self {
+        El1State::ZERO
+    }
+}
+
+macro_rules! keys {
+    ($m:ident, $k:expr) => {
+        $m!("s3_0_c2_c1_0", $k[0]);
+        $m!("s3_0_c2_c1_1", $k[1]);
+        $m!("s3_0_c2_c1_2", $k[2]);
+        $m!("s3_0_c2_c1_3", $k[3]);
+        $m!("s3_0_c2_c2_0", $k[4]);
+        $m!("s3_0_c2_c2_1", $k[5]);
+        $m!("s3_0_c2_c2_2", $k[6]);
+        $m!("s3_0_c2_c2_3", $k[7]);
+        $m!("s3_0_c2_c3_0", $k[8]);
+        $m!("s3_0_c2_c3_1", $k[9]);
+    };
+}
+macro_rules! save_to {
+    ($name:literal, $slot:expr) => {
+        $slot = rd!($name)
+    };
+}
+macro_rules! load_from {
+    ($name:literal, $slot:expr) => {
+        wr!($name, $slot)
+    };
+}
+
 impl El1State {
-    /// The state of a vCPU coming out of reset.
-    pub fn reset() -> Self {
+    /// All zero (not a valid reset state: see [`El1State::reset`]).
+    pub const ZERO: El1State = El1State {
+        sctlr: 0,
+        cpacr: 0,
+        ttbr0: 0,
+        ttbr1: 0,
+        tcr: 0,
+        mair: 0,
+        amair: 0,
+        vbar: 0,
+        contextidr: 0,
+        esr: 0,
+        far: 0,
+        afsr0: 0,
+        afsr1: 0,
+        elr: 0,
+        spsr: 0,
+        sp_el1: 0,
+        sp_el0: 0,
+        tpidr_el0: 0,
+        tpidrro_el0: 0,
+        tpidr_el1: 0,
+        par: 0,
+        csselr: 0,
+        cntkctl: 0,
+        cntv_ctl: 0,
+        cntv_cval: 0,
+        mdscr: 0,
+        tpidr2_el0: 0,
+        pauth_keys: [0; 10],
+        fp: FpRegs::ZERO,
+        debug: VDebug::RESET,
+    };
+
+    /// The state of a vCPU coming out of reset: every register the hypervisor switches
+    /// is cleared, so nothing of an earlier life (or another VM) survives.
+    pub const fn reset() -> Self {
         El1State {
             sctlr: SCTLR_EL1_RESET,
-            ..Default::default()
+            ..El1State::ZERO
         }
     }
 
@@ -128,9 +215,20 @@ impl El1State {
         wr!("par_el1", self.par);
         wr!("csselr_el1", self.csselr);
         wr!("mdscr_el1", self.mdscr);
+        if features::sme() {
+            wr!("s3_3_c13_c0_5", self.tpidr2_el0);
+        }
+        if features::pauth() {
+            keys!(load_from, self.pauth_keys);
+        }
+        fpsimd::load(&self.fp);
+        if self.debug.active() {
+            debug::load(&self.debug, features::comparators());
+        }
     }
 
-    /// Saves the CPU's current guest state into `self`.
+    /// Saves the CPU's current guest state into `self`. Afterwards no comparator of
+    /// this vCPU is enabled in the hardware.
     pub fn save(&mut self) {
         self.sctlr = rd!(el1!("sctlr"));
         self.cpacr = rd!(el1!("cpacr"));
@@ -158,6 +256,16 @@ impl El1State {
         self.par = rd!("par_el1");
         self.csselr = rd!("csselr_el1");
         self.mdscr = rd!("mdscr_el1");
+        if features::sme() {
+            self.tpidr2_el0 = rd!("s3_3_c13_c0_5");
+        }
+        if features::pauth() {
+            keys!(save_to, self.pauth_keys);
+        }
+        fpsimd::save(&mut self.fp);
+        if self.debug.active() {
+            debug::disable_all(features::comparators());
+        }
     }
 }
 

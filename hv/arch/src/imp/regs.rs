@@ -11,8 +11,13 @@ use aarch64_cpu::registers::{
 /// VM (stage 2 on), SWIO, FMO/IMO/AMO (physical interrupts to EL2, virtual ones to the
 /// guest), FB + BSU=inner shareable (broadcast TLB/cache maintenance within the inner
 /// domain), TWI (WFI traps so an idle vCPU yields), TSC (SMC traps: PSCI over SMC is
-/// emulated), RW (EL1 is AArch64), APK/API (pointer authentication does not trap);
-/// plus E2H under VHE (feature `vhe`), which full VMs do not notice.
+/// emulated), TID3 (feature-ID registers read the sanitised values), TIDCP (IMPLEMENTATION
+/// DEFINED registers trap: UNDEFINED), TACR (ACTLR_EL1 traps: RAZ/WI), TSW (set/way cache
+/// maintenance traps: executed as clean+invalidate), RW (EL1 is AArch64), APK/API
+/// (pointer authentication does not trap: the keys are switched with the EL1 state);
+/// plus E2H under VHE (feature `vhe`), which full VMs do not notice. Left clear on
+/// purpose: ATA (MTE tag access and MTE registers trap: MTE is hidden), EnSCXT (SCXTNUM
+/// traps), TME. [`hcr_guest`] adds the bits of optional features.
 pub const HCR_GUEST: u64 = HCR_E2H
     | (1 << 0)
     | (1 << 1)
@@ -22,10 +27,22 @@ pub const HCR_GUEST: u64 = HCR_E2H
     | (1 << 9)
     | (1 << 10)
     | (1 << 13)
+    | (1 << 18)
     | (1 << 19)
+    | (1 << 20)
+    | (1 << 21)
+    | (1 << 22)
     | (1 << 31)
     | (1 << 40)
     | (1 << 41);
+
+/// The HCR_EL2 value guests run with: [`HCR_GUEST`] plus TERR (RAS error records trap:
+/// UNDEFINED, RAS is hidden) and TLOR (LOR registers trap: UNDEFINED, LOR is hidden)
+/// where the CPU has those features (the bits are RES0 otherwise). Valid after
+/// `features::init_cpu`.
+pub fn hcr_guest() -> u64 {
+    HCR_GUEST | super::features::hcr_extra()
+}
 
 #[cfg(feature = "vhe")]
 use super::vhe::HCR_E2H;

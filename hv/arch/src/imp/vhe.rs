@@ -35,14 +35,28 @@ pub const SCTLR_EL2_VHE: u64 = (1 << 29)
     | (1 << 1)
     | (1 << 0);
 
-/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout). For full VMs (TGE=0) the same rights as the
-/// E2H=0 value of the boot code (0x32ff: TFP=0, TZ=0, TSM=1): FPEN=0b01 and ZEN=0b01
-/// trap FP/SIMD and SVE only at EL0 *with TGE=1*, that is in a lightweight VM (lwvm/
-/// switches FP state lazily on that trap and then opens FPEN for the FP owner, see
-/// [`CPTR_EL2_VHE_FP_OPEN`]); EL2 and guests are never trapped. SMEN=0 (SME traps), TTA=0.
-pub const CPTR_EL2_VHE: u64 = (0b01 << 20) | (0b01 << 16);
-/// [`CPTR_EL2_VHE`] with FP/SIMD open to EL0 as well (SVE stays trapped there).
-pub const CPTR_EL2_VHE_FP_OPEN: u64 = (0b11 << 20) | (0b01 << 16);
+/// CPTR_EL2 with E2H=1 (CPACR_EL1 layout). FPEN=0b01 traps FP/SIMD only at EL0 *with
+/// TGE=1*, that is in a lightweight VM (lwvm/ switches FP state lazily on that trap and
+/// then opens FPEN for the FP owner, [`cptr_el2`]); full VMs and EL2 are not trapped
+/// for FP (the world switch moves their registers). ZEN=0b00 and SMEN=0b00 trap SVE and
+/// SME everywhere (hidden from every VM; the hypervisor uses neither), TTA (bit 28)
+/// traps the trace registers (hidden). The same rights as the E2H=0 value
+/// (`features::CPTR_EL2_NVHE`).
+pub const CPTR_EL2_VHE: u64 = (0b01 << 20) | (1 << 28);
+/// [`CPTR_EL2_VHE`] with FP/SIMD open to EL0 as well (SVE and SME stay trapped).
+pub const CPTR_EL2_VHE_FP_OPEN: u64 = (0b11 << 20) | (1 << 28);
+
+/// The CPTR_EL2 value to run with: [`CPTR_EL2_VHE`] (or, with FP open to an lwVM,
+/// [`CPTR_EL2_VHE_FP_OPEN`]), plus TAM when the CPU has activity monitors (hidden from
+/// VMs; the bit is RES0 otherwise).
+pub fn cptr_el2(fp_el0_open: bool) -> u64 {
+    let base = if fp_el0_open {
+        CPTR_EL2_VHE_FP_OPEN
+    } else {
+        CPTR_EL2_VHE
+    };
+    base | super::features::cptr_tam()
+}
 
 /// CNTHCTL_EL2 with E2H=1: EL1PCTEN (guests read the physical counter), EL1PCEN=0 (the
 /// EL1 physical timer traps, as with E2H=0), EL0PCTEN/EL0VCTEN (a lightweight VM reads

@@ -43,6 +43,21 @@ fn decode_each_function() {
 }
 
 #[test]
+fn generic_queries_are_smc32_only() {
+    for q in [fid::CALL_COUNT, fid::CALL_UID, fid::REVISION] {
+        let smc64 = q | (1 << 30);
+        assert_eq!(call(smc64, [0; 5]), Err(err::NOT_SUPPORTED), "{smc64:#x}");
+        assert!(!implemented(smc64), "{smc64:#x}");
+        assert!(implemented(q), "{q:#x}");
+    }
+    // The other calls keep both forms.
+    assert_eq!(
+        call(fid::VIRQ_RAISE & !(1 << 30), [3, 0, 0, 0, 0]),
+        Ok(Hypercall::VirqRaise { channel: 3 })
+    );
+}
+
+#[test]
 fn decode_rejects() {
     assert_eq!(
         call(fid::VIRQ_RAISE, [0x1_0000, 0, 0, 0, 0]),

@@ -16,9 +16,14 @@
 //!
 //! Submodules: [`abort`] (data/instruction aborts, fault status codes, MMIO accesses),
 //! [`sysreg`] (EC 0x18 MSR/MRS accesses and the registers the hypervisor knows) and
-//! [`inject`] (building a synchronous exception to inject into a guest).
+//! [`inject`] (building a synchronous exception to inject into a guest); for trapped
+//! system registers, [`emul`] (what each gets), [`idreg`] (the sanitised feature-ID
+//! registers) and [`debug`] (the per-vCPU debug registers).
 
 pub mod abort;
+pub mod debug;
+pub mod emul;
+pub mod idreg;
 pub mod inject;
 pub mod sysreg;
 

@@ -2,8 +2,11 @@
 //! hypervisor recognises.
 //!
 //! Why: the guest's GIC CPU-interface SGI register (`ICC_SGI1R_EL1`, trapped through
-//! ICH_HCR_EL2.TC), set/way cache maintenance (HCR_EL2.TSW), ID registers (HCR_EL2.TID3)
-//! and the OS lock registers (MDCR_EL2.TDOSA) arrive here. A register is identified by its
+//! ICH_HCR_EL2.TC), set/way cache maintenance (HCR_EL2.TSW), ID registers (HCR_EL2.TID3),
+//! ACTLR_EL1 (HCR_EL2.TACR), IMPDEF registers (HCR_EL2.TIDCP), RAS error records
+//! (HCR_EL2.TERR), LOR registers (HCR_EL2.TLOR), the debug, OS lock and ROM address
+//! registers (MDCR_EL2.TDA/TDOSA/TDRA) and PMU, SPE, trace, AMU registers (MDCR_EL2,
+//! CPTR_EL2) arrive here; [`super::emul`] says what each gets. A register is identified by its
 //! encoding `(op0, op1, CRn, CRm, op2)`, so the decoder stays a pure bit-field extraction
 //! and the known registers are data ([`SysReg`] constants), not a growing `match`.
 //!
@@ -75,13 +78,29 @@ sysregs! {
     ID_AA64DFR0_EL1 = (3, 0, 0, 5, 0);
     ID_AA64ISAR0_EL1 = (3, 0, 0, 6, 0);
     ID_AA64ISAR1_EL1 = (3, 0, 0, 6, 1);
+    ID_AA64ISAR2_EL1 = (3, 0, 0, 6, 2);
     ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0);
     ID_AA64MMFR1_EL1 = (3, 0, 0, 7, 1);
     ID_AA64MMFR2_EL1 = (3, 0, 0, 7, 2);
-    // OS lock and debug (MDCR_EL2.TDOSA).
+    // OS lock and power-down debug (MDCR_EL2.TDOSA).
     OSLAR_EL1 = (2, 0, 1, 0, 4);
     OSLSR_EL1 = (2, 0, 1, 1, 4);
     OSDLR_EL1 = (2, 0, 1, 3, 4);
+    DBGPRCR_EL1 = (2, 0, 1, 4, 4);
+    OSECCR_EL1 = (2, 0, 0, 6, 2);
+    // Debug (MDCR_EL2.TDA; the breakpoint and watchpoint registers are
+    // DBG{B,W}{V,C}R<n>_EL1 = (2, 0, 0, n, 4..7)) and MDCR_EL2.TDRA.
+    MDSCR_EL1 = (2, 0, 0, 2, 2);
+    MDCCINT_EL1 = (2, 0, 0, 2, 0);
+    OSDTRRX_EL1 = (2, 0, 0, 0, 2);
+    OSDTRTX_EL1 = (2, 0, 0, 3, 2);
+    MDCCSR_EL0 = (2, 3, 0, 1, 0);
+    DBGDTR_EL0 = (2, 3, 0, 4, 0);
+    DBGDTRRX_EL0 = (2, 3, 0, 5, 0);
+    DBGCLAIMSET_EL1 = (2, 0, 7, 8, 6);
+    DBGCLAIMCLR_EL1 = (2, 0, 7, 9, 6);
+    DBGAUTHSTATUS_EL1 = (2, 0, 7, 14, 6);
+    MDRAR_EL1 = (2, 0, 1, 0, 0);
     // Set/way cache maintenance (HCR_EL2.TSW).
     DC_ISW = (1, 0, 7, 6, 2);
     DC_CSW = (1, 0, 7, 10, 2);
