@@ -230,8 +230,18 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
             EL2_DATA,
             "hypervisor data".into(),
         ),
-        (lay.tables.base, lay.tables.size, EL2_RO, "page tables".into()),
-        (lay.images.base, lay.images.size, EL2_RO, "image store".into()),
+        (
+            lay.tables.base,
+            lay.tables.size,
+            EL2_RO,
+            "page tables".into(),
+        ),
+        (
+            lay.images.base,
+            lay.images.size,
+            EL2_RO,
+            "image store".into(),
+        ),
     ];
     for (v, l) in cfg.system.vm.iter().zip(&lay.vms) {
         r.push((

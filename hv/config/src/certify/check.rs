@@ -121,7 +121,11 @@ pub(crate) fn hv_devices(d: &SystemDesc) -> Vec<Area> {
     ];
     if dv.virtio_mmio_count > 0 {
         let size = (dv.virtio_mmio_stride * u64::from(dv.virtio_mmio_count)).div_ceil(0x1000);
-        v.push((dv.virtio_mmio_base, size * 0x1000, "virtio-mmio window".into()));
+        v.push((
+            dv.virtio_mmio_base,
+            size * 0x1000,
+            "virtio-mmio window".into(),
+        ));
     }
     v
 }

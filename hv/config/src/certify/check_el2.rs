@@ -35,7 +35,11 @@ fn wx_and_tables(s: &Subject, regime: &str, leaves: &[Leaf], r: &mut Report) {
                 P::El2WxorX,
                 regime,
                 Some(l.va),
-                format!("{:#x} bytes -> {} are writable and executable at EL2", l.size, hex(l.pa)),
+                format!(
+                    "{:#x} bytes -> {} are writable and executable at EL2",
+                    l.size,
+                    hex(l.pa)
+                ),
             );
         }
         if overlaps(l.pa, l.size, h.tables_base, h.tables_size) {
@@ -86,7 +90,10 @@ pub(crate) fn check_el2(s: &Subject, w: &Walker, leaves: &[Leaf], r: &mut Report
                     P::El2WxorX,
                     "EL2",
                     Some(page),
-                    format!("page holds {other} ({k:?}) and {} ({:?})", sec.name, sec.kind),
+                    format!(
+                        "page holds {other} ({k:?}) and {} ({:?})",
+                        sec.name, sec.kind
+                    ),
                 ),
                 _ => {
                     page_kind.insert(page, (sec.kind, &sec.name));
@@ -109,7 +116,15 @@ pub(crate) fn check_el2(s: &Subject, w: &Walker, leaves: &[Leaf], r: &mut Report
                         P::El2WxorX,
                         "EL2",
                         Some(page),
-                        format!("{name} ({kind:?}) is mapped {}{}", if wr { "writable" } else { "read-only" }, if ex { ", executable" } else { ", execute-never" }),
+                        format!(
+                            "{name} ({kind:?}) is mapped {}{}",
+                            if wr { "writable" } else { "read-only" },
+                            if ex {
+                                ", executable"
+                            } else {
+                                ", execute-never"
+                            }
+                        ),
                     );
                 }
             }
@@ -127,7 +142,13 @@ pub(crate) fn check_el2(s: &Subject, w: &Walker, leaves: &[Leaf], r: &mut Report
         need.push((v.ram_pa, v.ram_size, format!("RAM of {}", v.name), 0, true));
     }
     for sh in d.shared {
-        need.push((sh.pa, sh.size, format!("shared region {}", sh.name), 0, true));
+        need.push((
+            sh.pa,
+            sh.size,
+            format!("shared region {}", sh.name),
+            0,
+            true,
+        ));
     }
     for (b, n, what) in hv_devices(d) {
         need.push((b, n, what, 1, true));
@@ -168,21 +189,35 @@ pub(crate) fn check_lwvm(
     let d = s.desc;
     let vm = &d.vms[i];
     if !d.hv.e2h {
-        r.fail(P::LwvmConfined, regime, None, "an lwVM in an image without E2H=1");
+        r.fail(
+            P::LwvmConfined,
+            regime,
+            None,
+            "an lwVM in an image without E2H=1",
+        );
         return;
     }
     wx_and_tables(s, regime, leaves, r);
     let (user, privileged): (Vec<&Leaf>, Vec<&Leaf>) =
         leaves.iter().partition(|l| vhe_perms(l.attrs).el0);
     if let Some(el2) = el2 {
-        let same = privileged.len() == el2.len() && privileged.iter().zip(el2).all(|(a, b)| **a == *b);
+        let same =
+            privileged.len() == el2.len() && privileged.iter().zip(el2).all(|(a, b)| **a == *b);
         if !same {
             let at = privileged
                 .iter()
                 .zip(el2)
                 .find(|(a, b)| ***a != **b)
                 .map(|(a, _)| a.va);
-            r.fail(P::LwvmConfined, regime, at, format!("the privileged mappings of lwvm {} are not exactly the EL2 map", vm.name));
+            r.fail(
+                P::LwvmConfined,
+                regime,
+                at,
+                format!(
+                    "the privileged mappings of lwvm {} are not exactly the EL2 map",
+                    vm.name
+                ),
+            );
         }
     }
     let hv = hv_memory(s);
@@ -193,11 +228,25 @@ pub(crate) fn check_lwvm(
         let p = vhe_perms(l.attrs);
         let at = Some(l.va);
         if let Some((_, _, what)) = hit(&hv, l.pa, l.size) {
-            r.fail(P::NoHypervisorMemory, regime, at, format!("lwvm {}'s EL0 reaches the {what} at {}", vm.name, hex(l.pa)));
+            r.fail(
+                P::NoHypervisorMemory,
+                regime,
+                at,
+                format!("lwvm {}'s EL0 reaches the {what} at {}", vm.name, hex(l.pa)),
+            );
             continue;
         }
         if let Some((_, _, what)) = hit(&devices, l.pa, l.size) {
-            r.fail(P::NoForeignDevice, regime, at, format!("lwvm {}'s EL0 reaches the hypervisor's {what} at {}", vm.name, hex(l.pa)));
+            r.fail(
+                P::NoForeignDevice,
+                regime,
+                at,
+                format!(
+                    "lwvm {}'s EL0 reaches the hypervisor's {what} at {}",
+                    vm.name,
+                    hex(l.pa)
+                ),
+            );
             continue;
         }
         if let Some(o) = d
@@ -206,21 +255,46 @@ pub(crate) fn check_lwvm(
             .enumerate()
             .find(|(j, o)| *j != i && overlaps(l.pa, l.size, o.ram_pa, o.ram_size))
         {
-            r.fail(P::VmMemoryDisjoint, regime, at, format!("lwvm {} reaches the memory of {} at {}", vm.name, o.1.name, hex(l.pa)));
+            r.fail(
+                P::VmMemoryDisjoint,
+                regime,
+                at,
+                format!(
+                    "lwvm {} reaches the memory of {} at {}",
+                    vm.name,
+                    o.1.name,
+                    hex(l.pa)
+                ),
+            );
             continue;
         }
         if l.va < WINDOW_BASE || l.va + l.size > WINDOW_END {
-            r.fail(P::LwvmConfined, regime, at, "EL0-accessible outside the lwVM window");
+            r.fail(
+                P::LwvmConfined,
+                regime,
+                at,
+                "EL0-accessible outside the lwVM window",
+            );
             continue;
         }
         if p.el2_exec || !p.ng {
-            r.fail(P::LwvmConfined, regime, at, format!("a user page the hypervisor could execute or that is global: {p:?}"));
+            r.fail(
+                P::LwvmConfined,
+                regime,
+                at,
+                format!("a user page the hypervisor could execute or that is global: {p:?}"),
+            );
             continue;
         }
         let own = l.va >= vm.ram_ipa && l.va + l.size <= vm.ram_ipa + vm.ram_size;
         if own {
             if l.pa != vm.ram_pa + (l.va - vm.ram_ipa) || p.read_only || !p.el0_exec {
-                r.fail(P::VmMemoryExact, regime, at, format!("maps {} with {p:?}, not its memory", hex(l.pa)));
+                r.fail(
+                    P::VmMemoryExact,
+                    regime,
+                    at,
+                    format!("maps {} with {p:?}, not its memory", hex(l.pa)),
+                );
             }
             mem_bytes += l.size;
             continue;
@@ -236,10 +310,24 @@ pub(crate) fn check_lwvm(
             })
         });
         if !declared {
-            r.fail(P::VmMemoryExact, regime, at, format!("{:#x} bytes -> {} are neither its memory nor a shared region it declares", l.size, hex(l.pa)));
+            r.fail(
+                P::VmMemoryExact,
+                regime,
+                at,
+                format!(
+                    "{:#x} bytes -> {} are neither its memory nor a shared region it declares",
+                    l.size,
+                    hex(l.pa)
+                ),
+            );
         }
     }
     if mem_bytes != vm.ram_size {
-        r.fail(P::VmMemoryExact, regime, Some(vm.ram_ipa), format!("{mem_bytes:#x} of {:#x} memory bytes mapped", vm.ram_size));
+        r.fail(
+            P::VmMemoryExact,
+            regime,
+            Some(vm.ram_ipa),
+            format!("{mem_bytes:#x} of {:#x} memory bytes mapped", vm.ram_size),
+        );
     }
 }

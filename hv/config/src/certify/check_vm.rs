@@ -43,7 +43,11 @@ pub(crate) fn check_stage2(
                 P::NoForeignDevice,
                 regime,
                 Some(l.va),
-                format!("vm {} reaches the hypervisor's {what} at {}", vm.name, hex(l.pa)),
+                format!(
+                    "vm {} reaches the hypervisor's {what} at {}",
+                    vm.name,
+                    hex(l.pa)
+                ),
             );
             continue;
         }
@@ -57,7 +61,12 @@ pub(crate) fn check_stage2(
                 P::VmMemoryDisjoint,
                 regime,
                 Some(l.va),
-                format!("vm {} reaches the RAM of vm {} at {}", vm.name, o.1.name, hex(l.pa)),
+                format!(
+                    "vm {} reaches the RAM of vm {} at {}",
+                    vm.name,
+                    o.1.name,
+                    hex(l.pa)
+                ),
             );
             continue;
         }
@@ -95,7 +104,10 @@ pub(crate) fn check_stage2(
         let (prop, msg) = match foreign {
             Some(sh) if !sh.maps.iter().any(|m| usize::from(m.vm) == i) => (
                 P::VmMemoryDisjoint,
-                format!("reaches shared region {} which vm {} does not declare", sh.name, vm.name),
+                format!(
+                    "reaches shared region {} which vm {} does not declare",
+                    sh.name, vm.name
+                ),
             ),
             _ => (
                 P::VmMemoryExact,
@@ -113,7 +125,10 @@ pub(crate) fn check_stage2(
             P::VmMemoryExact,
             regime,
             Some(vm.ram_ipa),
-            format!("vm {}: {ram_bytes:#x} of {:#x} RAM bytes mapped", vm.name, vm.ram_size),
+            format!(
+                "vm {}: {ram_bytes:#x} of {:#x} RAM bytes mapped",
+                vm.name, vm.ram_size
+            ),
         );
     }
     let traps = d
@@ -124,12 +139,21 @@ pub(crate) fn check_stage2(
     for (ipa, size, what) in traps.chain([
         (vm.uart_ipa, 0x1000, "emulated UART"),
         (vm.gicd_ipa, 0x1_0000, "emulated GIC distributor"),
-        (vm.gicr_ipa, 0x2_0000 * vm.vcpus.len().max(1) as u64, "emulated GIC redistributors"),
+        (
+            vm.gicr_ipa,
+            0x2_0000 * vm.vcpus.len().max(1) as u64,
+            "emulated GIC redistributors",
+        ),
     ]) {
         for a in (ipa..ipa + size).step_by(0x1000) {
             r.count(P::EmulatedTrap, 1);
             if let Ok(Some(_)) = w.translate(vm.s2_root, a) {
-                r.fail(P::EmulatedTrap, regime, Some(a), format!("the {what} of vm {} is mapped", vm.name));
+                r.fail(
+                    P::EmulatedTrap,
+                    regime,
+                    Some(a),
+                    format!("the {what} of vm {} is mapped", vm.name),
+                );
                 break;
             }
         }
@@ -146,9 +170,19 @@ pub(crate) fn check_tags(d: &SystemDesc, r: &mut Report) {
             Some(l) => (l.asid, &mut asids, "ASID"),
         };
         if tag == 0 {
-            r.fail(P::TlbTagsUnique, "descriptor", None, format!("{} has {what} 0 (reserved)", v.name));
+            r.fail(
+                P::TlbTagsUnique,
+                "descriptor",
+                None,
+                format!("{} has {what} 0 (reserved)", v.name),
+            );
         } else if let Some(other) = seen.insert(tag, v.name) {
-            r.fail(P::TlbTagsUnique, "descriptor", None, format!("{} and {other} share {what} {tag}", v.name));
+            r.fail(
+                P::TlbTagsUnique,
+                "descriptor",
+                None,
+                format!("{} and {other} share {what} {tag}", v.name),
+            );
         }
     }
     let mut areas: Vec<(u64, u64, String)> = d
@@ -156,7 +190,11 @@ pub(crate) fn check_tags(d: &SystemDesc, r: &mut Report) {
         .iter()
         .map(|v| (v.ram_pa, v.ram_size, format!("RAM of {}", v.name)))
         .collect();
-    areas.extend(d.shared.iter().map(|s| (s.pa, s.size, format!("shared region {}", s.name))));
+    areas.extend(
+        d.shared
+            .iter()
+            .map(|s| (s.pa, s.size, format!("shared region {}", s.name))),
+    );
     for (k, a) in areas.iter().enumerate() {
         r.count(P::VmMemoryDisjoint, 1);
         if let Some(b) = areas[..k].iter().find(|b| overlaps(a.0, a.1, b.0, b.1)) {
@@ -187,20 +225,28 @@ pub(crate) fn check_irqs(s: &Subject, r: &mut Report) {
     for (k, route) in d.irqs.iter().enumerate() {
         r.count(P::IrqOwnership, 1);
         let at = format!("irqs[{k}]");
-        let mut fail = |m: String| r.fail(P::IrqOwnership, "descriptor", None, format!("{at}: {m}"));
+        let mut fail =
+            |m: String| r.fail(P::IrqOwnership, "descriptor", None, format!("{at}: {m}"));
         let to = d.vms.get(usize::from(route.vm));
         match to {
-            None => fail(format!("routes INTID {} to VM index {}, which does not exist", route.intid, route.vm)),
-            Some(v) if v.lwvm.is_some() => {
-                fail(format!("routes INTID {} to lwvm {}, which has no interrupt controller", route.intid, v.name))
-            }
+            None => fail(format!(
+                "routes INTID {} to VM index {}, which does not exist",
+                route.intid, route.vm
+            )),
+            Some(v) if v.lwvm.is_some() => fail(format!(
+                "routes INTID {} to lwvm {}, which has no interrupt controller",
+                route.intid, v.name
+            )),
             _ => {}
         }
         if !SPIS.contains(&route.intid) {
             fail(format!("INTID {} is not an SPI", route.intid));
         }
         if let Some((_, what)) = hv_ids.iter().find(|(id, _)| *id == route.intid) {
-            fail(format!("INTID {} is used by the hypervisor ({what})", route.intid));
+            fail(format!(
+                "INTID {} is used by the hypervisor ({what})",
+                route.intid
+            ));
         }
         if virtio.contains(&route.intid) {
             let slot = route.intid - virtio.start;
@@ -219,25 +265,43 @@ pub(crate) fn check_irqs(s: &Subject, r: &mut Report) {
             ));
         }
         if !SPIS.contains(&route.virt_intid) || !received.insert((route.vm, route.virt_intid)) {
-            fail(format!("virtual INTID {} is not a free SPI of its VM", route.virt_intid));
+            fail(format!(
+                "virtual INTID {} is not a free SPI of its VM",
+                route.virt_intid
+            ));
         }
     }
     let incoming = d
         .channels
         .iter()
-        .filter(|c| d.vms.get(usize::from(c.to)).is_some_and(|v| v.lwvm.is_none()))
+        .filter(|c| {
+            d.vms
+                .get(usize::from(c.to))
+                .is_some_and(|v| v.lwvm.is_none())
+        })
         .map(|c| (format!("channel {}", c.name), c.to, c.virt_intid));
-    let reflected = d.emulated.iter().map(|e| ("an emulated range".to_string(), e.by, e.virt_intid));
+    let reflected = d
+        .emulated
+        .iter()
+        .map(|e| ("an emulated range".to_string(), e.by, e.virt_intid));
     for (what, to, id) in incoming.chain(reflected) {
         r.count(P::IrqOwnership, 1);
         if usize::from(to) >= d.vms.len() {
-            r.fail(P::IrqOwnership, "descriptor", None, format!("{what} goes to VM index {to}, which does not exist"));
+            r.fail(
+                P::IrqOwnership,
+                "descriptor",
+                None,
+                format!("{what} goes to VM index {to}, which does not exist"),
+            );
         } else if !SPIS.contains(&id) || !received.insert((to, id)) {
             r.fail(
                 P::IrqOwnership,
                 "descriptor",
                 None,
-                format!("{what} raises INTID {id} in {}, which is not a free SPI there", d.vms[usize::from(to)].name),
+                format!(
+                    "{what} raises INTID {id} in {}, which is not a free SPI there",
+                    d.vms[usize::from(to)].name
+                ),
             );
         }
     }
@@ -249,37 +313,63 @@ pub(crate) fn check_placement(d: &SystemDesc, r: &mut Report) {
     let mut on_cpu: HashSet<(u16, u16)> = HashSet::new();
     for (k, v) in d.vcpus.iter().enumerate() {
         let Some(vm) = d.vms.get(usize::from(v.vm)) else {
-            fail(format!("vcpu {k} belongs to VM index {}, which does not exist", v.vm));
+            fail(format!(
+                "vcpu {k} belongs to VM index {}, which does not exist",
+                v.vm
+            ));
             continue;
         };
         if usize::from(v.cpu) >= d.cpus.len() {
-            fail(format!("vcpu {k} of {} is on CPU {}, which does not exist", vm.name, v.cpu));
+            fail(format!(
+                "vcpu {k} of {} is on CPU {}, which does not exist",
+                vm.name, v.cpu
+            ));
             continue;
         }
-        if vm.vcpus.get(usize::from(v.index_in_vm)).map(|&x| usize::from(x)) != Some(k) {
-            fail(format!("vcpu {k} is not vcpus[{}] of {}", v.index_in_vm, vm.name));
+        if vm
+            .vcpus
+            .get(usize::from(v.index_in_vm))
+            .map(|&x| usize::from(x))
+            != Some(k)
+        {
+            fail(format!(
+                "vcpu {k} is not vcpus[{}] of {}",
+                v.index_in_vm, vm.name
+            ));
         }
         if !on_cpu.insert((v.vm, v.cpu)) {
             fail(format!("two vCPUs of {} are on CPU {}", vm.name, v.cpu));
         }
         for (c, cpu) in d.cpus.iter().enumerate() {
-            let n = cpu.schedule.iter().filter(|&&x| usize::from(x) == k).count();
+            let n = cpu
+                .schedule
+                .iter()
+                .filter(|&&x| usize::from(x) == k)
+                .count();
             let want = usize::from(c == usize::from(v.cpu));
             if n != want {
-                fail(format!("vcpu {k} of {} appears {n} times in CPU {c}'s schedule (pinned to CPU {})", vm.name, v.cpu));
+                fail(format!(
+                    "vcpu {k} of {} appears {n} times in CPU {c}'s schedule (pinned to CPU {})",
+                    vm.name, v.cpu
+                ));
             }
         }
     }
     for (c, cpu) in d.cpus.iter().enumerate() {
         for &x in cpu.schedule {
             if usize::from(x) >= d.vcpus.len() {
-                fail(format!("CPU {c}'s schedule names vcpu {x}, which does not exist"));
+                fail(format!(
+                    "CPU {c}'s schedule names vcpu {x}, which does not exist"
+                ));
             }
         }
     }
     for (i, vm) in d.vms.iter().enumerate() {
         for &x in vm.vcpus {
-            if d.vcpus.get(usize::from(x)).is_none_or(|v| usize::from(v.vm) != i) {
+            if d.vcpus
+                .get(usize::from(x))
+                .is_none_or(|v| usize::from(v.vm) != i)
+            {
                 fail(format!("{} lists vcpu {x}, which is not its own", vm.name));
             }
         }
@@ -290,11 +380,17 @@ pub(crate) fn check_placement(d: &SystemDesc, r: &mut Report) {
     let mut tables = HashSet::new();
     for t in d.slots {
         if usize::from(t.cpu) >= d.cpus.len() || !tables.insert(t.cpu) {
-            fail(format!("slot table of CPU {}: no such CPU, or a second table", t.cpu));
+            fail(format!(
+                "slot table of CPU {}: no such CPU, or a second table",
+                t.cpu
+            ));
         }
         for s in t.slots.iter().filter_map(|s| s.vcpu) {
             if d.vcpus.get(usize::from(s)).is_none_or(|v| v.cpu != t.cpu) {
-                fail(format!("slot table of CPU {} names vcpu {s}, which is not pinned there", t.cpu));
+                fail(format!(
+                    "slot table of CPU {} names vcpu {s}, which is not pinned there",
+                    t.cpu
+                ));
             }
         }
     }

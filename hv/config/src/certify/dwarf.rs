@@ -129,10 +129,8 @@ impl Types {
                 name: name.clone(),
             };
             let declaration = e.attr_value(dw::DW_AT_declaration).map_err(gerr)?.is_some();
-            if matches!(
-                tag,
-                dw::DW_TAG_structure_type | dw::DW_TAG_enumeration_type
-            ) && !declaration
+            if matches!(tag, dw::DW_TAG_structure_type | dw::DW_TAG_enumeration_type)
+                && !declaration
                 && node.size.is_some()
             {
                 if let Some(n) = &name {
@@ -205,9 +203,8 @@ impl Types {
         for &c in &n.children {
             let m = self.node(c)?;
             if m.tag == dw::DW_TAG_member && m.name.as_deref() == Some(name) {
-                let ty = m
-                    .ty
-                    .ok_or_else(|| format!("DWARF: member {name} has no type"))?;
+                let ty =
+                    m.ty.ok_or_else(|| format!("DWARF: member {name} has no type"))?;
                 return Ok((m.member_offset.unwrap_or(0), ty));
             }
         }
@@ -341,7 +338,10 @@ impl<'a> Value<'a> {
                     return Ok((e.name.clone().unwrap_or_default(), None));
                 }
             }
-            return Err(format!("{name} at {:#x}: no enumerator has value {v}", f.addr));
+            return Err(format!(
+                "{name} at {:#x}: no enumerator has value {v}",
+                f.addr
+            ));
         }
         let part = t
             .children

@@ -54,10 +54,7 @@ impl Elf {
         let (sections, symbols) = {
             let f = object::File::parse(&*bytes).map_err(|e| format!("not an ELF file: {e}"))?;
             if f.architecture() != object::Architecture::Aarch64 {
-                return Err(format!(
-                    "not an aarch64 image ({:?})",
-                    f.architecture()
-                ));
+                return Err(format!("not an aarch64 image ({:?})", f.architecture()));
             }
             let mut sections = Vec::new();
             for s in f.sections() {
@@ -153,9 +150,7 @@ impl Memory for Elf {
             .sections
             .iter()
             .find(|s| addr >= s.addr && addr.saturating_add(len) <= s.addr + s.size)
-            .ok_or_else(|| {
-                format!("{len} bytes at {addr:#x} are not inside one loaded section")
-            })?;
+            .ok_or_else(|| format!("{len} bytes at {addr:#x} are not inside one loaded section"))?;
         match s.file_offset {
             None => Ok(vec![0; len as usize]),
             Some(o) => {

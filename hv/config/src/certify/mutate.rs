@@ -110,7 +110,9 @@ fn s2_into_other_vm(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<()
 fn el2_wx(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
     let text = elf.section(".text")?;
     // AP[2] (bit 7) clear: writable, in both the E2H=0 and E2H=1 encodings.
-    rewrite(elf, bytes, d.hv.ttbr0_el2, text.addr, |desc, _| desc & !(1 << 7))
+    rewrite(elf, bytes, d.hv.ttbr0_el2, text.addr, |desc, _| {
+        desc & !(1 << 7)
+    })
 }
 
 fn tables_writable(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {

@@ -93,7 +93,11 @@ impl Certificate {
              - checked in {:.0} ms\n\n| property | status | checked |\n|---|---|---:|\n",
             self.system,
             self.board,
-            if self.holds() { "certified" } else { "rejected" },
+            if self.holds() {
+                "certified"
+            } else {
+                "rejected"
+            },
             self.sha256,
             self.config_id,
             if self.e2h { "E2H=1 (VHE)" } else { "E2H=0" },

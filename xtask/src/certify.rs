@@ -1,0 +1,167 @@
+//! Isolation certificates of built images (hv-config's `certify`, docs/CERTIFICATE.md).
+//!
+//! Every image `firmware::build_hv` produces is certified before it is handed out: the
+//! certificate (`certificate.json`, `certificate.md`) lands beside `hv.elf`, and an image
+//! that is not certified is removed and the build fails. `cargo xtask certify <system>`
+//! builds and prints one certificate; `--all` does every system of the board (the test
+//! command's `certify::*` cases), and the mutation cases show the checker can fail.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use hv_config::certify::{self, Certificate, elf::Elf, mutate};
+
+use crate::firmware::{self, SystemSpec};
+use crate::paths;
+use crate::toolchain::Toolchain;
+
+/// Certifies the image at `elf`, writing the certificate beside it. A rejected image is
+/// deleted (the certificate stays, to be read).
+pub fn certify_image(elf: &Path) -> Result<Certificate> {
+    let cert = certify::certify_file(elf).map_err(|e| anyhow::anyhow!("certify: {e}"))?;
+    let dir = elf.parent().unwrap_or(Path::new("."));
+    std::fs::write(dir.join("certificate.json"), cert.json())?;
+    std::fs::write(dir.join("certificate.md"), cert.markdown())?;
+    if !cert.holds() {
+        let _ = std::fs::remove_file(elf);
+        let lines: Vec<String> = cert
+            .report
+            .violations
+            .iter()
+            .take(20)
+            .map(|v| format!("  {v}"))
+            .collect();
+        bail!(
+            "{} is not certified (image removed; {}):\n{}",
+            elf.display(),
+            dir.join("certificate.md").display(),
+            lines.join("\n")
+        );
+    }
+    Ok(cert)
+}
+
+/// Every system description of `board`, with the features it needs (`lwvm` for lwVMs
+/// and `[hypervisor] vhe`).
+pub fn all_systems(board: &str) -> Result<Vec<SystemSpec>> {
+    let dir = paths::root().join("boards").join(board).join("systems");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut specs = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)?;
+        let v: toml::Value =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let vhe = v.get("lwvm").is_some()
+            || v.get("hypervisor")
+                .and_then(|h| h.get("vhe"))
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false);
+        let features = if vhe { "lwvm" } else { "" };
+        specs.push(SystemSpec::new(board, &f.to_string_lossy(), features));
+    }
+    Ok(specs)
+}
+
+/// `cargo xtask certify`.
+pub fn run_cli(board: &str, system: Option<&str>, features: &str) -> Result<()> {
+    let specs = match system {
+        Some(s) => vec![SystemSpec::new(board, s, features)],
+        None => all_systems(board)?,
+    };
+    let tc = Toolchain::detect_or_install()?;
+    firmware::build_guests(&tc)?;
+    let mut failed = 0;
+    let mut rows = Vec::new();
+    for spec in &specs {
+        firmware::fetch_payloads(spec)?;
+        match firmware::build_hv_certified(&tc, spec) {
+            Ok((img, c)) => {
+                if specs.len() == 1 {
+                    print!("{}", c.markdown());
+                    println!(
+                        "\ncertificate: {}",
+                        img.elf.with_file_name("certificate.json").display()
+                    );
+                }
+                rows.push((spec.label(), c.elapsed, c.summary()));
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{}: {e:#}", spec.label());
+            }
+        }
+    }
+    if specs.len() > 1 {
+        for (label, t, summary) in &rows {
+            println!("{label:<28} {:>6.0} ms  {summary}", t.as_secs_f64() * 1e3);
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} system(s) not certified");
+    }
+    Ok(())
+}
+
+/// The test command's certification of every system: one result per system, with the
+/// time the check took.
+pub fn test_cases(
+    tc: &Toolchain,
+    selected: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, Result<Duration>)>> {
+    let mut out = Vec::new();
+    for spec in all_systems("qemu-virt")? {
+        if !selected(&format!("certify::{}", spec.label())) {
+            continue;
+        }
+        let r = firmware::fetch_payloads(&spec)
+            .and_then(|()| firmware::build_hv_certified(tc, &spec))
+            .and_then(|(_, c)| {
+                if c.elapsed > Duration::from_secs(5) {
+                    bail!("certification took {:?} (target: under 5 s)", c.elapsed);
+                }
+                Ok(c.elapsed)
+            });
+        out.push((spec.label(), r));
+    }
+    Ok(out)
+}
+
+/// Each mutation of a certified image is rejected, naming the expected property; the
+/// unmutated image passes. `elf` must route two SPIs to two VMs (owned-irqs).
+pub fn check_mutations(elf: &Path, only: &[&str]) -> Result<()> {
+    let bytes = std::fs::read(elf)?;
+    let image = Elf::parse(bytes.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    let desc = certify::descriptor(&image).map_err(|e| anyhow::anyhow!(e))?;
+    let base = certify::certify_bytes(bytes).map_err(|e| anyhow::anyhow!(e))?;
+    if !base.holds() {
+        bail!(
+            "the unmutated image is not certified: {:?}",
+            base.report.violations
+        );
+    }
+    for m in mutate::all()
+        .into_iter()
+        .filter(|m| only.is_empty() || only.contains(&m.name))
+    {
+        let mutated = m.apply(&image, desc).map_err(|e| anyhow::anyhow!(e))?;
+        let c = certify::certify_bytes(mutated).map_err(|e| anyhow::anyhow!(e))?;
+        match c.report.first(m.expect) {
+            Some(v) => println!("    {}: rejected: {v}", m.name),
+            None => bail!(
+                "mutation {} was not rejected as {} (violations: {:?})",
+                m.name,
+                m.expect,
+                c.report
+                    .violations
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+    Ok(())
+}
