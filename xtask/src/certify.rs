@@ -119,7 +119,8 @@ pub fn test_cases(
         }
         let r = firmware::fetch_payloads(&spec)
             .and_then(|()| firmware::build_hv_certified(tc, &spec))
-            .and_then(|(_, c)| {
+            .and_then(|(img, c)| {
+                descriptor_matches_plan(&spec, &img.elf)?;
                 if c.elapsed > Duration::from_secs(5) {
                     bail!("certification took {:?} (target: under 5 s)", c.elapsed);
                 }
@@ -128,6 +129,29 @@ pub fn test_cases(
         out.push((spec.label(), r));
     }
     Ok(out)
+}
+
+/// The descriptor decoded from the linked image (through its DWARF) is the one the
+/// toolkit planned, field for field: the decoder reads what the emitter wrote.
+fn descriptor_matches_plan(spec: &SystemSpec, elf: &Path) -> Result<()> {
+    let image = Elf::parse(std::fs::read(elf)?).map_err(|e| anyhow::anyhow!(e))?;
+    let decoded = certify::descriptor(&image).map_err(|e| anyhow::anyhow!(e))?;
+    let board = paths::root()
+        .join("boards")
+        .join(&spec.board)
+        .join("board.toml");
+    let plan = hv_config::plan(&board, &spec.system, &firmware::guest_images_dir(), None)?;
+    let (want, got) = (format!("{:#?}", plan.desc), format!("{decoded:#?}"));
+    if want != got {
+        let diff = want
+            .lines()
+            .zip(got.lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("planned `{}`, decoded `{}`", a.trim(), b.trim()))
+            .unwrap_or_else(|| "lengths differ".into());
+        bail!("the image's descriptor is not the planned one: {diff}");
+    }
+    Ok(())
 }
 
 /// Each mutation of a certified image is rejected, naming the expected property; the
