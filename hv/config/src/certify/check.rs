@@ -274,6 +274,6 @@ fn check_area(s: &Subject, r: &mut Report) {
 }
 
 /// Whether `[a, a+n)` overlaps any area; returns the first.
-pub(crate) fn hit<'a>(areas: &'a [Area], a: u64, n: u64) -> Option<&'a Area> {
+pub(crate) fn hit(areas: &[Area], a: u64, n: u64) -> Option<&Area> {
     areas.iter().find(|x| overlaps(a, n, x.0, x.1))
 }

@@ -75,17 +75,31 @@ impl Types {
     }
 
     fn load_unit(&mut self, dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>) -> Result<(), String> {
+        let mut tree = unit.entries_tree(None).map_err(gerr)?;
+        let root = tree.root().map_err(gerr)?;
+        let mut path = Vec::new();
+        self.visit(dwarf, unit, root, &mut path, None)
+    }
+
+    /// Visits the children of `node`: namespaces are entered (their names form the
+    /// path), data types are kept with their members, anything else (functions,
+    /// variables, …) is skipped with its subtree.
+    fn visit(
+        &mut self,
+        dwarf: &gimli::Dwarf<R>,
+        unit: &gimli::Unit<R>,
+        node: gimli::EntriesTreeNode<R>,
+        path: &mut Vec<String>,
+        parent: Option<usize>,
+    ) -> Result<(), String> {
         let global = |o: gimli::UnitOffset| o.to_debug_info_offset(&unit.header).map(|g| g.0);
-        // (depth, kept node or None, namespace name or None)
-        let mut stack: Vec<(isize, Option<usize>, Option<String>)> = Vec::new();
-        let mut depth = 0isize;
-        let mut entries = unit.entries();
-        while let Some((delta, e)) = entries.next_dfs().map_err(gerr)? {
-            depth += delta;
-            while stack.last().is_some_and(|s| s.0 >= depth) {
-                stack.pop();
-            }
+        let mut children = node.children();
+        while let Some(child) = children.next().map_err(gerr)? {
+            let e = child.entry();
             let tag = e.tag();
+            if tag != dw::DW_TAG_namespace && !kept(tag) {
+                continue;
+            }
             let name = match e.attr_value(dw::DW_AT_name).map_err(gerr)? {
                 Some(v) => Some(
                     dwarf
@@ -97,12 +111,9 @@ impl Types {
                 None => None,
             };
             if tag == dw::DW_TAG_namespace {
-                stack.push((depth, None, name));
-                continue;
-            }
-            if !kept(tag) {
-                // Types nested in functions or elsewhere are not needed.
-                stack.push((depth, None, None));
+                path.push(name.unwrap_or_default());
+                self.visit(dwarf, unit, child, path, None)?;
+                path.pop();
                 continue;
             }
             let Some(off) = global(e.offset()) else {
@@ -129,27 +140,22 @@ impl Types {
                 name: name.clone(),
             };
             let declaration = e.attr_value(dw::DW_AT_declaration).map_err(gerr)?.is_some();
-            if matches!(tag, dw::DW_TAG_structure_type | dw::DW_TAG_enumeration_type)
+            let is_type = matches!(tag, dw::DW_TAG_structure_type | dw::DW_TAG_enumeration_type);
+            if let Some(n) = &name
+                && is_type
                 && !declaration
                 && node.size.is_some()
+                && parent.is_none()
             {
-                if let Some(n) = &name {
-                    let mut path: Vec<&str> = stack
-                        .iter()
-                        .filter(|s| s.1.is_none())
-                        .filter_map(|s| s.2.as_deref())
-                        .collect();
-                    path.push(n);
-                    self.named.entry(path.join("::")).or_insert(off);
-                }
+                let mut q = path.clone();
+                q.push(n.clone());
+                self.named.entry(q.join("::")).or_insert(off);
             }
-            if let Some(parent) = stack.last().and_then(|s| s.1) {
-                if let Some(p) = self.nodes.get_mut(&parent) {
-                    p.children.push(off);
-                }
+            if let Some(p) = parent.and_then(|p| self.nodes.get_mut(&p)) {
+                p.children.push(off);
             }
             self.nodes.insert(off, node);
-            stack.push((depth, Some(off), None));
+            self.visit(dwarf, unit, child, path, Some(off))?;
         }
         Ok(())
     }

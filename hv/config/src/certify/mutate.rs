@@ -15,7 +15,7 @@ pub struct Mutation {
     pub name: &'static str,
     /// The property the checker must report as violated.
     pub expect: Property,
-    apply: fn(&Elf, &SystemDesc, &mut Vec<u8>) -> Result<(), String>,
+    apply: fn(&Elf, &SystemDesc, &mut [u8]) -> Result<(), String>,
 }
 
 impl Mutation {
@@ -97,7 +97,7 @@ fn block_mask(level: u8) -> u64 {
     !((1u64 << (39 - 9 * u32::from(level))) - 1) & bits::OA_MASK
 }
 
-fn s2_into_other_vm(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
+fn s2_into_other_vm(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
     let vms = full_vms(d);
     let [a, b, ..] = vms.as_slice() else {
         return Err("needs two full VMs".into());
@@ -107,7 +107,7 @@ fn s2_into_other_vm(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<()
     })
 }
 
-fn el2_wx(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
+fn el2_wx(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
     let text = elf.section(".text")?;
     // AP[2] (bit 7) clear: writable, in both the E2H=0 and E2H=1 encodings.
     rewrite(elf, bytes, d.hv.ttbr0_el2, text.addr, |desc, _| {
@@ -115,13 +115,13 @@ fn el2_wx(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> 
     })
 }
 
-fn tables_writable(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
+fn tables_writable(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
     rewrite(elf, bytes, d.hv.ttbr0_el2, d.hv.tables_base, |desc, _| {
         desc & !(1 << 7)
     })
 }
 
-fn gicd_into_vm(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
+fn gicd_into_vm(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
     let vm = full_vms(d).first().copied().ok_or("needs a full VM")?;
     let last = vm.ram_ipa + vm.ram_size - 0x1000;
     let gicd = d.devices.gicd_base;
@@ -130,7 +130,7 @@ fn gicd_into_vm(elf: &Elf, d: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), St
     })
 }
 
-fn spi_twice(elf: &Elf, _: &SystemDesc, bytes: &mut Vec<u8>) -> Result<(), String> {
+fn spi_twice(elf: &Elf, _: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
     let types = Types::load(|n| elf.debug_section(n))?;
     let ty = types.named("hv_core::sysdesc::SystemDesc")?;
     let (addr, _) = elf.symbol(SYSTEM_SYMBOL)?;
