@@ -224,7 +224,9 @@ pub(crate) fn check_lwvm(
     let devices = hv_devices(d);
     let mut mem_bytes = 0;
     for l in user {
-        r.count(P::LwvmConfined, l.size / 0x1000);
+        for prop in [P::LwvmConfined, P::NoHypervisorMemory, P::NoForeignDevice] {
+            r.count(prop, l.size / 0x1000);
+        }
         let p = vhe_perms(l.attrs);
         let at = Some(l.va);
         if let Some((_, _, what)) = hit(&hv, l.pa, l.size) {

@@ -27,7 +27,9 @@ pub(crate) fn check_stage2(
     let devices = hv_devices(d);
     let mut ram_bytes = 0;
     for l in leaves {
-        r.count(P::VmMemoryExact, l.size / 0x1000);
+        for prop in [P::VmMemoryExact, P::NoHypervisorMemory, P::NoForeignDevice] {
+            r.count(prop, l.size / 0x1000);
+        }
         let p = stage2_perms(l.attrs);
         if let Some((_, _, what)) = hit(&hv, l.pa, l.size) {
             r.fail(
