@@ -49,11 +49,13 @@ fn wx_and_tables(s: &Subject, regime: &str, leaves: &[Leaf], r: &mut Report) {
                 p.el0 && !p.read_only
             };
             if wr || el0_writes {
+                // The first byte of the tables this (possibly coalesced) leaf reaches.
+                let pa = l.pa.max(h.tables_base);
                 r.fail(
                     P::TablesReadOnly,
                     regime,
-                    Some(l.va),
-                    format!("the page tables at {} are writable", hex(l.pa)),
+                    Some(l.va + (pa - l.pa)),
+                    format!("the page tables at {} are writable", hex(pa)),
                 );
             }
         }
