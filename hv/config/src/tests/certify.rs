@@ -158,3 +158,33 @@ fn the_generator_is_checked_on_every_plan() {
         "{e}"
     );
 }
+
+/// Built images (`cargo xtask certify` first): the descriptor decoded from each linked
+/// image through its DWARF equals the toolkit's plan of its system, field for field.
+/// `cargo test -p hv-config -- --ignored`; `cargo xtask test` checks the same per system.
+#[test]
+#[ignore = "needs images built by cargo xtask"]
+fn decoded_descriptors_match_plans() {
+    let root = super::repo();
+    let images = root.join("target/images/qemu-virt");
+    let guests = root.join("target/firmware/aarch64-unknown-none/release");
+    let mut n = 0;
+    for dir in std::fs::read_dir(&images).expect("no images built") {
+        let dir = dir.unwrap().path();
+        let label = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let system = root.join(format!(
+            "boards/qemu-virt/systems/{}.toml",
+            label.split('+').next().unwrap()
+        ));
+        let Ok(bytes) = std::fs::read(dir.join("hv.elf")) else {
+            continue;
+        };
+        let elf = crate::certify::elf::Elf::parse(bytes).unwrap();
+        let got = crate::certify::descriptor(&elf).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let board = root.join("boards/qemu-virt/board.toml");
+        let plan = crate::plan(&board, &system, &guests, None).unwrap();
+        assert_eq!(format!("{:#?}", plan.desc), format!("{got:#?}"), "{label}");
+        n += 1;
+    }
+    assert!(n > 0, "no image under {}", images.display());
+}
