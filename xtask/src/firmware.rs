@@ -152,8 +152,17 @@ pub fn fetch_payloads(spec: &SystemSpec) -> Result<()> {
     Ok(())
 }
 
-/// Builds the hypervisor image of `spec` (guests must be built).
+/// Builds the hypervisor image of `spec` (guests must be built) and certifies it: an
+/// image whose isolation certificate fails is removed and the build fails.
 pub fn build_hv(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
+    build_hv_certified(tc, spec).map(|(img, _)| img)
+}
+
+/// [`build_hv`], also returning the certificate (written beside the image).
+pub fn build_hv_certified(
+    tc: &Toolchain,
+    spec: &SystemSpec,
+) -> Result<(SystemImage, hv_config::certify::Certificate)> {
     let mut cmd = tc.cargo_build(HV_TARGET);
     cmd.args(["-p", "hv"])
         .env("HV_BOARD", spec.board_file())
@@ -174,10 +183,14 @@ pub fn build_hv(tc: &Toolchain, spec: &SystemSpec) -> Result<SystemImage> {
     std::fs::create_dir_all(&dir)?;
     let elf = dir.join("hv.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("copying {}", built.display()))?;
-    Ok(SystemImage {
-        elf,
-        spec: spec.clone(),
-    })
+    let cert = crate::certify::certify_image(&elf)?;
+    Ok((
+        SystemImage {
+            elf,
+            spec: spec.clone(),
+        },
+        cert,
+    ))
 }
 
 /// `cargo xtask layout`: the configuration toolkit's memory map of a system.

@@ -608,6 +608,17 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
         .and_then(|img| case.run(&img));
         record(case.name, r);
     }
+    // Every system of the board is built and certified (docs/CERTIFICATE.md), and the
+    // checker rejects mutated images, naming the property each breaks.
+    for (label, r) in crate::certify::test_cases(&tc, selected)? {
+        let name = format!("certify::{label}");
+        let r = r.map(|t| eprintln!("    {name}: checked in {:.0} ms", t.as_secs_f64() * 1e3));
+        record(&name, r);
+    }
+    if selected("certify_rejects_mutations") {
+        let r = mutation_case(&tc);
+        record("certify_rejects_mutations", r);
+    }
     if selected("experiments_smoke") {
         record("experiments_smoke", crate::experiment::smoke());
     }
@@ -616,6 +627,23 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
         bail!("{failed} test(s) failed");
     }
     Ok(())
+}
+
+/// Mutations of two linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM).
+fn mutation_case(tc: &Toolchain) -> Result<()> {
+    let spec = SystemSpec::new("qemu-virt", "owned-irqs", "");
+    let img = firmware::build_hv(tc, &spec)?;
+    crate::certify::check_mutations(&img.elf, &[])?;
+    let lw = SystemSpec::new("qemu-virt", "lwvm-pingpong", "lwvm");
+    let img = firmware::build_hv(tc, &lw)?;
+    crate::certify::check_mutations(
+        &img.elf,
+        &[
+            "el2-page-writable-and-executable",
+            "tables-writable-at-el2",
+            "gicd-mapped-into-a-vm",
+        ],
+    )
 }
 
 /// Host unit tests of the workspace's host crates; returns (passed, failed).

@@ -5,6 +5,7 @@
 mod bench_linux;
 mod bench_probe;
 mod bench_switch;
+mod certify;
 mod experiment;
 mod firmware;
 mod itest;
@@ -52,6 +53,18 @@ enum Cmd {
         system: String,
         #[arg(long, default_value = "qemu-virt")]
         board: String,
+    },
+    /// Build a system and prove its isolation properties on the linked image (the
+    /// certificate lands beside hv.elf; docs/CERTIFICATE.md). Without a system: every
+    /// system of the board, with the time each check took.
+    Certify {
+        /// System name (a file in boards/<board>/systems/) or path; all when omitted.
+        system: Option<String>,
+        #[arg(long, default_value = "qemu-virt")]
+        board: String,
+        /// Cargo features of the hypervisor image (with one system).
+        #[arg(long, default_value = "")]
+        features: String,
     },
     /// Check the firmware toolchain (installing what is missing when root).
     Setup,
@@ -148,6 +161,10 @@ fn run() -> Result<()> {
         }
         Cmd::Build(b) => {
             let img = firmware::build_system(&b.to_spec()?)?;
+            eprintln!(
+                "xtask: certified: {}",
+                img.elf.with_file_name("certificate.md").display()
+            );
             println!("{}", img.elf.display());
             Ok(())
         }
@@ -196,6 +213,11 @@ fn run() -> Result<()> {
         Cmd::Bench { what } if what == "linux-boot" => bench_linux::run(),
         Cmd::Bench { what } => monitor::bench(&what),
         Cmd::Experiment(a) => experiment::run_cli(&a),
+        Cmd::Certify {
+            system,
+            board,
+            features,
+        } => certify::run_cli(&board, system.as_deref(), &features),
         Cmd::Layout { system, board } => {
             let path = select::system(&board, &system)?;
             firmware::print_layout(&board, &path.to_string_lossy())

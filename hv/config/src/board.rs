@@ -196,6 +196,15 @@ impl Board {
             .saturating_add(self.memory.ram.size.0)
     }
 
+    /// The virtio-mmio slot whose interrupt is `intid`, if any: the slots are the
+    /// hypervisor's devices, so no VM may own their SPIs.
+    pub fn virtio_slot_of_intid(&self, intid: u32) -> Option<u32> {
+        let v = self.virtio_mmio.as_ref()?;
+        (v.first_intid..v.first_intid + v.count)
+            .contains(&intid)
+            .then(|| intid - v.first_intid)
+    }
+
     /// INTIDs the hypervisor keeps for itself, with what they are for.
     pub fn hv_intids(&self) -> Vec<(u32, &'static str)> {
         vec![

@@ -299,6 +299,7 @@ pub fn build(
             virtio_mmio_base: b.virtio_mmio.map_or(0, |v| v.base.0),
             virtio_mmio_stride: b.virtio_mmio.map_or(0, |v| v.stride.0),
             virtio_mmio_count: b.virtio_mmio.map_or(0, |v| v.count),
+            virtio_mmio_intid: b.virtio_mmio.map_or(0, |v| v.first_intid),
         },
         cpus: leak(cpus),
         vms: leak(vms),

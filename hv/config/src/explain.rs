@@ -180,5 +180,11 @@ pub fn explain(plan: &Plan) -> String {
         hex(d.hv.vtcr_el2),
         u8::from(d.hv.e2h)
     );
+    let l = &plan.layout;
+    let _ = writeln!(
+        o,
+        "  EL2 W^X: code {} RX | read-only data {} R | data, bss, stacks {} RW; tables, image store R",
+        l.hv_code, l.hv_rodata, l.hv_data
+    );
     o
 }

@@ -71,8 +71,14 @@ pub struct MapEntry {
 /// The decided layout.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// Hypervisor image.
+    /// Hypervisor image (the three parts below, in this order).
     pub hv: Placed,
+    /// Its code (`.text`): read-only, executable at EL2.
+    pub hv_code: Placed,
+    /// Its read-only data (`.rodata`, build id): read-only, execute-never.
+    pub hv_rodata: Placed,
+    /// Its data, bss and stacks: read-write, execute-never.
+    pub hv_data: Placed,
     /// Page-table area.
     pub tables: Placed,
     /// Image store.
@@ -204,6 +210,19 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
         "hypervisor.memory",
     )?;
     let tables = a.alloc(tables_size, KIB4, "page tables".into(), cfg, "hypervisor")?;
+    let (code, rodata, _) = s.hypervisor.split();
+    let hv_code = Placed {
+        base: hv.base,
+        size: code,
+    };
+    let hv_rodata = Placed {
+        base: hv_code.end(),
+        size: rodata,
+    };
+    let hv_data = Placed {
+        base: hv_rodata.end(),
+        size: hv.end() - hv_rodata.end(),
+    };
 
     // Image store: blobs in VM order, identical ones once.
     let mut store: Vec<u8> = Vec::new();
@@ -303,6 +322,9 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
     map.sort_by_key(|m| m.at.base);
     Ok(Layout {
         hv,
+        hv_code,
+        hv_rodata,
+        hv_data,
         tables,
         images,
         vms,

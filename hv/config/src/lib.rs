@@ -4,12 +4,14 @@
 //! Pipeline, one pure stage per module:
 //! [`config`] (parse, via [`board`] and [`system`]) → [`validate`] → [`payload`] (guest
 //! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
-//! stage-2 tables at their final addresses, checked by [`walk`]) → [`desc`] (the typed
+//! stage-2 tables at their final addresses, walked back and proven isolated by
+//! [`isolation`]) → [`desc`] (the typed
 //! `hv_core::sysdesc::SystemDesc`) → [`emit`] (Rust source, blobs, linker fragment) and
 //! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
 //! file and field; nothing panics on bad input.
 
 pub mod board;
+pub mod certify;
 pub mod config;
 pub mod desc;
 pub mod dtb;
@@ -19,7 +21,6 @@ pub mod explain;
 pub mod fmt;
 pub mod image;
 pub mod isolation;
-mod isolation_lw;
 pub mod layout;
 pub mod lwvm;
 pub mod pagetable;
@@ -112,14 +113,23 @@ pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
             let tables_blob = tables.to_bytes(tables_size);
             let id = desc::config_id(&cfg, &payloads);
             let desc = desc::build(&cfg, &payloads, &layout, &tables, id);
-            return Ok(Plan {
+            let plan = Plan {
                 config: cfg,
                 payloads,
                 layout,
                 tables,
                 tables_blob,
                 desc,
-            });
+            };
+            // Every plan is proven isolated before anything is built from it.
+            if let Err(e) = isolation::check(&plan) {
+                return Err(ConfigError::one(
+                    &plan.config.system_file,
+                    "",
+                    format!("isolation check of the generated tables failed: {e}"),
+                ));
+            }
+            return Ok(plan);
         }
         tables_size = tables.size();
     }

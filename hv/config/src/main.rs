@@ -10,7 +10,10 @@
 //!   hypervisor's build script would;
 //! - `hvconfig dtb --board B --system S [--images DIR] --vm NAME --out FILE` writes the
 //!   device tree generated for a Linux VM (inspect it with `dtc -I dtb`); other VMs'
-//!   images may be missing.
+//!   images may be missing;
+//! - `hvconfig certify IMAGE [--json FILE] [--markdown FILE]` proves the isolation
+//!   properties on a linked hypervisor ELF (docs/CERTIFICATE.md) and prints a summary;
+//!   it fails, naming property, regime and address, when one does not hold.
 
 use clap::{Args, Parser, Subcommand};
 use hv_config::error::ConfigError;
@@ -70,6 +73,17 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Prove the isolation properties on a linked hypervisor image (hv.elf).
+    Certify {
+        /// The linked image.
+        image: PathBuf,
+        /// Write the certificate (JSON) here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the Markdown summary here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Write the device tree generated for a Linux VM.
     Dtb {
         #[command(flatten)]
@@ -120,6 +134,30 @@ fn run(cli: Cli) -> Result<(), ConfigError> {
             })?;
             print!("{}", g.layout_text);
             println!("wrote {}", out.display());
+        }
+        Cmd::Certify {
+            image,
+            json,
+            markdown,
+        } => {
+            let c = hv_config::certify::certify_file(&image)
+                .map_err(|e| ConfigError::one(&image, "", e))?;
+            if let Some(j) = json {
+                hv_config::error::write_file(&j, c.json())?;
+            }
+            if let Some(m) = markdown {
+                hv_config::error::write_file(&m, c.markdown())?;
+            }
+            println!("{}", c.summary());
+            if !c.holds() {
+                let lines: Vec<String> =
+                    c.report.violations.iter().map(|v| v.to_string()).collect();
+                return Err(ConfigError::one(
+                    &image,
+                    "",
+                    format!("not certified:\n{}", lines.join("\n")),
+                ));
+            }
         }
         Cmd::Dtb {
             inputs,

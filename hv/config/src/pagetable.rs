@@ -29,6 +29,8 @@ pub mod bits {
     }
     /// Stage 1: AP[2:1] = 0b01, read-write (AP[1] is RES1 in the EL2 regime).
     pub const AP_RW_EL2: u64 = 0b01 << 6;
+    /// Stage 1: AP[2:1] = 0b11, read-only (AP[1] is RES1 in the EL2 regime).
+    pub const AP_RO_EL2: u64 = 0b11 << 6;
     /// Stage 2: MemAttr = 0b1111, normal inner/outer write-back.
     pub const S2_NORMAL_WB: u64 = 0b1111 << 2;
     /// Stage 2: S2AP read-only.
@@ -50,10 +52,14 @@ pub const VTCR_EL2: u64 =
     25 | (0b01 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 31);
 
 /// EL2 leaf attributes (E2H=0 encoding; [`crate::lwvm::vhe_el2_attrs`] gives the E2H=1
-/// one): normal memory, executable (the hypervisor image).
-pub const EL2_CODE: u64 = bits::attr_index(0) | bits::AP_RW_EL2 | bits::SH_INNER | bits::AF;
-/// EL2 leaf attributes: normal memory, execute-never.
-pub const EL2_DATA: u64 = EL2_CODE | bits::XN;
+/// one): normal memory, read-only, executable (the hypervisor's code).
+pub const EL2_CODE: u64 = bits::attr_index(0) | bits::AP_RO_EL2 | bits::SH_INNER | bits::AF;
+/// EL2 leaf attributes: normal memory, read-only, execute-never (the hypervisor's
+/// read-only data, the page tables, the image store).
+pub const EL2_RO: u64 = EL2_CODE | bits::XN;
+/// EL2 leaf attributes: normal memory, read-write, execute-never.
+pub const EL2_DATA: u64 =
+    bits::attr_index(0) | bits::AP_RW_EL2 | bits::SH_INNER | bits::AF | bits::XN;
 /// EL2 leaf attributes: Device-nGnRE, execute-never.
 pub const EL2_DEVICE: u64 = bits::attr_index(1) | bits::AP_RW_EL2 | bits::AF | bits::XN;
 /// Stage-2 attributes of VM RAM: normal WB, RW, executable.
@@ -203,23 +209,37 @@ impl Tables {
 /// One identity-mapped EL2 region: (base, size, attributes, what).
 pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
     let b = &cfg.board;
+    // W^X: code RX, read-only data R, data RW+XN; the tables and the pristine images
+    // never change at run time: read-only.
     let mut r = vec![
         (
-            lay.hv.base,
-            lay.hv.size,
+            lay.hv_code.base,
+            lay.hv_code.size,
             EL2_CODE,
-            "hypervisor image".to_string(),
+            "hypervisor code".to_string(),
+        ),
+        (
+            lay.hv_rodata.base,
+            lay.hv_rodata.size,
+            EL2_RO,
+            "hypervisor read-only data".into(),
+        ),
+        (
+            lay.hv_data.base,
+            lay.hv_data.size,
+            EL2_DATA,
+            "hypervisor data".into(),
         ),
         (
             lay.tables.base,
             lay.tables.size,
-            EL2_DATA,
+            EL2_RO,
             "page tables".into(),
         ),
         (
             lay.images.base,
             lay.images.size,
-            EL2_DATA,
+            EL2_RO,
             "image store".into(),
         ),
     ];

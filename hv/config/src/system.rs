@@ -111,9 +111,28 @@ pub struct Hypervisor {
     /// Bytes reserved for the hypervisor image (code, data, stacks).
     #[serde(default = "default_hv_memory")]
     pub memory: Size,
+    /// Bytes of `memory` for code (`.text`, mapped read-only and executable at EL2);
+    /// default a quarter of `memory`.
+    #[serde(default)]
+    pub code: Option<Size>,
+    /// Bytes of `memory` for read-only data (`.rodata`, mapped read-only, execute-never);
+    /// default a quarter of `memory`. The rest holds data, bss and stacks (read-write,
+    /// execute-never).
+    #[serde(default)]
+    pub rodata: Option<Size>,
     /// Run with HCR_EL2.E2H=1 (VHE) even without lwVMs.
     #[serde(default)]
     pub vhe: bool,
+}
+
+impl Hypervisor {
+    /// Bytes for code, read-only data and read-write data (in this order in memory).
+    pub fn split(&self) -> (u64, u64, u64) {
+        let quarter = (self.memory.0 / 4) & !0xfff;
+        let code = self.code.map_or(quarter, |s| s.0);
+        let rodata = self.rodata.map_or(quarter, |s| s.0);
+        (code, rodata, self.memory.0.saturating_sub(code + rodata))
+    }
 }
 
 fn default_hv_memory() -> Size {
@@ -124,6 +143,8 @@ impl Default for Hypervisor {
     fn default() -> Self {
         Hypervisor {
             memory: default_hv_memory(),
+            code: None,
+            rodata: None,
             vhe: false,
         }
     }

@@ -133,6 +133,28 @@ impl<'a> Walker<'a> {
         Ok(None)
     }
 
+    /// The leaf descriptor that translates `va`: (its physical address, its value, its
+    /// level); `None` if unmapped.
+    pub fn descriptor(&self, root: u64, va: u64) -> Result<Option<(u64, u64, u8)>, WalkError> {
+        if va >= 1 << 39 {
+            return Ok(None);
+        }
+        let mut table = root;
+        for level in 1..=3u8 {
+            let idx = (va >> (39 - 9 * u32::from(level))) & 0x1ff;
+            let d = self.entry(table, idx)?;
+            if d & bits::VALID == 0 {
+                return Ok(None);
+            }
+            if level < 3 && d & bits::TABLE_OR_PAGE != 0 {
+                table = d & bits::OA_MASK;
+                continue;
+            }
+            return Ok(Some((table + idx * 8, d, level)));
+        }
+        Ok(None)
+    }
+
     /// Every leaf of the regime rooted at `root`, in address order.
     pub fn leaves(&self, root: u64) -> Result<Vec<Leaf>, WalkError> {
         let mut out = Vec::new();

@@ -39,6 +39,12 @@ fn layout_works_before_the_guests_are_built() {
         "{out}"
     );
     assert!(out.contains("vmid 1  hello"), "{out}");
+    assert!(
+        out.contains(
+            "EL2 W^X: code 0x4020_0000..0x4030_0000 RX | read-only data 0x4030_0000..0x4040_0000 R"
+        ),
+        "{out}"
+    );
     assert!(out.contains("x 2M"), "{out}");
 }
 
@@ -108,4 +114,14 @@ fn dtb_writes_a_linux_vms_tree_and_names_unknown_vms() {
         err.contains("vm: no vm \"linx\" (the system has linux)"),
         "{err}"
     );
+}
+
+#[test]
+fn certify_refuses_what_is_not_a_linked_image() {
+    let (ok, _, err) = hvconfig(&["certify", &repo("boards/qemu-virt/board.toml")]);
+    assert!(!ok);
+    assert!(err.contains("board.toml: not an ELF file"), "{err}");
+    let (ok, _, err) = hvconfig(&["certify", "/no/such/hv.elf"]);
+    assert!(!ok);
+    assert!(err.contains("/no/such/hv.elf"), "{err}");
 }

@@ -106,6 +106,8 @@ pub struct DeviceDesc {
     pub virtio_mmio_base: u64,
     pub virtio_mmio_stride: u64,
     pub virtio_mmio_count: u32,
+    /// INTID of the first virtio-mmio slot (slot `i` raises this + `i`): SPIs no VM may own.
+    pub virtio_mmio_intid: u32,
 }
 
 /// One physical CPU.

@@ -15,7 +15,7 @@ memory = "16M"
 image = "hello"
 vcpus = [{ cpu = 0, priority = 2 }, { cpu = 1 }]
 console = true
-irqs = [48]
+irqs = [112]
 [[vm]]
 name = "b"
 memory = "8M"

@@ -178,21 +178,12 @@ fn checker_catches_an_el0_leak_into_the_hypervisor() {
     let d = p.desc;
     let lw = d.vms[1].lwvm.unwrap();
     let w = Walker::new(&p.tables_blob, d.hv.tables_base);
-    // Make the lwVM's privileged copy of the hypervisor image EL0-accessible: find the
+    // Make the lwVM's privileged copy of the hypervisor image EL0-accessible: the
     // descriptor in the lwVM's own tables (not the EL2 map's identical one).
-    let leaf = w.translate(lw.root, d.hv.image_base).unwrap().unwrap();
-    let desc = leaf.pa | leaf.attrs | 1;
+    let (at, desc, _) = w.descriptor(lw.root, d.hv.image_base).unwrap().unwrap();
     let el2_tables = w.tables(d.hv.ttbr0_el2).unwrap();
-    let at = p
-        .tables_blob
-        .chunks(8)
-        .enumerate()
-        .position(|(k, c)| {
-            let table = d.hv.tables_base + (k as u64 * 8 / 4096) * 4096;
-            c == desc.to_le_bytes() && !el2_tables.contains(&table)
-        })
-        .unwrap()
-        * 8;
+    assert!(!el2_tables.contains(&(at & !0xfff)));
+    let at = (at - d.hv.tables_base) as usize;
     p.tables_blob[at..at + 8].copy_from_slice(&(desc | vbits::AP_EL0).to_le_bytes());
     let e = check(&p).unwrap_err();
     assert!(e.contains("lwvm svc"), "{e}");

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real board, systems written to temp files, fake guest ELFs.
 
+mod certify;
 mod dtb;
 mod isolation;
 mod lwvm;

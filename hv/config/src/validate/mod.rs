@@ -145,6 +145,25 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
         "hypervisor",
         cfg.system.hypervisor.memory.0,
     );
+    let h = &cfg.system.hypervisor;
+    let (code, rodata, _) = h.split();
+    s.size("hypervisor.code", "hypervisor code", code);
+    s.size("hypervisor.rodata", "hypervisor read-only data", rodata);
+    if code.saturating_add(rodata) >= h.memory.0 {
+        s.err(
+            if h.code.is_some() {
+                "hypervisor.code"
+            } else {
+                "hypervisor.rodata"
+            },
+            format!(
+                "code ({}) and read-only data ({}) leave no room for data, bss and stacks in the hypervisor's {}",
+                crate::size::human(code),
+                crate::size::human(rodata),
+                crate::size::human(h.memory.0)
+            ),
+        );
+    }
     if cfg.system.vm.is_empty() && cfg.system.lwvm.is_empty() {
         s.err("vm", "the system has no VM");
     }

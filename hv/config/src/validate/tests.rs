@@ -160,11 +160,11 @@ fn irq_owned_twice_or_needed_by_hypervisor() {
         .replace("console", "x")
         .replace(
             "vcpus = [{ cpu = 0 }]",
-            "vcpus = [{ cpu = 0 }]\nirqs = [48]",
+            "vcpus = [{ cpu = 0 }]\nirqs = [112]",
         )
         .replace(
             "vcpus = [{ cpu = 1 }]",
-            "vcpus = [{ cpu = 1 }]\nirqs = [33, 48]",
+            "vcpus = [{ cpu = 1 }]\nirqs = [33, 112, 79]",
         );
     expect(
         &s,
@@ -172,7 +172,12 @@ fn irq_owned_twice_or_needed_by_hypervisor() {
     );
     expect(
         &s,
-        "sys.toml: vm[1].irqs[1]: IRQ 48 is already owned by vm \"a\" (vm[0].irqs[0])",
+        "sys.toml: vm[1].irqs[1]: IRQ 112 is already owned by vm \"a\" (vm[0].irqs[0])",
+    );
+    // The virtio-mmio slots (INTIDs 48..=79 on qemu-virt) are the hypervisor's devices.
+    expect(
+        &s,
+        "sys.toml: vm[1].irqs[2]: IRQ 79 is the interrupt of virtio-mmio slot 31, which the hypervisor keeps for itself",
     );
     let s = sys("").replace(
         "vcpus = [{ cpu = 0 }]",
@@ -204,13 +209,13 @@ fn channel_intid_rules() {
         &s,
         "sys.toml: channel[0].intid: INTID 33 is used by the hypervisor",
     );
-    let s = sys("[[channel]]\nname = \"c\"\nfrom = \"a\"\nto = \"b\"\nintid = 48\n").replace(
+    let s = sys("[[channel]]\nname = \"c\"\nfrom = \"a\"\nto = \"b\"\nintid = 112\n").replace(
         "vcpus = [{ cpu = 1 }]",
-        "vcpus = [{ cpu = 1 }]\nirqs = [48]",
+        "vcpus = [{ cpu = 1 }]\nirqs = [112]",
     );
     expect(
         &s,
-        "sys.toml: channel[0].intid: INTID 48 of vm \"b\" is already used by vm[1].irqs[0]",
+        "sys.toml: channel[0].intid: INTID 112 of vm \"b\" is already used by vm[1].irqs[0]",
     );
 }
 

@@ -96,6 +96,11 @@ pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
                     &f,
                     format!("IRQ {irq} is needed by the hypervisor ({what})"),
                 );
+            } else if let Some(slot) = cfg.board.virtio_slot_of_intid(irq) {
+                c.err(
+                    &f,
+                    format!("IRQ {irq} is the interrupt of virtio-mmio slot {slot}, which the hypervisor keeps for itself (its telemetry-net transport probes the slots)"),
+                );
             } else if let Some((vm, idx)) = irq_owner.insert(irq, (i, k)) {
                 let other = &cfg.system.vm[vm].name;
                 c.err(

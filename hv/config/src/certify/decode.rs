@@ -1,0 +1,214 @@
+//! Reads the system descriptor out of the linked image, field by field, through the
+//! layout the image's DWARF gives, into an `hv_core::sysdesc::SystemDesc` (strings and
+//! slices leaked: a certificate run decodes one descriptor).
+
+use super::dwarf::Value;
+use hv_core::sysdesc::*;
+
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Vec::leak(v)
+}
+
+fn s(v: String) -> &'static str {
+    Box::leak(v.into_boxed_str())
+}
+
+fn u16_(v: &Value, f: &str) -> Result<u16, String> {
+    let x = v.u(f)?;
+    u16::try_from(x).map_err(|_| format!("{f} = {x} does not fit 16 bits"))
+}
+
+fn u32_(v: &Value, f: &str) -> Result<u32, String> {
+    let x = v.u(f)?;
+    u32::try_from(x).map_err(|_| format!("{f} = {x} does not fit 32 bits"))
+}
+
+fn each<T>(
+    v: &Value,
+    f: &str,
+    g: impl Fn(&Value) -> Result<T, String>,
+) -> Result<&'static [T], String> {
+    let items = v.slice(f)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        out.push(g(it).map_err(|e| format!("{f}[{i}]: {e}"))?);
+    }
+    Ok(leak(out))
+}
+
+fn indices(v: &Value, f: &str) -> Result<&'static [u16], String> {
+    each(v, f, |x| {
+        let n = x.uint()?;
+        u16::try_from(n).map_err(|_| format!("index {n} does not fit 16 bits"))
+    })
+}
+
+fn image(v: &Value) -> Result<ImageDesc, String> {
+    Ok(ImageDesc {
+        store_pa: v.u("store_pa")?,
+        size: v.u("size")?,
+        load_ipa: v.u("load_ipa")?,
+    })
+}
+
+fn option<T>(
+    v: &Value,
+    f: &str,
+    g: impl Fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match v.variant(f)? {
+        (n, None) if n == "None" => Ok(None),
+        (n, Some(p)) if n == "Some" => g(&p).map(Some).map_err(|e| format!("{f}: {e}")),
+        (n, _) => Err(format!("{f}: unexpected variant {n}")),
+    }
+}
+
+fn vm(v: &Value) -> Result<VmDesc, String> {
+    let restart = match v.variant("restart")?.0.as_str() {
+        "Stop" => RestartPolicy::Stop,
+        "Restart" => RestartPolicy::Restart,
+        other => return Err(format!("restart: unknown policy {other}")),
+    };
+    Ok(VmDesc {
+        name: s(v.string("name")?),
+        vmid: u16_(v, "vmid")?,
+        ram_ipa: v.u("ram_ipa")?,
+        ram_pa: v.u("ram_pa")?,
+        ram_size: v.u("ram_size")?,
+        s2_root: v.u("s2_root")?,
+        image: image(&v.field("image")?)?,
+        initrd: option(v, "initrd", image)?,
+        dtb: option(v, "dtb", image)?,
+        entry_ipa: v.u("entry_ipa")?,
+        vcpus: indices(v, "vcpus")?,
+        console: v.flag("console")?,
+        uart_ipa: v.u("uart_ipa")?,
+        gicd_ipa: v.u("gicd_ipa")?,
+        gicr_ipa: v.u("gicr_ipa")?,
+        pmu_shared: v.flag("pmu_shared")?,
+        restart,
+        lwvm: option(v, "lwvm", |l| {
+            Ok(LwvmDesc {
+                asid: u16_(l, "asid")?,
+                root: l.u("root")?,
+                stack_top: l.u("stack_top")?,
+            })
+        })?,
+    })
+}
+
+fn slot(v: &Value) -> Result<Slot, String> {
+    let vcpu = option(v, "vcpu", |x| {
+        let n = x.uint()?;
+        u16::try_from(n).map_err(|_| format!("vCPU {n} does not fit 16 bits"))
+    })?;
+    let length = match v.variant("length")? {
+        (n, Some(p)) if n == "Ticks" => SlotLength::Ticks(p.uint()?),
+        (n, Some(p)) if n == "Micros" => SlotLength::Micros(p.uint()?),
+        (n, _) => return Err(format!("length: unexpected variant {n}")),
+    };
+    Ok(Slot { vcpu, length })
+}
+
+/// Decodes the `SystemDesc` at `v`.
+pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
+    let h = v.field("hv")?;
+    let dv = v.field("devices")?;
+    let d = SystemDesc {
+        name: s(v.string("name")?),
+        board: s(v.string("board")?),
+        config_id: v.u("config_id")?,
+        hv: HvDesc {
+            image_base: h.u("image_base")?,
+            image_size: h.u("image_size")?,
+            tables_base: h.u("tables_base")?,
+            tables_size: h.u("tables_size")?,
+            images_base: h.u("images_base")?,
+            images_size: h.u("images_size")?,
+            ttbr0_el2: h.u("ttbr0_el2")?,
+            tcr_el2: h.u("tcr_el2")?,
+            mair_el2: h.u("mair_el2")?,
+            vtcr_el2: h.u("vtcr_el2")?,
+            e2h: h.flag("e2h")?,
+        },
+        devices: DeviceDesc {
+            uart_base: dv.u("uart_base")?,
+            uart_intid: u32_(&dv, "uart_intid")?,
+            gicd_base: dv.u("gicd_base")?,
+            gicr_base: dv.u("gicr_base")?,
+            gicr_stride: dv.u("gicr_stride")?,
+            maintenance_intid: u32_(&dv, "maintenance_intid")?,
+            vtimer_intid: u32_(&dv, "vtimer_intid")?,
+            ptimer_intid: u32_(&dv, "ptimer_intid")?,
+            hyp_timer_intid: u32_(&dv, "hyp_timer_intid")?,
+            virtio_mmio_base: dv.u("virtio_mmio_base")?,
+            virtio_mmio_stride: dv.u("virtio_mmio_stride")?,
+            virtio_mmio_count: u32_(&dv, "virtio_mmio_count")?,
+            virtio_mmio_intid: u32_(&dv, "virtio_mmio_intid")?,
+        },
+        cpus: each(v, "cpus", |c| {
+            Ok(CpuDesc {
+                mpidr: c.u("mpidr")?,
+                cluster: u16_(c, "cluster")?,
+                capacity: u16_(c, "capacity")?,
+                schedule: indices(c, "schedule")?,
+            })
+        })?,
+        vms: each(v, "vms", vm)?,
+        vcpus: each(v, "vcpus", |c| {
+            let p = c.u("priority")?;
+            Ok(VcpuDesc {
+                vm: u16_(c, "vm")?,
+                index_in_vm: u16_(c, "index_in_vm")?,
+                cpu: u16_(c, "cpu")?,
+                vmpidr: c.u("vmpidr")?,
+                priority: u8::try_from(p).map_err(|_| format!("priority {p}"))?,
+            })
+        })?,
+        irqs: each(v, "irqs", |i| {
+            Ok(IrqRoute {
+                intid: u32_(i, "intid")?,
+                vm: u16_(i, "vm")?,
+                virt_intid: u32_(i, "virt_intid")?,
+            })
+        })?,
+        channels: each(v, "channels", |c| {
+            Ok(ChannelDesc {
+                name: s(c.string("name")?),
+                from: u16_(c, "from")?,
+                to: u16_(c, "to")?,
+                virt_intid: u32_(c, "virt_intid")?,
+            })
+        })?,
+        shared: each(v, "shared", |x| {
+            Ok(SharedDesc {
+                name: s(x.string("name")?),
+                pa: x.u("pa")?,
+                size: x.u("size")?,
+                maps: each(x, "maps", |m| {
+                    Ok(SharedMap {
+                        vm: u16_(m, "vm")?,
+                        ipa: m.u("ipa")?,
+                        writable: m.flag("writable")?,
+                    })
+                })?,
+            })
+        })?,
+        slots: each(v, "slots", |t| {
+            Ok(SlotTable {
+                cpu: u16_(t, "cpu")?,
+                slots: each(t, "slots", slot)?,
+            })
+        })?,
+        emulated: each(v, "emulated", |e| {
+            Ok(EmulatedDesc {
+                vm: u16_(e, "vm")?,
+                ipa: e.u("ipa")?,
+                size: e.u("size")?,
+                by: u16_(e, "by")?,
+                virt_intid: u32_(e, "virt_intid")?,
+            })
+        })?,
+    };
+    Ok(Box::leak(Box::new(d)))
+}
