@@ -306,7 +306,11 @@ fn queued_records_are_encoded_in_order_and_before_a_later_direct_event() {
         assert_eq!(*e, trap(i as u32));
         assert_eq!(h.ts, i as u64 * 10);
     }
-    assert_eq!(got[10].1, Event::Dropped { count: u32::MAX }, "the console record");
+    assert_eq!(
+        got[10].1,
+        Event::Dropped { count: u32::MAX },
+        "the console record"
+    );
 }
 
 #[test]
@@ -360,7 +364,10 @@ fn pump_is_bounded_and_keeps_what_the_ring_cannot_take() {
         rounds += 1;
         assert!(rounds < 100);
     }
-    assert!(rounds > 1, "a small ring takes the records in several rounds");
+    assert!(
+        rounds > 1,
+        "a small ring takes the records in several rounds"
+    );
     let (got, stats) = decode(&wire);
     assert_eq!(stats.crc_errors, 0);
     assert_eq!(got.len(), 50, "nothing was lost while the ring was full");

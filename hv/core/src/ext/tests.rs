@@ -78,7 +78,10 @@ fn a_pair_dispatches_each_vm_to_the_extension_that_claims_it() {
     pair.run(&core, &mut (), 2, 0, &mut st);
     assert_eq!(st, 1, "run once, by its owner only");
     assert_eq!(*core.calls.borrow(), ["b", "load", "a", "load", "b"]);
-    assert!(!pair.has_events(0, 0), "an unclaimed VM has no extension events");
+    assert!(
+        !pair.has_events(0, 0),
+        "an unclaimed VM has no extension events"
+    );
     assert_eq!(pair.stage2_root(2), Some(0x3000));
     assert_eq!(pair.stage2_root(0), None);
 }

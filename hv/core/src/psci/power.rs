@@ -165,9 +165,9 @@ impl<const N: usize> PsciVm<N> {
             return Reply(r);
         }
         match PsciCall::decode(x) {
-            PsciCall::Version
-            | PsciCall::MigrateInfoType
-            | PsciCall::Features { .. } => unreachable!("answered by constant_reply"),
+            PsciCall::Version | PsciCall::MigrateInfoType | PsciCall::Features { .. } => {
+                unreachable!("answered by constant_reply")
+            }
             PsciCall::CpuSuspend { .. } => PsciDecision::Suspend,
             PsciCall::CpuOff => {
                 self.state[caller] = PowerState::Off;

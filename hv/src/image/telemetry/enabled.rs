@@ -4,9 +4,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
-use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
 use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
+use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
 use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr};
 
 use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
@@ -161,9 +161,7 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
         let reason = match (p.running, p.left) {
             (None, _) if !p.started => SwitchReason::Start,
             (None, _) => SwitchReason::Irq,
-            (Some(old), _) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => {
-                SwitchReason::Exit
-            }
+            (Some(old), _) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => SwitchReason::Exit,
             (Some(_), Some(r)) => r,
             (Some(_), None) => SwitchReason::Irq,
         };

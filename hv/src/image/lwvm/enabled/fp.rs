@@ -13,8 +13,8 @@ use core::cell::UnsafeCell;
 
 use hv_lwvm::fp::{self, FpRegs};
 
-use super::super::super::generated::{CPU_COUNT, SYSTEM};
 use super::super::super::ext::MAX_VMS;
+use super::super::super::generated::{CPU_COUNT, SYSTEM};
 
 /// The owner value meaning "the full VMs".
 const FULL_VMS: usize = usize::MAX;
