@@ -19,6 +19,10 @@
 //! signal it and tell whether it has events, and does none of the full-VM work for it.
 use crate::sysdesc::{CpuIndex, VcpuIndex, VmIndex};
 
+/// A raise the target VM does not take (an INTID it does not own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotOwned;
+
 /// What the core offers an extension. Implemented once, by the image.
 pub trait Core {
     /// The saved state of one execution context (registers and EL1 state).
@@ -38,7 +42,7 @@ pub trait Core {
     /// Makes the CPU that runs `v` look at its schedule again.
     fn kick(&self, v: VcpuIndex);
     /// Raises channel interrupt `intid` in VM `vm` (whichever kind of VM it is).
-    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), ()>;
+    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), NotOwned>;
     /// Writes bytes to VM `vm`'s console.
     fn console_write(&self, vm: VmIndex, bytes: &[u8]);
     /// Flushes VM `vm`'s partial console line.

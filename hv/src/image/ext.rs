@@ -8,7 +8,7 @@
 use core::sync::atomic::Ordering;
 
 use hv_arch::context::Exit;
-use hv_core::ext::{Core, Extension};
+use hv_core::ext::{Core, Extension, NotOwned};
 use hv_core::sysdesc::{VcpuIndex, VmIndex};
 
 use super::generated::SYSTEM;
@@ -59,14 +59,14 @@ impl Core for Hv {
     fn kick(&self, v: VcpuIndex) {
         irq::kick_vcpu(v as usize);
     }
-    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), ()> {
+    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), NotOwned> {
         let vm = vm as usize;
         let target = if claims_vm(vm) {
             0
         } else {
             vmshared::with_quiet(vm, |s| s.vgic.spi_target(intid)).unwrap_or(0)
         };
-        irq::raise(vm, target, intid)
+        irq::raise(vm, target, intid).map_err(|()| NotOwned)
     }
     fn console_write(&self, vm: VmIndex, bytes: &[u8]) {
         console::write(vm as usize, bytes);

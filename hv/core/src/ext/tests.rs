@@ -24,7 +24,7 @@ impl Core for Rec {
         self.calls.borrow_mut().push("off");
     }
     fn kick(&self, _v: VcpuIndex) {}
-    fn raise(&self, _vm: VmIndex, _intid: u32) -> Result<(), ()> {
+    fn raise(&self, _vm: VmIndex, _intid: u32) -> Result<(), NotOwned> {
         Ok(())
     }
     fn console_write(&self, _vm: VmIndex, _bytes: &[u8]) {}

@@ -92,7 +92,7 @@ fn raise(core: &Hv, vm: usize, channel: u16) -> i64 {
     match resolve_channel(SYSTEM.channels, vm as u16, channel) {
         Ok((to, intid)) => match core.raise(to, intid) {
             Ok(()) => 0,
-            Err(()) => err::INVALID,
+            Err(_) => err::INVALID,
         },
         Err(e) => e,
     }
