@@ -17,45 +17,51 @@
 //! configuration marks so, with one execution context in a vCPU slot of its CPU's schedule)
 //! claims it with [`Extension::claims_vm`]; the core then lets the extension boot it, run it,
 //! signal it and tell whether it has events, and does none of the full-VM work for it.
-use crate::sysdesc::{CpuIndex, VcpuIndex, VmIndex};
+use crate::ids::{CpuId, VcpuId, VmId};
 
 /// A raise the target VM does not take (an INTID it does not own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotOwned;
 
+/// What an extension's [`run`](Extension::run) leaves the core to do: the decision, not
+/// the act, so that the extension needs no access to the core's per-CPU state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ran {
+    /// The trap was handled; the core looks at its schedule again.
+    Handled,
+    /// A physical interrupt ended the run: the core takes this CPU's pending interrupts
+    /// (the full vCPU still loaded there owns the virtual timer that may have fired).
+    PhysicalIrq,
+}
+
 /// What the core offers an extension. Implemented once, by the image.
 pub trait Core {
     /// The saved state of one execution context (registers and EL1 state).
     type Vcpu;
-    /// The run loop's per-CPU context.
-    type Cpu;
     /// What the arch reports about a guest exit.
     type Exit;
 
     /// Loads VM `vm`'s boot payloads (RAM cleared, image copied, caches cleaned).
-    fn load_payload(&self, vm: VmIndex);
+    fn load_payload(&self, vm: VmId);
     /// Whether VM `vm` is alive (not powered off, not stopped by a fault).
-    fn vm_alive(&self, vm: VmIndex) -> bool;
+    fn vm_alive(&self, vm: VmId) -> bool;
     /// Ends VM `vm` (it is no longer picked on any CPU; the machine powers off after the
     /// last one).
-    fn vm_off(&self, vm: VmIndex);
+    fn vm_off(&self, vm: VmId);
     /// Makes the CPU that runs `v` look at its schedule again.
-    fn kick(&self, v: VcpuIndex);
+    fn kick(&self, v: VcpuId);
     /// Raises channel interrupt `intid` in VM `vm` (whichever kind of VM it is).
-    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), NotOwned>;
+    fn raise(&self, vm: VmId, intid: u32) -> Result<(), NotOwned>;
     /// Writes bytes to VM `vm`'s console.
-    fn console_write(&self, vm: VmIndex, bytes: &[u8]);
+    fn console_write(&self, vm: VmId, bytes: &[u8]);
     /// Flushes VM `vm`'s partial console line.
-    fn console_flush(&self, vm: VmIndex);
-    /// Takes the physical interrupts pending on this CPU (the full vCPU loaded, if any, owns
-    /// the virtual timer that may fire).
-    fn physical_irqs(&self, cpu: &mut Self::Cpu);
+    fn console_flush(&self, vm: VmId);
     /// Telemetry: an experiment marker of `v`.
-    fn marker(&self, v: VcpuIndex, id: u16, value: u64);
+    fn marker(&self, v: VcpuId, id: u16, value: u64);
     /// Telemetry: `v` is entered now (ends the trap being handled).
-    fn trap_enter(&self, cpu: &Self::Cpu, v: VcpuIndex, state: &Self::Vcpu);
+    fn trap_enter(&self, cpu: CpuId, v: VcpuId, state: &Self::Vcpu);
     /// Telemetry: `v` trapped (`why`) just now.
-    fn trap_exit(&self, cpu: &Self::Cpu, v: VcpuIndex, why: &Self::Exit, state: &Self::Vcpu);
+    fn trap_exit(&self, cpu: CpuId, v: VcpuId, why: &Self::Exit, state: &Self::Vcpu);
 }
 
 /// The hooks an extension may implement; every default is "nothing to do / not mine".
@@ -75,43 +81,44 @@ pub trait Extension<C: Core> {
     fn boot_check(&self) {}
 
     /// Whether VM `vm` is this extension's kind of VM.
-    fn claims_vm(&self, _vm: VmIndex) -> bool {
+    fn claims_vm(&self, _vm: VmId) -> bool {
         false
     }
 
     /// Boots claimed VM `vm` (first boot and every restart); `state` is its first
     /// execution context.
-    fn boot_vm(&self, _core: &C, _vm: VmIndex, _state: &mut C::Vcpu) {}
+    fn boot_vm(&self, _core: &C, _vm: VmId, _state: &mut C::Vcpu) {}
 
-    /// Runs runnable `v` of claimed VM `vm` (picked by the schedule) until it traps, and
-    /// handles the trap.
-    fn run(&self, _core: &C, _cpu: &mut C::Cpu, _vm: VmIndex, _v: VcpuIndex, _state: &mut C::Vcpu) {
+    /// Runs runnable `v` of claimed VM `vm` (picked by CPU `cpu`'s schedule) until it traps,
+    /// handles the trap, and says what the core must do next.
+    fn run(&self, _core: &C, _cpu: CpuId, _vm: VmId, _v: VcpuId, _state: &mut C::Vcpu) -> Ran {
+        Ran::Handled
     }
 
     /// Whether runnable `v` of claimed VM `vm`, waiting, has something to wake up for.
-    fn has_events(&self, _vm: VmIndex, _v: VcpuIndex) -> bool {
+    fn has_events(&self, _vm: VmId, _v: VcpuId) -> bool {
         false
     }
 
     /// Delivers channel `channel` raised into claimed VM `vm`.
-    fn signal(&self, _core: &C, _vm: VmIndex, _channel: u32) {}
+    fn signal(&self, _core: &C, _vm: VmId, _channel: u32) {}
 
     /// A full vCPU is about to run on CPU `cpu` (give back what an extension's runnable
     /// holds there, e.g. FP/SIMD registers).
-    fn before_switch(&self, _cpu: CpuIndex) {}
+    fn before_switch(&self, _cpu: CpuId) {}
 
     /// The stage-2 root VM `vm` runs with instead of its generated one.
-    fn stage2_root(&self, _vm: VmIndex) -> Option<u64> {
+    fn stage2_root(&self, _vm: VmId) -> Option<u64> {
         None
     }
 
     /// The CPU vCPU `v` runs on next instead of its configured one.
-    fn placement(&self, _v: VcpuIndex) -> Option<CpuIndex> {
+    fn placement(&self, _v: VcpuId) -> Option<CpuId> {
         None
     }
 
     /// The periodic EL2 tick of CPU `cpu` at counter value `now`.
-    fn on_tick(&self, _cpu: CpuIndex, _now: u64) {}
+    fn on_tick(&self, _cpu: CpuId, _now: u64) {}
 }
 
 /// No extension: every hook is its default.
@@ -124,48 +131,48 @@ impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
         self.0.boot_check();
         self.1.boot_check();
     }
-    fn claims_vm(&self, vm: VmIndex) -> bool {
+    fn claims_vm(&self, vm: VmId) -> bool {
         self.0.claims_vm(vm) || self.1.claims_vm(vm)
     }
-    fn boot_vm(&self, core: &C, vm: VmIndex, state: &mut C::Vcpu) {
+    fn boot_vm(&self, core: &C, vm: VmId, state: &mut C::Vcpu) {
         if self.0.claims_vm(vm) {
             self.0.boot_vm(core, vm, state)
         } else {
             self.1.boot_vm(core, vm, state)
         }
     }
-    fn run(&self, core: &C, cpu: &mut C::Cpu, vm: VmIndex, v: VcpuIndex, state: &mut C::Vcpu) {
+    fn run(&self, core: &C, cpu: CpuId, vm: VmId, v: VcpuId, state: &mut C::Vcpu) -> Ran {
         if self.0.claims_vm(vm) {
             self.0.run(core, cpu, vm, v, state)
         } else {
             self.1.run(core, cpu, vm, v, state)
         }
     }
-    fn has_events(&self, vm: VmIndex, v: VcpuIndex) -> bool {
+    fn has_events(&self, vm: VmId, v: VcpuId) -> bool {
         if self.0.claims_vm(vm) {
             self.0.has_events(vm, v)
         } else {
             self.1.has_events(vm, v)
         }
     }
-    fn signal(&self, core: &C, vm: VmIndex, channel: u32) {
+    fn signal(&self, core: &C, vm: VmId, channel: u32) {
         if self.0.claims_vm(vm) {
             self.0.signal(core, vm, channel)
         } else {
             self.1.signal(core, vm, channel)
         }
     }
-    fn before_switch(&self, cpu: CpuIndex) {
+    fn before_switch(&self, cpu: CpuId) {
         self.0.before_switch(cpu);
         self.1.before_switch(cpu);
     }
-    fn stage2_root(&self, vm: VmIndex) -> Option<u64> {
+    fn stage2_root(&self, vm: VmId) -> Option<u64> {
         self.0.stage2_root(vm).or_else(|| self.1.stage2_root(vm))
     }
-    fn placement(&self, v: VcpuIndex) -> Option<CpuIndex> {
+    fn placement(&self, v: VcpuId) -> Option<CpuId> {
         self.0.placement(v).or_else(|| self.1.placement(v))
     }
-    fn on_tick(&self, cpu: CpuIndex, now: u64) {
+    fn on_tick(&self, cpu: CpuId, now: u64) {
         self.0.on_tick(cpu, now);
         self.1.on_tick(cpu, now);
     }

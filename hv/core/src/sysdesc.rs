@@ -3,8 +3,9 @@
 //!
 //! `hv-config` emits one `pub static SYSTEM: SystemDesc = …;` literal built from these
 //! types into the image build's `OUT_DIR`. Nothing here is created or changed at run
-//! time: the hypervisor only reads it. Indices (`VmId`, vCPU index, CPU index) are
-//! positions in the slices of [`SystemDesc`].
+//! time: the hypervisor only reads it. Indices are positions in the slices of
+//! [`SystemDesc`]; the accessors below turn them into the typed ids of [`crate::ids`].
+use crate::ids::{CpuId, VcpuId, VmId};
 
 /// Index of a physical CPU in [`SystemDesc::cpus`].
 pub type CpuIndex = u16;
@@ -308,4 +309,69 @@ pub struct EmulatedDesc {
     pub by: VmIndex,
     /// INTID raised in `by` when an access is reflected.
     pub virt_intid: u32,
+}
+
+// ------------------------------------------------------------------ typed accessors
+
+impl SystemDesc {
+    /// vCPU `v`'s descriptor.
+    #[inline(always)]
+    pub fn vcpu(&self, v: VcpuId) -> &VcpuDesc {
+        &self.vcpus[v.index()]
+    }
+    /// VM `vm`'s descriptor.
+    #[inline(always)]
+    pub fn vm(&self, vm: VmId) -> &VmDesc {
+        &self.vms[vm.index()]
+    }
+    /// CPU `c`'s descriptor.
+    #[inline(always)]
+    pub fn cpu(&self, c: CpuId) -> &CpuDesc {
+        &self.cpus[c.index()]
+    }
+    /// The VM vCPU `v` belongs to.
+    #[inline(always)]
+    pub fn vm_of(&self, v: VcpuId) -> VmId {
+        VmId::new(self.vcpu(v).vm)
+    }
+    /// Every VM.
+    pub fn vm_ids(&self) -> impl Iterator<Item = VmId> + use<> {
+        (0..self.vms.len() as VmIndex).map(VmId::new)
+    }
+    /// Every vCPU.
+    pub fn vcpu_ids(&self) -> impl Iterator<Item = VcpuId> + use<> {
+        (0..self.vcpus.len() as VcpuIndex).map(VcpuId::new)
+    }
+}
+
+impl VcpuDesc {
+    /// The VM it belongs to.
+    #[inline(always)]
+    pub fn vm_id(&self) -> VmId {
+        VmId::new(self.vm)
+    }
+    /// The CPU it is pinned to.
+    #[inline(always)]
+    pub fn cpu_id(&self) -> CpuId {
+        CpuId::new(self.cpu)
+    }
+}
+
+impl VmDesc {
+    /// Its vCPUs, in VM order (position `i` is its vCPU `i`).
+    pub fn vcpu_ids(&self) -> impl Iterator<Item = VcpuId> + Clone + '_ {
+        self.vcpus.iter().map(|&v| VcpuId::new(v))
+    }
+    /// Its vCPU `i` (position in the VM).
+    #[inline(always)]
+    pub fn vcpu_id(&self, i: usize) -> VcpuId {
+        VcpuId::new(self.vcpus[i])
+    }
+}
+
+impl CpuDesc {
+    /// Its schedule, highest priority first.
+    pub fn schedule_ids(&self) -> impl Iterator<Item = VcpuId> + Clone + '_ {
+        self.schedule.iter().map(|&v| VcpuId::new(v))
+    }
 }

@@ -8,13 +8,16 @@ use core::sync::atomic::Ordering;
 use hv_arch::{boot, features, firmware, mmu, regs};
 
 use super::generated::SYSTEM;
-use super::state::{self, LIVE_VMS, VMS};
+use hv_core::ids::CpuId;
+
+use super::state::{self, LIVE_VMS};
 use super::{irq, run, vmload, vmshared};
 use crate::hvlog;
 
 /// Entered from the boot assembly with the MMU off and a private stack.
 #[unsafe(no_mangle)]
 extern "C" fn hv_main(cpu_index: usize) -> ! {
+    let cpu = CpuId::new(cpu_index as u16);
     let hv = &SYSTEM.hv;
     super::ext::boot_check();
     // SAFETY: the configuration toolkit generated these tables to identity-map the
@@ -25,12 +28,12 @@ extern "C" fn hv_main(cpu_index: usize) -> ! {
     if cpu_index == 0 {
         primary_init();
     }
-    irq::init_cpu(cpu_index);
+    irq::init_cpu(cpu);
     regs::set_vtcr(hv.vtcr_el2);
     regs::init_timer_traps();
     features::init_cpu();
     regs::set_hcr(regs::hcr_guest());
-    run::run_cpu(cpu_index)
+    run::run_cpu(cpu)
 }
 
 fn primary_init() {
@@ -56,9 +59,9 @@ fn primary_init() {
         firmware::system_off();
     }
     let live = SYSTEM.vms.len();
-    for (i, vm) in SYSTEM.vms.iter().enumerate() {
-        VMS[i].alive.store(true, Ordering::Relaxed);
-        vmload::announce(i, vm);
+    for vm in SYSTEM.vm_ids() {
+        state::vm(vm).alive.store(true, Ordering::Relaxed);
+        vmload::announce(vm, SYSTEM.vm(vm));
     }
     LIVE_VMS.store(live, Ordering::Release);
     if live == 0 {

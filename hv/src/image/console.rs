@@ -4,9 +4,11 @@
 //! with the VM's name (`[name] …`) unless the UART carries telemetry frames, and, with any
 //! telemetry feature, as one `Console { vm, bytes }` record (newline included) that the
 //! monitor reassembles.
+use hv_core::ids::VmId;
+
 use super::generated::SYSTEM;
 use super::log::{LineBuf, write_line};
-use super::state::{VMS, VmConsole};
+use super::state::{self, VmConsole};
 use super::telemetry;
 
 /// Prints one line (without its newline) tagged with the VM's name.
@@ -15,9 +17,9 @@ use super::telemetry;
     feature = "telemetry-net",
     feature = "telemetry-null"
 ))]
-fn text(vm: usize, line: &[u8]) {
+fn text(vm: VmId, line: &[u8]) {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let name = SYSTEM.vms[vm].name.as_bytes();
+    let name = SYSTEM.vm(vm).name.as_bytes();
     let mut prefix = LineBuf::new();
     prefix.push(b'[');
     for &b in name {
@@ -33,17 +35,17 @@ fn text(vm: usize, line: &[u8]) {
     feature = "telemetry-uart",
     not(any(feature = "telemetry-net", feature = "telemetry-null"))
 ))]
-fn text(_vm: usize, _line: &[u8]) {
+fn text(_vm: VmId, _line: &[u8]) {
     let _ = (&SYSTEM, write_line);
 }
 
-fn emit(vm: usize, line: &LineBuf) {
+fn emit(vm: VmId, line: &LineBuf) {
     text(vm, line.as_bytes());
     telemetry::console(vm, line.as_bytes());
 }
 
 /// Takes one byte of VM `vm`'s output (with its console locked).
-pub fn put(vm: usize, c: &mut VmConsole, b: u8) {
+pub fn put(vm: VmId, c: &mut VmConsole, b: u8) {
     if b == b'\r' {
         return;
     }
@@ -59,8 +61,8 @@ pub fn put(vm: usize, c: &mut VmConsole, b: u8) {
 }
 
 /// Sends what is left of VM `vm`'s last line.
-pub fn flush(vm: usize) {
-    let mut c = VMS[vm].console.lock();
+pub fn flush(vm: VmId) {
+    let mut c = state::vm(vm).console.lock();
     if !c.line.is_empty() {
         emit(vm, &c.line);
         c.line.clear();
@@ -68,16 +70,16 @@ pub fn flush(vm: usize) {
 }
 
 /// Writes bytes to VM `vm`'s console (CONSOLE_WRITE hypercall).
-pub fn write(vm: usize, bytes: &[u8]) {
-    let mut c = VMS[vm].console.lock();
+pub fn write(vm: VmId, bytes: &[u8]) {
+    let mut c = state::vm(vm).console.lock();
     for &b in bytes {
         put(vm, &mut c, b);
     }
 }
 
 /// The VM that receives console input: the first VM with a console.
-fn input_vm() -> Option<usize> {
-    SYSTEM.vms.iter().position(|vm| vm.console)
+fn input_vm() -> Option<VmId> {
+    SYSTEM.vm_ids().find(|&vm| SYSTEM.vm(vm).console)
 }
 
 /// A byte typed on the hypervisor's UART: into the receive FIFO of the input VM's
@@ -86,7 +88,7 @@ fn input_vm() -> Option<usize> {
 pub fn input(b: u8) {
     let Some(vm) = input_vm() else { return };
     let changed = {
-        let mut c = VMS[vm].console.lock();
+        let mut c = state::vm(vm).console.lock();
         let _ = c.uart.push_rx(b);
         c.sync_irq_line()
     };

@@ -3,6 +3,7 @@
 //! the guest; the hypervisor itself never stops because of a guest.
 use hv_arch::el1;
 use hv_arch::regs::syndrome;
+use hv_core::ids::VcpuId;
 use hv_core::trap::Trap;
 use hv_core::trap::abort::FaultStatus;
 use hv_core::trap::inject::{GuestException, GuestState, inject};
@@ -26,11 +27,11 @@ pub enum Outcome {
 }
 
 /// Handles a synchronous exception from vCPU `v`.
-pub fn handle_sync(v: usize, vcpu: &mut Vcpu) -> Outcome {
+pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let s = syndrome();
     let trap = Trap::decode(s.esr, s.far, s.hpfar);
-    let d = &SYSTEM.vcpus[v];
-    let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
+    let d = SYSTEM.vcpu(v);
+    let (vm, in_vm) = (d.vm_id(), d.index_in_vm as usize);
     let advance = trap.pc_advance(s.esr);
     match trap {
         Trap::Hvc { imm: 0 } | Trap::Smc { imm: 0 } => {
@@ -126,12 +127,11 @@ pub fn inject_fault(vcpu: &mut Vcpu, exc: GuestException) {
 }
 
 /// A guest did something the hypervisor cannot continue from.
-pub fn fatal(v: usize, why: &str) -> Outcome {
-    let vm = &SYSTEM.vms[SYSTEM.vcpus[v].vm as usize];
+pub fn fatal(v: VcpuId, why: &str) -> Outcome {
     hvlog!(
         "vm {}: vCPU {} stopped: {why}",
-        vm.name,
-        SYSTEM.vcpus[v].index_in_vm
+        SYSTEM.vm(SYSTEM.vm_of(v)).name,
+        SYSTEM.vcpu(v).index_in_vm
     );
     Outcome::VmFault
 }

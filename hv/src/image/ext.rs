@@ -8,17 +8,16 @@
 use core::sync::atomic::Ordering;
 
 use hv_arch::context::Exit;
-use hv_core::ext::{Core, Extension, NotOwned};
-use hv_core::sysdesc::{VcpuIndex, VmIndex};
+use hv_core::ext::{Core, Extension, NotOwned, Ran};
+use hv_core::ids::{CpuId, VcpuId, VmId};
 
 use super::generated::SYSTEM;
-use super::state::{VMS, vcpu_mut};
+use super::run::{self, CpuCtx};
 
 /// The types an extension of this image works with (the [`Core`] implementation's).
-pub use super::run::CpuCtx;
 #[cfg_attr(not(feature = "lwvm"), allow(unused_imports))]
 pub use super::state::{MAX_VMS, Power, Vcpu};
-use super::{console, irq, vmctl, vmload, vmshared};
+use super::{console, irq, state, vmctl, vmload, vmshared};
 
 /// Lightweight VMs on VHE (feature `lwvm`).
 #[cfg(feature = "lwvm")]
@@ -44,23 +43,21 @@ pub struct Hv;
 
 impl Core for Hv {
     type Vcpu = Vcpu;
-    type Cpu = CpuCtx;
     type Exit = Exit;
 
-    fn load_payload(&self, vm: VmIndex) {
-        vmload::load(&SYSTEM.vms[vm as usize]);
+    fn load_payload(&self, vm: VmId) {
+        vmload::load(SYSTEM.vm(vm));
     }
-    fn vm_alive(&self, vm: VmIndex) -> bool {
-        VMS[vm as usize].alive.load(Ordering::Acquire)
+    fn vm_alive(&self, vm: VmId) -> bool {
+        state::vm(vm).alive.load(Ordering::Acquire)
     }
-    fn vm_off(&self, vm: VmIndex) {
-        vmctl::vm_off(vm as usize);
+    fn vm_off(&self, vm: VmId) {
+        vmctl::vm_off(vm);
     }
-    fn kick(&self, v: VcpuIndex) {
-        irq::kick_vcpu(v as usize);
+    fn kick(&self, v: VcpuId) {
+        irq::kick_vcpu(v);
     }
-    fn raise(&self, vm: VmIndex, intid: u32) -> Result<(), NotOwned> {
-        let vm = vm as usize;
+    fn raise(&self, vm: VmId, intid: u32) -> Result<(), NotOwned> {
         let target = if claims_vm(vm) {
             0
         } else {
@@ -68,29 +65,20 @@ impl Core for Hv {
         };
         irq::raise(vm, target, intid).map_err(|()| NotOwned)
     }
-    fn console_write(&self, vm: VmIndex, bytes: &[u8]) {
-        console::write(vm as usize, bytes);
+    fn console_write(&self, vm: VmId, bytes: &[u8]) {
+        console::write(vm, bytes);
     }
-    fn console_flush(&self, vm: VmIndex) {
-        console::flush(vm as usize);
+    fn console_flush(&self, vm: VmId) {
+        console::flush(vm);
     }
-    fn physical_irqs(&self, cpu: &mut CpuCtx) {
-        // The full vCPU whose state is loaded owns the virtual timer that may fire.
-        let loaded = cpu.loaded().map(|l| {
-            // SAFETY: the loaded vCPU is pinned to this CPU, and the extension that asks
-            // holds no reference to it (it runs one of its own runnables).
-            (l, unsafe { vcpu_mut(l) })
-        });
-        irq::handle_physical(cpu.index, loaded);
+    fn marker(&self, v: VcpuId, id: u16, value: u64) {
+        super::telemetry::marker(v, id, value);
     }
-    fn marker(&self, v: VcpuIndex, id: u16, value: u64) {
-        super::telemetry::marker(v as usize, id, value);
+    fn trap_enter(&self, cpu: CpuId, v: VcpuId, state: &Vcpu) {
+        super::telemetry::enter(cpu, v, &state.regs);
     }
-    fn trap_enter(&self, cpu: &CpuCtx, v: VcpuIndex, state: &Vcpu) {
-        super::telemetry::enter(cpu.index, v as usize, &state.regs);
-    }
-    fn trap_exit(&self, cpu: &CpuCtx, v: VcpuIndex, why: &Exit, state: &Vcpu) {
-        super::telemetry::exit(cpu.index, v as usize, why, &state.regs);
+    fn trap_exit(&self, cpu: CpuId, v: VcpuId, why: &Exit, state: &Vcpu) {
+        super::telemetry::exit(cpu, v, why, &state.regs);
     }
 }
 
@@ -104,47 +92,47 @@ pub fn boot_check() {
 
 /// Whether an extension runs VM `vm` (the core then does none of the full-VM work).
 #[inline(always)]
-pub fn claims_vm(vm: usize) -> bool {
-    Extension::<Hv>::claims_vm(&EXT, vm as VmIndex)
+pub fn claims_vm(vm: VmId) -> bool {
+    Extension::<Hv>::claims_vm(&EXT, vm)
 }
 
 /// Whether an extension runs vCPU slot `v`.
 #[inline(always)]
-pub fn claims_vcpu(v: usize) -> bool {
-    claims_vm(SYSTEM.vcpus[v].vm as usize)
+pub fn claims_vcpu(v: VcpuId) -> bool {
+    claims_vm(SYSTEM.vm_of(v))
 }
 
 /// Boots claimed VM `vm` on this CPU (which hosts its first context).
-pub fn boot_vm(vm: usize) {
-    let v = SYSTEM.vms[vm].vcpus[0];
-    // SAFETY: the caller runs on the CPU this VM's first context is pinned to and holds no
-    // reference to its state.
-    let state = unsafe { vcpu_mut(v as usize) };
-    EXT.boot_vm(&Hv, vm as VmIndex, state);
+pub fn boot_vm(ctx: &mut CpuCtx, vm: VmId) {
+    let state = ctx.vcpus.get(SYSTEM.vm(vm).vcpu_id(0));
+    EXT.boot_vm(&Hv, vm, state);
 }
 
-/// Runs claimed slot `v` (picked by this CPU's schedule) once.
-pub fn run(ctx: &mut CpuCtx, v: usize) {
-    let vm = SYSTEM.vcpus[v].vm;
-    // SAFETY: `v` comes from this CPU's schedule; nothing else holds its state.
-    let state = unsafe { vcpu_mut(v) };
-    EXT.run(&Hv, ctx, vm, v as VcpuIndex, state);
+/// Runs claimed slot `v` (picked by this CPU's schedule) once, and carries out what the
+/// extension decided.
+pub fn run(ctx: &mut CpuCtx, v: VcpuId) {
+    let cpu = ctx.id;
+    let ran = EXT.run(&Hv, cpu, SYSTEM.vm_of(v), v, ctx.vcpus.get(v));
+    match ran {
+        Ran::Handled => {}
+        Ran::PhysicalIrq => run::physical_irqs(ctx),
+    }
 }
 
 /// Whether claimed slot `v` has something to wake up for.
 #[inline(always)]
-pub fn has_events(v: usize) -> bool {
-    Extension::<Hv>::has_events(&EXT, SYSTEM.vcpus[v].vm, v as VcpuIndex)
+pub fn has_events(v: VcpuId) -> bool {
+    Extension::<Hv>::has_events(&EXT, SYSTEM.vm_of(v), v)
 }
 
 /// Delivers channel `channel` raised into claimed VM `vm`.
 #[inline(always)]
-pub fn signal(vm: usize, channel: u32) {
-    EXT.signal(&Hv, vm as VmIndex, channel);
+pub fn signal(vm: VmId, channel: u32) {
+    EXT.signal(&Hv, vm, channel);
 }
 
 /// A full vCPU is about to run on CPU `cpu`.
 #[inline(always)]
-pub fn before_switch(cpu: usize) {
-    Extension::<Hv>::before_switch(&EXT, cpu as u16);
+pub fn before_switch(cpu: CpuId) {
+    Extension::<Hv>::before_switch(&EXT, cpu);
 }

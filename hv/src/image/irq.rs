@@ -10,10 +10,11 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
+use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::vgic::lr::MAX_LRS;
 
 use super::generated::{CPU_COUNT, SYSTEM};
-use super::state::{VCPU_ON, Vcpu};
+use super::state::{self, Vcpu};
 use super::sync::SpinLock;
 use super::{ext, vmshared};
 
@@ -36,11 +37,11 @@ pub fn init_gic() -> Result<(), &'static str> {
 
 /// Per-CPU set-up: wakes this CPU's redistributor and enables the interrupts the
 /// hypervisor takes itself (maintenance, EL2 timer, guests' virtual timer, kicks).
-pub fn init_cpu(cpu_index: usize) {
+pub fn init_cpu(cpu: CpuId) {
     let d = &SYSTEM.devices;
     if let Some(g) = GIC.lock().as_mut() {
         g.init_cpu(
-            cpu_index,
+            cpu.index(),
             &[d.maintenance_intid, d.hyp_timer_intid, d.vtimer_intid],
         );
     }
@@ -51,8 +52,8 @@ pub fn init_cpu(cpu_index: usize) {
 }
 
 /// Index of vCPU `v` within its VM.
-fn in_vm(v: usize) -> usize {
-    SYSTEM.vcpus[v].index_in_vm as usize
+fn in_vm(v: VcpuId) -> usize {
+    SYSTEM.vcpu(v).index_in_vm as usize
 }
 
 /// Per CPU (index in `SYSTEM.cpus`): a handler on that CPU made one of its vCPUs runnable
@@ -68,38 +69,39 @@ pub const RESCHED_TIMER: u8 = 2;
 
 /// Makes the CPU that runs vCPU `v` look at its schedule again: a kick SGI for another
 /// CPU, the reschedule flag for this one.
-pub fn kick_vcpu(v: usize) {
-    let c = SYSTEM.vcpus[v].cpu as usize;
-    let mpidr = SYSTEM.cpus[c].mpidr;
+pub fn kick_vcpu(v: VcpuId) {
+    let c = SYSTEM.vcpu(v).cpu_id();
+    let mpidr = SYSTEM.cpu(c).mpidr;
     if mpidr != cpu::mpidr() {
         gic::kick(mpidr);
     } else {
-        RESCHED[c].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
+        RESCHED[c.index()].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
     }
 }
 
 /// Whether this CPU (`cpu`) was asked to look at its schedule again, and why (0: it was
 /// not); clears the request.
 #[inline(always)]
-pub fn take_resched(cpu: usize) -> u8 {
-    if RESCHED[cpu].load(Ordering::Relaxed) == 0 {
+pub fn take_resched(cpu: CpuId) -> u8 {
+    let flag = &RESCHED[cpu.index()];
+    if flag.load(Ordering::Relaxed) == 0 {
         return 0;
     }
-    RESCHED[cpu].swap(0, Ordering::Relaxed)
+    flag.swap(0, Ordering::Relaxed)
 }
 
 /// Kicks the vCPUs of VM `vm` named by `mask` (bit i = vCPU i of the VM).
-pub fn kick_mask(vm: usize, mask: u64) {
-    for (i, &v) in SYSTEM.vms[vm].vcpus.iter().enumerate() {
+pub fn kick_mask(vm: VmId, mask: u64) {
+    for (i, v) in SYSTEM.vm(vm).vcpu_ids().enumerate() {
         if mask & (1 << i) != 0 {
-            kick_vcpu(v as usize);
+            kick_vcpu(v);
         }
     }
 }
 
 /// Raises virtual `intid` in VM `vm` (for vCPU `target` if it is private) and kicks the
 /// vCPU that must see it. Errors (an INTID the VM does not own) are returned as such.
-pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
+pub fn raise(vm: VmId, target: usize, intid: u32) -> Result<(), ()> {
     if ext::claims_vm(vm) {
         // No GIC there: the extension delivers it (an lwVM posts an event).
         ext::signal(vm, intid);
@@ -107,7 +109,7 @@ pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
     }
     let kick = vmshared::with(vm, |s| s.vgic.raise(target, intid)).map_err(|_| ())?;
     if let Some(k) = kick {
-        kick_vcpu(SYSTEM.vms[vm].vcpus[k] as usize);
+        kick_vcpu(SYSTEM.vm(vm).vcpu_id(k));
     }
     Ok(())
 }
@@ -115,14 +117,14 @@ pub fn raise(vm: usize, target: usize, intid: u32) -> Result<(), ()> {
 /// Fills the list registers for vCPU `v` before it runs. Skipped (no lock, no register
 /// writes) when nothing changed since the last fill and the list registers were left empty.
 #[inline(always)]
-pub fn before_entry(cpu: usize, v: usize, vcpu: &mut Vcpu) {
-    if vmshared::DIRTY[v].swap(false, Ordering::AcqRel) {
+pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
+    if vmshared::dirty(v).swap(false, Ordering::AcqRel) {
         fill(cpu, v, vcpu);
     }
 }
 
-fn fill(cpu: usize, v: usize, vcpu: &mut Vcpu) {
-    let vm = SYSTEM.vcpus[v].vm as usize;
+fn fill(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
+    let vm = SYSTEM.vm_of(v);
     let n = gic::list_registers().min(MAX_LRS);
     let mut lrs = [0u64; MAX_LRS];
     let fill = vmshared::with_quiet(vm, |s| s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]));
@@ -139,16 +141,16 @@ fn fill(cpu: usize, v: usize, vcpu: &mut Vcpu) {
 
 /// This CPU's redistributor frame (the board's GICR base plus its index times the frame
 /// stride).
-fn own_gicr(cpu: usize) -> u64 {
+fn own_gicr(cpu: CpuId) -> u64 {
     let d = &SYSTEM.devices;
-    d.gicr_base + cpu as u64 * d.gicr_stride
+    d.gicr_base + cpu.raw() as u64 * d.gicr_stride
 }
 
 /// Loaded vCPU `vcpu` leaves CPU `cpu`: its virtual timer stops (its state is saved), and
 /// the physical timer interrupt — active while the hardware-linked virtual one is in flight
 /// — is deactivated so the next vCPU's timer can fire; whether it was in flight is kept
 /// for [`load_timer`].
-pub fn unload_timer(cpu: usize, vcpu: &mut Vcpu) {
+pub fn unload_timer(cpu: CpuId, vcpu: &mut Vcpu) {
     let vt = SYSTEM.devices.vtimer_intid;
     timer::set_guest_vtimer_ctl(0);
     // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
@@ -160,7 +162,7 @@ pub fn unload_timer(cpu: usize, vcpu: &mut Vcpu) {
 /// was in flight when it left, or was raised while it was away, the physical one is made
 /// active again, so the restored timer does not fire a second time before the guest
 /// deactivates the virtual one.
-pub fn load_timer(cpu: usize, vcpu: &mut Vcpu) {
+pub fn load_timer(cpu: CpuId, vcpu: &mut Vcpu) {
     if core::mem::take(&mut vcpu.timer_in_flight) {
         let vt = SYSTEM.devices.vtimer_intid;
         // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
@@ -170,12 +172,12 @@ pub fn load_timer(cpu: usize, vcpu: &mut Vcpu) {
 
 /// Folds the list registers back into the model after vCPU `v` exited and empties them.
 /// Nothing to do when the last entry put nothing in them.
-pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
+pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
     let used = core::mem::take(&mut vcpu.lrs_used) as usize;
     if used == 0 {
         return;
     }
-    let vm = SYSTEM.vcpus[v].vm as usize;
+    let vm = SYSTEM.vm_of(v);
     let mut lrs = [0u64; MAX_LRS];
     for (i, lr) in lrs[..used].iter_mut().enumerate() {
         *lr = gic::read_lr(i);
@@ -187,7 +189,7 @@ pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
     super::telemetry::lrs_back(v, &lrs[..used]);
     let kick = vmshared::with_quiet(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..used]));
     // Whatever is still pending or active goes back in at the next entry.
-    vmshared::DIRTY[v].store(true, Ordering::Release);
+    vmshared::dirty(v).store(true, Ordering::Release);
     vmshared::mark_dirty(vm, kick);
     kick_mask(vm, kick);
 }
@@ -198,7 +200,7 @@ pub fn after_exit(v: usize, vcpu: &mut Vcpu) {
 /// end or a saved timer's deadline, an interrupt raised for another vCPU of this CPU) sets
 /// this CPU's reschedule flag; the loaded vCPU's own timer and maintenance interrupts do
 /// not, so the run loop re-enters it directly.
-pub fn handle_physical(cpu: usize, loaded: Option<(usize, &mut Vcpu)>) {
+pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
     let d = &SYSTEM.devices;
     let mut loaded = loaded;
     while let Some(intid) = gic::ack() {
@@ -219,14 +221,14 @@ pub fn handle_physical(cpu: usize, loaded: Option<(usize, &mut Vcpu)>) {
                 super::console::input(b);
             }
         } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
-            let vm = r.vm as usize;
+            let vm = VmId::new(r.vm);
             let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
             let _ = raise(vm, target, r.virt_intid);
         } else if intid == d.hyp_timer_intid {
             timer::set_hyp_deadline(None);
-            RESCHED[cpu].store(RESCHED_TIMER, Ordering::Relaxed);
+            RESCHED[cpu.index()].store(RESCHED_TIMER, Ordering::Relaxed);
         } else if intid == gic::KICK_SGI {
-            RESCHED[cpu].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
+            RESCHED[cpu.index()].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
         }
         // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
         gic::end(intid);
@@ -235,28 +237,23 @@ pub fn handle_physical(cpu: usize, loaded: Option<(usize, &mut Vcpu)>) {
 
 /// Raises private `intid` for vCPU `v`, loaded on this CPU: no kick, its list registers
 /// are filled at the next entry.
-fn raise_loaded(v: usize, intid: u32) {
-    let vm = SYSTEM.vcpus[v].vm as usize;
+fn raise_loaded(v: VcpuId, intid: u32) {
+    let vm = SYSTEM.vm_of(v);
     let in_vm = in_vm(v);
     if vmshared::with_quiet(vm, |s| s.vgic.raise(in_vm, intid)).is_ok() {
-        vmshared::DIRTY[v].store(true, Ordering::Release);
+        vmshared::dirty(v).store(true, Ordering::Release);
     }
 }
 
 /// Whether a vCPU that is not loaded has a virtual timer whose condition is met (enabled,
 /// unmasked, CVAL reached); if so its interrupt is raised (the line is high).
-pub fn check_saved_timer(v: usize, vcpu: &mut Vcpu, now: u64) -> bool {
+pub fn check_saved_timer(v: VcpuId, vcpu: &mut Vcpu, now: u64) -> bool {
     let ctl = vcpu.el1.cntv_ctl;
     if ctl & CTL_ENABLE == 0 || ctl & CTL_IMASK != 0 || now < vcpu.el1.cntv_cval {
         return false;
     }
     vcpu.timer_in_flight = true;
-    raise(
-        SYSTEM.vcpus[v].vm as usize,
-        in_vm(v),
-        SYSTEM.devices.vtimer_intid,
-    )
-    .is_ok()
+    raise(SYSTEM.vm_of(v), in_vm(v), SYSTEM.devices.vtimer_intid).is_ok()
 }
 
 /// The deadline of a vCPU's saved (armed, unmasked) virtual timer.
@@ -266,20 +263,19 @@ pub fn saved_deadline(vcpu: &Vcpu) -> Option<u64> {
 }
 
 /// Whether vCPU `v` has a deliverable virtual interrupt.
-pub fn has_pending(v: usize) -> bool {
+pub fn has_pending(v: VcpuId) -> bool {
     if ext::claims_vcpu(v) {
         return ext::has_events(v);
     }
     // Nothing changed since its list registers were last filled (and they were left
     // empty): nothing can be pending.
-    if !vmshared::DIRTY[v].load(Ordering::Acquire) {
+    if !vmshared::dirty(v).load(Ordering::Acquire) {
         return false;
     }
-    let vm = SYSTEM.vcpus[v].vm as usize;
-    vmshared::with_quiet(vm, |s| s.vgic.has_pending(in_vm(v)))
+    vmshared::with_quiet(SYSTEM.vm_of(v), |s| s.vgic.has_pending(in_vm(v)))
 }
 
 /// Marks vCPU `v` as on for other CPUs' PSCI queries.
-pub fn publish_on(v: usize, on: bool) {
-    VCPU_ON[v].store(on, Ordering::Release);
+pub fn publish_on(v: VcpuId, on: bool) {
+    state::vcpu_on(v).store(on, Ordering::Release);
 }

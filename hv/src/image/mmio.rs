@@ -2,17 +2,18 @@
 //! purpose — the VM's PL011 console, its GIC distributor and redistributors — or on a
 //! region another VM emulates (fault reflection).
 use hv_arch::context::GuestRegs;
+use hv_core::ids::VmId;
 use hv_core::mmio::{Device, DeviceMap};
 use hv_core::trap::abort::MmioAccess;
 
 use super::generated::SYSTEM;
-use super::state::VMS;
+use super::state;
 use super::{console, irq, vmshared};
 
 /// Emulates `acc` by vCPU `v` (index `in_vm` in VM `vm`); false if no emulated device
 /// claims the address (the caller reflects it or injects an abort).
-pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> bool {
-    let Some((dev, off)) = DeviceMap::from_vm(&SYSTEM.vms[vm]).route(acc.ipa) else {
+pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> bool {
+    let Some((dev, off)) = DeviceMap::from_vm(SYSTEM.vm(vm)).route(acc.ipa) else {
         return false;
     };
     let value = acc.store_value(regs.get(acc.reg as usize));
@@ -47,9 +48,9 @@ pub fn handle(vm: usize, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) ->
 
 /// The VM's PL011: transmitted bytes go to its console; the interrupt line follows the
 /// model.
-fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
+fn uart(vm: VmId, off: u64, acc: MmioAccess, value: u32) -> u32 {
     let (raw, changed) = {
-        let mut c = VMS[vm].console.lock();
+        let mut c = state::vm(vm).console.lock();
         let raw = if acc.write {
             let eff = c.uart.write(off, acc.size, value);
             if let Some(b) = eff.tx {
@@ -70,7 +71,7 @@ fn uart(vm: usize, off: u64, acc: MmioAccess, value: u32) -> u32 {
 }
 
 /// Drives VM `vm`'s virtual UART interrupt line to `level`.
-pub fn update_uart_irq(vm: usize, level: bool) {
+pub fn update_uart_irq(vm: VmId, level: bool) {
     let intid = SYSTEM.devices.uart_intid;
     let target = vmshared::with(vm, |s| {
         let t = s.vgic.spi_target(intid).unwrap_or(0);
@@ -78,6 +79,6 @@ pub fn update_uart_irq(vm: usize, level: bool) {
         t
     });
     if level {
-        irq::kick_vcpu(SYSTEM.vms[vm].vcpus[target] as usize);
+        irq::kick_vcpu(SYSTEM.vm(vm).vcpu_id(target));
     }
 }

@@ -6,6 +6,7 @@
 //! One slot per faulting vCPU. Tokens carry a generation so a stale or forged token is
 //! rejected; only the VM the region names may fetch or complete its faults.
 use hv_core::hypercall::{FaultAction, err};
+use hv_core::ids::{VcpuId, VmId};
 use hv_core::trap::abort::{FaultStatus, MmioAccess};
 use hv_core::trap::inject::GuestException;
 
@@ -47,16 +48,16 @@ static SLOTS: [SpinLock<Slot>; MAX_VCPUS] = [const {
 }; MAX_VCPUS];
 
 /// The emulated region of VM `vm` that contains `ipa`.
-pub fn region_of(vm: usize, ipa: u64) -> Option<usize> {
+pub fn region_of(vm: VmId, ipa: u64) -> Option<usize> {
     SYSTEM
         .emulated
         .iter()
-        .position(|e| e.vm as usize == vm && ipa >= e.ipa && ipa - e.ipa < e.size)
+        .position(|e| e.vm == vm.raw() && ipa >= e.ipa && ipa - e.ipa < e.size)
 }
 
 /// Reflects vCPU `v`'s access to its region's emulating VM; the vCPU waits.
 pub fn reflect(
-    v: usize,
+    v: VcpuId,
     vcpu: &mut Vcpu,
     region: usize,
     acc: MmioAccess,
@@ -65,7 +66,7 @@ pub fn reflect(
 ) -> Outcome {
     let e = &SYSTEM.emulated[region];
     {
-        let mut s = SLOTS[v].lock();
+        let mut s = SLOTS[v.index()].lock();
         s.stage = Stage::Pending;
         s.generation = s.generation.wrapping_add(1);
         s.region = region;
@@ -75,7 +76,7 @@ pub fn reflect(
         s.advance = advance;
     }
     vcpu.power = Power::Reflecting;
-    let by = e.by as usize;
+    let by = VmId::new(e.by);
     let target = vmshared::with_quiet(by, |s| s.vgic.spi_target(e.virt_intid)).unwrap_or(0);
     let _ = irq::raise(by, target, e.virt_intid);
     Outcome::Continue
@@ -83,10 +84,10 @@ pub fn reflect(
 
 /// FAULT_FETCH from VM `caller`: (token, ipa, size | write << 8, data) of the oldest
 /// pending fault it emulates.
-pub fn fetch(caller: usize) -> Result<[u64; 4], i64> {
+pub fn fetch(caller: VmId) -> Result<[u64; 4], i64> {
     for (v, slot) in SLOTS.iter().enumerate().take(SYSTEM.vcpus.len()) {
         let mut s = slot.lock();
-        if s.stage != Stage::Pending || SYSTEM.emulated[s.region].by as usize != caller {
+        if s.stage != Stage::Pending || SYSTEM.emulated[s.region].by != caller.raw() {
             continue;
         }
         let Some(acc) = s.access else { continue };
@@ -103,18 +104,18 @@ pub fn fetch(caller: usize) -> Result<[u64; 4], i64> {
 }
 
 /// FAULT_COMPLETE from VM `caller`.
-pub fn complete(caller: usize, token: u64, action: FaultAction, value: u64) -> i64 {
-    let v = (token & 0xffff) as usize;
-    if v == 0 || v > SYSTEM.vcpus.len() {
+pub fn complete(caller: VmId, token: u64, action: FaultAction, value: u64) -> i64 {
+    let slot = (token & 0xffff) as usize;
+    if slot == 0 || slot > SYSTEM.vcpus.len() {
         return err::INVALID;
     }
-    let v = v - 1;
+    let v = VcpuId::new((slot - 1) as u16);
     {
-        let mut s = SLOTS[v].lock();
+        let mut s = SLOTS[v.index()].lock();
         if s.stage != Stage::Fetched || (token >> 16) as u32 != s.generation {
             return err::NO_ENTRY;
         }
-        if SYSTEM.emulated[s.region].by as usize != caller {
+        if SYSTEM.emulated[s.region].by != caller.raw() {
             return err::DENIED;
         }
         s.stage = Stage::Completed(action, value);
@@ -124,14 +125,14 @@ pub fn complete(caller: usize, token: u64, action: FaultAction, value: u64) -> i
 }
 
 /// Whether vCPU `v`'s reflected fault has been completed.
-pub fn is_complete(v: usize) -> bool {
-    matches!(SLOTS[v].lock().stage, Stage::Completed(..))
+pub fn is_complete(v: VcpuId) -> bool {
+    matches!(SLOTS[v.index()].lock().stage, Stage::Completed(..))
 }
 
 /// Applies a completed reflected fault to vCPU `v` (loaded on this CPU).
-pub fn apply_completion(v: usize, vcpu: &mut Vcpu) {
+pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) {
     let (stage, acc, far, advance) = {
-        let mut s = SLOTS[v].lock();
+        let mut s = SLOTS[v.index()].lock();
         let st = s.stage;
         if let Stage::Completed(..) = st {
             s.stage = Stage::Empty;
@@ -159,7 +160,7 @@ pub fn apply_completion(v: usize, vcpu: &mut Vcpu) {
             },
         ),
         FaultAction::Stop => {
-            super::vmctl::vm_fault(SYSTEM.vcpus[v].vm as usize);
+            super::vmctl::vm_fault(SYSTEM.vm_of(v));
         }
     }
 }

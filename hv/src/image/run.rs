@@ -11,34 +11,29 @@ use core::sync::atomic::Ordering;
 use hv_arch::context::{Exit, enter_guest};
 use hv_arch::el1::El1State;
 use hv_arch::{cpu, regs, timer};
+use hv_core::ids::{CpuId, VcpuId};
 use hv_core::schedule::slot_at;
-use hv_core::sysdesc::{Slot, VcpuIndex};
+use hv_core::sysdesc::Slot;
 
 use super::exit::{self, Outcome};
 use super::generated::SYSTEM;
-use super::state::{Power, START, VMS, Vcpu, vcpu_mut};
+use super::state::{self, Power, Vcpu, Vcpus};
 use super::{ext, irq, reflect, vmctl, vmshared};
 
 /// PSTATE a vCPU starts with: EL1h, all of DAIF masked (the Arm ARM's reset state).
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
-/// What one CPU knows about itself.
+/// What one CPU owns: made once at boot by [`run_cpu`] and passed down its loop.
 pub struct CpuCtx {
-    /// Index in `SYSTEM.cpus`.
-    pub index: usize,
-    /// The vCPU whose EL1, timer and GIC interface state is in the CPU.
-    loaded: Option<usize>,
+    /// This CPU.
+    pub id: CpuId,
+    /// The vCPU whose EL1, timer and GIC interface state is in the CPU (an lwVM that runs
+    /// meanwhile leaves it there).
+    loaded: Option<VcpuId>,
     /// This CPU's slot table (found once: the configuration never changes).
     slots: Option<&'static [Slot]>,
-}
-
-impl CpuCtx {
-    /// The vCPU whose EL1, timer and GIC interface state is in the CPU (an lwVM that
-    /// runs meanwhile leaves it there).
-    #[cfg_attr(not(feature = "lwvm"), allow(dead_code))]
-    pub fn loaded(&self) -> Option<usize> {
-        self.loaded
-    }
+    /// The vCPUs pinned to this CPU.
+    pub vcpus: Vcpus,
 }
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
@@ -48,30 +43,30 @@ impl CpuCtx {
 /// that cannot change that decision — an answered hypercall, an emulated system register or
 /// MMIO access with nothing raised for another vCPU of this CPU — without looking at the
 /// schedule again.
-pub fn run_cpu(cpu_index: usize) -> ! {
-    let schedule = SYSTEM.cpus[cpu_index].schedule;
+pub fn run_cpu(cpu: CpuId) -> ! {
     let mut ctx = CpuCtx {
-        index: cpu_index,
+        id: cpu,
         loaded: None,
         slots: SYSTEM
             .slots
             .iter()
-            .find(|t| t.cpu as usize == cpu_index)
+            .find(|t| t.cpu == cpu.raw())
             .map(|t| t.slots),
+        vcpus: Vcpus::take(cpu),
     };
-    for &v in schedule {
-        let d = &SYSTEM.vcpus[v as usize];
+    for v in SYSTEM.cpu(cpu).schedule_ids() {
+        let d = SYSTEM.vcpu(v);
         if d.index_in_vm == 0 {
-            vmctl::boot_vm(&mut ctx, d.vm as usize);
+            vmctl::boot_vm(&mut ctx, d.vm_id());
         }
     }
     loop {
-        irq::take_resched(cpu_index);
-        take_start_requests(&mut ctx, schedule);
-        vmctl::service_resets(&mut ctx, schedule);
-        let Some(v) = pick(&ctx, schedule) else {
-            super::telemetry::idle(cpu_index);
-            idle(&mut ctx, schedule);
+        irq::take_resched(cpu);
+        take_start_requests(&mut ctx);
+        vmctl::service_resets(&mut ctx);
+        let Some(v) = pick(&mut ctx) else {
+            super::telemetry::idle(cpu);
+            idle(&mut ctx);
             continue;
         };
         if ext::claims_vcpu(v) {
@@ -81,21 +76,18 @@ pub fn run_cpu(cpu_index: usize) -> ! {
         }
         switch_to(&mut ctx, v);
         // An extension's runnable may hold CPU state (an lwVM's FP/SIMD registers).
-        ext::before_switch(ctx.index);
-        // SAFETY: `v` comes from this CPU's schedule, so it is pinned here.
-        let vcpu = unsafe { vcpu_mut(v) };
+        ext::before_switch(cpu);
+        let vcpu = ctx.vcpus.get(v);
         if core::mem::take(&mut vcpu.reflect_done) {
             reflect::apply_completion(v, vcpu);
         }
-        if !VMS[SYSTEM.vcpus[v].vm as usize]
-            .alive
-            .load(Ordering::Acquire)
-        {
+        if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Acquire) {
             continue;
         }
-        arm_slot_end(&ctx);
-        let left = run_loaded(cpu_index, v, vcpu);
-        super::telemetry::left(cpu_index, left, ctx.slots.is_some());
+        let slots = ctx.slots;
+        arm_slot_end(slots);
+        let left = run_loaded(cpu, v, ctx.vcpus.get(v));
+        super::telemetry::left(cpu, left, slots.is_some());
     }
 }
 
@@ -119,7 +111,7 @@ pub enum Left {
 /// changed what this CPU runs: a handler or an interrupt made another of its vCPUs runnable,
 /// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
 /// timer interrupt and maintenance interrupts keep it running.
-fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
+fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
     loop {
         match vcpu.power {
             Power::On => {}
@@ -127,21 +119,21 @@ fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
             Power::Reflecting => return Left::Reflecting,
             Power::Off => return Left::Stopped,
         }
-        irq::before_entry(cpu_index, v, vcpu);
-        super::telemetry::enter(cpu_index, v, &vcpu.regs);
+        irq::before_entry(cpu, v, vcpu);
+        super::telemetry::enter(cpu, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
-        super::telemetry::exit(cpu_index, v, &why, &vcpu.regs);
+        super::telemetry::exit(cpu, v, &why, &vcpu.regs);
         irq::after_exit(v, vcpu);
         let outcome = match why {
             Exit::Sync => exit::handle_sync(v, vcpu),
             Exit::Irq | Exit::Fiq => {
-                irq::handle_physical(cpu_index, Some((v, vcpu)));
+                irq::handle_physical(cpu, Some((v, vcpu)));
                 Outcome::Continue
             }
             Exit::SError => exit::fatal(v, "SError from the guest"),
             Exit::Aarch32 => exit::fatal(v, "AArch32 execution is not supported"),
         };
-        let vm = SYSTEM.vcpus[v].vm as usize;
+        let vm = SYSTEM.vm_of(v);
         match outcome {
             Outcome::Continue => {}
             Outcome::VmOff => vmctl::vm_off(vm),
@@ -151,7 +143,7 @@ fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
         if !matches!(outcome, Outcome::Continue) {
             return Left::Stopped;
         }
-        match irq::take_resched(cpu_index) {
+        match irq::take_resched(cpu) {
             0 => {}
             irq::RESCHED_TIMER => return Left::Timer,
             _ => return Left::Preempted,
@@ -161,14 +153,13 @@ fn run_loaded(cpu_index: usize, v: usize, vcpu: &mut Vcpu) -> Left {
 
 /// Makes vCPU `index` (pinned to this CPU) runnable at `entry` with `x0` (PSCI CPU_ON
 /// semantics: other registers and the EL1 state come out of reset).
-pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
-    if ctx.loaded == Some(index) {
+pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
+    if ctx.loaded == Some(v) {
         // Unloaded first (its debug comparators off, its timer stopped and its physical
         // timer interrupt deactivated); the reset below replaces what was saved.
         unload(ctx);
     }
-    // SAFETY: the caller passes a vCPU of this CPU's schedule.
-    let vcpu = unsafe { vcpu_mut(index) };
+    let vcpu = ctx.vcpus.get(v);
     vcpu.timer_in_flight = false;
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = x0;
@@ -177,46 +168,42 @@ pub fn power_on(ctx: &mut CpuCtx, index: usize, entry: u64, x0: u64) {
     vcpu.el1 = El1State::reset();
     vcpu.gicif = Default::default();
     vcpu.power = Power::On;
-    irq::publish_on(index, true);
-    let d = &SYSTEM.vcpus[index];
-    vmshared::with_quiet(d.vm as usize, |s| s.psci.mark_on(d.index_in_vm as usize));
+    irq::publish_on(v, true);
+    let d = SYSTEM.vcpu(v);
+    vmshared::with_quiet(d.vm_id(), |s| s.psci.mark_on(d.index_in_vm as usize));
 }
 
-fn take_start_requests(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
-    for &v in schedule {
-        if let Some((entry, context_id)) = START[v as usize].take() {
-            power_on(ctx, v as usize, entry, context_id);
+fn take_start_requests(ctx: &mut CpuCtx) {
+    for v in SYSTEM.cpu(ctx.id).schedule_ids() {
+        if let Some((entry, context_id)) = state::start(v).take() {
+            power_on(ctx, v, entry, context_id);
         }
     }
 }
 
 /// The first vCPU of the schedule that can run; wakes waiting vCPUs that have an
 /// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
-fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
+fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
     let now = cpu::counter();
-    let slot = current_slot(ctx, now);
-    for &v in schedule {
+    let slot = current_slot(ctx.slots, now);
+    for v in SYSTEM.cpu(ctx.id).schedule_ids() {
         if let Some((allowed, _)) = slot {
-            if allowed != Some(v) {
+            if allowed != Some(v.raw()) {
                 continue;
             }
         }
-        let v = v as usize;
-        if !VMS[SYSTEM.vcpus[v].vm as usize]
-            .alive
-            .load(Ordering::Relaxed)
-        {
+        if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) {
             continue;
         }
-        // SAFETY: `v` comes from this CPU's schedule.
-        let vcpu = unsafe { vcpu_mut(v) };
+        let loaded = ctx.loaded;
+        let vcpu = ctx.vcpus.get(v);
         match vcpu.power {
             Power::On => return Some(v),
             Power::Waiting => {
-                if ctx.loaded != Some(v) {
+                if loaded != Some(v) {
                     irq::check_saved_timer(v, vcpu, now);
                 }
-                if irq::has_pending(v) || (ctx.loaded == Some(v) && timer_fired()) {
+                if irq::has_pending(v) || (loaded == Some(v) && timer_fired()) {
                     vcpu.power = Power::On;
                     return Some(v);
                 }
@@ -236,14 +223,14 @@ fn pick(ctx: &CpuCtx, schedule: &[VcpuIndex]) -> Option<usize> {
 
 /// The time slot of this CPU covering `now`, if the CPU has a slot table: (the vCPU
 /// allowed to run, when the next slot starts).
-fn current_slot(ctx: &CpuCtx, now: u64) -> Option<(Option<VcpuIndex>, u64)> {
-    slot_at(ctx.slots?, cpu::counter_frequency(), now)
+fn current_slot(slots: Option<&'static [Slot]>, now: u64) -> Option<(Option<u16>, u64)> {
+    slot_at(slots?, cpu::counter_frequency(), now)
 }
 
 /// On a CPU with a slot table, arms the EL2 timer for the end of the current slot so the
 /// running vCPU is preempted there.
-fn arm_slot_end(ctx: &CpuCtx) {
-    if let Some((_, end)) = current_slot(ctx, cpu::counter()) {
+fn arm_slot_end(slots: Option<&'static [Slot]>) {
+    if let Some((_, end)) = current_slot(slots, cpu::counter()) {
         timer::set_hyp_deadline(Some(end));
     }
 }
@@ -256,19 +243,19 @@ fn timer_fired() -> bool {
 
 /// Nothing to run: unload the current vCPU (so every timer deadline is in saved state),
 /// arm the EL2 timer for the earliest one, and wait for an interrupt.
-fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
+fn idle(ctx: &mut CpuCtx) {
     unload(ctx);
     let mut earliest: Option<u64> = None;
-    for &v in schedule {
-        // SAFETY: `v` comes from this CPU's schedule.
-        let vcpu = unsafe { vcpu_mut(v as usize) };
+    let schedule = SYSTEM.cpu(ctx.id).schedule_ids();
+    for v in schedule.clone() {
+        let vcpu = ctx.vcpus.get(v);
         if vcpu.power == Power::Waiting {
             if let Some(d) = irq::saved_deadline(vcpu) {
                 earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
             }
         }
     }
-    if let Some((_, end)) = current_slot(ctx, cpu::counter()) {
+    if let Some((_, end)) = current_slot(ctx.slots, cpu::counter()) {
         earliest = Some(earliest.map_or(end, |e| e.min(end)));
     }
     timer::set_hyp_deadline(earliest);
@@ -276,39 +263,45 @@ fn idle(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
     // A start request for one of this CPU's vCPUs is picked up at once; the others'
     // are their CPUs' business (spinning on them here would starve those CPUs under
     // QEMU's icount, which runs the emulated CPUs in turn).
-    if !schedule.iter().any(|&v| START[v as usize].is_pending()) {
+    if !schedule.clone().any(|v| state::start(v).is_pending()) {
         cpu::wait_for_interrupt();
     }
-    irq::handle_physical(ctx.index, None);
+    irq::handle_physical(ctx.id, None);
+}
+
+/// Takes this CPU's pending physical interrupts after an extension's runnable was
+/// interrupted: the full vCPU still loaded owns the virtual timer that may have fired.
+pub fn physical_irqs(ctx: &mut CpuCtx) {
+    let loaded = ctx.loaded;
+    let loaded = loaded.map(|l| (l, ctx.vcpus.get(l)));
+    irq::handle_physical(ctx.id, loaded);
 }
 
 /// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
 fn unload(ctx: &mut CpuCtx) {
     // The loaded vCPU's FP/SIMD registers must be in the CPU to be saved (an extension's
     // runnable, an lwVM, may hold them).
-    ext::before_switch(ctx.index);
+    ext::before_switch(ctx.id);
     if let Some(old) = ctx.loaded.take() {
-        // SAFETY: `old` was loaded by this CPU, so it is pinned here.
-        let vcpu = unsafe { vcpu_mut(old) };
+        let vcpu = ctx.vcpus.get(old);
         vcpu.el1.save();
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
-        irq::unload_timer(ctx.index, vcpu);
+        irq::unload_timer(ctx.id, vcpu);
     }
 }
 
 /// Switches the CPU to vCPU `v` (EL1 state, GIC interface, VMID, stage-2 root, MPIDR).
 /// Nothing is done when `v` is already loaded.
-fn switch_to(ctx: &mut CpuCtx, v: usize) {
+fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     if ctx.loaded == Some(v) {
         return;
     }
     unload(ctx);
-    let d = &SYSTEM.vcpus[v];
-    let vm = &SYSTEM.vms[d.vm as usize];
-    // SAFETY: `v` comes from this CPU's schedule.
-    let vcpu = unsafe { vcpu_mut(v) };
-    irq::load_timer(ctx.index, vcpu);
+    let d = SYSTEM.vcpu(v);
+    let vm = SYSTEM.vm(d.vm_id());
+    let vcpu = ctx.vcpus.get(v);
+    irq::load_timer(ctx.id, vcpu);
     vcpu.el1.restore();
     hv_arch::features::set_pmu_shared(vm.pmu_shared);
     vcpu.gicif.restore();

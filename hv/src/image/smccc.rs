@@ -3,6 +3,7 @@
 //! (owner 6, see docs/HYPERCALLS.md). Unknown function IDs return NOT_SUPPORTED (-1);
 //! bad arguments return an error code, never a fault.
 use hv_core::hypercall::{self, CALL_COUNT, CALL_UID, Hypercall, REVISION, err, resolve_channel};
+use hv_core::ids::{VcpuId, VmId};
 use hv_core::psci::PsciDecision;
 use hv_core::psci::power::PsciVm;
 use hv_core::smccc::{FunctionId, owner};
@@ -11,11 +12,11 @@ use super::exit::Outcome;
 use super::generated::SYSTEM;
 use core::sync::atomic::Ordering;
 
-use super::state::{Power, START, VMS, Vcpu};
+use super::state::{self, Power, Vcpu};
 use super::{console, irq, reflect, vmshared};
 
 /// Handles the call in the vCPU's x0..x5; writes results to x0..x3.
-pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
+pub fn call(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let x = &vcpu.regs.x;
     let fid = FunctionId::from_x0(x[0]);
     if fid.owner() == owner::VENDOR_HYP {
@@ -26,8 +27,8 @@ pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
     if let Some(r) = PsciVm::<1>::constant_reply(args) {
         return reply(vcpu, r);
     }
-    let d = &SYSTEM.vcpus[v];
-    let (vm, in_vm) = (d.vm as usize, d.index_in_vm as usize);
+    let d = SYSTEM.vcpu(v);
+    let (vm, in_vm) = (d.vm_id(), d.index_in_vm as usize);
     let decision = vmshared::with_quiet(vm, |s| s.psci.handle(in_vm, args));
     match decision {
         PsciDecision::Reply(r) => reply(vcpu, r),
@@ -36,8 +37,8 @@ pub fn call(v: usize, vcpu: &mut Vcpu) -> Outcome {
             entry,
             context_id,
         } => {
-            let g = SYSTEM.vms[vm].vcpus[target] as usize;
-            START[g].post(entry, context_id);
+            let g = SYSTEM.vm(vm).vcpu_id(target);
+            state::start(g).post(entry, context_id);
             irq::kick_vcpu(g);
             reply(vcpu, 0)
         }
@@ -63,19 +64,19 @@ fn reply(vcpu: &mut Vcpu, r: i64) -> Outcome {
     Outcome::Continue
 }
 
-fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
+fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let x = vcpu.regs.x;
-    let d = &SYSTEM.vcpus[v];
-    let vm = d.vm as usize;
+    let d = SYSTEM.vcpu(v);
+    let vm = d.vm_id();
     let call = match Hypercall::decode([x[0], x[1], x[2], x[3], x[4], x[5]]) {
         Ok(c) => c,
         Err(e) => return reply(vcpu, e),
     };
     let r = match call {
         Hypercall::VirqRaise { channel } => {
-            match resolve_channel(SYSTEM.channels, vm as u16, channel) {
+            match resolve_channel(SYSTEM.channels, vm.raw(), channel) {
                 Ok((to, intid)) => {
-                    let to = to as usize;
+                    let to = VmId::new(to);
                     let target =
                         vmshared::with_quiet(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
                     if irq::raise(to, target, intid).is_ok() {
@@ -110,9 +111,9 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
         },
         Hypercall::FaultComplete { token, action } => reflect::complete(vm, token, action, x[3]),
         Hypercall::VmInfo => {
-            let desc = &SYSTEM.vms[vm];
+            let desc = SYSTEM.vm(vm);
             vcpu.regs.x[..4].copy_from_slice(&[
-                vm as u64,
+                vm.raw() as u64,
                 d.index_in_vm as u64,
                 desc.ram_ipa,
                 desc.ram_size,
@@ -122,9 +123,9 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
         Hypercall::VmState { vm: other } => {
             if (other as usize) >= SYSTEM.vms.len() {
                 err::INVALID
-            } else if !hypercall::may_observe(SYSTEM.channels, vm as u16, other) {
+            } else if !hypercall::may_observe(SYSTEM.channels, vm.raw(), other) {
                 err::DENIED
-            } else if VMS[other as usize].alive.load(Ordering::Acquire) {
+            } else if state::vm(VmId::new(other)).alive.load(Ordering::Acquire) {
                 0
             } else {
                 1
@@ -148,8 +149,8 @@ fn hypercall(v: usize, vcpu: &mut Vcpu) -> Outcome {
 }
 
 /// CONSOLE_WRITE: the bytes must lie in the VM's own RAM.
-fn console_write(vm: usize, buf: hypercall::GuestRange) -> i64 {
-    let desc = &SYSTEM.vms[vm];
+fn console_write(vm: VmId, buf: hypercall::GuestRange) -> i64 {
+    let desc = SYSTEM.vm(vm);
     let checked = match buf.check(desc.ram_ipa, desc.ram_size) {
         Ok(c) => c,
         Err(e) => return e,

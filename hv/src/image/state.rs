@@ -1,9 +1,9 @@
 //! Run-time state of vCPUs and VMs: fixed arrays sized at build time, no allocation.
 //!
 //! Ownership rule: a vCPU is pinned to one physical CPU by the configuration, and only
-//! that CPU's run loop touches its [`Vcpu`]. What other CPUs may need to see (a VM's
-//! life, a request to start a vCPU, the VM's emulated UART) is in atomics or behind a
-//! [`SpinLock`].
+//! that CPU's run loop touches its [`Vcpu`], through the CPU's [`Vcpus`]. What other CPUs
+//! may need to see (a VM's life, a request to start a vCPU, the VM's emulated UART) is in
+//! the per-VM [`VmState`] or the per-vCPU atomics here, indexed by typed id.
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -12,7 +12,9 @@ use hv_arch::el1::El1State;
 use hv_arch::gic::VcpuIfState as GicIfState;
 use hv_core::pl011::Pl011;
 
-use super::generated::SYSTEM;
+use hv_core::ids::{CpuId, VcpuId, VmId};
+
+use super::generated::{CPU_COUNT, SYSTEM};
 use super::log::LineBuf;
 use super::sync::SpinLock;
 
@@ -77,20 +79,53 @@ impl Vcpu {
 
 struct VcpuSlot(UnsafeCell<Vcpu>);
 
-// SAFETY: a slot is only dereferenced through `vcpu_mut`, whose contract restricts it
-// to the one physical CPU the vCPU is pinned to.
+// SAFETY: a slot is only dereferenced through `Vcpus::get` of the one `Vcpus` of the CPU
+// the vCPU is pinned to (checked there), which hands out one reference at a time.
 unsafe impl Sync for VcpuSlot {}
 
 static VCPUS: [VcpuSlot; MAX_VCPUS] = [const { VcpuSlot(UnsafeCell::new(Vcpu::new())) }; MAX_VCPUS];
 
-/// The state of vCPU `index`.
+/// Whether each CPU has made its [`Vcpus`].
+static TAKEN: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(false) }; CPU_COUNT];
+
+/// The vCPUs one physical CPU owns: those the configuration pins to it. Made once per CPU
+/// at boot and passed down its run loop; the only way to a [`Vcpu`].
 ///
-/// # Safety
-/// Only the physical CPU that `SYSTEM.vcpus[index].cpu` names may call this, and it
-/// must not hold two references to the same vCPU at once.
-pub unsafe fn vcpu_mut(index: usize) -> &'static mut Vcpu {
-    // SAFETY: the caller is the only CPU touching this slot and holds no other reference.
-    unsafe { &mut *VCPUS[index].0.get() }
+/// Why this is sound: the configuration pins each vCPU to exactly one CPU, a CPU makes its
+/// `Vcpus` once (checked), and [`get`](Self::get) refuses a vCPU of another CPU; so a
+/// vCPU's state is reachable from one `Vcpus` only, and `&mut self` lets it hand out one
+/// reference at a time.
+pub struct Vcpus {
+    cpu: CpuId,
+}
+
+impl Vcpus {
+    /// CPU `cpu`'s vCPUs. Panics if that CPU's were already taken (a boot bug).
+    pub fn take(cpu: CpuId) -> Vcpus {
+        assert!(
+            !TAKEN[cpu.index()].swap(true, Ordering::AcqRel),
+            "the vCPUs of a CPU are taken once"
+        );
+        Vcpus { cpu }
+    }
+
+    /// The CPU that owns these vCPUs.
+    #[inline(always)]
+    pub fn cpu(&self) -> CpuId {
+        self.cpu
+    }
+
+    /// The state of vCPU `v`, which must be pinned to this CPU (a bug otherwise: panics).
+    #[inline(always)]
+    pub fn get(&mut self, v: VcpuId) -> &mut Vcpu {
+        assert!(
+            SYSTEM.vcpu(v).cpu == self.cpu.raw(),
+            "a vCPU of another CPU"
+        );
+        // SAFETY: `v` is pinned to this CPU, whose only `Vcpus` this is (see the type's
+        // docs); the reference borrows `self` mutably, so no other one exists meanwhile.
+        unsafe { &mut *VCPUS[v.index()].0.get() }
+    }
 }
 
 /// A request from another CPU to start a vCPU (PSCI CPU_ON).
@@ -126,8 +161,8 @@ impl StartRequest {
     }
 }
 
-/// Start requests, one per vCPU.
-pub static START: [StartRequest; MAX_VCPUS] = [const {
+/// Start requests, one per vCPU (see [`start`]).
+static START: [StartRequest; MAX_VCPUS] = [const {
     StartRequest {
         pending: AtomicBool::new(false),
         entry: AtomicU64::new(0),
@@ -135,8 +170,14 @@ pub static START: [StartRequest; MAX_VCPUS] = [const {
     }
 }; MAX_VCPUS];
 
+/// vCPU `v`'s start request.
+#[inline(always)]
+pub fn start(v: VcpuId) -> &'static StartRequest {
+    &START[v.index()]
+}
+
 /// Whether each vCPU is on (visible to other CPUs for PSCI AFFINITY_INFO / CPU_ON).
-pub static VCPU_ON: [AtomicBool; MAX_VCPUS] = [const { AtomicBool::new(false) }; MAX_VCPUS];
+static VCPU_ON: [AtomicBool; MAX_VCPUS] = [const { AtomicBool::new(false) }; MAX_VCPUS];
 
 /// A VM's emulated console: the UART model and the line being assembled.
 pub struct VmConsole {
@@ -168,8 +209,8 @@ pub struct VmState {
     pub console: SpinLock<VmConsole>,
 }
 
-/// Per-VM state.
-pub static VMS: [VmState; MAX_VMS] = [const {
+/// Per-VM state (see [`vm`]).
+static VMS: [VmState; MAX_VMS] = [const {
     VmState {
         alive: AtomicBool::new(false),
         console: SpinLock::new(VmConsole {
@@ -179,6 +220,18 @@ pub static VMS: [VmState; MAX_VMS] = [const {
         }),
     }
 }; MAX_VMS];
+
+/// Whether vCPU `v` is on, as other CPUs see it.
+#[inline(always)]
+pub fn vcpu_on(v: VcpuId) -> &'static AtomicBool {
+    &VCPU_ON[v.index()]
+}
+
+/// VM `vm`'s shared state.
+#[inline(always)]
+pub fn vm(vm: VmId) -> &'static VmState {
+    &VMS[vm.index()]
+}
 
 /// VMs still alive; when it drops to zero the machine powers off.
 pub static LIVE_VMS: AtomicUsize = AtomicUsize::new(0);

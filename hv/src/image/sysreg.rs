@@ -4,6 +4,7 @@
 //! the table does not emulate (IMPDEF, RAS, LOR, PMU, SPE, trace, AMU, MTE, SCXTNUM
 //! registers of hidden features) is UNDEFINED in the guest. docs/TRAPS.md has the table.
 use hv_arch::{debug, features};
+use hv_core::ids::VcpuId;
 use hv_core::trap::SysRegAccess;
 use hv_core::trap::debug::{DebugOutcome, VDebug};
 use hv_core::trap::emul::{self, Emul};
@@ -16,13 +17,13 @@ use super::state::Vcpu;
 
 /// Emulates the trapped access `acc` of the loaded vCPU `v`; `advance` is the trapping
 /// instruction's length.
-pub fn handle(v: usize, vcpu: &mut Vcpu, acc: SysRegAccess, advance: u64) -> Outcome {
+pub fn handle(v: VcpuId, vcpu: &mut Vcpu, acc: SysRegAccess, advance: u64) -> Outcome {
     let value = vcpu.regs.get(acc.rt as usize);
     let read = match emul::classify(&acc) {
         Emul::IdRead(r) => {
             let view = idreg::VmView {
                 ipa_bits: idreg::ipa_bits(SYSTEM.hv.vtcr_el2),
-                pmu: SYSTEM.vms[SYSTEM.vcpus[v].vm as usize].pmu_shared,
+                pmu: SYSTEM.vm(SYSTEM.vm_of(v)).pmu_shared,
             };
             Some(idreg::sanitise(r, features::read_id(r), view))
         }

@@ -7,11 +7,12 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::firmware;
-use hv_core::sysdesc::{RestartPolicy, VcpuIndex};
+use hv_core::ids::VmId;
+use hv_core::sysdesc::RestartPolicy;
 
 use super::generated::SYSTEM;
 use super::run::{CpuCtx, power_on};
-use super::state::{LIVE_VMS, MAX_VMS, Power, VCPU_ON, VMS, vcpu_mut};
+use super::state::{self, LIVE_VMS, MAX_VMS, Power};
 use super::{console, ext, irq, vmload, vmshared};
 use crate::hvlog;
 
@@ -19,24 +20,24 @@ use crate::hvlog;
 static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX_VMS];
 
 /// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
-pub fn boot_vm(ctx: &mut CpuCtx, vm: usize) {
+pub fn boot_vm(ctx: &mut CpuCtx, vm: VmId) {
     if ext::claims_vm(vm) {
-        return ext::boot_vm(vm);
+        return ext::boot_vm(ctx, vm);
     }
-    let d = &SYSTEM.vms[vm];
+    let d = SYSTEM.vm(vm);
     vmload::load(d);
     let x0 = d.dtb.map(|b| b.load_ipa).unwrap_or(0);
-    power_on(ctx, d.vcpus[0] as usize, d.entry_ipa, x0);
+    power_on(ctx, d.vcpu_id(0), d.entry_ipa, x0);
 }
 
 /// Ends VM `vm`: its vCPUs are no longer picked on any CPU.
-pub fn vm_off(vm: usize) {
-    if VMS[vm].alive.swap(false, Ordering::AcqRel) {
+pub fn vm_off(vm: VmId) {
+    if state::vm(vm).alive.swap(false, Ordering::AcqRel) {
         console::flush(vm);
-        hvlog!("vm {}: powered off", SYSTEM.vms[vm].name);
-        for &v in SYSTEM.vms[vm].vcpus {
-            VCPU_ON[v as usize].store(false, Ordering::Release);
-            irq::kick_vcpu(v as usize);
+        hvlog!("vm {}: powered off", SYSTEM.vm(vm).name);
+        for v in SYSTEM.vm(vm).vcpu_ids() {
+            state::vcpu_on(v).store(false, Ordering::Release);
+            irq::kick_vcpu(v);
         }
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
@@ -44,51 +45,50 @@ pub fn vm_off(vm: usize) {
 }
 
 /// A fatal guest fault: stop or restart the VM as the configuration says.
-pub fn vm_fault(vm: usize) {
-    match SYSTEM.vms[vm].restart {
+pub fn vm_fault(vm: VmId) {
+    match SYSTEM.vm(vm).restart {
         RestartPolicy::Restart => request_reset(vm),
         RestartPolicy::Stop => vm_off(vm),
     }
 }
 
 /// Asks for VM `vm` to be reset from its pristine image.
-pub fn request_reset(vm: usize) {
-    if !VMS[vm].alive.load(Ordering::Acquire) {
+pub fn request_reset(vm: VmId) {
+    if !state::vm(vm).alive.load(Ordering::Acquire) {
         return;
     }
     console::flush(vm);
-    hvlog!("vm {}: reset", SYSTEM.vms[vm].name);
-    RESETTING[vm].store(true, Ordering::Release);
-    for &v in SYSTEM.vms[vm].vcpus {
-        irq::kick_vcpu(v as usize);
+    hvlog!("vm {}: reset", SYSTEM.vm(vm).name);
+    RESETTING[vm.index()].store(true, Ordering::Release);
+    for v in SYSTEM.vm(vm).vcpu_ids() {
+        irq::kick_vcpu(v);
     }
 }
 
 /// Whether VM `vm` is being reset (its vCPUs must not run).
-pub fn resetting(vm: usize) -> bool {
-    RESETTING[vm].load(Ordering::Acquire)
+pub fn resetting(vm: VmId) -> bool {
+    RESETTING[vm.index()].load(Ordering::Acquire)
 }
 
 /// Stops this CPU's vCPUs of VMs being reset, and carries out the reset of VMs whose
 /// boot vCPU lives here once all their vCPUs have stopped.
-pub fn service_resets(ctx: &mut CpuCtx, schedule: &[VcpuIndex]) {
-    for &v in schedule {
-        let d = &SYSTEM.vcpus[v as usize];
-        let vm = d.vm as usize;
+pub fn service_resets(ctx: &mut CpuCtx) {
+    for v in SYSTEM.cpu(ctx.id).schedule_ids() {
+        let d = SYSTEM.vcpu(v);
+        let vm = d.vm_id();
         if !resetting(vm) {
             continue;
         }
-        // SAFETY: `v` comes from this CPU's schedule.
-        unsafe { vcpu_mut(v as usize) }.power = Power::Off;
-        VCPU_ON[v as usize].store(false, Ordering::Release);
-        let all_off = SYSTEM.vms[vm]
-            .vcpus
-            .iter()
-            .all(|&o| !VCPU_ON[o as usize].load(Ordering::Acquire));
+        ctx.vcpus.get(v).power = Power::Off;
+        state::vcpu_on(v).store(false, Ordering::Release);
+        let all_off = SYSTEM
+            .vm(vm)
+            .vcpu_ids()
+            .all(|o| !state::vcpu_on(o).load(Ordering::Acquire));
         if d.index_in_vm == 0 && all_off {
             vmshared::reset(vm);
             boot_vm(ctx, vm);
-            RESETTING[vm].store(false, Ordering::Release);
+            RESETTING[vm.index()].store(false, Ordering::Release);
         }
     }
 }

@@ -3,13 +3,15 @@
 //! The pristine images live in the image store (placed by the linker at the address the
 //! configuration chose); a VM's RAM is cleared and the payload copied in, then cleaned to
 //! the point of coherency because the guest starts with its MMU and caches off.
+use hv_core::ids::VmId;
 use hv_core::sysdesc::{ImageDesc, VmDesc};
 
 use super::generated::SYSTEM;
 use crate::hvlog;
 
 /// Prints where a VM lives.
-pub fn announce(index: usize, vm: &VmDesc) {
+pub fn announce(id: VmId, vm: &VmDesc) {
+    let index = id.raw();
     if let Some(lw) = vm.lwvm {
         hvlog!(
             "lwvm {} (#{index}, asid {}): memory {:#x}..{:#x} at VA {:#x}, entry {:#x}",

@@ -2,6 +2,7 @@
 //! lock per VM; held only for the length of one model call.
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use hv_core::ids::{VcpuId, VmId};
 use hv_core::psci::power::PsciVm;
 use hv_core::vgic::Vgic;
 
@@ -26,16 +27,22 @@ pub struct Shared {
 }
 
 /// Per-VM shared models, created at boot by CPU 0 before any other CPU starts.
-pub static SHARED: [SpinLock<Option<Shared>>; MAX_VMS] = [const { SpinLock::new(None) }; MAX_VMS];
+static SHARED: [SpinLock<Option<Shared>>; MAX_VMS] = [const { SpinLock::new(None) }; MAX_VMS];
 
-/// Per vCPU (global index): the VM's interrupt state may have changed since the vCPU's
-/// list registers were last filled. Lets the entry path skip the model (and its lock)
-/// when nothing happened — most traps of most vCPUs.
-pub static DIRTY: [AtomicBool; VCPU_COUNT] = [const { AtomicBool::new(true) }; VCPU_COUNT];
+/// Per vCPU: the VM's interrupt state may have changed since the vCPU's list registers
+/// were last filled. Lets the entry path skip the model (and its lock) when nothing
+/// happened — most traps of most vCPUs.
+static DIRTY: [AtomicBool; VCPU_COUNT] = [const { AtomicBool::new(true) }; VCPU_COUNT];
+
+/// vCPU `v`'s "interrupt state may have changed" flag.
+#[inline(always)]
+pub fn dirty(v: VcpuId) -> &'static AtomicBool {
+    &DIRTY[v.index()]
+}
 
 /// Runs `f` on VM `vm`'s shared models and marks the VM's interrupt state as changed for
 /// all its vCPUs (use for anything that may change what is pending).
-pub fn with<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
+pub fn with<R>(vm: VmId, f: impl FnOnce(&mut Shared) -> R) -> R {
     let r = with_quiet(vm, f);
     mark_dirty(vm, u64::MAX);
     r
@@ -43,24 +50,24 @@ pub fn with<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
 
 /// Runs `f` on VM `vm`'s shared models without marking anything changed: for queries,
 /// PSCI, and the list-register bookkeeping of the vCPU itself.
-pub fn with_quiet<R>(vm: usize, f: impl FnOnce(&mut Shared) -> R) -> R {
-    let mut g = SHARED[vm].lock();
+pub fn with_quiet<R>(vm: VmId, f: impl FnOnce(&mut Shared) -> R) -> R {
+    let mut g = SHARED[vm.index()].lock();
     f(g.as_mut().expect("VM models are created at boot"))
 }
 
 /// Marks the vCPUs of VM `vm` in `mask` (bit i = vCPU i of the VM) as having interrupt
 /// state to look at.
-pub fn mark_dirty(vm: usize, mask: u64) {
-    for (i, &v) in SYSTEM.vms[vm].vcpus.iter().enumerate() {
+pub fn mark_dirty(vm: VmId, mask: u64) {
+    for (i, v) in SYSTEM.vm(vm).vcpu_ids().enumerate() {
         if i >= 64 || mask & (1 << i) != 0 {
-            DIRTY[v as usize].store(true, Ordering::Release);
+            dirty(v).store(true, Ordering::Release);
         }
     }
 }
 
 /// The SPIs VM `vm` owns: its routed physical IRQs, the channels and reflected regions
 /// that signal it, and its console UART's interrupt.
-fn owned_spis(vm: usize, out: &mut [u32; MAX_OWNED]) -> usize {
+fn owned_spis(vm: VmId, out: &mut [u32; MAX_OWNED]) -> usize {
     if super::ext::claims_vm(vm) {
         // An extension's VM (an lwVM) has no GIC: its (unused) model owns nothing.
         return 0;
@@ -72,24 +79,24 @@ fn owned_spis(vm: usize, out: &mut [u32; MAX_OWNED]) -> usize {
             n += 1;
         }
     };
-    for r in SYSTEM.irqs.iter().filter(|r| r.vm as usize == vm) {
+    for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
         add(r.virt_intid);
     }
-    for c in SYSTEM.channels.iter().filter(|c| c.to as usize == vm) {
+    for c in SYSTEM.channels.iter().filter(|c| c.to == vm.raw()) {
         add(c.virt_intid);
     }
-    for e in SYSTEM.emulated.iter().filter(|e| e.by as usize == vm) {
+    for e in SYSTEM.emulated.iter().filter(|e| e.by == vm.raw()) {
         add(e.virt_intid);
     }
-    if SYSTEM.vms[vm].console {
+    if SYSTEM.vm(vm).console {
         add(SYSTEM.devices.uart_intid);
     }
     n
 }
 
 /// Builds VM `vm`'s models in their boot state from the configuration.
-fn build(vm: usize) -> Result<Shared, &'static str> {
-    let d = &SYSTEM.vms[vm];
+fn build(vm: VmId) -> Result<Shared, &'static str> {
+    let d = SYSTEM.vm(vm);
     let mut mpidrs = [0u64; VCPU_COUNT];
     for (k, &v) in d.vcpus.iter().enumerate() {
         mpidrs[k] = SYSTEM.vcpus[v as usize].vmpidr & hv_core::psci::power::MPIDR_AFF_MASK;
@@ -110,16 +117,16 @@ fn build(vm: usize) -> Result<Shared, &'static str> {
 
 /// Creates every VM's models; the error names the VM whose models do not fit.
 pub fn init_all() -> Result<(), &'static str> {
-    for vm in 0..SYSTEM.vms.len() {
-        *SHARED[vm].lock() = Some(build(vm)?);
+    for vm in SYSTEM.vm_ids() {
+        *SHARED[vm.index()].lock() = Some(build(vm)?);
     }
     Ok(())
 }
 
 /// Puts VM `vm`'s models back in their boot state (SYSTEM_RESET).
-pub fn reset(vm: usize) {
+pub fn reset(vm: VmId) {
     if let Ok(s) = build(vm) {
-        *SHARED[vm].lock() = Some(s);
+        *SHARED[vm.index()].lock() = Some(s);
     }
     mark_dirty(vm, u64::MAX);
 }

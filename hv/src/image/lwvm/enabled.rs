@@ -20,10 +20,10 @@ use hv_lwvm::abi::event_bit;
 use hv_lwvm::events::Events;
 use hv_lwvm::trap::{LwFault, LwTrap};
 
-use hv_core::ext::{Core, Extension};
-use hv_core::sysdesc::{VcpuIndex, VmIndex};
+use hv_core::ext::{Core, Extension, Ran};
+use hv_core::ids::{CpuId, VcpuId, VmId};
 
-use super::super::ext::{CpuCtx, Hv, MAX_VMS, Power, Vcpu};
+use super::super::ext::{Hv, MAX_VMS, Power, Vcpu};
 use super::super::generated::SYSTEM;
 use crate::hvlog;
 
@@ -60,23 +60,23 @@ impl Extension<Hv> for Lwvm {
         boot_check();
     }
     #[inline(always)]
-    fn claims_vm(&self, vm: VmIndex) -> bool {
-        is_lw_vm(vm as usize)
+    fn claims_vm(&self, vm: VmId) -> bool {
+        is_lw_vm(vm)
     }
-    fn boot_vm(&self, core: &Hv, vm: VmIndex, state: &mut Vcpu) {
-        boot(core, vm as usize, state);
+    fn boot_vm(&self, core: &Hv, vm: VmId, state: &mut Vcpu) {
+        boot(core, vm, state);
     }
-    fn run(&self, core: &Hv, cpu: &mut CpuCtx, vm: VmIndex, v: VcpuIndex, state: &mut Vcpu) {
-        run(core, cpu, vm as usize, v as usize, state);
+    fn run(&self, core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, state: &mut Vcpu) -> Ran {
+        run(core, cpu, vm, v, state)
     }
-    fn has_events(&self, vm: VmIndex, _v: VcpuIndex) -> bool {
-        STATE[vm as usize].events.pending()
+    fn has_events(&self, vm: VmId, _v: VcpuId) -> bool {
+        STATE[vm.index()].events.pending()
     }
-    fn signal(&self, core: &Hv, vm: VmIndex, channel: u32) {
-        signal(core, vm as usize, channel);
+    fn signal(&self, core: &Hv, vm: VmId, channel: u32) {
+        signal(core, vm, channel);
     }
-    fn before_switch(&self, cpu: u16) {
-        fp::before_full_vm(cpu as usize);
+    fn before_switch(&self, cpu: CpuId) {
+        fp::before_full_vm(cpu);
     }
 }
 
@@ -96,44 +96,44 @@ fn boot_check() {
 
 /// Whether VM `vm` is an lwVM.
 #[inline(always)]
-fn is_lw_vm(vm: usize) -> bool {
-    SYSTEM.vms[vm].lwvm.is_some()
+fn is_lw_vm(vm: VmId) -> bool {
+    SYSTEM.vm(vm).lwvm.is_some()
 }
 
 /// Posts the event of channel `channel` to lwVM `vm` and makes its CPU look again.
-fn signal(core: &Hv, vm: usize, channel: u32) {
-    STATE[vm].events.post(event_bit(channel as usize));
-    core.kick(SYSTEM.vms[vm].vcpus[0]);
+fn signal(core: &Hv, vm: VmId, channel: u32) {
+    STATE[vm.index()].events.post(event_bit(channel as usize));
+    core.kick(SYSTEM.vm(vm).vcpu_id(0));
 }
 
 /// Loads lwVM `vm` from its pristine image and makes it runnable at its entry (first
 /// boot and every restart), on the CPU that hosts it. Pending events are kept across a
 /// restart, so that a request raised just before a fault is served by the new instance.
-fn boot(core: &Hv, vm: usize, vcpu: &mut Vcpu) {
-    let d = &SYSTEM.vms[vm];
+fn boot(core: &Hv, vm: VmId, vcpu: &mut Vcpu) {
+    let d = SYSTEM.vm(vm);
     let Some(lw) = d.lwvm else { return };
-    core.load_payload(vm as VmIndex);
+    core.load_payload(vm);
     vcpu.regs = Default::default();
-    vcpu.regs.x[0] = STATE[vm].restarts.load(Ordering::Relaxed) as u64;
-    vcpu.regs.x[1] = vm as u64;
+    vcpu.regs.x[0] = restarts(vm);
+    vcpu.regs.x[1] = vm.raw() as u64;
     vcpu.regs.elr = d.entry_ipa;
     vcpu.regs.spsr = hv_lwvm::SPSR_EL0T;
     vcpu.el1.sp_el0 = lw.stack_top;
     vcpu.el1.tpidr_el0 = 0;
     vcpu.power = Power::On;
-    STATE[vm].waiting.store(false, Ordering::Relaxed);
+    STATE[vm.index()].waiting.store(false, Ordering::Relaxed);
     fp::reset(vm);
 }
 
-/// Runs lwVM slot `v` (picked by the schedule) until it traps, and handles the trap.
-fn run(core: &Hv, ctx: &mut CpuCtx, vm: usize, v: usize, vcpu: &mut Vcpu) {
-    let Some(lw) = SYSTEM.vms[vm].lwvm else {
-        return;
+/// Runs lwVM slot `v` (picked by CPU `cpu`'s schedule) until it traps, and handles the trap.
+fn run(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) -> Ran {
+    let Some(lw) = SYSTEM.vm(vm).lwvm else {
+        return Ran::Handled;
     };
-    if vcpu.power != Power::On || !core.vm_alive(vm as VmIndex) {
-        return;
+    if vcpu.power != Power::On || !core.vm_alive(vm) {
+        return Ran::Handled;
     }
-    let st = &STATE[vm];
+    let st = &STATE[vm.index()];
     if st.waiting.swap(false, Ordering::Relaxed) {
         vcpu.regs.x[0] = st.events.take();
     }
@@ -143,25 +143,26 @@ fn run(core: &Hv, ctx: &mut CpuCtx, vm: usize, v: usize, vcpu: &mut Vcpu) {
         // privileged copy of the whole EL2 map.
         unsafe { hv_lwvm::install(ttbr) };
     }
-    fp::before_lwvm(ctx.index, vm);
+    fp::before_lwvm(cpu, vm);
     let mut el0 = El0Regs {
         sp: vcpu.el1.sp_el0,
         tpidr: vcpu.el1.tpidr_el0,
     };
-    core.trap_enter(ctx, v as VcpuIndex, vcpu);
+    core.trap_enter(cpu, v, vcpu);
     let why = hv_lwvm::enter(&mut vcpu.regs, &mut el0);
-    core.trap_exit(ctx, v as VcpuIndex, &why, vcpu);
+    core.trap_exit(cpu, v, &why, vcpu);
     vcpu.el1.sp_el0 = el0.sp;
     vcpu.el1.tpidr_el0 = el0.tpidr;
     match why {
-        Exit::Sync => handle_sync(core, ctx.index, vm, v, vcpu),
-        Exit::Irq | Exit::Fiq => core.physical_irqs(ctx),
+        Exit::Sync => handle_sync(core, cpu, vm, v, vcpu),
+        Exit::Irq | Exit::Fiq => return Ran::PhysicalIrq,
         Exit::SError => fault(core, vm, vcpu, LwFault::Other { ec: 0x2f }),
         Exit::Aarch32 => fault(core, vm, vcpu, LwFault::Other { ec: 0xff }),
     }
+    Ran::Handled
 }
 
-fn handle_sync(core: &Hv, cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
+fn handle_sync(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) {
     let s = regs::syndrome();
     match LwTrap::decode(s.esr, s.far) {
         // The instruction is retried with the lwVM's own FP registers.
@@ -169,7 +170,7 @@ fn handle_sync(core: &Hv, cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
         LwTrap::Syscall { imm } => syscall::call(core, vm, v, vcpu, imm),
         LwTrap::Wfx { wfe } => {
             vcpu.regs.elr += 4;
-            if !wfe && !STATE[vm].events.pending() {
+            if !wfe && !STATE[vm.index()].events.pending() {
                 vcpu.power = Power::Waiting;
             }
         }
@@ -178,19 +179,19 @@ fn handle_sync(core: &Hv, cpu: usize, vm: usize, v: usize, vcpu: &mut Vcpu) {
 }
 
 /// The lwVM did something it may not: stop it or reload it (its restart policy).
-fn fault(core: &Hv, vm: usize, vcpu: &mut Vcpu, f: LwFault) {
-    let d = &SYSTEM.vms[vm];
-    core.console_flush(vm as VmIndex);
+fn fault(core: &Hv, vm: VmId, vcpu: &mut Vcpu, f: LwFault) {
+    let d = SYSTEM.vm(vm);
+    core.console_flush(vm);
     let pc = vcpu.regs.elr;
     match d.restart {
         RestartPolicy::Restart => {
-            let n = STATE[vm].restarts.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = STATE[vm.index()].restarts.fetch_add(1, Ordering::Relaxed) + 1;
             if n > MAX_RESTARTS {
                 hvlog!(
                     "lwvm {}: {f} at pc {pc:#x}; {MAX_RESTARTS} restarts used up: stopped",
                     d.name
                 );
-                core.vm_off(vm as VmIndex);
+                core.vm_off(vm);
                 return;
             }
             hvlog!("lwvm {}: {f} at pc {pc:#x}; restart {n}", d.name);
@@ -198,28 +199,28 @@ fn fault(core: &Hv, vm: usize, vcpu: &mut Vcpu, f: LwFault) {
         }
         RestartPolicy::Stop => {
             hvlog!("lwvm {}: {f} at pc {pc:#x}; stopped", d.name);
-            core.vm_off(vm as VmIndex);
+            core.vm_off(vm);
         }
     }
 }
 
 /// Restarts of lwVM `vm` so far.
-fn restarts(vm: usize) -> u64 {
-    STATE[vm].restarts.load(Ordering::Relaxed) as u64
+fn restarts(vm: VmId) -> u64 {
+    STATE[vm.index()].restarts.load(Ordering::Relaxed) as u64
 }
 
 /// Takes lwVM `vm`'s events for WAIT: the mask now, or block (x0 filled on wake-up).
-fn wait(vm: usize, vcpu: &mut Vcpu) {
-    let m = STATE[vm].events.take();
+fn wait(vm: VmId, vcpu: &mut Vcpu) {
+    let m = STATE[vm.index()].events.take();
     if m != 0 {
         vcpu.regs.x[0] = m;
     } else {
-        STATE[vm].waiting.store(true, Ordering::Relaxed);
+        STATE[vm.index()].waiting.store(true, Ordering::Relaxed);
         vcpu.power = Power::Waiting;
     }
 }
 
 /// Takes lwVM `vm`'s events without blocking.
-fn poll(vm: usize) -> u64 {
-    STATE[vm].events.take()
+fn poll(vm: VmId) -> u64 {
+    STATE[vm.index()].events.take()
 }

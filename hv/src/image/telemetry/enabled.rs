@@ -4,6 +4,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
+use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
@@ -11,7 +12,7 @@ use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr
 
 use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
 use super::super::run::Left;
-use super::super::state::{LIVE_VMS, VCPU_ON, VMS};
+use super::super::state::{self, LIVE_VMS};
 
 mod hello;
 mod logger;
@@ -132,8 +133,13 @@ fn with_this_cpu<R>(f: impl FnOnce(usize, &mut PerCpu) -> R) -> R {
     f(cpu, unsafe { per_cpu(cpu) })
 }
 
-fn vm_of(vcpu: u16) -> usize {
-    SYSTEM.vcpus[vcpu as usize].vm as usize
+fn vm_of(vcpu: u16) -> VmId {
+    SYSTEM.vm_of(VcpuId::new(vcpu))
+}
+
+/// Whether vCPU `raw` is on (a switch away from one that is not is an exit).
+fn is_on(raw: u16) -> bool {
+    state::vcpu_on(VcpuId::new(raw)).load(Ordering::Relaxed)
 }
 
 // ---------------------------------------------------------------- hooks of the run loop
@@ -151,17 +157,18 @@ const FLUSH_PER_SECOND: u64 = 1000;
 /// runs now. Encoding and sending happen here only every millisecond or when the queue is
 /// three quarters full — never per trap.
 #[inline(never)]
-pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
+pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {
+    let cpu = cpu.index();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
     let now = cpu::counter();
     finish_trap(p, now, regs.x[0]);
-    let v = v as u16;
+    let v = v.raw();
     if p.running != Some(v) {
         let reason = match (p.running, p.left) {
             (None, _) if !p.started => SwitchReason::Start,
             (None, _) => SwitchReason::Irq,
-            (Some(old), _) if !VCPU_ON[old as usize].load(Ordering::Relaxed) => SwitchReason::Exit,
+            (Some(old), _) if !is_on(old) => SwitchReason::Exit,
             (Some(_), Some(r)) => r,
             (Some(_), None) => SwitchReason::Irq,
         };
@@ -175,10 +182,10 @@ pub fn enter(cpu: usize, v: usize, regs: &GuestRegs) {
 
 /// Right after vCPU `v` trapped to EL2 on `cpu`: stamp the entry, classify, count.
 #[inline(never)]
-pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {
+pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
     let now = cpu::counter();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
-    let p = unsafe { per_cpu(cpu) };
+    let p = unsafe { per_cpu(cpu.index()) };
     let kind = match why {
         Exit::Sync => classify_esr(hv_arch::regs::esr()),
         Exit::Irq | Exit::Fiq => TrapKind::Irq,
@@ -189,7 +196,7 @@ pub fn exit(cpu: usize, v: usize, why: &Exit, regs: &GuestRegs) {
     if let Some(f) = func {
         p.last_call = f;
     }
-    p.trap = Some((v as u16, kind, now, func));
+    p.trap = Some((v.raw(), kind, now, func));
 }
 
 /// Encodes a bounded batch of queued records (everything when over the high-water mark),
@@ -214,9 +221,9 @@ fn flush(cpu: usize, p: &mut PerCpu, now: u64) {
 
 /// The running vCPU on `cpu` gave the CPU back to the schedule, for `why`; `slots`: the CPU
 /// has a slot table (its EL2 timer then marks slot ends).
-pub fn left(cpu: usize, why: Left, slots: bool) {
+pub fn left(cpu: CpuId, why: Left, slots: bool) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
-    let p = unsafe { per_cpu(cpu) };
+    let p = unsafe { per_cpu(cpu.index()) };
     p.left = Some(match why {
         Left::Waiting => SwitchReason::Wfi,
         Left::Stopped => SwitchReason::Exit,
@@ -230,13 +237,14 @@ pub fn left(cpu: usize, why: Left, slots: bool) {
 /// The CPU has nothing to run: report the switch to idle and the counters, encode everything
 /// queued and drain (waiting for the transport if need be).
 #[inline(never)]
-pub fn idle(cpu: usize) {
+pub fn idle(cpu: CpuId) {
+    let cpu = cpu.index();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
     let now = cpu::counter();
     finish_trap(p, now, 0);
     if let Some(old) = p.running {
-        let reason = if VCPU_ON[old as usize].load(Ordering::Relaxed) {
+        let reason = if is_on(old) {
             SwitchReason::Wfi
         } else {
             SwitchReason::Exit
@@ -307,19 +315,19 @@ fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
         });
         // The trap ended its VM (SYSTEM_OFF, a fault…): report it once.
         let vm = vm_of(vcpu);
-        if !VMS[vm].alive.load(Ordering::Relaxed) {
+        if !state::vm(vm).alive.load(Ordering::Relaxed) {
             report_vm_exit(p, vm, now);
         }
     }
 }
 
 #[cold]
-fn report_vm_exit(p: &mut PerCpu, vm: usize, now: u64) {
-    if !EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+fn report_vm_exit(p: &mut PerCpu, vm: VmId, now: u64) {
+    if !EXIT_REPORTED[vm.index()].swap(true, Ordering::Relaxed) {
         let reason = exit_reason(p.last_call);
         p.t.record(Raw::VmExit {
             ts: now,
-            vm: vm as u16,
+            vm: vm.raw(),
             reason,
         });
     }
@@ -357,29 +365,29 @@ fn counters(p: &mut PerCpu, now: u64) {
 
 /// VM `vm` stopped (called on the CPU that stopped it). Optional: the end of the trap that
 /// stopped a VM reports it too, once.
-pub fn vm_exit(vm: usize) {
-    if EXIT_REPORTED[vm].swap(true, Ordering::Relaxed) {
+pub fn vm_exit(vm: VmId) {
+    if EXIT_REPORTED[vm.index()].swap(true, Ordering::Relaxed) {
         return;
     }
     with_this_cpu(|_, p| {
         let reason = exit_reason(p.last_call);
         p.t.record(Raw::VmExit {
             ts: cpu::counter(),
-            vm: vm as u16,
+            vm: vm.raw(),
             reason,
         });
     });
 }
 
 /// Bytes VM `vm` wrote to its console (any length; split into records).
-pub fn console(vm: usize, bytes: &[u8]) {
+pub fn console(vm: VmId, bytes: &[u8]) {
     with_this_cpu(|_, p| {
         let ts = cpu::counter();
         for chunk in bytes.chunks(MAX_PAYLOAD) {
             p.t.emit(
                 ts,
                 &Event::Console {
-                    vm: vm as u16,
+                    vm: vm.raw(),
                     bytes: chunk,
                 },
             );
@@ -406,11 +414,11 @@ pub fn log_line(line: &[u8]) {
 }
 
 /// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
-pub fn marker(vcpu: usize, id: u16, value: u64) {
+pub fn marker(vcpu: VcpuId, id: u16, value: u64) {
     with_this_cpu(|_, p| {
         p.t.record(Raw::Marker {
             ts: cpu::counter(),
-            vcpu: vcpu as u16,
+            vcpu: vcpu.raw(),
             id,
             value,
         });
@@ -430,9 +438,9 @@ static LR_BACK: [LrBack; VCPU_COUNT] =
 
 /// The list registers of vCPU `vcpu` as read back at its exit: remember which interrupts
 /// were still pending in them.
-pub fn lrs_back(vcpu: usize, lrs: &[u64]) {
+pub fn lrs_back(vcpu: VcpuId, lrs: &[u64]) {
     // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
-    let (ids, n) = unsafe { &mut *LR_BACK[vcpu].0.get() };
+    let (ids, n) = unsafe { &mut *LR_BACK[vcpu.index()].0.get() };
     *n = 0;
     for &raw in lrs {
         let lr = ListReg::decode(raw);
@@ -447,12 +455,12 @@ pub fn lrs_back(vcpu: usize, lrs: &[u64]) {
 /// pending and was not already pending in one at the last exit is an injection, reported
 /// with its latency from the entry of the trap being handled (the trap that raised it, or
 /// the kick that made this CPU look).
-pub fn lrs_filled(cpu: usize, vcpu: usize, lrs: &[u64]) {
+pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
     // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
-    let (ids, n) = unsafe { &mut *LR_BACK[vcpu].0.get() };
+    let (ids, n) = unsafe { &mut *LR_BACK[vcpu.index()].0.get() };
     let before = &ids[..*n as usize];
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
-    let p = unsafe { per_cpu(cpu) };
+    let p = unsafe { per_cpu(cpu.index()) };
     let ts = cpu::counter();
     let latency_ticks = p.trap.map_or(0, |(_, _, entry, _)| {
         ts.wrapping_sub(entry).min(u32::MAX as u64) as u32
@@ -463,7 +471,7 @@ pub fn lrs_filled(cpu: usize, vcpu: usize, lrs: &[u64]) {
             p.t.counters.injected();
             p.t.record(Raw::IrqInjected {
                 ts,
-                vcpu: vcpu as u16,
+                vcpu: vcpu.raw(),
                 intid: lr.vintid,
                 latency_ticks,
             });
@@ -474,12 +482,12 @@ pub fn lrs_filled(cpu: usize, vcpu: usize, lrs: &[u64]) {
 
 /// A hypercall other than the ones [`enter`] reports by itself (it reports every HVC/SMC
 /// trap's function and x0 result); for handlers that finish a call later.
-pub fn hypercall(vcpu: usize, func: u32, result: i64) {
+pub fn hypercall(vcpu: VcpuId, func: u32, result: i64) {
     with_this_cpu(|_, p| {
         p.t.emit(
             cpu::counter(),
             &Event::Hypercall {
-                vcpu: vcpu as u16,
+                vcpu: vcpu.raw(),
                 func,
                 result,
             },

@@ -11,17 +11,15 @@
 //! pinned to).
 use core::cell::UnsafeCell;
 
+use hv_core::ids::{CpuId, VmId};
 use hv_lwvm::fp::{self, FpRegs};
 
 use super::super::super::ext::MAX_VMS;
 use super::super::super::generated::{CPU_COUNT, SYSTEM};
 
-/// The owner value meaning "the full VMs".
-const FULL_VMS: usize = usize::MAX;
-
 struct CpuFp {
-    /// Whose registers are in the CPU: an lwVM's index, or [`FULL_VMS`].
-    owner: usize,
+    /// Whose registers are in the CPU: an lwVM, or (`None`) the full VMs.
+    owner: Option<VmId>,
     /// CPTR_EL2 currently opens FP to EL0.
     open: bool,
     /// The full VMs' registers while an lwVM owns the CPU's.
@@ -35,27 +33,27 @@ unsafe impl<T> Sync for Slot<T> {}
 
 static CPUS: [Slot<CpuFp>; CPU_COUNT] = [const {
     Slot(UnsafeCell::new(CpuFp {
-        owner: FULL_VMS,
+        owner: None,
         open: false,
         pool: FpRegs::ZERO,
     }))
 }; CPU_COUNT];
 static LWVMS: [Slot<FpRegs>; MAX_VMS] = [const { Slot(UnsafeCell::new(FpRegs::ZERO)) }; MAX_VMS];
 
-fn cpu(c: usize) -> &'static mut CpuFp {
+fn cpu(c: CpuId) -> &'static mut CpuFp {
     // SAFETY: called on CPU `c` only, never holding two references at once.
-    unsafe { &mut *CPUS[c].0.get() }
+    unsafe { &mut *CPUS[c.index()].0.get() }
 }
 
-fn lwvm(vm: usize) -> &'static mut FpRegs {
+fn lwvm(vm: VmId) -> &'static mut FpRegs {
     // SAFETY: called on the CPU lwVM `vm` is pinned to only, one reference at a time.
-    unsafe { &mut *LWVMS[vm].0.get() }
+    unsafe { &mut *LWVMS[vm.index()].0.get() }
 }
 
 /// Before lwVM `vm` runs on CPU `c`: FP is open to it exactly when it owns the registers.
-pub fn before_lwvm(c: usize, vm: usize) {
+pub fn before_lwvm(c: CpuId, vm: VmId) {
     let s = cpu(c);
-    let open = s.owner == vm;
+    let open = s.owner == Some(vm);
     if s.open != open {
         fp::set_el0_fp(open);
         s.open = open;
@@ -63,36 +61,34 @@ pub fn before_lwvm(c: usize, vm: usize) {
 }
 
 /// lwVM `vm` trapped on an FP instruction on CPU `c`: make it the owner.
-pub fn take(c: usize, vm: usize) {
+pub fn take(c: CpuId, vm: VmId) {
     let s = cpu(c);
-    if s.owner != vm {
-        if s.owner == FULL_VMS {
-            fp::save(&mut s.pool);
-        } else {
-            fp::save(lwvm(s.owner));
+    if s.owner != Some(vm) {
+        match s.owner {
+            None => fp::save(&mut s.pool),
+            Some(o) => fp::save(lwvm(o)),
         }
         fp::load(lwvm(vm));
-        s.owner = vm;
+        s.owner = Some(vm);
     }
     fp::set_el0_fp(true);
     s.open = true;
 }
 
 /// Before a full vCPU runs on CPU `c`: the full VMs get their registers back.
-pub fn before_full_vm(c: usize) {
+pub fn before_full_vm(c: CpuId) {
     let s = cpu(c);
-    if s.owner != FULL_VMS {
-        fp::save(lwvm(s.owner));
+    if let Some(o) = s.owner.take() {
+        fp::save(lwvm(o));
         fp::load(&s.pool);
-        s.owner = FULL_VMS;
     }
 }
 
 /// lwVM `vm` (re)starts: a fresh, zero FP state — also in the CPU if it owns it.
-pub fn reset(vm: usize) {
+pub fn reset(vm: VmId) {
     *lwvm(vm) = FpRegs::ZERO;
-    let c = SYSTEM.vcpus[SYSTEM.vms[vm].vcpus[0] as usize].cpu as usize;
-    if cpu(c).owner == vm {
+    let c = SYSTEM.vcpu(SYSTEM.vm(vm).vcpu_id(0)).cpu_id();
+    if cpu(c).owner == Some(vm) {
         fp::load(lwvm(vm));
     }
 }

@@ -5,7 +5,7 @@ use hv_core::hypercall::{GuestRange, resolve_channel};
 use hv_lwvm::abi::{Syscall, err, event_bit};
 
 use hv_core::ext::Core;
-use hv_core::sysdesc::VmIndex;
+use hv_core::ids::{VcpuId, VmId};
 
 use super::super::super::ext::{Hv, Vcpu};
 use super::super::super::generated::SYSTEM;
@@ -13,7 +13,7 @@ use crate::hvlog;
 
 /// Serves the `SVC #imm` of lwVM `vm` (slot `v`): call number in x8, arguments in
 /// x0..x5, results in x0..x3. ELR_EL2 already points past the SVC.
-pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
+pub fn call(core: &Hv, vm: VmId, v: VcpuId, vcpu: &mut Vcpu, imm: u16) {
     let x = vcpu.regs.x;
     let call = match Syscall::decode(imm, x[8], [x[0], x[1], x[2], x[3], x[4], x[5]]) {
         Ok(c) => c,
@@ -24,9 +24,9 @@ pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
     };
     let r: i64 = match call {
         Syscall::Exit { code } => {
-            core.console_flush(vm as VmIndex);
-            hvlog!("lwvm {}: exit {code}", SYSTEM.vms[vm].name);
-            core.vm_off(vm as VmIndex);
+            core.console_flush(vm);
+            hvlog!("lwvm {}: exit {code}", SYSTEM.vm(vm).name);
+            core.vm_off(vm);
             return;
         }
         Syscall::Write { va, len } => write(core, vm, va, len),
@@ -37,13 +37,13 @@ pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
         }
         Syscall::Poll => super::poll(vm) as i64,
         Syscall::Marker { id, value } => {
-            core.marker(v as u16, id, value);
+            core.marker(v, id, value);
             0
         }
         Syscall::Info => {
-            let d = &SYSTEM.vms[vm];
+            let d = SYSTEM.vm(vm);
             vcpu.regs.x[..4].copy_from_slice(&[
-                vm as u64,
+                vm.raw() as u64,
                 d.ram_ipa,
                 d.ram_size,
                 super::restarts(vm),
@@ -53,10 +53,10 @@ pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
         Syscall::Channels => {
             let (mut out, mut inc) = (0u64, 0u64);
             for (c, ch) in SYSTEM.channels.iter().enumerate() {
-                if usize::from(ch.from) == vm {
+                if ch.from == vm.raw() {
                     out |= event_bit(c);
                 }
-                if usize::from(ch.to) == vm {
+                if ch.to == vm.raw() {
                     inc |= event_bit(c);
                 }
             }
@@ -69,8 +69,8 @@ pub fn call(core: &Hv, vm: usize, v: usize, vcpu: &mut Vcpu, imm: u16) {
 }
 
 /// WRITE: the bytes must lie in the lwVM's own memory.
-fn write(core: &Hv, vm: usize, va: u64, len: u64) -> i64 {
-    let d = &SYSTEM.vms[vm];
+fn write(core: &Hv, vm: VmId, va: u64, len: u64) -> i64 {
+    let d = SYSTEM.vm(vm);
     if !d.console {
         return err::DENIED;
     }
@@ -83,14 +83,14 @@ fn write(core: &Hv, vm: usize, va: u64, len: u64) -> i64 {
     // SAFETY: the range was checked to lie inside the lwVM's memory, which the EL2 tables
     // map (privileged) at its physical address.
     unsafe { hv_arch::mem::read(d.ram_pa + checked.offset(), &mut bytes[..n]) };
-    core.console_write(vm as VmIndex, &bytes[..n]);
+    core.console_write(vm, &bytes[..n]);
     n as i64
 }
 
 /// RAISE: like the VIRQ_RAISE hypercall (a channel into another lwVM posts its event).
-fn raise(core: &Hv, vm: usize, channel: u16) -> i64 {
-    match resolve_channel(SYSTEM.channels, vm as u16, channel) {
-        Ok((to, intid)) => match core.raise(to, intid) {
+fn raise(core: &Hv, vm: VmId, channel: u16) -> i64 {
+    match resolve_channel(SYSTEM.channels, vm.raw(), channel) {
+        Ok((to, intid)) => match core.raise(VmId::new(to), intid) {
             Ok(()) => 0,
             Err(_) => err::INVALID,
         },
