@@ -8,29 +8,48 @@
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// The image's modules, bottom to top: a module uses only modules above it in this list,
+/// so there are no import circles (`cargo xtask test` checks it: xtask's `layers` test).
 #[cfg(target_os = "none")]
+#[rustfmt::skip]
 mod image {
-    pub mod boot;
-    pub mod console;
-    pub mod exit;
-    pub mod ext;
-    pub mod fault;
+    // Generated tables and leaf utilities.
     pub mod generated;
-    pub mod irq;
+    pub mod sync;
+    pub mod linebuf;
+    pub mod textout;
+    // Run-time state, the decisions handlers return, telemetry and the log.
+    pub mod state;
+    pub mod decision;
+    pub mod telemetry;
     pub mod log;
+    pub mod fault;
+    // The extension seam: what extensions see, the extensions, the core's calls to them.
+    pub mod api;
     #[cfg(feature = "lwvm")]
     pub mod lwvm;
-    pub mod mmio;
-    pub mod reflect;
-    pub mod run;
-    pub mod smccc;
-    pub mod state;
-    pub mod sync;
-    pub mod sysreg;
-    pub mod telemetry;
-    pub mod vmctl;
-    pub mod vmload;
+    pub mod ext;
+    // Shared models, kicks, the console, guest exceptions and the VMs' payloads.
     pub mod vmshared;
+    pub mod kick;
+    pub mod console;
+    pub mod inject;
+    pub mod vmload;
+    // Handlers: emulated devices, interrupts, calls, system registers, reflection, and the
+    // dispatch of a trap to them.
+    pub mod mmio;
+    pub mod irq;
+    pub mod reflect;
+    pub mod smccc;
+    pub mod sysreg;
+    pub mod exit;
+    // What a CPU holds and does: the world switch, VM life, the run loop, the services
+    // extensions get, boot.
+    pub mod world;
+    pub mod vmctl;
+    pub mod run;
+    pub mod services;
+    pub mod boot;
 }
 
 #[cfg(not(target_os = "none"))]

@@ -10,6 +10,7 @@ mod experiment;
 mod firmware;
 mod itest;
 mod itest_telemetry;
+mod layers;
 mod linux;
 mod monitor;
 mod paths;

@@ -7,9 +7,10 @@
 use hv_core::ids::VmId;
 
 use super::generated::SYSTEM;
-use super::log::{LineBuf, write_line};
+use super::linebuf::LineBuf;
 use super::state::{self, VmConsole};
 use super::telemetry;
+use super::textout::write_line;
 
 /// Prints one line (without its newline) tagged with the VM's name.
 #[cfg(any(
@@ -83,16 +84,12 @@ fn input_vm() -> Option<VmId> {
 }
 
 /// A byte typed on the hypervisor's UART: into the receive FIFO of the input VM's
-/// emulated UART, whose interrupt line then follows the model. A byte that does not fit
-/// (the guest is not reading) is dropped, as a real UART would.
-pub fn input(b: u8) {
-    let Some(vm) = input_vm() else { return };
-    let changed = {
-        let mut c = state::vm(vm).console.lock();
-        let _ = c.uart.push_rx(b);
-        c.sync_irq_line()
-    };
-    if let Some(level) = changed {
-        super::mmio::update_uart_irq(vm, level);
-    }
+/// emulated UART. A byte that does not fit (the guest is not reading) is dropped, as a
+/// real UART would. Returns the VM and its UART's new interrupt level when the line
+/// changed: the caller drives the vGIC (`mmio::update_uart_irq`).
+pub fn input(b: u8) -> Option<(VmId, bool)> {
+    let vm = input_vm()?;
+    let mut c = state::vm(vm).console.lock();
+    let _ = c.uart.push_rx(b);
+    c.sync_irq_line().map(|level| (vm, level))
 }

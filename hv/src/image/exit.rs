@@ -1,30 +1,19 @@
 //! Handling a synchronous exit of a vCPU: decode ESR_EL2 into a `Trap` (hv-core) and
 //! dispatch it. Anything a guest is not allowed to do gets an exception injected into
 //! the guest; the hypervisor itself never stops because of a guest.
-use hv_arch::el1;
 use hv_arch::regs::syndrome;
 use hv_core::ids::VcpuId;
 use hv_core::trap::Trap;
 use hv_core::trap::abort::FaultStatus;
-use hv_core::trap::inject::{GuestException, GuestState, inject};
+use hv_core::trap::inject::GuestException;
 use hv_core::vgic::sgi::SgiRequest;
 
+use super::decision::Outcome;
 use super::generated::SYSTEM;
+use super::inject::inject_fault;
 use super::state::{Power, Vcpu};
-use super::{irq, mmio, reflect, smccc, vmshared};
+use super::{irq, kick, mmio, reflect, smccc, sysreg, vmshared};
 use crate::hvlog;
-
-/// What the run loop does after a trap.
-pub enum Outcome {
-    /// Resume (or pick again).
-    Continue,
-    /// The VM of this vCPU powered off.
-    VmOff,
-    /// The VM of this vCPU asked for a reset.
-    VmReset,
-    /// The VM of this vCPU did something fatal; its restart policy decides.
-    VmFault,
-}
 
 /// Handles a synchronous exception from vCPU `v`.
 pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
@@ -83,12 +72,12 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
             let targets = vmshared::with_quiet(vm, |s| s.vgic.send_sgi(in_vm, value));
             if targets != 0 {
                 vmshared::mark_dirty(vm, targets);
-                irq::kick_mask(vm, targets);
+                kick::kick_mask(vm, targets);
             }
             Outcome::Continue
         }
         Trap::SysReg(acc) if !acc.reg.is_gic_cpu_interface() => {
-            super::sysreg::handle(v, vcpu, acc, advance)
+            sysreg::handle(v, vcpu, acc, advance)
         }
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
             inject_fault(
@@ -107,23 +96,6 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
     }
-}
-
-/// Injects a synchronous exception into the (loaded) guest at its current PC.
-pub fn inject_fault(vcpu: &mut Vcpu, exc: GuestException) {
-    let guest = GuestState {
-        spsr: vcpu.regs.spsr,
-        elr: vcpu.regs.elr,
-        vbar_el1: el1::guest_vbar(),
-        sctlr_el1: el1::guest_sctlr(),
-    };
-    let inj = inject(exc, guest);
-    el1::set_guest_exception_regs(inj.esr_el1, inj.elr_el1, inj.spsr_el1);
-    if let Some(far) = inj.far_el1 {
-        el1::set_guest_far(far);
-    }
-    vcpu.regs.elr = inj.new_pc;
-    vcpu.regs.spsr = inj.new_spsr;
 }
 
 /// A guest did something the hypervisor cannot continue from.

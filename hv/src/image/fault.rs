@@ -4,7 +4,7 @@
 use core::fmt::Write;
 
 use super::generated::SYSTEM;
-use super::log::LineBuf;
+use super::linebuf::LineBuf;
 
 fn report(args: core::fmt::Arguments) -> ! {
     let mut l = LineBuf::new();

@@ -4,19 +4,19 @@
 //! Delivery: the VM's vGIC model (hv-core) decides what is pending for a vCPU;
 //! `before_entry` writes the model's choice into the list registers (and asks for the
 //! maintenance interrupt when they overflow), `after_exit` folds the list registers back
-//! into the model. A vCPU on another CPU is told to look again by a kick SGI.
-use core::sync::atomic::{AtomicU8, Ordering};
+//! into the model. A vCPU on another CPU is told to look again by a kick SGI ([`kick`]).
+use core::sync::atomic::Ordering;
 
-use hv_arch::cpu;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::vgic::lr::MAX_LRS;
 
-use super::generated::{CPU_COUNT, SYSTEM};
+use super::generated::SYSTEM;
+use super::kick::{self, RESCHED_OTHER, RESCHED_TIMER, kick_mask, kick_vcpu};
 use super::state::{self, Vcpu};
 use super::sync::SpinLock;
-use super::{ext, vmshared};
+use super::{ext, mmio, vmshared};
 
 /// The physical GIC's distributor/redistributor driver (set-up only).
 static GIC: SpinLock<Option<Gic>> = SpinLock::new(None);
@@ -54,49 +54,6 @@ pub fn init_cpu(cpu: CpuId) {
 /// Index of vCPU `v` within its VM.
 fn in_vm(v: VcpuId) -> usize {
     SYSTEM.vcpu(v).index_in_vm as usize
-}
-
-/// Per CPU (index in `SYSTEM.cpus`): a handler on that CPU made one of its vCPUs runnable
-/// or changed its state, so the run loop must look at the schedule before re-entering the
-/// running vCPU. Written and read by that CPU only (other CPUs kick with an SGI instead).
-/// The value says why: [`RESCHED_OTHER`] or [`RESCHED_TIMER`] (the EL2 timer: a slot end or
-/// a saved timer's deadline).
-static RESCHED: [AtomicU8; CPU_COUNT] = [const { AtomicU8::new(0) }; CPU_COUNT];
-/// Reschedule: another vCPU may have become runnable (a raise, a kick, a start request).
-pub const RESCHED_OTHER: u8 = 1;
-/// Reschedule: the EL2 timer fired.
-pub const RESCHED_TIMER: u8 = 2;
-
-/// Makes the CPU that runs vCPU `v` look at its schedule again: a kick SGI for another
-/// CPU, the reschedule flag for this one.
-pub fn kick_vcpu(v: VcpuId) {
-    let c = SYSTEM.vcpu(v).cpu_id();
-    let mpidr = SYSTEM.cpu(c).mpidr;
-    if mpidr != cpu::mpidr() {
-        gic::kick(mpidr);
-    } else {
-        RESCHED[c.index()].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
-    }
-}
-
-/// Whether this CPU (`cpu`) was asked to look at its schedule again, and why (0: it was
-/// not); clears the request.
-#[inline(always)]
-pub fn take_resched(cpu: CpuId) -> u8 {
-    let flag = &RESCHED[cpu.index()];
-    if flag.load(Ordering::Relaxed) == 0 {
-        return 0;
-    }
-    flag.swap(0, Ordering::Relaxed)
-}
-
-/// Kicks the vCPUs of VM `vm` named by `mask` (bit i = vCPU i of the VM).
-pub fn kick_mask(vm: VmId, mask: u64) {
-    for (i, v) in SYSTEM.vm(vm).vcpu_ids().enumerate() {
-        if mask & (1 << i) != 0 {
-            kick_vcpu(v);
-        }
-    }
 }
 
 /// Raises virtual `intid` in VM `vm` (for vCPU `target` if it is private) and kicks the
@@ -218,7 +175,9 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
             continue;
         } else if intid == d.uart_intid {
             while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
-                super::console::input(b);
+                if let Some((vm, level)) = super::console::input(b) {
+                    mmio::update_uart_irq(vm, level);
+                }
             }
         } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
             let vm = VmId::new(r.vm);
@@ -226,9 +185,9 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
             let _ = raise(vm, target, r.virt_intid);
         } else if intid == d.hyp_timer_intid {
             timer::set_hyp_deadline(None);
-            RESCHED[cpu.index()].store(RESCHED_TIMER, Ordering::Relaxed);
+            kick::resched(cpu, RESCHED_TIMER);
         } else if intid == gic::KICK_SGI {
-            RESCHED[cpu.index()].fetch_max(RESCHED_OTHER, Ordering::Relaxed);
+            kick::resched(cpu, RESCHED_OTHER);
         }
         // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
         gic::end(intid);

@@ -8,7 +8,7 @@ use hv_core::trap::abort::MmioAccess;
 
 use super::generated::SYSTEM;
 use super::state;
-use super::{console, irq, vmshared};
+use super::{console, kick, vmshared};
 
 /// Emulates `acc` by vCPU `v` (index `in_vm` in VM `vm`); false if no emulated device
 /// claims the address (the caller reflects it or injects an abort).
@@ -22,7 +22,7 @@ pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> 
         Device::Gicd => {
             if acc.write {
                 if vmshared::with(vm, |s| s.vgic.gicd_write(off, acc.size, value)) {
-                    irq::kick_mask(vm, !(1u64 << in_vm));
+                    kick::kick_mask(vm, !(1u64 << in_vm));
                 }
                 0
             } else {
@@ -32,7 +32,7 @@ pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> 
         Device::Gicr => {
             if acc.write {
                 if let Some(k) = vmshared::with(vm, |s| s.vgic.gicr_write(off, acc.size, value)) {
-                    irq::kick_mask(vm, 1 << k);
+                    kick::kick_mask(vm, 1 << k);
                 }
                 0
             } else {
@@ -79,6 +79,6 @@ pub fn update_uart_irq(vm: VmId, level: bool) {
         t
     });
     if level {
-        irq::kick_vcpu(SYSTEM.vm(vm).vcpu_id(target));
+        kick::kick_vcpu(SYSTEM.vm(vm).vcpu_id(target));
     }
 }

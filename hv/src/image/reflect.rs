@@ -10,11 +10,12 @@ use hv_core::ids::{VcpuId, VmId};
 use hv_core::trap::abort::{FaultStatus, MmioAccess};
 use hv_core::trap::inject::GuestException;
 
-use super::exit::{Outcome, inject_fault};
+use super::decision::Outcome;
 use super::generated::SYSTEM;
+use super::inject::inject_fault;
 use super::state::{MAX_VCPUS, Power, Vcpu};
 use super::sync::SpinLock;
-use super::{irq, vmshared};
+use super::{irq, kick, vmshared};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -120,7 +121,7 @@ pub fn complete(caller: VmId, token: u64, action: FaultAction, value: u64) -> i6
         }
         s.stage = Stage::Completed(action, value);
     }
-    irq::kick_vcpu(v);
+    kick::kick_vcpu(v);
     err::SUCCESS
 }
 
@@ -129,8 +130,9 @@ pub fn is_complete(v: VcpuId) -> bool {
     matches!(SLOTS[v.index()].lock().stage, Stage::Completed(..))
 }
 
-/// Applies a completed reflected fault to vCPU `v` (loaded on this CPU).
-pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) {
+/// Applies a completed reflected fault to vCPU `v` (loaded on this CPU); the outcome is
+/// the emulating VM's verdict (it may stop the faulting VM).
+pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let (stage, acc, far, advance) = {
         let mut s = SLOTS[v.index()].lock();
         let st = s.stage;
@@ -140,9 +142,11 @@ pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) {
         (st, s.access, s.far, s.advance)
     };
     let Stage::Completed(action, value) = stage else {
-        return;
+        return Outcome::Continue;
     };
-    let Some(acc) = acc else { return };
+    let Some(acc) = acc else {
+        return Outcome::Continue;
+    };
     match action {
         FaultAction::Retry => {}
         FaultAction::Skip => {
@@ -159,8 +163,7 @@ pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) {
                 write: acc.write,
             },
         ),
-        FaultAction::Stop => {
-            super::vmctl::vm_fault(SYSTEM.vm_of(v));
-        }
+        FaultAction::Stop => return Outcome::VmFault,
     }
+    Outcome::Continue
 }

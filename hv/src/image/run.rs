@@ -9,32 +9,17 @@
 use core::sync::atomic::Ordering;
 
 use hv_arch::context::{Exit, enter_guest};
-use hv_arch::el1::El1State;
-use hv_arch::{cpu, regs, timer};
-use hv_core::ids::{CpuId, VcpuId};
+use hv_arch::{cpu, timer};
+use hv_core::ext::Ran;
+use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::schedule::slot_at;
 use hv_core::sysdesc::Slot;
 
-use super::exit::{self, Outcome};
+use super::decision::{Left, Outcome};
 use super::generated::SYSTEM;
-use super::state::{self, Power, Vcpu, Vcpus};
-use super::{ext, irq, reflect, vmctl, vmshared};
-
-/// PSTATE a vCPU starts with: EL1h, all of DAIF masked (the Arm ARM's reset state).
-const SPSR_EL1H_MASKED: u64 = 0x3c5;
-
-/// What one CPU owns: made once at boot by [`run_cpu`] and passed down its loop.
-pub struct CpuCtx {
-    /// This CPU.
-    pub id: CpuId,
-    /// The vCPU whose EL1, timer and GIC interface state is in the CPU (an lwVM that runs
-    /// meanwhile leaves it there).
-    loaded: Option<VcpuId>,
-    /// This CPU's slot table (found once: the configuration never changes).
-    slots: Option<&'static [Slot]>,
-    /// The vCPUs pinned to this CPU.
-    pub vcpus: Vcpus,
-}
+use super::state::{self, Power, Vcpu};
+use super::world::{self, CpuCtx, power_on};
+use super::{exit, ext, irq, kick, reflect, vmctl};
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 ///
@@ -44,16 +29,7 @@ pub struct CpuCtx {
 /// MMIO access with nothing raised for another vCPU of this CPU — without looking at the
 /// schedule again.
 pub fn run_cpu(cpu: CpuId) -> ! {
-    let mut ctx = CpuCtx {
-        id: cpu,
-        loaded: None,
-        slots: SYSTEM
-            .slots
-            .iter()
-            .find(|t| t.cpu == cpu.raw())
-            .map(|t| t.slots),
-        vcpus: Vcpus::take(cpu),
-    };
+    let mut ctx = CpuCtx::new(cpu);
     for v in SYSTEM.cpu(cpu).schedule_ids() {
         let d = SYSTEM.vcpu(v);
         if d.index_in_vm == 0 {
@@ -61,7 +37,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         }
     }
     loop {
-        irq::take_resched(cpu);
+        kick::take_resched(cpu);
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
         let Some(v) = pick(&mut ctx) else {
@@ -71,40 +47,30 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         };
         if ext::claims_vcpu(v) {
             // An extension's runnable (e.g. an lwVM): no EL1/stage-2/vGIC switch.
-            ext::run(&mut ctx, v);
+            match ext::run(cpu, v, ctx.vcpus.get(v)) {
+                Ran::Handled => {}
+                Ran::PhysicalIrq => world::physical_irqs(&mut ctx),
+            }
             continue;
         }
-        switch_to(&mut ctx, v);
+        world::switch_to(&mut ctx, v);
         // An extension's runnable may hold CPU state (an lwVM's FP/SIMD registers).
         ext::before_switch(cpu);
         let vcpu = ctx.vcpus.get(v);
         if core::mem::take(&mut vcpu.reflect_done) {
-            reflect::apply_completion(v, vcpu);
+            let outcome = reflect::apply_completion(v, vcpu);
+            if carry_out(SYSTEM.vm_of(v), outcome) {
+                continue;
+            }
         }
         if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Acquire) {
             continue;
         }
-        let slots = ctx.slots;
+        let slots = ctx.slots();
         arm_slot_end(slots);
         let left = run_loaded(cpu, v, ctx.vcpus.get(v));
         super::telemetry::left(cpu, left, slots.is_some());
     }
-}
-
-/// Why the inner loop gave the CPU back to the schedule (telemetry names the next switch
-/// by it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Left {
-    /// The vCPU waits for an interrupt (WFI, WAIT_EVENT, CPU_SUSPEND).
-    Waiting,
-    /// The vCPU or its VM stopped (CPU_OFF, SYSTEM_OFF, reset, fault).
-    Stopped,
-    /// The vCPU waits for another VM to emulate its access (fault reflection).
-    Reflecting,
-    /// An interrupt or a handler may have made another vCPU runnable.
-    Preempted,
-    /// The EL2 timer fired (a slot end on a CPU with a slot table).
-    Timer,
 }
 
 /// Runs loaded vCPU `v` until it stops being runnable, its VM ends, or something may have
@@ -133,44 +99,27 @@ fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
             Exit::SError => exit::fatal(v, "SError from the guest"),
             Exit::Aarch32 => exit::fatal(v, "AArch32 execution is not supported"),
         };
-        let vm = SYSTEM.vm_of(v);
-        match outcome {
-            Outcome::Continue => {}
-            Outcome::VmOff => vmctl::vm_off(vm),
-            Outcome::VmReset => vmctl::request_reset(vm),
-            Outcome::VmFault => vmctl::vm_fault(vm),
-        }
-        if !matches!(outcome, Outcome::Continue) {
+        if carry_out(SYSTEM.vm_of(v), outcome) {
             return Left::Stopped;
         }
-        match irq::take_resched(cpu) {
+        match kick::take_resched(cpu) {
             0 => {}
-            irq::RESCHED_TIMER => return Left::Timer,
+            kick::RESCHED_TIMER => return Left::Timer,
             _ => return Left::Preempted,
         }
     }
 }
 
-/// Makes vCPU `index` (pinned to this CPU) runnable at `entry` with `x0` (PSCI CPU_ON
-/// semantics: other registers and the EL1 state come out of reset).
-pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
-    if ctx.loaded == Some(v) {
-        // Unloaded first (its debug comparators off, its timer stopped and its physical
-        // timer interrupt deactivated); the reset below replaces what was saved.
-        unload(ctx);
+/// Carries out a handler's decision for VM `vm`; true when the VM stopped running (the
+/// run loop then leaves its vCPU).
+fn carry_out(vm: VmId, outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Continue => return false,
+        Outcome::VmOff => vmctl::vm_off(vm),
+        Outcome::VmReset => vmctl::request_reset(vm),
+        Outcome::VmFault => vmctl::vm_fault(vm),
     }
-    let vcpu = ctx.vcpus.get(v);
-    vcpu.timer_in_flight = false;
-    vcpu.regs = Default::default();
-    vcpu.regs.x[0] = x0;
-    vcpu.regs.elr = entry;
-    vcpu.regs.spsr = SPSR_EL1H_MASKED;
-    vcpu.el1 = El1State::reset();
-    vcpu.gicif = Default::default();
-    vcpu.power = Power::On;
-    irq::publish_on(v, true);
-    let d = SYSTEM.vcpu(v);
-    vmshared::with_quiet(d.vm_id(), |s| s.psci.mark_on(d.index_in_vm as usize));
+    true
 }
 
 fn take_start_requests(ctx: &mut CpuCtx) {
@@ -185,7 +134,7 @@ fn take_start_requests(ctx: &mut CpuCtx) {
 /// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
 fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
     let now = cpu::counter();
-    let slot = current_slot(ctx.slots, now);
+    let slot = current_slot(ctx.slots(), now);
     for v in SYSTEM.cpu(ctx.id).schedule_ids() {
         if let Some((allowed, _)) = slot {
             if allowed != Some(v.raw()) {
@@ -195,7 +144,7 @@ fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
         if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) {
             continue;
         }
-        let loaded = ctx.loaded;
+        let loaded = ctx.loaded();
         let vcpu = ctx.vcpus.get(v);
         match vcpu.power {
             Power::On => return Some(v),
@@ -244,7 +193,7 @@ fn timer_fired() -> bool {
 /// Nothing to run: unload the current vCPU (so every timer deadline is in saved state),
 /// arm the EL2 timer for the earliest one, and wait for an interrupt.
 fn idle(ctx: &mut CpuCtx) {
-    unload(ctx);
+    world::unload(ctx);
     let mut earliest: Option<u64> = None;
     let schedule = SYSTEM.cpu(ctx.id).schedule_ids();
     for v in schedule.clone() {
@@ -255,7 +204,7 @@ fn idle(ctx: &mut CpuCtx) {
             }
         }
     }
-    if let Some((_, end)) = current_slot(ctx.slots, cpu::counter()) {
+    if let Some((_, end)) = current_slot(ctx.slots(), cpu::counter()) {
         earliest = Some(earliest.map_or(end, |e| e.min(end)));
     }
     timer::set_hyp_deadline(earliest);
@@ -267,45 +216,4 @@ fn idle(ctx: &mut CpuCtx) {
         cpu::wait_for_interrupt();
     }
     irq::handle_physical(ctx.id, None);
-}
-
-/// Takes this CPU's pending physical interrupts after an extension's runnable was
-/// interrupted: the full vCPU still loaded owns the virtual timer that may have fired.
-pub fn physical_irqs(ctx: &mut CpuCtx) {
-    let loaded = ctx.loaded;
-    let loaded = loaded.map(|l| (l, ctx.vcpus.get(l)));
-    irq::handle_physical(ctx.id, loaded);
-}
-
-/// Saves the loaded vCPU's EL1, timer and GIC interface state; the CPU then holds none.
-fn unload(ctx: &mut CpuCtx) {
-    // The loaded vCPU's FP/SIMD registers must be in the CPU to be saved (an extension's
-    // runnable, an lwVM, may hold them).
-    ext::before_switch(ctx.id);
-    if let Some(old) = ctx.loaded.take() {
-        let vcpu = ctx.vcpus.get(old);
-        vcpu.el1.save();
-        vcpu.gicif.save();
-        // The virtual timer must not fire for a vCPU that is not loaded.
-        irq::unload_timer(ctx.id, vcpu);
-    }
-}
-
-/// Switches the CPU to vCPU `v` (EL1 state, GIC interface, VMID, stage-2 root, MPIDR).
-/// Nothing is done when `v` is already loaded.
-fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
-    if ctx.loaded == Some(v) {
-        return;
-    }
-    unload(ctx);
-    let d = SYSTEM.vcpu(v);
-    let vm = SYSTEM.vm(d.vm_id());
-    let vcpu = ctx.vcpus.get(v);
-    irq::load_timer(ctx.id, vcpu);
-    vcpu.el1.restore();
-    hv_arch::features::set_pmu_shared(vm.pmu_shared);
-    vcpu.gicif.restore();
-    regs::set_vttbr(vm.vmid, vm.s2_root);
-    regs::set_vmpidr(d.vmpidr);
-    ctx.loaded = Some(v);
 }

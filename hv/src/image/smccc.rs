@@ -8,12 +8,12 @@ use hv_core::psci::PsciDecision;
 use hv_core::psci::power::PsciVm;
 use hv_core::smccc::{FunctionId, owner};
 
-use super::exit::Outcome;
+use super::decision::Outcome;
 use super::generated::SYSTEM;
 use core::sync::atomic::Ordering;
 
 use super::state::{self, Power, Vcpu};
-use super::{console, irq, reflect, vmshared};
+use super::{console, irq, kick, reflect, vmshared};
 
 /// Handles the call in the vCPU's x0..x5; writes results to x0..x3.
 pub fn call(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
@@ -39,7 +39,7 @@ pub fn call(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         } => {
             let g = SYSTEM.vm(vm).vcpu_id(target);
             state::start(g).post(entry, context_id);
-            irq::kick_vcpu(g);
+            kick::kick_vcpu(g);
             reply(vcpu, 0)
         }
         PsciDecision::StopThisVcpu => {

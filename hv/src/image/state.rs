@@ -15,7 +15,7 @@ use hv_core::pl011::Pl011;
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
 use super::generated::{CPU_COUNT, SYSTEM};
-use super::log::LineBuf;
+use super::linebuf::LineBuf;
 use super::sync::SpinLock;
 
 /// vCPUs of the system (the arrays below are sized by the configuration).

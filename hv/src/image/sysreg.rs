@@ -11,8 +11,9 @@ use hv_core::trap::emul::{self, Emul};
 use hv_core::trap::idreg;
 use hv_core::trap::inject::GuestException;
 
-use super::exit::{Outcome, inject_fault};
+use super::decision::Outcome;
 use super::generated::SYSTEM;
+use super::inject::inject_fault;
 use super::state::Vcpu;
 
 /// Emulates the trapped access `acc` of the loaded vCPU `v`; `advance` is the trapping

@@ -11,9 +11,9 @@ use hv_core::ids::VmId;
 use hv_core::sysdesc::RestartPolicy;
 
 use super::generated::SYSTEM;
-use super::run::{CpuCtx, power_on};
 use super::state::{self, LIVE_VMS, MAX_VMS, Power};
-use super::{console, ext, irq, vmload, vmshared};
+use super::world::{CpuCtx, power_on};
+use super::{console, ext, kick, vmload, vmshared};
 use crate::hvlog;
 
 /// VMs with a reset requested and not yet carried out.
@@ -22,7 +22,7 @@ static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX
 /// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
 pub fn boot_vm(ctx: &mut CpuCtx, vm: VmId) {
     if ext::claims_vm(vm) {
-        return ext::boot_vm(ctx, vm);
+        return ext::boot_vm(vm, ctx.vcpus.get(SYSTEM.vm(vm).vcpu_id(0)));
     }
     let d = SYSTEM.vm(vm);
     vmload::load(d);
@@ -37,7 +37,7 @@ pub fn vm_off(vm: VmId) {
         hvlog!("vm {}: powered off", SYSTEM.vm(vm).name);
         for v in SYSTEM.vm(vm).vcpu_ids() {
             state::vcpu_on(v).store(false, Ordering::Release);
-            irq::kick_vcpu(v);
+            kick::kick_vcpu(v);
         }
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
@@ -61,7 +61,7 @@ pub fn request_reset(vm: VmId) {
     hvlog!("vm {}: reset", SYSTEM.vm(vm).name);
     RESETTING[vm.index()].store(true, Ordering::Release);
     for v in SYSTEM.vm(vm).vcpu_ids() {
-        irq::kick_vcpu(v);
+        kick::kick_vcpu(v);
     }
 }
 

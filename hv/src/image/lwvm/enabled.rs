@@ -23,7 +23,7 @@ use hv_lwvm::trap::{LwFault, LwTrap};
 use hv_core::ext::{Core, Extension, Ran};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
-use super::super::ext::{Hv, MAX_VMS, Power, Vcpu};
+use super::super::api::{Hv, MAX_VMS, Power, Vcpu};
 use super::super::generated::SYSTEM;
 use crate::hvlog;
 

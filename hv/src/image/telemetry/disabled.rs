@@ -3,7 +3,7 @@
 use hv_arch::context::{Exit, GuestRegs};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
-use super::super::run::Left;
+use super::super::decision::Left;
 
 #[inline(always)]
 pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {}

@@ -10,8 +10,8 @@ use hv_core::vgic::lr::MAX_LRS;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
 use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr};
 
+use super::super::decision::Left;
 use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
-use super::super::run::Left;
 use super::super::state::{self, LIVE_VMS};
 
 mod hello;

@@ -14,7 +14,7 @@ use core::cell::UnsafeCell;
 use hv_core::ids::{CpuId, VmId};
 use hv_lwvm::fp::{self, FpRegs};
 
-use super::super::super::ext::MAX_VMS;
+use super::super::super::api::MAX_VMS;
 use super::super::super::generated::{CPU_COUNT, SYSTEM};
 
 struct CpuFp {

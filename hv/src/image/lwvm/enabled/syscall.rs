@@ -7,7 +7,7 @@ use hv_lwvm::abi::{Syscall, err, event_bit};
 use hv_core::ext::Core;
 use hv_core::ids::{VcpuId, VmId};
 
-use super::super::super::ext::{Hv, Vcpu};
+use super::super::super::api::{Hv, Vcpu};
 use super::super::super::generated::SYSTEM;
 use crate::hvlog;
 

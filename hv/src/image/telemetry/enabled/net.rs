@@ -164,7 +164,7 @@ fn bring_up(s: &mut State) {
 
 /// One text line on the UART (`hv: …`).
 fn note(line: &[u8]) {
-    super::super::super::log::write_line(b"hv: ", line);
+    super::super::super::textout::write_line(b"hv: ", line);
 }
 
 impl Net {
