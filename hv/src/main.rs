@@ -10,45 +10,72 @@
 
 /// The image's modules, bottom to top: a module uses only modules above it in this list,
 /// so there are no import circles (`cargo xtask test` checks it: xtask's `layers` test).
+/// One module per paragraph, so that rustfmt keeps the order.
 #[cfg(target_os = "none")]
-#[rustfmt::skip]
 mod image {
     // Generated tables and leaf utilities.
     pub mod generated;
+
     pub mod sync;
+
     pub mod linebuf;
+
     pub mod textout;
+
     // Run-time state, the decisions handlers return, telemetry and the log.
     pub mod state;
+
     pub mod decision;
+
     pub mod telemetry;
+
     pub mod log;
+
     pub mod fault;
+
     // The extension seam: what extensions see, the extensions, the core's calls to them.
     pub mod api;
+
     #[cfg(feature = "lwvm")]
     pub mod lwvm;
+
     pub mod ext;
+
     // Shared models, kicks, the console, guest exceptions and the VMs' payloads.
     pub mod vmshared;
+
     pub mod kick;
+
     pub mod console;
+
     pub mod inject;
+
     pub mod vmload;
+
     // Handlers: emulated devices, interrupts, calls, system registers, reflection, and the
     // dispatch of a trap to them.
     pub mod mmio;
+
     pub mod irq;
+
     pub mod reflect;
+
     pub mod smccc;
+
     pub mod sysreg;
+
     pub mod exit;
+
     // What a CPU holds and does: the world switch, VM life, the run loop, the services
     // extensions get, boot.
     pub mod world;
+
     pub mod vmctl;
+
     pub mod run;
+
     pub mod services;
+
     pub mod boot;
 }
 

@@ -10,7 +10,6 @@
 use core::fmt::{self, Write};
 
 use super::linebuf::LineBuf;
-use super::textout::write_line;
 
 /// Logs one line: as text and/or as a telemetry record (see the module docs).
 pub fn print(args: fmt::Arguments) {
@@ -27,7 +26,7 @@ pub fn print(args: fmt::Arguments) {
     feature = "telemetry-null"
 ))]
 fn text(line: &[u8]) {
-    write_line(b"hv: ", line);
+    super::textout::write_line(b"hv: ", line);
 }
 
 /// The UART carries telemetry frames: no text.

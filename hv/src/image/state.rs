@@ -109,12 +109,6 @@ impl Vcpus {
         Vcpus { cpu }
     }
 
-    /// The CPU that owns these vCPUs.
-    #[inline(always)]
-    pub fn cpu(&self) -> CpuId {
-        self.cpu
-    }
-
     /// The state of vCPU `v`, which must be pinned to this CPU (a bug otherwise: panics).
     #[inline(always)]
     pub fn get(&mut self, v: VcpuId) -> &mut Vcpu {
