@@ -19,6 +19,7 @@ pub mod ids;
 pub mod mmio;
 pub mod pl011;
 pub mod psci;
+pub mod reflect;
 pub mod schedule;
 pub mod smccc;
 pub mod sysdesc;
