@@ -7,19 +7,31 @@
 //! the very type the hypervisor reads, not on a look-alike.
 
 use crate::config::Config;
+use crate::ext::{DescParts, ExtView, Extensions};
 use crate::layout::Layout;
-use crate::lwvm::{TCR_EL2_VHE, WINDOW_BASE};
-use crate::pagetable::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
 use crate::payload::Payloads;
 use crate::system::{Access, Restart, parse_vcpu_ref};
+use crate::tables::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
+use crate::vhe::TCR_EL2_VHE;
 use hv_core::sysdesc::*;
 
-fn leak<T>(v: Vec<T>) -> &'static [T] {
+/// A `&'static` slice of the description (leaked: see the module docs).
+pub fn leak<T>(v: Vec<T>) -> &'static [T] {
     Box::leak(v.into_boxed_slice())
 }
 
-fn text(s: &str) -> &'static str {
+/// A `&'static` name of the description (leaked: see the module docs).
+pub fn text(s: &str) -> &'static str {
     Box::leak(s.to_owned().into_boxed_str())
+}
+
+/// Where a blob stored at `store_pa` goes in its guest.
+pub fn image_desc(store_pa: u64, blob: &crate::image::Blob) -> ImageDesc {
+    ImageDesc {
+        store_pa,
+        size: blob.bytes.len() as u64,
+        load_ipa: blob.load_ipa,
+    }
 }
 
 /// FNV-1a 64 over `parts` in order.
@@ -34,16 +46,25 @@ pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     h
 }
 
-/// The configuration id: board text, system text, then every payload blob.
+/// The configuration id: board text, system text, then every payload blob (the VMs',
+/// then the extensions' guests').
 pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
     let mut parts: Vec<&[u8]> = vec![cfg.board_text.as_bytes(), cfg.system_text.as_bytes()];
-    for p in payloads.vms.iter().chain(&payloads.lwvms) {
+    for p in payloads.all() {
         parts.push(&p.image.bytes);
         for extra in [&p.initrd, &p.dtb].into_iter().flatten() {
             parts.push(&extra.bytes);
         }
     }
     fnv1a64(parts)
+}
+
+/// The restart policy of the description.
+pub fn policy(r: Restart) -> RestartPolicy {
+    match r {
+        Restart::Stop => RestartPolicy::Stop,
+        Restart::Restart => RestartPolicy::Restart,
+    }
 }
 
 /// Global vCPU index of vCPU `k` of VM `vm`.
@@ -55,20 +76,15 @@ fn vcpu_index(cfg: &Config, vm: usize, k: usize) -> VcpuIndex {
         + k) as VcpuIndex
 }
 
-fn policy(r: Restart) -> RestartPolicy {
-    match r {
-        Restart::Stop => RestartPolicy::Stop,
-        Restart::Restart => RestartPolicy::Restart,
-    }
-}
-
-/// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it.
+/// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it
+/// with the same extension list `exts`.
 pub fn build(
     cfg: &Config,
     payloads: &Payloads,
     lay: &Layout,
     tables: &Tables,
     id: u64,
+    exts: &Extensions,
 ) -> &'static SystemDesc {
     let b = &cfg.board;
     let s = &cfg.system;
@@ -86,17 +102,72 @@ pub fn build(
             });
         }
     }
-    // Each lwVM's one execution context follows the vCPUs of the full VMs.
-    for (j, lw) in s.lwvm.iter().enumerate() {
-        vcpus.push(VcpuDesc {
-            vm: (s.vm.len() + j) as VmIndex,
-            index_in_vm: 0,
-            cpu: lw.cpu,
-            vmpidr: 1 << 31,
-            priority: lw.priority,
-        });
+    let vms: Vec<VmDesc> = s
+        .vm
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let l = &lay.vms[i];
+            let p = &payloads.vms[i];
+            VmDesc {
+                name: text(&v.name),
+                vmid: l.vmid,
+                ram_ipa: l.ipa,
+                ram_pa: l.ram.base,
+                ram_size: l.ram.size,
+                s2_root: tables.regimes[i + 1].root,
+                image: image_desc(l.image_store, &p.image),
+                initrd: p
+                    .initrd
+                    .as_ref()
+                    .zip(l.initrd_store)
+                    .map(|(b, pa)| image_desc(pa, b)),
+                dtb: p
+                    .dtb
+                    .as_ref()
+                    .zip(l.dtb_store)
+                    .map(|(b, pa)| image_desc(pa, b)),
+                entry_ipa: p.entry_ipa,
+                vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
+                console: v.console,
+                uart_ipa: b.uart.base.0,
+                gicd_ipa: b.gic.distributor.base.0,
+                gicr_ipa: b.gic.redistributor.base.0,
+                restart: policy(v.restart),
+                pmu_shared: v.pmu == crate::system::Pmu::Shared,
+                lwvm: None,
+            }
+        })
+        .collect();
+    let channels = s
+        .channel
+        .iter()
+        .map(|c| ChannelDesc {
+            name: text(&c.name),
+            from: vm_of(&c.from),
+            to: vm_of(&c.to),
+            virt_intid: c.intid.unwrap_or(0),
+        })
+        .collect();
+    // The extensions add their VMs, execution contexts and channel targets.
+    let mut parts = DescParts {
+        vms,
+        vcpus,
+        channels,
+    };
+    for (i, e) in exts.iter().enumerate() {
+        let own = ExtView {
+            payloads: payloads.of(i),
+            layout: &lay.ext[i],
+            tables,
+        };
+        e.describe(cfg, own, &mut parts);
     }
-    let nvcpus: usize = s.vm.iter().map(|v| v.vcpus.len()).sum();
+    let DescParts {
+        vms,
+        vcpus,
+        channels,
+    } = parts;
     let cpus = b
         .cpus()
         .into_iter()
@@ -116,77 +187,6 @@ pub fn build(
         })
         .collect();
 
-    let image_desc = |store_pa: u64, blob: &crate::image::Blob| ImageDesc {
-        store_pa,
-        size: blob.bytes.len() as u64,
-        load_ipa: blob.load_ipa,
-    };
-    let vms =
-        s.vm.iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let l = &lay.vms[i];
-                let p = &payloads.vms[i];
-                VmDesc {
-                    name: text(&v.name),
-                    vmid: l.vmid,
-                    ram_ipa: l.ipa,
-                    ram_pa: l.ram.base,
-                    ram_size: l.ram.size,
-                    s2_root: tables.regimes[i + 1].root,
-                    image: image_desc(l.image_store, &p.image),
-                    initrd: p
-                        .initrd
-                        .as_ref()
-                        .zip(l.initrd_store)
-                        .map(|(b, pa)| image_desc(pa, b)),
-                    dtb: p
-                        .dtb
-                        .as_ref()
-                        .zip(l.dtb_store)
-                        .map(|(b, pa)| image_desc(pa, b)),
-                    entry_ipa: p.entry_ipa,
-                    vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
-                    console: v.console,
-                    uart_ipa: b.uart.base.0,
-                    gicd_ipa: b.gic.distributor.base.0,
-                    gicr_ipa: b.gic.redistributor.base.0,
-                    restart: policy(v.restart),
-                    pmu_shared: v.pmu == crate::system::Pmu::Shared,
-                    lwvm: None,
-                }
-            })
-            .collect::<Vec<_>>();
-    let mut vms = vms;
-    for (j, lw) in s.lwvm.iter().enumerate() {
-        let l = &lay.lwvms[j];
-        let p = &payloads.lwvms[j];
-        vms.push(VmDesc {
-            name: text(&lw.name),
-            vmid: 0,
-            ram_ipa: WINDOW_BASE,
-            ram_pa: l.mem.base,
-            ram_size: l.mem.size,
-            s2_root: 0,
-            image: image_desc(l.image_store, &p.image),
-            initrd: None,
-            dtb: None,
-            entry_ipa: p.entry_ipa,
-            vcpus: leak(vec![(nvcpus + j) as VcpuIndex]),
-            console: lw.console,
-            uart_ipa: 0,
-            gicd_ipa: 0,
-            gicr_ipa: 0,
-            restart: policy(lw.restart),
-            pmu_shared: false,
-            lwvm: Some(LwvmDesc {
-                asid: l.asid,
-                root: tables.regimes[1 + s.vm.len() + j].root,
-                stack_top: WINDOW_BASE + l.mem.size,
-            }),
-        });
-    }
-
     let irqs =
         s.vm.iter()
             .enumerate()
@@ -198,22 +198,6 @@ pub fn build(
                 })
             })
             .collect();
-    // A channel into an lwVM raises the event bit of its own index.
-    let channels = s
-        .channel
-        .iter()
-        .enumerate()
-        .map(|(k, c)| ChannelDesc {
-            name: text(&c.name),
-            from: vm_of(&c.from),
-            to: vm_of(&c.to),
-            virt_intid: if s.is_lwvm(&c.to) {
-                k as u32
-            } else {
-                c.intid.unwrap_or(0)
-            },
-        })
-        .collect();
     let shared = s
         .shared
         .iter()

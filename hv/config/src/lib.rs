@@ -10,14 +10,18 @@
 //! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
 //! file and field; nothing panics on bad input.
 
+pub mod alloc;
 pub mod board;
 pub mod certify;
 pub mod config;
 pub mod desc;
+pub mod diag;
 pub mod dtb;
 pub mod emit;
 pub mod error;
 pub mod explain;
+pub mod ext;
+pub mod files;
 pub mod fmt;
 pub mod image;
 pub mod isolation;
@@ -28,18 +32,30 @@ pub mod parse;
 pub mod payload;
 pub mod size;
 pub mod system;
+pub mod tables;
 #[cfg(test)]
 mod tests;
 pub mod validate;
+pub mod vhe;
 pub mod walk;
 
 use config::Config;
 use error::ConfigError;
+use ext::Extensions;
 use hv_core::sysdesc::SystemDesc;
 use layout::Layout;
-use pagetable::Tables;
 use payload::Payloads;
 use std::path::{Path, PathBuf};
+use tables::Tables;
+
+/// The extensions of the offline pipeline, in the order every stage calls them: the
+/// one place they are composed (the image's counterpart is `type Extensions` in
+/// `hv/src/image/ext.rs`). A new extension is a module implementing
+/// [`ext::ConfigExtension`] and one entry here; no stage changes. Unlike the image's,
+/// this list has no cargo features: the toolkit always knows every extension, and a
+/// system that uses none gets exactly the output it would get without them (each hook
+/// returns nothing for it).
+pub const EXTENSIONS: &Extensions = &[&lwvm::Lwvm];
 
 /// What the hypervisor's build script asks for.
 pub struct GenerateRequest<'a> {
@@ -77,12 +93,14 @@ pub struct Plan {
     pub tables_blob: Vec<u8>,
     /// The typed description.
     pub desc: &'static SystemDesc,
+    /// The extensions the plan was made with ([`EXTENSIONS`] unless a test chose).
+    pub extensions: &'static Extensions,
 }
 
 /// Parses and validates both descriptions.
 pub fn check(board: &Path, system: &Path) -> Result<Config, ConfigError> {
     let cfg = Config::load(board, system)?;
-    validate::validate(&cfg)?;
+    validate::validate(&cfg, EXTENSIONS)?;
     Ok(cfg)
 }
 
@@ -95,7 +113,7 @@ pub fn plan(
     placeholder: Option<u64>,
 ) -> Result<Plan, ConfigError> {
     let cfg = check(board, system)?;
-    let payloads = payload::load_payloads(&cfg, images_dir, placeholder)?;
+    let payloads = payload::load_payloads(&cfg, images_dir, placeholder, EXTENSIONS)?;
     plan_with(cfg, payloads)
 }
 
@@ -104,15 +122,24 @@ pub fn plan(
 /// The table area sits below the VMs, so its size must be known before the tables are
 /// generated: start small and grow it until the generated tables fit (a few rounds).
 pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
+    plan_with_extensions(cfg, payloads, EXTENSIONS)
+}
+
+/// [`plan_with`] for another extension list; `payloads` must have been loaded with it.
+pub fn plan_with_extensions(
+    cfg: Config,
+    payloads: Payloads,
+    exts: &'static Extensions,
+) -> Result<Plan, ConfigError> {
     let mut tables_size = 4 * size::KIB4;
     for _ in 0..32 {
-        let layout = layout::layout(&cfg, &payloads, tables_size)?;
-        let tables = pagetable::generate(&cfg, &layout)
+        let layout = layout::layout(&cfg, &payloads, tables_size, exts)?;
+        let tables = pagetable::generate(&cfg, &layout, exts)
             .map_err(|e| ConfigError::one(&cfg.system_file, "", format!("page tables: {e}")))?;
         if tables.size() <= tables_size {
             let tables_blob = tables.to_bytes(tables_size);
             let id = desc::config_id(&cfg, &payloads);
-            let desc = desc::build(&cfg, &payloads, &layout, &tables, id);
+            let desc = desc::build(&cfg, &payloads, &layout, &tables, id, exts);
             let plan = Plan {
                 config: cfg,
                 payloads,
@@ -120,6 +147,7 @@ pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
                 tables,
                 tables_blob,
                 desc,
+                extensions: exts,
             };
             // Every plan is proven isolated before anything is built from it.
             if let Err(e) = isolation::check(&plan) {
@@ -152,25 +180,24 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
 pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, ConfigError> {
     let mut cfg = check(req.board, req.system)?;
     if cfg.vhe() && !vhe {
-        let why = if cfg.system.lwvm.is_empty() {
-            "`[hypervisor] vhe = true`"
-        } else {
-            "lightweight VMs ([[lwvm]])"
-        };
+        let need = EXTENSIONS
+            .iter()
+            .find_map(|e| e.needs_vhe(&cfg))
+            .unwrap_or(ext::NeedsVhe {
+                field: "hypervisor.vhe",
+                what: "`[hypervisor] vhe = true`",
+            });
         return Err(ConfigError::one(
             req.system,
-            if cfg.system.lwvm.is_empty() {
-                "hypervisor.vhe"
-            } else {
-                "lwvm"
-            },
+            need.field,
             format!(
-                "{why} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)"
+                "{} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)",
+                need.what
             ),
         ));
     }
     cfg.force_vhe = vhe;
-    let payloads = payload::load_payloads(&cfg, req.images_dir, None)?;
+    let payloads = payload::load_payloads(&cfg, req.images_dir, None, EXTENSIONS)?;
     let plan = plan_with(cfg, payloads)?;
     let layout_text = explain::explain(&plan);
     emit::write_all(&plan, &layout_text, req.out_dir)?;

@@ -3,7 +3,8 @@
 
 use super::Setup;
 use crate::isolation::check;
-use crate::lwvm::{LW_RAM, TCR_EL2_VHE, WINDOW_BASE, vbits, vhe_perms};
+use crate::lwvm::{LW_RAM, WINDOW_BASE};
+use crate::vhe::{TCR_EL2_VHE, vbits, vhe_perms};
 use crate::walk::{Walker, coalesce};
 use crate::{GenerateRequest, generate_for};
 
@@ -214,7 +215,7 @@ fn vhe_flavour_without_lwvms_when_the_image_asks() {
     // The E2H=1 plan passes the same checks.
     let mut cfg = crate::check(&s.board(), &s.system()).unwrap();
     cfg.force_vhe = true;
-    let payloads = crate::payload::load_payloads(&cfg, s.dir.path(), None).unwrap();
+    let payloads = crate::payload::load_payloads(&cfg, s.dir.path(), None, crate::EXTENSIONS).unwrap();
     let p = crate::plan_with(cfg, payloads).unwrap();
     check(&p).unwrap();
 }

@@ -20,7 +20,7 @@ fn errors(system: &str) -> String {
         Ok(c) => c,
         Err(e) => return e.to_string().replace(&dir.path().display().to_string(), ""),
     };
-    match validate(&cfg) {
+    match validate(&cfg, crate::EXTENSIONS) {
         Ok(()) => String::new(),
         Err(e) => e.to_string().replace(&dir.path().display().to_string(), ""),
     }
