@@ -98,7 +98,6 @@ impl Allocator {
     }
 }
 
-
 /// The pristine image store: blobs packed 4 KiB aligned, identical ones stored once.
 #[derive(Debug, Default)]
 pub struct Store {

@@ -9,30 +9,12 @@
 use crate::config::Config;
 use crate::ext::{DescParts, ExtView, Extensions};
 use crate::layout::Layout;
+use crate::parts::{image_desc, leak, policy, text};
 use crate::payload::Payloads;
-use crate::system::{Access, Restart, parse_vcpu_ref};
+use crate::system::{Access, parse_vcpu_ref};
 use crate::tables::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
 use crate::vhe::TCR_EL2_VHE;
 use hv_core::sysdesc::*;
-
-/// A `&'static` slice of the description (leaked: see the module docs).
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
-
-/// A `&'static` name of the description (leaked: see the module docs).
-pub fn text(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
-}
-
-/// Where a blob stored at `store_pa` goes in its guest.
-pub fn image_desc(store_pa: u64, blob: &crate::image::Blob) -> ImageDesc {
-    ImageDesc {
-        store_pa,
-        size: blob.bytes.len() as u64,
-        load_ipa: blob.load_ipa,
-    }
-}
 
 /// FNV-1a 64 over `parts` in order.
 pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
@@ -57,14 +39,6 @@ pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
         }
     }
     fnv1a64(parts)
-}
-
-/// The restart policy of the description.
-pub fn policy(r: Restart) -> RestartPolicy {
-    match r {
-        Restart::Stop => RestartPolicy::Stop,
-        Restart::Restart => RestartPolicy::Restart,
-    }
 }
 
 /// Global vCPU index of vCPU `k` of VM `vm`.
@@ -102,43 +76,42 @@ pub fn build(
             });
         }
     }
-    let vms: Vec<VmDesc> = s
-        .vm
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let l = &lay.vms[i];
-            let p = &payloads.vms[i];
-            VmDesc {
-                name: text(&v.name),
-                vmid: l.vmid,
-                ram_ipa: l.ipa,
-                ram_pa: l.ram.base,
-                ram_size: l.ram.size,
-                s2_root: tables.regimes[i + 1].root,
-                image: image_desc(l.image_store, &p.image),
-                initrd: p
-                    .initrd
-                    .as_ref()
-                    .zip(l.initrd_store)
-                    .map(|(b, pa)| image_desc(pa, b)),
-                dtb: p
-                    .dtb
-                    .as_ref()
-                    .zip(l.dtb_store)
-                    .map(|(b, pa)| image_desc(pa, b)),
-                entry_ipa: p.entry_ipa,
-                vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
-                console: v.console,
-                uart_ipa: b.uart.base.0,
-                gicd_ipa: b.gic.distributor.base.0,
-                gicr_ipa: b.gic.redistributor.base.0,
-                restart: policy(v.restart),
-                pmu_shared: v.pmu == crate::system::Pmu::Shared,
-                lwvm: None,
-            }
-        })
-        .collect();
+    let vms: Vec<VmDesc> =
+        s.vm.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let l = &lay.vms[i];
+                let p = &payloads.vms[i];
+                VmDesc {
+                    name: text(&v.name),
+                    vmid: l.vmid,
+                    ram_ipa: l.ipa,
+                    ram_pa: l.ram.base,
+                    ram_size: l.ram.size,
+                    s2_root: tables.regimes[i + 1].root,
+                    image: image_desc(l.image_store, &p.image),
+                    initrd: p
+                        .initrd
+                        .as_ref()
+                        .zip(l.initrd_store)
+                        .map(|(b, pa)| image_desc(pa, b)),
+                    dtb: p
+                        .dtb
+                        .as_ref()
+                        .zip(l.dtb_store)
+                        .map(|(b, pa)| image_desc(pa, b)),
+                    entry_ipa: p.entry_ipa,
+                    vcpus: leak((0..v.vcpus.len()).map(|k| vcpu_index(cfg, i, k)).collect()),
+                    console: v.console,
+                    uart_ipa: b.uart.base.0,
+                    gicd_ipa: b.gic.distributor.base.0,
+                    gicr_ipa: b.gic.redistributor.base.0,
+                    restart: policy(v.restart),
+                    pmu_shared: v.pmu == crate::system::Pmu::Shared,
+                    lwvm: None,
+                }
+            })
+            .collect();
     let channels = s
         .channel
         .iter()

@@ -112,4 +112,3 @@ impl<'a> Checker<'a> {
         all.extend(self.diags);
     }
 }
-

@@ -2,9 +2,9 @@
 //! `ConfigExtension::explain`), vCPU placement and schedule, page-table statistics.
 //! Printed by `hvconfig layout`, written to `layout.txt`.
 
-use crate::Plan;
 use crate::fmt::hex;
 use crate::layout::{Placed, free_ranges};
+use crate::plan::Plan;
 use crate::size::human;
 use hv_core::sysdesc::SlotLength;
 use std::fmt::Write;

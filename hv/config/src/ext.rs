@@ -170,7 +170,12 @@ pub trait ConfigExtension {
 
     /// Page tables: generates the extension's own regimes after the VMs' stage 2. An
     /// error describes the mapping conflict.
-    fn tables(&self, _cfg: &Config, _input: TablesInput<'_>, _t: &mut Tables) -> Result<(), String> {
+    fn tables(
+        &self,
+        _cfg: &Config,
+        _input: TablesInput<'_>,
+        _t: &mut Tables,
+    ) -> Result<(), String> {
         Ok(())
     }
 

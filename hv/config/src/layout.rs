@@ -8,7 +8,7 @@
 //! `ConfigExtension::place`, in list order). The extensions' fixed ranges are claimed
 //! after the VMs' and before the shared regions'; their payloads follow the VMs' in the
 //! image store. VMIDs are 1.. in VM order (0 stays unused).
-//! The table area's size is an input: [`crate::plan`] iterates until it fits.
+//! The table area's size is an input: [`crate::plan()`] iterates until it fits.
 
 pub use crate::alloc::{MapEntry, Placed, free_ranges};
 
@@ -226,4 +226,3 @@ pub fn layout(
         map,
     })
 }
-

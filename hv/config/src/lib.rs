@@ -3,12 +3,31 @@
 //!
 //! Pipeline, one pure stage per module:
 //! [`config`] (parse, via [`board`] and [`system`]) → [`validate`] → [`payload`] (guest
-//! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
-//! stage-2 tables at their final addresses, walked back and proven isolated by
-//! [`isolation`]) → [`desc`] (the typed
+//! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical
+//! memory, VMIDs) → [`pagetable`] (EL2 and stage-2 tables at their final addresses,
+//! walked back and proven isolated by [`isolation`]) → [`desc`] (the typed
 //! `hv_core::sysdesc::SystemDesc`) → [`emit`] (Rust source, blobs, linker fragment) and
 //! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
 //! file and field; nothing panics on bad input.
+//!
+//! Extensions (lightweight VMs today: [`lwvm`]) plug into every stage through one trait,
+//! [`ext::ConfigExtension`]; the stages call the extensions of the list they are given,
+//! which is [`EXTENSIONS`], composed here and nowhere else. No stage names an extension.
+//!
+//! Modules form a DAG (a module imports only modules on its own or an earlier line;
+//! checked with `grep -n "use crate::" src/**/*.rs`):
+//! ```text
+//! leaves       error, fmt, size, parse
+//! descriptions board, system → config
+//! mechanisms   image, dtb, diag (Checker), files (Fetcher), alloc (Allocator, Store),
+//!              tables (encodings, table builder), vhe (E2H=1 encodings), walk, parts
+//! seam         ext (ConfigExtension, the contribution types)
+//! stages       validate, payload → layout → pagetable → desc (each calls the list)
+//! extensions   lwvm (implements the trait with the mechanisms; never calls a stage)
+//! results      plan (Plan) → isolation (via certify), emit, explain
+//! root         lib: EXTENSIONS, check / plan / plan_with / generate (the driver)
+//! ```
+//! [`certify`] (the checks on a linked image) reads mechanisms and lwVM's window only.
 
 pub mod alloc;
 pub mod board;
@@ -29,7 +48,9 @@ pub mod layout;
 pub mod lwvm;
 pub mod pagetable;
 pub mod parse;
+pub mod parts;
 pub mod payload;
+pub mod plan;
 pub mod size;
 pub mod system;
 pub mod tables;
@@ -39,14 +60,13 @@ pub mod validate;
 pub mod vhe;
 pub mod walk;
 
+pub use plan::Plan;
+
 use config::Config;
 use error::ConfigError;
 use ext::Extensions;
-use hv_core::sysdesc::SystemDesc;
-use layout::Layout;
 use payload::Payloads;
 use std::path::{Path, PathBuf};
-use tables::Tables;
 
 /// The extensions of the offline pipeline, in the order every stage calls them: the
 /// one place they are composed (the image's counterpart is `type Extensions` in
@@ -76,25 +96,6 @@ pub struct Generated {
     pub inputs: Vec<PathBuf>,
     /// The explain output (also written to `layout.txt`).
     pub layout_text: String,
-}
-
-/// A fully decided system: every stage's result.
-#[derive(Debug)]
-pub struct Plan {
-    /// The parsed descriptions.
-    pub config: Config,
-    /// The guests' payloads.
-    pub payloads: Payloads,
-    /// Physical memory layout.
-    pub layout: Layout,
-    /// Generated tables.
-    pub tables: Tables,
-    /// The tables as bytes (`layout.tables.size` long).
-    pub tables_blob: Vec<u8>,
-    /// The typed description.
-    pub desc: &'static SystemDesc,
-    /// The extensions the plan was made with ([`EXTENSIONS`] unless a test chose).
-    pub extensions: &'static Extensions,
 }
 
 /// Parses and validates both descriptions.

@@ -4,8 +4,8 @@
 //! extensions' regimes (in the order of the extension list). The order is part of the
 //! output: the tables' addresses follow it.
 
-use crate::config::Config;
 use crate::alloc::Placed;
+use crate::config::Config;
 use crate::ext::{El2Region, Extensions, TablesInput};
 use crate::layout::Layout;
 use crate::tables::{EL2_CODE, EL2_DATA, EL2_DEVICE, EL2_RO, S2_RAM, Tables, s2_shared};
@@ -112,7 +112,11 @@ pub fn generate(cfg: &Config, lay: &Layout, exts: &Extensions) -> Result<Tables,
     let el2: Vec<El2Region> = el2_regions(cfg, lay, exts)
         .into_iter()
         .map(|(base, size, attrs, what)| {
-            let attrs = if cfg.vhe() { vhe_el2_attrs(attrs) } else { attrs };
+            let attrs = if cfg.vhe() {
+                vhe_el2_attrs(attrs)
+            } else {
+                attrs
+            };
             (base, size, attrs, what)
         })
         .collect();
@@ -140,4 +144,3 @@ pub fn generate(cfg: &Config, lay: &Layout, exts: &Extensions) -> Result<Tables,
     }
     Ok(t)
 }
-

@@ -16,8 +16,8 @@ use crate::error::{ConfigError, Diagnostic};
 use crate::ext::Extensions;
 use crate::files::Fetcher;
 pub use crate::files::resolve;
-use crate::image::{Blob, elf_to_blob, linux_kernel};
 pub use crate::image::Payload;
+use crate::image::{Blob, elf_to_blob, linux_kernel};
 use crate::size::{MIB2, align_up};
 use std::path::{Path, PathBuf};
 
@@ -84,11 +84,7 @@ pub fn load_payloads(
     }
 }
 
-fn load_one(
-    cfg: &Config,
-    i: usize,
-    f: &mut Fetcher,
-) -> Result<Payload, Diagnostic> {
+fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let (ipa, size) = (cfg.vm_ipa(i), vm.memory.0);
     if let Some(name) = &vm.image {
@@ -120,8 +116,9 @@ fn load_one(
     if let Some(name) = &vm.initrd {
         let field = format!("vm[{i}].initrd");
         let at = align_up(kernel.load_ipa.saturating_add(kernel_size), MIB2).unwrap_or(u64::MAX);
-        let bytes =
-            f.fetch(cfg, &field, name)?.unwrap_or_else(|| f.filler(at).bytes);
+        let bytes = f
+            .fetch(cfg, &field, name)?
+            .unwrap_or_else(|| f.filler(at).bytes);
         if at.saturating_add(bytes.len() as u64) > ipa.saturating_add(size) {
             return Err(Diagnostic::new(
                 &cfg.system_file,

@@ -151,7 +151,14 @@ impl Tables {
     }
 
     /// Maps `[va, va+size)` to `pa` in the regime whose root is table `root`.
-    pub fn map(&mut self, root: usize, va: u64, pa: u64, size: u64, attrs: u64) -> Result<(), String> {
+    pub fn map(
+        &mut self,
+        root: usize,
+        va: u64,
+        pa: u64,
+        size: u64,
+        attrs: u64,
+    ) -> Result<(), String> {
         if va.checked_add(size).is_none_or(|e| e > VA_LIMIT)
             || pa.checked_add(size).is_none_or(|e| e > 1 << 40)
         {

@@ -70,7 +70,6 @@ pub fn vhe_perms(attrs: u64) -> VhePerms {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

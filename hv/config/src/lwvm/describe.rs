@@ -7,9 +7,9 @@
 
 use super::WINDOW_BASE;
 use crate::config::Config;
-use crate::desc::{image_desc, leak, policy, text};
 use crate::ext::{DescParts, ExtView};
 use crate::fmt::hex;
+use crate::parts::{image_desc, leak, policy, text};
 use crate::size::human;
 use hv_core::sysdesc::{LwvmDesc, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex};
 use std::fmt::Write;
@@ -95,5 +95,4 @@ pub(crate) fn explain(d: &SystemDesc, o: &mut String) {
             v.restart
         );
     }
-
 }

@@ -4,14 +4,14 @@
 //! Why: an lwVM is a program without a kernel that the hypervisor runs at EL0 of its own
 //! EL2&0 translation regime (ARMv8.1 VHE, encodings in [`crate::vhe`]). What the
 //! extension adds to each stage:
-//! - validate ([`validate`]): the lwVMs' own rules, channels into lwVMs, their shared
+//! - validate (`validate.rs`): the lwVMs' own rules, channels into lwVMs, their shared
 //!   maps; fixed bases join the core's overlap checks; VHE is required on every CPU;
 //! - payloads: each lwVM's ELF, flattened for its window;
 //! - layout: each lwVM's memory after the VMs and shared regions (2 MiB aligned when its
 //!   size is a multiple of 2 MiB, else 4 KiB), its image after the VMs' in the store;
 //! - tables: the lwVMs' memory in the hypervisor's EL2 map (it loads their images), and
 //!   per lwVM one EL2&0 regime: the EL2 map copied plus its user pages ([`lw_regions`]);
-//! - description and report ([`describe`]): lwVMs are `vms` entries after the full VMs
+//! - description and report (`describe.rs`): lwVMs are `vms` entries after the full VMs
 //!   (`lwvm: Some(LwvmDesc)`, ASIDs 1.. in lwVM order, 0 being the hypervisor's), each
 //!   with one execution context; a channel into an lwVM raises the event bit of its
 //!   own index.
@@ -74,7 +74,12 @@ pub fn lw_shared(access: Access) -> u64 {
 
 /// The user regions of lwVM `j`, whose memory was placed at `mem`: (va, pa, size,
 /// attributes). `shared` is where the layout placed each shared region.
-pub fn lw_regions(cfg: &Config, shared: &[Placed], j: usize, mem: Placed) -> Vec<(u64, u64, u64, u64)> {
+pub fn lw_regions(
+    cfg: &Config,
+    shared: &[Placed],
+    j: usize,
+    mem: Placed,
+) -> Vec<(u64, u64, u64, u64)> {
     let v = &cfg.system.lwvm[j];
     let mut r = vec![(WINDOW_BASE, mem.base, mem.size, LW_RAM)];
     for (s, p) in cfg.system.shared.iter().zip(shared) {
@@ -155,7 +160,11 @@ impl ConfigExtension for Lwvm {
                 Err(d) => diags.push(d),
             }
         }
-        if diags.is_empty() { Ok(out) } else { Err(diags) }
+        if diags.is_empty() {
+            Ok(out)
+        } else {
+            Err(diags)
+        }
     }
 
     fn place(&self, cfg: &Config, a: &mut Allocator) -> Result<Vec<Placed>, ConfigError> {
