@@ -7,20 +7,14 @@
 //! the very type the hypervisor reads, not on a look-alike.
 
 use crate::config::Config;
+use crate::ext::{DescParts, ExtView, Extensions};
 use crate::layout::Layout;
-use crate::lwvm::{TCR_EL2_VHE, WINDOW_BASE};
-use crate::pagetable::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
+use crate::parts::{image_desc, leak, policy, text};
 use crate::payload::Payloads;
-use crate::system::{Access, Restart, parse_vcpu_ref};
+use crate::system::{Access, parse_vcpu_ref};
+use crate::tables::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
+use crate::vhe::TCR_EL2_VHE;
 use hv_core::sysdesc::*;
-
-fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
-
-fn text(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
-}
 
 /// FNV-1a 64 over `parts` in order.
 pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
@@ -34,10 +28,11 @@ pub fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     h
 }
 
-/// The configuration id: board text, system text, then every payload blob.
+/// The configuration id: board text, system text, then every payload blob (the VMs',
+/// then the extensions' guests').
 pub fn config_id(cfg: &Config, payloads: &Payloads) -> u64 {
     let mut parts: Vec<&[u8]> = vec![cfg.board_text.as_bytes(), cfg.system_text.as_bytes()];
-    for p in payloads.vms.iter().chain(&payloads.lwvms) {
+    for p in payloads.all() {
         parts.push(&p.image.bytes);
         for extra in [&p.initrd, &p.dtb].into_iter().flatten() {
             parts.push(&extra.bytes);
@@ -55,20 +50,15 @@ fn vcpu_index(cfg: &Config, vm: usize, k: usize) -> VcpuIndex {
         + k) as VcpuIndex
 }
 
-fn policy(r: Restart) -> RestartPolicy {
-    match r {
-        Restart::Stop => RestartPolicy::Stop,
-        Restart::Restart => RestartPolicy::Restart,
-    }
-}
-
-/// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it.
+/// Assembles the description. `cfg` must be validated and `lay`/`tables` made from it
+/// with the same extension list `exts`.
 pub fn build(
     cfg: &Config,
     payloads: &Payloads,
     lay: &Layout,
     tables: &Tables,
     id: u64,
+    exts: &Extensions,
 ) -> &'static SystemDesc {
     let b = &cfg.board;
     let s = &cfg.system;
@@ -86,42 +76,7 @@ pub fn build(
             });
         }
     }
-    // Each lwVM's one execution context follows the vCPUs of the full VMs.
-    for (j, lw) in s.lwvm.iter().enumerate() {
-        vcpus.push(VcpuDesc {
-            vm: (s.vm.len() + j) as VmIndex,
-            index_in_vm: 0,
-            cpu: lw.cpu,
-            vmpidr: 1 << 31,
-            priority: lw.priority,
-        });
-    }
-    let nvcpus: usize = s.vm.iter().map(|v| v.vcpus.len()).sum();
-    let cpus = b
-        .cpus()
-        .into_iter()
-        .enumerate()
-        .map(|(n, (cluster, c, cpu))| {
-            let mut on: Vec<VcpuIndex> = (0..vcpus.len())
-                .filter(|&x| usize::from(vcpus[x].cpu) == n)
-                .map(|x| x as VcpuIndex)
-                .collect();
-            on.sort_by_key(|&x| std::cmp::Reverse(vcpus[usize::from(x)].priority));
-            CpuDesc {
-                mpidr: cpu.mpidr,
-                cluster,
-                capacity: c.capacity,
-                schedule: leak(on),
-            }
-        })
-        .collect();
-
-    let image_desc = |store_pa: u64, blob: &crate::image::Blob| ImageDesc {
-        store_pa,
-        size: blob.bytes.len() as u64,
-        load_ipa: blob.load_ipa,
-    };
-    let vms =
+    let vms: Vec<VmDesc> =
         s.vm.iter()
             .enumerate()
             .map(|(i, v)| {
@@ -156,36 +111,54 @@ pub fn build(
                     lwvm: None,
                 }
             })
-            .collect::<Vec<_>>();
-    let mut vms = vms;
-    for (j, lw) in s.lwvm.iter().enumerate() {
-        let l = &lay.lwvms[j];
-        let p = &payloads.lwvms[j];
-        vms.push(VmDesc {
-            name: text(&lw.name),
-            vmid: 0,
-            ram_ipa: WINDOW_BASE,
-            ram_pa: l.mem.base,
-            ram_size: l.mem.size,
-            s2_root: 0,
-            image: image_desc(l.image_store, &p.image),
-            initrd: None,
-            dtb: None,
-            entry_ipa: p.entry_ipa,
-            vcpus: leak(vec![(nvcpus + j) as VcpuIndex]),
-            console: lw.console,
-            uart_ipa: 0,
-            gicd_ipa: 0,
-            gicr_ipa: 0,
-            restart: policy(lw.restart),
-            pmu_shared: false,
-            lwvm: Some(LwvmDesc {
-                asid: l.asid,
-                root: tables.regimes[1 + s.vm.len() + j].root,
-                stack_top: WINDOW_BASE + l.mem.size,
-            }),
-        });
+            .collect();
+    let channels = s
+        .channel
+        .iter()
+        .map(|c| ChannelDesc {
+            name: text(&c.name),
+            from: vm_of(&c.from),
+            to: vm_of(&c.to),
+            virt_intid: c.intid.unwrap_or(0),
+        })
+        .collect();
+    // The extensions add their VMs, execution contexts and channel targets.
+    let mut parts = DescParts {
+        vms,
+        vcpus,
+        channels,
+    };
+    for (i, e) in exts.iter().enumerate() {
+        let own = ExtView {
+            payloads: payloads.of(i),
+            layout: &lay.ext[i],
+            tables,
+        };
+        e.describe(cfg, own, &mut parts);
     }
+    let DescParts {
+        vms,
+        vcpus,
+        channels,
+    } = parts;
+    let cpus = b
+        .cpus()
+        .into_iter()
+        .enumerate()
+        .map(|(n, (cluster, c, cpu))| {
+            let mut on: Vec<VcpuIndex> = (0..vcpus.len())
+                .filter(|&x| usize::from(vcpus[x].cpu) == n)
+                .map(|x| x as VcpuIndex)
+                .collect();
+            on.sort_by_key(|&x| std::cmp::Reverse(vcpus[usize::from(x)].priority));
+            CpuDesc {
+                mpidr: cpu.mpidr,
+                cluster,
+                capacity: c.capacity,
+                schedule: leak(on),
+            }
+        })
+        .collect();
 
     let irqs =
         s.vm.iter()
@@ -198,22 +171,6 @@ pub fn build(
                 })
             })
             .collect();
-    // A channel into an lwVM raises the event bit of its own index.
-    let channels = s
-        .channel
-        .iter()
-        .enumerate()
-        .map(|(k, c)| ChannelDesc {
-            name: text(&c.name),
-            from: vm_of(&c.from),
-            to: vm_of(&c.to),
-            virt_intid: if s.is_lwvm(&c.to) {
-                k as u32
-            } else {
-                c.intid.unwrap_or(0)
-            },
-        })
-        .collect();
     let shared = s
         .shared
         .iter()

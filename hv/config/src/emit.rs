@@ -5,9 +5,9 @@
 //! The source is built as plain strings: the literal mirrors `hv_core::sysdesc` field
 //! by field, so a field added there without being emitted here fails the image build.
 
-use crate::Plan;
 use crate::error::{ConfigError, write_file};
 use crate::fmt::hex;
+use crate::plan::Plan;
 use hv_core::sysdesc::*;
 use std::path::Path;
 

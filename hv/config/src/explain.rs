@@ -1,9 +1,10 @@
-//! The human-readable account of a plan: memory map, VMs, vCPU placement and schedule,
-//! page-table statistics. Printed by `hvconfig layout`, written to `layout.txt`.
+//! The human-readable account of a plan: memory map, VMs (then each extension's section,
+//! `ConfigExtension::explain`), vCPU placement and schedule, page-table statistics.
+//! Printed by `hvconfig layout`, written to `layout.txt`.
 
-use crate::Plan;
 use crate::fmt::hex;
 use crate::layout::{Placed, free_ranges};
+use crate::plan::Plan;
 use crate::size::human;
 use hv_core::sysdesc::SlotLength;
 use std::fmt::Write;
@@ -78,29 +79,9 @@ pub fn explain(plan: &Plan) -> String {
         }
     }
 
-    let lws: Vec<_> = d
-        .vms
-        .iter()
-        .filter_map(|v| v.lwvm.map(|l| (v, l)))
-        .collect();
-    if !lws.is_empty() {
-        let _ = writeln!(o, "\nlightweight VMs (EL0 of the EL2&0 regime, E2H=1)");
-    }
-    for (v, l) in lws {
-        let _ = writeln!(
-            o,
-            "  asid {:<2} {:<12} VA {} -> PA {} ({}), entry {}, image {} bytes, stage-1 root {}{}, restart {:?}",
-            l.asid,
-            v.name,
-            hex(v.ram_ipa),
-            hex(v.ram_pa),
-            human(v.ram_size),
-            hex(v.entry_ipa),
-            v.image.size,
-            hex(l.root),
-            if v.console { ", console" } else { "" },
-            v.restart
-        );
+    // The extensions' sections (their VMs are not full VMs: listed by them).
+    for x in plan.extensions {
+        x.explain(d, &mut o);
     }
 
     let _ = writeln!(o, "\nvCPUs");

@@ -21,6 +21,19 @@ pub struct Blob {
     pub load_ipa: u64,
 }
 
+/// What one guest boots: a VM's (see [`crate::payload`]) or an extension's guest's.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    /// The ELF blob or the Linux kernel.
+    pub image: Blob,
+    /// The initial RAM disk of a Linux guest.
+    pub initrd: Option<Blob>,
+    /// The device tree of a Linux guest (generated).
+    pub dtb: Option<Blob>,
+    /// Guest-physical entry point.
+    pub entry_ipa: u64,
+}
+
 /// Flattens an ELF for a VM whose RAM is `[ram_ipa, ram_ipa + ram_size)`; returns the
 /// blob and the entry point (e_entry).
 pub fn elf_to_blob(

@@ -7,9 +7,9 @@
 //! `check --images` refuse a system whose tables break a property; `certify` then
 //! proves the same properties again on the linked image.
 
-use crate::Plan;
 use crate::certify::check::{self, HvSection, Report, Subject};
 use crate::certify::elf::Kind;
+use crate::plan::Plan;
 
 /// The hypervisor's sections as the layout placed them.
 pub fn planned_sections(plan: &Plan) -> Vec<HvSection> {

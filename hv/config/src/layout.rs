@@ -4,32 +4,20 @@
 //! the hypervisor image (2 MiB aligned), the page-table area, the pristine image store
 //! (each blob 4 KiB aligned, identical blobs stored once), each VM's RAM (2 MiB aligned
 //! unless it has a fixed base), then shared regions (2 MiB aligned when their size is a
-//! multiple of 2 MiB, else 4 KiB), then each lwVM's memory (aligned like shared
-//! regions). VMIDs are 1.. in VM order (0 stays unused); ASIDs 1.. in lwVM order (0 is
-//! the hypervisor's own address space).
-//! The table area's size is an input: [`crate::plan`] iterates until it fits.
+//! multiple of 2 MiB, else 4 KiB), then each extension's memory (its
+//! `ConfigExtension::place`, in list order). The extensions' fixed ranges are claimed
+//! after the VMs' and before the shared regions'; their payloads follow the VMs' in the
+//! image store. VMIDs are 1.. in VM order (0 stays unused).
+//! The table area's size is an input: [`crate::plan()`] iterates until it fits.
 
+pub use crate::alloc::{MapEntry, Placed, free_ranges};
+
+use crate::alloc::{Allocator, Store};
 use crate::config::Config;
 use crate::error::ConfigError;
-use crate::fmt::{hex, overlaps, range};
+use crate::ext::{ExtLayout, Extensions};
 use crate::payload::Payloads;
-use crate::size::{KIB4, MIB2, align_up, human};
-
-/// A placed range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Placed {
-    /// Physical base.
-    pub base: u64,
-    /// Bytes.
-    pub size: u64,
-}
-
-impl Placed {
-    /// End (exclusive).
-    pub fn end(&self) -> u64 {
-        self.base + self.size
-    }
-}
+use crate::size::{KIB4, MIB2};
 
 /// One VM's memory.
 #[derive(Debug, Clone)]
@@ -46,26 +34,6 @@ pub struct VmLayout {
     pub initrd_store: Option<u64>,
     /// Physical address of the device tree in the store.
     pub dtb_store: Option<u64>,
-}
-
-/// One lwVM's memory.
-#[derive(Debug, Clone)]
-pub struct LwLayout {
-    /// ASID (1.. in lwVM order; 0 is the hypervisor's).
-    pub asid: u16,
-    /// Physical memory.
-    pub mem: Placed,
-    /// Physical address of the image in the store.
-    pub image_store: u64,
-}
-
-/// A line of the memory map.
-#[derive(Debug, Clone)]
-pub struct MapEntry {
-    /// The range.
-    pub at: Placed,
-    /// Who owns it.
-    pub owner: String,
 }
 
 /// The decided layout.
@@ -87,67 +55,21 @@ pub struct Layout {
     pub vms: Vec<VmLayout>,
     /// Per shared region, in order.
     pub shared: Vec<Placed>,
-    /// Per lwVM, in order (placed after the VMs).
-    pub lwvms: Vec<LwLayout>,
+    /// Per extension, in list order: what it placed and where its payloads are stored.
+    pub ext: Vec<ExtLayout>,
     /// The image store's contents (`images.size` bytes).
     pub store: Vec<u8>,
     /// Every region, sorted by address (for the memory map).
     pub map: Vec<MapEntry>,
 }
 
-/// First-fit placement around claimed ranges.
-struct Allocator {
-    ram: Placed,
-    cursor: u64,
-    taken: Vec<MapEntry>,
-}
-
-impl Allocator {
-    fn alloc(
-        &mut self,
-        size: u64,
-        align: u64,
-        owner: String,
-        cfg: &Config,
-        field: &str,
-    ) -> Result<Placed, ConfigError> {
-        let oom = || {
-            ConfigError::one(
-                &cfg.system_file,
-                field,
-                format!(
-                    "out of memory: {owner} needs {} but the board's RAM {} has no such free range left",
-                    human(size),
-                    range(self.ram.base, self.ram.size)
-                ),
-            )
-        };
-        let mut at = self.cursor;
-        loop {
-            at = align_up(at, align).ok_or_else(oom)?;
-            if at.checked_add(size).is_none_or(|end| end > self.ram.end()) {
-                return Err(oom());
-            }
-            match self
-                .taken
-                .iter()
-                .find(|t| overlaps(at, size, t.at.base, t.at.size))
-            {
-                Some(t) => at = t.at.end(),
-                None => break,
-            }
-        }
-        let placed = Placed { base: at, size };
-        self.cursor = placed.end();
-        if size > 0 {
-            self.taken.push(MapEntry { at: placed, owner });
-        }
-        Ok(placed)
-    }
-}
-
 /// Lays out physical memory for a validated configuration.
-pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Layout, ConfigError> {
+pub fn layout(
+    cfg: &Config,
+    payloads: &Payloads,
+    tables_size: u64,
+    exts: &Extensions,
+) -> Result<Layout, ConfigError> {
     let b = &cfg.board;
     let s = &cfg.system;
     let ram = Placed {
@@ -180,15 +102,9 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
             });
         }
     }
-    for lw in &s.lwvm {
-        if let Some(base) = lw.base {
-            a.taken.push(MapEntry {
-                at: Placed {
-                    base: base.0,
-                    size: lw.memory.0,
-                },
-                owner: format!("lwvm {} memory", lw.name),
-            });
+    for e in exts {
+        for f in e.fixed_memory(cfg) {
+            a.claim(f.base, f.size, f.owner);
         }
     }
     for sh in &s.shared {
@@ -224,34 +140,25 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
         size: hv.end() - hv_rodata.end(),
     };
 
-    // Image store: blobs in VM order, identical ones once.
-    let mut store: Vec<u8> = Vec::new();
+    // Image store: blobs in VM order, then the extensions' guests; identical ones once.
+    let mut store = Store::default();
     let mut offsets: Vec<(u64, Option<u64>, Option<u64>)> = Vec::new();
-    let put = |bytes: &[u8], store: &mut Vec<u8>| -> u64 {
-        let mut off = 0;
-        while off < store.len() {
-            let end = off + bytes.len();
-            if end <= store.len() && &store[off..end] == bytes && !bytes.is_empty() {
-                return off as u64;
-            }
-            off += KIB4 as usize;
-        }
-        let off = store.len();
-        store.extend_from_slice(bytes);
-        store.resize(align_up(store.len() as u64, KIB4).unwrap_or(0) as usize, 0);
-        off as u64
-    };
     for p in &payloads.vms {
-        let img = put(&p.image.bytes, &mut store);
-        let initrd = p.initrd.as_ref().map(|i| put(&i.bytes, &mut store));
-        let dtb = p.dtb.as_ref().map(|d| put(&d.bytes, &mut store));
+        let img = store.put(&p.image.bytes);
+        let initrd = p.initrd.as_ref().map(|i| store.put(&i.bytes));
+        let dtb = p.dtb.as_ref().map(|d| store.put(&d.bytes));
         offsets.push((img, initrd, dtb));
     }
-    let lw_offsets: Vec<u64> = payloads
-        .lwvms
-        .iter()
-        .map(|p| put(&p.image.bytes, &mut store))
+    let ext_offsets: Vec<Vec<u64>> = (0..exts.len())
+        .map(|i| {
+            payloads
+                .of(i)
+                .iter()
+                .map(|p| store.put(&p.image.bytes))
+                .collect()
+        })
         .collect();
+    let store = store.bytes;
     let images = a.alloc(store.len() as u64, KIB4, "image store".into(), cfg, "vm")?;
 
     let mut vms = Vec::new();
@@ -296,26 +203,11 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
             )?,
         });
     }
-    let mut lwvms = Vec::new();
-    for (j, lw) in s.lwvm.iter().enumerate() {
-        let align = if lw.memory.0 % MIB2 == 0 { MIB2 } else { KIB4 };
-        let mem = match lw.base {
-            Some(base) => Placed {
-                base: base.0,
-                size: lw.memory.0,
-            },
-            None => a.alloc(
-                lw.memory.0,
-                align,
-                format!("lwvm {} memory", lw.name),
-                cfg,
-                &format!("lwvm[{j}].memory"),
-            )?,
-        };
-        lwvms.push(LwLayout {
-            asid: (j + 1) as u16,
-            mem,
-            image_store: images.base + lw_offsets.get(j).copied().unwrap_or(0),
+    let mut ext = Vec::new();
+    for (e, offsets) in exts.iter().zip(ext_offsets) {
+        ext.push(ExtLayout {
+            memory: e.place(cfg, &mut a)?,
+            image_store: offsets.iter().map(|o| images.base + o).collect(),
         });
     }
     let mut map = a.taken;
@@ -329,36 +221,8 @@ pub fn layout(cfg: &Config, payloads: &Payloads, tables_size: u64) -> Result<Lay
         images,
         vms,
         shared,
-        lwvms,
+        ext,
         store,
         map,
     })
-}
-
-/// Free ranges of RAM left after the layout (for the memory map).
-pub fn free_ranges(ram: Placed, map: &[MapEntry]) -> Vec<Placed> {
-    let mut out = Vec::new();
-    let mut at = ram.base;
-    for m in map {
-        if m.at.base > at {
-            out.push(Placed {
-                base: at,
-                size: m.at.base - at,
-            });
-        }
-        at = at.max(m.at.end());
-    }
-    if at < ram.end() {
-        out.push(Placed {
-            base: at,
-            size: ram.end() - at,
-        });
-    }
-    out
-}
-
-impl std::fmt::Display for Placed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}..{}", hex(self.base), hex(self.end()))
-    }
 }

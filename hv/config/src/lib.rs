@@ -3,21 +3,44 @@
 //!
 //! Pipeline, one pure stage per module:
 //! [`config`] (parse, via [`board`] and [`system`]) → [`validate`] → [`payload`] (guest
-//! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical memory, VMIDs) → [`pagetable`] (EL2 and
-//! stage-2 tables at their final addresses, walked back and proven isolated by
-//! [`isolation`]) → [`desc`] (the typed
+//! images, via [`image`]; Linux guests' device trees, via [`dtb`]) → [`layout`] (physical
+//! memory, VMIDs) → [`pagetable`] (EL2 and stage-2 tables at their final addresses,
+//! walked back and proven isolated by [`isolation`]) → [`desc`] (the typed
 //! `hv_core::sysdesc::SystemDesc`) → [`emit`] (Rust source, blobs, linker fragment) and
 //! [`explain`] (the human-readable map). Errors are [`error::ConfigError`]s that name
 //! file and field; nothing panics on bad input.
+//!
+//! Extensions (lightweight VMs today: [`lwvm`]) plug into every stage through one trait,
+//! [`ext::ConfigExtension`]; the stages call the extensions of the list they are given,
+//! which is [`EXTENSIONS`], composed here and nowhere else. No stage names an extension.
+//!
+//! Modules form a DAG (a module imports only modules on its own or an earlier line;
+//! checked with `grep -n "use crate::" src/**/*.rs`):
+//! ```text
+//! leaves       error, fmt, size, parse
+//! descriptions board, system → config
+//! mechanisms   image, dtb, diag (Checker), files (Fetcher), alloc (Allocator, Store),
+//!              tables (encodings, table builder), vhe (E2H=1 encodings), walk, parts
+//! seam         ext (ConfigExtension, the contribution types)
+//! stages       validate, payload → layout → pagetable → desc (each calls the list)
+//! extensions   lwvm (implements the trait with the mechanisms; never calls a stage)
+//! results      plan (Plan) → isolation (via certify), emit, explain
+//! root         lib: EXTENSIONS, check / plan / plan_with / generate (the driver)
+//! ```
+//! [`certify`] (the checks on a linked image) reads mechanisms and lwVM's window only.
 
+pub mod alloc;
 pub mod board;
 pub mod certify;
 pub mod config;
 pub mod desc;
+pub mod diag;
 pub mod dtb;
 pub mod emit;
 pub mod error;
 pub mod explain;
+pub mod ext;
+pub mod files;
 pub mod fmt;
 pub mod image;
 pub mod isolation;
@@ -25,21 +48,34 @@ pub mod layout;
 pub mod lwvm;
 pub mod pagetable;
 pub mod parse;
+pub mod parts;
 pub mod payload;
+pub mod plan;
 pub mod size;
 pub mod system;
+pub mod tables;
 #[cfg(test)]
 mod tests;
 pub mod validate;
+pub mod vhe;
 pub mod walk;
+
+pub use plan::Plan;
 
 use config::Config;
 use error::ConfigError;
-use hv_core::sysdesc::SystemDesc;
-use layout::Layout;
-use pagetable::Tables;
+use ext::Extensions;
 use payload::Payloads;
 use std::path::{Path, PathBuf};
+
+/// The extensions of the offline pipeline, in the order every stage calls them: the
+/// one place they are composed (the image's counterpart is `type Extensions` in
+/// `hv/src/image/ext.rs`). A new extension is a module implementing
+/// [`ext::ConfigExtension`] and one entry here; no stage changes. Unlike the image's,
+/// this list has no cargo features: the toolkit always knows every extension, and a
+/// system that uses none gets exactly the output it would get without them (each hook
+/// returns nothing for it).
+pub const EXTENSIONS: &Extensions = &[&lwvm::Lwvm];
 
 /// What the hypervisor's build script asks for.
 pub struct GenerateRequest<'a> {
@@ -62,27 +98,10 @@ pub struct Generated {
     pub layout_text: String,
 }
 
-/// A fully decided system: every stage's result.
-#[derive(Debug)]
-pub struct Plan {
-    /// The parsed descriptions.
-    pub config: Config,
-    /// The guests' payloads.
-    pub payloads: Payloads,
-    /// Physical memory layout.
-    pub layout: Layout,
-    /// Generated tables.
-    pub tables: Tables,
-    /// The tables as bytes (`layout.tables.size` long).
-    pub tables_blob: Vec<u8>,
-    /// The typed description.
-    pub desc: &'static SystemDesc,
-}
-
 /// Parses and validates both descriptions.
 pub fn check(board: &Path, system: &Path) -> Result<Config, ConfigError> {
     let cfg = Config::load(board, system)?;
-    validate::validate(&cfg)?;
+    validate::validate(&cfg, EXTENSIONS)?;
     Ok(cfg)
 }
 
@@ -95,7 +114,7 @@ pub fn plan(
     placeholder: Option<u64>,
 ) -> Result<Plan, ConfigError> {
     let cfg = check(board, system)?;
-    let payloads = payload::load_payloads(&cfg, images_dir, placeholder)?;
+    let payloads = payload::load_payloads(&cfg, images_dir, placeholder, EXTENSIONS)?;
     plan_with(cfg, payloads)
 }
 
@@ -104,15 +123,24 @@ pub fn plan(
 /// The table area sits below the VMs, so its size must be known before the tables are
 /// generated: start small and grow it until the generated tables fit (a few rounds).
 pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
+    plan_with_extensions(cfg, payloads, EXTENSIONS)
+}
+
+/// [`plan_with`] for another extension list; `payloads` must have been loaded with it.
+pub fn plan_with_extensions(
+    cfg: Config,
+    payloads: Payloads,
+    exts: &'static Extensions,
+) -> Result<Plan, ConfigError> {
     let mut tables_size = 4 * size::KIB4;
     for _ in 0..32 {
-        let layout = layout::layout(&cfg, &payloads, tables_size)?;
-        let tables = pagetable::generate(&cfg, &layout)
+        let layout = layout::layout(&cfg, &payloads, tables_size, exts)?;
+        let tables = pagetable::generate(&cfg, &layout, exts)
             .map_err(|e| ConfigError::one(&cfg.system_file, "", format!("page tables: {e}")))?;
         if tables.size() <= tables_size {
             let tables_blob = tables.to_bytes(tables_size);
             let id = desc::config_id(&cfg, &payloads);
-            let desc = desc::build(&cfg, &payloads, &layout, &tables, id);
+            let desc = desc::build(&cfg, &payloads, &layout, &tables, id, exts);
             let plan = Plan {
                 config: cfg,
                 payloads,
@@ -120,6 +148,7 @@ pub fn plan_with(cfg: Config, payloads: Payloads) -> Result<Plan, ConfigError> {
                 tables,
                 tables_blob,
                 desc,
+                extensions: exts,
             };
             // Every plan is proven isolated before anything is built from it.
             if let Err(e) = isolation::check(&plan) {
@@ -152,25 +181,24 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
 pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, ConfigError> {
     let mut cfg = check(req.board, req.system)?;
     if cfg.vhe() && !vhe {
-        let why = if cfg.system.lwvm.is_empty() {
-            "`[hypervisor] vhe = true`"
-        } else {
-            "lightweight VMs ([[lwvm]])"
-        };
+        let need = EXTENSIONS
+            .iter()
+            .find_map(|e| e.needs_vhe(&cfg))
+            .unwrap_or(ext::NeedsVhe {
+                field: "hypervisor.vhe",
+                what: "`[hypervisor] vhe = true`",
+            });
         return Err(ConfigError::one(
             req.system,
-            if cfg.system.lwvm.is_empty() {
-                "hypervisor.vhe"
-            } else {
-                "lwvm"
-            },
+            need.field,
             format!(
-                "{why} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)"
+                "{} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)",
+                need.what
             ),
         ));
     }
     cfg.force_vhe = vhe;
-    let payloads = payload::load_payloads(&cfg, req.images_dir, None)?;
+    let payloads = payload::load_payloads(&cfg, req.images_dir, None, EXTENSIONS)?;
     let plan = plan_with(cfg, payloads)?;
     let layout_text = explain::explain(&plan);
     emit::write_all(&plan, &layout_text, req.out_dir)?;

@@ -1,213 +1,18 @@
-//! Page tables generated as finished data at their final physical addresses.
-//!
-//! 4 KiB granule, 39-bit input addresses, walks start at level 1 (T0SZ = 25), 2 MiB
-//! blocks where input and output are both 2 MiB aligned, 4 KiB pages otherwise. All
-//! tables are packed contiguously from the table area's base: the EL2 stage-1 root
-//! first, its sub-tables as they are needed, then each VM's stage-2 root and tables.
-//! Descriptors are little-endian u64; the hypervisor only points TTBR0_EL2/VTTBR_EL2 at
-//! them. [`crate::walk`] reads them back to check what was produced.
+//! The page-table stage: what the hypervisor's EL2 map and each VM's stage 2 contain,
+//! generated with [`crate::tables`] in this order: the EL2 stage-1 root first, its
+//! sub-tables as they are needed, then each VM's stage-2 root and tables, then the
+//! extensions' regimes (in the order of the extension list). The order is part of the
+//! output: the tables' addresses follow it.
 
+use crate::alloc::Placed;
 use crate::config::Config;
+use crate::ext::{El2Region, Extensions, TablesInput};
 use crate::layout::Layout;
-use crate::system::Access;
-
-/// Descriptor bits shared by both regimes.
-pub mod bits {
-    /// Valid.
-    pub const VALID: u64 = 1;
-    /// Table (levels 1-2) or page (level 3) descriptor type bit.
-    pub const TABLE_OR_PAGE: u64 = 1 << 1;
-    /// Access flag.
-    pub const AF: u64 = 1 << 10;
-    /// Inner shareable.
-    pub const SH_INNER: u64 = 0b11 << 8;
-    /// Execute-never (stage-1 EL2 XN; stage-2 XN[1]).
-    pub const XN: u64 = 1 << 54;
-    /// Stage 1: AttrIndx field.
-    pub const fn attr_index(n: u64) -> u64 {
-        n << 2
-    }
-    /// Stage 1: AP[2:1] = 0b01, read-write (AP[1] is RES1 in the EL2 regime).
-    pub const AP_RW_EL2: u64 = 0b01 << 6;
-    /// Stage 1: AP[2:1] = 0b11, read-only (AP[1] is RES1 in the EL2 regime).
-    pub const AP_RO_EL2: u64 = 0b11 << 6;
-    /// Stage 2: MemAttr = 0b1111, normal inner/outer write-back.
-    pub const S2_NORMAL_WB: u64 = 0b1111 << 2;
-    /// Stage 2: S2AP read-only.
-    pub const S2AP_RO: u64 = 0b01 << 6;
-    /// Stage 2: S2AP read-write.
-    pub const S2AP_RW: u64 = 0b11 << 6;
-    /// Output address bits of a descriptor (40-bit PA).
-    pub const OA_MASK: u64 = 0x0000_00ff_ffff_f000;
-}
-
-/// MAIR_EL2: attr0 normal WB, attr1 Device-nGnRE, attr2 normal non-cacheable.
-pub const MAIR_EL2: u64 = 0xFF | (0x04 << 8) | (0x44 << 16);
-/// TCR_EL2 (E2H=0): T0SZ=25, IRGN0/ORGN0=WBWA, SH0=inner, TG0=4K, PS=40-bit, RES1 31/23.
-pub const TCR_EL2: u64 =
-    25 | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 23) | (1 << 31);
-/// VTCR_EL2: T0SZ=25, SL0=1 (start level 1), IRGN0/ORGN0=WBWA, SH0=inner, TG0=4K,
-/// PS=40-bit (clamped: QEMU's `-cpu max` reports 52 bits, the tables cover 40), RES1 31.
-pub const VTCR_EL2: u64 =
-    25 | (0b01 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (0b010 << 16) | (1 << 31);
-
-/// EL2 leaf attributes (E2H=0 encoding; [`crate::lwvm::vhe_el2_attrs`] gives the E2H=1
-/// one): normal memory, read-only, executable (the hypervisor's code).
-pub const EL2_CODE: u64 = bits::attr_index(0) | bits::AP_RO_EL2 | bits::SH_INNER | bits::AF;
-/// EL2 leaf attributes: normal memory, read-only, execute-never (the hypervisor's
-/// read-only data, the page tables, the image store).
-pub const EL2_RO: u64 = EL2_CODE | bits::XN;
-/// EL2 leaf attributes: normal memory, read-write, execute-never.
-pub const EL2_DATA: u64 =
-    bits::attr_index(0) | bits::AP_RW_EL2 | bits::SH_INNER | bits::AF | bits::XN;
-/// EL2 leaf attributes: Device-nGnRE, execute-never.
-pub const EL2_DEVICE: u64 = bits::attr_index(1) | bits::AP_RW_EL2 | bits::AF | bits::XN;
-/// Stage-2 attributes of VM RAM: normal WB, RW, executable.
-pub const S2_RAM: u64 = bits::S2_NORMAL_WB | bits::S2AP_RW | bits::SH_INNER | bits::AF;
-
-/// Stage-2 attributes of a shared mapping: never executable.
-pub fn s2_shared(access: Access) -> u64 {
-    let ap = if access == Access::Rw {
-        bits::S2AP_RW
-    } else {
-        bits::S2AP_RO
-    };
-    bits::S2_NORMAL_WB | ap | bits::SH_INNER | bits::AF | bits::XN
-}
-
-/// Input addresses end here.
-pub const VA_LIMIT: u64 = 1 << 39;
-const ENTRIES: usize = 512;
-
-/// Counts for one translation regime.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegimeStats {
-    /// `"EL2"` or `"vm <name>"`.
-    pub name: String,
-    /// Root table's physical address.
-    pub root: u64,
-    /// Tables used (root included).
-    pub tables: usize,
-    /// 2 MiB block descriptors.
-    pub blocks_2m: usize,
-    /// 4 KiB page descriptors.
-    pub pages_4k: usize,
-}
-
-/// All generated tables.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    /// Physical address of the first table.
-    pub base: u64,
-    /// The tables in address order.
-    pub tables: Vec<[u64; ENTRIES]>,
-    /// EL2 first, then one per VM.
-    pub regimes: Vec<RegimeStats>,
-}
-
-impl Tables {
-    /// Bytes the tables occupy.
-    pub fn size(&self) -> u64 {
-        self.tables.len() as u64 * 4096
-    }
-
-    /// The little-endian image, zero-padded to `len` bytes.
-    pub fn to_bytes(&self, len: u64) -> Vec<u8> {
-        let mut out: Vec<u8> = self
-            .tables
-            .iter()
-            .flatten()
-            .flat_map(|d| d.to_le_bytes())
-            .collect();
-        out.resize(len.max(out.len() as u64) as usize, 0);
-        out
-    }
-
-    fn new_table(&mut self) -> usize {
-        self.tables.push([0; ENTRIES]);
-        if let Some(r) = self.regimes.last_mut() {
-            r.tables += 1;
-        }
-        self.tables.len() - 1
-    }
-
-    fn pa(&self, idx: usize) -> u64 {
-        self.base + idx as u64 * 4096
-    }
-
-    /// The sub-table under `entry` of table `idx`, created if absent.
-    fn child(&mut self, idx: usize, entry: usize, va: u64) -> Result<usize, String> {
-        let d = self.tables[idx][entry];
-        if d == 0 {
-            let c = self.new_table();
-            self.tables[idx][entry] = self.pa(c) | bits::TABLE_OR_PAGE | bits::VALID;
-            return Ok(c);
-        }
-        if d & 0b11 != 0b11 {
-            return Err(format!("{va:#x} is already mapped by a block"));
-        }
-        Ok((((d & bits::OA_MASK) - self.base) / 4096) as usize)
-    }
-
-    /// Maps `[va, va+size)` to `pa` in the regime whose root is table `root`.
-    fn map(&mut self, root: usize, va: u64, pa: u64, size: u64, attrs: u64) -> Result<(), String> {
-        if va.checked_add(size).is_none_or(|e| e > VA_LIMIT)
-            || pa.checked_add(size).is_none_or(|e| e > 1 << 40)
-        {
-            return Err(format!(
-                "{va:#x}+{size:#x} -> {pa:#x} exceeds the 39-bit input or 40-bit output range"
-            ));
-        }
-        if (va | pa | size) & 0xfff != 0 {
-            return Err(format!("{va:#x}+{size:#x} -> {pa:#x} is not 4K aligned"));
-        }
-        let (mut va, mut pa, end) = (va, pa, va + size);
-        while va < end {
-            let l2 = self.child(root, ((va >> 30) & 0x1ff) as usize, va)?;
-            let i2 = ((va >> 21) & 0x1ff) as usize;
-            if va % (2 << 20) == 0 && pa % (2 << 20) == 0 && end - va >= 2 << 20 {
-                if self.tables[l2][i2] != 0 {
-                    return Err(format!("{va:#x} is mapped twice"));
-                }
-                self.tables[l2][i2] = pa | attrs | bits::VALID;
-                if let Some(r) = self.regimes.last_mut() {
-                    r.blocks_2m += 1;
-                }
-                va += 2 << 20;
-                pa += 2 << 20;
-            } else {
-                let l3 = self.child(l2, i2, va)?;
-                let i3 = ((va >> 12) & 0x1ff) as usize;
-                if self.tables[l3][i3] != 0 {
-                    return Err(format!("{va:#x} is mapped twice"));
-                }
-                self.tables[l3][i3] = pa | attrs | bits::TABLE_OR_PAGE | bits::VALID;
-                if let Some(r) = self.regimes.last_mut() {
-                    r.pages_4k += 1;
-                }
-                va += 4096;
-                pa += 4096;
-            }
-        }
-        Ok(())
-    }
-
-    fn start_regime(&mut self, name: String) -> usize {
-        self.regimes.push(RegimeStats {
-            name,
-            ..Default::default()
-        });
-        let root = self.new_table();
-        let pa = self.pa(root);
-        if let Some(r) = self.regimes.last_mut() {
-            r.root = pa;
-        }
-        root
-    }
-}
+use crate::tables::{EL2_CODE, EL2_DATA, EL2_DEVICE, EL2_RO, S2_RAM, Tables, s2_shared};
+use crate::vhe::vhe_el2_attrs;
 
 /// One identity-mapped EL2 region: (base, size, attributes, what).
-pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
+pub fn el2_regions(cfg: &Config, lay: &Layout, exts: &Extensions) -> Vec<El2Region> {
     let b = &cfg.board;
     // W^X: code RX, read-only data R, data RW+XN; the tables and the pristine images
     // never change at run time: read-only.
@@ -251,13 +56,8 @@ pub fn el2_regions(cfg: &Config, lay: &Layout) -> Vec<(u64, u64, u64, String)> {
             format!("vm {} RAM", v.name),
         ));
     }
-    for (v, l) in cfg.system.lwvm.iter().zip(&lay.lwvms) {
-        r.push((
-            l.mem.base,
-            l.mem.size,
-            EL2_DATA,
-            format!("lwvm {} memory", v.name),
-        ));
+    for (e, own) in exts.iter().zip(&lay.ext) {
+        r.extend(e.el2_regions(cfg, own));
     }
     for (s, p) in cfg.system.shared.iter().zip(&lay.shared) {
         r.push((p.base, p.size, EL2_DATA, format!("shared {}", s.name)));
@@ -302,23 +102,27 @@ pub fn s2_regions(cfg: &Config, lay: &Layout, i: usize) -> Vec<(u64, u64, u64, u
 }
 
 /// Generates every table for a layout; errors describe a mapping conflict.
-pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
+pub fn generate(cfg: &Config, lay: &Layout, exts: &Extensions) -> Result<Tables, String> {
     let mut t = Tables {
         base: lay.tables.base,
         tables: Vec::new(),
         regimes: Vec::new(),
     };
-    // Under E2H=1 (VHE) the same rights have another encoding (crate::lwvm).
-    let el2 = |a: u64| {
-        if cfg.vhe() {
-            crate::lwvm::vhe_el2_attrs(a)
-        } else {
-            a
-        }
-    };
+    // Under E2H=1 (VHE) the same rights have another encoding (crate::vhe).
+    let el2: Vec<El2Region> = el2_regions(cfg, lay, exts)
+        .into_iter()
+        .map(|(base, size, attrs, what)| {
+            let attrs = if cfg.vhe() {
+                vhe_el2_attrs(attrs)
+            } else {
+                attrs
+            };
+            (base, size, attrs, what)
+        })
+        .collect();
     let root = t.start_regime("EL2".into());
-    for (base, size, attrs, what) in el2_regions(cfg, lay) {
-        t.map(root, base, base, size, el2(attrs))
+    for (base, size, attrs, what) in &el2 {
+        t.map(root, *base, *base, *size, *attrs)
             .map_err(|e| format!("EL2 map of {what}: {e}"))?;
     }
     for (i, v) in cfg.system.vm.iter().enumerate() {
@@ -328,86 +132,15 @@ pub fn generate(cfg: &Config, lay: &Layout) -> Result<Tables, String> {
                 .map_err(|e| format!("stage-2 map of vm {}: {e}", v.name))?;
         }
     }
-    // Each lwVM: a copy of the EL2 map (privileged only) plus its own user pages.
-    for (j, v) in cfg.system.lwvm.iter().enumerate() {
-        let root = t.start_regime(format!("lwvm {}", v.name));
-        for (base, size, attrs, what) in el2_regions(cfg, lay) {
-            t.map(root, base, base, size, el2(attrs))
-                .map_err(|e| format!("lwvm {} copy of the EL2 map of {what}: {e}", v.name))?;
-        }
-        for (va, pa, size, attrs) in crate::lwvm::lw_regions(cfg, lay, j) {
-            t.map(root, va, pa, size, attrs)
-                .map_err(|e| format!("lwvm {} map: {e}", v.name))?;
-        }
+    let vm_ram: Vec<Placed> = lay.vms.iter().map(|v| v.ram).collect();
+    for (e, own) in exts.iter().zip(&lay.ext) {
+        let input = TablesInput {
+            own,
+            vm_ram: &vm_ram,
+            shared: &lay.shared,
+            el2: &el2,
+        };
+        e.tables(cfg, input, &mut t)?;
     }
     Ok(t)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn empty(base: u64) -> (Tables, usize) {
-        let mut t = Tables {
-            base,
-            tables: Vec::new(),
-            regimes: Vec::new(),
-        };
-        let root = t.start_regime("t".into());
-        (t, root)
-    }
-
-    #[test]
-    fn uses_blocks_when_both_sides_are_2m_aligned() {
-        let (mut t, root) = empty(0x4040_0000);
-        t.map(root, 0x4000_0000, 0x4100_0000, 4 << 20, S2_RAM)
-            .unwrap();
-        assert_eq!(
-            (
-                t.regimes[0].blocks_2m,
-                t.regimes[0].pages_4k,
-                t.tables.len()
-            ),
-            (2, 0, 2)
-        );
-        // The L1 entry for 1 GiB points at the second table.
-        assert_eq!(t.tables[0][1], 0x4040_1000 | 0b11);
-        assert_eq!(t.tables[1][0], 0x4100_0000 | S2_RAM | 1);
-    }
-
-    #[test]
-    fn uses_pages_when_misaligned() {
-        let (mut t, root) = empty(0);
-        t.map(root, 0x4000_1000, 0x5000_1000, 0x3000, EL2_DATA)
-            .unwrap();
-        assert_eq!(
-            (
-                t.regimes[0].blocks_2m,
-                t.regimes[0].pages_4k,
-                t.tables.len()
-            ),
-            (0, 3, 3)
-        );
-        assert_eq!(t.tables[2][1], 0x5000_1000 | EL2_DATA | 0b11);
-    }
-
-    #[test]
-    fn rejects_double_mapping_and_out_of_range() {
-        let (mut t, root) = empty(0);
-        t.map(root, 0, 0, 2 << 20, S2_RAM).unwrap();
-        assert!(
-            t.map(root, 0x1000, 0, 0x1000, S2_RAM)
-                .unwrap_err()
-                .contains("block")
-        );
-        assert!(t.map(root, 1 << 39, 0, 0x1000, S2_RAM).is_err());
-        assert!(t.map(root, 0x800, 0, 0x1000, S2_RAM).is_err());
-    }
-
-    #[test]
-    fn register_values() {
-        assert_eq!(MAIR_EL2, 0x44_04ff);
-        assert_eq!(TCR_EL2, 0x8082_3519);
-        assert_eq!(VTCR_EL2, 0x8002_3559);
-    }
 }

@@ -1,9 +1,8 @@
-//! Loads every VM's boot payload, and generates a Linux guest's device tree.
+//! Loads every VM's boot payload, and generates a Linux guest's device tree; the
+//! extensions load their guests' payloads alongside (`ConfigExtension::load_payloads`).
 //!
-//! Where files are found: a plain name (`image = "hello"`, `kernel = "Image"`) is a file
-//! in the images directory (the built guests); a value with a `/` is a path relative to
-//! the folder of the system description (or absolute), e.g.
-//! `kernel = "../../../target/linux/current/Image"` from `boards/<b>/systems/`.
+//! Where files are found: see [`crate::files`] (a plain name is a built guest in the
+//! images directory, a value with a `/` a path relative to the system description).
 //!
 //! A Linux guest's RAM holds, in order: the kernel at `text_offset`, the initrd at the
 //! next 2 MiB boundary, the DTB at the 2 MiB boundary after that (see [`crate::dtb`]).
@@ -13,58 +12,71 @@
 
 use crate::config::Config;
 use crate::dtb;
-use crate::error::{ConfigError, Diagnostic, read_bytes};
+use crate::error::{ConfigError, Diagnostic};
+use crate::ext::Extensions;
+use crate::files::Fetcher;
+pub use crate::files::resolve;
+pub use crate::image::Payload;
 use crate::image::{Blob, elf_to_blob, linux_kernel};
 use crate::size::{MIB2, align_up};
 use std::path::{Path, PathBuf};
-
-/// What one VM boots.
-#[derive(Debug, Clone)]
-pub struct Payload {
-    /// The ELF blob or the Linux kernel.
-    pub image: Blob,
-    /// The initial RAM disk of a Linux guest.
-    pub initrd: Option<Blob>,
-    /// The device tree of a Linux guest (generated).
-    pub dtb: Option<Blob>,
-    /// Guest-physical entry point.
-    pub entry_ipa: u64,
-}
 
 /// All payloads, plus what reading them produced.
 #[derive(Debug, Clone, Default)]
 pub struct Payloads {
     /// One per VM, in VM order.
     pub vms: Vec<Payload>,
-    /// One per lwVM, in lwVM order (linked at the lwVM window).
-    pub lwvms: Vec<Payload>,
+    /// The extensions' guests: one list per extension, in the order of the extension
+    /// list (`ext[i]` belongs to extension `i`); each list in that extension's order.
+    /// They follow the VMs' in the image store and in the configuration id.
+    pub ext: Vec<Vec<Payload>>,
     /// Placeholders used instead of missing files.
     pub warnings: Vec<String>,
     /// Files read (for `rerun-if-changed`).
     pub inputs: Vec<PathBuf>,
 }
 
-/// Reads the payload files of every VM. With `placeholder = Some(size)`, a missing file
-/// is replaced by `size` zero bytes and a warning; otherwise it is an error.
+impl Payloads {
+    /// Every payload in store order: the VMs', then each extension's.
+    pub fn all(&self) -> impl Iterator<Item = &Payload> {
+        self.vms.iter().chain(self.ext.iter().flatten())
+    }
+
+    /// Extension `i`'s payloads (none if it has none).
+    pub fn of(&self, i: usize) -> &[Payload] {
+        self.ext.get(i).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Reads the payload files of every VM and of the extensions' guests. With
+/// `placeholder = Some(size)`, a missing file is replaced by `size` zero bytes and a
+/// warning; otherwise it is an error.
 pub fn load_payloads(
     cfg: &Config,
     images_dir: &Path,
     placeholder: Option<u64>,
+    exts: &Extensions,
 ) -> Result<Payloads, ConfigError> {
+    let mut f = Fetcher::new(images_dir, placeholder);
     let mut out = Payloads::default();
     let mut diags = Vec::new();
     for i in 0..cfg.system.vm.len() {
-        match load_one(cfg, i, images_dir, placeholder, &mut out) {
+        match load_one(cfg, i, &mut f) {
             Ok(p) => out.vms.push(p),
             Err(d) => diags.push(d),
         }
     }
-    for j in 0..cfg.system.lwvm.len() {
-        match load_lwvm(cfg, j, images_dir, placeholder, &mut out) {
-            Ok(p) => out.lwvms.push(p),
-            Err(d) => diags.push(d),
+    for e in exts {
+        match e.load_payloads(cfg, &mut f) {
+            Ok(p) => out.ext.push(p),
+            Err(d) => {
+                out.ext.push(Vec::new());
+                diags.extend(d);
+            }
         }
     }
+    out.inputs = f.inputs;
+    out.warnings = f.warnings;
     if diags.is_empty() {
         Ok(out)
     } else {
@@ -72,81 +84,20 @@ pub fn load_payloads(
     }
 }
 
-/// Where the payload file `name` is: in the images directory when it is a plain name,
-/// else relative to the system description's folder.
-pub fn resolve(cfg: &Config, images_dir: &Path, name: &str) -> PathBuf {
-    if name.contains('/') {
-        cfg.system_file.parent().unwrap_or(Path::new("")).join(name)
-    } else {
-        images_dir.join(name)
-    }
-}
-
-/// Reads the payload file `name` (see [`resolve`]), or a placeholder.
-fn fetch(
-    cfg: &Config,
-    field: &str,
-    dir: &Path,
-    name: &str,
-    placeholder: Option<u64>,
-    out: &mut Payloads,
-) -> Result<Option<Vec<u8>>, Diagnostic> {
-    let path = resolve(cfg, dir, name);
-    match read_bytes(&path) {
-        Ok(b) => {
-            out.inputs.push(path);
-            Ok(Some(b))
-        }
-        Err(e) => match placeholder {
-            Some(_) => {
-                out.warnings.push(format!(
-                    "{field}: {} is missing; using a placeholder",
-                    path.display()
-                ));
-                Ok(None)
-            }
-            None => {
-                let why = match &e {
-                    ConfigError::Io { source, .. } => source.to_string(),
-                    other => other.to_string(),
-                };
-                Err(Diagnostic::new(
-                    &cfg.system_file,
-                    field,
-                    format!(
-                        "cannot read {}: {why} (build the guest first, or check the images directory)",
-                        path.display()
-                    ),
-                ))
-            }
-        },
-    }
-}
-
-fn load_one(
-    cfg: &Config,
-    i: usize,
-    dir: &Path,
-    placeholder: Option<u64>,
-    out: &mut Payloads,
-) -> Result<Payload, Diagnostic> {
+fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let (ipa, size) = (cfg.vm_ipa(i), vm.memory.0);
-    let filler = |load_ipa| Blob {
-        bytes: vec![0; placeholder.unwrap_or(0) as usize],
-        load_ipa,
-    };
     if let Some(name) = &vm.image {
         let field = format!("vm[{i}].image");
-        let Some(data) = fetch(cfg, &field, dir, name, placeholder, out)? else {
+        let Some(data) = f.fetch(cfg, &field, name)? else {
             return Ok(Payload {
-                image: filler(ipa),
+                image: f.filler(ipa),
                 initrd: None,
                 dtb: None,
                 entry_ipa: vm.entry.map_or(ipa, |e| e.0),
             });
         };
-        let (blob, entry) = elf_to_blob(&resolve(cfg, dir, name), &vm.name, &data, ipa, size)?;
+        let (blob, entry) = elf_to_blob(&f.resolve(cfg, name), &vm.name, &data, ipa, size)?;
         return Ok(Payload {
             image: blob,
             initrd: None,
@@ -156,17 +107,18 @@ fn load_one(
     }
     let name = vm.kernel.as_deref().unwrap_or_default();
     let field = format!("vm[{i}].kernel");
-    let (kernel, kernel_size) = match fetch(cfg, &field, dir, name, placeholder, out)? {
-        Some(data) => linux_kernel(&resolve(cfg, dir, name), &vm.name, &data, ipa, size)?,
-        None => (filler(ipa), placeholder.unwrap_or(0)),
+    let (kernel, kernel_size) = match f.fetch(cfg, &field, name)? {
+        Some(data) => linux_kernel(&f.resolve(cfg, name), &vm.name, &data, ipa, size)?,
+        None => (f.filler(ipa), f.placeholder.unwrap_or(0)),
     };
     let entry_ipa = kernel.load_ipa;
     let mut initrd = None;
     if let Some(name) = &vm.initrd {
         let field = format!("vm[{i}].initrd");
         let at = align_up(kernel.load_ipa.saturating_add(kernel_size), MIB2).unwrap_or(u64::MAX);
-        let bytes =
-            fetch(cfg, &field, dir, name, placeholder, out)?.unwrap_or_else(|| filler(at).bytes);
+        let bytes = f
+            .fetch(cfg, &field, name)?
+            .unwrap_or_else(|| f.filler(at).bytes);
         if at.saturating_add(bytes.len() as u64) > ipa.saturating_add(size) {
             return Err(Diagnostic::new(
                 &cfg.system_file,
@@ -195,37 +147,6 @@ fn load_one(
         initrd,
         dtb: Some(dtb),
         entry_ipa,
-    })
-}
-
-/// lwVM `j`'s ELF, flattened for its window (see [`crate::lwvm::WINDOW_BASE`]).
-fn load_lwvm(
-    cfg: &Config,
-    j: usize,
-    dir: &Path,
-    placeholder: Option<u64>,
-    out: &mut Payloads,
-) -> Result<Payload, Diagnostic> {
-    let lw = &cfg.system.lwvm[j];
-    let (va, size) = (crate::lwvm::WINDOW_BASE, lw.memory.0);
-    let field = format!("lwvm[{j}].image");
-    let Some(data) = fetch(cfg, &field, dir, &lw.image, placeholder, out)? else {
-        return Ok(Payload {
-            image: Blob {
-                bytes: vec![0; placeholder.unwrap_or(0) as usize],
-                load_ipa: va,
-            },
-            initrd: None,
-            dtb: None,
-            entry_ipa: lw.entry.map_or(va, |e| e.0),
-        });
-    };
-    let (blob, entry) = elf_to_blob(&resolve(cfg, dir, &lw.image), &lw.name, &data, va, size)?;
-    Ok(Payload {
-        image: blob,
-        initrd: None,
-        dtb: None,
-        entry_ipa: lw.entry.map_or(entry, |e| e.0),
     })
 }
 

@@ -4,9 +4,9 @@
 //! the way the MMU does (4 KiB granule, start level 1, 39-bit input). Every table
 //! pointer must land inside the table blob: a pointer outside it is reported, because
 //! it would let a walk read memory that is not a table. This is the independent check
-//! of [`crate::pagetable`] and, later, the isolation checker.
+//! of [`crate::tables`] and, later, the isolation checker.
 
-use crate::pagetable::bits;
+use crate::tables::bits;
 
 /// A leaf mapping found by the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use super::elf::Kind;
 use super::property::{Property, Violation};
 use crate::fmt::{hex, overlaps};
-use crate::pagetable::{MAIR_EL2, TCR_EL2, VTCR_EL2};
+use crate::tables::{MAIR_EL2, TCR_EL2, VTCR_EL2};
 use crate::walk::{Leaf, Walker, coalesce};
 use hv_core::sysdesc::SystemDesc;
 use std::collections::HashSet;
@@ -220,7 +220,7 @@ fn check_area(s: &Subject, r: &mut Report) {
         );
     }
     let tcr = if h.e2h {
-        crate::lwvm::TCR_EL2_VHE
+        crate::vhe::TCR_EL2_VHE
     } else {
         TCR_EL2
     };

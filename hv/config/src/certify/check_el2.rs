@@ -5,7 +5,8 @@ use super::check::{Report, Subject, hit, hv_devices, hv_memory};
 use super::elf::Kind;
 use super::property::Property as P;
 use crate::fmt::{hex, overlaps};
-use crate::lwvm::{WINDOW_BASE, WINDOW_END, vhe_perms};
+use crate::lwvm::{WINDOW_BASE, WINDOW_END};
+use crate::vhe::vhe_perms;
 use crate::walk::{Leaf, Walker, el2_perms};
 
 /// Rights of a leaf as the hypervisor (EL2) sees them: (write, execute).

@@ -5,7 +5,7 @@
 use super::dwarf::{Types, Value};
 use super::elf::{Elf, SYSTEM_SYMBOL, TABLES_SECTION};
 use super::property::Property;
-use crate::pagetable::bits;
+use crate::tables::bits;
 use crate::walk::Walker;
 use hv_core::sysdesc::SystemDesc;
 

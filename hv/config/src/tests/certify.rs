@@ -115,8 +115,8 @@ fn stage2_output_into_another_vm_violates_disjointness() {
     let (a, b) = (&p.desc.vms[0], &p.desc.vms[1]);
     let (root, ipa, target) = (a.s2_root, a.ram_ipa, b.ram_pa);
     rewrite(&mut p, root, ipa, |d, level| {
-        let mask = !((1u64 << (39 - 9 * u32::from(level))) - 1) & crate::pagetable::bits::OA_MASK;
-        (d & !crate::pagetable::bits::OA_MASK) | (target & mask)
+        let mask = !((1u64 << (39 - 9 * u32::from(level))) - 1) & crate::tables::bits::OA_MASK;
+        (d & !crate::tables::bits::OA_MASK) | (target & mask)
     });
     let r = report(&p);
     let v = r
@@ -136,7 +136,7 @@ fn gicd_in_a_vm_violates_no_foreign_device() {
         p.desc.devices.gicd_base,
     );
     rewrite(&mut p, root, ipa, |d, _| {
-        (d & !crate::pagetable::bits::OA_MASK) | gicd
+        (d & !crate::tables::bits::OA_MASK) | gicd
     });
     let v = report(&p);
     let v = v.first(Property::NoForeignDevice).expect("device reached");

@@ -117,7 +117,7 @@ fn checker_catches_a_leak_into_the_hypervisor() {
 
 #[test]
 fn virtio_window_is_el2_device_memory_and_in_no_vm() {
-    use crate::pagetable::EL2_DEVICE;
+    use crate::tables::EL2_DEVICE;
     let p = rich_setup().plan();
     let d = p.desc;
     assert_eq!(

@@ -3,11 +3,12 @@
 
 use super::Setup;
 use crate::isolation::check;
-use crate::lwvm::{LW_RAM, TCR_EL2_VHE, WINDOW_BASE, vbits, vhe_perms};
+use crate::lwvm::{LW_RAM, WINDOW_BASE};
+use crate::vhe::{TCR_EL2_VHE, vbits, vhe_perms};
 use crate::walk::{Walker, coalesce};
 use crate::{GenerateRequest, generate_for};
 
-const LW: &str = r#"
+pub(super) const LW: &str = r#"
 name = "lw"
 [[vm]]
 name = "a"
@@ -48,7 +49,7 @@ size = "64K"
 maps = [{ vm = "a", ipa = 0x5000_0000 }, { vm = "svc", ipa = 0x40_1000_0000, access = "ro" }]
 "#;
 
-fn lw_setup(system: &str) -> Setup {
+pub(super) fn lw_setup(system: &str) -> Setup {
     let s = Setup::new(system);
     let code: Vec<u8> = (0..64u8).collect();
     let elf = crate::image::tests::tiny_elf(WINDOW_BASE, &[(WINDOW_BASE, &code, 0x3000)]);
@@ -214,7 +215,8 @@ fn vhe_flavour_without_lwvms_when_the_image_asks() {
     // The E2H=1 plan passes the same checks.
     let mut cfg = crate::check(&s.board(), &s.system()).unwrap();
     cfg.force_vhe = true;
-    let payloads = crate::payload::load_payloads(&cfg, s.dir.path(), None).unwrap();
+    let payloads =
+        crate::payload::load_payloads(&cfg, s.dir.path(), None, crate::EXTENSIONS).unwrap();
     let p = crate::plan_with(cfg, payloads).unwrap();
     check(&p).unwrap();
 }

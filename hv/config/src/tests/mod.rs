@@ -2,6 +2,7 @@
 
 mod certify;
 mod dtb;
+mod ext;
 mod isolation;
 mod lwvm;
 

@@ -17,121 +17,22 @@
 //!   39-bit space (T0SZ = 25).
 
 mod links;
-mod lwvm;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod vm;
 
+pub use crate::diag::Checker;
+pub use crate::diag::{ADDR_LIMIT, SPI_RANGE};
+
 use crate::config::Config;
-use crate::error::{ConfigError, Diagnostic, suggest};
+use crate::error::ConfigError;
+use crate::ext::Extensions;
 use crate::fmt::{hex, overlaps, range};
 use crate::size::{KIB4, is_aligned};
-use std::path::Path;
 
-/// Translated address spaces end here (T0SZ = 25).
-pub const ADDR_LIMIT: u64 = 1 << 39;
-/// First and last INTID a VM may own or receive (SPIs).
-pub const SPI_RANGE: std::ops::RangeInclusive<u32> = 32..=1019;
-
-/// Collects diagnostics for one file.
-pub(crate) struct Checker<'a> {
-    file: &'a Path,
-    diags: Vec<Diagnostic>,
-}
-
-impl<'a> Checker<'a> {
-    pub(crate) fn new(file: &'a Path) -> Self {
-        Checker {
-            file,
-            diags: Vec::new(),
-        }
-    }
-
-    pub(crate) fn err(&mut self, field: impl Into<String>, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::new(self.file, field, msg));
-    }
-
-    /// Size must be non-zero and a multiple of 4 KiB.
-    pub(crate) fn size(&mut self, field: &str, what: &str, size: u64) {
-        if size == 0 {
-            self.err(field, format!("{what} size must not be zero"));
-        } else if !is_aligned(size, KIB4) {
-            self.err(
-                field,
-                format!(
-                    "{what} size {} is not a multiple of 4K (the translation granule)",
-                    hex(size)
-                ),
-            );
-        }
-    }
-
-    /// Address must be 4 KiB aligned and the range below [`ADDR_LIMIT`].
-    pub(crate) fn base(&mut self, field: &str, what: &str, base: u64, size: u64) {
-        if !is_aligned(base, KIB4) {
-            self.err(
-                field,
-                format!(
-                    "{what} base {} is not 4K aligned (the translation granule)",
-                    hex(base)
-                ),
-            );
-        }
-        if base.checked_add(size).is_none_or(|end| end > ADDR_LIMIT) {
-            self.err(
-                field,
-                format!(
-                    "{what} {} reaches beyond the 39-bit address space",
-                    range(base, size)
-                ),
-            );
-        }
-    }
-
-    /// Resolves a VM name, reporting an unknown one with a suggestion.
-    pub(crate) fn vm(&mut self, cfg: &Config, field: &str, name: &str) -> Option<usize> {
-        let found = cfg.system.vm_index(name);
-        if found.is_none() && cfg.system.is_lwvm(name) {
-            self.err(
-                field,
-                format!("\"{name}\" is a lightweight VM ([[lwvm]]); only a full VM fits here"),
-            );
-            return None;
-        }
-        if found.is_none() {
-            let hint = suggest(name, cfg.system.vm.iter().map(|v| v.name.as_str()));
-            self.err(field, format!("unknown vm \"{name}\"{hint}"));
-        }
-        found
-    }
-
-    /// Resolves the name of a VM or an lwVM to its index in the description's `vms`
-    /// (full VMs first, then lwVMs), reporting an unknown one with a suggestion.
-    pub(crate) fn party(&mut self, cfg: &Config, field: &str, name: &str) -> Option<usize> {
-        let found = cfg.system.party_index(name);
-        if found.is_none() {
-            let names = cfg.system.vm.iter().map(|v| v.name.as_str());
-            let hint = suggest(
-                name,
-                names.chain(cfg.system.lwvm.iter().map(|v| v.name.as_str())),
-            );
-            let what = if cfg.system.lwvm.is_empty() {
-                "vm"
-            } else {
-                "vm or lwvm"
-            };
-            self.err(field, format!("unknown {what} \"{name}\"{hint}"));
-        }
-        found
-    }
-
-    fn finish(self, all: &mut Vec<Diagnostic>) {
-        all.extend(self.diags);
-    }
-}
-
-/// Checks the board and the system together; all problems are reported at once.
-pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
+/// Checks the board and the system together, with the rules of every extension in
+/// `exts` (after the VMs' rules); all problems are reported at once.
+pub fn validate(cfg: &Config, exts: &Extensions) -> Result<(), ConfigError> {
     let mut all = Vec::new();
     let mut b = Checker::new(&cfg.board_file);
     check_board(cfg, &mut b);
@@ -168,8 +69,10 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
         s.err("vm", "the system has no VM");
     }
     vm::check_vms(cfg, &mut s);
-    lwvm::check_lwvms(cfg, &mut s);
-    check_fixed_memory(cfg, &mut s);
+    for e in exts {
+        e.validate(cfg, &mut s);
+    }
+    check_fixed_memory(cfg, exts, &mut s);
     links::check_channels(cfg, &mut s);
     links::check_shared(cfg, &mut s);
     links::check_emulated(cfg, &mut s);
@@ -259,8 +162,9 @@ struct Claim {
     field: String,
 }
 
-/// Fixed bases must stay in RAM, off reserved ranges and off each other.
-fn check_fixed_memory(cfg: &Config, c: &mut Checker) {
+/// Fixed bases (the VMs', the extensions', the shared regions') must stay in RAM, off
+/// reserved ranges and off each other.
+fn check_fixed_memory(cfg: &Config, exts: &Extensions, c: &mut Checker) {
     let b = &cfg.board;
     let mut claims: Vec<Claim> = Vec::new();
     for (i, v) in cfg.system.vm.iter().enumerate() {
@@ -273,15 +177,13 @@ fn check_fixed_memory(cfg: &Config, c: &mut Checker) {
             });
         }
     }
-    for (i, l) in cfg.system.lwvm.iter().enumerate() {
-        if let Some(base) = l.base {
-            claims.push(Claim {
-                base: base.0,
-                size: l.memory.0,
-                who: format!("lwvm \"{}\"", l.name),
-                field: format!("lwvm[{i}].base"),
-            });
-        }
+    for f in exts.iter().flat_map(|e| e.fixed_memory(cfg)) {
+        claims.push(Claim {
+            base: f.base,
+            size: f.size,
+            who: f.who,
+            field: f.field,
+        });
     }
     for (i, s) in cfg.system.shared.iter().enumerate() {
         if let Some(base) = s.base {

@@ -20,7 +20,7 @@ fn errors(system: &str) -> String {
         Ok(c) => c,
         Err(e) => return e.to_string().replace(&dir.path().display().to_string(), ""),
     };
-    match validate(&cfg) {
+    match validate(&cfg, crate::EXTENSIONS) {
         Ok(()) => String::new(),
         Err(e) => e.to_string().replace(&dir.path().display().to_string(), ""),
     }
@@ -292,7 +292,7 @@ fn board_errors_name_the_board_file() {
     let s = dir.path().join("sys.toml");
     std::fs::write(&b, board_text().replace("version = 3", "version = 2")).unwrap();
     std::fs::write(&s, sys("")).unwrap();
-    let e = validate(&Config::load(&b, &s).unwrap())
+    let e = validate(&Config::load(&b, &s).unwrap(), crate::EXTENSIONS)
         .unwrap_err()
         .to_string();
     assert!(

@@ -1,6 +1,7 @@
-//! Rules for lightweight VMs (`[[lwvm]]`) and the VHE requirement.
+//! Rules for lightweight VMs (`[[lwvm]]`) and the VHE requirement: the lwVM
+//! extension's `ConfigExtension::validate`.
 //!
-//! Decisions recorded here (tested in `tests.rs`):
+//! Decisions recorded here (tested below):
 //! - A system that needs HCR_EL2.E2H=1 (it has lwVMs, or `[hypervisor] vhe = true`) runs
 //!   the whole hypervisor under VHE on every CPU, so every cluster of the board must list
 //!   the `"vhe"` feature; the error names the lwVM (or `hypervisor.vhe`) and the cluster.
@@ -11,18 +12,34 @@
 //! - lwVMs are scheduled by priority: a CPU with a slot table cannot host one.
 //! - A channel into an lwVM carries no INTID (the lwVM has no GIC; its `wait` returns a
 //!   mask of channel indices) and so must be one of the first 64 channels. A channel into
-//!   a VM needs its INTID.
+//!   a VM needs its INTID (a core rule, checked with the channels).
 
-use super::Checker;
+use super::{WINDOW_BASE, WINDOW_END};
 use crate::config::Config;
+use crate::diag::Checker;
 use crate::fmt::{hex, overlaps, range};
-use crate::lwvm::{WINDOW_BASE, WINDOW_END};
 use crate::system::Channel;
 
 /// Channels into an lwVM are reported as bits of a 64-bit mask.
 pub(crate) const MAX_LW_CHANNEL: usize = 64;
 
-pub(crate) fn check_lwvms(cfg: &Config, c: &mut Checker) {
+/// Every rule of this module, in order: the board, each lwVM, the channels into lwVMs,
+/// the shared maps of lwVMs.
+pub(crate) fn check(cfg: &Config, c: &mut Checker) {
+    check_lwvms(cfg, c);
+    for (i, ch) in cfg.system.channel.iter().enumerate() {
+        check_channel_target(cfg, c, i, ch);
+    }
+    for (i, s) in cfg.system.shared.iter().enumerate() {
+        for (k, m) in s.maps.iter().enumerate() {
+            if let Some(j) = cfg.system.lwvm_index(&m.vm) {
+                check_shared_map(cfg, c, i, k, j);
+            }
+        }
+    }
+}
+
+fn check_lwvms(cfg: &Config, c: &mut Checker) {
     check_vhe_board(cfg, c);
     let ncpus = cfg.board.cpus().len();
     for (j, lw) in cfg.system.lwvm.iter().enumerate() {
@@ -175,42 +192,34 @@ fn check_vhe_board(cfg: &Config, c: &mut Checker) {
     }
 }
 
-/// Channel `i` into `to` (an index into the description's `vms`, lwVMs after VMs).
-pub(crate) fn check_channel_target(
-    cfg: &Config,
-    c: &mut Checker,
-    i: usize,
-    ch: &Channel,
-    to: Option<usize>,
-) {
-    let Some(to) = to else { return };
-    let f = format!("channel[{i}].intid");
-    match (to >= cfg.system.vm.len(), ch.intid) {
-        (true, Some(_)) => c.err(
-            f,
+/// Channel `i`, when it goes into an lwVM: no INTID, and an index below
+/// [`MAX_LW_CHANNEL`].
+fn check_channel_target(cfg: &Config, c: &mut Checker, i: usize, ch: &Channel) {
+    if !cfg.system.is_lwvm(&ch.to) {
+        return;
+    }
+    match ch.intid {
+        Some(_) => c.err(
+            format!("channel[{i}].intid"),
             format!(
                 "channel \"{}\" goes to lwvm \"{}\", which has no interrupt controller: leave `intid` out (its `wait` reports the channel index, {i})",
                 ch.name, ch.to
             ),
         ),
-        (true, None) if i >= MAX_LW_CHANNEL => c.err(
+        None if i >= MAX_LW_CHANNEL => c.err(
             format!("channel[{i}]"),
             format!(
                 "channel \"{}\" goes to lwvm \"{}\" but has index {i}: an lwVM's events are the channel indices 0..{MAX_LW_CHANNEL}; list it earlier",
                 ch.name, ch.to
             ),
         ),
-        (false, None) => c.err(
-            f,
-            format!("channel \"{}\" goes to vm \"{}\" and needs the `intid` it raises there", ch.name, ch.to),
-        ),
-        _ => {}
+        None => {}
     }
 }
 
 /// Map `k` of shared region `i` by lwVM `j`: a page-aligned VA range in its window, off
 /// its memory and off its other shared maps.
-pub(crate) fn check_shared_map(cfg: &Config, c: &mut Checker, i: usize, k: usize, j: usize) {
+fn check_shared_map(cfg: &Config, c: &mut Checker, i: usize, k: usize, j: usize) {
     let s = &cfg.system.shared[i];
     let lw = &cfg.system.lwvm[j];
     let m = &s.maps[k];
@@ -262,9 +271,12 @@ pub(crate) fn check_shared_map(cfg: &Config, c: &mut Checker, i: usize, k: usize
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::board_text;
-    use super::super::validate;
     use crate::config::Config;
+    use crate::validate::tests::board_text;
+
+    fn validate(cfg: &Config) -> Result<(), crate::error::ConfigError> {
+        crate::validate::validate(cfg, crate::EXTENSIONS)
+    }
 
     const VM: &str =
         "[[vm]]\nname = \"a\"\nmemory = \"16M\"\nimage = \"hello\"\nvcpus = [{ cpu = 0 }]\n";

@@ -1,0 +1,98 @@
+//! The lwVMs in the description and in the `layout` report.
+//!
+//! lwVMs are `vms` entries after the full VMs (their index is the schema's party index,
+//! `System::party_index`), each with one execution context after the full VMs' vCPUs,
+//! in its CPU's priority schedule. ASIDs are 1.. in lwVM order (0 is the hypervisor's own
+//! address space). A channel into an lwVM carries the event bit of its own index.
+
+use super::WINDOW_BASE;
+use crate::config::Config;
+use crate::ext::{DescParts, ExtView};
+use crate::fmt::hex;
+use crate::parts::{image_desc, leak, policy, text};
+use crate::size::human;
+use hv_core::sysdesc::{LwvmDesc, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex};
+use std::fmt::Write;
+
+/// Adds every lwVM, its execution context and its channels' event bits.
+pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
+    let s = &cfg.system;
+    for (j, lw) in s.lwvm.iter().enumerate() {
+        let mem = own.layout.memory[j];
+        let p = &own.payloads[j];
+        let vcpu = d.vcpus.len() as VcpuIndex;
+        let vm = d.vms.len() as VmIndex;
+        let name = format!("lwvm {}", lw.name);
+        let root = own
+            .tables
+            .regimes
+            .iter()
+            .find(|r| r.name == name)
+            .map_or(0, |r| r.root);
+        d.vcpus.push(VcpuDesc {
+            vm,
+            index_in_vm: 0,
+            cpu: lw.cpu,
+            vmpidr: 1 << 31,
+            priority: lw.priority,
+        });
+        d.vms.push(VmDesc {
+            name: text(&lw.name),
+            vmid: 0,
+            ram_ipa: WINDOW_BASE,
+            ram_pa: mem.base,
+            ram_size: mem.size,
+            s2_root: 0,
+            image: image_desc(own.layout.image_store[j], &p.image),
+            initrd: None,
+            dtb: None,
+            entry_ipa: p.entry_ipa,
+            vcpus: leak(vec![vcpu]),
+            console: lw.console,
+            uart_ipa: 0,
+            gicd_ipa: 0,
+            gicr_ipa: 0,
+            restart: policy(lw.restart),
+            pmu_shared: false,
+            lwvm: Some(LwvmDesc {
+                asid: (j + 1) as u16,
+                root,
+                stack_top: WINDOW_BASE + mem.size,
+            }),
+        });
+    }
+    // A channel into an lwVM raises the event bit of its own index.
+    for (k, (c, ch)) in d.channels.iter_mut().zip(&s.channel).enumerate() {
+        if s.is_lwvm(&ch.to) {
+            c.virt_intid = k as u32;
+        }
+    }
+}
+
+/// The report's section on lwVMs (none when the system has none).
+pub(crate) fn explain(d: &SystemDesc, o: &mut String) {
+    let lws: Vec<_> = d
+        .vms
+        .iter()
+        .filter_map(|v| v.lwvm.map(|l| (v, l)))
+        .collect();
+    if !lws.is_empty() {
+        let _ = writeln!(o, "\nlightweight VMs (EL0 of the EL2&0 regime, E2H=1)");
+    }
+    for (v, l) in lws {
+        let _ = writeln!(
+            o,
+            "  asid {:<2} {:<12} VA {} -> PA {} ({}), entry {}, image {} bytes, stage-1 root {}{}, restart {:?}",
+            l.asid,
+            v.name,
+            hex(v.ram_ipa),
+            hex(v.ram_pa),
+            human(v.ram_size),
+            hex(v.entry_ipa),
+            v.image.size,
+            hex(l.root),
+            if v.console { ", console" } else { "" },
+            v.restart
+        );
+    }
+}
