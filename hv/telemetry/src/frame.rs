@@ -2,7 +2,7 @@
 //! `hv_protocol::encode_record` (the tests compare them): postcard into a plain slice, CRC-32
 //! with the protocol's table, then COBS. The protocol's own encoder chains three postcard
 //! flavors per byte; on the hypervisor's hot path this is several times cheaper.
-use hv_protocol::{BufferTooSmall, CRC_LEN, Crc32, Event, Frame, Header, MAX_RECORD_FIXED};
+use hv_protocol::{BufferTooSmall, CRC_LEN, Event, Frame, Header, MAX_RECORD_FIXED, crc32};
 
 use crate::MAX_PAYLOAD;
 
@@ -23,7 +23,7 @@ pub fn encode_record<'b>(
     )
     .map_err(|_| BufferTooSmall)?
     .len();
-    let crc = Crc32::of(&raw[..n]);
+    let crc = crc32(&raw[..n]);
     raw[n..n + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let len = cobs(&raw[..n + CRC_LEN], out)?;
     Ok(&mut out[..len])

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::crc::Crc32;
+use crate::crc::crc32;
 use crate::encode::CRC_LEN;
 use crate::hello::{Mismatch, check_prefix};
 use crate::wire::{Event, Header, Hello};
@@ -98,7 +98,7 @@ pub fn decode_raw(raw: &[u8]) -> Result<Decoded<'_>, FrameError> {
         return Err(FrameError::Crc);
     }
     let (body, crc) = raw.split_at(raw.len() - CRC_LEN);
-    if Crc32::of(body).to_le_bytes() != crc {
+    if crc32(body).to_le_bytes() != crc {
         return Err(FrameError::Crc);
     }
     match body[0] {
