@@ -59,34 +59,11 @@ mod tests {
 
     use super::*;
 
-    /// The table-driven CRC-32 the protocol computed by hand before (wire format 1), kept
-    /// to show that the crate's algorithm gives the same bytes on the wire.
-    mod previous {
-        const POLY: u32 = 0xEDB8_8320;
-
-        const TABLE: [u32; 256] = {
-            let mut t = [0u32; 256];
-            let mut i = 0;
-            while i < 256 {
-                let mut c = i as u32;
-                let mut k = 0;
-                while k < 8 {
-                    c = if c & 1 != 0 { POLY ^ (c >> 1) } else { c >> 1 };
-                    k += 1;
-                }
-                t[i] = c;
-                i += 1;
-            }
-            t
-        };
-
-        pub fn of(bytes: &[u8]) -> u32 {
-            let mut c = 0xFFFF_FFFFu32;
-            for &b in bytes {
-                c = TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-            }
-            !c
-        }
+    /// 1024 bytes with zeros, 0xFF and every other value (a multiplicative hash of the index).
+    fn pattern() -> Vec<u8> {
+        (0..1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
     }
 
     #[test]
@@ -95,23 +72,32 @@ mod tests {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
 
+    /// Values of the table-driven CRC-32 the protocol computed by hand up to wire format 1
+    /// (recorded from it before it was replaced): the bytes on the wire stay the same.
     #[test]
     fn same_as_previous_implementation() {
-        // lengths 0..=1024 of a byte pattern with zeros, 0xFF and runs
-        let data: Vec<u8> = (0..1024u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        for n in 0..=data.len() {
-            assert_eq!(crc32(&data[..n]), previous::of(&data[..n]), "length {n}");
+        let data = pattern();
+        for (n, crc) in [
+            (0, 0x0000_0000),
+            (1, 0xd202_ef8d),
+            (4, 0x37e1_40ca),
+            (253, 0x7962_a058),
+            (254, 0xa711_2eb1),
+            (255, 0x75c2_d8c2),
+            (1024, 0x8b88_d290),
+        ] {
+            assert_eq!(crc32(&data[..n]), crc, "length {n}");
         }
-        for b in 0..=255u8 {
-            assert_eq!(crc32(&[b; 7]), previous::of(&[b; 7]));
-        }
+        assert_eq!(crc32(&[0; 64]), 0x758d_6336);
+        assert_eq!(crc32(&[0xff; 64]), 0x0f61_87ba);
+        // every prefix length 0..=1024, folded into one word
+        let fold = (0..=data.len()).fold(0u32, |f, n| f.rotate_left(5) ^ crc32(&data[..n]));
+        assert_eq!(fold, 0xdbfe_80be);
     }
 
     #[test]
     fn streaming_equals_one_shot() {
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        let data = pattern();
         let mut d = CRC32.digest();
         for chunk in data.chunks(13) {
             d.update(chunk);
