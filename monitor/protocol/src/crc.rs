@@ -5,10 +5,9 @@
 //! decode to a plausible event with a wrong sequence number and corrupt the loss accounting; the
 //! CRC turns every damaged frame into a counted decode error instead. The `crc` crate builds its
 //! table at compile time (1 KiB of rodata); the hypervisor computes it while draining, outside the
-//! trap path.
+//! trap path. The encoder appends it with postcard's own CRC flavor (`CrcModifier`, little endian).
 
-use crc::{CRC_32_ISO_HDLC, Crc, Digest};
-use postcard::ser_flavors::Flavor;
+use crc::{CRC_32_ISO_HDLC, Crc};
 
 /// The frame CRC's algorithm.
 pub static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
@@ -16,40 +15,6 @@ pub static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 /// CRC-32 of `bytes`.
 pub fn crc32(bytes: &[u8]) -> u32 {
     CRC32.checksum(bytes)
-}
-
-/// postcard flavor that passes bytes on to `inner` and appends their CRC-32 (little endian).
-pub struct CrcFlavor<B> {
-    inner: B,
-    crc: Digest<'static, u32>,
-}
-
-impl<B: Flavor> CrcFlavor<B> {
-    pub fn new(inner: B) -> Self {
-        CrcFlavor {
-            inner,
-            crc: CRC32.digest(),
-        }
-    }
-}
-
-impl<B: Flavor> Flavor for CrcFlavor<B> {
-    type Output = B::Output;
-
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.crc.update(&[data]);
-        self.inner.try_push(data)
-    }
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.crc.update(data);
-        self.inner.try_extend(data)
-    }
-
-    fn finalize(mut self) -> postcard::Result<Self::Output> {
-        self.inner.try_extend(&self.crc.finalize().to_le_bytes())?;
-        self.inner.finalize()
-    }
 }
 
 #[cfg(test)]
