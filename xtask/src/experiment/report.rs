@@ -569,23 +569,35 @@ pub fn write_all(
 }
 
 fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
-    let mut csv = String::from("experiment,variant,image,mode,vm,metric,unit,index,value\n");
+    let mut csv = csv::Writer::from_path(dir.join("samples.csv"))?;
+    csv.write_record([
+        "experiment",
+        "variant",
+        "image",
+        "mode",
+        "vm",
+        "metric",
+        "unit",
+        "index",
+        "value",
+    ])?;
     for s in &o.series {
         for (i, v) in s.values.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{i},{v}",
-                s.experiment,
-                s.variant,
+            let (i, v) = (i.to_string(), v.to_string());
+            csv.write_record([
+                s.experiment.as_str(),
+                &s.variant,
                 s.image.name(),
                 s.mode.name(),
-                s.vm,
-                s.metric,
-                s.unit
-            );
+                &s.vm,
+                &s.metric,
+                &s.unit,
+                &i,
+                &v,
+            ])?;
         }
     }
-    std::fs::write(dir.join("samples.csv"), csv)?;
+    csv.flush()?;
     let json: Vec<_> = o
         .series
         .iter()
@@ -655,5 +667,23 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101-000000");
         assert_eq!(utc_stamp(951_782_400 + 3661), "20000229-010101");
         assert_eq!(utc_stamp(1_700_000_000), "20231114-221320");
+    }
+
+    #[test]
+    fn samples_csv_quotes_what_needs_it() {
+        use super::super::{Mode, test_outcome, test_series};
+        let o = test_outcome(
+            "name = \"exp\"\ndescription = \"d\"\nsystem = \"s\"",
+            vec![test_series("a,\"b\"", Mode::Deterministic, "m", vec![7, 8])],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        write_samples(dir.path(), &o).unwrap();
+        let mut r = csv::Reader::from_path(dir.path().join("samples.csv")).unwrap();
+        assert_eq!(r.headers().unwrap().get(1), Some("variant"));
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].get(1), Some("a,\"b\""));
+        assert_eq!(rows[1].get(7), Some("1"));
+        assert_eq!(rows[1].get(8), Some("8"));
     }
 }
