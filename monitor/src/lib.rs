@@ -16,6 +16,7 @@ pub mod export;
 pub mod info;
 pub mod metrics;
 pub mod plot;
+pub mod replay;
 pub mod report;
 pub mod session;
 pub mod source;

@@ -75,6 +75,39 @@ enum Cmd {
         #[command(flatten)]
         view: LiveArgs,
     },
+    /// Replay a recording at the pace it was recorded: the live view, with pause and seek.
+    ///
+    /// TUI keys: space pauses and resumes, ←/→ move by `--step`, q quits. Without a terminal
+    /// (or with `--plain`) the part between `--from` and `--to` is printed as plain lines,
+    /// as fast as it decodes unless `--speed` is given, then the summary tables. Times are
+    /// stream time since the first record: `1.5s`, `200ms`, `30us`.
+    Replay {
+        /// A recording (see `export`).
+        recording: PathBuf,
+        /// Start at this stream time (what came before is decoded, not shown).
+        #[arg(long, value_parser = hvmon::replay::parse_time, default_value = "0")]
+        from: u64,
+        /// Stop at this stream time.
+        #[arg(long, value_parser = hvmon::replay::parse_time)]
+        to: Option<u64>,
+        /// Stream seconds per second (0: as fast as possible). Default: 1 in the TUI, 0 in
+        /// plain output.
+        #[arg(long)]
+        speed: Option<f64>,
+        /// What ←/→ seek by.
+        #[arg(long, value_parser = hvmon::replay::parse_time, default_value = "1s")]
+        step: u64,
+        /// Plain line output even on a terminal.
+        #[arg(long)]
+        plain: bool,
+        /// Leave the TUI at the end of the replay (by default it stays until `q`).
+        #[arg(long)]
+        exit_at_end: bool,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        live: LiveArgs,
+    },
     /// Convert a recording to CSV, JSON lines or a Perfetto/Chrome trace.
     Export {
         /// A recording (the raw stream saved by `record`, `live -o` or `cargo xtask run --record`).
@@ -217,6 +250,33 @@ fn run(cli: Cli) -> Result<Option<Summary>> {
                 input: None,
             };
             Ok(Some(Summary::of(&view::run(&source, opts)?)))
+        }
+        Cmd::Replay {
+            recording,
+            from,
+            to,
+            speed,
+            step,
+            plain,
+            exit_at_end,
+            common,
+            live,
+        } => {
+            let elf = common.elf()?;
+            check_recording(&recording, elf.as_ref())?;
+            let tui = !plain && view::can_show_tui();
+            let speed = speed.unwrap_or(if tui { 1.0 } else { 0.0 });
+            let opts = view::replay::ReplayOptions {
+                tui,
+                elf,
+                from_ns: from,
+                to_ns: to,
+                speed: (speed > 0.0).then_some(speed),
+                step_ns: step.max(1),
+                linger: !exit_at_end,
+                stats_every: Duration::from_secs(live.stats_every),
+            };
+            Ok(Some(Summary::of(&view::replay::replay(&recording, opts)?)))
         }
         Cmd::Export {
             recording,

@@ -49,6 +49,7 @@ fn every_command_exits_non_zero_on_an_incomplete_stream() {
             "export {rec}"
         );
         assert_eq!(hvmon(&["live", "--plain", &rec]), want, "live {rec}");
+        assert_eq!(hvmon(&["replay", "--plain", &rec]), want, "replay {rec}");
     }
     assert_eq!(hvmon(&["summary", &out("missing.rec")]), 1);
 }
@@ -72,4 +73,18 @@ fn summary_json_carries_the_tables() {
     assert_eq!(j["exits"][0]["scope"], "all");
     assert_eq!(j["exits"][0]["exits"], 168);
     assert_eq!(j["switches"][0]["switches"], 2);
+}
+
+#[test]
+fn a_replay_window_is_a_complete_stream() {
+    let rec = fixture().display().to_string();
+    // cut at a frame end, never mid-frame: nothing is counted lost or truncated
+    for args in [
+        &["replay", "--plain", "--to", "1ms", &rec][..],
+        &["replay", "--plain", "--from", "1ms", "--to", "50ms", &rec],
+        &["replay", "--plain", "--from", "10s", &rec],
+    ] {
+        assert_eq!(hvmon(args), 0, "{args:?}");
+    }
+    assert_eq!(hvmon(&["replay", "--plain", "--to", "soon", &rec]), 2);
 }

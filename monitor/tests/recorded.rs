@@ -145,3 +145,38 @@ fn perfetto_export_of_a_real_run_follows_the_trace_event_rules() {
         .count();
     assert_eq!(exits, 1200, "one slice per exit of the stream");
 }
+
+/// `hvmon replay --to`: the view holds exactly the records up to that stream time.
+#[test]
+fn replay_to_a_time_holds_the_records_up_to_it() {
+    use hvmon::replay::{Player, Recording};
+    let path = fixture("pingpong-head.rec");
+    // the records' stream times, from a plain replay
+    let mut times = Vec::new();
+    let mut first = None;
+    let full = Session::replay_file(&path, |info, u| {
+        if let (Some(info), Update::Record(h, _)) = (info, u) {
+            let t0 = *first.get_or_insert(h.ts);
+            times.push(info.clock().ns(h.ts - t0));
+        }
+    })
+    .unwrap();
+    let now = std::time::Instant::now();
+    for to_ms in [0u64, 20, 150, 300, 10_000] {
+        let to = to_ms * 1_000_000;
+        let mut p = Player::new(Recording::load(&path).unwrap(), 0, Some(to), None, now);
+        let r = p.advance(now);
+        assert!(p.done());
+        let mut s = Session::new();
+        let mut n = 0;
+        s.feed(&p.recording().bytes()[r], |_, u| {
+            n += usize::from(matches!(u, Update::Record(..)))
+        })
+        .unwrap();
+        s.finish(|_, _| {});
+        let want = times.iter().filter(|&&t| t <= to).count();
+        assert_eq!(n, want, "--to {to_ms}ms");
+        assert!(Summary::of(&s).clean(), "--to {to_ms}ms");
+    }
+    assert_eq!(times.len() as u64 + 1, full.stats().frames);
+}

@@ -1,8 +1,8 @@
 //! Framing of one record in a single pass per stage, byte-identical to
-//! `hv_protocol::encode_record` (the tests compare them): postcard into a plain slice, CRC-32
-//! with the protocol's table, then COBS. The protocol's own encoder chains three postcard
+//! `hv_protocol::encode_record` (the tests compare them): postcard into a plain slice, the
+//! protocol's CRC-32, then COBS. The protocol's own encoder chains three postcard
 //! flavors per byte; on the hypervisor's hot path this is several times cheaper.
-use hv_protocol::{BufferTooSmall, CRC_LEN, Crc32, Event, Frame, Header, MAX_RECORD_FIXED};
+use hv_protocol::{BufferTooSmall, CRC_LEN, Event, Frame, Header, MAX_RECORD_FIXED, crc32};
 
 use crate::MAX_PAYLOAD;
 
@@ -23,39 +23,43 @@ pub fn encode_record<'b>(
     )
     .map_err(|_| BufferTooSmall)?
     .len();
-    let crc = Crc32::of(&raw[..n]);
+    let crc = crc32(&raw[..n]);
     raw[n..n + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let len = cobs(&raw[..n + CRC_LEN], out)?;
     Ok(&mut out[..len])
 }
 
 /// COBS-encodes `src` into `dst` and appends the 0x00 delimiter; returns the length.
+///
+/// The state machine is the `cobs` crate's, driven the way postcard's `Cobs` flavor drives it
+/// (a code byte is written after a run of 254 non-zero bytes even at the end, which
+/// `cobs::encode` leaves out), so the bytes are the protocol encoder's.
 fn cobs(src: &[u8], dst: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    use cobs::PushResult;
     if dst.len() < src.len() + src.len() / 254 + 2 {
         return Err(BufferTooSmall);
     }
-    let mut code_at = 0;
-    let mut out = 1;
-    let mut code: u8 = 1;
+    let mut state = cobs::EncoderState::default();
+    let mut out = 1; // dst[0]: the first code byte, written when its run ends
     for &b in src {
-        if b == 0 {
-            dst[code_at] = code;
-            code_at = out;
-            out += 1;
-            code = 1;
-        } else {
-            dst[out] = b;
-            out += 1;
-            code += 1;
-            if code == 0xff {
-                dst[code_at] = code;
-                code_at = out;
+        match state.push(b) {
+            PushResult::AddSingle(v) => {
+                dst[out] = v;
                 out += 1;
-                code = 1;
+            }
+            PushResult::ModifyFromStartAndSkip((at, code)) => {
+                dst[at] = code;
+                out += 1;
+            }
+            PushResult::ModifyFromStartAndPushAndSkip((at, code, v)) => {
+                dst[at] = code;
+                dst[out] = v;
+                out += 2;
             }
         }
     }
-    dst[code_at] = code;
+    let (at, code) = state.finalize();
+    dst[at] = code;
     dst[out] = 0;
     Ok(out + 1)
 }

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::crc::Crc32;
+use crate::crc::crc32;
 use crate::encode::CRC_LEN;
 use crate::hello::{Mismatch, check_prefix};
 use crate::wire::{Event, Header, Hello};
@@ -61,29 +61,17 @@ impl core::fmt::Display for FrameError {
 impl std::error::Error for FrameError {}
 
 /// Decodes COBS in place (input without the 0x00 delimiter); returns the decoded length.
+///
+/// Stricter than [`cobs::decode_in_place`], which ends a frame at its first 0x00: a frame here
+/// was cut at its delimiter already, so a 0x00 inside is damage.
 pub fn cobs_decode_in_place(buf: &mut [u8]) -> Result<usize, FrameError> {
-    let (mut r, mut w) = (0, 0);
-    while r < buf.len() {
-        let code = buf[r] as usize;
-        if code == 0 || r + code > buf.len() {
-            return Err(FrameError::Cobs);
-        }
-        r += 1;
-        for _ in 1..code {
-            let b = buf[r];
-            if b == 0 {
-                return Err(FrameError::Cobs);
-            }
-            buf[w] = b;
-            w += 1;
-            r += 1;
-        }
-        if code != 0xFF && r < buf.len() {
-            buf[w] = 0;
-            w += 1;
-        }
+    if buf.is_empty() {
+        return Ok(0);
     }
-    Ok(w)
+    if buf.contains(&0) {
+        return Err(FrameError::Cobs);
+    }
+    cobs::decode_in_place(buf).map_err(|_| FrameError::Cobs)
 }
 
 /// Decodes one COBS-encoded frame (delimiter excluded) in place.
@@ -98,7 +86,7 @@ pub fn decode_raw(raw: &[u8]) -> Result<Decoded<'_>, FrameError> {
         return Err(FrameError::Crc);
     }
     let (body, crc) = raw.split_at(raw.len() - CRC_LEN);
-    if Crc32::of(body).to_le_bytes() != crc {
+    if crc32(body).to_le_bytes() != crc {
         return Err(FrameError::Crc);
     }
     match body[0] {
@@ -132,5 +120,63 @@ fn decode_record(body: &[u8]) -> Result<Decoded<'_>, FrameError> {
             Ok((tag, _)) if tag >= EVENT_KINDS => Ok(Decoded::Unknown { header, tag }),
             _ => Err(FrameError::Malformed),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+
+    fn encoded(data: &[u8]) -> Vec<u8> {
+        let mut buf = std::vec![0u8; data.len() + data.len() / 254 + 2];
+        let n = postcard::ser_flavors::Flavor::finalize({
+            let mut f =
+                postcard::ser_flavors::Cobs::try_new(postcard::ser_flavors::Slice::new(&mut buf))
+                    .unwrap();
+            postcard::ser_flavors::Flavor::try_extend(&mut f, data).unwrap();
+            f
+        })
+        .unwrap()
+        .len();
+        buf.truncate(n - 1); // without the delimiter
+        buf
+    }
+
+    #[test]
+    fn cobs_round_trips_postcards_encoding() {
+        for n in [0usize, 1, 2, 253, 254, 255, 508, 509, 600] {
+            for fill in [0u8, 1, 0xFF] {
+                let data: Vec<u8> = (0..n)
+                    .map(|i| {
+                        if i % 97 == 5 {
+                            0
+                        } else {
+                            fill.wrapping_add(i as u8)
+                        }
+                    })
+                    .collect();
+                let mut frame = encoded(&data);
+                let len = cobs_decode_in_place(&mut frame).unwrap();
+                assert_eq!(&frame[..len], &data[..], "length {n}, fill {fill}");
+            }
+        }
+    }
+
+    #[test]
+    fn cobs_refuses_damage() {
+        // a block running past the end
+        assert_eq!(cobs_decode_in_place(&mut [5, 1, 2]), Err(FrameError::Cobs));
+        // a 0x00 inside (the delimiter is never part of a frame)
+        assert_eq!(
+            cobs_decode_in_place(&mut [3, 1, 0, 2]),
+            Err(FrameError::Cobs)
+        );
+        assert_eq!(cobs_decode_in_place(&mut [1, 0]), Err(FrameError::Cobs));
+        // nothing is no bytes (the CRC check refuses it next)
+        assert_eq!(cobs_decode_in_place(&mut []), Ok(0));
+        assert_eq!(decode_frame(&mut []), Err(FrameError::Crc));
     }
 }

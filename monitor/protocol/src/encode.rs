@@ -2,9 +2,10 @@
 //!
 //! Frame bytes on the wire: COBS( postcard(Frame) ++ crc32_le(postcard(Frame)) ) ++ 0x00.
 
+use postcard::ser_flavors::crc::CrcModifier;
 use postcard::ser_flavors::{Cobs, Slice};
 
-use crate::crc::CrcFlavor;
+use crate::crc::CRC32;
 use crate::wire::{Event, Frame, Header, Hello};
 
 /// Largest postcard encoding of a [`Frame::Record`] without its payload bytes: frame tag (1),
@@ -53,7 +54,8 @@ pub fn encode_frame<'b>(
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], BufferTooSmall> {
     let cobs = Cobs::try_new(Slice::new(buf)).map_err(|_| BufferTooSmall)?;
-    postcard::serialize_with_flavor(frame, CrcFlavor::new(cobs)).map_err(|_| BufferTooSmall)
+    postcard::serialize_with_flavor(frame, CrcModifier::new(cobs, CRC32.digest()))
+        .map_err(|_| BufferTooSmall)
 }
 
 /// Encodes the hello; send it first on every connection.

@@ -28,7 +28,7 @@ mod seq;
 #[cfg(feature = "std")]
 mod stream;
 
-pub use crc::Crc32;
+pub use crc::{CRC32, crc32};
 pub use decode::{
     Decoded, EVENT_KINDS, FrameError, cobs_decode_in_place, decode_frame, decode_raw,
 };

@@ -81,7 +81,7 @@ fn version_and_schema_checked_before_the_rest_is_parsed() {
     body.extend(MAGIC);
     body.extend(postcard::to_allocvec(&(VERSION + 7, 1u64)).unwrap());
     body.extend([0xff; 3]); // garbage a newer version might send
-    let crc = Crc32::of(&body).to_le_bytes();
+    let crc = crc32(&body).to_le_bytes();
     body.extend(crc);
     let mut framed = cobs(&body);
     framed.pop(); // delimiter

@@ -73,7 +73,7 @@ fn unknown_event_kind_is_counted_and_skipped() {
     let mut body = vec![1u8]; // frame tag: record
     body.extend(postcard::to_allocvec(&h).unwrap());
     body.extend([42, 7, 7, 7]); // unknown tag and some fields
-    let crc = Crc32::of(&body).to_le_bytes();
+    let crc = crc32(&body).to_le_bytes();
     body.extend(crc);
     let framed = cobs(&body);
 

@@ -1,5 +1,6 @@
 //! CSV: one row per record, the columns of [`super::row::COLUMNS`], empty cells where a field does
-//! not apply. Plain RFC 4180 quoting; console text keeps its bytes (lossy UTF-8).
+//! not apply. RFC 4180 quoting by the `csv` crate (only where needed); console text keeps its
+//! bytes (lossy UTF-8).
 
 use std::io::Write;
 
@@ -12,28 +13,24 @@ use crate::info::Info;
 use crate::session::{Session, Update};
 
 pub struct Csv<'a> {
-    out: &'a mut dyn Write,
+    out: csv::Writer<&'a mut dyn Write>,
     elf: Option<&'a Elf>,
     t0: Option<u64>,
 }
 
 impl<'a> Csv<'a> {
     pub fn new(out: &'a mut dyn Write, elf: Option<&'a Elf>) -> Result<Self> {
-        writeln!(out, "{}", COLUMNS.join(","))?;
+        let mut out = csv::Writer::from_writer(out);
+        out.write_record(COLUMNS)?;
         Ok(Csv { out, elf, t0: None })
     }
 }
 
 fn cell(v: &serde_json::Value) -> String {
-    let s = match v {
-        serde_json::Value::Null => return String::new(),
+    match v {
+        serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 
@@ -42,8 +39,8 @@ impl Exporter for Csv<'_> {
         if let Update::Record(h, e) = u {
             let t0 = *self.t0.get_or_insert(h.ts);
             let v = serde_json::to_value(Row::of(info, t0, self.elf, h, e))?;
-            let cells: Vec<String> = COLUMNS.iter().map(|c| cell(&v[*c])).collect();
-            writeln!(self.out, "{}", cells.join(","))?;
+            self.out
+                .write_record(COLUMNS.iter().map(|c| cell(&v[*c])))?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! presses `q` ([`LiveOptions::linger`]); plain output ends with the summary tables.
 
 pub mod plain;
+pub mod replay;
 pub mod state;
 pub mod tui;
 

@@ -5,6 +5,9 @@
 //!
 //! With an input channel (the serial port's other direction), Tab starts typing: keys go to
 //! the hypervisor's console input (the first VM with a console) until Esc.
+//!
+//! Replaying a recording ([`Tui::set_replay`]), space pauses and resumes and ←/→ seek; the
+//! keys are handed to the replay loop as [`Control`]s.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -32,6 +35,17 @@ pub struct Tui {
     drawn_note: Option<String>,
     input: Option<Box<dyn Write + Send>>,
     typing: bool,
+    /// Replaying: the position line for the status bar.
+    replay: Option<String>,
+    controls: Vec<Control>,
+}
+
+/// A replay key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Back,
+    Forward,
 }
 
 /// The bytes a key sends to a serial console (as a terminal would), if any.
@@ -58,7 +72,23 @@ impl Tui {
             drawn_note: None,
             input,
             typing: false,
+            replay: None,
+            controls: Vec::new(),
         })
+    }
+
+    /// Replay mode: `status` (position, speed, paused) is shown in the status line, and the
+    /// replay keys are collected for [`Tui::take_controls`].
+    pub fn set_replay(&mut self, status: String) {
+        if self.replay.as_deref() != Some(status.as_str()) {
+            self.replay = Some(status);
+            self.last_draw = Instant::now() - Duration::from_secs(1);
+        }
+    }
+
+    /// The replay keys pressed since the last call.
+    pub fn take_controls(&mut self) -> Vec<Control> {
+        std::mem::take(&mut self.controls)
     }
 
     pub fn stop(self) {
@@ -98,6 +128,15 @@ impl Tui {
                     if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
                         return Ok(true);
                     }
+                    if self.replay.is_some() {
+                        let c = match k.code {
+                            KeyCode::Char(' ') => Some(Control::Pause),
+                            KeyCode::Left => Some(Control::Back),
+                            KeyCode::Right => Some(Control::Forward),
+                            _ => None,
+                        };
+                        self.controls.extend(c);
+                    }
                     if k.code == KeyCode::Tab && self.input.is_some() && ended.is_none() {
                         self.typing = true;
                         typed = true;
@@ -119,10 +158,11 @@ impl Tui {
         if redraw {
             state.sample_rates();
             state.fresh.clear();
-            let keys = match (self.typing, self.input.is_some()) {
-                (true, _) => Keys::Typing,
-                (false, true) => Keys::CanType,
-                (false, false) => Keys::Quit,
+            let keys = match (self.typing, self.input.is_some(), &self.replay) {
+                (true, _, _) => Keys::Typing,
+                (false, _, Some(r)) => Keys::Replay(r),
+                (false, true, None) => Keys::CanType,
+                (false, false, None) => Keys::Quit,
             };
             self.terminal
                 .draw(|f| draw(f, state, source, ended, keys))?;
@@ -136,13 +176,21 @@ impl Tui {
 
 /// What the status line offers.
 #[derive(Clone, Copy)]
-enum Keys {
+enum Keys<'a> {
+    /// Replaying: the position.
+    Replay(&'a str),
     Quit,
     CanType,
     Typing,
 }
 
-fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&str>, keys: Keys) {
+fn draw(
+    f: &mut Frame<'_>,
+    state: &LiveState,
+    source: &Source,
+    ended: Option<&str>,
+    keys: Keys<'_>,
+) {
     let [top, body, status] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(5),
@@ -207,6 +255,10 @@ fn draw(f: &mut Frame<'_>, state: &LiveState, source: &Source, ended: Option<&st
         (None, Keys::CanType) => Line::from(vec![
             Span::raw(" live ").black().on_green(),
             Span::raw(" q: quit · Tab: type into the VM console"),
+        ]),
+        (None, Keys::Replay(at)) => Line::from(vec![
+            Span::raw(" replay ").black().on_blue(),
+            Span::raw(format!(" {at} — space: pause/resume · ←/→: seek · q: quit")),
         ]),
         (None, Keys::Quit) => Line::from(vec![
             Span::raw(" live ").black().on_green(),

@@ -5,12 +5,18 @@
 //! build of another system in the same checkout (another shell, another person) cannot
 //! replace a binary between its build and its copy; [`Place::Shared`] uses the normal
 //! `target/firmware/` (warm after `cargo xtask test`, for the smoke case).
+//!
+//! The builds show one progress line as `cargo xtask run`'s do ([`crate::progress::run_build`]:
+//! the crate being compiled and the time; cargo's output in full only when a build fails).
+//! The first experiment in a checkout compiles everything into its own directory (with the
+//! Debian toolchain `core` too), which takes minutes: the line says what it is doing.
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
 use crate::firmware::{SystemImage, SystemSpec};
 use crate::paths;
+use crate::progress::run_build;
 use crate::toolchain::{GUEST_TARGET, HV_TARGET, Toolchain};
 
 /// The probe crates (guests/probe-bench; guests/probe-lwvm, an lwVM program).
@@ -29,6 +35,15 @@ impl Place {
             Place::Isolated => paths::root().join("target").join("firmware-exp"),
             Place::Shared => paths::firmware_target(),
         }
+    }
+
+    /// The target directory as the progress line names it.
+    pub fn name(self) -> String {
+        let dir = self.target_dir();
+        dir.strip_prefix(paths::root())
+            .unwrap_or(&dir)
+            .display()
+            .to_string()
     }
 
     /// Where the probe ELFs land.
@@ -63,8 +78,7 @@ pub fn build_guests(
     for p in packages {
         cmd.args(["-p", p]);
     }
-    cmd.arg("--quiet")
-        .env("CARGO_TARGET_DIR", place.target_dir())
+    cmd.env("CARGO_TARGET_DIR", place.target_dir())
         .env("PROBE_ITERS", iterations.to_string())
         .env("PROBE_WARMUP", warmup.to_string());
     if quiet {
@@ -72,30 +86,17 @@ pub fn build_guests(
     } else {
         cmd.env_remove("PROBE_QUIET");
     }
-    run_quietly(cmd, "the guests")
-}
-
-/// Runs a build, showing its output only when it fails (warnings of crates being worked on
-/// would bury the progress bar).
-fn run_quietly(mut cmd: std::process::Command, what: &str) -> Result<()> {
-    let o = cmd
-        .output()
-        .with_context(|| format!("starting cargo for {what}"))?;
-    if !o.status.success() {
-        bail!(
-            "building {what} failed ({}):\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    Ok(())
+    run_build(
+        cmd,
+        &format!("the guests for the experiments ({})", place.name()),
+    )
 }
 
 /// Builds the hypervisor image of `spec` with the probes of `place`; the ELF is copied to
 /// `target/experiments/images/<board>/<label>/hv.elf`.
 pub fn build_hv(tc: &Toolchain, place: Place, spec: &SystemSpec) -> Result<SystemImage> {
     let mut cmd = tc.cargo_build(HV_TARGET);
-    cmd.args(["-p", "hv", "--quiet"])
+    cmd.args(["-p", "hv"])
         .env("CARGO_TARGET_DIR", place.target_dir())
         .env(
             "HV_BOARD",
@@ -112,7 +113,10 @@ pub fn build_hv(tc: &Toolchain, place: Place, spec: &SystemSpec) -> Result<Syste
     if !spec.default_features {
         cmd.arg("--no-default-features");
     }
-    run_quietly(cmd, &format!("the hypervisor for {}", spec.label()))?;
+    run_build(
+        cmd,
+        &format!("the hypervisor for {} ({})", spec.label(), place.name()),
+    )?;
     let built = place
         .target_dir()
         .join(HV_TARGET)
@@ -151,4 +155,19 @@ pub fn native_probe(place: Place, probe: &str) -> Result<PathBuf> {
     let elf = dir.join(probe);
     std::fs::copy(&built, &elf)?;
     Ok(elf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_names_the_target_directory() {
+        assert_eq!(Place::Isolated.name(), "target/firmware-exp");
+        assert!(
+            Place::Shared
+                .guest_dir()
+                .starts_with(paths::firmware_target())
+        );
+    }
 }

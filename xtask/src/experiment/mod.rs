@@ -632,3 +632,34 @@ pub fn smoke() -> Result<()> {
     report::write_all(&out, &outcomes, &[], 0.05, &opts)?;
     Ok(())
 }
+
+/// An outcome of the definition `toml` (as an `experiments/*.toml` file would hold it) with
+/// `series`, for the tests of the report and the plots.
+#[cfg(test)]
+pub(crate) fn test_outcome(toml: &str, series: Vec<Series>) -> Outcome {
+    Outcome {
+        def: toml::from_str(toml).expect("a valid definition"),
+        series,
+        skipped: Vec::new(),
+        phases: Vec::new(),
+        errors: Vec::new(),
+        commands: Vec::new(),
+        recordings: Vec::new(),
+        profiles: Vec::new(),
+    }
+}
+
+/// A series of `values` of the plain image.
+#[cfg(test)]
+pub(crate) fn test_series(variant: &str, mode: Mode, metric: &str, values: Vec<u64>) -> Series {
+    Series {
+        experiment: "exp".into(),
+        variant: variant.into(),
+        image: Image::Plain,
+        mode,
+        vm: "vm0".into(),
+        metric: metric.into(),
+        unit: mode.unit().into(),
+        values,
+    }
+}

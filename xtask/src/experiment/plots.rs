@@ -1,7 +1,8 @@
 //! Plots of an experiment, SVG and PNG (plotters; DejaVu Sans embedded, as in hvmon):
 //! - `<metric>-<mode>-hist`: a histogram per variant;
 //! - `<metric>-<mode>-cdf`: the CDFs of all variants on one axis;
-//! - `compare-<mode>`: median (bar) and p99 (line) of every metric per variant.
+//! - `compare-<mode>`: median (bar) and p99 (line) of every metric per variant, and each
+//!   metric's target (a labelled red line across its group) in the mode the targets judge.
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Once;
@@ -9,6 +10,7 @@ use std::sync::Once;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::def::Mode;
 use super::stats::Stats;
@@ -88,8 +90,8 @@ pub fn write(dir: &Path, o: &Outcome) -> Result<()> {
             both(
                 dir,
                 &name,
-                &|r| compare(r, &o.def.name, mode, &series),
-                &|r| compare(r, &o.def.name, mode, &series),
+                &|r| compare(r, &o.def.name, mode, &series, &targets(o, mode)),
+                &|r| compare(r, &o.def.name, mode, &series, &targets(o, mode)),
             )?;
         }
     }
@@ -215,11 +217,73 @@ fn cdf<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A metric's target as a value on the plot's axis.
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    metric: String,
+    value: f64,
+    label: String,
+}
+
+/// The targets of `o`'s metrics that judge `mode`, resolved to values: absolute ones as
+/// they are, relative ones (over or times native, times another series) from the medians of
+/// this outcome's series (left out when that series did not run).
+fn targets(o: &Outcome, mode: Mode) -> Vec<Target> {
+    let median = |pred: &dyn Fn(&Series) -> bool| {
+        o.series
+            .iter()
+            .find(|s| s.mode == mode && pred(s))
+            .and_then(|s| Stats::of(&s.values))
+            .map(|s| s.median)
+    };
+    let mut out = Vec::new();
+    for m in o.def.metric.iter().filter(|m| m.target_mode == mode) {
+        let native = median(&|s| s.variant == "native" && s.metric == m.name);
+        let mut push = |value: f64, label: String| {
+            out.push(Target {
+                metric: m.name.clone(),
+                value,
+                label,
+            })
+        };
+        if let Some(t) = m.target {
+            push(t, format!("target ≤ {}", num(t)));
+        }
+        if let Some(t) = m.at_least {
+            push(t, format!("target ≥ {}", num(t)));
+        }
+        if let (Some(t), Some(n)) = (m.max_over_native, native) {
+            push(
+                n + t,
+                format!("target ≤ native + {} = {}", num(t), num(n + t)),
+            );
+        }
+        if let (Some(r), Some(n)) = (m.native_ratio, native) {
+            push(n * r, format!("target ≤ {r}× native = {}", num(n * r)));
+        }
+        if let (Some(key), Some(r)) = (&m.ratio_to, m.max_ratio)
+            && let Some(n) = median(&|s| &s.key() == key)
+        {
+            push(n * r, format!("target ≤ {r}× {key} = {}", num(n * r)));
+        }
+    }
+    out
+}
+
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 fn compare<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     exp: &str,
     mode: Mode,
     series: &[&Series],
+    targets: &[Target],
 ) -> Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let mut metrics: Vec<String> = series.iter().map(|s| s.metric.clone()).collect();
@@ -235,7 +299,12 @@ fn compare<DB: DrawingBackend>(
         .map(|s| s.p99)
         .max()
         .unwrap_or(1)
-        .max(1) as f64
+        .max(1) as f64;
+    let ymax = targets
+        .iter()
+        .filter(|t| metrics.contains(&t.metric))
+        .map(|t| t.value)
+        .fold(ymax, f64::max)
         * 1.15;
     let slots = metrics.len() * (variants.len() + 1);
     let mut chart = ChartBuilder::on(root)
@@ -296,6 +365,29 @@ fn compare<DB: DrawingBackend>(
             });
         chart.draw_series(ticks).map_err(err)?;
     }
+    // each target across its metric's group of bars, labelled above the line
+    for t in targets {
+        let Some(mi) = metrics.iter().position(|m| *m == t.metric) else {
+            continue;
+        };
+        let (x0, x1) = ((mi * nv) as f64, (mi * nv + nv - 1) as f64);
+        chart
+            .draw_series([PathElement::new(
+                vec![(x0, t.value), (x1, t.value)],
+                RED.stroke_width(2),
+            )])
+            .map_err(err)?;
+        chart
+            .draw_series([Text::new(
+                t.label.clone(),
+                (x0 + 0.1, t.value + ymax * 0.01),
+                ("sans-serif", 13)
+                    .into_font()
+                    .color(&RED)
+                    .pos(Pos::new(HPos::Left, VPos::Bottom)),
+            )])
+            .map_err(err)?;
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -303,4 +395,67 @@ fn compare<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{test_outcome, test_series};
+    use super::*;
+
+    const DEF: &str = r#"
+name = "exp"
+description = "d"
+system = "s"
+[[metric]]
+name = "switch"
+target = 300
+[[metric]]
+name = "hvc"
+max-over-native = 90
+[[metric]]
+name = "lw"
+ratio-to = "exp/static/switch"
+max-ratio = 0.5
+"#;
+
+    fn outcome() -> Outcome {
+        let d = Mode::Deterministic;
+        test_outcome(
+            DEF,
+            vec![
+                test_series("static", d, "switch", vec![250, 260, 270]),
+                test_series("static", d, "hvc", vec![150, 150, 150]),
+                test_series("native", d, "hvc", vec![100, 100, 100]),
+                test_series("static", d, "lw", vec![100, 110, 120]),
+                test_series("static", Mode::WallClock, "switch", vec![9000]),
+            ],
+        )
+    }
+
+    #[test]
+    fn targets_resolve_against_the_outcomes_medians() {
+        let t = targets(&outcome(), Mode::Deterministic);
+        let got: Vec<(&str, f64)> = t.iter().map(|t| (t.metric.as_str(), t.value)).collect();
+        assert_eq!(got, [("switch", 300.0), ("hvc", 190.0), ("lw", 130.0)]);
+        // the targets judge the deterministic mode only
+        assert!(targets(&outcome(), Mode::WallClock).is_empty());
+    }
+
+    #[test]
+    fn the_compare_plot_draws_each_target_as_a_labelled_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &outcome()).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("compare-deterministic.svg")).unwrap();
+        for label in [
+            "target ≤ 300",
+            "target ≤ native + 90 = 190",
+            "target ≤ 0.5× exp/static/switch = 130",
+        ] {
+            assert!(svg.contains(label), "no `{label}` in the SVG");
+        }
+        // one red line per target
+        assert_eq!(svg.matches(r##"stroke="#FF0000""##).count(), 3);
+        let wall = std::fs::read_to_string(dir.path().join("compare-wall-clock.svg")).unwrap();
+        assert!(!wall.contains("target"));
+    }
 }

@@ -33,23 +33,18 @@ pub struct Row {
 
 /// `yyyymmdd-hhmmss` (UTC) of a Unix time.
 pub fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -574,23 +569,35 @@ pub fn write_all(
 }
 
 fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
-    let mut csv = String::from("experiment,variant,image,mode,vm,metric,unit,index,value\n");
+    let mut csv = csv::Writer::from_path(dir.join("samples.csv"))?;
+    csv.write_record([
+        "experiment",
+        "variant",
+        "image",
+        "mode",
+        "vm",
+        "metric",
+        "unit",
+        "index",
+        "value",
+    ])?;
     for s in &o.series {
         for (i, v) in s.values.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{i},{v}",
-                s.experiment,
-                s.variant,
+            let (i, v) = (i.to_string(), v.to_string());
+            csv.write_record([
+                s.experiment.as_str(),
+                &s.variant,
                 s.image.name(),
                 s.mode.name(),
-                s.vm,
-                s.metric,
-                s.unit
-            );
+                &s.vm,
+                &s.metric,
+                &s.unit,
+                &i,
+                &v,
+            ])?;
         }
     }
-    std::fs::write(dir.join("samples.csv"), csv)?;
+    csv.flush()?;
     let json: Vec<_> = o
         .series
         .iter()
@@ -659,5 +666,24 @@ mod tests {
     fn utc_stamps() {
         assert_eq!(utc_stamp(0), "19700101-000000");
         assert_eq!(utc_stamp(951_782_400 + 3661), "20000229-010101");
+        assert_eq!(utc_stamp(1_700_000_000), "20231114-221320");
+    }
+
+    #[test]
+    fn samples_csv_quotes_what_needs_it() {
+        use super::super::{Mode, test_outcome, test_series};
+        let o = test_outcome(
+            "name = \"exp\"\ndescription = \"d\"\nsystem = \"s\"",
+            vec![test_series("a,\"b\"", Mode::Deterministic, "m", vec![7, 8])],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        write_samples(dir.path(), &o).unwrap();
+        let mut r = csv::Reader::from_path(dir.path().join("samples.csv")).unwrap();
+        assert_eq!(r.headers().unwrap().get(1), Some("variant"));
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].get(1), Some("a,\"b\""));
+        assert_eq!(rows[1].get(7), Some("1"));
+        assert_eq!(rows[1].get(8), Some("8"));
     }
 }

@@ -84,29 +84,9 @@ pub fn stream(n: usize) -> (Vec<u8>, Vec<(Header, Event<'static>)>) {
     (bytes, sent)
 }
 
-/// Minimal COBS encoder for hand-built frames (the crate only encodes through postcard).
+/// COBS-encodes hand-built frame bytes and appends the delimiter.
 pub fn cobs(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0];
-    let mut code_at = 0;
-    let mut code = 1u8;
-    for &b in data {
-        if b == 0 {
-            out[code_at] = code;
-            code_at = out.len();
-            out.push(0);
-            code = 1;
-        } else {
-            out.push(b);
-            code += 1;
-            if code == 0xFF {
-                out[code_at] = code;
-                code_at = out.len();
-                out.push(0);
-                code = 1;
-            }
-        }
-    }
-    out[code_at] = code;
+    let mut out = cobs::encode_vec(data);
     out.push(0);
     out
 }
