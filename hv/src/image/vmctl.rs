@@ -33,6 +33,7 @@ pub fn boot_vm(ctx: &mut CpuCtx, vm: VmId) {
 /// Ends VM `vm`: its vCPUs are no longer picked on any CPU.
 pub fn vm_off(vm: VmId) {
     if state::vm(vm).alive.swap(false, Ordering::AcqRel) {
+        super::telemetry::vm_exit(vm);
         console::flush(vm);
         hvlog!("vm {}: powered off", SYSTEM.vm(vm).name);
         for v in SYSTEM.vm(vm).vcpu_ids() {

@@ -29,7 +29,7 @@ mod raw;
 mod ring;
 
 pub use counters::{Counters, classify_esr};
-pub use raw::{Raw, RawQueue};
+pub use raw::{ExitClass, Raw, RawQueue};
 pub use ring::{Ring, pack};
 
 use hv_protocol::{CpuSeq, Event, Header, MAX_FIXED_FRAME, max_record_len};
@@ -43,8 +43,10 @@ pub const MAX_PAYLOAD: usize = 288;
 /// Buffer size that holds any record this crate encodes.
 pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);
 
+/// Slots of a CPU's [`RawQueue`] (a power of two).
+const RAW_SLOTS: usize = 1024;
 /// Depth of a CPU's [`RawQueue`]: records the trap path can queue before the CPU encodes.
-pub const RAW_DEPTH: usize = 1024;
+pub const RAW_DEPTH: usize = RAW_SLOTS - 1;
 
 /// Room a pump keeps in the byte ring per record: a record becomes at most two fixed frames,
 /// and a `Dropped` report may precede them.
@@ -53,9 +55,12 @@ const PUMP_ROOM: usize = 3 * MAX_FIXED_FRAME;
 /// What one physical CPU keeps: its queue of raw records, sequence numbers, drop count and
 /// counters, owned by that CPU (`&mut`), and its ring, which it produces into and a transport
 /// drains (`&`).
+///
+/// `repr(C)`, the queue last: the fields the trap path touches (the queue's length and
+/// indices) then sit at small offsets, one instruction each to reach.
+#[repr(C)]
 pub struct CpuTelemetry<'r, const N: usize> {
     pub ring: &'r Ring<N>,
-    raw: RawQueue<RAW_DEPTH>,
     seq: CpuSeq,
     /// Records refused by a full ring and not yet reported.
     dropped: u32,
@@ -64,6 +69,7 @@ pub struct CpuTelemetry<'r, const N: usize> {
     /// Records that entered the ring over the whole run.
     pub emitted_total: u64,
     pub counters: Counters,
+    raw: RawQueue<RAW_SLOTS>,
 }
 
 impl<'r, const N: usize> CpuTelemetry<'r, N> {
@@ -86,6 +92,7 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
     }
 
     /// Records queued and not yet encoded.
+    #[inline(always)]
     pub fn queued(&self) -> usize {
         self.raw.len()
     }
@@ -99,6 +106,10 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
         let mut n = 0;
         while n < budget && !self.raw.is_empty() && self.ring.free() >= PUMP_ROOM {
             let Some(r) = self.raw.pop() else { break };
+            // Traps are counted as they are encoded (the trap path only copies).
+            if let Some(kind) = r.trap_kind() {
+                self.counters.trap(kind);
+            }
             for (ts, e) in r.events().into_iter().flatten() {
                 self.emit_now(ts, &e);
             }

@@ -12,20 +12,45 @@
 //!   needs no atomics. Other CPUs only ever see encoded frames in the byte ring.
 //! - A record that does not fit is counted ([`RawQueue::take_lost`]) and reported as a
 //!   `Dropped` record with the next frames: every loss is visible to the monitor.
-use heapless::Deque;
+use heapless::spsc::Queue;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
+
+use crate::counters::classify_esr;
+
+/// How a guest left to EL2 (which vector was taken), as the trap path saw it; the kind of
+/// a synchronous trap is decided from its ESR later, when the record is encoded. The
+/// values are the arch's `Exit` codes, so the trap path stores them unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitClass {
+    /// A synchronous exception: the record's `esr` says which.
+    Sync = 0,
+    /// A physical IRQ.
+    Irq = 1,
+    /// A physical FIQ.
+    Fiq = 2,
+    /// An SError.
+    SError = 3,
+    /// An exception from AArch32.
+    Aarch32 = 4,
+}
 
 /// One event as the trap path records it: the timestamp and the event's fixed fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Raw {
-    /// A trap handled: entry time, entry-to-ERET duration and, for HVC/SMC, the function id
-    /// and the result in x0 at ERET (sent as a `Hypercall` and a `Trap` record).
+    /// A trap handled: entry time, entry-to-ERET duration, the raw facts (how it left, its
+    /// ESR_EL2, x0 at the trap and at ERET) — classified at encoding, so that the trap path
+    /// only copies. An HVC/SMC is sent as a `Hypercall` (function id = x0 at the trap,
+    /// result = x0 at ERET) and a `Trap` record.
     Trap {
         entry: u64,
+        /// When the guest was entered again (ERET).
+        ret: u64,
+        x0_in: u64,
+        x0_out: u64,
+        esr: u32,
         vcpu: u16,
-        kind: TrapKind,
-        duration_ticks: u32,
-        call: Option<(u32, i64)>,
+        exit: ExitClass,
     },
     /// The CPU switched from one vCPU (or idle) to another.
     Switch {
@@ -57,17 +82,34 @@ pub enum Raw {
 }
 
 impl Raw {
+    /// The kind of a trap record (`None` for the other records).
+    pub fn trap_kind(&self) -> Option<TrapKind> {
+        match *self {
+            Raw::Trap { exit, esr, .. } => Some(match exit {
+                ExitClass::Sync => classify_esr(esr as u64),
+                ExitClass::Irq | ExitClass::Fiq => TrapKind::Irq,
+                ExitClass::SError | ExitClass::Aarch32 => TrapKind::Other,
+            }),
+            _ => None,
+        }
+    }
+
     /// The records this event becomes on the wire, with their timestamps (at most two: a
     /// hypercall trap is a `Hypercall` and a `Trap` record).
     pub fn events(&self) -> [Option<(u64, Event<'static>)>; 2] {
         match *self {
             Raw::Trap {
                 entry,
+                ret,
                 vcpu,
-                kind,
-                duration_ticks,
-                call,
+                x0_in,
+                x0_out,
+                ..
             } => {
+                let duration_ticks = ret.wrapping_sub(entry).min(u32::MAX as u64) as u32;
+                let kind = self.trap_kind().unwrap_or(TrapKind::Other);
+                let call = matches!(kind, TrapKind::Hvc | TrapKind::Smc)
+                    .then_some((x0_in as u32, x0_out as i64));
                 let trap = Event::Trap {
                     vcpu,
                     kind,
@@ -113,38 +155,45 @@ impl Raw {
 }
 
 /// A CPU's queue of [`Raw`] records, `N` deep.
+///
+/// `N` is a power of two (the index arithmetic is a mask) and the queue holds `N - 1`
+/// records. `repr(C)` with the queue last, so that its indices come first (see
+/// `CpuTelemetry`).
+#[repr(C)]
 pub struct RawQueue<const N: usize> {
-    q: Deque<Raw, N>,
     lost: u32,
+    q: Queue<Raw, N>,
 }
 
 impl<const N: usize> RawQueue<N> {
     pub const fn new() -> Self {
+        const { assert!(N.is_power_of_two()) };
         RawQueue {
-            q: Deque::new(),
             lost: 0,
+            q: Queue::new(),
         }
     }
 
     /// Appends `r`, or counts it as lost when the queue is full. The trap path's only cost.
     #[inline(always)]
     pub fn push(&mut self, r: Raw) {
-        if self.q.push_back(r).is_err() {
+        if self.q.enqueue(r).is_err() {
             self.lost = self.lost.saturating_add(1);
         }
     }
 
     /// The oldest record, left in the queue.
     pub fn front(&self) -> Option<&Raw> {
-        self.q.front()
+        self.q.peek()
     }
 
     /// Removes the oldest record.
     pub fn pop(&mut self) -> Option<Raw> {
-        self.q.pop_front()
+        self.q.dequeue()
     }
 
     /// Records waiting.
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.q.len()
     }

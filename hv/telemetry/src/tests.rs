@@ -8,7 +8,7 @@ use super::*;
 fn trap(i: u32) -> Event<'static> {
     Event::Trap {
         vcpu: 1,
-        kind: TrapKind::Hvc,
+        kind: TrapKind::SysReg,
         duration_ticks: i,
     }
 }
@@ -275,13 +275,20 @@ fn framing_matches_the_protocol_encoder() {
     }
 }
 
+/// ESR_EL2 of a trapped MSR/MRS (EC 0x18).
+const ESR_SYSREG: u32 = 0x18 << 26;
+/// ESR_EL2 of an HVC #0 from AArch64 (EC 0x16).
+const ESR_HVC: u32 = 0x16 << 26 | 1 << 25;
+
 fn raw_trap(i: u32) -> Raw {
     Raw::Trap {
         entry: i as u64 * 10,
+        ret: i as u64 * 11,
+        x0_in: 0,
+        x0_out: 0,
+        esr: ESR_SYSREG,
         vcpu: 1,
-        kind: TrapKind::Hvc,
-        duration_ticks: i,
-        call: None,
+        exit: ExitClass::Sync,
     }
 }
 
@@ -317,10 +324,12 @@ fn queued_records_are_encoded_in_order_and_before_a_later_direct_event() {
 fn a_hypercall_trap_becomes_a_hypercall_and_a_trap_record() {
     let r = Raw::Trap {
         entry: 100,
+        ret: 105,
+        x0_in: 0x8400_0000,
+        x0_out: 0x10002,
+        esr: ESR_HVC,
         vcpu: 2,
-        kind: TrapKind::Hvc,
-        duration_ticks: 5,
-        call: Some((0x8400_0000, 0x10002)),
+        exit: ExitClass::Sync,
     };
     let [a, b] = r.events();
     assert_eq!(
@@ -392,4 +401,37 @@ fn a_full_queue_counts_its_losses_and_reports_them() {
     let (got, _) = decode(&wire);
     assert_eq!(got[0].1, Event::Dropped { count: 7 }, "losses come first");
     assert_eq!(got.len(), 1 + RAW_DEPTH);
+}
+
+#[test]
+fn traps_are_classified_and_counted_when_encoded() {
+    let ring = Ring::new();
+    let mut t: CpuTelemetry<'_, 8192> = CpuTelemetry::new(0, &ring);
+    let mut irq = raw_trap(1);
+    if let Raw::Trap { exit, .. } = &mut irq {
+        *exit = ExitClass::Irq;
+    }
+    t.record(raw_trap(0));
+    t.record(irq);
+    assert_eq!(
+        t.counters.event(),
+        Counters::new().event(),
+        "nothing counted while queued"
+    );
+    t.pump(usize::MAX);
+    let mut expect = Counters::new();
+    expect.trap(TrapKind::SysReg);
+    expect.trap(TrapKind::Irq);
+    assert_eq!(t.counters.event(), expect.event());
+    let mut wire = Vec::new();
+    drain(&mut t, &mut wire);
+    let kinds: Vec<_> = decode(&wire)
+        .0
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            Event::Trap { kind, .. } => Some(kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, [TrapKind::SysReg, TrapKind::Irq]);
 }

@@ -548,7 +548,7 @@ fn run_one(
     }
     if opts.profile && d.measure == Measure::Probe && d.modes.contains(&Mode::Deterministic) {
         pb.set_message(format!("{}: profiling", d.name));
-        match pb.suspend(|| profile::run(tc, d, opts.place, features, &raw)) {
+        match pb.suspend(|| profile::run(tc, d, opts.place, features, &images, &raw)) {
             Ok(p) => o.profiles = p,
             Err(e) => o.errors.push(("profile".into(), format!("{e:#}"))),
         }

@@ -1,7 +1,8 @@
 //! Where one iteration's instructions go, by function: `cargo xtask experiment <name>
 //! --profile`.
 //!
-//! Differential execution profiles: the variant's plain image is booted twice under
+//! Differential execution profiles: the variant's image (each of the images the run
+//! measures: plain, telemetry) is booted twice under
 //! `-icount` with QEMU's execution trace (`-d in_asm,exec,nochain`), with probes built for
 //! `N1` and `N2` timed rounds that print nothing (`PROBE_QUIET`); everything but the rounds
 //! (boot, set-up, power-off) is the same in both runs, so (profile(N2) − profile(N1)) /
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::def::{Definition, Mode};
+use super::def::{Definition, Image, Mode};
 use super::exec;
 use super::images::{self, Place};
 use crate::firmware::SystemSpec;
@@ -34,12 +35,13 @@ pub struct Profile {
     pub rows: Vec<(String, f64)>,
 }
 
-/// Profiles the first runnable variant of `d` (or all with `all_variants`).
+/// Profiles every runnable variant of `d`, once per image in `images`.
 pub fn run(
     tc: &Toolchain,
     d: &Definition,
     place: Place,
     features: &[String],
+    images: &[Image],
     dir: &Path,
 ) -> Result<Vec<Profile>> {
     let mut out = Vec::new();
@@ -48,15 +50,37 @@ pub fn run(
             continue;
         }
         let system = v.system.clone().unwrap_or_else(|| d.system.clone());
-        let spec = SystemSpec::new("qemu-virt", &system, &v.features.join(",")).plain();
+        let spec = SystemSpec::new("qemu-virt", &system, &v.features.join(","));
         if !spec.system.is_file() {
             continue;
         }
+        for &image in images {
+            let spec = match image {
+                Image::Plain => spec.clone().plain(),
+                Image::Telemetry => spec.clone(),
+            };
+            let name = format!("{}{}", v.name, image.suffix());
+            out.push(profile_one(tc, d, place, &spec, &name, dir)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One image's profile.
+fn profile_one(
+    tc: &Toolchain,
+    d: &Definition,
+    place: Place,
+    spec: &SystemSpec,
+    name: &str,
+    dir: &Path,
+) -> Result<Profile> {
+    {
         let mut per_n = Vec::new();
         for n in [N1, N2] {
             images::build_probes(tc, place, n, d.warmup, true)?;
-            let img = images::build_hv(tc, place, &spec)?;
-            let log = dir.join(format!("trace-{}-{n}.log", v.name));
+            let img = images::build_hv(tc, place, spec)?;
+            let log = dir.join(format!("trace-{name}-{n}.log"));
             let mut cmd = exec::machine(&img.elf, true, Mode::Deterministic);
             cmd.args(["-d", "in_asm,exec,nochain", "-D"]).arg(&log);
             let o = crate::qemu::run_bounded(cmd, Duration::from_secs(d.timeout * 4), None)?;
@@ -64,7 +88,7 @@ pub fn run(
                 bail!(
                     "profiling {} / {}: the traced boot failed ({:?}):\n{}",
                     d.name,
-                    v.name,
+                    name,
                     o.status,
                     o.output
                 );
@@ -85,13 +109,12 @@ pub fn run(
             .collect();
         rows.sort_by(|a, b| b.1.total_cmp(&a.1));
         let total = rows.iter().map(|r| r.1).sum();
-        out.push(Profile {
-            variant: v.name.clone(),
+        Ok(Profile {
+            variant: name.to_string(),
             total,
             rows,
-        });
+        })
     }
-    Ok(out)
 }
 
 /// Instructions executed per function in a QEMU trace.

@@ -31,19 +31,21 @@ impl GuestRegs {
     }
 }
 
-/// Why the guest came back to EL2 (which vector was taken).
+/// Why the guest came back to EL2 (which vector was taken). The values are those of
+/// telemetry's `ExitClass`, so that the trap path stores the code as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Exit {
     /// Synchronous exception from a lower EL (AArch64): read ESR_EL2.
-    Sync,
+    Sync = 0,
     /// A physical IRQ arrived while the guest ran.
-    Irq,
+    Irq = 1,
     /// A physical FIQ arrived.
-    Fiq,
+    Fiq = 2,
     /// An SError.
-    SError,
+    SError = 3,
     /// An exception from AArch32 state (not supported: the VM is stopped).
-    Aarch32,
+    Aarch32 = 4,
 }
 
 unsafe extern "C" {

@@ -7,11 +7,11 @@ use hv_arch::cpu;
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
-use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
-use hv_telemetry::{CpuTelemetry, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring, classify_esr};
+use hv_protocol::{Event, SwitchReason, VmExitReason};
+use hv_telemetry::{CpuTelemetry, ExitClass, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring};
 
 use super::super::decision::Left;
-use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
+use super::super::generated::{CPU_COUNT, VCPU_COUNT, VM_COUNT};
 use super::super::state::{self, LIVE_VMS};
 
 mod hello;
@@ -41,15 +41,46 @@ const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
 const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
 const PSCI_CPU_OFF: u32 = 0x8400_0002;
 
-/// What one physical CPU keeps.
+/// The trap being handled, as [`exit`] saw it: raw facts only, classified at encoding.
+/// Its ESR_EL2 is read when the trap ends: nothing at EL2 takes a synchronous exception
+/// in between, so the register still holds it.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Pending {
+    /// Counter value at the trap; 0: no trap is being handled.
+    entry: u64,
+    /// The guest's x0 at the trap (an HVC/SMC's function id).
+    x0: u64,
+    vcpu: u16,
+    exit: ExitClass,
+}
+
+impl Pending {
+    const NONE: Pending = Pending {
+        entry: 0,
+        x0: 0,
+        vcpu: 0,
+        exit: ExitClass::Sync,
+    };
+
+    /// The SMCCC function id, if the trap being handled is an HVC/SMC (EC 0x16/0x17).
+    fn call(&self) -> Option<u32> {
+        let ec = hv_arch::regs::esr() >> 26;
+        (self.entry != 0 && self.exit == ExitClass::Sync && (ec == 0x16 || ec == 0x17))
+            .then_some(self.x0 as u32)
+    }
+}
+
+/// What one physical CPU keeps. `repr(C)` with the telemetry state (and its big queue)
+/// last: what the trap path touches sits at small offsets, one instruction each to reach.
+#[repr(C)]
 struct PerCpu {
-    t: CpuTelemetry<'static, RING_BYTES>,
-    /// The trap being handled: vCPU, kind, entry time, HVC function id (x0 at entry).
-    trap: Option<(u16, TrapKind, u64, Option<u32>)>,
-    /// Last hypercall function of each vCPU of this CPU (names the reason of a VM exit).
-    last_call: u32,
-    /// vCPU running now (None: idle).
-    running: Option<u16>,
+    /// The trap being handled.
+    trap: Pending,
+    /// A VM this CPU's current trap ended (reported after the trap's own record).
+    vm_ended: Option<(VmId, VmExitReason)>,
+    /// vCPU running now ([`IDLE`]: none).
+    running: u32,
     /// Why the running vCPU gave the CPU back, when the run loop said so (names the next
     /// switch).
     left: Option<SwitchReason>,
@@ -64,15 +95,15 @@ struct PerCpu {
     log_len: usize,
     /// The logger is inside acquire..release on this CPU.
     logging: bool,
+    t: CpuTelemetry<'static, RING_BYTES>,
 }
 
 impl PerCpu {
     const fn new(cpu: u16, ring: &'static Ring<RING_BYTES>) -> Self {
         PerCpu {
-            t: CpuTelemetry::new(cpu, ring),
-            trap: None,
-            last_call: 0,
-            running: None,
+            trap: Pending::NONE,
+            vm_ended: None,
+            running: IDLE,
             left: None,
             started: false,
             last_counters: 0,
@@ -80,6 +111,7 @@ impl PerCpu {
             log: [0; MAX_PAYLOAD],
             log_len: 0,
             logging: false,
+            t: CpuTelemetry::new(cpu, ring),
         }
     }
 }
@@ -133,10 +165,6 @@ fn with_this_cpu<R>(f: impl FnOnce(usize, &mut PerCpu) -> R) -> R {
     f(cpu, unsafe { per_cpu(cpu) })
 }
 
-fn vm_of(vcpu: u16) -> VmId {
-    SYSTEM.vm_of(VcpuId::new(vcpu))
-}
-
 /// Whether vCPU `raw` is on (a switch away from one that is not is an exit).
 fn is_on(raw: u16) -> bool {
     state::vcpu_on(VcpuId::new(raw)).load(Ordering::Relaxed)
@@ -153,10 +181,10 @@ const FLUSH_BUDGET: usize = 256;
 /// How often a busy CPU encodes and sends what it queued (per second of counter time).
 const FLUSH_PER_SECOND: u64 = 1000;
 
-/// Before entering vCPU `v` on `cpu`: record the trap that ends and a switch if another vCPU
-/// runs now. Encoding and sending happen here only every millisecond or when the queue is
-/// three quarters full — never per trap.
-#[inline(never)]
+/// Before entering vCPU `v` on `cpu`: record the trap that ends (one copy into the queue)
+/// and a switch if another vCPU runs now. Encoding and sending happen here only every
+/// millisecond or when the queue is three quarters full — never per trap.
+#[inline(always)]
 pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {
     let cpu = cpu.index();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
@@ -164,44 +192,61 @@ pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {
     let now = cpu::counter();
     finish_trap(p, now, regs.x[0]);
     let v = v.raw();
-    if p.running != Some(v) {
-        let reason = match (p.running, p.left) {
-            (None, _) if !p.started => SwitchReason::Start,
-            (None, _) => SwitchReason::Irq,
-            (Some(old), _) if !is_on(old) => SwitchReason::Exit,
-            (Some(_), Some(r)) => r,
-            (Some(_), None) => SwitchReason::Irq,
-        };
-        switch(p, now, Some(v), reason);
+    if p.running != v as u32 {
+        switch_to(p, now, v);
     }
-    p.left = None;
+    // A VM the trap ended is reported by `flush` (it sets `next_flush` to now).
     if now >= p.next_flush || p.t.queued() >= HIGH_WATER {
         flush(cpu, p, now);
     }
 }
 
-/// Right after vCPU `v` trapped to EL2 on `cpu`: stamp the entry, classify, count.
+/// Another vCPU than the last one is entered: the switch record, named by why the last one
+/// left (which is then forgotten).
+#[cold]
 #[inline(never)]
+fn switch_to(p: &mut PerCpu, now: u64, v: u16) {
+    let reason = match (running(p), p.left.take()) {
+        (None, _) if !p.started => SwitchReason::Start,
+        (None, _) => SwitchReason::Irq,
+        (Some(old), _) if !is_on(old) => SwitchReason::Exit,
+        (Some(_), Some(r)) => r,
+        (Some(_), None) => SwitchReason::Irq,
+    };
+    switch(p, now, Some(v), reason);
+}
+
+/// Right after vCPU `v` trapped to EL2 on `cpu`: stamp the entry and keep the raw facts
+/// (how it left, x0) — nothing is classified or counted here.
+#[inline(always)]
 pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
     let now = cpu::counter();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu.index()) };
-    let kind = match why {
-        Exit::Sync => classify_esr(hv_arch::regs::esr()),
-        Exit::Irq | Exit::Fiq => TrapKind::Irq,
-        Exit::SError | Exit::Aarch32 => TrapKind::Other,
+    // The same codes (see `Exit`): the match is the identity.
+    let exit = match why {
+        Exit::Sync => ExitClass::Sync,
+        Exit::Irq => ExitClass::Irq,
+        Exit::Fiq => ExitClass::Fiq,
+        Exit::SError => ExitClass::SError,
+        Exit::Aarch32 => ExitClass::Aarch32,
     };
-    p.t.counters.trap(kind);
-    let func = matches!(kind, TrapKind::Hvc | TrapKind::Smc).then(|| regs.x[0] as u32);
-    if let Some(f) = func {
-        p.last_call = f;
-    }
-    p.trap = Some((v.raw(), kind, now, func));
+    p.trap = Pending {
+        entry: now,
+        x0: regs.x[0],
+        vcpu: v.raw(),
+        exit,
+    };
 }
 
 /// Encodes a bounded batch of queued records (everything when over the high-water mark),
 /// the periodic counters when due, and hands the ring to the transport if it wants it.
+#[cold]
+#[inline(never)]
 fn flush(cpu: usize, p: &mut PerCpu, now: u64) {
+    if p.vm_ended.is_some() {
+        vm_ended(p, now);
+    }
     let per_second = cpu::counter_frequency();
     p.next_flush = now + per_second / FLUSH_PER_SECOND;
     let budget = if p.t.queued() >= HIGH_WATER {
@@ -243,7 +288,9 @@ pub fn idle(cpu: CpuId) {
     let p = unsafe { per_cpu(cpu) };
     let now = cpu::counter();
     finish_trap(p, now, 0);
-    if let Some(old) = p.running {
+    vm_ended(p, now);
+    p.left = None;
+    if let Some(old) = running(p) {
         let reason = if is_on(old) {
             SwitchReason::Wfi
         } else {
@@ -282,7 +329,8 @@ pub fn power_off() {
     with_this_cpu(|cpu, p| {
         let now = cpu::counter();
         finish_trap(p, now, 0);
-        if p.running.is_some() {
+        vm_ended(p, now);
+        if p.running != IDLE {
             switch(p, now, None, SwitchReason::Exit);
         }
         p.t.pump(usize::MAX);
@@ -301,30 +349,29 @@ pub fn power_off() {
     TRANSPORT_BUSY.store(false, Ordering::Release);
 }
 
-/// Queues the record of the trap that ends now (and the end of its VM, once).
+/// Queues the record of the trap that ends now (`x0`: the guest's x0 at ERET), then the end
+/// of a VM the trap ended.
 #[inline(always)]
 fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
-    if let Some((vcpu, kind, entry, func)) = p.trap.take() {
-        let d = now.wrapping_sub(entry).min(u32::MAX as u64) as u32;
+    let t = p.trap;
+    if t.entry != 0 {
         p.t.record(Raw::Trap {
-            entry,
-            vcpu,
-            kind,
-            duration_ticks: d,
-            call: func.map(|f| (f, x0 as i64)),
+            entry: t.entry,
+            ret: now,
+            x0_in: t.x0,
+            x0_out: x0,
+            esr: hv_arch::regs::esr() as u32,
+            vcpu: t.vcpu,
+            exit: t.exit,
         });
-        // The trap ended its VM (SYSTEM_OFF, a fault…): report it once.
-        let vm = vm_of(vcpu);
-        if !state::vm(vm).alive.load(Ordering::Relaxed) {
-            report_vm_exit(p, vm, now);
-        }
+        p.trap.entry = 0;
     }
 }
 
 #[cold]
-fn report_vm_exit(p: &mut PerCpu, vm: VmId, now: u64) {
-    if !EXIT_REPORTED[vm.index()].swap(true, Ordering::Relaxed) {
-        let reason = exit_reason(p.last_call);
+#[inline(never)]
+fn vm_ended(p: &mut PerCpu, now: u64) {
+    if let Some((vm, reason)) = p.vm_ended.take() {
         p.t.record(Raw::VmExit {
             ts: now,
             vm: vm.raw(),
@@ -342,9 +389,17 @@ fn exit_reason(last_call: u32) -> VmExitReason {
     }
 }
 
+/// [`PerCpu::running`] when no vCPU runs.
+const IDLE: u32 = u32::MAX;
+
+/// The vCPU running on this CPU, if any.
+fn running(p: &PerCpu) -> Option<u16> {
+    (p.running != IDLE).then_some(p.running as u16)
+}
+
 fn switch(p: &mut PerCpu, now: u64, to: Option<u16>, reason: SwitchReason) {
-    let from = p.running;
-    p.running = to;
+    let from = running(p);
+    p.running = to.map_or(IDLE, u32::from);
     p.started |= to.is_some();
     p.t.counters.switch();
     p.t.record(Raw::Switch {
@@ -355,31 +410,44 @@ fn switch(p: &mut PerCpu, now: u64, to: Option<u16>, reason: SwitchReason) {
     });
 }
 
+/// The periodic `Counters` record; traps are counted as their records are encoded, so
+/// the queue is encoded first.
 fn counters(p: &mut PerCpu, now: u64) {
     p.last_counters = now.max(1);
+    p.t.pump(usize::MAX);
     let e = p.t.counters_event();
     p.t.emit(now, &e);
 }
 
 // ---------------------------------------------------------------- events from anywhere
 
-/// VM `vm` stopped (called on the CPU that stopped it). Optional: the end of the trap that
-/// stopped a VM reports it too, once.
+/// VM `vm` stopped (called once, on the CPU that stopped it, while it handles the trap
+/// that did: that trap names the reason, and its record goes out first).
+#[inline(never)]
 pub fn vm_exit(vm: VmId) {
     if EXIT_REPORTED[vm.index()].swap(true, Ordering::Relaxed) {
         return;
     }
     with_this_cpu(|_, p| {
-        let reason = exit_reason(p.last_call);
-        p.t.record(Raw::VmExit {
-            ts: cpu::counter(),
-            vm: vm.raw(),
-            reason,
-        });
+        let call = p.trap.call().unwrap_or(0);
+        match p.trap.entry {
+            1.. => {
+                p.vm_ended = Some((vm, exit_reason(call)));
+                // The next entry's flush reports it, after the trap's own record.
+                p.next_flush = 0;
+            }
+            // Not inside a trap (an lwVM's system call is one too): report it now.
+            0 => p.t.record(Raw::VmExit {
+                ts: cpu::counter(),
+                vm: vm.raw(),
+                reason: exit_reason(call),
+            }),
+        }
     });
 }
 
 /// Bytes VM `vm` wrote to its console (any length; split into records).
+#[inline(never)]
 pub fn console(vm: VmId, bytes: &[u8]) {
     with_this_cpu(|_, p| {
         let ts = cpu::counter();
@@ -396,6 +464,7 @@ pub fn console(vm: VmId, bytes: &[u8]) {
 }
 
 /// One hypervisor log line, as a defmt frame (`{=str}`) in a `Log` record.
+#[inline(never)]
 pub fn log_line(line: &[u8]) {
     let s = match core::str::from_utf8(line) {
         Ok(s) => s,
@@ -414,6 +483,7 @@ pub fn log_line(line: &[u8]) {
 }
 
 /// An experiment marker (hypercall TELEMETRY_MARKER) of vCPU `vcpu`.
+#[inline(never)]
 pub fn marker(vcpu: VcpuId, id: u16, value: u64) {
     with_this_cpu(|_, p| {
         p.t.record(Raw::Marker {
@@ -462,9 +532,10 @@ pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu.index()) };
     let ts = cpu::counter();
-    let latency_ticks = p.trap.map_or(0, |(_, _, entry, _)| {
-        ts.wrapping_sub(entry).min(u32::MAX as u64) as u32
-    });
+    let latency_ticks = match p.trap.entry {
+        0 => 0,
+        entry => ts.wrapping_sub(entry).min(u32::MAX as u64) as u32,
+    };
     for &raw in lrs {
         let lr = ListReg::decode(raw);
         if lr.state.pending() && !lr.state.active() && !before.contains(&lr.vintid) {
@@ -482,6 +553,7 @@ pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
 
 /// A hypercall other than the ones [`enter`] reports by itself (it reports every HVC/SMC
 /// trap's function and x0 result); for handlers that finish a call later.
+#[inline(never)]
 pub fn hypercall(vcpu: VcpuId, func: u32, result: i64) {
     with_this_cpu(|_, p| {
         p.t.emit(
