@@ -187,6 +187,22 @@ fn cases() -> Vec<Case> {
             check: no_check,
         },
         Case {
+            name: "reflect_bounded_when_nobody_answers",
+            system: "reflect-stranded",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(120),
+            pass: &["client"],
+            expect: &[
+                ("client", "silent-access", "abort"),
+                ("client", "silent-wait", "bounded"),
+                ("client", "orphan-access", "abort"),
+                ("client", "orphan-wait", "prompt"),
+            ],
+            check: no_check,
+        },
+        Case {
             name: "attacker_contained",
             system: "attacker",
             mode: Mode::Telemetry,

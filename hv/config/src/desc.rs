@@ -11,7 +11,7 @@ use crate::ext::{DescParts, ExtView, Extensions};
 use crate::layout::Layout;
 use crate::parts::{image_desc, leak, policy, text};
 use crate::payload::Payloads;
-use crate::system::{Access, parse_vcpu_ref};
+use crate::system::{Access, Emulated, parse_vcpu_ref};
 use crate::tables::{MAIR_EL2, TCR_EL2, Tables, VTCR_EL2};
 use crate::vhe::TCR_EL2_VHE;
 use hv_core::sysdesc::*;
@@ -223,6 +223,7 @@ pub fn build(
             size: e.size.0,
             by: vm_of(&e.by),
             virt_intid: e.intid,
+            timeout_us: e.timeout_us.unwrap_or(Emulated::DEFAULT_TIMEOUT_US),
         })
         .collect();
 

@@ -253,6 +253,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("size", hex(e.size)),
                         ("by", e.by.to_string()),
                         ("virt_intid", e.virt_intid.to_string()),
+                        ("timeout_us", e.timeout_us.to_string()),
                     ];
                     strukt("EmulatedDesc", &f)
                 })),

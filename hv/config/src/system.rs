@@ -50,6 +50,7 @@
 //!
 //! [[emulated]]                       # accesses of `vm` to [base, base+size) are
 //! vm = "linux"; base = 0x0a00_0000; size = "4K"; by = "drv"; intid = 101  # reflected to `by`
+//! timeout-us = 10000                 # optional: abort the access after this long (default 10 ms)
 //! ```
 //!
 //! Payload files (`image`, `kernel`, `initrd`): a plain name is a file in the images
@@ -358,6 +359,15 @@ pub struct Emulated {
     pub by: String,
     /// SPI raised in `by` when an access is reflected.
     pub intid: u32,
+    /// Microseconds an access may wait for `by` before the faulting vCPU gets an external
+    /// abort (also at once when `by` is off). Default [`Emulated::DEFAULT_TIMEOUT_US`].
+    pub timeout_us: Option<u32>,
+}
+
+impl Emulated {
+    /// 10 ms: far above a driver VM's service time (tens of microseconds), short enough that a
+    /// faulting VM does not look hung.
+    pub const DEFAULT_TIMEOUT_US: u32 = 10_000;
 }
 
 impl System {

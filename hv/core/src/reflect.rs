@@ -38,6 +38,8 @@ pub struct Posted {
     pub data: u64,
     /// Length of the faulting instruction (the PC advance of a `Skip`).
     pub advance: u64,
+    /// Counter value after which the access is abandoned (see [`Reflection::expire`]).
+    pub deadline: u64,
 }
 
 /// The reflection slot of one vCPU.
@@ -82,6 +84,14 @@ impl Reflection {
         self.stage = Stage::Pending;
         self.generation = self.generation.wrapping_add(1);
         self.posted = Some(p);
+    }
+
+    /// The region of the access the emulating VM fetched and has not completed.
+    pub fn fetched_region(&self) -> Option<usize> {
+        match (self.stage, self.posted) {
+            (Stage::Fetched, Some(p)) => Some(p.region),
+            _ => None,
+        }
     }
 
     /// The region of the pending access, if one waits to be fetched.
@@ -131,6 +141,28 @@ impl Reflection {
     /// Whether the access was completed (the vCPU may resume).
     pub fn is_complete(&self) -> bool {
         matches!(self.stage, Stage::Completed(..))
+    }
+
+    /// The deadline of an access still waiting for its emulating VM.
+    pub fn deadline(&self) -> Option<u64> {
+        match (self.stage, self.posted) {
+            (Stage::Pending | Stage::Fetched, Some(p)) => Some(p.deadline),
+            _ => None,
+        }
+    }
+
+    /// Ends a waiting access that can no longer be served — its deadline passed at `now`, or
+    /// its emulating VM is gone (`emulator_alive` false) — as if the emulating VM had asked for
+    /// an external abort; its token goes stale. Returns whether it did.
+    pub fn expire(&mut self, now: u64, emulator_alive: bool) -> bool {
+        match self.deadline() {
+            Some(d) if now >= d || !emulator_alive => {
+                self.stage = Stage::Completed(FaultAction::InjectAbort, 0);
+                self.generation = self.generation.wrapping_add(1);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes the completion the vCPU resumes with; the slot is empty again.
@@ -188,6 +220,7 @@ mod tests {
             far: 0x40,
             data: 0xab,
             advance: 4,
+            deadline: 1000,
         }
     }
 
@@ -248,6 +281,30 @@ mod tests {
             err::NO_ENTRY,
             "completed once"
         );
+    }
+
+    #[test]
+    fn an_access_nobody_serves_ends_in_an_abort() {
+        let mut r = Reflection::new();
+        assert!(!r.expire(u64::MAX, false), "nothing waits");
+        r.post(posted(0));
+        assert_eq!(r.deadline(), Some(1000));
+        assert!(!r.expire(999, true), "before the deadline, emulator alive");
+        let token = r.fetch(0).unwrap()[0];
+        assert!(r.expire(1000, true), "the deadline");
+        assert_eq!(r.deadline(), None);
+        let generation = parse_token(token, 1).unwrap().1;
+        assert_eq!(
+            r.complete(generation, FaultAction::Skip, 0, |_| true),
+            err::NO_ENTRY,
+            "a late completion finds nothing"
+        );
+        let c = r.take_completion().unwrap();
+        assert_eq!(c.action, FaultAction::InjectAbort);
+        // The emulating VM powered off: at once, whatever the deadline.
+        r.post(posted(0));
+        assert!(r.expire(0, false));
+        assert!(r.is_complete());
     }
 
     #[test]

@@ -309,6 +309,9 @@ pub struct EmulatedDesc {
     pub by: VmIndex,
     /// INTID raised in `by` when an access is reflected.
     pub virt_intid: u32,
+    /// Microseconds a reflected access may wait for `by`; then (or as soon as `by` is
+    /// off) the faulting vCPU gets an external abort instead.
+    pub timeout_us: u32,
 }
 
 // ------------------------------------------------------------------ typed accessors

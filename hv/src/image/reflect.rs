@@ -6,6 +6,8 @@
 //! One slot per faulting vCPU; the protocol (tokens with a generation, so that a stale or
 //! forged one is refused; only the VM the region names may fetch or complete) is
 //! `hv_core::reflect`'s. This module keeps the slots and signals the VMs.
+use core::sync::atomic::Ordering;
+
 use hv_core::hypercall::{FaultAction, err};
 use hv_core::ids::{VcpuId, VmId};
 use hv_core::reflect::{Posted, Reflection, parse_token};
@@ -15,9 +17,10 @@ use hv_core::trap::inject::GuestException;
 use super::decision::Outcome;
 use super::generated::SYSTEM;
 use super::inject::inject_fault;
-use super::state::{MAX_VCPUS, Power, Vcpu};
+use super::state::{self, MAX_VCPUS, Power, Vcpu};
 use super::sync::SpinLock;
 use super::{irq, kick, vmshared};
+use crate::hvlog;
 
 /// One reflection slot per vCPU (the protocol state is `hv_core::reflect`'s).
 static SLOTS: [SpinLock<Reflection>; MAX_VCPUS] =
@@ -41,12 +44,14 @@ pub fn reflect(
     advance: u64,
 ) -> Outcome {
     let e = &SYSTEM.emulated[region];
+    let wait = e.timeout_us as u64 * hv_arch::cpu::counter_frequency() / 1_000_000;
     SLOTS[v.index()].lock().post(Posted {
         region,
         access: acc,
         far,
         data: acc.store_value(vcpu.regs.get(acc.reg as usize)),
         advance,
+        deadline: hv_arch::cpu::counter().saturating_add(wait),
     });
     vcpu.power = Power::Reflecting;
     let by = VmId::new(e.by);
@@ -90,9 +95,39 @@ pub fn complete(caller: VmId, token: u64, action: FaultAction, value: u64) -> i6
     r
 }
 
-/// Whether vCPU `v`'s reflected fault has been completed.
-pub fn is_complete(v: VcpuId) -> bool {
-    SLOTS[v.index()].lock().is_complete()
+/// Whether vCPU `v`, waiting for its reflected fault, may resume at counter value `now`:
+/// the fault was completed, or it is abandoned now because its deadline passed or its
+/// emulating VM is off (the vCPU then gets an external abort).
+pub fn poll(v: VcpuId, now: u64) -> bool {
+    let mut r = SLOTS[v.index()].lock();
+    if r.is_complete() {
+        return true;
+    }
+    let Some(region) = r.pending_region().or_else(|| r.fetched_region()) else {
+        return false;
+    };
+    let e = &SYSTEM.emulated[region];
+    let by = VmId::new(e.by);
+    if !r.expire(now, state::vm(by).alive.load(Ordering::Acquire)) {
+        return false;
+    }
+    drop(r);
+    hvlog!(
+        "vm {}: access to emulated region {:#x} abandoned ({}): external abort",
+        SYSTEM.vm(SYSTEM.vm_of(v)).name,
+        e.ipa,
+        if state::vm(by).alive.load(Ordering::Acquire) {
+            "no answer in time"
+        } else {
+            "its emulating VM is off"
+        }
+    );
+    true
+}
+
+/// When vCPU `v`'s reflected fault is abandoned if nobody completes it.
+pub fn deadline(v: VcpuId) -> Option<u64> {
+    SLOTS[v.index()].lock().deadline()
 }
 
 /// Applies a completed reflected fault to vCPU `v` (loaded on this CPU); the outcome is

@@ -158,7 +158,7 @@ fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
                 }
             }
             Power::Reflecting => {
-                if reflect::is_complete(v) {
+                if reflect::poll(v, now) {
                     vcpu.power = Power::On;
                     vcpu.reflect_done = true;
                     return Some(v);
@@ -198,10 +198,14 @@ fn idle(ctx: &mut CpuCtx) {
     let schedule = SYSTEM.cpu(ctx.id).schedule_ids();
     for v in schedule.clone() {
         let vcpu = ctx.vcpus.get(v);
-        if vcpu.power == Power::Waiting {
-            if let Some(d) = irq::saved_deadline(vcpu) {
-                earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
-            }
+        let d = match vcpu.power {
+            Power::Waiting => irq::saved_deadline(vcpu),
+            // A reflection nobody answers is abandoned at its deadline.
+            Power::Reflecting => reflect::deadline(v),
+            _ => None,
+        };
+        if let Some(d) = d {
+            earliest = Some(earliest.map_or(d, |e: u64| e.min(d)));
         }
     }
     if let Some((_, end)) = current_slot(ctx.slots(), cpu::counter()) {

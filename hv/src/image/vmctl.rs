@@ -40,6 +40,12 @@ pub fn vm_off(vm: VmId) {
             state::vcpu_on(v).store(false, Ordering::Release);
             kick::kick_vcpu(v);
         }
+        // vCPUs waiting for this VM to emulate their access give up at once.
+        for e in SYSTEM.emulated.iter().filter(|e| e.by == vm.raw()) {
+            for v in SYSTEM.vm(VmId::new(e.vm)).vcpu_ids() {
+                kick::kick_vcpu(v);
+            }
+        }
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
     }

@@ -207,6 +207,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 size: e.u("size")?,
                 by: u16_(e, "by")?,
                 virt_intid: u32_(e, "virt_intid")?,
+                timeout_us: u32_(e, "timeout_us")?,
             })
         })?,
     };

@@ -169,6 +169,12 @@ pub(crate) fn check_emulated(cfg: &Config, c: &mut Checker) {
         }
         c.size(&format!("{p}.size"), "emulated region", e.size.0);
         c.base(&format!("{p}.base"), "emulated region", e.base.0, e.size.0);
+        if e.timeout_us == Some(0) {
+            c.err(
+                format!("{p}.timeout-us"),
+                "must be at least 1 (microseconds an access may wait for its emulating VM)",
+            );
+        }
         let Some(vm) = vm else { continue };
         let mut clashes = mapped_ipas(cfg, vm);
         for (dev, size, what) in super::vm::emulated_device_ipas(cfg) {

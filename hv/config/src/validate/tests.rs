@@ -155,6 +155,14 @@ fn unknown_vm_in_channel_suggests() {
 }
 
 #[test]
+fn a_reflection_needs_a_timeout_above_zero() {
+    let s = sys(&format!(
+        "{VM_B}[[emulated]]\nvm = \"a\"\nbase = 0x1000_0000\nsize = \"4K\"\nby = \"b\"\nintid = 100\ntimeout-us = 0\n"
+    ));
+    expect(&s, "sys.toml: emulated[0].timeout-us: must be at least 1");
+}
+
+#[test]
 fn irq_owned_twice_or_needed_by_hypervisor() {
     let s = sys("")
         .replace("console", "x")
