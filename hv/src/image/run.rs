@@ -112,14 +112,25 @@ fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
 
 /// Carries out a handler's decision for VM `vm`; true when the VM stopped running (the
 /// run loop then leaves its vCPU).
+#[inline(always)]
 fn carry_out(vm: VmId, outcome: Outcome) -> bool {
+    if let Outcome::Continue = outcome {
+        return false;
+    }
+    stop(vm, outcome);
+    true
+}
+
+/// The VM powers off, resets or faulted.
+#[cold]
+#[inline(never)]
+fn stop(vm: VmId, outcome: Outcome) {
     match outcome {
-        Outcome::Continue => return false,
+        Outcome::Continue => {}
         Outcome::VmOff => vmctl::vm_off(vm),
         Outcome::VmReset => vmctl::request_reset(vm),
         Outcome::VmFault => vmctl::vm_fault(vm),
     }
-    true
 }
 
 fn take_start_requests(ctx: &mut CpuCtx) {

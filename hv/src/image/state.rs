@@ -138,8 +138,10 @@ impl StartRequest {
     }
 
     /// Takes a pending request: (entry, context id).
+    #[inline(always)]
     pub fn take(&self) -> Option<(u64, u64)> {
-        if self.pending.swap(false, Ordering::Acquire) {
+        // A plain load first: the run loop asks on every pass, and a request is rare.
+        if self.pending.load(Ordering::Relaxed) && self.pending.swap(false, Ordering::Acquire) {
             Some((
                 self.entry.load(Ordering::Relaxed),
                 self.context.load(Ordering::Relaxed),

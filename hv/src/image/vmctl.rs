@@ -4,7 +4,7 @@
 //! A reset is carried out by the CPU that hosts the VM's boot vCPU, once every other vCPU
 //! of the VM has stopped (each CPU stops its own at its next look at the schedule; the
 //! reset request kicks them).
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use hv_arch::firmware;
 use hv_core::ids::VmId;
@@ -18,6 +18,8 @@ use crate::hvlog;
 
 /// VMs with a reset requested and not yet carried out.
 static RESETTING: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX_VMS];
+/// How many of them: the run loop looks at the VMs only when a reset is under way.
+static RESETS: AtomicUsize = AtomicUsize::new(0);
 
 /// Loads VM `vm` and starts its boot vCPU (on this CPU, which hosts it).
 pub fn boot_vm(ctx: &mut CpuCtx, vm: VmId) {
@@ -66,7 +68,9 @@ pub fn request_reset(vm: VmId) {
     }
     console::flush(vm);
     hvlog!("vm {}: reset", SYSTEM.vm(vm).name);
-    RESETTING[vm.index()].store(true, Ordering::Release);
+    if !RESETTING[vm.index()].swap(true, Ordering::AcqRel) {
+        RESETS.fetch_add(1, Ordering::AcqRel);
+    }
     for v in SYSTEM.vm(vm).vcpu_ids() {
         kick::kick_vcpu(v);
     }
@@ -79,7 +83,15 @@ pub fn resetting(vm: VmId) -> bool {
 
 /// Stops this CPU's vCPUs of VMs being reset, and carries out the reset of VMs whose
 /// boot vCPU lives here once all their vCPUs have stopped.
+#[inline(always)]
 pub fn service_resets(ctx: &mut CpuCtx) {
+    if RESETS.load(Ordering::Acquire) != 0 {
+        service_pending_resets(ctx);
+    }
+}
+
+#[cold]
+fn service_pending_resets(ctx: &mut CpuCtx) {
     for v in SYSTEM.cpu(ctx.id).schedule_ids() {
         let d = SYSTEM.vcpu(v);
         let vm = d.vm_id();
@@ -96,6 +108,7 @@ pub fn service_resets(ctx: &mut CpuCtx) {
             vmshared::reset(vm);
             boot_vm(ctx, vm);
             RESETTING[vm.index()].store(false, Ordering::Release);
+            RESETS.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
