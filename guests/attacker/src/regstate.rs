@@ -36,8 +36,9 @@ pub struct Sys {
     pub tpidr: [u64; 3],
     /// CONTEXTIDR_EL1.
     pub contextidr: u64,
-    /// SP_EL0, PAR_EL1, FAR_EL1, MAIR_EL1, TTBR1_EL1, CNTKCTL_EL1.
-    pub el1: [u64; 6],
+    /// SP_EL0, PAR_EL1, FAR_EL1, MAIR_EL1, TTBR1_EL1, CNTKCTL_EL1, and the compare values
+    /// of the virtual and EL1 physical timers (CNTV/CNTP_CVAL_EL0; the timers stay off).
+    pub el1: [u64; 8],
     /// APIAKeyLo/Hi, APIBKeyLo/Hi, APDAKeyLo/Hi, APDBKeyLo/Hi, APGAKeyLo/Hi.
     pub keys: [u64; 10],
     /// TPIDR2_EL0 where the CPU has it (None: UNDEFINED here).
@@ -97,6 +98,8 @@ impl State {
                 (tag << 48) | 0x44ff_0400_bbaa,
                 (tag << 48) | 0x4123_4000,
                 if tag == VICTIM { 0x303 } else { 0x1 },
+                t | 0x0cc0_0001,
+                t | 0x0cc0_0002,
             ],
             keys,
             tpidr2: Some(t | 0x2222),
@@ -165,6 +168,8 @@ pub fn read_sys() -> Sys {
             rd!("mair_el1"),
             rd!("ttbr1_el1"),
             rd!("cntkctl_el1"),
+            rd!("cntv_cval_el0"),
+            rd!("cntp_cval_el0"),
         ],
         keys: [
             rd!("s3_0_c2_c1_0"),
@@ -194,6 +199,8 @@ pub fn write_sys(s: &Sys) {
     wr!("mair_el1", s.el1[3]);
     wr!("ttbr1_el1", s.el1[4]);
     wr!("cntkctl_el1", s.el1[5]);
+    wr!("cntv_cval_el0", s.el1[6]);
+    wr!("cntp_cval_el0", s.el1[7]);
     wr!("s3_0_c2_c1_0", s.keys[0]);
     wr!("s3_0_c2_c1_1", s.keys[1]);
     wr!("s3_0_c2_c1_2", s.keys[2]);

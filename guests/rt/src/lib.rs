@@ -25,10 +25,11 @@ pub mod probe;
 #[cfg(target_arch = "aarch64")]
 pub mod psci;
 #[cfg(target_arch = "aarch64")]
+pub mod ptimer;
+#[cfg(target_arch = "aarch64")]
 pub mod result;
 #[cfg(target_arch = "aarch64")]
 pub mod smp;
-#[cfg(target_arch = "aarch64")]
 pub mod timer;
 
 /// Declares the guest's main function.

@@ -42,7 +42,12 @@ pub fn init_cpu(cpu: CpuId) {
     if let Some(g) = GIC.lock().as_mut() {
         g.init_cpu(
             cpu.index(),
-            &[d.maintenance_intid, d.hyp_timer_intid, d.vtimer_intid],
+            &[
+                d.maintenance_intid,
+                d.hyp_timer_intid,
+                d.vtimer_intid,
+                d.ptimer_intid,
+            ],
         );
     }
     // Priority drop and deactivation apart: the virtual timer's physical interrupt stays
@@ -103,27 +108,39 @@ fn own_gicr(cpu: CpuId) -> u64 {
     d.gicr_base + cpu.raw() as u64 * d.gicr_stride
 }
 
-/// Loaded vCPU `vcpu` leaves CPU `cpu`: its virtual timer stops (its state is saved), and
-/// the physical timer interrupt — active while the hardware-linked virtual one is in flight
-/// — is deactivated so the next vCPU's timer can fire; whether it was in flight is kept
-/// for [`load_timer`].
+/// Loaded vCPU `vcpu` leaves CPU `cpu`: its virtual and EL1 physical timers stop (their
+/// state is saved), and each timer's physical interrupt — active while the hardware-linked
+/// virtual one is in flight — is deactivated so the next vCPU's timer can fire; whether it
+/// was in flight is kept for [`load_timer`].
 pub fn unload_timer(cpu: CpuId, vcpu: &mut Vcpu) {
-    let vt = SYSTEM.devices.vtimer_intid;
+    let d = &SYSTEM.devices;
     timer::set_guest_vtimer_ctl(0);
+    timer::set_guest_ptimer_ctl(0);
+    let gicr = own_gicr(cpu);
     // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
-    vcpu.timer_in_flight |= unsafe { gic::private_active(own_gicr(cpu), vt) };
-    gic::deactivate(vt);
+    unsafe {
+        vcpu.timer_in_flight |= gic::private_active(gicr, d.vtimer_intid);
+        vcpu.ptimer_in_flight |= gic::private_active(gicr, d.ptimer_intid);
+    }
+    gic::deactivate(d.vtimer_intid);
+    gic::deactivate(d.ptimer_intid);
 }
 
-/// Before vCPU `vcpu`'s timer state is restored on CPU `cpu`: if its virtual timer interrupt
-/// was in flight when it left, or was raised while it was away, the physical one is made
+/// Before vCPU `vcpu`'s timer state is restored on CPU `cpu`: if a timer's interrupt was in
+/// flight when it left, or was raised while it was away, its physical interrupt is made
 /// active again, so the restored timer does not fire a second time before the guest
 /// deactivates the virtual one.
 pub fn load_timer(cpu: CpuId, vcpu: &mut Vcpu) {
-    if core::mem::take(&mut vcpu.timer_in_flight) {
-        let vt = SYSTEM.devices.vtimer_intid;
-        // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
-        unsafe { gic::set_private_active(own_gicr(cpu), vt, true) };
+    let d = &SYSTEM.devices;
+    for (in_flight, intid) in [
+        (&mut vcpu.timer_in_flight, d.vtimer_intid),
+        (&mut vcpu.ptimer_in_flight, d.ptimer_intid),
+    ] {
+        if core::mem::take(in_flight) {
+            // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2
+            // tables.
+            unsafe { gic::set_private_active(own_gicr(cpu), intid, true) };
+        }
     }
 }
 
@@ -161,7 +178,7 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
     let d = &SYSTEM.devices;
     let mut loaded = loaded;
     while let Some(intid) = gic::ack() {
-        if intid == d.vtimer_intid {
+        if intid == d.vtimer_intid || intid == d.ptimer_intid {
             match loaded.as_mut() {
                 Some((v, _)) => {
                     // Hardware-linked (ICH_LR.HW=1): the physical interrupt stays active
@@ -204,21 +221,41 @@ fn raise_loaded(v: VcpuId, intid: u32) {
     }
 }
 
-/// Whether a vCPU that is not loaded has a virtual timer whose condition is met (enabled,
-/// unmasked, CVAL reached); if so its interrupt is raised (the line is high).
+/// Whether a vCPU that is not loaded has a timer (virtual or EL1 physical) whose condition
+/// is met (enabled, unmasked, CVAL reached); if so its interrupt is raised (the line is
+/// high).
 pub fn check_saved_timer(v: VcpuId, vcpu: &mut Vcpu, now: u64) -> bool {
-    let ctl = vcpu.el1.cntv_ctl;
-    if ctl & CTL_ENABLE == 0 || ctl & CTL_IMASK != 0 || now < vcpu.el1.cntv_cval {
-        return false;
+    let d = &SYSTEM.devices;
+    let e = &vcpu.el1;
+    let v_due = armed(e.cntv_ctl).is_some_and(|()| now >= e.cntv_cval);
+    let p_due = armed(e.cntp_ctl).is_some_and(|()| now >= e.cntp_cval);
+    let mut raised = false;
+    for (due, in_flight, intid) in [
+        (v_due, &mut vcpu.timer_in_flight, d.vtimer_intid),
+        (p_due, &mut vcpu.ptimer_in_flight, d.ptimer_intid),
+    ] {
+        if due {
+            *in_flight = true;
+            raised |= raise(SYSTEM.vm_of(v), in_vm(v), intid).is_ok();
+        }
     }
-    vcpu.timer_in_flight = true;
-    raise(SYSTEM.vm_of(v), in_vm(v), SYSTEM.devices.vtimer_intid).is_ok()
+    raised
 }
 
-/// The deadline of a vCPU's saved (armed, unmasked) virtual timer.
+/// `Some` when a timer control value is enabled and unmasked.
+fn armed(ctl: u64) -> Option<()> {
+    (ctl & CTL_ENABLE != 0 && ctl & CTL_IMASK == 0).then_some(())
+}
+
+/// The earliest deadline of a vCPU's saved (armed, unmasked) timers.
 pub fn saved_deadline(vcpu: &Vcpu) -> Option<u64> {
-    let ctl = vcpu.el1.cntv_ctl;
-    (ctl & CTL_ENABLE != 0 && ctl & CTL_IMASK == 0).then_some(vcpu.el1.cntv_cval)
+    let e = &vcpu.el1;
+    let v = armed(e.cntv_ctl).map(|()| e.cntv_cval);
+    let p = armed(e.cntp_ctl).map(|()| e.cntp_cval);
+    match (v, p) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Whether vCPU `v` has a deliverable virtual interrupt.

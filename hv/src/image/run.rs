@@ -195,10 +195,12 @@ fn arm_slot_end(slots: Option<&'static [Slot]>) {
     }
 }
 
-/// Whether the loaded guest's virtual timer condition is met and unmasked.
+/// Whether the loaded guest's virtual or EL1 physical timer condition is met and unmasked.
 fn timer_fired() -> bool {
-    let ctl = timer::guest_vtimer_ctl();
-    ctl & timer::CTL_ENABLE != 0 && ctl & timer::CTL_IMASK == 0 && ctl & timer::CTL_ISTATUS != 0
+    let fired = |ctl: u64| {
+        ctl & timer::CTL_ENABLE != 0 && ctl & timer::CTL_IMASK == 0 && ctl & timer::CTL_ISTATUS != 0
+    };
+    fired(timer::guest_vtimer_ctl()) || fired(timer::guest_ptimer_ctl())
 }
 
 /// Nothing to run: unload the current vCPU (so every timer deadline is in saved state),

@@ -53,6 +53,8 @@ pub struct Vcpu {
     /// Its hardware-linked virtual timer interrupt was pending or active when it was
     /// unloaded (or raised since): the physical one is made active again when it is loaded.
     pub timer_in_flight: bool,
+    /// The same for its EL1 physical timer's interrupt.
+    pub ptimer_in_flight: bool,
 }
 
 impl Vcpu {
@@ -73,6 +75,7 @@ impl Vcpu {
             lrs_used: 0,
             reflect_done: false,
             timer_in_flight: false,
+            ptimer_in_flight: false,
         }
     }
 }

@@ -105,11 +105,12 @@ fn build(vm: VmId) -> Result<Shared, &'static str> {
     let mut owned = [0u32; MAX_OWNED];
     let n = owned_spis(vm, &mut owned);
     let mut vgic = VmGic::new(mpidrs, &owned[..n]).map_err(|_| d.name)?;
-    // Each vCPU's virtual timer PPI is linked to the physical one: the guest's
-    // deactivation deactivates it (one trap per tick, not two).
-    let vt = SYSTEM.devices.vtimer_intid;
-    for k in 0..d.vcpus.len() {
-        vgic.set_hw(k, vt, vt as u16).map_err(|_| d.name)?;
+    // Each vCPU's timer PPIs (virtual and EL1 physical) are linked to the physical ones:
+    // the guest's deactivation deactivates them (one trap per tick, not two).
+    for t in [SYSTEM.devices.vtimer_intid, SYSTEM.devices.ptimer_intid] {
+        for k in 0..d.vcpus.len() {
+            vgic.set_hw(k, t, t as u16).map_err(|_| d.name)?;
+        }
     }
     let psci = PsciVm::new(mpidrs, d.ram_ipa, d.ram_size).ok_or(d.name)?;
     Ok(Shared { vgic, psci })

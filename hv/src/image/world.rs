@@ -64,6 +64,7 @@ pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
     }
     let vcpu = ctx.vcpus.get(v);
     vcpu.timer_in_flight = false;
+    vcpu.ptimer_in_flight = false;
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = x0;
     vcpu.regs.elr = entry;

@@ -96,6 +96,10 @@ pub struct El1State {
     pub cntkctl: u64,
     pub cntv_ctl: u64,
     pub cntv_cval: u64,
+    /// The EL1 physical timer (CNTP_CTL/CVAL_EL0), the guest's own: CNTHCTL_EL2.EL1PCEN
+    /// lets it program the hardware timer, which is switched with the vCPU.
+    pub cntp_ctl: u64,
+    pub cntp_cval: u64,
     pub mdscr: u64,
     /// TPIDR2_EL0 (SME's; no CPTR_EL2 bit traps it, so it is switched where it exists).
     pub tpidr2_el0: u64,
@@ -171,6 +175,8 @@ impl El1State {
         cntkctl: 0,
         cntv_ctl: 0,
         cntv_cval: 0,
+        cntp_ctl: 0,
+        cntp_cval: 0,
         mdscr: 0,
         tpidr2_el0: 0,
         pauth_keys: [0; 10],
@@ -207,6 +213,8 @@ impl El1State {
         wr!(el1!("cntkctl"), self.cntkctl);
         wr!(el0!("cntv_cval"), self.cntv_cval);
         wr!(el0!("cntv_ctl"), self.cntv_ctl);
+        wr!(el0!("cntp_cval"), self.cntp_cval);
+        wr!(el0!("cntp_ctl"), self.cntp_ctl);
         wr!("sp_el1", self.sp_el1);
         wr!("sp_el0", self.sp_el0);
         wr!("tpidr_el0", self.tpidr_el0);
@@ -248,6 +256,8 @@ impl El1State {
         self.cntkctl = rd!(el1!("cntkctl"));
         self.cntv_cval = rd!(el0!("cntv_cval"));
         self.cntv_ctl = rd!(el0!("cntv_ctl"));
+        self.cntp_cval = rd!(el0!("cntp_cval"));
+        self.cntp_ctl = rd!(el0!("cntp_ctl"));
         self.sp_el1 = rd!("sp_el1");
         self.sp_el0 = rd!("sp_el0");
         self.tpidr_el0 = rd!("tpidr_el0");
@@ -299,4 +309,14 @@ pub fn guest_cntv_ctl() -> u64 {
 /// Writes CNTV_CTL of the guest currently loaded.
 pub fn set_guest_cntv_ctl(v: u64) {
     wr!(el0!("cntv_ctl"), v);
+}
+
+/// Reads CNTP_CTL (the EL1 physical timer) of the guest currently loaded.
+pub fn guest_cntp_ctl() -> u64 {
+    rd!(el0!("cntp_ctl"))
+}
+
+/// Writes CNTP_CTL of the guest currently loaded.
+pub fn set_guest_cntp_ctl(v: u64) {
+    wr!(el0!("cntp_ctl"), v);
 }

@@ -49,9 +49,10 @@ use super::vhe::HCR_E2H;
 #[cfg(not(feature = "vhe"))]
 const HCR_E2H: u64 = 0;
 
-/// CNTHCTL_EL2: EL1PCTEN only (E2H=0 layout), or its E2H=1 equivalent.
+/// CNTHCTL_EL2: EL1PCTEN and EL1PCEN (E2H=0 layout), or their E2H=1 equivalent: guests read
+/// the physical counter and own the EL1 physical timer, which is switched per vCPU.
 #[cfg(not(feature = "vhe"))]
-const CNTHCTL: u64 = 1 << 0;
+const CNTHCTL: u64 = (1 << 1) | (1 << 0);
 #[cfg(feature = "vhe")]
 const CNTHCTL: u64 = super::vhe::CNTHCTL_EL2_VHE;
 
@@ -78,8 +79,8 @@ pub fn set_vmpidr(v: u64) {
     VMPIDR_EL2.set(v);
 }
 
-/// Guests may read the physical counter but not use the EL1 physical timer (which
-/// traps); the virtual counter has no offset.
+/// Guests read the physical counter and program the EL1 physical timer (switched per
+/// vCPU, like the virtual one); the virtual counter has no offset.
 pub fn init_timer_traps() {
     CNTHCTL_EL2.set(CNTHCTL);
     CNTVOFF_EL2.set(0);

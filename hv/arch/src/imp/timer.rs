@@ -1,4 +1,4 @@
-//! Generic-timer access from EL2: the loaded guest's virtual timer (E2H-aware through
+//! Generic-timer access from EL2: the loaded guest's virtual and EL1 physical timers (E2H-aware through
 //! `el1`'s naming) and the hypervisor's own EL2 physical timer (CNTHP), which wakes a CPU
 //! for the deadlines of vCPUs that are not loaded.
 use core::arch::asm;
@@ -18,6 +18,16 @@ pub fn guest_vtimer_ctl() -> u64 {
 /// Writes the loaded guest's CNTV_CTL.
 pub fn set_guest_vtimer_ctl(v: u64) {
     super::el1::set_guest_cntv_ctl(v);
+}
+
+/// Reads the loaded guest's CNTP_CTL (its EL1 physical timer).
+pub fn guest_ptimer_ctl() -> u64 {
+    super::el1::guest_cntp_ctl()
+}
+
+/// Writes the loaded guest's CNTP_CTL.
+pub fn set_guest_ptimer_ctl(v: u64) {
+    super::el1::set_guest_cntp_ctl(v);
 }
 
 /// Arms the EL2 physical timer for counter value `deadline`, or disarms it.

@@ -58,10 +58,10 @@ pub fn cptr_el2(fp_el0_open: bool) -> u64 {
     base | super::features::cptr_tam()
 }
 
-/// CNTHCTL_EL2 with E2H=1: EL1PCTEN (guests read the physical counter), EL1PCEN=0 (the
-/// EL1 physical timer traps, as with E2H=0), EL0PCTEN/EL0VCTEN (a lightweight VM reads
-/// both counters) and EL0PTEN/EL0VTEN=0 (it has no timer registers).
-pub const CNTHCTL_EL2_VHE: u64 = (1 << 10) | (1 << 1) | (1 << 0);
+/// CNTHCTL_EL2 with E2H=1: EL1PCTEN and EL1PCEN (guests read the physical counter and own
+/// the EL1 physical timer, switched per vCPU, as with E2H=0), EL0PCTEN/EL0VCTEN (a
+/// lightweight VM reads both counters) and EL0PTEN/EL0VTEN=0 (it has no timer registers).
+pub const CNTHCTL_EL2_VHE: u64 = (1 << 11) | (1 << 10) | (1 << 1) | (1 << 0);
 
 /// Whether the CPU implements VHE (ID_AA64MMFR1_EL1.VH).
 pub fn supported() -> bool {
