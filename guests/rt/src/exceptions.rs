@@ -6,10 +6,12 @@
 //!   exception's ESR_EL1/FAR_EL1 are recorded and the faulting instruction is skipped
 //!   (ELR_EL1 += 4: every A64 instruction is 4 bytes). Otherwise the guest prints the
 //!   syndrome, `RESULT status fail unexpected-exception` and powers off.
-//! - FIQ, SError, and exceptions from AArch32/lower ELs: reported like an unexpected
-//!   synchronous exception.
+//! - IRQs taken from EL0 (AArch64 or AArch32): handled as above.
+//! - Synchronous exceptions from EL0: handed to the hook set by [`set_el0_handler`] (a
+//!   guest that runs EL0 code), otherwise unexpected.
+//! - FIQ and SError: reported like an unexpected synchronous exception.
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::arch::{MAX_VCPUS, cpu_index};
 
@@ -163,11 +165,32 @@ fn sysregs() -> (u64, u64, u64) {
     (esr, far, elr)
 }
 
+/// The handler of synchronous exceptions from EL0 (0: none).
+static EL0_SYNC: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the handler of synchronous exceptions taken from EL0 (an SVC, an abort of EL0
+/// code), called with ESR_EL1; ERET then returns to ELR_EL1 (past an SVC already).
+pub fn set_el0_handler(f: fn(u64)) {
+    EL0_SYNC.store(f as usize, Ordering::SeqCst);
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn rt_exception(kind: u64) {
     match kind {
-        // Current EL (SP_EL0 or SP_ELx), IRQ.
-        1 | 5 => crate::irq::dispatch(),
+        // IRQ from the current EL (SP_EL0 or SP_ELx) or from EL0 (AArch64, AArch32).
+        1 | 5 | 9 | 13 => crate::irq::dispatch(),
+        // Synchronous, from EL0 (AArch64, AArch32).
+        8 | 12 => {
+            let (esr, far, elr) = sysregs();
+            match EL0_SYNC.load(Ordering::SeqCst) {
+                0 => unexpected(kind, esr, far, elr),
+                f => {
+                    // SAFETY: the value was stored from an `fn(u64)` by `set_el0_handler`.
+                    let f: fn(u64) = unsafe { core::mem::transmute(f) };
+                    f(esr)
+                }
+            }
+        }
         // Current EL, synchronous.
         0 | 4 => {
             let (esr, far, elr) = sysregs();

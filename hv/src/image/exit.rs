@@ -3,9 +3,9 @@
 //! the guest; the hypervisor itself never stops because of a guest.
 use hv_arch::regs::syndrome;
 use hv_core::ids::VcpuId;
-use hv_core::trap::Trap;
 use hv_core::trap::abort::FaultStatus;
 use hv_core::trap::inject::GuestException;
+use hv_core::trap::{Trap, aarch32};
 use hv_core::vgic::sgi::SgiRequest;
 
 use super::decision::Outcome;
@@ -32,7 +32,7 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
                 .mmio()
                 .filter(|&acc| mmio::handle(vm, in_vm, acc, &mut vcpu.regs));
             if emulated.is_some() {
-                vcpu.regs.elr += advance;
+                skip(vcpu, advance);
                 return Outcome::Continue;
             }
             if let (Some(acc), Some(r)) = (da.mmio(), reflect::region_of(vm, da.ipa)) {
@@ -55,8 +55,9 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
         Trap::Wfx { wfe, .. } => {
-            vcpu.regs.elr += advance;
-            if !wfe && !irq::has_pending(v) {
+            let passed = aarch32::condition_passed(s.esr as u32 & 0x01ff_ffff, vcpu.regs.spsr);
+            skip(vcpu, advance);
+            if passed && !wfe && !irq::has_pending(v) {
                 vcpu.power = Power::Waiting;
             }
             Outcome::Continue
@@ -96,6 +97,13 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
     }
+}
+
+/// Moves the vCPU past the trapped instruction of `len` bytes (for T32 code in an IT
+/// block, the IT state advances with it).
+pub fn skip(vcpu: &mut Vcpu, len: u64) {
+    vcpu.regs.elr += len;
+    vcpu.regs.spsr = aarch32::advance_itstate(vcpu.regs.spsr);
 }
 
 /// A guest did something the hypervisor cannot continue from.

@@ -144,6 +144,7 @@ pub fn apply_completion(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
                 vcpu.regs.set(acc.reg as usize, acc.load_value(c.value));
             }
             vcpu.regs.elr += c.posted.advance;
+            vcpu.regs.spsr = hv_core::trap::aarch32::advance_itstate(vcpu.regs.spsr);
         }
         FaultAction::InjectAbort => inject_fault(
             vcpu,

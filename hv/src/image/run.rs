@@ -97,7 +97,6 @@ fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
                 Outcome::Continue
             }
             Exit::SError => exit::fatal(v, "SError from the guest"),
-            Exit::Aarch32 => exit::fatal(v, "AArch32 execution is not supported"),
         };
         if carry_out(SYSTEM.vm_of(v), outcome) {
             return Left::Stopped;

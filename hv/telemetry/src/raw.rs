@@ -31,8 +31,6 @@ pub enum ExitClass {
     Fiq = 2,
     /// An SError.
     SError = 3,
-    /// An exception from AArch32.
-    Aarch32 = 4,
 }
 
 /// One event as the trap path records it: the timestamp and the event's fixed fields.
@@ -88,7 +86,7 @@ impl Raw {
             Raw::Trap { exit, esr, .. } => Some(match exit {
                 ExitClass::Sync => classify_esr(esr as u64),
                 ExitClass::Irq | ExitClass::Fiq => TrapKind::Irq,
-                ExitClass::SError | ExitClass::Aarch32 => TrapKind::Other,
+                ExitClass::SError => TrapKind::Other,
             }),
             _ => None,
         }

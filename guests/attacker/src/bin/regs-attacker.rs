@@ -159,7 +159,8 @@ mod guest {
         result!("id-sve", "{}", field(pfr0, 32));
         result!("id-ras", "{}", field(pfr0, 28));
         result!("id-amu", "{}", field(pfr0, 44));
-        result!("id-el0-aarch32", "{}", u64::from(field(pfr0, 0) != 1));
+        // EL0 may show AArch32 (a 32-bit task at EL0 works); EL1 never does.
+        result!("id-el1-aarch32", "{}", u64::from(field(pfr0, 4) != 1));
         result!("id-mte", "{}", field(pfr1, 8));
         result!("id-sme", "{}", field(pfr1, 24));
         result!("id-pmu", "{}", field(dfr0, 8));
@@ -169,7 +170,7 @@ mod guest {
         result!(
             "id-unallocated",
             "{:#x}",
-            rd!("s3_0_c0_c7_7") | rd!("s3_0_c0_c2_7")
+            rd!("s3_0_c0_c7_7") | rd!("s3_0_c0_c3_3")
         );
         // SVE and SME with the guest's own CPACR_EL1 traps open.
         // SAFETY: CPACR_EL1 is this VM's; ZEN and SMEN only let SVE and SME

@@ -31,7 +31,8 @@ impl GuestRegs {
     }
 }
 
-/// Why the guest came back to EL2 (which vector was taken). The values are those of
+/// Why the guest came back to EL2 (which vector was taken; from AArch64 or AArch32 code
+/// alike — SPSR_EL2.M\[4\] tells them apart). The values are those of
 /// telemetry's `ExitClass`, so that the trap path stores the code as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -44,8 +45,6 @@ pub enum Exit {
     Fiq = 2,
     /// An SError.
     SError = 3,
-    /// An exception from AArch32 state (not supported: the VM is stopped).
-    Aarch32 = 4,
 }
 
 unsafe extern "C" {
@@ -63,7 +62,6 @@ pub fn enter_guest(regs: &mut GuestRegs) -> Exit {
         0 => Exit::Sync,
         1 => Exit::Irq,
         2 => Exit::Fiq,
-        3 => Exit::SError,
-        _ => Exit::Aarch32,
+        _ => Exit::SError,
     }
 }

@@ -43,12 +43,38 @@ pub fn read_id(reg: SysReg) -> u64 {
         (7, 0) => mrs!("id_aa64mmfr0_el1"),
         (7, 1) => mrs!("id_aa64mmfr1_el1"),
         (7, 2) => mrs!("id_aa64mmfr2_el1"),
+        // The AArch32 ID registers (defined on every ARMv8-A CPU, UNKNOWN without AArch32).
+        (1, 0) => mrs!("s3_0_c0_c1_0"),
+        (1, 1) => mrs!("s3_0_c0_c1_1"),
+        (1, 2) => mrs!("s3_0_c0_c1_2"),
+        (1, 4) => mrs!("s3_0_c0_c1_4"),
+        (1, 5) => mrs!("s3_0_c0_c1_5"),
+        (1, 6) => mrs!("s3_0_c0_c1_6"),
+        (1, 7) => mrs!("s3_0_c0_c1_7"),
+        (2, 0) => mrs!("s3_0_c0_c2_0"),
+        (2, 1) => mrs!("s3_0_c0_c2_1"),
+        (2, 2) => mrs!("s3_0_c0_c2_2"),
+        (2, 3) => mrs!("s3_0_c0_c2_3"),
+        (2, 4) => mrs!("s3_0_c0_c2_4"),
+        (2, 5) => mrs!("s3_0_c0_c2_5"),
+        (2, 6) => mrs!("s3_0_c0_c2_6"),
+        (2, 7) => mrs!("s3_0_c0_c2_7"),
+        (3, 0) => mrs!("s3_0_c0_c3_0"),
+        (3, 1) => mrs!("s3_0_c0_c3_1"),
+        (3, 2) => mrs!("s3_0_c0_c3_2"),
+        (3, 4) => mrs!("s3_0_c0_c3_4"),
+        (3, 6) => mrs!("s3_0_c0_c3_6"),
         _ => 0,
     }
 }
 
 fn field(v: u64, shift: u32) -> u64 {
     (v >> shift) & 0xF
+}
+
+/// Whether the CPU runs AArch32 at EL0 (ID_AA64PFR0_EL1.EL0 = 2).
+pub fn aarch32_el0() -> bool {
+    field(mrs!("id_aa64pfr0_el1"), 0) == 2
 }
 
 /// Whether the CPU has pointer authentication (then the five key pairs are switched).

@@ -46,11 +46,11 @@ hv_vectors:
     GUEST_EXIT 1
     GUEST_EXIT 2
     GUEST_EXIT 3
-    // Lower EL, AArch32.
-    GUEST_EXIT 4
-    GUEST_EXIT 4
-    GUEST_EXIT 4
-    GUEST_EXIT 4
+    // Lower EL, AArch32 (a 32-bit task at a guest's EL0): handled as the AArch64 ones.
+    GUEST_EXIT 0
+    GUEST_EXIT 1
+    GUEST_EXIT 2
+    GUEST_EXIT 3
 
     .text
     .global hv_enter_guest

@@ -16,8 +16,10 @@
 //!   without its timeout), LOR (HCR_EL2.TLOR), CSV2 above 1 (SCXTNUM traps: EnSCXT=0);
 //! - PMU, SPE, trace, TRBE, BRBE (MDCR_EL2 traps their registers; no virtual PMU);
 //! - EL2, EL3-visible virtualisation features (VH, NV, FWB, EVT, FGT, HCX, VMIDBits);
-//! - AArch32: EL0 is shown AArch64-only and the AArch32 ID registers (CRm 1..3) read as
-//!   zero, since an exit from AArch32 code is not handled;
+//! - AArch32: EL0 AArch32 is shown where the CPU has it (a 32-bit task at a guest's EL0
+//!   runs and its exits are handled), with the AArch32 ID registers (CRm 1..3) of the
+//!   instruction sets, FP/SIMD and memory model; EL1 stays AArch64-only (HCR_EL2.RW). On
+//!   a CPU without AArch32 those registers are UNKNOWN, so they read as zero there;
 //! - the double lock (DoubleLock = 0b1111: OSDLR_EL1 is emulated RAZ/WI).
 //!
 //! Invariant: [`sanitise`] never shows a field value above the hardware's for an
@@ -69,11 +71,11 @@ pub struct IdReg {
     pub fields: &'static [Field],
 }
 
-/// ID_AA64PFR0_EL1: EL0 AArch64 only; EL1 AArch64 only; EL2 hidden; EL3, FP, AdvSIMD,
-/// DIT, CSV3 passed; GIC system registers (GICv3 CPU interface, not v4.1); CSV2 at most 1
-/// (no SCXTNUM); RAS, SVE, SEL2, MPAM, AMU, RME hidden.
+/// ID_AA64PFR0_EL1: EL0 AArch64, and AArch32 where the CPU has it; EL1 AArch64 only; EL2
+/// hidden; EL3, FP, AdvSIMD, DIT, CSV3 passed; GIC system registers (GICv3 CPU interface,
+/// not v4.1); CSV2 at most 1 (no SCXTNUM); RAS, SVE, SEL2, MPAM, AMU, RME hidden.
 const PFR0: &[Field] = &[
-    f(0, Fixed(1)),
+    f(0, Max(2)),
     f(4, Max(1)),
     f(12, Pass),
     f(16, Pass),
@@ -187,6 +189,47 @@ const MMFR2: &[Field] = &[
     f(60, Pass),
 ];
 
+/// Every 4-bit field of a 32-bit AArch32 ID register (instruction sets, FP/SIMD, memory
+/// model: nothing there needs the hypervisor).
+const ALL32: &[Field] = &[
+    f(0, Pass),
+    f(4, Pass),
+    f(8, Pass),
+    f(12, Pass),
+    f(16, Pass),
+    f(20, Pass),
+    f(24, Pass),
+    f(28, Pass),
+];
+/// ID_PFR0_EL1: A32, T32, Jazelle, T32EE states, DIT; CSV2 at most 1; RAS, AMU hidden.
+const PFR0_32: &[Field] = &[
+    f(0, Pass),
+    f(4, Pass),
+    f(8, Pass),
+    f(12, Pass),
+    f(16, Max(1)),
+    f(24, Pass),
+];
+/// ID_PFR1_EL1: programmers' model and the generic timer; Security, Virtualization (no
+/// AArch32 EL1/EL2/EL3 for a VM) and the GIC's AArch32 interface hidden.
+const PFR1_32: &[Field] = &[f(0, Pass), f(16, Pass)];
+/// ID_DFR0_EL1: the AArch32 debug and trace interfaces hidden (cp14 traps), the PMU only
+/// to a VM that shares it.
+const DFR0_32: &[Field] = &[f(24, IfPmu)];
+/// ID_MMFR4_EL1: everything but XNX and EVT (stage-2 and EL2 trap features).
+const MMFR4_32: &[Field] = &[
+    f(0, Pass),
+    f(4, Pass),
+    f(12, Pass),
+    f(16, Pass),
+    f(20, Pass),
+    f(24, Pass),
+];
+/// ID_PFR2_EL1: CSV3 and SSBS; RAS_frac hidden.
+const PFR2_32: &[Field] = &[f(0, Pass), f(4, Pass)];
+/// ID_MMFR5_EL1: ETS.
+const MMFR5_32: &[Field] = &[f(0, Pass)];
+
 /// The registers of the ID space a VM sees a nonzero value of. The arch reads exactly
 /// these from the hardware (reading an encoding the CPU lacks would be UNDEFINED at
 /// EL2 on older CPUs, so nothing else is read).
@@ -227,7 +270,92 @@ pub const SHOWN: &[IdReg] = &[
         reg: SysReg::ID_AA64MMFR2_EL1,
         fields: MMFR2,
     },
+    IdReg {
+        reg: SysReg::ID_PFR0_EL1,
+        fields: PFR0_32,
+    },
+    IdReg {
+        reg: SysReg::ID_PFR1_EL1,
+        fields: PFR1_32,
+    },
+    IdReg {
+        reg: SysReg::ID_DFR0_EL1,
+        fields: DFR0_32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR0_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR1_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR2_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR3_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR0_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR1_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR2_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR3_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR4_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR5_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR4_EL1,
+        fields: MMFR4_32,
+    },
+    IdReg {
+        reg: SysReg::ID_ISAR6_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::MVFR0_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::MVFR1_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::MVFR2_EL1,
+        fields: ALL32,
+    },
+    IdReg {
+        reg: SysReg::ID_PFR2_EL1,
+        fields: PFR2_32,
+    },
+    IdReg {
+        reg: SysReg::ID_MMFR5_EL1,
+        fields: MMFR5_32,
+    },
 ];
+
+/// Whether `reg` is an AArch32 ID register (CRm 1..3 of the ID space).
+fn is_aarch32_id(reg: SysReg) -> bool {
+    reg.op0 == 3 && reg.op1 == 0 && reg.crn == 0 && (1..=3).contains(&reg.crm)
+}
 
 /// The largest ID_AA64MMFR0_EL1.PARange encoding whose size fits in `bits` of IPA
 /// (0b0000 = 32 bits … 0b0110 = 52 bits).
@@ -260,6 +388,9 @@ pub struct VmView {
     pub ipa_bits: u8,
     /// The VM shares the physical PMU.
     pub pmu: bool,
+    /// The CPU runs AArch32 at EL0 (its ID_AA64PFR0_EL1.EL0 is 2): the AArch32 ID
+    /// registers then hold values, not UNKNOWN ones.
+    pub aarch32_el0: bool,
 }
 
 /// The value a VM reads from ID register `reg` (in the TID3 space), given the
@@ -268,6 +399,9 @@ pub fn sanitise(reg: SysReg, hw: u64, vm: VmView) -> u64 {
     let Some(r) = shown(reg) else {
         return 0;
     };
+    if is_aarch32_id(reg) && !vm.aarch32_el0 {
+        return 0;
+    }
     r.fields.iter().fold(0, |v, fld| {
         let have = ((hw >> fld.shift) & 0xF) as u8;
         let show = match fld.policy {
@@ -302,7 +436,47 @@ mod tests {
         VmView {
             ipa_bits,
             pmu: false,
+            aarch32_el0: false,
         }
+    }
+
+    #[test]
+    fn aarch32_el0_only_where_the_cpu_has_it() {
+        let pfr0 = SysReg::ID_AA64PFR0_EL1;
+        // The CPU runs AArch32 at EL0 and EL1 (EL0 = EL1 = 2).
+        let hw = 0x22;
+        let with = VmView {
+            aarch32_el0: true,
+            ..view(40)
+        };
+        assert_eq!(field(sanitise(pfr0, hw, with), 0), 2, "EL0 AArch32 shown");
+        assert_eq!(
+            field(sanitise(pfr0, hw, with), 4),
+            1,
+            "EL1 stays AArch64-only"
+        );
+        assert_eq!(
+            field(sanitise(pfr0, 0x11, with), 0),
+            1,
+            "never above the hardware"
+        );
+        let isar5 = SysReg::ID_ISAR5_EL1;
+        assert_eq!(
+            sanitise(isar5, 0x1112_1111, with),
+            0x1112_1111,
+            "AArch32 crypto etc."
+        );
+        assert_eq!(
+            sanitise(isar5, 0x1112_1111, view(40)),
+            0,
+            "UNKNOWN without AArch32"
+        );
+        // Security/Virtualization of ID_PFR1 and the AArch32 debug interface stay hidden.
+        assert_eq!(
+            sanitise(SysReg::ID_PFR1_EL1, 0x1001_1111, with),
+            0x0001_0001
+        );
+        assert_eq!(sanitise(SysReg::ID_DFR0_EL1, 0x0303_3066, with), 0);
     }
 
     #[test]
@@ -310,6 +484,7 @@ mod tests {
         let shared = VmView {
             ipa_bits: 40,
             pmu: true,
+            aarch32_el0: false,
         };
         let dfr0 = SysReg::ID_AA64DFR0_EL1;
         assert_eq!(
@@ -328,7 +503,7 @@ mod tests {
         assert_eq!(field(pfr0, 28), 0, "RAS");
         assert_eq!(field(pfr0, 44), 0, "AMU");
         assert_eq!(field(pfr0, 8), 0, "EL2");
-        assert_eq!(field(pfr0, 0), 1, "EL0 AArch64 only");
+        assert_eq!(field(pfr0, 0), 2, "EL0 AArch32 where the CPU has it");
         assert_eq!(field(pfr0, 4), 1, "EL1 AArch64 only");
         let pfr1 = sanitise(SysReg::ID_AA64PFR1_EL1, MAX_PFR1, view(40));
         assert_eq!(field(pfr1, 8), 0, "MTE");
@@ -350,7 +525,7 @@ mod tests {
     #[test]
     fn unknown_and_unallocated_registers_are_raz() {
         // ID_AA64ZFR0 (SVE), ID_AA64SMFR0 (SME), ID_AA64PFR2, ID_AA64MMFR3, the AArch32
-        // ID_PFR0 and MVFR0, and an unallocated encoding.
+        // ID_PFR0 and MVFR0 on a CPU without AArch32, and an unallocated encoding.
         for (crm, op2) in [
             (4, 4),
             (4, 5),
@@ -371,7 +546,11 @@ mod tests {
     fn never_more_than_the_hardware() {
         for r in SHOWN {
             for hw in [0, u64::MAX, 0x1234_5678_9abc_def0, MAX_PFR0, MAX_DFR0] {
-                let v = sanitise(r.reg, hw, view(52));
+                let with32 = VmView {
+                    aarch32_el0: true,
+                    ..view(52)
+                };
+                let v = sanitise(r.reg, hw, with32);
                 for fld in r.fields {
                     let (have, show) = (field(hw, fld.shift), field(v, fld.shift));
                     match fld.policy {

@@ -20,6 +20,7 @@
 //! system registers, [`emul`] (what each gets), [`idreg`] (the sanitised feature-ID
 //! registers) and [`debug`] (the per-vCPU debug registers).
 
+pub mod aarch32;
 pub mod abort;
 pub mod debug;
 pub mod emul;

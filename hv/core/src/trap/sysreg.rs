@@ -82,6 +82,27 @@ sysregs! {
     ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0);
     ID_AA64MMFR1_EL1 = (3, 0, 0, 7, 1);
     ID_AA64MMFR2_EL1 = (3, 0, 0, 7, 2);
+    // AArch32 ID registers (what a 32-bit task at EL0 can use).
+    ID_PFR0_EL1 = (3, 0, 0, 1, 0);
+    ID_PFR1_EL1 = (3, 0, 0, 1, 1);
+    ID_DFR0_EL1 = (3, 0, 0, 1, 2);
+    ID_MMFR0_EL1 = (3, 0, 0, 1, 4);
+    ID_MMFR1_EL1 = (3, 0, 0, 1, 5);
+    ID_MMFR2_EL1 = (3, 0, 0, 1, 6);
+    ID_MMFR3_EL1 = (3, 0, 0, 1, 7);
+    ID_ISAR0_EL1 = (3, 0, 0, 2, 0);
+    ID_ISAR1_EL1 = (3, 0, 0, 2, 1);
+    ID_ISAR2_EL1 = (3, 0, 0, 2, 2);
+    ID_ISAR3_EL1 = (3, 0, 0, 2, 3);
+    ID_ISAR4_EL1 = (3, 0, 0, 2, 4);
+    ID_ISAR5_EL1 = (3, 0, 0, 2, 5);
+    ID_MMFR4_EL1 = (3, 0, 0, 2, 6);
+    ID_ISAR6_EL1 = (3, 0, 0, 2, 7);
+    MVFR0_EL1 = (3, 0, 0, 3, 0);
+    MVFR1_EL1 = (3, 0, 0, 3, 1);
+    MVFR2_EL1 = (3, 0, 0, 3, 2);
+    ID_PFR2_EL1 = (3, 0, 0, 3, 4);
+    ID_MMFR5_EL1 = (3, 0, 0, 3, 6);
     // OS lock and power-down debug (MDCR_EL2.TDOSA).
     OSLAR_EL1 = (2, 0, 1, 0, 4);
     OSLSR_EL1 = (2, 0, 1, 1, 4);

@@ -157,7 +157,6 @@ fn run(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) -> Ran {
         Exit::Sync => handle_sync(core, cpu, vm, v, vcpu),
         Exit::Irq | Exit::Fiq => return Ran::PhysicalIrq,
         Exit::SError => fault(core, vm, vcpu, LwFault::Other { ec: 0x2f }),
-        Exit::Aarch32 => fault(core, vm, vcpu, LwFault::Other { ec: 0xff }),
     }
     Ran::Handled
 }

@@ -229,7 +229,6 @@ pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
         Exit::Irq => ExitClass::Irq,
         Exit::Fiq => ExitClass::Fiq,
         Exit::SError => ExitClass::SError,
-        Exit::Aarch32 => ExitClass::Aarch32,
     };
     p.trap = Pending {
         entry: now,
