@@ -278,8 +278,10 @@ pub fn left(cpu: CpuId, why: Left, slots: bool) {
     });
 }
 
-/// The CPU has nothing to run: report the switch to idle and the counters, encode everything
-/// queued and drain (waiting for the transport if need be).
+/// The CPU has nothing to run: report the switch to idle and the counters, encode what is
+/// queued and drain (waiting for the transport if need be) — until an interrupt is pending:
+/// then the CPU goes back to its run loop at once, and the rest waits for the next idle or
+/// flush (the counters too: encoding them encodes everything queued before them).
 #[inline(never)]
 pub fn idle(cpu: CpuId) {
     let cpu = cpu.index();
@@ -296,11 +298,13 @@ pub fn idle(cpu: CpuId) {
             SwitchReason::Exit
         };
         switch(p, now, None, reason);
-        counters(p, now);
-    } else if p.last_counters == 0 {
+        if !hv_arch::gic::irq_pending() {
+            counters(p, now);
+        }
+    } else if p.last_counters == 0 && !hv_arch::gic::irq_pending() {
         counters(p, now);
     }
-    pump_all(cpu, p);
+    pump_idle(cpu, p);
 }
 
 /// Encodes everything this CPU queued and sends it, waiting for the transport; the ring may
@@ -599,9 +603,43 @@ fn drain(cpu: usize, block: bool) {
             return;
         }
     }
-    transport::drain(cpu, &RINGS, block);
+    transport::drain(cpu, &RINGS, block, false);
     TRANSPORT_BUSY.store(false, Ordering::Release);
 }
+
+/// Sends this CPU's ring while it idles: as [`drain`] with `block`, but it gives the CPU
+/// back as soon as an interrupt is pending, so that an IPI or a timer does not wait for
+/// the UART; what is left goes at the next idle or flush.
+fn drain_idle(cpu: usize) {
+    lock_transport();
+    if !HELLO_SENT.load(Ordering::Relaxed) {
+        TRANSPORT_BUSY.store(false, Ordering::Release);
+        return drain(cpu, true);
+    }
+    transport::drain(cpu, &RINGS, true, true);
+    TRANSPORT_BUSY.store(false, Ordering::Release);
+}
+
+/// Encodes what this CPU queued and sends it before the CPU waits for an interrupt, in
+/// batches, until nothing is left or an interrupt is pending.
+fn pump_idle(cpu: usize, p: &mut PerCpu) {
+    loop {
+        if hv_arch::gic::irq_pending() {
+            break;
+        }
+        p.t.pump(IDLE_BATCH);
+        let before = p.t.ring.len();
+        drain_idle(cpu);
+        let after = p.t.ring.len();
+        if (p.t.queued() == 0 && after == 0) || (after >= before && before != 0) {
+            break;
+        }
+    }
+    p.next_flush = cpu::counter() + cpu::counter_frequency() / FLUSH_PER_SECOND;
+}
+
+/// Records one idle batch encodes (a few UART milliseconds at most).
+const IDLE_BATCH: usize = 32;
 
 /// Emits a finished defmt frame of this CPU (the logger's release).
 fn log_frame(p: &mut PerCpu) {

@@ -236,7 +236,8 @@ pub fn must_wait(pending: usize, capacity: usize) -> bool {
 /// until the caller's ring (and, when no other CPU has frames waiting, the socket) is empty,
 /// bounded by [`BLOCK_MS`]; otherwise what the device takes now, waiting only while some ring
 /// is over half full (bounded by [`STALL_MS`]).
-pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool) {
+/// (`_yield`: a datagram's worth at a time is short; the network always sends it all.)
+pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], block: bool, _yield: bool) {
     LAST_DRAIN.store(now_ticks(), Ordering::Relaxed);
     // SAFETY: the caller holds the transport lock.
     let s = unsafe { state() };

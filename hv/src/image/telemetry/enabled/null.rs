@@ -14,7 +14,7 @@ pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
 }
 
 /// Forgets what the caller's ring holds.
-pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool) {
+pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool, _yield: bool) {
     rings[cpu].consume(rings[cpu].len());
 }
 

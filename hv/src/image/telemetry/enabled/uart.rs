@@ -21,11 +21,15 @@ pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
     false
 }
 
-/// Sends everything the caller's ring holds (the caller holds the transport).
-pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool) {
+/// Sends everything the caller's ring holds (the caller holds the transport), or, with
+/// `yield_to_irq`, until an interrupt is pending (the rest goes later).
+pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool, yield_to_irq: bool) {
     let ring = &rings[cpu];
     let mut buf = [0u8; 256];
     loop {
+        if yield_to_irq && hv_arch::gic::irq_pending() {
+            return;
+        }
         let n = ring.copy_out(&mut buf);
         if n == 0 {
             return;
