@@ -37,6 +37,8 @@ pub struct RunView {
     pub status: Option<i32>,
     /// Telemetry problems (drops, losses, decode errors), empty in plain mode.
     pub stream_problems: Option<String>,
+    /// Console records that arrived before their line ended, per VM (telemetry mode).
+    pub partials: BTreeMap<String, Vec<String>>,
 }
 
 impl RunView {
@@ -174,6 +176,17 @@ fn cases() -> Vec<Case> {
                 ("a32", "other-exceptions", "0"),
             ],
             check: no_check,
+        },
+        Case {
+            name: "console_prompt_shown_before_newline",
+            system: "prompt",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(120),
+            pass: &["prompt"],
+            expect: &[],
+            check: check_prompt,
         },
         Case {
             name: "lr_overflow_all_delivered",
@@ -451,6 +464,25 @@ fn check_linux_shell(v: &RunView) -> Result<()> {
     Ok(())
 }
 
+fn check_prompt(v: &RunView) -> Result<()> {
+    // The prompt went out while the VM waited (its CPU idled), before the line ended; the
+    // whole line is still one console line.
+    let sent_early = v
+        .partials
+        .get("prompt")
+        .is_some_and(|p| p.iter().any(|t| t.contains("prompt> ")));
+    if !sent_early {
+        bail!(
+            "the prompt reached the monitor only with its line's end: {:?}",
+            v.partials
+        );
+    }
+    if !v.lines("prompt").iter().any(|l| l == "prompt> answered") {
+        bail!("the line was not reassembled: {:?}", v.lines("prompt"));
+    }
+    Ok(())
+}
+
 fn check_slots(v: &RunView) -> Result<()> {
     // Two VMs that never wait share one CPU: only the slot table lets both run, each
     // preempted at every slot boundary while the other is alive.
@@ -569,6 +601,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 log,
                 status: o.status,
                 stream_problems: None,
+                partials: BTreeMap::new(),
             }
         }
         Mode::Telemetry => {
@@ -579,6 +612,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 log: r.log,
                 status: r.status,
                 stream_problems: problems,
+                partials: r.partials,
             }
         }
     };

@@ -336,6 +336,9 @@ pub struct DecodedRun {
     pub hello: Option<Info>,
     /// Console lines by VM name, in order.
     pub consoles: BTreeMap<String, Vec<String>>,
+    /// Console records that ended without a newline (sent before their line ended), by VM
+    /// name, in order.
+    pub partials: BTreeMap<String, Vec<String>>,
     /// The hypervisor's log lines (defmt frames decoded with the image's ELF).
     pub log: Vec<String>,
     /// `Switch` records received (all CPUs).
@@ -482,6 +485,10 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
     }
 
     let info = state.session.info().cloned();
+    for (vm, text) in std::mem::take(&mut state.partial_records) {
+        let name = info.as_ref().map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+        run.partials.entry(name).or_default().push(text);
+    }
     for (vm, line) in fresh {
         if vm == HV_LOG {
             run.log.push(line);

@@ -40,9 +40,12 @@ fn text(_vm: VmId, _line: &[u8]) {
     let _ = (&SYSTEM, write_line);
 }
 
-fn emit(vm: VmId, line: &LineBuf) {
-    text(vm, line.as_bytes());
-    telemetry::console(vm, line.as_bytes());
+/// Sends the line: as text, and as telemetry what of it did not go out yet.
+fn emit(vm: VmId, c: &mut VmConsole) {
+    text(vm, c.line.as_bytes());
+    telemetry::console(vm, &c.line.as_bytes()[c.sent..]);
+    c.line.clear();
+    c.sent = 0;
 }
 
 /// Takes one byte of VM `vm`'s output (with its console locked).
@@ -51,13 +54,11 @@ pub fn put(vm: VmId, c: &mut VmConsole, b: u8) {
         return;
     }
     if !c.line.push(b) {
-        emit(vm, &c.line);
-        c.line.clear();
+        emit(vm, c);
         c.line.push(b);
     }
     if b == b'\n' {
-        emit(vm, &c.line);
-        c.line.clear();
+        emit(vm, c);
     }
 }
 
@@ -65,8 +66,24 @@ pub fn put(vm: VmId, c: &mut VmConsole, b: u8) {
 pub fn flush(vm: VmId) {
     let mut c = state::vm(vm).console.lock();
     if !c.line.is_empty() {
-        emit(vm, &c.line);
-        c.line.clear();
+        emit(vm, &mut c);
+    }
+}
+
+/// The CPU goes idle: the VMs' unfinished lines (a shell prompt waiting for input) go out
+/// as telemetry now, so that the monitor shows them; the text console keeps printing
+/// whole lines only, so that lines of different VMs never interleave mid-line.
+pub fn send_partial_lines() {
+    if !telemetry::CONSOLE_RECORDS {
+        return;
+    }
+    for vm in SYSTEM.vm_ids() {
+        let mut c = state::vm(vm).console.lock();
+        let len = c.line.as_bytes().len();
+        if len > c.sent {
+            telemetry::console(vm, &c.line.as_bytes()[c.sent..]);
+            c.sent = len;
+        }
     }
 }
 

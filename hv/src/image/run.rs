@@ -19,7 +19,7 @@ use super::decision::{Left, Outcome};
 use super::generated::SYSTEM;
 use super::state::{self, Power, Vcpu};
 use super::world::{self, CpuCtx, power_on};
-use super::{exit, ext, irq, kick, reflect, vmctl};
+use super::{console, exit, ext, irq, kick, reflect, vmctl};
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 ///
@@ -41,6 +41,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
         let Some(v) = pick(&mut ctx) else {
+            console::send_partial_lines();
             super::telemetry::idle(cpu);
             idle(&mut ctx);
             continue;

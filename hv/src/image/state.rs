@@ -184,6 +184,9 @@ pub struct VmConsole {
     pub uart: Pl011,
     /// Bytes since the last newline.
     pub line: LineBuf,
+    /// How many of them already went out as telemetry (a partial line sent while the VM
+    /// waits, e.g. a shell prompt); the text console still prints the whole line.
+    pub sent: usize,
     /// The interrupt line level the vGIC was last told.
     pub irq_line: bool,
 }
@@ -215,6 +218,7 @@ static VMS: [VmState; MAX_VMS] = [const {
         console: SpinLock::new(VmConsole {
             uart: Pl011::new(),
             line: LineBuf::new(),
+            sent: 0,
             irq_line: false,
         }),
     }

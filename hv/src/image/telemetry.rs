@@ -39,6 +39,10 @@ pub const FEATURES: &[(&str, bool)] = &[
     ("telemetry-null", cfg!(feature = "telemetry-null")),
 ];
 
+/// Whether VM console output also goes out as telemetry records (the monitor reassembles
+/// them, so a partial line can be sent early).
+pub const CONSOLE_RECORDS: bool = cfg!(feature = "telemetry");
+
 /// Identifies this build: the configuration id mixed with the package version and features.
 /// (No code hash is available at compile time: two builds of different sources with the same
 /// configuration, version and features share an id.)

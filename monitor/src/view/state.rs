@@ -34,6 +34,8 @@ pub struct LiveState {
     pub consoles: BTreeMap<u16, VecDeque<String>>,
     /// Lines not yet printed by the plain display.
     pub fresh: Vec<(u16, String)>,
+    /// Console records that ended without a newline (a prompt), by VM, in order.
+    pub partial_records: Vec<(u16, String)>,
     pub rates: BTreeMap<u16, Rates>,
     last_sample: Option<(Instant, Totals)>,
     pub last_stats_line: Instant,
@@ -46,6 +48,7 @@ impl LiveState {
             elf,
             consoles: BTreeMap::new(),
             fresh: Vec::new(),
+            partial_records: Vec::new(),
             rates: BTreeMap::new(),
             last_sample: None,
             last_stats_line: Instant::now(),
@@ -57,9 +60,13 @@ impl LiveState {
         let mut lines = Vec::new();
         let mut hello_build = None;
         let elf = self.elf.as_ref();
+        let partials = &mut self.partial_records;
         self.session.feed(chunk, |_, u| match u {
             Update::Hello(i) => hello_build = Some(i.build_id),
             Update::ConsoleLine { vm, line } => lines.push((*vm, line.to_string())),
+            Update::Record(_, Event::Console { vm, bytes }) if !bytes.ends_with(b"\n") => {
+                partials.push((*vm, String::from_utf8_lossy(bytes).into_owned()))
+            }
             Update::Record(_, Event::Log { defmt_frame }) => {
                 lines.push((HV_LOG, log_text(elf, defmt_frame)))
             }
