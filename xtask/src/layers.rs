@@ -63,10 +63,11 @@ fn violations(
         let Some(here) = pos(m) else { continue };
         for (depth, text) in files {
             for used in uses(text, *depth) {
-                if let Some(there) = pos(&used) {
-                    if there > here && !bad.contains(&(m.clone(), used.clone())) {
-                        bad.push((m.clone(), used));
-                    }
+                if let Some(there) = pos(&used)
+                    && there > here
+                    && !bad.contains(&(m.clone(), used.clone()))
+                {
+                    bad.push((m.clone(), used));
                 }
             }
         }
