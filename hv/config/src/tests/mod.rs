@@ -3,6 +3,7 @@
 mod certify;
 mod dtb;
 mod ext;
+mod formats;
 mod isolation;
 mod lwvm;
 
