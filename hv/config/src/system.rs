@@ -21,7 +21,9 @@
 //! dtb = true                         # generated device tree in x0; default: `kernel` only
 //! vcpus = [{ cpu = 0, priority = 1 }]# required, non-empty; priority default 0
 //! console = true                     # emulated PL011; default false
-//! irqs = [48]                        # physical SPIs owned by the VM; default none
+//! irqs = [112]                       # physical SPIs owned by the VM; default none
+//! devices = ["virtio-mmio-3"]        # board devices it owns (MMIO pages + their SPIs)
+//! identity = true                    # RAM at IPA = PA (needed by a DMA device's owner)
 //! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
 //! pmu = "hidden"                     # "hidden" (default) | "shared": the physical PMU,
 //!                                    # not switched, shared with the other "shared" VMs
@@ -197,6 +199,14 @@ pub struct Vm {
     /// Physical INTIDs it owns.
     #[serde(default)]
     pub irqs: Vec<u32>,
+    /// Board devices it owns (`[[device]]` names in the board).
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Its RAM at IPA = PA: a device it owns that masters DMA uses guest-physical
+    /// addresses as physical ones (no SMMU). The toolkit places the RAM (top-down from
+    /// the end of board RAM unless `base` is given) and uses the base as the IPA.
+    #[serde(default)]
+    pub identity: bool,
     /// What happens when the guest powers off.
     #[serde(default)]
     pub restart: Restart,

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real board, systems written to temp files, fake guest ELFs.
 
 mod certify;
+mod devices;
 mod dtb;
 mod ext;
 mod formats;
