@@ -40,6 +40,7 @@ pub fn vm_off(vm: VmId) {
             state::vcpu_on(v).store(false, Ordering::Release);
             kick::kick_vcpu(v);
         }
+        super::passthrough::release(vm, false);
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
     }
@@ -87,6 +88,7 @@ pub fn service_resets(ctx: &mut CpuCtx) {
             .vcpu_ids()
             .all(|o| !state::vcpu_on(o).load(Ordering::Acquire));
         if d.index_in_vm == 0 && all_off {
+            super::passthrough::release(vm, true);
             vmshared::reset(vm);
             boot_vm(ctx, vm);
             RESETTING[vm.index()].store(false, Ordering::Release);
