@@ -265,6 +265,17 @@ fn cases() -> Vec<Case> {
             check: no_check,
         },
         Case {
+            name: "passthrough_linux_reads_its_disk",
+            system: "passthrough-linux",
+            mode: Mode::Plain,
+            features: "",
+            input: &[],
+            timeout: t(300),
+            pass: &[],
+            expect: &[],
+            check: check_passthrough_linux,
+        },
+        Case {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
             mode: Mode::Plain,
@@ -427,6 +438,25 @@ fn check_linux_pair(v: &RunView) -> Result<()> {
 
 fn tail(lines: &[String]) -> &[String] {
     &lines[lines.len().saturating_sub(10)..]
+}
+
+fn check_passthrough_linux(v: &RunView) -> Result<()> {
+    let want = format!("LINUX-GUEST: disk file: {}", qemu::DISK_TEXT.trim_end());
+    let lines = v.lines("linux");
+    if !lines.iter().any(|l| l.trim() == want) {
+        bail!("no `{want}` line; last lines: {:?}", tail(lines));
+    }
+    if !lines
+        .iter()
+        .any(|l| l.contains("LINUX-GUEST: powering off"))
+        || v.status != Some(0)
+    {
+        bail!(
+            "Linux did not power off cleanly (QEMU status {:?})",
+            v.status
+        );
+    }
+    Ok(())
 }
 
 fn check_linux_shell(v: &RunView) -> Result<()> {
