@@ -89,6 +89,11 @@ fn a_page_of_virtio_slots_is_passed_through() {
     assert!(top.property("dma-coherent").is_some());
     let r = report(&p);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
+    let text = crate::explain::explain(&p);
+    assert!(
+        text.contains("device virtio-mmio-3 0xa00_3000..0xa00_4000 at IPA = PA, DMA, SPIs of the VM: 72 73 74 75 76 77 78 79"),
+        "{text}"
+    );
 }
 
 #[test]
