@@ -701,11 +701,24 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
     Ok(())
 }
 
-/// Mutations of two linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM).
+/// Mutations of three linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM; a
+/// device passed through to one of two VMs).
 fn mutation_case(tc: &Toolchain) -> Result<()> {
     let spec = SystemSpec::new("qemu-virt", "owned-irqs", "");
     let img = firmware::build_hv(tc, &spec)?;
-    crate::certify::check_mutations(&img.elf, &[])?;
+    crate::certify::check_mutations(
+        &img.elf,
+        &[
+            "stage2-output-into-another-vm",
+            "el2-page-writable-and-executable",
+            "gicd-mapped-into-a-vm",
+            "two-vms-one-spi",
+            "tables-writable-at-el2",
+        ],
+    )?;
+    let dev = SystemSpec::new("qemu-virt", "passthrough-blk", "");
+    let img = firmware::build_hv(tc, &dev)?;
+    crate::certify::check_mutations(&img.elf, &["device-page-in-two-vms"])?;
     let lw = SystemSpec::new("qemu-virt", "lwvm-pingpong", "lwvm");
     let img = firmware::build_hv(tc, &lw)?;
     crate::certify::check_mutations(

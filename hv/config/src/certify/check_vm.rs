@@ -179,8 +179,9 @@ fn passthrough_leaf(d: &SystemDesc, i: usize, l: &Leaf) -> Option<String> {
     if let Some(o) = grants.iter().find(|g| usize::from(g.vm) != i) {
         let owner = d.vms.get(usize::from(o.vm)).map_or("?", |v| v.name);
         return Some(format!(
-            "vm {name} reaches device {} at {}, which is given to vm {owner}: a device page in two VMs",
+            "vm {name} reaches device {} at {} (leaf at {}), which is given to vm {owner}: a device page in two VMs",
             o.name,
+            hex(o.pa),
             hex(l.pa)
         ));
     }

@@ -113,7 +113,7 @@ fn a_device_page_in_two_vms_violates_no_foreign_device() {
     let v = r.first(Property::NoForeignDevice).expect("device reached");
     assert!(
         v.message.contains(
-            "vm other reaches device virtio-mmio-3 at 0xa00_3000, which is given to vm drv"
+            "vm other reaches device virtio-mmio-3 at 0xa00_3000 (leaf at 0xa00_3000), which is given to vm drv: a device page in two VMs"
         ),
         "{v}"
     );
