@@ -81,10 +81,20 @@ fn passthrough_disk(img: &SystemImage) -> Option<PathBuf> {
         std::fs::create_dir_all(&files)?;
         std::fs::write(files.join("hello.txt"), DISK_TEXT)?;
         let _ = std::fs::remove_file(&disk);
-        let mke2fs = ["mke2fs", "/usr/sbin/mke2fs", "/sbin/mke2fs"]
-            .into_iter()
-            .find(|m| Command::new(m).arg("-V").output().is_ok())
-            .ok_or_else(|| anyhow::anyhow!("mke2fs not found (Debian package e2fsprogs)"))?;
+        let find = || {
+            ["mke2fs", "/usr/sbin/mke2fs", "/sbin/mke2fs"]
+                .into_iter()
+                .find(|m| Command::new(m).arg("-V").output().is_ok())
+        };
+        if find().is_none() {
+            ensure_apt_packages(
+                &["e2fsprogs"],
+                "e2fsprogs (to make the passthrough disk)",
+                false,
+            )?;
+        }
+        let mke2fs =
+            find().ok_or_else(|| anyhow::anyhow!("mke2fs not found (Debian package e2fsprogs)"))?;
         let out = Command::new(mke2fs)
             .args(["-q", "-F", "-t", "ext2", "-L", "hvdisk", "-d"])
             .arg(&files)
