@@ -75,8 +75,8 @@ impl Gic {
 
 impl Gic {
     /// Enables shared peripheral interrupt `intid` of a device a VM owns, routed to the
-    /// CPU with affinity `mpidr` (where the VM's boot vCPU runs): group 1, level or edge
-    /// as the board's GIC reset left it, the hypervisor's priority.
+    /// CPU with affinity `mpidr` (where the VM's boot vCPU runs): group 1, the
+    /// hypervisor's priority, level-sensitive as [`Gic::take`] configured every SPI.
     pub fn route_spi(&mut self, intid: u32, mpidr: u64) {
         let id = IntId::spi(intid - 32);
         let _ = self.0.set_group(id, None, Group::Group1NS);
