@@ -50,7 +50,8 @@ fn main() {
     };
     // The `lwvm` feature runs the hypervisor with E2H=1: the tables come in that flavour.
     let vhe = env::var_os("CARGO_FEATURE_LWVM").is_some();
-    match hv_config::generate_for(&req, vhe) {
+    let net = env::var_os("CARGO_FEATURE_TELEMETRY_NET").is_some();
+    match hv_config::generate_image(&req, vhe, net) {
         Ok(generated) => {
             for input in &generated.inputs {
                 println!("cargo:rerun-if-changed={}", input.display());

@@ -1,19 +1,22 @@
 #!/bin/sh
 # Builds the Linux guest's initramfs: a gzip-compressed newc cpio archive holding
-# busybox-static and guests/linux/init. Needs only cpio, gzip, find (no root: the
+# busybox-static, guests/linux/init and the kernel modules of the virtio-mmio block
+# driver (for a VM given a virtio-blk device). Needs only cpio, gzip, find (no root: the
 # archive has no device nodes, init mounts devtmpfs itself).
 #
-#   mkinitramfs.sh BUSYBOX OUT.cpio.gz
+#   mkinitramfs.sh BUSYBOX OUT.cpio.gz [MODULES]
 #
-# BUSYBOX is the extracted /bin/busybox of Debian's busybox-static (arm64). The output is
+# BUSYBOX is the extracted /bin/busybox of Debian's busybox-static (arm64), MODULES the
+# extracted /lib/modules/<version>/kernel of the kernel package. The output is
 # reproducible: sorted entries, fixed timestamps, owner root, `gzip -n`.
 set -eu
-if [ $# -ne 2 ]; then
-    echo "usage: $0 BUSYBOX OUT.cpio.gz" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+    echo "usage: $0 BUSYBOX OUT.cpio.gz [MODULES]" >&2
     exit 2
 fi
 busybox=$1
 out=$2
+modules=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in cpio gzip find; do
     command -v "$tool" >/dev/null 2>&1 || {
@@ -33,6 +36,14 @@ chmod 755 "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init"
+# virtio core, rings, the MMIO transport and the block driver (modules in Debian's
+# kernel), in load order; init loads them when asked (`hvdisk`).
+if [ -n "$modules" ]; then
+    mkdir -p "$stage/lib/modules"
+    for m in virtio/virtio virtio/virtio_ring virtio/virtio_mmio block/virtio_blk; do
+        cp "$modules/drivers/$m.ko" "$stage/lib/modules/"
+    done
+fi
 find "$stage" -exec touch -h -d @0 {} +
 
 tmp="$out.tmp"

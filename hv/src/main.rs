@@ -41,7 +41,7 @@ mod image {
 
     pub mod ext;
 
-    // Shared models, kicks, the console, guest exceptions and the VMs' payloads.
+    // Shared models, kicks, the console, guest exceptions, the VMs' payloads and devices.
     pub mod vmshared;
 
     pub mod kick;
@@ -51,6 +51,8 @@ mod image {
     pub mod inject;
 
     pub mod vmload;
+
+    pub mod passthrough;
 
     // Handlers: emulated devices, interrupts, calls, system registers, reflection, and the
     // dispatch of a trap to them.

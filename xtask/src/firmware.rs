@@ -123,13 +123,34 @@ pub fn guest_images_dir() -> PathBuf {
     paths::firmware_target().join(GUEST_TARGET).join("release")
 }
 
-/// Builds every guest.
+/// Guests that are also booted as raw binaries, with the RAM IPA they are linked for:
+/// each ELF is flattened into `<name>.bin` beside it (what `objcopy -O binary` makes),
+/// loaded at RAM + 0x80000 like QEMU's `-kernel` loads a raw binary.
+const RAW_GUESTS: &[(&str, u64)] = &[("fdt-probe-raw", 0x4000_0000)];
+
+/// Builds every guest (and the raw binaries of [`RAW_GUESTS`]).
 pub fn build_guests(tc: &Toolchain) -> Result<()> {
     let mut cmd = tc.cargo_build(GUEST_TARGET);
     for p in guest_packages()? {
         cmd.args(["-p", &p]);
     }
-    run(cmd, "the guests")
+    run(cmd, "the guests")?;
+    for &(name, ram) in RAW_GUESTS {
+        let elf = guest_images_dir().join(name);
+        let data = std::fs::read(&elf)?;
+        let (blob, entry) = hv_config::image::elf_to_blob(&elf, name, &data, ram, 1 << 30)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let at = ram + hv_config::image::RAW_OFFSET;
+        if blob.load_ipa != at || entry != at {
+            bail!(
+                "{}: a raw guest must start and be entered at {at:#x} (it starts at {:#x}, entry {entry:#x})",
+                elf.display(),
+                blob.load_ipa
+            );
+        }
+        std::fs::write(elf.with_extension("bin"), &blob.bytes)?;
+    }
+    Ok(())
 }
 
 /// Builds the guests and the hypervisor image of `spec`; returns the image.

@@ -289,6 +289,59 @@ fn cases() -> Vec<Case> {
             check: check_slots,
         },
         Case {
+            name: "fdt_probe_elf_and_raw",
+            system: "fdt-probe",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(60),
+            pass: &["fdt-elf", "fdt-raw"],
+            expect: &[
+                ("fdt-elf", "start", "0x40000000"),
+                ("fdt-elf", "fdt", "ok"),
+                ("fdt-elf", "memory", "0x40000000+0x1000000"),
+                ("fdt-elf", "model", "qemu-virt vm fdt-elf"),
+                ("fdt-elf", "cpus", "1"),
+                ("fdt-raw", "start", "0x40080000"),
+                ("fdt-raw", "fdt", "ok"),
+                ("fdt-raw", "memory", "0x40000000+0x2000000"),
+                ("fdt-raw", "model", "qemu-virt vm fdt-raw"),
+                ("fdt-raw", "cpus", "2"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "passthrough_blk_bare_metal",
+            system: "passthrough-blk",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(60),
+            pass: &["blk"],
+            expect: &[
+                ("blk", "slot", "0xa003e00"),
+                ("blk", "intid", "79"),
+                ("blk", "magic", "0x74726976"),
+                ("blk", "device-id", "2"),
+                ("blk", "req-status", "0"),
+                ("blk", "ext2-magic", "0xef53"),
+                ("blk", "label", "hvdisk"),
+                ("blk", "interrupts", "2"),
+            ],
+            check: no_check,
+        },
+        Case {
+            name: "passthrough_linux_reads_its_disk",
+            system: "passthrough-linux",
+            mode: Mode::Plain,
+            features: "",
+            input: &[],
+            timeout: t(300),
+            pass: &[],
+            expect: &[],
+            check: check_passthrough_linux,
+        },
+        Case {
             name: "linux_duo_smp_linux_beside_heartbeat",
             system: "linux-duo",
             mode: Mode::Plain,
@@ -451,6 +504,25 @@ fn check_linux_pair(v: &RunView) -> Result<()> {
 
 fn tail(lines: &[String]) -> &[String] {
     &lines[lines.len().saturating_sub(10)..]
+}
+
+fn check_passthrough_linux(v: &RunView) -> Result<()> {
+    let want = format!("LINUX-GUEST: disk file: {}", qemu::DISK_TEXT.trim_end());
+    let lines = v.lines("linux");
+    if !lines.iter().any(|l| l.trim() == want) {
+        bail!("no `{want}` line; last lines: {:?}", tail(lines));
+    }
+    if !lines
+        .iter()
+        .any(|l| l.contains("LINUX-GUEST: powering off"))
+        || v.status != Some(0)
+    {
+        bail!(
+            "Linux did not power off cleanly (QEMU status {:?})",
+            v.status
+        );
+    }
+    Ok(())
 }
 
 fn check_linux_shell(v: &RunView) -> Result<()> {
@@ -716,11 +788,24 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
     Ok(())
 }
 
-/// Mutations of two linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM).
+/// Mutations of three linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM; a
+/// device passed through to one of two VMs).
 fn mutation_case(tc: &Toolchain) -> Result<()> {
     let spec = SystemSpec::new("qemu-virt", "owned-irqs", "");
     let img = firmware::build_hv(tc, &spec)?;
-    crate::certify::check_mutations(&img.elf, &[])?;
+    crate::certify::check_mutations(
+        &img.elf,
+        &[
+            "stage2-output-into-another-vm",
+            "el2-page-writable-and-executable",
+            "gicd-mapped-into-a-vm",
+            "two-vms-one-spi",
+            "tables-writable-at-el2",
+        ],
+    )?;
+    let dev = SystemSpec::new("qemu-virt", "passthrough-blk", "");
+    let img = firmware::build_hv(tc, &dev)?;
+    crate::certify::check_mutations(&img.elf, &["device-page-in-two-vms"])?;
     let lw = SystemSpec::new("qemu-virt", "lwvm-pingpong", "lwvm");
     let img = firmware::build_hv(tc, &lw)?;
     crate::certify::check_mutations(

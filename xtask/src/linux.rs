@@ -6,8 +6,8 @@
 //! - `apt-get download` fetches them (arm64 is added as a foreign architecture first),
 //!   `dpkg-deb -x` extracts them; the kernel's `/boot/vmlinuz-*` becomes an arm64
 //!   `Image` (gunzipped if it is compressed, its `ARM\x64` magic checked).
-//! - `guests/linux/mkinitramfs.sh` packs busybox-static and `guests/linux/init` into a
-//!   reproducible gzip'd newc cpio.
+//! - `guests/linux/mkinitramfs.sh` packs busybox-static, `guests/linux/init` and the
+//!   kernel package's virtio-mmio block modules into a reproducible gzip'd newc cpio.
 //!
 //! Layout: `target/linux/<LINUX_PKG_VERSION>/{Image,initrd.cpio.gz}` and a `current`
 //! link to the pinned version (system descriptions name `target/linux/current/…`). A
@@ -315,16 +315,28 @@ fn build_initrd(pins: &Pins, dir: &Path, initrd: &Path) -> Result<()> {
     let root = dir.join("busybox-pkg");
     extract(&deb, &root)?;
     let busybox = root.join("bin").join("busybox");
+    // The kernel's virtio-mmio block modules go into the archive too.
+    let kdeb = download(&pins.linux_pkg, &pins.linux_version, &dir.join("debs"))?;
+    let kroot = dir.join("modules-pkg");
+    extract(&kdeb, &kroot)?;
+    let modules = std::fs::read_dir(kroot.join("lib/modules"))
+        .with_context(|| format!("{} has no /lib/modules", kdeb.display()))?
+        .flatten()
+        .map(|e| e.path().join("kernel"))
+        .find(|p| p.is_dir())
+        .with_context(|| format!("{} has no /lib/modules/*/kernel", kdeb.display()))?;
     let st = Command::new("sh")
         .arg(recipe_dir().join("mkinitramfs.sh"))
         .arg(&busybox)
         .arg(initrd)
+        .arg(&modules)
         .status()
         .context("running guests/linux/mkinitramfs.sh")?;
     if !st.success() {
         bail!("guests/linux/mkinitramfs.sh failed ({st})");
     }
     std::fs::remove_dir_all(&root)?;
+    std::fs::remove_dir_all(&kroot)?;
     Ok(())
 }
 

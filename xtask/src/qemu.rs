@@ -1,5 +1,6 @@
 //! Starting QEMU with a system image.
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -48,8 +49,77 @@ pub fn command_with_serial(img: &SystemImage, serial: &str) -> Command {
         "-kernel",
     ])
     .arg(&img.elf);
+    if let Some(disk) = passthrough_disk(img) {
+        let drive = format!(
+            "file={},if=none,format=raw,readonly=on,id=hvdisk",
+            disk.display()
+        );
+        cmd.args([
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-device,drive=hvdisk",
+        ]);
+    }
     cmd
 }
+
+/// The device a system that gives `virtio-mmio-3` (the page of the top slot) to a VM
+/// finds there: a virtio-blk disk, QEMU's first `-device` taking the top slot. The disk
+/// (`passthrough.img` beside the image) is an ext2 file system labelled `hvdisk` holding
+/// `hello.txt` ([`DISK_TEXT`]), made with e2fsprogs' `mke2fs -d`. `None` for other
+/// systems, or with a warning if the disk cannot be made.
+fn passthrough_disk(img: &SystemImage) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(&img.spec.system).ok()?;
+    if !text.contains("\"virtio-mmio-3\"") {
+        return None;
+    }
+    let dir = img.elf.parent()?;
+    let disk = dir.join("passthrough.img");
+    let made = (|| -> Result<()> {
+        let files = dir.join("passthrough.d");
+        std::fs::create_dir_all(&files)?;
+        std::fs::write(files.join("hello.txt"), DISK_TEXT)?;
+        let _ = std::fs::remove_file(&disk);
+        let find = || {
+            ["mke2fs", "/usr/sbin/mke2fs", "/sbin/mke2fs"]
+                .into_iter()
+                .find(|m| Command::new(m).arg("-V").output().is_ok())
+        };
+        if find().is_none() {
+            ensure_apt_packages(
+                &["e2fsprogs"],
+                "e2fsprogs (to make the passthrough disk)",
+                false,
+            )?;
+        }
+        let mke2fs =
+            find().ok_or_else(|| anyhow::anyhow!("mke2fs not found (Debian package e2fsprogs)"))?;
+        let out = Command::new(mke2fs)
+            .args(["-q", "-F", "-t", "ext2", "-L", "hvdisk", "-d"])
+            .arg(&files)
+            .arg(&disk)
+            .arg("4M")
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    })();
+    match made {
+        Ok(()) => Some(disk),
+        Err(e) => {
+            eprintln!(
+                "xtask: no passthrough disk for {}: {e:#}",
+                img.spec.system.display()
+            );
+            None
+        }
+    }
+}
+
+/// The file the passthrough disk holds; the Linux case reads it back.
+pub const DISK_TEXT: &str = "read back through a passed-through virtio-blk device\n";
 
 /// Boots interactively: the console is the terminal; Ctrl-C stops QEMU. Returns QEMU's
 /// exit status.

@@ -15,6 +15,8 @@ pub mod console;
 #[cfg(target_arch = "aarch64")]
 pub mod exceptions;
 #[cfg(target_arch = "aarch64")]
+pub mod fdt;
+#[cfg(target_arch = "aarch64")]
 pub mod gic;
 #[cfg(target_arch = "aarch64")]
 pub mod hypercall;

@@ -29,6 +29,44 @@ pub struct Board {
     /// Optional virtio-mmio transport slots.
     #[serde(default)]
     pub virtio_mmio: Option<VirtioMmio>,
+    /// Devices that can be given to a VM (`devices = [...]` in a system).
+    #[serde(default)]
+    pub device: Vec<Device>,
+}
+
+/// `[[device]]`: an MMIO window of whole 4 KiB pages and its SPIs, which one VM may own
+/// (passed through: mapped in its stage 2, its interrupts hardware-linked). Ownership is
+/// per page because stage 2 maps pages: a window smaller than a page (a virtio-mmio slot
+/// is 0x200 bytes) is described as the page that holds it, with everything in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Device {
+    /// Name systems give it by.
+    pub name: String,
+    /// First byte (4K aligned).
+    pub base: Size,
+    /// Bytes (a multiple of 4K).
+    pub size: Size,
+    /// Its interrupts (SPIs); with `stride`, transport `i`'s is `intids[i]`.
+    #[serde(default)]
+    pub intids: Vec<u32>,
+    /// `compatible` of its device-tree node(s).
+    pub compatible: Vec<String>,
+    /// Node name in the device tree (default: the device's name).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// The window holds `size / stride` transports, one device-tree node each (e.g. the
+    /// eight virtio-mmio slots of a page); default: one node for the whole window.
+    #[serde(default)]
+    pub stride: Option<Size>,
+    /// Its interrupts are edge-triggered in the device tree (QEMU's virtio-mmio);
+    /// default level-high.
+    #[serde(default)]
+    pub edge: bool,
+    /// It masters DMA: without an SMMU it reaches physical addresses, so only a VM with
+    /// `identity = true` (RAM at IPA = PA) may own it.
+    #[serde(default)]
+    pub dma: bool,
 }
 
 /// RAM and the parts of it that must not be used.
@@ -203,6 +241,11 @@ impl Board {
         (v.first_intid..v.first_intid + v.count)
             .contains(&intid)
             .then(|| intid - v.first_intid)
+    }
+
+    /// The board device called `name`.
+    pub fn device(&self, name: &str) -> Option<&Device> {
+        self.device.iter().find(|d| d.name == name)
     }
 
     /// INTIDs the hypervisor keeps for itself, with what they are for.

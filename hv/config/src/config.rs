@@ -67,10 +67,49 @@ impl Config {
         self.force_vhe || self.system.hypervisor.vhe || !self.system.lwvm.is_empty()
     }
 
-    /// Guest-physical base of VM `i`'s RAM.
+    /// Guest-physical base of VM `i`'s RAM: its physical base for an `identity` VM.
     pub fn vm_ipa(&self, i: usize) -> u64 {
+        let v = &self.system.vm[i];
+        match (v.identity, self.vm_base(i)) {
+            (true, Some(base)) => base,
+            _ => v.ipa.map_or(self.board.memory.ram.base.0, |s| s.0),
+        }
+    }
+
+    /// Fixed physical base of VM `i`'s RAM: its `base`, or for an `identity` VM without
+    /// one, a place decided before the layout (the payloads need the IPA): identity VMs
+    /// are stacked downwards from the end of board RAM, each 2 MiB aligned, below any
+    /// fixed range of another VM or shared region there would be — a collision is
+    /// reported by the overlap checks.
+    pub fn vm_base(&self, i: usize) -> Option<u64> {
+        let vms = &self.system.vm;
+        if let Some(b) = vms[i].base {
+            return Some(b.0);
+        }
+        if !vms[i].identity {
+            return None;
+        }
+        let mut top = self.board.ram_end();
+        for v in vms[..=i].iter().filter(|v| v.identity && v.base.is_none()) {
+            top = top.saturating_sub(v.memory.0) & !(crate::size::MIB2 - 1);
+        }
+        Some(top)
+    }
+
+    /// The board devices given to VM `i` (unknown names skipped: validation reports them).
+    pub fn devices_of(&self, i: usize) -> impl Iterator<Item = &crate::board::Device> {
         self.system.vm[i]
-            .ipa
-            .map_or(self.board.memory.ram.base.0, |s| s.0)
+            .devices
+            .iter()
+            .filter_map(|n| self.board.device(n))
+    }
+
+    /// The VM owning the board device whose window holds physical address `pa`.
+    pub fn device_owner(&self, pa: u64) -> Option<(usize, &crate::board::Device)> {
+        (0..self.system.vm.len()).find_map(|i| {
+            self.devices_of(i)
+                .find(|d| pa >= d.base.0 && pa < d.base.0 + d.size.0)
+                .map(|d| (i, d))
+        })
     }
 }

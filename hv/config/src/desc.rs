@@ -160,17 +160,35 @@ pub fn build(
         })
         .collect();
 
-    let irqs =
-        s.vm.iter()
-            .enumerate()
-            .flat_map(|(i, v)| {
-                v.irqs.iter().map(move |&q| IrqRoute {
+    let irqs = (0..s.vm.len())
+        .flat_map(|i| {
+            let devices = cfg.devices_of(i).flat_map(|d| d.intids.iter().copied());
+            s.vm[i]
+                .irqs
+                .iter()
+                .copied()
+                .chain(devices)
+                .map(move |q| IrqRoute {
                     intid: q,
                     vm: i as VmIndex,
                     virt_intid: q,
                 })
-            })
-            .collect();
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let passthrough = (0..s.vm.len())
+        .flat_map(|i| {
+            cfg.devices_of(i)
+                .map(|d| Passthrough {
+                    name: text(&d.name),
+                    vm: i as VmIndex,
+                    pa: d.base.0,
+                    size: d.size.0,
+                    dma: d.dma,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let shared = s
         .shared
         .iter()
@@ -263,6 +281,7 @@ pub fn build(
         vms: leak(vms),
         vcpus: leak(vcpus),
         irqs: leak(irqs),
+        passthrough: leak(passthrough),
         channels: leak(channels),
         shared: leak(shared),
         slots: leak(slots),

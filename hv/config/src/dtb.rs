@@ -6,7 +6,8 @@
 //! PSCI through HVC (the hypervisor implements it), the emulated GICv3 with exactly one
 //! redistributor frame per vCPU, the generic timer's PPIs, the emulated PL011 (only for
 //! a VM with `console = true`) with a fixed 24 MHz clock, and `/chosen` with the command
-//! line and the initrd's IPA range. Addresses of the emulated devices are the board's
+//! line and the initrd's IPA range, and a node for each board device the VM owns
+//! (`devices`), at its physical address (mapped at IPA = PA). Addresses of the emulated devices are the board's
 //! (the hypervisor presents them at the same IPAs as on the board).
 //!
 //! The blob is placed by [`crate::payload`] at the first 2 MiB boundary after the
@@ -30,6 +31,8 @@ const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
 /// `IRQ_TYPE_LEVEL_HIGH` (third cell).
 const LEVEL_HIGH: u32 = 4;
+/// `IRQ_TYPE_EDGE_RISING` (third cell).
+const EDGE_RISING: u32 = 1;
 
 fn ppi(intid: u32) -> [u32; 3] {
     [GIC_PPI, intid.saturating_sub(16), LEVEL_HIGH]
@@ -95,6 +98,9 @@ pub fn guest_dtb(cfg: &Config, vm: usize, initrd: Option<(u64, u64)>) -> Result<
     if v.console {
         uart(&mut f, cfg)?;
     }
+    for d in cfg.devices_of(vm) {
+        device(&mut f, d)?;
+    }
     f.end_node(root)?;
     f.finish()
 }
@@ -152,6 +158,40 @@ fn timer(f: &mut FdtWriter, cfg: &Config) -> Result<(), Error> {
     .collect();
     f.property_array_u32("interrupts", &cells)?;
     f.end_node(node)
+}
+
+/// A passed-through board device: one node per transport (`stride`) or one for the
+/// window, at the board's addresses (the VM maps them at IPA = PA).
+fn device(f: &mut FdtWriter, d: &crate::board::Device) -> Result<(), Error> {
+    let (base, size) = (d.base.0, d.size.0);
+    let step = d.stride.map_or(size, |s| s.0).max(1);
+    let name = d.node.as_deref().unwrap_or(&d.name);
+    let flags = if d.edge { EDGE_RISING } else { LEVEL_HIGH };
+    let per_node = if d.stride.is_some() {
+        1
+    } else {
+        d.intids.len()
+    };
+    for (k, at) in (base..base + size).step_by(step as usize).enumerate() {
+        let node = f.begin_node(&format!("{name}@{at:x}"))?;
+        f.property_string_list("compatible", d.compatible.clone())?;
+        f.property_array_u64("reg", &[at, step])?;
+        let cells: Vec<u32> = d
+            .intids
+            .iter()
+            .skip(k * per_node)
+            .take(per_node)
+            .flat_map(|&i| [GIC_SPI, i.saturating_sub(32), flags])
+            .collect();
+        if !cells.is_empty() {
+            f.property_array_u32("interrupts", &cells)?;
+        }
+        if d.dma {
+            f.property_null("dma-coherent")?;
+        }
+        f.end_node(node)?;
+    }
+    Ok(())
 }
 
 fn uart(f: &mut FdtWriter, cfg: &Config) -> Result<(), Error> {

@@ -193,6 +193,21 @@ pub fn system_literal(d: &SystemDesc) -> String {
                 })),
             ),
             (
+                "passthrough",
+                slice(d.passthrough.iter().map(|p| {
+                    strukt(
+                        "Passthrough",
+                        &[
+                            ("name", format!("{:?}", p.name)),
+                            ("vm", p.vm.to_string()),
+                            ("pa", hex(p.pa)),
+                            ("size", hex(p.size)),
+                            ("dma", p.dma.to_string()),
+                        ],
+                    )
+                })),
+            ),
+            (
                 "channels",
                 slice(d.channels.iter().map(|c| {
                     let f = [

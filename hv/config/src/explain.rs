@@ -77,6 +77,27 @@ pub fn explain(plan: &Plan) -> String {
                 );
             }
         }
+        let vm = d.vms.iter().position(|x| x.name == v.name);
+        for p in d
+            .passthrough
+            .iter()
+            .filter(|p| Some(usize::from(p.vm)) == vm)
+        {
+            let spis: Vec<String> = d
+                .irqs
+                .iter()
+                .filter(|r| Some(usize::from(r.vm)) == vm)
+                .map(|r| r.intid.to_string())
+                .collect();
+            let _ = writeln!(
+                o,
+                "           device {:<5} {} at IPA = PA{}, SPIs of the VM: {}",
+                p.name,
+                crate::fmt::range(p.pa, p.size),
+                if p.dma { ", DMA" } else { "" },
+                spis.join(" ")
+            );
+        }
     }
 
     // The extensions' sections (their VMs are not full VMs: listed by them).

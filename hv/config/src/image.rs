@@ -1,9 +1,14 @@
-//! Guest payloads: bare-metal ELF files flattened into blobs, Linux `Image` files checked.
+//! Guest payloads in the three formats QEMU's `-kernel` loader boots, told apart by
+//! their first bytes in the order QEMU tries them ([`Format::detect`]): ELF files
+//! flattened into blobs, Linux arm64 `Image` files checked and placed at their
+//! `text_offset`, anything else a raw binary loaded at RAM + [`RAW_OFFSET`] and entered
+//! at its first byte.
 //!
 //! A blob is copied verbatim into the VM's RAM at `load_ipa` when the VM starts, so an
 //! ELF is flattened from its PT_LOAD segments by *physical* address (`p_paddr`, what a
-//! loader without an MMU uses). BSS past the last file-backed byte is not stored: the
-//! guest runtime zeroes it (guests/rt does). Gaps between segments become zeros.
+//! loader without an MMU uses): a position-dependent ELF is loaded at the VM's IPAs it
+//! was linked for. BSS past the last file-backed byte is not stored: the guest runtime
+//! zeroes it (guests/rt does). Gaps between segments become zeros.
 
 use crate::error::Diagnostic;
 use crate::fmt::{hex, range};
@@ -32,6 +37,138 @@ pub struct Payload {
     pub dtb: Option<Blob>,
     /// Guest-physical entry point.
     pub entry_ipa: u64,
+}
+
+/// What a payload file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An ELF file (starts with `\x7fELF`): loaded by its segments' physical addresses.
+    Elf,
+    /// A Linux arm64 `Image` (`ARM\x64` at offset 56): placed per the boot protocol.
+    LinuxImage,
+    /// Anything else: a raw binary, as QEMU loads a non-ELF, non-Linux `-kernel`.
+    Raw,
+}
+
+impl Format {
+    /// The format of `data`, decided as QEMU's loader decides it (ELF first, then the
+    /// Linux header, else raw; QEMU's U-Boot images are not supported).
+    pub fn detect(data: &[u8]) -> Format {
+        if data.starts_with(b"\x7fELF") {
+            Format::Elf
+        } else if data.get(56..60) == Some(&ARM64_MAGIC.to_le_bytes()[..]) {
+            Format::LinuxImage
+        } else {
+            Format::Raw
+        }
+    }
+
+    /// Human name, for errors and the layout.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Elf => "ELF",
+            Format::LinuxImage => "Linux Image",
+            Format::Raw => "raw binary",
+        }
+    }
+}
+
+/// Offset from the RAM base at which a raw binary is loaded and entered: QEMU's
+/// `KERNEL64_LOAD_ADDR`, so a binary built for `qemu -kernel` runs unchanged.
+pub const RAW_OFFSET: u64 = 0x8_0000;
+
+/// A payload file read for a VM.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// What to copy into RAM.
+    pub blob: Blob,
+    /// Guest-physical entry point.
+    pub entry: u64,
+    /// First IPA past everything the payload occupies once running as far as its file
+    /// says (an ELF's memory sizes, a Linux `image_size`; a raw binary's file size):
+    /// an initrd or device tree is placed after it.
+    pub end: u64,
+    /// The format it was read as.
+    pub format: Format,
+}
+
+/// Reads a payload of any [`Format`] for a VM whose RAM is `[ram_ipa, ram_ipa +
+/// ram_size)`. Errors name `file` and what is wrong with it.
+pub fn load(
+    file: &Path,
+    vm: &str,
+    data: &[u8],
+    ram_ipa: u64,
+    ram_size: u64,
+) -> Result<Loaded, Diagnostic> {
+    let format = Format::detect(data);
+    let (blob, entry, end) = match format {
+        Format::Elf => {
+            let (blob, entry) = elf_to_blob(file, vm, data, ram_ipa, ram_size)?;
+            let end = elf_end(data).max(blob.load_ipa + blob.bytes.len() as u64);
+            (blob, entry, end)
+        }
+        Format::LinuxImage => {
+            let (blob, size) = linux_kernel(file, vm, data, ram_ipa, ram_size)?;
+            (blob.clone(), blob.load_ipa, blob.load_ipa + size)
+        }
+        Format::Raw => {
+            let blob = raw_binary(file, vm, data, ram_ipa, ram_size)?;
+            let end = blob.load_ipa + blob.bytes.len() as u64;
+            (blob.clone(), blob.load_ipa, end)
+        }
+    };
+    Ok(Loaded {
+        blob,
+        entry,
+        end,
+        format,
+    })
+}
+
+/// Places a raw binary at RAM + [`RAW_OFFSET`]; it must fit in the VM's RAM.
+pub fn raw_binary(
+    file: &Path,
+    vm: &str,
+    data: &[u8],
+    ram_ipa: u64,
+    ram_size: u64,
+) -> Result<Blob, Diagnostic> {
+    let err = |msg: String| Diagnostic::new(file, "", msg);
+    if data.is_empty() {
+        return Err(err(
+            "the file is empty (neither an ELF file, a Linux Image nor a raw binary)".into(),
+        ));
+    }
+    let load = ram_ipa.saturating_add(RAW_OFFSET);
+    let len = data.len() as u64;
+    if RAW_OFFSET.saturating_add(len) > ram_size {
+        return Err(err(format!(
+            "raw binary of {} bytes (no ELF or Linux Image header) does not fit at {} in vm \"{vm}\" RAM at IPA {}",
+            len,
+            hex(load),
+            range(ram_ipa, ram_size)
+        )));
+    }
+    Ok(Blob {
+        bytes: data.to_vec(),
+        load_ipa: load,
+    })
+}
+
+/// The end of an ELF's loadable segments in memory (`p_paddr + p_memsz`, BSS included);
+/// 0 if it cannot be read (the caller has parsed it already).
+fn elf_end(data: &[u8]) -> u64 {
+    let Ok(elf) = ElfFile64::<Endianness>::parse(data) else {
+        return 0;
+    };
+    let endian = elf.endian();
+    elf.elf_program_headers()
+        .iter()
+        .filter(|ph| ph.p_type(endian) == PT_LOAD)
+        .map(|ph| ph.p_paddr(endian).saturating_add(ph.p_memsz(endian)))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Flattens an ELF for a VM whose RAM is `[ram_ipa, ram_ipa + ram_size)`; returns the
@@ -216,6 +353,42 @@ pub(crate) mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("not a 64-bit ELF")
+        );
+    }
+
+    #[test]
+    fn formats_are_told_apart_as_qemu_does() {
+        let elf = tiny_elf(RAM, &[(RAM, b"abcd", 0x3000)]);
+        let l = load(Path::new("g"), "a", &elf, RAM, 1 << 20).unwrap();
+        assert_eq!((l.format, l.entry, l.end), (Format::Elf, RAM, RAM + 0x3000));
+        let raw = b"\x00\x00\x00\x14 raw code".to_vec();
+        let l = load(Path::new("r"), "a", &raw, RAM, 1 << 20).unwrap();
+        assert_eq!(l.format, Format::Raw);
+        assert_eq!(
+            (l.blob.load_ipa, l.entry),
+            (RAM + RAW_OFFSET, RAM + RAW_OFFSET)
+        );
+        assert_eq!(l.end, RAM + RAW_OFFSET + raw.len() as u64);
+        let mut img = vec![0u8; 128];
+        img[56..60].copy_from_slice(&ARM64_MAGIC.to_le_bytes());
+        assert_eq!(Format::detect(&img), Format::LinuxImage);
+    }
+
+    #[test]
+    fn raw_binary_bigger_than_ram_is_named() {
+        let raw = vec![1u8; 0x10_0000];
+        let e = load(Path::new("img/big.bin"), "a", &raw, RAM, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "img/big.bin: raw binary of 1048576 bytes (no ELF or Linux Image header) does not fit at 0x4008_0000 in vm \"a\" RAM at IPA 0x4000_0000..0x4010_0000"
+        );
+        assert!(
+            load(Path::new("e"), "a", &[], RAM, 1 << 20)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
         );
     }
 

@@ -91,11 +91,11 @@ pub fn layout(
             owner: format!("reserved ({why})"),
         });
     }
-    for v in &s.vm {
-        if let Some(base) = v.base {
+    for (i, v) in s.vm.iter().enumerate() {
+        if let Some(base) = cfg.vm_base(i) {
             a.taken.push(MapEntry {
                 at: Placed {
-                    base: base.0,
+                    base,
                     size: v.memory.0,
                 },
                 owner: format!("vm {} RAM", v.name),
@@ -163,9 +163,9 @@ pub fn layout(
 
     let mut vms = Vec::new();
     for (i, v) in s.vm.iter().enumerate() {
-        let ram = match v.base {
+        let ram = match cfg.vm_base(i) {
             Some(base) => Placed {
-                base: base.0,
+                base,
                 size: v.memory.0,
             },
             None => a.alloc(

@@ -179,7 +179,34 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
 /// lwVM. A system that needs VHE (lwVMs, `[hypervisor] vhe`) cannot be generated for
 /// an image without it.
 pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, ConfigError> {
+    generate_image(req, vhe, false)
+}
+
+/// [`generate_for`] for an image that also drives a virtio-mmio device itself when
+/// `virtio_net` (the `hv` crate's `telemetry-net` feature: QEMU puts that network device
+/// in the window's top slot): a system that gives the page holding that slot to a VM
+/// cannot be generated for it.
+pub fn generate_image(
+    req: &GenerateRequest,
+    vhe: bool,
+    virtio_net: bool,
+) -> Result<Generated, ConfigError> {
     let mut cfg = check(req.board, req.system)?;
+    if let Some(v) = cfg.board.virtio_mmio.filter(|_| virtio_net) {
+        let top = v.base.0 + u64::from(v.count.saturating_sub(1)) * v.stride.0;
+        if let Some((i, d)) = cfg.device_owner(top) {
+            let k = cfg.system.vm[i].devices.iter().position(|n| *n == d.name);
+            return Err(ConfigError::one(
+                req.system,
+                format!("vm[{i}].devices[{}]", k.unwrap_or(0)),
+                format!(
+                    "device \"{}\" holds virtio-mmio slot {}, where the hypervisor's telemetry-net transport finds its network device: give the VM another page, or build without `telemetry-net`",
+                    d.name,
+                    v.count.saturating_sub(1)
+                ),
+            ));
+        }
+    }
     if cfg.vhe() && !vhe {
         let need = EXTENSIONS
             .iter()

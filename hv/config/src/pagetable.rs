@@ -8,7 +8,7 @@ use crate::alloc::Placed;
 use crate::config::Config;
 use crate::ext::{El2Region, Extensions, TablesInput};
 use crate::layout::Layout;
-use crate::tables::{EL2_CODE, EL2_DATA, EL2_DEVICE, EL2_RO, S2_RAM, Tables, s2_shared};
+use crate::tables::{EL2_CODE, EL2_DATA, EL2_DEVICE, EL2_RO, S2_DEVICE, S2_RAM, Tables, s2_shared};
 use crate::vhe::vhe_el2_attrs;
 
 /// One identity-mapped EL2 region: (base, size, attributes, what).
@@ -79,13 +79,31 @@ pub fn el2_regions(cfg: &Config, lay: &Layout, exts: &Extensions) -> Vec<El2Regi
         "GICR".into(),
     ));
     // The virtio-mmio slots: the hypervisor's own devices (the `telemetry-net` transport
-    // probes them); no VM's stage-2 ever maps them.
+    // probes them), except the pages of board devices given to VMs, which only their
+    // owner maps.
     if let Some(v) = &b.virtio_mmio {
         let (base, size) = v.window();
-        r.push((base, size, EL2_DEVICE, "virtio-mmio".into()));
+        for (at, len) in hv_pages(cfg, base, size) {
+            r.push((at, len, EL2_DEVICE, "virtio-mmio".into()));
+        }
     }
     r.retain(|x| x.1 != 0);
     r
+}
+
+/// The runs of pages of `[base, base + size)` that no VM owns as a device.
+fn hv_pages(cfg: &Config, base: u64, size: u64) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for pa in (base..base + size).step_by(0x1000) {
+        if cfg.device_owner(pa).is_some() {
+            continue;
+        }
+        match out.last_mut() {
+            Some((at, len)) if *at + *len == pa => *len += 0x1000,
+            _ => out.push((pa, 0x1000)),
+        }
+    }
+    out
 }
 
 /// Stage-2 regions of VM `i`: (ipa, pa, size, attributes).
@@ -97,6 +115,11 @@ pub fn s2_regions(cfg: &Config, lay: &Layout, i: usize) -> Vec<(u64, u64, u64, u
         for m in s.maps.iter().filter(|m| m.vm == v.name) {
             r.push((m.ipa.0, p.base, p.size, s2_shared(m.access)));
         }
+    }
+    // Passed-through devices at their physical addresses: the guest's drivers and the
+    // generated device tree use the board's addresses.
+    for d in cfg.devices_of(i) {
+        r.push((d.base.0, d.base.0, d.size.0, S2_DEVICE));
     }
     r
 }

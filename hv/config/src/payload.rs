@@ -4,8 +4,13 @@
 //! Where files are found: see [`crate::files`] (a plain name is a built guest in the
 //! images directory, a value with a `/` a path relative to the system description).
 //!
-//! A Linux guest's RAM holds, in order: the kernel at `text_offset`, the initrd at the
-//! next 2 MiB boundary, the DTB at the 2 MiB boundary after that (see [`crate::dtb`]).
+//! A payload is an ELF, a Linux `Image` or a raw binary, whichever key names it
+//! ([`crate::image::Format`]). A Linux `Image` VM's RAM holds, in order: the kernel at
+//! `text_offset`, the initrd at the next 2 MiB boundary, the DTB at the 2 MiB boundary
+//! after that (see [`crate::dtb`]). An ELF or raw payload's DTB (a `kernel`, or an
+//! `image` with `dtb = true`) lies at the first 2 MiB boundary at or above both the end
+//! of the payload (and initrd) and RAM + min(size / 2, 128 MiB), where QEMU's loader
+//! puts it: the guest's own memory use past its file is not known here.
 //!
 //! `layout` may run before the guests are built: then a missing file becomes a
 //! zero-filled placeholder of a given size and a warning, so the memory map can be seen.
@@ -17,7 +22,7 @@ use crate::ext::Extensions;
 use crate::files::Fetcher;
 pub use crate::files::resolve;
 pub use crate::image::Payload;
-use crate::image::{Blob, elf_to_blob, linux_kernel};
+use crate::image::{Blob, Format, Loaded, load};
 use crate::size::{MIB2, align_up};
 use std::path::{Path, PathBuf};
 
@@ -87,35 +92,30 @@ pub fn load_payloads(
 fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let (ipa, size) = (cfg.vm_ipa(i), vm.memory.0);
-    if let Some(name) = &vm.image {
-        let field = format!("vm[{i}].image");
-        let Some(data) = f.fetch(cfg, &field, name)? else {
-            return Ok(Payload {
-                image: f.filler(ipa),
-                initrd: None,
-                dtb: None,
-                entry_ipa: vm.entry.map_or(ipa, |e| e.0),
-            });
-        };
-        let (blob, entry) = elf_to_blob(&f.resolve(cfg, name), &vm.name, &data, ipa, size)?;
-        return Ok(Payload {
-            image: blob,
-            initrd: None,
-            dtb: None,
-            entry_ipa: vm.entry.map_or(entry, |e| e.0),
-        });
-    }
-    let name = vm.kernel.as_deref().unwrap_or_default();
-    let field = format!("vm[{i}].kernel");
-    let (kernel, kernel_size) = match f.fetch(cfg, &field, name)? {
-        Some(data) => linux_kernel(&f.resolve(cfg, name), &vm.name, &data, ipa, size)?,
-        None => (f.filler(ipa), f.placeholder.unwrap_or(0)),
+    let (key, name) = match (&vm.image, &vm.kernel) {
+        (Some(name), _) => ("image", name.as_str()),
+        (None, kernel) => ("kernel", kernel.as_deref().unwrap_or_default()),
     };
-    let entry_ipa = kernel.load_ipa;
+    let field = format!("vm[{i}].{key}");
+    let loaded = match f.fetch(cfg, &field, name)? {
+        Some(data) => load(&f.resolve(cfg, name), &vm.name, &data, ipa, size)?,
+        // A placeholder is loaded at the RAM base as a kernel of its size would be.
+        None => Loaded {
+            blob: f.filler(ipa),
+            entry: ipa,
+            end: ipa.saturating_add(f.placeholder.unwrap_or(0)),
+            format: if key == "image" {
+                Format::Elf
+            } else {
+                Format::LinuxImage
+            },
+        },
+    };
+    let entry_ipa = vm.entry.map_or(loaded.entry, |e| e.0);
     let mut initrd = None;
     if let Some(name) = &vm.initrd {
         let field = format!("vm[{i}].initrd");
-        let at = align_up(kernel.load_ipa.saturating_add(kernel_size), MIB2).unwrap_or(u64::MAX);
+        let at = align_up(loaded.end, MIB2).unwrap_or(u64::MAX);
         let bytes = f
             .fetch(cfg, &field, name)?
             .unwrap_or_else(|| f.filler(at).bytes);
@@ -136,16 +136,26 @@ fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnost
             load_ipa: at,
         });
     }
-    let used_end = initrd
-        .as_ref()
-        .map_or(kernel.load_ipa.saturating_add(kernel_size), |b| {
-            b.load_ipa.saturating_add(b.bytes.len() as u64)
-        });
-    let dtb = place_dtb(cfg, i, used_end, initrd.as_ref())?;
+    let used_end = initrd.as_ref().map_or(loaded.end, |b| {
+        b.load_ipa.saturating_add(b.bytes.len() as u64)
+    });
+    let dtb = if vm.dtb.unwrap_or(vm.kernel.is_some()) {
+        // A Linux kernel finds its tree anywhere; other payloads may use the memory after
+        // their file (BSS, stacks, heaps the toolkit does not see): their tree goes where
+        // QEMU puts it, half-way up the RAM (at most 128 MiB up), unless the payload
+        // reaches further.
+        let floor = match loaded.format {
+            Format::LinuxImage => used_end,
+            Format::Elf | Format::Raw => used_end.max(ipa + (size / 2).min(128 << 20)),
+        };
+        Some(place_dtb(cfg, i, floor, initrd.as_ref())?)
+    } else {
+        None
+    };
     Ok(Payload {
-        image: kernel,
+        image: loaded.blob,
         initrd,
-        dtb: Some(dtb),
+        dtb,
         entry_ipa,
     })
 }

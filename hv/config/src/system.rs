@@ -13,14 +13,17 @@
 //! memory = "16M"                     # required, multiple of 4K
 //! base = 0x5000_0000                 # optional fixed physical base (4K aligned)
 //! ipa = 0x4000_0000                  # optional guest-physical RAM base; default board RAM base
-//! image = "hello"                    # bare-metal ELF at <images_dir>/hello …
+//! image = "hello"                    # bare-metal payload at <images_dir>/hello …
 //! entry = 0x4000_0000                # … optional, overrides the ELF's e_entry
-//! # kernel = "Image"                 # … OR a Linux arm64 Image (+ initrd, bootargs)
+//! # kernel = "Image"                 # … OR a kernel (+ initrd, bootargs)
 //! # initrd = "initrd.cpio.gz"
 //! # bootargs = "console=ttyAMA0"
+//! dtb = true                         # generated device tree in x0; default: `kernel` only
 //! vcpus = [{ cpu = 0, priority = 1 }]# required, non-empty; priority default 0
 //! console = true                     # emulated PL011; default false
-//! irqs = [48]                        # physical SPIs owned by the VM; default none
+//! irqs = [112]                       # physical SPIs owned by the VM; default none
+//! devices = ["virtio-mmio-3"]        # board devices it owns (MMIO pages + their SPIs)
+//! identity = true                    # RAM at IPA = PA (needed by a DMA device's owner)
 //! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
 //! pmu = "hidden"                     # "hidden" (default) | "shared": the physical PMU,
 //!                                    # not switched, shared with the other "shared" VMs
@@ -56,7 +59,11 @@
 //! Payload files (`image`, `kernel`, `initrd`): a plain name is a file in the images
 //! directory (built guests); a value with a `/` is a path relative to this file's folder
 //! (e.g. `"../../../target/linux/current/Image"`). A `kernel` VM also gets a generated
-//! device tree (see [`crate::dtb`]).
+//! device tree (see [`crate::dtb`]); an `image` VM gets one with `dtb = true`. Either
+//! key takes any of the formats QEMU's `-kernel` boots, told by the file's first bytes
+//! ([`crate::image::Format`]): an ELF (loaded at the IPAs of its segments), a Linux
+//! arm64 `Image` (at its `text_offset`), or a raw binary (at RAM + 0x80000, entered
+//! there).
 //!
 //! VMs and lwVMs are both named in `[[channel]]` and `[[shared]]`. A channel into an lwVM
 //! has no `intid`: the lwVM's `wait` syscall returns a bit mask of channel indices. A
@@ -180,6 +187,10 @@ pub struct Vm {
     /// Kernel command line for `kernel` (goes into the DTB).
     #[serde(default)]
     pub bootargs: Option<String>,
+    /// Whether the VM is entered with a generated device tree's IPA in x0 (default:
+    /// yes for `kernel`, no for `image`, whose x0 is then 0).
+    #[serde(default)]
+    pub dtb: Option<bool>,
     /// vCPUs and their placement.
     #[serde(default)]
     pub vcpus: Vec<VcpuPlacement>,
@@ -189,6 +200,14 @@ pub struct Vm {
     /// Physical INTIDs it owns.
     #[serde(default)]
     pub irqs: Vec<u32>,
+    /// Board devices it owns (`[[device]]` names in the board).
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Its RAM at IPA = PA: a device it owns that masters DMA uses guest-physical
+    /// addresses as physical ones (no SMMU). The toolkit places the RAM (top-down from
+    /// the end of board RAM unless `base` is given) and uses the base as the IPA.
+    #[serde(default)]
+    pub identity: bool,
     /// What happens when the guest powers off.
     #[serde(default)]
     pub restart: Restart,

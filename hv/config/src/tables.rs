@@ -66,6 +66,10 @@ pub const EL2_DEVICE: u64 = bits::attr_index(1) | bits::AP_RW_EL2 | bits::AF | b
 /// Stage-2 attributes of VM RAM: normal WB, RW, executable.
 pub const S2_RAM: u64 = bits::S2_NORMAL_WB | bits::S2AP_RW | bits::SH_INNER | bits::AF;
 
+/// Stage-2 attributes of a passed-through device page: MemAttr = 0b0001 (Device-nGnRE,
+/// what a guest's own device mapping is combined with), read-write, never executable.
+pub const S2_DEVICE: u64 = (0b0001 << 2) | bits::S2AP_RW | bits::AF | bits::XN;
+
 /// Stage-2 attributes of a shared mapping: never executable.
 pub fn s2_shared(access: Access) -> u64 {
     let ap = if access == Access::Rw {

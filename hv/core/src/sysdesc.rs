@@ -38,8 +38,13 @@ pub struct SystemDesc {
     pub vms: &'static [VmDesc],
     /// Every vCPU of every VM.
     pub vcpus: &'static [VcpuDesc],
-    /// Physical interrupt dispatch: one entry per physical INTID routed to a VM.
+    /// Physical interrupt dispatch: one entry per physical INTID routed to a VM (its
+    /// `irqs` and the SPIs of the devices it owns); each is hardware-linked to the VM's
+    /// virtual interrupt, so the guest's deactivation ends the physical one.
     pub irqs: &'static [IrqRoute],
+    /// Board device pages given to VMs (mapped at IPA = PA in the owner's stage 2, absent
+    /// from the hypervisor's map).
+    pub passthrough: &'static [Passthrough],
     /// vIRQ channels allowed between VMs.
     pub channels: &'static [ChannelDesc],
     /// Shared-memory regions (also mapped in the stage-2 tables of the VMs that name them).
@@ -228,6 +233,22 @@ pub struct IrqRoute {
     pub vm: VmIndex,
     /// INTID the VM sees (usually the same).
     pub virt_intid: u32,
+}
+
+/// A board device given to a VM: `size` bytes of whole pages at physical `pa`, mapped at
+/// the same IPA in `vm`'s stage 2 as Device-nGnRE.
+#[derive(Debug)]
+pub struct Passthrough {
+    /// The board's name for it.
+    pub name: &'static str,
+    /// Owning VM.
+    pub vm: VmIndex,
+    /// Physical (and guest-physical) base.
+    pub pa: u64,
+    /// Bytes.
+    pub size: u64,
+    /// It masters DMA (the owner's RAM is at IPA = PA; isolation rests on the device).
+    pub dma: bool,
 }
 
 /// A vIRQ channel: `from` may raise `virt_intid` in `to`. When `to` is an lwVM (it has

@@ -31,6 +31,8 @@ pub fn init_gic() -> Result<(), &'static str> {
     // Console input: the physical UART's receive interrupt, forwarded to a VM.
     g.enable_spi(d.uart_intid);
     hv_arch::uart::enable_rx_interrupt(d.uart_base);
+    // The SPIs of the VMs' devices and `irqs`, routed to their owners' CPUs.
+    super::passthrough::enable_all(&mut g);
     *GIC.lock() = Some(g);
     Ok(())
 }
@@ -199,7 +201,12 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
         } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
             let vm = VmId::new(r.vm);
             let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
-            let _ = raise(vm, target, r.virt_intid);
+            if raise(vm, target, r.virt_intid).is_ok() {
+                // Hardware-linked (vmshared): active until the guest deactivates the
+                // virtual one — the device's line is the guest's to quiet, not ours.
+                gic::drop_priority(intid);
+                continue;
+            }
         } else if intid == d.hyp_timer_intid {
             timer::set_hyp_deadline(None);
             kick::resched(cpu, RESCHED_TIMER);

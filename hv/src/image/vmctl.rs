@@ -48,6 +48,7 @@ pub fn vm_off(vm: VmId) {
                 kick::kick_vcpu(v);
             }
         }
+        super::passthrough::release(vm, false);
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
     }
@@ -105,6 +106,7 @@ fn service_pending_resets(ctx: &mut CpuCtx) {
             .vcpu_ids()
             .all(|o| !state::vcpu_on(o).load(Ordering::Acquire));
         if d.index_in_vm == 0 && all_off {
+            super::passthrough::release(vm, true);
             vmshared::reset(vm);
             boot_vm(ctx, vm);
             RESETTING[vm.index()].store(false, Ordering::Release);

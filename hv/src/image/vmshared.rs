@@ -112,6 +112,12 @@ fn build(vm: VmId) -> Result<Shared, &'static str> {
             vgic.set_hw(k, t, t as u16).map_err(|_| d.name)?;
         }
     }
+    // Its physical SPIs (devices, `irqs`) too: the guest's deactivation ends the
+    // physical interrupt, which stays active until then (docs/DEVICES.md).
+    for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
+        vgic.set_hw(0, r.virt_intid, r.intid as u16)
+            .map_err(|_| d.name)?;
+    }
     let psci = PsciVm::new(mpidrs, d.ram_ipa, d.ram_size).ok_or(d.name)?;
     Ok(Shared { vgic, psci })
 }

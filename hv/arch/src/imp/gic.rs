@@ -73,6 +73,38 @@ impl Gic {
     }
 }
 
+impl Gic {
+    /// Enables shared peripheral interrupt `intid` of a device a VM owns, routed to the
+    /// CPU with affinity `mpidr` (where the VM's boot vCPU runs): group 1, the
+    /// hypervisor's priority, level-sensitive as [`Gic::take`] configured every SPI.
+    pub fn route_spi(&mut self, intid: u32, mpidr: u64) {
+        let id = IntId::spi(intid - 32);
+        let _ = self.0.set_group(id, None, Group::Group1NS);
+        let _ = self.0.set_interrupt_priority(id, None, 0x80);
+        let _ = self.0.distributor().set_routing(id, Some(mpidr));
+        let _ = self.0.enable_interrupt(id, None, true);
+    }
+}
+
+/// Clears the active state of shared interrupt `intid` and enables or disables it, in
+/// the distributor at `gicd` (GICD_ICACTIVER, GICD_ISENABLER / GICD_ICENABLER): ends a
+/// hardware-linked device interrupt its VM will never deactivate (the VM is off or
+/// being reset).
+///
+/// # Safety
+/// `gicd` must be the GIC distributor, mapped as device memory at EL2; `intid` an SPI.
+pub unsafe fn release_spi(gicd: u64, intid: u32, enable: bool) {
+    let (word, bit) = (u64::from(intid / 32) * 4, 1u32 << (intid % 32));
+    let enable_reg = if enable { 0x100 } else { 0x180 };
+    for reg in [enable_reg, 0x380] {
+        // SAFETY: by the contract, a mapped GICD register; writing 1 changes only that
+        // interrupt's bit.
+        unsafe { core::ptr::write_volatile((gicd + reg + word) as *mut u32, bit) };
+    }
+    // SAFETY: a barrier.
+    unsafe { asm!("dsb sy", options(nostack)) };
+}
+
 /// Acknowledges the highest-priority pending physical interrupt (None if spurious).
 pub fn ack() -> Option<u32> {
     GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from)

@@ -10,7 +10,7 @@ use super::property::{Property, Violation};
 use crate::fmt::{hex, overlaps};
 use crate::tables::{MAIR_EL2, TCR_EL2, VTCR_EL2};
 use crate::walk::{Leaf, Walker, coalesce};
-use hv_core::sysdesc::SystemDesc;
+use hv_core::sysdesc::{Passthrough, SystemDesc};
 use std::collections::HashSet;
 
 /// A hypervisor section the EL2 map must cover with the rights its kind needs.
@@ -121,13 +121,21 @@ pub(crate) fn hv_devices(d: &SystemDesc) -> Vec<Area> {
     ];
     if dv.virtio_mmio_count > 0 {
         let size = (dv.virtio_mmio_stride * u64::from(dv.virtio_mmio_count)).div_ceil(0x1000);
-        v.push((
-            dv.virtio_mmio_base,
-            size * 0x1000,
-            "virtio-mmio window".into(),
-        ));
+        // The window's pages given to VMs are theirs, checked as passthrough.
+        for page in (0..size).map(|k| dv.virtio_mmio_base + k * 0x1000) {
+            if passthrough_at(d, page).is_none() {
+                v.push((page, 0x1000, "virtio-mmio window".into()));
+            }
+        }
     }
     v
+}
+
+/// The passed-through device whose pages hold `pa`.
+pub(crate) fn passthrough_at(d: &SystemDesc, pa: u64) -> Option<&Passthrough> {
+    d.passthrough
+        .iter()
+        .find(|p| pa >= p.pa && pa < p.pa.saturating_add(p.size))
 }
 
 /// Runs every check.

@@ -1,11 +1,11 @@
 //! Checks of the full VMs: their stage-2 regimes, interrupt routes, TLB tags and vCPU
 //! placement.
 
-use super::check::{Report, Subject, hit, hv_devices, hv_memory};
+use super::check::{Report, Subject, hit, hv_devices, hv_memory, passthrough_at};
 use super::property::Property as P;
 use crate::fmt::{hex, overlaps};
 use crate::walk::{Leaf, Walker, s2_perms as stage2_perms};
-use hv_core::sysdesc::SystemDesc;
+use hv_core::sysdesc::{Passthrough, SystemDesc};
 use std::collections::{HashMap, HashSet};
 
 /// SPIs a VM may own or receive.
@@ -38,6 +38,12 @@ pub(crate) fn check_stage2(
                 Some(l.va),
                 format!("vm {} reaches the {what} at {}", vm.name, hex(l.pa)),
             );
+            continue;
+        }
+        if let Some(msg) = passthrough_leaf(d, i, l) {
+            if !msg.is_empty() {
+                r.fail(P::NoForeignDevice, regime, Some(l.va), msg);
+            }
             continue;
         }
         if let Some((_, _, what)) = hit(&devices, l.pa, l.size) {
@@ -162,6 +168,36 @@ pub(crate) fn check_stage2(
     }
 }
 
+/// A stage-2 leaf of VM `i` on a passed-through device page: `None` if it is none,
+/// `Some("")` if it is VM `i`'s own device mapped as it must be (IPA = PA, within the
+/// grant, Device-nGnRE, read-write, never executable), else what is wrong.
+fn passthrough_leaf(d: &SystemDesc, i: usize, l: &Leaf) -> Option<String> {
+    let name = d.vms[i].name;
+    let pages = (l.pa..l.pa.saturating_add(l.size)).step_by(0x1000);
+    let grants: Vec<&Passthrough> = pages.filter_map(|a| passthrough_at(d, a)).collect();
+    let g = grants.first()?;
+    if let Some(o) = grants.iter().find(|g| usize::from(g.vm) != i) {
+        let owner = d.vms.get(usize::from(o.vm)).map_or("?", |v| v.name);
+        return Some(format!(
+            "vm {name} reaches device {} at {} (leaf at {}), which is given to vm {owner}: a device page in two VMs",
+            o.name,
+            hex(o.pa),
+            hex(l.pa)
+        ));
+    }
+    let p = stage2_perms(l.attrs);
+    let device = (l.attrs >> 2) & 0b1111 == 0b0001;
+    let inside = l.pa >= g.pa && l.pa + l.size <= g.pa + g.size;
+    if l.va != l.pa || !inside || !device || !p.read || !p.write || p.exec {
+        return Some(format!(
+            "vm {name} maps its device {} at IPA {} with {p:?} (device memory: {device}), not at IPA = PA as read-write, execute-never Device-nGnRE",
+            g.name,
+            hex(l.va)
+        ));
+    }
+    Some(String::new())
+}
+
 /// VMIDs and ASIDs, and the descriptor's memory ranges being disjoint.
 pub(crate) fn check_tags(d: &SystemDesc, r: &mut Report) {
     let (mut vmids, mut asids) = (HashMap::new(), HashMap::new());
@@ -250,7 +286,11 @@ pub(crate) fn check_irqs(s: &Subject, r: &mut Report) {
                 route.intid
             ));
         }
-        if virtio.contains(&route.intid) {
+        let slot_pa =
+            |id: u32| dv.virtio_mmio_base + u64::from(id - virtio.start) * dv.virtio_mmio_stride;
+        let passed = virtio.contains(&route.intid)
+            && passthrough_at(d, slot_pa(route.intid)).is_some_and(|p| p.vm == route.vm);
+        if virtio.contains(&route.intid) && !passed {
             let slot = route.intid - virtio.start;
             fail(format!(
                 "INTID {} is the interrupt of virtio-mmio slot {slot}, a hypervisor device",

@@ -172,6 +172,15 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 virt_intid: u32_(i, "virt_intid")?,
             })
         })?,
+        passthrough: each(v, "passthrough", |p| {
+            Ok(Passthrough {
+                name: s(p.string("name")?),
+                vm: u16_(p, "vm")?,
+                pa: p.u("pa")?,
+                size: p.u("size")?,
+                dma: p.flag("dma")?,
+            })
+        })?,
         channels: each(v, "channels", |c| {
             Ok(ChannelDesc {
                 name: s(c.string("name")?),

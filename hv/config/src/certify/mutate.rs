@@ -27,7 +27,8 @@ impl Mutation {
     }
 }
 
-/// Every mutation. `owned-spi-twice` needs an image whose descriptor routes two SPIs.
+/// Every mutation. `owned-spi-twice` needs an image whose descriptor routes two SPIs,
+/// `device-page-in-two-vms` one that gives a device to one of two full VMs.
 pub fn all() -> Vec<Mutation> {
     vec![
         Mutation {
@@ -49,6 +50,11 @@ pub fn all() -> Vec<Mutation> {
             name: "two-vms-one-spi",
             expect: Property::IrqOwnership,
             apply: spi_twice,
+        },
+        Mutation {
+            name: "device-page-in-two-vms",
+            expect: Property::NoForeignDevice,
+            apply: device_twice,
         },
         Mutation {
             name: "tables-writable-at-el2",
@@ -150,4 +156,21 @@ fn spi_twice(elf: &Elf, _: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> 
         .ok_or("the route is not in the file")?;
     bytes[off..off + 4].copy_from_slice(&(intid as u32).to_le_bytes());
     Ok(())
+}
+
+fn device_twice(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
+    let g = d
+        .passthrough
+        .first()
+        .ok_or("needs a passed-through device")?;
+    let other = full_vms(d)
+        .into_iter()
+        .enumerate()
+        .find(|(i, _)| *i != usize::from(g.vm))
+        .map(|(_, v)| v)
+        .ok_or("needs a second full VM")?;
+    let last = other.ram_ipa + other.ram_size - 0x1000;
+    rewrite(elf, bytes, other.s2_root, last, |desc, level| {
+        (desc & !bits::OA_MASK) | (g.pa & block_mask(level))
+    })
 }

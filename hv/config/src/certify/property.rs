@@ -16,7 +16,9 @@ pub enum Property {
     VmMemoryDisjoint,
     /// No VM or lwVM reaches hypervisor memory (code, data, stacks, tables, image store).
     NoHypervisorMemory,
-    /// No VM or lwVM reaches a device: the UART, the GIC frames, the virtio-mmio window.
+    /// No VM or lwVM reaches a device of the hypervisor (the UART, the GIC frames, the
+    /// virtio-mmio pages it keeps) or of another VM; a passed-through device page is
+    /// mapped by its owner only, at IPA = PA, as Device-nGnRE, never executable.
     NoForeignDevice,
     /// Emulated ranges and the VM's emulated UART/GIC frames are unmapped (they trap).
     EmulatedTrap,
@@ -93,7 +95,7 @@ impl Property {
                 "no VM or lwVM reaches the hypervisor's code, data, stacks, page tables or image store"
             }
             Property::NoForeignDevice => {
-                "no VM or lwVM reaches the UART, the GIC distributor/redistributors or the virtio-mmio window"
+                "no VM or lwVM reaches the UART, the GIC distributor/redistributors, the hypervisor's virtio-mmio pages or a device given to another VM; a passed-through device page is mapped only by its owner, at IPA = PA, as device memory, never executable"
             }
             Property::EmulatedTrap => {
                 "emulated ranges and each VM's emulated UART/GICD/GICR frames are unmapped in its stage 2"

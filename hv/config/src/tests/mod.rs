@@ -1,8 +1,10 @@
 //! End-to-end tests: the real board, systems written to temp files, fake guest ELFs.
 
 mod certify;
+mod devices;
 mod dtb;
 mod ext;
+mod formats;
 mod isolation;
 mod lwvm;
 

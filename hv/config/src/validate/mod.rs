@@ -16,6 +16,7 @@
 //! - Addresses (physical and guest-physical) must lie below 2^39: the tables cover a
 //!   39-bit space (T0SZ = 25).
 
+mod devices;
 mod links;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -36,6 +37,7 @@ pub fn validate(cfg: &Config, exts: &Extensions) -> Result<(), ConfigError> {
     let mut all = Vec::new();
     let mut b = Checker::new(&cfg.board_file);
     check_board(cfg, &mut b);
+    devices::check_board_devices(cfg, &mut b);
     b.finish(&mut all);
     let mut s = Checker::new(&cfg.system_file);
     if cfg.system.name.is_empty() {
@@ -69,6 +71,7 @@ pub fn validate(cfg: &Config, exts: &Extensions) -> Result<(), ConfigError> {
         s.err("vm", "the system has no VM");
     }
     vm::check_vms(cfg, &mut s);
+    devices::check_given_devices(cfg, &mut s);
     for e in exts {
         e.validate(cfg, &mut s);
     }
@@ -168,12 +171,13 @@ fn check_fixed_memory(cfg: &Config, exts: &Extensions, c: &mut Checker) {
     let b = &cfg.board;
     let mut claims: Vec<Claim> = Vec::new();
     for (i, v) in cfg.system.vm.iter().enumerate() {
-        if let Some(base) = v.base {
+        if let Some(base) = cfg.vm_base(i) {
+            let key = if v.base.is_some() { "base" } else { "identity" };
             claims.push(Claim {
-                base: base.0,
+                base,
                 size: v.memory.0,
                 who: format!("vm \"{}\"", v.name),
-                field: format!("vm[{i}].base"),
+                field: format!("vm[{i}].{key}"),
             });
         }
     }

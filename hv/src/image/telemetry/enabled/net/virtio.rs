@@ -124,6 +124,13 @@ pub fn probe() -> Option<NetDevice> {
     let stride = d.virtio_mmio_stride as usize;
     for slot in (0..d.virtio_mmio_count as u64).rev() {
         let base = d.virtio_mmio_base + slot * d.virtio_mmio_stride;
+        if SYSTEM
+            .passthrough
+            .iter()
+            .any(|p| (p.pa..p.pa + p.size).contains(&base))
+        {
+            continue; // a VM's device: not in the EL2 map
+        }
         let header = NonNull::new(base as *mut VirtIOHeader)?;
         // SAFETY: the slot lies in the board's virtio-mmio window, which the EL2 map covers as
         // device memory (and no VM maps); the slot's registers and config space span `stride`
