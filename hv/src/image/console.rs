@@ -4,7 +4,7 @@
 //! with the VM's name (`[name] …`) unless the UART carries telemetry frames, and, with any
 //! telemetry feature, as one `Console { vm, bytes }` record (newline included) that the
 //! monitor reassembles.
-use hv_core::ids::VmId;
+use hv_core::ids::{CpuId, VmId};
 
 use super::generated::SYSTEM;
 use super::linebuf::LineBuf;
@@ -53,6 +53,7 @@ pub fn put(vm: VmId, c: &mut VmConsole, b: u8) {
     if b == b'\r' {
         return;
     }
+    c.writer = hv_arch::cpu::mpidr();
     if !c.line.push(b) {
         emit(vm, c);
         c.line.push(b);
@@ -70,17 +71,20 @@ pub fn flush(vm: VmId) {
     }
 }
 
-/// The CPU goes idle: the VMs' unfinished lines (a shell prompt waiting for input) go out
-/// as telemetry now, so that the monitor shows them; the text console keeps printing
-/// whole lines only, so that lines of different VMs never interleave mid-line.
-pub fn send_partial_lines() {
+/// CPU `cpu` goes idle: the unfinished lines (a shell prompt waiting for input) that this
+/// CPU's vCPUs wrote go out as telemetry now, so that the monitor shows them; the text
+/// console keeps printing whole lines only, so that lines of different VMs never
+/// interleave mid-line. Only lines this CPU wrote last: the piece then goes through the
+/// same telemetry ring as the line's earlier ones, in order.
+pub fn send_partial_lines(cpu: CpuId) {
     if !telemetry::CONSOLE_RECORDS {
         return;
     }
+    let me = SYSTEM.cpu(cpu).mpidr;
     for vm in SYSTEM.vm_ids() {
         let mut c = state::vm(vm).console.lock();
         let len = c.line.as_bytes().len();
-        if len > c.sent {
+        if c.writer == me && len > c.sent {
             telemetry::console(vm, &c.line.as_bytes()[c.sent..]);
             c.sent = len;
         }

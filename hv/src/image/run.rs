@@ -41,7 +41,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
         let Some(v) = pick(&mut ctx) else {
-            console::send_partial_lines();
+            console::send_partial_lines(cpu);
             super::telemetry::idle(cpu);
             idle(&mut ctx);
             continue;

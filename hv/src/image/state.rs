@@ -187,6 +187,9 @@ pub struct VmConsole {
     /// How many of them already went out as telemetry (a partial line sent while the VM
     /// waits, e.g. a shell prompt); the text console still prints the whole line.
     pub sent: usize,
+    /// MPIDR of the CPU that wrote the line's last byte (its telemetry ring holds the
+    /// line's earlier pieces, so a partial line goes out through it too).
+    pub writer: u64,
     /// The interrupt line level the vGIC was last told.
     pub irq_line: bool,
 }
@@ -219,6 +222,7 @@ static VMS: [VmState; MAX_VMS] = [const {
             uart: Pl011::new(),
             line: LineBuf::new(),
             sent: 0,
+            writer: 0,
             irq_line: false,
         }),
     }

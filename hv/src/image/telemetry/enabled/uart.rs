@@ -22,17 +22,24 @@ pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
 }
 
 /// Sends everything the caller's ring holds (the caller holds the transport), or, with
-/// `yield_to_irq`, until an interrupt is pending (the rest goes later).
+/// `yield_to_irq`, until an interrupt is pending — at a frame's end (its 0x00 delimiter):
+/// the UART is shared by every CPU's frames, so a CPU never gives it up mid-frame. The
+/// rest goes later.
 pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool, yield_to_irq: bool) {
     let ring = &rings[cpu];
     let mut buf = [0u8; 256];
     loop {
-        if yield_to_irq && hv_arch::gic::irq_pending() {
-            return;
-        }
         let n = ring.copy_out(&mut buf);
         if n == 0 {
             return;
+        }
+        if yield_to_irq && hv_arch::gic::irq_pending() {
+            // Up to the end of the frame under way, then stop.
+            if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
+                hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..=end]);
+                ring.consume(end + 1);
+                return;
+            }
         }
         hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..n]);
         ring.consume(n);
