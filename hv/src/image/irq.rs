@@ -71,9 +71,20 @@ pub fn raise(vm: VmId, target: usize, intid: u32) -> Result<(), ()> {
         ext::signal(vm, intid);
         return Ok(());
     }
-    let kick = vmshared::with(vm, |s| s.vgic.raise(target, intid)).map_err(|_| ())?;
-    if let Some(k) = kick {
-        kick_vcpu(SYSTEM.vm(vm).vcpu_id(k));
+    let (to, now) = vmshared::with_quiet(vm, |s| {
+        let to = s.vgic.raise(target, intid)?;
+        Ok::<_, hv_core::vgic::VgicError>((to, to.is_some_and(|k| s.vgic.deliverable(k, intid))))
+    })
+    .map_err(|_| ())?;
+    // Only the vCPU it is delivered to has anything new (an SPI routed nowhere: none).
+    if let Some(k) = to {
+        let v = SYSTEM.vm(vm).vcpu_id(k);
+        if now {
+            vmshared::mark_pending(v);
+        } else {
+            vmshared::mark_changed(v);
+        }
+        kick_vcpu(v);
     }
     Ok(())
 }
@@ -82,7 +93,7 @@ pub fn raise(vm: VmId, target: usize, intid: u32) -> Result<(), ()> {
 /// writes) when nothing changed since the last fill and the list registers were left empty.
 #[inline(always)]
 pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
-    if vmshared::dirty(v).swap(false, Ordering::AcqRel) {
+    if vmshared::take_changed(v) {
         fill(cpu, v, vcpu);
     }
 }
@@ -90,17 +101,18 @@ pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
 fn fill(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
     let vm = SYSTEM.vm_of(v);
     let n = gic::list_registers().min(MAX_LRS);
-    let mut lrs = [0u64; MAX_LRS];
-    let fill = vmshared::with_quiet(vm, |s| s.vgic.fill_lrs(in_vm(v), &mut lrs[..n]));
+    let lrs = &mut vcpu.lrs[..n];
+    let fill = vmshared::with_quiet(vm, |s| s.vgic.fill_lrs(in_vm(v), lrs));
     // The list registers are empty (cleared at the last exit): write the used ones.
-    for (i, &lr) in lrs[..fill.used].iter().enumerate() {
+    for (i, &lr) in vcpu.lrs[..fill.used].iter().enumerate() {
         gic::write_lr(i, lr);
     }
     vcpu.lrs_used = fill.used as u8;
+    vcpu.lrs_maintenance = fill.hcr != 0;
     if fill.hcr != 0 {
         gic::set_ich_hcr(ICH_HCR_EN | fill.hcr);
     }
-    super::telemetry::lrs_filled(cpu, v, &lrs[..fill.used]);
+    super::telemetry::lrs_filled(cpu, v, &vcpu.lrs[..fill.used]);
 }
 
 /// This CPU's redistributor frame (the board's GICR base plus its index times the frame
@@ -147,27 +159,34 @@ pub fn load_timer(cpu: CpuId, vcpu: &mut Vcpu) {
 }
 
 /// Folds the list registers back into the model after vCPU `v` exited and empties them.
-/// Nothing to do when the last entry put nothing in them.
+/// Nothing to do when the last entry put nothing in them. The next entry fills them again
+/// only if something is left (an interrupt still pending or active, or one the last fill
+/// had no room for) or was raised meanwhile.
 pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
     let used = core::mem::take(&mut vcpu.lrs_used) as usize;
     if used == 0 {
         return;
     }
     let vm = SYSTEM.vm_of(v);
-    let mut lrs = [0u64; MAX_LRS];
-    for (i, lr) in lrs[..used].iter_mut().enumerate() {
+    let lrs = &mut vcpu.lrs[..used];
+    for (i, lr) in lrs.iter_mut().enumerate() {
         *lr = gic::read_lr(i);
         // Emptying the list registers also drops the maintenance condition (an EOI'd
         // entry, an underflow) that made this exit: it would otherwise stay asserted.
         gic::write_lr(i, 0);
     }
-    gic::set_ich_hcr(ICH_HCR_EN);
-    super::telemetry::lrs_back(v, &lrs[..used]);
-    let kick = vmshared::with_quiet(vm, |s| s.vgic.sync_lrs(in_vm(v), &lrs[..used]));
-    // Whatever is still pending or active goes back in at the next entry.
-    vmshared::dirty(v).store(true, Ordering::Release);
-    vmshared::mark_dirty(vm, kick);
-    kick_mask(vm, kick);
+    if core::mem::take(&mut vcpu.lrs_maintenance) {
+        gic::set_ich_hcr(ICH_HCR_EN);
+    }
+    super::telemetry::lrs_back(v, lrs);
+    let synced = vmshared::with_quiet(vm, |s| s.vgic.sync_lrs(in_vm(v), lrs));
+    if synced.refill {
+        vmshared::mark_changed(v);
+    }
+    if synced.kick != 0 {
+        vmshared::mark_dirty(vm, synced.kick);
+        kick_mask(vm, synced.kick);
+    }
 }
 
 /// Takes every pending physical interrupt. `loaded` is the vCPU whose state is in the CPU
@@ -224,7 +243,7 @@ fn raise_loaded(v: VcpuId, intid: u32) {
     let vm = SYSTEM.vm_of(v);
     let in_vm = in_vm(v);
     if vmshared::with_quiet(vm, |s| s.vgic.raise(in_vm, intid)).is_ok() {
-        vmshared::dirty(v).store(true, Ordering::Release);
+        vmshared::mark_changed(v);
     }
 }
 
@@ -271,9 +290,9 @@ pub fn has_pending(v: VcpuId) -> bool {
         return ext::has_events(v);
     }
     // Nothing changed since its list registers were last filled (and they were left
-    // empty): nothing can be pending.
-    if !vmshared::dirty(v).load(Ordering::Acquire) {
-        return false;
+    // empty): nothing can be pending; or a raise saw it deliverable.
+    if let Some(known) = vmshared::known_pending(v) {
+        return known;
     }
     vmshared::with_quiet(SYSTEM.vm_of(v), |s| s.vgic.has_pending(in_vm(v)))
 }

@@ -11,6 +11,7 @@ use hv_arch::context::GuestRegs;
 use hv_arch::el1::El1State;
 use hv_arch::gic::VcpuIfState as GicIfState;
 use hv_core::pl011::Pl011;
+use hv_core::vgic::lr::MAX_LRS;
 
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
@@ -48,6 +49,12 @@ pub struct Vcpu {
     pub gicif: GicIfState,
     /// List registers the last entry filled (read back and emptied at the exit).
     pub lrs_used: u8,
+    /// The last fill asked for a maintenance interrupt (ICH_HCR_EL2.UIE/NPIE), cleared
+    /// at the exit.
+    pub lrs_maintenance: bool,
+    /// The values of the list registers: what the last entry wrote, then what the exit
+    /// read back. Kept here so neither path zeroes a buffer of its own.
+    pub lrs: [u64; MAX_LRS],
     /// Its reflected fault was completed; the result is applied once it is loaded.
     pub reflect_done: bool,
     /// Its hardware-linked virtual timer interrupt was pending or active when it was
@@ -73,6 +80,8 @@ impl Vcpu {
                 ap0r0: 0,
             },
             lrs_used: 0,
+            lrs_maintenance: false,
+            lrs: [0; MAX_LRS],
             reflect_done: false,
             timer_in_flight: false,
             ptimer_in_flight: false,

@@ -1,6 +1,6 @@
 //! State a VM's vCPUs share across CPUs: its virtual GIC and its PSCI power model. One
 //! lock per VM; held only for the length of one model call.
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use hv_core::ids::{VcpuId, VmId};
 use hv_core::psci::power::PsciVm;
@@ -29,15 +29,53 @@ pub struct Shared {
 /// Per-VM shared models, created at boot by CPU 0 before any other CPU starts.
 static SHARED: [SpinLock<Option<Shared>>; MAX_VMS] = [const { SpinLock::new(None) }; MAX_VMS];
 
-/// Per vCPU: the VM's interrupt state may have changed since the vCPU's list registers
-/// were last filled. Lets the entry path skip the model (and its lock) when nothing
-/// happened — most traps of most vCPUs.
-static DIRTY: [AtomicBool; VCPU_COUNT] = [const { AtomicBool::new(true) }; VCPU_COUNT];
+/// Per vCPU: what may have changed in the VM's interrupt state since the vCPU's list
+/// registers were last filled ([`NOTHING`], [`CHANGED`] or [`PENDING`]). Lets the entry
+/// path skip the model (and its lock) when nothing happened — most traps of most vCPUs —
+/// and a wake-up decision skip the candidate scan when a raise already knows.
+static CHANGES: [AtomicU8; VCPU_COUNT] = [const { AtomicU8::new(CHANGED) }; VCPU_COUNT];
+/// Nothing changed: a fill would write what the list registers already hold (nothing).
+const NOTHING: u8 = 0;
+/// Something changed: the next entry fills the list registers; whether anything is
+/// pending takes a look at the model.
+const CHANGED: u8 = 1;
+/// Changed, and an interrupt the vCPU would take now was raised for it.
+const PENDING: u8 = 2;
 
-/// vCPU `v`'s "interrupt state may have changed" flag.
+/// vCPU `v`'s interrupt state may have changed (it is filled again before it runs).
 #[inline(always)]
-pub fn dirty(v: VcpuId) -> &'static AtomicBool {
-    &DIRTY[v.index()]
+pub fn mark_changed(v: VcpuId) {
+    let c = &CHANGES[v.index()];
+    // Not a read-modify-write: racing with a raise on another CPU can at worst lose its
+    // `PENDING` hint (a wake-up decision then asks the model), never the change itself.
+    if c.load(Ordering::Relaxed) != PENDING {
+        c.store(CHANGED, Ordering::Release);
+    }
+}
+
+/// An interrupt vCPU `v` would take now was raised for it.
+#[inline(always)]
+pub fn mark_pending(v: VcpuId) {
+    CHANGES[v.index()].store(PENDING, Ordering::Release);
+}
+
+/// Whether vCPU `v`'s list registers must be filled before it runs; resets the flag.
+#[inline(always)]
+pub fn take_changed(v: VcpuId) -> bool {
+    let c = &CHANGES[v.index()];
+    c.load(Ordering::Acquire) != NOTHING && c.swap(NOTHING, Ordering::AcqRel) != NOTHING
+}
+
+/// What is known of vCPU `v` without the model: `Some(false)` nothing can be pending
+/// (nothing changed since its last fill), `Some(true)` something is, `None` the model
+/// must be asked.
+#[inline(always)]
+pub fn known_pending(v: VcpuId) -> Option<bool> {
+    match CHANGES[v.index()].load(Ordering::Acquire) {
+        NOTHING => Some(false),
+        PENDING => Some(true),
+        _ => None,
+    }
 }
 
 /// Runs `f` on VM `vm`'s shared models and marks the VM's interrupt state as changed for
@@ -60,7 +98,7 @@ pub fn with_quiet<R>(vm: VmId, f: impl FnOnce(&mut Shared) -> R) -> R {
 pub fn mark_dirty(vm: VmId, mask: u64) {
     for (i, v) in SYSTEM.vm(vm).vcpu_ids().enumerate() {
         if i >= 64 || mask & (1 << i) != 0 {
-            dirty(v).store(true, Ordering::Release);
+            mark_changed(v);
         }
     }
 }

@@ -15,6 +15,9 @@ mod guest {
     const ROUND: u32 = 20_000;
     /// Interrupts and SVCs taken from the task before the test ends.
     const WANT: u32 = 5;
+    /// Ticks from the task after which it counts as stuck if its count moved fewer than
+    /// `WANT` times.
+    const GIVE_UP: u32 = 50 * WANT;
 
     /// The task, A32 (each word one instruction): r0 counts, r1 = ROUND, r2 = &PROGRESS.
     #[repr(align(4))]
@@ -36,7 +39,8 @@ mod guest {
     static OTHER: AtomicU32 = AtomicU32::new(0);
     /// The task's count at the last interrupt, to see it move on.
     static LAST: AtomicU32 = AtomicU32::new(u32::MAX);
-    static STUCK: AtomicU32 = AtomicU32::new(0);
+    /// Interrupts from the task that found its count moved since the previous one.
+    static ADVANCED: AtomicU32 = AtomicU32::new(0);
 
     fn spsr() -> u64 {
         let v: u64;
@@ -59,8 +63,8 @@ mod guest {
         if from_a32_user() {
             IRQS_FROM_A32.fetch_add(1, Ordering::SeqCst);
             let now = PROGRESS.load(Ordering::SeqCst);
-            if LAST.swap(now, Ordering::SeqCst) == now {
-                STUCK.fetch_add(1, Ordering::SeqCst);
+            if LAST.swap(now, Ordering::SeqCst) != now {
+                ADVANCED.fetch_add(1, Ordering::SeqCst);
             }
         }
         maybe_finish();
@@ -79,11 +83,16 @@ mod guest {
     }
 
     fn maybe_finish() {
-        let (irqs, svcs) = (
+        let (irqs, svcs, advanced) = (
             IRQS_FROM_A32.load(Ordering::SeqCst),
             SVCS.load(Ordering::SeqCst),
+            ADVANCED.load(Ordering::SeqCst),
         );
-        if irqs < WANT || svcs < WANT {
+        // Under a loaded host a tick can follow the previous one before the task ran an
+        // instruction (the counter runs on host time); a task that runs at all shows its
+        // count moving between most ticks, one that is stuck never does.
+        let gave_up = irqs >= GIVE_UP;
+        if !gave_up && (advanced < WANT || svcs < WANT) {
             return;
         }
         timer::disable();
@@ -97,10 +106,14 @@ mod guest {
             "{}",
             if svcs >= WANT { "taken" } else { "missing" }
         );
-        let stuck = STUCK.load(Ordering::SeqCst);
-        result!("a32-progress", "{}", if stuck == 0 { "yes" } else { "no" });
+        result!(
+            "a32-progress",
+            "{}",
+            if advanced >= WANT { "yes" } else { "no" }
+        );
         result!("other-exceptions", "{}", OTHER.load(Ordering::SeqCst));
-        check(stuck == 0, "task-stuck");
+        check(advanced >= WANT, "task-stuck");
+        check(svcs >= WANT, "svcs-missing");
         check(OTHER.load(Ordering::SeqCst) == 0, "unexpected-exception");
         guest_rt::result::finish()
     }

@@ -3,8 +3,10 @@
 //!
 //! Why: a vCPU sees virtual interrupts only through its list registers (N of them,
 //! ICH_VTR_EL2.ListRegs + 1, often 4). The model is authoritative between guest runs:
-//! on every exit the arch reads the LRs back ([`Vgic::sync_lrs`]), on every entry it
-//! writes a fresh selection ([`Vgic::fill_lrs`]). When more interrupts are deliverable
+//! on every exit the arch reads the LRs back ([`Vgic::sync_lrs`]), and the next entry
+//! writes a fresh selection ([`Vgic::fill_lrs`]) — unless nothing changed: when every
+//! interrupt delivered came back done ([`Synced::refill`] false) and nothing was raised
+//! since, the entry touches neither the model nor a list register. When more interrupts are deliverable
 //! than LRs exist, the rest stay pending in the model and the fill asks for a
 //! maintenance interrupt (ICH_HCR_EL2.NPIE: "no LR pending", or UIE: "at most one LR
 //! valid" when every LR holds an active interrupt), which exits to EL2 so the next fill
@@ -24,7 +26,7 @@
 //! it moves the model's clean-up into the next exit and made the VM↔VM round trip of the
 //! `vm-switch` experiment 28% slower, so every level interrupt keeps it.)
 
-use super::{Candidate, Vgic};
+use super::Vgic;
 
 /// Most list registers an implementation can have (ICH_VTR_EL2.ListRegs is 4 bits).
 pub const MAX_LRS: usize = 16;
@@ -115,17 +117,36 @@ impl ListReg {
     }
 }
 
-/// Which list registers the model filled for a vCPU.
+/// Which list registers the model filled for a vCPU, and whether interrupts were left
+/// out for want of list registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LrShadow {
     used: u16,
+    overflow: bool,
 }
 
 impl LrShadow {
     /// Nothing filled.
     pub const fn new() -> Self {
-        LrShadow { used: 0 }
+        LrShadow {
+            used: 0,
+            overflow: false,
+        }
     }
+}
+
+/// What reading the list registers back at an exit found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Synced {
+    /// Other vCPUs to kick (bit i = vCPU i): an SPI that came back still pending but is
+    /// now routed elsewhere is theirs to deliver.
+    pub kick: u64,
+    /// The vCPU's list registers must be filled again before it runs: an interrupt came
+    /// back pending or active, or the last fill left some out. When false, every
+    /// interrupt the last fill delivered is done and nothing else waited, so until
+    /// something new is raised the next fill would write nothing: the entry path can
+    /// skip the model and leave the list registers alone.
+    pub refill: bool,
 }
 
 /// The result of a fill.
@@ -142,14 +163,13 @@ pub struct LrFill {
 
 impl<const V: usize, const B: usize> Vgic<V, B> {
     /// Folds the list registers read back at a guest exit into the model. `lrs[i]` is
-    /// `ICH_LR<i>_EL2`; only the ones the last fill used are looked at. Returns the set of
-    /// other vCPUs (bit i = vCPU i) to kick: an SPI that came back still pending but is
-    /// now routed elsewhere is theirs to deliver.
-    pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) -> u64 {
+    /// `ICH_LR<i>_EL2`; only the ones the last fill used are looked at.
+    pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[u64]) -> Synced {
         let Some(shadow) = self.lr_used.get_mut(vcpu) else {
-            return 0;
+            return Synced::default();
         };
         let used = core::mem::take(&mut shadow.used);
+        let mut refill = core::mem::take(&mut shadow.overflow);
         let mut kick = 0u64;
         for (i, &raw) in lrs.iter().enumerate().take(MAX_LRS) {
             if used & (1 << i) == 0 {
@@ -168,6 +188,11 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
                 b.active |= bit;
             } else {
                 b.active &= !bit;
+            }
+            // Still pending (came back pending, raised again meanwhile, or a level line
+            // still high) or active: it goes back in at the next entry.
+            refill |= (b.pending() | b.active) & bit != 0;
+            if !lr.state.active() {
                 self.set_in_flight(lr.vintid, None);
                 if lr.vintid >= super::SPI_BASE {
                     match self.spi_owner(lr.vintid) {
@@ -177,18 +202,18 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
                 }
             }
         }
-        kick
+        Synced { kick, refill }
     }
 
     /// Chooses what goes into the vCPU's list registers before it runs. `out.len()` is
-    /// the number of list registers; every entry is written (unused ones with 0).
+    /// the number of list registers; the first [`LrFill::used`] entries are written, the
+    /// others are left as they are (the list registers were emptied at the last exit).
     pub fn fill_lrs(&mut self, vcpu: usize, out: &mut [u64]) -> LrFill {
-        let n = out.len().min(MAX_LRS);
-        out.fill(0);
-        let mut buf = [Candidate::EMPTY; MAX_LRS];
-        let (len, total) = self.top_candidates(vcpu, &mut buf[..n]);
+        let mut top = super::pending::Top::new();
+        let total = self.top(vcpu, out.len(), false, |c| c.key(), &mut top);
+        let len = top.len();
         let mut any_pending = false;
-        for (i, c) in buf[..len].iter().enumerate() {
+        for (i, c) in top.iter().enumerate() {
             let Some((b, bit_n)) = self.slot_mut(vcpu, c.intid) else {
                 continue;
             };
@@ -218,10 +243,11 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             }
             .encode();
         }
+        let overflow = total - len;
         if let Some(s) = self.lr_used.get_mut(vcpu) {
             s.used = ((1u32 << len) - 1) as u16;
+            s.overflow = overflow != 0;
         }
-        let overflow = total - len;
         let hcr = match (overflow, any_pending) {
             (0, _) => 0,
             (_, true) => HCR_NPIE,

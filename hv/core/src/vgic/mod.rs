@@ -17,7 +17,7 @@
 //!   (DS RAO/WI), Group 1 only. No LPIs, no ITS.
 //! - An SPI sits in at most one vCPU's list registers: while in flight it stays with
 //!   the vCPU holding it even if the guest changes its route ([`Vgic::spi_owner`]).
-//! - Capacity is fixed: at most `V` vCPUs (≤ 64) and `B` blocks of 32 SPIs (INTIDs
+//! - Capacity is fixed: at most `V` vCPUs (≤ 64) and `B` (≤ 32) blocks of 32 SPIs (INTIDs
 //!   32..32 * (B + 1)). No allocation.
 //!
 //! Files: [`block`] (state of 32 interrupts + the banked register window), [`dist`]
@@ -73,6 +73,9 @@ pub struct Vgic<const V: usize, const B: usize> {
     route: [[u64; 32]; B],
     /// Owned SPIs, one bit each.
     owned: [u32; B],
+    /// Blocks with an owned SPI (bit k = `spi[k]`): fixed at construction, so finding a
+    /// vCPU's candidates looks only at the few blocks the VM can use, not all `B`.
+    owned_blocks: u32,
     /// GICR_WAKER.ProcessorSleep of each vCPU.
     sleep: [bool; V],
     /// List registers this model filled, per vCPU.
@@ -86,10 +89,14 @@ pub struct Vgic<const V: usize, const B: usize> {
 }
 
 impl<const V: usize, const B: usize> Vgic<V, B> {
+    /// `owned_blocks` has one bit per SPI block.
+    const BLOCKS_FIT: () = assert!(B <= 32, "at most 32 SPI blocks");
+
     /// A vGIC for vCPUs with the given MPIDR values (index = vCPU index in the VM) that
     /// owns the SPIs in `owned_spis`. Fails on an INTID that is not an SPI within the
     /// capacity.
     pub fn new(mpidrs: &[u64], owned_spis: &[u32]) -> Result<Self, VgicError> {
+        let () = Self::BLOCKS_FIT;
         if mpidrs.is_empty() || mpidrs.len() > V || mpidrs.len() > 64 {
             return Err(VgicError::TooManyVcpus);
         }
@@ -101,6 +108,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             spi: [Block::new(); B],
             route: [[0; 32]; B],
             owned: [0; B],
+            owned_blocks: 0,
             sleep: [true; V],
             lr_used: [lr::LrShadow::new(); V],
             in_flight: [[NO_VCPU; 32]; B],
@@ -111,6 +119,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
         for &intid in owned_spis {
             let (k, bit) = Self::spi_slot(intid).ok_or(VgicError::BadIntid(intid))?;
             g.owned[k] |= bit;
+            g.owned_blocks |= 1 << k;
         }
         Ok(g)
     }

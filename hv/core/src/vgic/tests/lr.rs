@@ -285,7 +285,7 @@ fn spi_rerouted_while_in_flight_stays_until_done() {
     g.raise(0, 33).unwrap();
     c0.eoi(33);
     assert_eq!(
-        g.sync_lrs(0, &c0.lrs),
+        g.sync_lrs(0, &c0.lrs).kick,
         0,
         "LR was not pending: nothing to hand over"
     );
@@ -299,7 +299,7 @@ fn spi_rerouted_while_in_flight_stays_until_done() {
     g.sync_lrs(1, &c1.lrs);
     c1.enter(&mut g, 1);
     g.gicd_write(super::super::dist::IROUTER + 8 * 33, 8, 0);
-    assert_eq!(g.sync_lrs(1, &c1.lrs), 0b1);
+    assert_eq!(g.sync_lrs(1, &c1.lrs).kick, 0b1);
 }
 
 /// A software raise of a level-configured SPI that arrives while the previous one is in
@@ -338,4 +338,63 @@ fn raise_while_in_flight_is_kept_for_level_interrupts() {
     h.sync_lrs(0, &[act.encode(), 0, 0, 0]);
     h.fill_lrs(0, &mut l);
     assert_eq!(ListReg::decode(l[0]).state, LrState::Active);
+}
+
+/// The entry path may skip the fill only when [`Synced::refill`] is false: then a fill
+/// would deliver nothing. A level interrupt whose line is still high after its EOI, an
+/// interrupt that came back pending or active, or one the last fill left out all need
+/// one.
+#[test]
+fn refill_only_when_something_is_left() {
+    let mut g = setup();
+    let mut cpu = Cpu::<4>::new();
+    // Edge SGI, acknowledged and ended: done, nothing to refill.
+    g.raise(0, 5).unwrap();
+    cpu.enter(&mut g, 0);
+    assert_eq!(cpu.ack(), Some(5));
+    cpu.eoi(5);
+    let s = g.sync_lrs(0, &cpu.lrs);
+    assert!(!s.refill);
+    assert_eq!(
+        g.fill_lrs(0, &mut [0; 4]).used,
+        0,
+        "a fill would deliver nothing"
+    );
+    // Came back pending (not acknowledged yet): refill.
+    g.raise(0, 5).unwrap();
+    cpu.enter(&mut g, 0);
+    assert!(g.sync_lrs(0, &cpu.lrs).refill);
+    // Came back active: refill.
+    cpu.enter(&mut g, 0);
+    assert_eq!(cpu.ack(), Some(5));
+    assert!(g.sync_lrs(0, &cpu.lrs).refill);
+    cpu.enter(&mut g, 0);
+    cpu.eoi(5);
+    assert!(!g.sync_lrs(0, &cpu.lrs).refill);
+    // A level SPI whose line stays high after the EOI is pending again: refill; once the
+    // line is low, an EOI leaves nothing.
+    let mut g = G::new(&MPIDRS, &[60]).unwrap();
+    g.gicd_write(CTLR, 4, 2);
+    g.gicd_write(0x104, 4, 0xFFFF_FFFF); // 60 is level by default
+    g.set_level(0, 60, true).unwrap();
+    cpu.enter(&mut g, 0);
+    assert_eq!(cpu.ack(), Some(60));
+    cpu.eoi(60);
+    assert!(g.sync_lrs(0, &cpu.lrs).refill, "line still high");
+    cpu.enter(&mut g, 0);
+    assert_eq!(cpu.ack(), Some(60));
+    g.set_level(0, 60, false).unwrap();
+    cpu.eoi(60);
+    assert!(!g.sync_lrs(0, &cpu.lrs).refill, "line low");
+    let mut g = setup();
+    // More deliverable than list registers: the rest waits, so a refill is needed even
+    // when everything delivered came back done.
+    for id in [1, 2, 3] {
+        g.raise(0, id).unwrap();
+    }
+    let mut one = Cpu::<1>::new();
+    assert_eq!(one.enter(&mut g, 0).overflow, 2);
+    let id = one.ack().unwrap();
+    one.eoi(id);
+    assert!(g.sync_lrs(0, &one.lrs).refill, "two left out");
 }

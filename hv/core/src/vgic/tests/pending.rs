@@ -103,3 +103,20 @@ fn level_lines() {
     g.set_level(0, 33, false).unwrap();
     assert!(!g.has_pending(0));
 }
+
+/// `deliverable` agrees with the full candidate scan for a raised interrupt.
+#[test]
+fn deliverable_matches_the_scan() {
+    let mut g = vgic();
+    g.raise(0, 5).unwrap();
+    assert!(!g.deliverable(0, 5), "not enabled, Group 1 off");
+    enable_all(&mut g);
+    assert!(g.deliverable(0, 5) && g.has_pending(0));
+    assert!(!g.deliverable(1, 5), "another vCPU's SGI");
+    g.private[0].active |= 1 << 5;
+    assert!(!g.deliverable(0, 5), "active: taken once it is deactivated");
+    g.raise(0, 33).unwrap();
+    assert!(g.deliverable(0, 33));
+    assert!(!g.deliverable(0, 35), "not raised");
+    assert!(!g.deliverable(0, 900), "not owned");
+}

@@ -24,11 +24,22 @@ impl<const N: usize> Cpu<N> {
         }
     }
 
+    /// Entry: the list registers were emptied at the exit (as the arch does), then
+    /// filled.
     pub fn enter(&mut self, g: &mut G, v: usize) -> LrFill {
+        self.lrs = [0; N];
         let f = g.fill_lrs(v, &mut self.lrs);
         self.hcr = f.hcr;
         self.eoi_maint = false;
         f
+    }
+
+    /// Entry without a fill: the list registers stay as the exit left them (empty) and
+    /// no maintenance interrupt is asked for.
+    pub fn enter_untouched(&mut self) {
+        self.lrs = [0; N];
+        self.hcr = 0;
+        self.eoi_maint = false;
     }
 
     pub fn exit(&mut self, g: &mut G, v: usize) {

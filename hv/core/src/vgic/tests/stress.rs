@@ -47,6 +47,29 @@ fn deliver(out: &mut Outstanding, v: usize, id: u32) {
     out[row][id as usize] = false;
 }
 
+/// vCPU `c` exits and re-enters as the image does: its list registers are read back
+/// and emptied, and filled again only if the sync asks for it or something changed.
+fn reenter<const N: usize>(
+    g: &mut G,
+    cpus: &mut [Cpu<N>; 2],
+    dirty: &mut [bool; 2],
+    kicks: &mut u64,
+    c: usize,
+) {
+    let s = g.sync_lrs(c, &cpus[c].lrs);
+    *kicks |= s.kick;
+    for o in 0..2 {
+        if s.kick & (1 << o) != 0 {
+            dirty[o] = true;
+        }
+    }
+    if core::mem::take(&mut dirty[c]) || s.refill {
+        cpus[c].enter(g, c);
+    } else {
+        cpus[c].enter_untouched();
+    }
+}
+
 fn run<const N: usize>(seed: u64, steps: usize) {
     let mut rng = Rng(seed);
     let mut g = setup();
@@ -66,6 +89,10 @@ fn run<const N: usize>(seed: u64, steps: usize) {
         }
     }
     let mut kicks = 0u64;
+    // The image's per-vCPU "interrupt state changed" flag: set by raises and route
+    // changes for the vCPUs they concern, and by a sync that asks for a refill. An exit
+    // with the flag clear re-enters with the list registers left empty.
+    let mut dirty = [false; 2];
     for _ in 0..steps {
         let v = rng.below(2) as usize;
         match rng.below(10) {
@@ -80,6 +107,7 @@ fn run<const N: usize>(seed: u64, steps: usize) {
                 out[row][id as usize] = true;
                 if let Some(t) = target {
                     kicks |= 1 << t;
+                    dirty[t] = true;
                 }
             }
             3..=4 if acked[v].is_none() => {
@@ -99,6 +127,7 @@ fn run<const N: usize>(seed: u64, steps: usize) {
                 let to = rng.below(2);
                 if g.gicd_write(IROUTER + 8 * id as u64, 8, to) {
                     kicks |= 0b11;
+                    dirty = [true; 2];
                 }
             }
             _ => {}
@@ -111,8 +140,7 @@ fn run<const N: usize>(seed: u64, steps: usize) {
         for c in 0..2 {
             if kicks & (1 << c) != 0 {
                 kicks &= !(1 << c);
-                kicks |= g.sync_lrs(c, &cpus[c].lrs);
-                cpus[c].enter(&mut g, c);
+                reenter(&mut g, &mut cpus, &mut dirty, &mut kicks, c);
             }
         }
     }
@@ -138,8 +166,7 @@ fn run<const N: usize>(seed: u64, steps: usize) {
         for c in 0..2 {
             if kicks & (1 << c) != 0 {
                 kicks &= !(1 << c);
-                kicks |= g.sync_lrs(c, &cpus[c].lrs);
-                cpus[c].enter(&mut g, c);
+                reenter(&mut g, &mut cpus, &mut dirty, &mut kicks, c);
                 progress = true;
             }
         }
