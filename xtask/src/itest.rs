@@ -178,6 +178,21 @@ fn cases() -> Vec<Case> {
             check: no_check,
         },
         Case {
+            name: "debug_step_and_breakpoint_in_a_shared_cpu",
+            system: "debug-step",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(120),
+            pass: &["step"],
+            expect: &[
+                ("step", "breakpoint", "taken"),
+                ("step", "stepped", "60000"),
+                ("step", "step-bad-pc", "0"),
+            ],
+            check: check_debug_step,
+        },
+        Case {
             name: "console_prompt_shown_before_newline",
             system: "prompt",
             mode: Mode::Telemetry,
@@ -551,6 +566,20 @@ fn check_prompt(v: &RunView) -> Result<()> {
     }
     if !v.lines("prompt").iter().any(|l| l == "prompt> answered") {
         bail!("the line was not reassembled: {:?}", v.lines("prompt"));
+    }
+    Ok(())
+}
+
+fn check_debug_step(v: &RunView) -> Result<()> {
+    // The steps must straddle world switches, or the case proves nothing about them.
+    let n: u32 = v
+        .result("step", "step-switched-out")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    if n < 3 {
+        bail!(
+            "the stepped task was switched out {n} times while stepping; the slots should interleave it"
+        );
     }
     Ok(())
 }
