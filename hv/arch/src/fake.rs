@@ -21,3 +21,6 @@ mod machine;
 pub mod arch;
 
 pub use machine::{End, Guest, GuestExit, Machine, Script, done, install, run, with};
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,10 @@ fn isolated(name: &str, scenario: impl FnOnce()) {
     }
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            &format!("{}::{name}", module_path!().split_once("::").map_or("", |p| p.1)),
+            &format!(
+                "{}::{name}",
+                module_path!().split_once("::").map_or("", |p| p.1)
+            ),
             "--exact",
             "--nocapture",
             "--test-threads=1",

@@ -78,8 +78,15 @@ impl GuestExit {
                 reg,
             } => {
                 let sas = size.trailing_zeros() as u64;
-                // ISV, SAS, SRT, WnR; DFSC = translation fault, level 3.
-                let iss = (1 << 24) | (sas << 22) | ((reg as u64) << 16) | ((write as u64) << 6) | 0x07;
+                let sf = (size == 8) as u64;
+                // ISV, SAS, SRT, SF (an X register for 8 bytes), WnR; DFSC = translation
+                // fault, level 3.
+                let iss = (1 << 24)
+                    | (sas << 22)
+                    | ((reg as u64) << 16)
+                    | (sf << 15)
+                    | ((write as u64) << 6)
+                    | 0x07;
                 ((0x24 << 26) | IL | iss, ipa, (ipa >> 12) << 4)
             }
             GuestExit::Sync { esr, far, hpfar } => (esr, far, hpfar),
@@ -386,7 +393,8 @@ pub fn install(m: Machine) {
 pub fn with<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
     MACHINE.with(|c| {
         let mut g = c.borrow_mut();
-        f(g.as_mut().expect("no fake machine installed on this thread"))
+        f(g.as_mut()
+            .expect("no fake machine installed on this thread"))
     })
 }
 
