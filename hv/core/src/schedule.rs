@@ -5,11 +5,8 @@
 //! leaves the CPU idle), so a partition gets its share of time whatever the others do.
 //! Within the slot the vCPU still runs event-driven (it may wait in WFI). CPUs without a
 //! table use the plain fixed-priority order. Pure arithmetic: the run loop asks which
-//! slot covers `now` and when the next one starts (to arm the EL2 timer). [`pick`]
-//! decides which vCPU of a CPU's schedule runs next.
+//! slot covers `now` and when the next one starts (to arm the EL2 timer).
 use crate::sysdesc::{Slot, SlotLength, VcpuIndex};
-
-pub mod pick;
 
 /// Length of a slot in counter ticks.
 pub const fn ticks(len: SlotLength, freq_hz: u64) -> u64 {

@@ -12,7 +12,6 @@ use hv_arch::context::{Exit, enter_guest};
 use hv_arch::{cpu, timer};
 use hv_core::ext::Ran;
 use hv_core::ids::{CpuId, VcpuId, VmId};
-use hv_core::schedule::pick::{self, Picked};
 use hv_core::schedule::slot_at;
 use hv_core::sysdesc::Slot;
 
@@ -142,61 +141,44 @@ fn take_start_requests(ctx: &mut CpuCtx) {
     }
 }
 
-/// The first vCPU of the schedule that can run (`hv_core::schedule::pick` decides, asking
-/// [`Candidates`]); a waiting vCPU that has an interrupt (or a fired timer, checked for
-/// vCPUs not loaded) or a reflecting one whose fault is done is on again.
+/// The first vCPU of the schedule that can run; wakes waiting vCPUs that have an
+/// interrupt (or a fired virtual timer, checked for vCPUs not loaded).
 fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
     let now = cpu::counter();
-    let slot = current_slot(ctx.slots(), now).map(|(allowed, _)| allowed);
-    let schedule = SYSTEM.cpu(ctx.id).schedule_ids();
-    let picked = pick::pick(schedule, slot, VcpuId::raw, &mut Candidates { ctx, now })?;
-    match picked {
-        Picked::On(_) => {}
-        Picked::Woken(v) => ctx.vcpus.get(v).power = Power::On,
-        Picked::Completed(v) => {
-            let vcpu = ctx.vcpus.get(v);
-            vcpu.power = Power::On;
-            vcpu.reflect_done = true;
+    let slot = current_slot(ctx.slots(), now);
+    for v in SYSTEM.cpu(ctx.id).schedule_ids() {
+        if let Some((allowed, _)) = slot
+            && allowed != Some(v.raw())
+        {
+            continue;
         }
-    }
-    Some(picked.vcpu())
-}
-
-/// The run loop's answers to the pick's questions about this CPU's vCPUs at `now`.
-struct Candidates<'a> {
-    ctx: &'a mut CpuCtx,
-    now: u64,
-}
-
-impl pick::View<VcpuId> for Candidates<'_> {
-    #[inline(always)]
-    fn state(&mut self, v: VcpuId) -> pick::State {
         if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) {
-            return pick::State::Off;
+            continue;
         }
-        match self.ctx.vcpus.get(v).power {
-            Power::Off => pick::State::Off,
-            Power::On => pick::State::On,
-            Power::Waiting => pick::State::Waiting,
-            Power::Reflecting => pick::State::Reflecting,
+        let loaded = ctx.loaded();
+        let vcpu = ctx.vcpus.get(v);
+        match vcpu.power {
+            Power::On => return Some(v),
+            Power::Waiting => {
+                if loaded != Some(v) {
+                    irq::check_saved_timer(v, vcpu, now);
+                }
+                if irq::has_pending(v) || (loaded == Some(v) && timer_fired()) {
+                    vcpu.power = Power::On;
+                    return Some(v);
+                }
+            }
+            Power::Reflecting => {
+                if reflect::poll(v, now) {
+                    vcpu.power = Power::On;
+                    vcpu.reflect_done = true;
+                    return Some(v);
+                }
+            }
+            Power::Off => {}
         }
     }
-
-    /// An interrupt to take: pending in its vGIC, or a timer whose condition is met (the
-    /// saved timer of a vCPU not loaded is raised then; the loaded one's is in the CPU).
-    #[inline(always)]
-    fn wakes(&mut self, v: VcpuId) -> bool {
-        let loaded = self.ctx.loaded();
-        if loaded != Some(v) {
-            irq::check_saved_timer(v, self.ctx.vcpus.get(v), self.now);
-        }
-        irq::has_pending(v) || (loaded == Some(v) && timer_fired())
-    }
-
-    #[inline(always)]
-    fn completes(&mut self, v: VcpuId) -> bool {
-        reflect::poll(v, self.now)
-    }
+    None
 }
 
 /// The time slot of this CPU covering `now`, if the CPU has a slot table: (the vCPU
