@@ -11,7 +11,10 @@
 /// The image's modules, bottom to top: a module uses only modules above it in this list,
 /// so there are no import circles (`cargo xtask test` checks it: xtask's `layers` test).
 /// One module per paragraph, so that rustfmt keeps the order.
-#[cfg(target_os = "none")]
+///
+/// Host test builds compile it too, against hv-arch's simulated machine and the tables of
+/// `hv/host/system.toml` (see build.rs); `host_tests` runs the run loop there.
+#[cfg(any(target_os = "none", test))]
 mod image {
     // Generated tables and leaf utilities.
     pub mod generated;
@@ -79,6 +82,10 @@ mod image {
     pub mod services;
 
     pub mod boot;
+
+    // Host tests of the run loop on the simulated machine.
+    #[cfg(test)]
+    pub mod host_tests;
 }
 
 #[cfg(not(target_os = "none"))]

@@ -2,12 +2,13 @@
 //!
 //! Every `asm!`, `global_asm!` and raw system-register access of the hypervisor lives in
 //! this crate; the image crate (`hv`) and the portable logic (`hv-core`) call the safe
-//! functions it exports. On a host build the crate compiles to nothing, so that
-//! `cargo test` of the workspace keeps working.
+//! functions it exports. On the host (any target that is not `target_os = "none"`) the
+//! same API is implemented in plain Rust against a simulated machine ([`fake`]), so that
+//! the image's run loop and handlers build and run in host tests.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(target_os = "none")]
 mod imp {
     pub mod boot;
     pub mod cache;
@@ -28,5 +29,10 @@ mod imp {
     #[cfg(feature = "vhe")]
     pub mod vhe;
 }
-#[cfg(target_arch = "aarch64")]
+#[cfg(target_os = "none")]
 pub use imp::*;
+
+#[cfg(not(target_os = "none"))]
+pub mod fake;
+#[cfg(not(target_os = "none"))]
+pub use fake::arch::*;

@@ -17,6 +17,13 @@ use crate::hvlog;
 /// Entered from the boot assembly with the MMU off and a private stack.
 #[unsafe(no_mangle)]
 extern "C" fn hv_main(cpu_index: usize) -> ! {
+    start(cpu_index)
+}
+
+/// `hv_main`'s work, a Rust function so that the host tests can boot the image and unwind
+/// out of it (a panic cannot leave an `extern "C"` function).
+#[inline(always)]
+pub(super) fn start(cpu_index: usize) -> ! {
     let cpu = CpuId::new(cpu_index as u16);
     let hv = &SYSTEM.hv;
     super::ext::boot_check();

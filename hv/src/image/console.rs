@@ -16,7 +16,8 @@ use super::textout::write_line;
 #[cfg(any(
     not(feature = "telemetry-uart"),
     feature = "telemetry-net",
-    feature = "telemetry-null"
+    feature = "telemetry-null",
+    not(target_os = "none")
 ))]
 fn text(vm: VmId, line: &[u8]) {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -34,7 +35,8 @@ fn text(vm: VmId, line: &[u8]) {
 /// The UART carries telemetry frames: no text.
 #[cfg(all(
     feature = "telemetry-uart",
-    not(any(feature = "telemetry-net", feature = "telemetry-null"))
+    not(any(feature = "telemetry-net", feature = "telemetry-null")),
+    target_os = "none"
 ))]
 fn text(_vm: VmId, _line: &[u8]) {
     let _ = (&SYSTEM, write_line);

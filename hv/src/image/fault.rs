@@ -16,6 +16,7 @@ fn report(args: core::fmt::Arguments) -> ! {
     hv_arch::firmware::system_reset()
 }
 
+#[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     report(format_args!(

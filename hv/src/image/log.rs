@@ -23,7 +23,8 @@ pub fn print(args: fmt::Arguments) {
 #[cfg(any(
     not(feature = "telemetry-uart"),
     feature = "telemetry-net",
-    feature = "telemetry-null"
+    feature = "telemetry-null",
+    not(target_os = "none")
 ))]
 fn text(line: &[u8]) {
     super::textout::write_line(b"hv: ", line);
@@ -32,7 +33,8 @@ fn text(line: &[u8]) {
 /// The UART carries telemetry frames: no text.
 #[cfg(all(
     feature = "telemetry-uart",
-    not(any(feature = "telemetry-net", feature = "telemetry-null"))
+    not(any(feature = "telemetry-net", feature = "telemetry-null")),
+    target_os = "none"
 ))]
 fn text(_line: &[u8]) {}
 

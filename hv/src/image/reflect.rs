@@ -67,10 +67,9 @@ pub fn fetch(caller: VmId) -> Result<[u64; 4], i64> {
         let mut r = r.lock();
         if r.pending_region()
             .is_some_and(|region| emulates(caller, region))
+            && let Some(f) = r.fetch(slot)
         {
-            if let Some(f) = r.fetch(slot) {
-                return Ok(f);
-            }
+            return Ok(f);
         }
     }
     Err(err::NO_ENTRY)

@@ -147,10 +147,10 @@ fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
     let now = cpu::counter();
     let slot = current_slot(ctx.slots(), now);
     for v in SYSTEM.cpu(ctx.id).schedule_ids() {
-        if let Some((allowed, _)) = slot {
-            if allowed != Some(v.raw()) {
-                continue;
-            }
+        if let Some((allowed, _)) = slot
+            && allowed != Some(v.raw())
+        {
+            continue;
         }
         if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) {
             continue;

@@ -41,7 +41,7 @@ pub const FEATURES: &[(&str, bool)] = &[
 
 /// Whether VM console output also goes out as telemetry records (the monitor reassembles
 /// them, so a partial line can be sent early).
-pub const CONSOLE_RECORDS: bool = cfg!(feature = "telemetry");
+pub const CONSOLE_RECORDS: bool = cfg!(all(feature = "telemetry", target_os = "none"));
 
 /// Identifies this build: the configuration id mixed with the package version and features.
 /// (No code hash is available at compile time: two builds of different sources with the same
@@ -77,7 +77,7 @@ static BUILD_ID_SECTION: [u8; 8] = BUILD_ID.to_le_bytes();
 
 /// Index of the physical CPU running this code (its position in `SYSTEM.cpus`): a search,
 /// for the hooks called from outside the run loop (console, log, markers).
-#[cfg(feature = "telemetry")]
+#[cfg(all(feature = "telemetry", target_os = "none"))]
 pub fn this_cpu() -> usize {
     let mpidr = hv_arch::cpu::mpidr();
     generated::SYSTEM
@@ -87,15 +87,16 @@ pub fn this_cpu() -> usize {
         .unwrap_or(0)
 }
 
-// Some hooks (markers, injections, power-off) wait for their callers.
-#[cfg(feature = "telemetry")]
+// Some hooks (markers, injections, power-off) wait for their callers. Host test builds
+// take the empty hooks: the telemetry stream is tested by the integration cases.
+#[cfg(all(feature = "telemetry", target_os = "none"))]
 #[allow(dead_code)]
 mod enabled;
-#[cfg(feature = "telemetry")]
+#[cfg(all(feature = "telemetry", target_os = "none"))]
 pub use enabled::*;
 
-#[cfg(not(feature = "telemetry"))]
+#[cfg(not(all(feature = "telemetry", target_os = "none")))]
 #[allow(dead_code)]
 mod disabled;
-#[cfg(not(feature = "telemetry"))]
+#[cfg(not(all(feature = "telemetry", target_os = "none")))]
 pub use disabled::*;
