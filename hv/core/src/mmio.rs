@@ -21,14 +21,25 @@ pub const GICD_SIZE: u64 = 0x1_0000;
 pub const GICR_STRIDE: u64 = crate::vgic::redist::STRIDE;
 
 /// The target and offset `ipa` falls in, among `routes` (sorted by base, disjoint).
+///
+/// A VM has a handful of windows (three devices and the ranges emulated for it): up to
+/// [`LINEAR_MAX`] of them a straight pass is cheaper than halving; more are searched.
 #[inline]
 pub fn route(routes: &[MmioRoute], ipa: u64) -> Option<(MmioTarget, u64)> {
+    let within = |r: &MmioRoute| {
+        let off = ipa.wrapping_sub(r.base);
+        (off < r.size).then_some((r.target, off))
+    };
+    if routes.len() <= LINEAR_MAX {
+        return routes.iter().find_map(within);
+    }
     // The last window starting at or below `ipa` is the only one that can contain it.
     let i = routes.partition_point(|r| r.base <= ipa).checked_sub(1)?;
-    let r = &routes[i];
-    let off = ipa - r.base;
-    (off < r.size).then_some((r.target, off))
+    within(&routes[i])
 }
+
+/// Most routes [`route`] looks through one by one.
+pub const LINEAR_MAX: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -70,6 +81,22 @@ mod tests {
         assert_eq!(r(u64::MAX), None);
         assert_eq!(route(&MAP[..2], 0x0900_0000), None, "no console");
         assert_eq!(route(&[], 0x0900_0000), None);
+    }
+
+    #[test]
+    fn long_tables_are_searched() {
+        extern crate std;
+        let many: std::vec::Vec<MmioRoute> = (0..3 * LINEAR_MAX as u64)
+            .map(|k| at(0x1000_0000 + k * 0x2000, 0x1000, Reflected(k as u16)))
+            .collect();
+        for (k, m) in many.iter().enumerate() {
+            assert_eq!(
+                route(&many, m.base + 0xffc),
+                Some((Reflected(k as u16), 0xffc))
+            );
+            assert_eq!(route(&many, m.base + 0x1000), None, "the gap after {k}");
+        }
+        assert_eq!(route(&many, 0x0fff_ffff), None);
     }
 
     #[test]
