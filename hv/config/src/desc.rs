@@ -7,6 +7,7 @@
 //! the very type the hypervisor reads, not on a look-alike.
 
 use crate::config::Config;
+use crate::derive;
 use crate::ext::{DescParts, ExtView, Extensions};
 use crate::layout::Layout;
 use crate::parts::{image_desc, leak, policy, text};
@@ -108,6 +109,12 @@ pub fn build(
                     gicr_ipa: b.gic.redistributor.base.0,
                     restart: policy(v.restart),
                     pmu_shared: v.pmu == crate::system::Pmu::Shared,
+                    // Derived below, once the extensions added their VMs and channels.
+                    mmio: &[],
+                    spis: &[],
+                    owned_spis: &[],
+                    peers: &[],
+                    emulates: &[],
                     lwvm: None,
                 }
             })
@@ -137,7 +144,7 @@ pub fn build(
         e.describe(cfg, own, &mut parts);
     }
     let DescParts {
-        vms,
+        mut vms,
         vcpus,
         channels,
     } = parts;
@@ -160,7 +167,7 @@ pub fn build(
         })
         .collect();
 
-    let irqs = (0..s.vm.len())
+    let irqs: Vec<IrqRoute> = (0..s.vm.len())
         .flat_map(|i| {
             let devices = cfg.devices_of(i).flat_map(|d| d.intids.iter().copied());
             s.vm[i]
@@ -243,7 +250,18 @@ pub fn build(
             virt_intid: e.intid,
             timeout_us: e.timeout_us.unwrap_or(Emulated::DEFAULT_TIMEOUT_US),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    for (i, v) in vms.iter_mut().enumerate() {
+        let i = i as VmIndex;
+        let mmio = leak(derive::mmio_routes(i, v, &emulated));
+        let owned = derive::owned_spis(i, v, &irqs, &channels, &emulated, b.uart.intid);
+        v.mmio = mmio;
+        v.owned_spis = leak(owned);
+        v.spis = leak(derive::spis(i, &irqs));
+        v.peers = leak(derive::peers(i, &channels));
+        v.emulates = leak(derive::emulates(i, &emulated));
+    }
+    let spi_routes = leak(derive::spi_routes(&irqs));
 
     Box::leak(Box::new(SystemDesc {
         name: text(&s.name),
@@ -281,6 +299,7 @@ pub fn build(
         vms: leak(vms),
         vcpus: leak(vcpus),
         irqs: leak(irqs),
+        spi_routes,
         passthrough: leak(passthrough),
         channels: leak(channels),
         shared: leak(shared),

@@ -85,9 +85,59 @@ fn vm(v: &VmDesc) -> String {
             ("gicr_ipa", hex(v.gicr_ipa)),
             ("restart", format!("{P}RestartPolicy::{restart}")),
             ("pmu_shared", v.pmu_shared.to_string()),
+            ("mmio", slice(v.mmio.iter().map(mmio_route))),
+            ("spis", slice(v.spis.iter().map(irq_route))),
+            (
+                "owned_spis",
+                slice(v.owned_spis.iter().map(|x| x.to_string())),
+            ),
+            ("peers", slice(v.peers.iter().map(|&x| vm_id(x)))),
+            ("emulates", slice(v.emulates.iter().map(|x| x.to_string()))),
             ("lwvm", opt(v.lwvm.as_ref().map(lwvm))),
         ],
     )
+}
+
+fn vm_id(v: hv_core::ids::VmId) -> String {
+    format!("hv_core::ids::VmId::new({})", v.raw())
+}
+
+fn irq_route(i: &IrqRoute) -> String {
+    strukt(
+        "IrqRoute",
+        &[
+            ("intid", i.intid.to_string()),
+            ("vm", i.vm.to_string()),
+            ("virt_intid", i.virt_intid.to_string()),
+        ],
+    )
+}
+
+fn mmio_route(m: &MmioRoute) -> String {
+    let target = match m.target {
+        MmioTarget::Uart => "Uart".to_string(),
+        MmioTarget::Gicd => "Gicd".to_string(),
+        MmioTarget::Gicr => "Gicr".to_string(),
+        MmioTarget::Reflected(k) => format!("Reflected({k})"),
+    };
+    strukt(
+        "MmioRoute",
+        &[
+            ("base", hex(m.base)),
+            ("size", hex(m.size)),
+            ("target", format!("{P}MmioTarget::{target}")),
+        ],
+    )
+}
+
+fn spi_route(r: &Option<SpiRoute>) -> String {
+    opt(r.as_ref().map(|r| {
+        format!(
+            "{P}SpiRoute {{ vm: {}, virt_intid: {} }}",
+            vm_id(r.vm),
+            r.virt_intid
+        )
+    }))
 }
 
 fn lwvm(l: &LwvmDesc) -> String {
@@ -179,19 +229,8 @@ pub fn system_literal(d: &SystemDesc) -> String {
                     strukt("VcpuDesc", &f)
                 })),
             ),
-            (
-                "irqs",
-                slice(d.irqs.iter().map(|i| {
-                    strukt(
-                        "IrqRoute",
-                        &[
-                            ("intid", i.intid.to_string()),
-                            ("vm", i.vm.to_string()),
-                            ("virt_intid", i.virt_intid.to_string()),
-                        ],
-                    )
-                })),
-            ),
+            ("irqs", slice(d.irqs.iter().map(irq_route))),
+            ("spi_routes", slice(d.spi_routes.iter().map(spi_route))),
             (
                 "passthrough",
                 slice(d.passthrough.iter().map(|p| {

@@ -33,6 +33,7 @@ pub mod alloc;
 pub mod board;
 pub mod certify;
 pub mod config;
+pub mod derive;
 pub mod desc;
 pub mod diag;
 pub mod dtb;

@@ -18,6 +18,7 @@
 //! that yields an offset into the VM's memory), so no code can use a guest pointer that
 //! was not checked against the VM's own regions.
 
+use crate::ids::VmId;
 use crate::smccc::{FunctionId, owner};
 
 /// Error codes returned in x0.
@@ -288,31 +289,25 @@ pub fn implemented(id: u32) -> bool {
     Hypercall::is_hypercall(id as u64) && Hypercall::decode([id as u64, 0, 0, 0, 0, 0]).is_ok()
 }
 
-/// Whether `caller` may observe VM `vm` (VM_STATE): itself, or a VM it shares a channel
-/// with in either direction.
-pub fn may_observe(
-    channels: &[crate::sysdesc::ChannelDesc],
-    caller: crate::sysdesc::VmIndex,
-    vm: crate::sysdesc::VmIndex,
-) -> bool {
-    caller == vm
-        || channels
-            .iter()
-            .any(|c| (c.from == caller && c.to == vm) || (c.from == vm && c.to == caller))
+/// Whether `caller` may observe VM `vm` (VM_STATE): itself, or one of its `peers` — the
+/// VMs it shares a channel with in either direction, ascending, as the toolkit emits
+/// them ([`crate::sysdesc::VmDesc::peers`]).
+pub fn may_observe(peers: &[VmId], caller: VmId, vm: VmId) -> bool {
+    caller == vm || peers.binary_search(&vm).is_ok()
 }
 
 /// Resolves a channel for a VIRQ_RAISE: the channel must exist and `caller` must be its
 /// sender. Returns the receiving VM and the INTID to raise there.
 pub fn resolve_channel(
     channels: &[crate::sysdesc::ChannelDesc],
-    caller: crate::sysdesc::VmIndex,
+    caller: VmId,
     channel: u16,
-) -> Result<(crate::sysdesc::VmIndex, u32), i64> {
+) -> Result<(VmId, u32), i64> {
     let c = channels.get(channel as usize).ok_or(err::INVALID)?;
-    if c.from != caller {
+    if c.from != caller.raw() {
         return Err(err::DENIED);
     }
-    Ok((c.to, c.virt_intid))
+    Ok(c.target())
 }
 
 #[cfg(test)]

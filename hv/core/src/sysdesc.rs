@@ -39,9 +39,14 @@ pub struct SystemDesc {
     /// Every vCPU of every VM.
     pub vcpus: &'static [VcpuDesc],
     /// Physical interrupt dispatch: one entry per physical INTID routed to a VM (its
-    /// `irqs` and the SPIs of the devices it owns); each is hardware-linked to the VM's
-    /// virtual interrupt, so the guest's deactivation ends the physical one.
+    /// `irqs` and the SPIs of the devices it owns), grouped by VM in VM order; each is
+    /// hardware-linked to the VM's virtual interrupt, so the guest's deactivation ends
+    /// the physical one.
     pub irqs: &'static [IrqRoute],
+    /// The same routes indexed by physical INTID − 32 (entry `i` is SPI `32 + i`, `None`
+    /// when no VM owns it), up to the highest routed SPI: what a physical interrupt
+    /// looks up ([`SystemDesc::spi_route`]) instead of searching `irqs`.
+    pub spi_routes: &'static [Option<SpiRoute>],
     /// Board device pages given to VMs (mapped at IPA = PA in the owner's stage 2, absent
     /// from the hypervisor's map).
     pub passthrough: &'static [Passthrough],
@@ -168,6 +173,20 @@ pub struct VmDesc {
     /// The VM uses the physical PMU, shared with the other VMs that do (`pmu = "shared"`:
     /// not switched, for measurements); otherwise the PMU is hidden and trapped.
     pub pmu_shared: bool,
+    /// Where its trapped accesses go: the emulated devices' windows and the ranges other
+    /// VMs emulate for it, sorted by base and disjoint ([`crate::mmio::route`] searches
+    /// them). Empty for an lwVM.
+    pub mmio: &'static [MmioRoute],
+    /// Its routed physical SPIs: the entries of [`SystemDesc::irqs`] that name it.
+    pub spis: &'static [IrqRoute],
+    /// The virtual SPIs its vGIC model owns, ascending: its routed SPIs, the channels
+    /// and emulated ranges that signal it, its console UART's. Empty for an lwVM.
+    pub owned_spis: &'static [u32],
+    /// The VMs it shares a vIRQ channel with (either direction), ascending, itself
+    /// excluded: those it may observe (VM_STATE).
+    pub peers: &'static [VmId],
+    /// The entries of [`SystemDesc::emulated`] it emulates (indices), ascending.
+    pub emulates: &'static [u16],
     /// `Some` for a lightweight VM (lwVM): a program without a kernel that runs at EL0 in
     /// the hypervisor's EL2&0 regime (E2H=1, TGE=1) with its own stage-1 tables and no
     /// stage 2. Its one execution context is its single entry in [`SystemDesc::vcpus`],
@@ -225,7 +244,7 @@ pub struct VcpuDesc {
 }
 
 /// A physical interrupt owned by a VM.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IrqRoute {
     /// Physical INTID.
     pub intid: u32,
@@ -233,6 +252,39 @@ pub struct IrqRoute {
     pub vm: VmIndex,
     /// INTID the VM sees (usually the same).
     pub virt_intid: u32,
+}
+
+/// Where a routed physical SPI goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpiRoute {
+    /// Owning VM.
+    pub vm: VmId,
+    /// INTID the VM sees.
+    pub virt_intid: u32,
+}
+
+/// One window of a VM's guest-physical space whose accesses trap to the hypervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmioRoute {
+    /// Guest-physical base.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+    /// What handles an access there.
+    pub target: MmioTarget,
+}
+
+/// What handles an access to an [`MmioRoute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MmioTarget {
+    /// The console PL011 model.
+    Uart,
+    /// The GIC distributor model.
+    Gicd,
+    /// The GIC redistributor models (offset from the first one).
+    Gicr,
+    /// Another VM: entry `.0` of [`SystemDesc::emulated`] (fault reflection).
+    Reflected(u16),
 }
 
 /// A board device given to a VM: `size` bytes of whole pages at physical `pa`, mapped at
@@ -358,6 +410,12 @@ impl SystemDesc {
     pub fn vm_of(&self, v: VcpuId) -> VmId {
         VmId::new(self.vcpu(v).vm)
     }
+    /// Where physical SPI `intid` goes, if a VM owns it.
+    #[inline(always)]
+    pub fn spi_route(&self, intid: u32) -> Option<&SpiRoute> {
+        let i = intid.checked_sub(32)?;
+        self.spi_routes.get(i as usize)?.as_ref()
+    }
     /// Every VM.
     pub fn vm_ids(&self) -> impl Iterator<Item = VmId> + use<> {
         (0..self.vms.len() as VmIndex).map(VmId::new)
@@ -365,6 +423,14 @@ impl SystemDesc {
     /// Every vCPU.
     pub fn vcpu_ids(&self) -> impl Iterator<Item = VcpuId> + use<> {
         (0..self.vcpus.len() as VcpuIndex).map(VcpuId::new)
+    }
+}
+
+impl ChannelDesc {
+    /// The receiving VM and the INTID (or lwVM event bit) raised there.
+    #[inline(always)]
+    pub fn target(&self) -> (VmId, u32) {
+        (VmId::new(self.to), self.virt_intid)
     }
 }
 

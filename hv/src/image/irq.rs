@@ -217,10 +217,11 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
                     mmio::update_uart_irq(vm, level);
                 }
             }
-        } else if let Some(r) = SYSTEM.irqs.iter().find(|r| r.intid == intid) {
-            let vm = VmId::new(r.vm);
-            let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(r.virt_intid)).unwrap_or(0);
-            if raise(vm, target, r.virt_intid).is_ok() {
+        } else if let Some(r) = SYSTEM.spi_route(intid) {
+            // The toolkit's table, indexed by INTID: the owner and the INTID it sees.
+            let (vm, virt) = (r.vm, r.virt_intid);
+            let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(virt)).unwrap_or(0);
+            if raise(vm, target, virt).is_ok() {
                 // Hardware-linked (vmshared): active until the guest deactivates the
                 // virtual one — the device's line is the guest's to quiet, not ours.
                 gic::drop_priority(intid);

@@ -1,9 +1,11 @@
 //! Emulated MMIO: a stage-2 data abort on a page the configuration left unmapped on
 //! purpose — the VM's PL011 console, its GIC distributor and redistributors — or on a
-//! region another VM emulates (fault reflection).
+//! region another VM emulates (fault reflection). Where an IPA goes is looked up in the
+//! VM's route table, which the toolkit emitted sorted (`VmDesc::mmio`).
 use hv_arch::context::GuestRegs;
 use hv_core::ids::VmId;
-use hv_core::mmio::{Device, DeviceMap};
+use hv_core::mmio::route;
+use hv_core::sysdesc::MmioTarget;
 use hv_core::trap::abort::MmioAccess;
 
 use super::generated::SYSTEM;
@@ -13,13 +15,15 @@ use super::{console, kick, vmshared};
 /// Emulates `acc` by vCPU `v` (index `in_vm` in VM `vm`); false if no emulated device
 /// claims the address (the caller reflects it or injects an abort).
 pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> bool {
-    let Some((dev, off)) = DeviceMap::from_vm(SYSTEM.vm(vm)).route(acc.ipa) else {
+    let Some((dev, off)) = route(SYSTEM.vm(vm).mmio, acc.ipa) else {
         return false;
     };
     let value = acc.store_value(regs.get(acc.reg as usize));
     let raw = match dev {
-        Device::Uart => uart(vm, off, acc, value as u32) as u64,
-        Device::Gicd => {
+        MmioTarget::Uart => uart(vm, off, acc, value as u32) as u64,
+        // Another VM emulates it: `reflect` hands it over.
+        MmioTarget::Reflected(_) => return false,
+        MmioTarget::Gicd => {
             if acc.write {
                 if vmshared::with(vm, |s| s.vgic.gicd_write(off, acc.size, value)) {
                     kick::kick_mask(vm, !(1u64 << in_vm));
@@ -29,7 +33,7 @@ pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> 
                 vmshared::with_quiet(vm, |s| s.vgic.gicd_read(off, acc.size))
             }
         }
-        Device::Gicr => {
+        MmioTarget::Gicr => {
             if acc.write {
                 if let Some(k) = vmshared::with(vm, |s| s.vgic.gicr_write(off, acc.size, value)) {
                     kick::kick_mask(vm, 1 << k);

@@ -26,7 +26,7 @@ pub fn enable_all(g: &mut Gic) {
 /// the VM is off. The device itself is not reset: the next driver resets it (a virtio
 /// driver writes Status = 0), and until then it may still write the VM's RAM.
 pub fn release(vm: VmId, enable: bool) {
-    for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
+    for r in SYSTEM.vm(vm).spis {
         // SAFETY: the board's distributor, mapped as device memory in the EL2 tables;
         // the route is an SPI (the toolkit checked it).
         unsafe { gic::release_spi(SYSTEM.devices.gicd_base, r.intid, enable) };

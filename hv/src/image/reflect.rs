@@ -11,6 +11,7 @@ use core::sync::atomic::Ordering;
 use hv_core::hypercall::{FaultAction, err};
 use hv_core::ids::{VcpuId, VmId};
 use hv_core::reflect::{Posted, Reflection, parse_token};
+use hv_core::sysdesc::MmioTarget;
 use hv_core::trap::abort::{FaultStatus, MmioAccess};
 use hv_core::trap::inject::GuestException;
 
@@ -26,12 +27,12 @@ use crate::hvlog;
 static SLOTS: [SpinLock<Reflection>; MAX_VCPUS] =
     [const { SpinLock::new(Reflection::new()) }; MAX_VCPUS];
 
-/// The emulated region of VM `vm` that contains `ipa`.
+/// The emulated region of VM `vm` that contains `ipa` (from the VM's MMIO route table).
 pub fn region_of(vm: VmId, ipa: u64) -> Option<usize> {
-    SYSTEM
-        .emulated
-        .iter()
-        .position(|e| e.vm == vm.raw() && ipa >= e.ipa && ipa - e.ipa < e.size)
+    match hv_core::mmio::route(SYSTEM.vm(vm).mmio, ipa) {
+        Some((MmioTarget::Reflected(k), _)) => Some(usize::from(k)),
+        _ => None,
+    }
 }
 
 /// Reflects vCPU `v`'s access to its region's emulating VM; the vCPU waits.

@@ -73,21 +73,17 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         Err(e) => return reply(vcpu, e),
     };
     let r = match call {
-        Hypercall::VirqRaise { channel } => {
-            match resolve_channel(SYSTEM.channels, vm.raw(), channel) {
-                Ok((to, intid)) => {
-                    let to = VmId::new(to);
-                    let target =
-                        vmshared::with_quiet(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
-                    if irq::raise(to, target, intid).is_ok() {
-                        err::SUCCESS
-                    } else {
-                        err::INVALID
-                    }
+        Hypercall::VirqRaise { channel } => match resolve_channel(SYSTEM.channels, vm, channel) {
+            Ok((to, intid)) => {
+                let target = vmshared::with_quiet(to, |s| s.vgic.spi_target(intid)).unwrap_or(0);
+                if irq::raise(to, target, intid).is_ok() {
+                    err::SUCCESS
+                } else {
+                    err::INVALID
                 }
-                Err(e) => e,
             }
-        }
+            Err(e) => e,
+        },
         Hypercall::WaitEvent => {
             if !irq::has_pending(v) {
                 vcpu.power = Power::Waiting;
@@ -123,7 +119,7 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         Hypercall::VmState { vm: other } => {
             if (other as usize) >= SYSTEM.vms.len() {
                 err::INVALID
-            } else if !hypercall::may_observe(SYSTEM.channels, vm.raw(), other) {
+            } else if !hypercall::may_observe(SYSTEM.vm(vm).peers, vm, VmId::new(other)) {
                 err::DENIED
             } else if state::vm(VmId::new(other)).alive.load(Ordering::Acquire) {
                 0

@@ -43,7 +43,8 @@ pub fn vm_off(vm: VmId) {
             kick::kick_vcpu(v);
         }
         // vCPUs waiting for this VM to emulate their access give up at once.
-        for e in SYSTEM.emulated.iter().filter(|e| e.by == vm.raw()) {
+        for &k in SYSTEM.vm(vm).emulates {
+            let e = &SYSTEM.emulated[usize::from(k)];
             for v in SYSTEM.vm(VmId::new(e.vm)).vcpu_ids() {
                 kick::kick_vcpu(v);
             }

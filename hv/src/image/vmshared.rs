@@ -12,8 +12,6 @@ use super::sync::SpinLock;
 
 /// Blocks of 32 SPIs each VM's vGIC covers (INTIDs 32..32 * (1 + SPI_BLOCKS)).
 pub const SPI_BLOCKS: usize = 8;
-/// Most SPIs one VM can own.
-const MAX_OWNED: usize = 64;
 
 /// A VM's virtual GIC.
 pub type VmGic = Vgic<VCPU_COUNT, SPI_BLOCKS>;
@@ -103,35 +101,6 @@ pub fn mark_dirty(vm: VmId, mask: u64) {
     }
 }
 
-/// The SPIs VM `vm` owns: its routed physical IRQs, the channels and reflected regions
-/// that signal it, and its console UART's interrupt.
-fn owned_spis(vm: VmId, out: &mut [u32; MAX_OWNED]) -> usize {
-    if super::ext::claims_vm(vm) {
-        // An extension's VM (an lwVM) has no GIC: its (unused) model owns nothing.
-        return 0;
-    }
-    let mut n = 0;
-    let mut add = |i: u32| {
-        if n < MAX_OWNED && !out[..n].contains(&i) {
-            out[n] = i;
-            n += 1;
-        }
-    };
-    for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
-        add(r.virt_intid);
-    }
-    for c in SYSTEM.channels.iter().filter(|c| c.to == vm.raw()) {
-        add(c.virt_intid);
-    }
-    for e in SYSTEM.emulated.iter().filter(|e| e.by == vm.raw()) {
-        add(e.virt_intid);
-    }
-    if SYSTEM.vm(vm).console {
-        add(SYSTEM.devices.uart_intid);
-    }
-    n
-}
-
 /// Builds VM `vm`'s models in their boot state from the configuration.
 fn build(vm: VmId) -> Result<Shared, &'static str> {
     let d = SYSTEM.vm(vm);
@@ -140,9 +109,9 @@ fn build(vm: VmId) -> Result<Shared, &'static str> {
         mpidrs[k] = SYSTEM.vcpus[v as usize].vmpidr & hv_core::psci::power::MPIDR_AFF_MASK;
     }
     let mpidrs = &mpidrs[..d.vcpus.len()];
-    let mut owned = [0u32; MAX_OWNED];
-    let n = owned_spis(vm, &mut owned);
-    let mut vgic = VmGic::new(mpidrs, &owned[..n]).map_err(|_| d.name)?;
+    // The SPIs it owns (routed, channels and emulated ranges into it, its console's), as
+    // the toolkit listed them; none for an extension's VM, which has no GIC.
+    let mut vgic = VmGic::new(mpidrs, d.owned_spis).map_err(|_| d.name)?;
     // Each vCPU's timer PPIs (virtual and EL1 physical) are linked to the physical ones:
     // the guest's deactivation deactivates them (one trap per tick, not two).
     for t in [SYSTEM.devices.vtimer_intid, SYSTEM.devices.ptimer_intid] {
@@ -152,7 +121,7 @@ fn build(vm: VmId) -> Result<Shared, &'static str> {
     }
     // Its physical SPIs (devices, `irqs`) too: the guest's deactivation ends the
     // physical interrupt, which stays active until then (docs/DEVICES.md).
-    for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
+    for r in d.spis {
         vgic.set_hw(0, r.virt_intid, r.intid as u16)
             .map_err(|_| d.name)?;
     }

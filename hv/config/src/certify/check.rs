@@ -192,6 +192,7 @@ pub fn run(s: &Subject) -> Report {
     r.count(Property::TablesWellFormed, seen.len() as u64);
     super::check_vm::check_tags(d, &mut r);
     super::check_vm::check_irqs(s, &mut r);
+    super::check_derived::check_derived(d, &mut r);
     super::check_vm::check_placement(d, &mut r);
     let el2 = walked.first().cloned().flatten();
     for (i, vm) in d.vms.iter().enumerate() {

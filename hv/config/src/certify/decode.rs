@@ -56,11 +56,54 @@ fn option<T>(
     f: &str,
     g: impl Fn(&Value) -> Result<T, String>,
 ) -> Result<Option<T>, String> {
-    match v.variant(f)? {
+    optional(&v.field(f)?, f, g)
+}
+
+/// An `Option` value (a field's, or a slice element's).
+fn optional<T>(
+    v: &Value,
+    f: &str,
+    g: impl Fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match v.active(f)? {
         (n, None) if n == "None" => Ok(None),
         (n, Some(p)) if n == "Some" => g(&p).map(Some).map_err(|e| format!("{f}: {e}")),
         (n, _) => Err(format!("{f}: unexpected variant {n}")),
     }
+}
+
+/// A `VmId` (a newtype around the raw index).
+fn vm_id(v: &Value) -> Result<hv_core::ids::VmId, String> {
+    let n = v.u("__0")?;
+    u16::try_from(n)
+        .map(hv_core::ids::VmId::new)
+        .map_err(|_| format!("VM index {n} does not fit 16 bits"))
+}
+
+fn irq_route(i: &Value) -> Result<IrqRoute, String> {
+    Ok(IrqRoute {
+        intid: u32_(i, "intid")?,
+        vm: u16_(i, "vm")?,
+        virt_intid: u32_(i, "virt_intid")?,
+    })
+}
+
+fn mmio_route(m: &Value) -> Result<MmioRoute, String> {
+    let target = match m.variant("target")? {
+        (n, None) if n == "Uart" => MmioTarget::Uart,
+        (n, None) if n == "Gicd" => MmioTarget::Gicd,
+        (n, None) if n == "Gicr" => MmioTarget::Gicr,
+        (n, Some(k)) if n == "Reflected" => {
+            let k = k.uint()?;
+            MmioTarget::Reflected(u16::try_from(k).map_err(|_| format!("region {k}"))?)
+        }
+        (n, _) => return Err(format!("target: unexpected variant {n}")),
+    };
+    Ok(MmioRoute {
+        base: m.u("base")?,
+        size: m.u("size")?,
+        target,
+    })
 }
 
 fn vm(v: &Value) -> Result<VmDesc, String> {
@@ -87,6 +130,14 @@ fn vm(v: &Value) -> Result<VmDesc, String> {
         gicr_ipa: v.u("gicr_ipa")?,
         pmu_shared: v.flag("pmu_shared")?,
         restart,
+        mmio: each(v, "mmio", mmio_route)?,
+        spis: each(v, "spis", irq_route)?,
+        owned_spis: each(v, "owned_spis", |x| {
+            let n = x.uint()?;
+            u32::try_from(n).map_err(|_| format!("INTID {n} does not fit 32 bits"))
+        })?,
+        peers: each(v, "peers", vm_id)?,
+        emulates: indices(v, "emulates")?,
         lwvm: option(v, "lwvm", |l| {
             Ok(LwvmDesc {
                 asid: u16_(l, "asid")?,
@@ -165,11 +216,13 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 priority: u8::try_from(p).map_err(|_| format!("priority {p}"))?,
             })
         })?,
-        irqs: each(v, "irqs", |i| {
-            Ok(IrqRoute {
-                intid: u32_(i, "intid")?,
-                vm: u16_(i, "vm")?,
-                virt_intid: u32_(i, "virt_intid")?,
+        irqs: each(v, "irqs", irq_route)?,
+        spi_routes: each(v, "spi_routes", |r| {
+            optional(r, "route", |r| {
+                Ok(SpiRoute {
+                    vm: vm_id(&r.field("vm")?)?,
+                    virt_intid: u32_(r, "virt_intid")?,
+                })
             })
         })?,
         passthrough: each(v, "passthrough", |p| {

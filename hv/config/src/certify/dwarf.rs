@@ -334,7 +334,12 @@ impl<'a> Value<'a> {
     /// The active variant of an enum field: its name and, for a variant with one
     /// payload (`Some(x)`, `Ticks(n)`), the payload.
     pub fn variant(&self, name: &str) -> Result<(String, Option<Value<'a>>), String> {
-        let f = self.field(name)?;
+        self.field(name)?.active(name)
+    }
+
+    /// The active variant of this enum value (`name` says what it is in errors).
+    pub fn active(&self, name: &str) -> Result<(String, Option<Value<'a>>), String> {
+        let f = *self;
         let t = self.types.strip(f.ty)?;
         if t.tag == dw::DW_TAG_enumeration_type {
             let v = f.raw_uint(t.size.unwrap_or(1))?;

@@ -17,6 +17,7 @@
 //! ([`crate::isolation::check`]).
 
 pub mod check;
+pub(crate) mod check_derived;
 mod check_el2;
 mod check_vm;
 pub mod decode;

@@ -20,10 +20,12 @@ pub enum Property {
     /// virtio-mmio pages it keeps) or of another VM; a passed-through device page is
     /// mapped by its owner only, at IPA = PA, as Device-nGnRE, never executable.
     NoForeignDevice,
-    /// Emulated ranges and the VM's emulated UART/GIC frames are unmapped (they trap).
+    /// Emulated ranges and the VM's emulated UART/GIC frames are unmapped (they trap);
+    /// each VM's MMIO route table is sorted, disjoint and names exactly these.
     EmulatedTrap,
     /// Each physical SPI is routed to at most one VM, never one the hypervisor uses;
-    /// routes and virtual INTIDs are consistent.
+    /// routes and virtual INTIDs are consistent, and so are the tables the run time
+    /// looks them up in (SPI routes, owned SPIs, channel peers).
     IrqOwnership,
     /// VMIDs and ASIDs are unique and non-zero (TLB entries never alias).
     TlbTagsUnique,

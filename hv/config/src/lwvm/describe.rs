@@ -54,6 +54,12 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
             gicr_ipa: 0,
             restart: policy(lw.restart),
             pmu_shared: false,
+            // Derived by the core's description builder after every extension ran.
+            mmio: &[],
+            spis: &[],
+            owned_spis: &[],
+            peers: &[],
+            emulates: &[],
             lwvm: Some(LwvmDesc {
                 asid: (j + 1) as u16,
                 root,

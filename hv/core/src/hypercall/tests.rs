@@ -182,10 +182,11 @@ fn channels() {
             virt_intid: 41,
         },
     ];
-    assert_eq!(resolve_channel(&chans, 0, 0), Ok((1, 40)));
-    assert_eq!(resolve_channel(&chans, 1, 1), Ok((0, 41)));
-    assert_eq!(resolve_channel(&chans, 0, 1), Err(err::DENIED));
-    assert_eq!(resolve_channel(&chans, 0, 2), Err(err::INVALID));
+    let vm = VmId::new;
+    assert_eq!(resolve_channel(&chans, vm(0), 0), Ok((vm(1), 40)));
+    assert_eq!(resolve_channel(&chans, vm(1), 1), Ok((vm(0), 41)));
+    assert_eq!(resolve_channel(&chans, vm(0), 1), Err(err::DENIED));
+    assert_eq!(resolve_channel(&chans, vm(0), 2), Err(err::INVALID));
 }
 
 #[test]
@@ -216,15 +217,13 @@ fn features_and_range() {
 
 #[test]
 fn vm_state_is_visible_only_along_channels() {
-    use crate::sysdesc::ChannelDesc;
-    let ch = [ChannelDesc {
-        name: "c",
-        from: 1,
-        to: 0,
-        virt_intid: 100,
-    }];
-    assert!(may_observe(&ch, 1, 0));
-    assert!(may_observe(&ch, 0, 1));
-    assert!(may_observe(&ch, 2, 2));
-    assert!(!may_observe(&ch, 2, 0));
+    // One channel between VMs 0 and 1; VM 3 shares channels with 0 and 2.
+    let vm = VmId::new;
+    let peers: [&[VmId]; 4] = [&[vm(1), vm(3)], &[vm(0)], &[vm(3)], &[vm(0), vm(2)]];
+    assert!(may_observe(peers[1], vm(1), vm(0)));
+    assert!(may_observe(peers[0], vm(0), vm(1)));
+    assert!(may_observe(peers[0], vm(0), vm(3)));
+    assert!(may_observe(peers[2], vm(2), vm(2)));
+    assert!(!may_observe(peers[2], vm(2), vm(0)));
+    assert!(!may_observe(peers[1], vm(1), vm(3)));
 }

@@ -89,8 +89,8 @@ fn write(core: &Hv, vm: VmId, va: u64, len: u64) -> i64 {
 
 /// RAISE: like the VIRQ_RAISE hypercall (a channel into another lwVM posts its event).
 fn raise(core: &Hv, vm: VmId, channel: u16) -> i64 {
-    match resolve_channel(SYSTEM.channels, vm.raw(), channel) {
-        Ok((to, intid)) => match core.raise(VmId::new(to), intid) {
+    match resolve_channel(SYSTEM.channels, vm, channel) {
+        Ok((to, intid)) => match core.raise(to, intid) {
             Ok(()) => 0,
             Err(_) => err::INVALID,
         },
