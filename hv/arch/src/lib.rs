@@ -8,6 +8,8 @@
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod state;
+
 #[cfg(target_os = "none")]
 mod imp {
     pub mod boot;

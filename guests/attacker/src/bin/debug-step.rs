@@ -68,7 +68,7 @@ mod guest {
 
     /// Where the `n`-th step (from 1) stops: the task's next instruction.
     fn expected_pc(n: u64) -> u64 {
-        let base = step_task as usize as u64;
+        let base = step_task as *const () as u64;
         match n % 3 {
             1 => base + 4,
             2 => base + 8,
@@ -128,7 +128,7 @@ mod guest {
     }
 
     fn breakpoint() {
-        let target = bp_target as usize as u64;
+        let target = bp_target as *const () as u64;
         // DBGBCR: E, PMC = 0b01 (EL1), BAS = 0b1111 (an A64 instruction), unlinked
         // address match; MDSCR_EL1: KDE (debug exceptions at EL1) and MDE.
         let bcr: u64 = 1 | (0b01 << 1) | (0b1111 << 5);
@@ -196,7 +196,7 @@ mod guest {
                 "eret",
                 mdscr = in(reg) 1u64,
                 sp = in(reg) sp,
-                code = in(reg) step_task as usize as u64,
+                code = in(reg) step_task as *const () as u64,
                 spsr = in(reg) (1u64 << 21),
                 in("x0") 0u64,
                 in("x1") ROUNDS,

@@ -168,26 +168,7 @@ pub mod fpsimd {
     //! The FP/SIMD register file.
     use super::super::machine::with;
 
-    /// V0..V31, FPSR and FPCR.
-    #[repr(C, align(16))]
-    #[derive(Debug, Clone, Copy)]
-    pub struct FpRegs {
-        /// Q0..Q31.
-        pub q: [u128; 32],
-        /// FPSR.
-        pub fpsr: u64,
-        /// FPCR.
-        pub fpcr: u64,
-    }
-
-    impl FpRegs {
-        /// All zero.
-        pub const ZERO: FpRegs = FpRegs {
-            q: [0; 32],
-            fpsr: 0,
-            fpcr: 0,
-        };
-    }
+    pub use crate::state::FpRegs;
 
     /// Saves the CPU's FP/SIMD registers into `r`.
     pub fn save(r: &mut FpRegs) {

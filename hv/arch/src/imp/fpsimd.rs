@@ -5,29 +5,7 @@
 //! values; CPTR_EL2 never traps FP at EL2, so EL2 can move them freely.
 use core::arch::asm;
 
-/// V0..V31, FPSR and FPCR.
-#[repr(C, align(16))]
-#[derive(Debug, Clone, Copy)]
-pub struct FpRegs {
-    /// Q0..Q31.
-    pub q: [u128; 32],
-    /// FPSR.
-    pub fpsr: u64,
-    /// FPCR.
-    pub fpcr: u64,
-}
-
-impl FpRegs {
-    /// The state of a fresh program: all zero.
-    pub const ZERO: FpRegs = FpRegs {
-        q: [0; 32],
-        fpsr: 0,
-        fpcr: 0,
-    };
-}
-
-// The layout the assembly relies on.
-const _: () = assert!(core::mem::offset_of!(FpRegs, fpsr) == 512);
+pub use crate::state::FpRegs;
 
 /// Saves the CPU's FP/SIMD registers into `r`.
 pub fn save(r: &mut FpRegs) {

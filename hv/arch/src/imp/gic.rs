@@ -240,16 +240,7 @@ pub fn misr() -> u64 {
     ICH_MISR_EL2.get()
 }
 
-/// The per-vCPU part of the virtual CPU interface that is not in the list registers.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct VcpuIfState {
-    /// ICH_VMCR_EL2 (the guest's PMR, BPR, group enables).
-    pub vmcr: u64,
-    /// ICH_AP1R0_EL2 (group 1 active priorities; QEMU implements 5 priority bits: one register).
-    pub ap1r0: u64,
-    /// ICH_AP0R0_EL2.
-    pub ap0r0: u64,
-}
+pub use crate::state::VcpuIfState;
 
 impl VcpuIfState {
     /// Saves the current vCPU's interface state.

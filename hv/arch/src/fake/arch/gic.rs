@@ -128,16 +128,7 @@ pub fn misr() -> u64 {
     0
 }
 
-/// The per-vCPU part of the virtual CPU interface that is not in the list registers.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct VcpuIfState {
-    /// ICH_VMCR_EL2.
-    pub vmcr: u64,
-    /// ICH_AP1R0_EL2.
-    pub ap1r0: u64,
-    /// ICH_AP0R0_EL2.
-    pub ap0r0: u64,
-}
+pub use crate::state::VcpuIfState;
 
 impl VcpuIfState {
     /// Saves the current vCPU's interface state.
