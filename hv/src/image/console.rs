@@ -7,7 +7,6 @@
 use hv_core::ids::{CpuId, VmId};
 
 use super::generated::SYSTEM;
-use super::linebuf::LineBuf;
 use super::state::{self, VmConsole};
 use super::telemetry;
 use super::textout::write_line;
@@ -20,6 +19,7 @@ use super::textout::write_line;
     not(target_os = "none")
 ))]
 fn text(vm: VmId, line: &[u8]) {
+    use super::linebuf::LineBuf;
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let name = SYSTEM.vm(vm).name.as_bytes();
     let mut prefix = LineBuf::new();
