@@ -111,7 +111,9 @@ pub struct El1State {
     pub tpidr2_el0: u64,
     /// APIAKeyLo/Hi, APIBKeyLo/Hi, APDAKeyLo/Hi, APDBKeyLo/Hi, APGAKeyLo/Hi.
     pub pauth_keys: [u64; 10],
-    /// V0..V31, FPSR, FPCR.
+    /// V0..V31, FPSR, FPCR. Not moved by `save`/`restore`: switched lazily, in the CPU
+    /// while this vCPU owns its FP registers (the image's `world`), saved here when
+    /// another vCPU takes them.
     pub fp: FpRegs,
     /// Breakpoints, watchpoints, OS lock, claim tags: emulated (MDCR_EL2.TDA/TDOSA), in
     /// the hardware only while this vCPU runs with a comparator enabled.

@@ -5,6 +5,9 @@
 pub enum Outcome {
     /// Resume (or pick again).
     Continue,
+    /// The vCPU's FP/SIMD instruction trapped because another vCPU's registers are in the
+    /// CPU: they move (`world::take_fp`) and the instruction is retried.
+    TakeFp,
     /// The VM of this vCPU powered off.
     VmOff,
     /// The VM of this vCPU asked for a reset.

@@ -80,6 +80,8 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         Trap::SysReg(acc) if !acc.reg.is_gic_cpu_interface() => {
             sysreg::handle(v, vcpu, acc, advance)
         }
+        // Lazy FP/SIMD switching (`world`): not the guest's doing, nothing to emulate.
+        Trap::FpAccess => Outcome::TakeFp,
         Trap::InstructionAbort(ia) if ia.from_lower_el => {
             inject_fault(
                 vcpu,

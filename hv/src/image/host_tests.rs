@@ -303,3 +303,73 @@ scenario! {
         fake::with(|m| assert_eq!(m.entries, vec![a, b]));
     }
 }
+
+scenario! {
+    /// FP/SIMD registers move lazily and stay each VM's: `a` writes its own and waits; `b`,
+    /// next on the CPU, traps at its first FP instruction and finds its own (reset: zero),
+    /// not `a`'s; `a`, woken, traps once more and finds its values again. A vCPU that owns
+    /// the registers does not trap. (Each of these scripted steps begins with an FP
+    /// instruction.)
+    fn fp_registers_move_lazily_and_stay_each_vms() {
+        const A: u128 = 0xa5a5_0000_0000_0000_0000_0000_0000_0001;
+        const B: u128 = 0xbbbb;
+        let mut m = Machine::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let (sa, sb) = (seen.clone(), seen.clone());
+        let (a, b) = (key(0), key(1));
+        let mut phase_a = 0;
+        m.guest(a.0, a.1, move |g| {
+            if let Some(e) = enable_irq(g, 0, 101) {
+                return e;
+            }
+            let Some(fp) = g.fp.as_deref_mut() else {
+                sa.borrow_mut().push(("a trapped", 0));
+                return GuestExit::FpTrap;
+            };
+            phase_a += 1;
+            match phase_a {
+                1 => {
+                    fp.q[0] = A;
+                    fp.q[31] = !A;
+                    fp.fpcr = 0x0300_0000;
+                    // Its own registers: the next FP instruction does not trap.
+                    call(g, hv_core::hypercall::fid::VM_INFO, &[])
+                }
+                2 => GuestExit::Wfi,
+                _ => {
+                    sa.borrow_mut().push(("a sees", (fp.q[0] ^ !fp.q[31]) | fp.fpcr as u128));
+                    call(g, psci::SYSTEM_OFF, &[])
+                }
+            }
+        });
+        let mut phase_b = 0;
+        m.guest(b.0, b.1, move |g| {
+            let Some(fp) = g.fp.as_deref_mut() else {
+                sb.borrow_mut().push(("b trapped", 0));
+                return GuestExit::FpTrap;
+            };
+            phase_b += 1;
+            match phase_b {
+                1 => {
+                    sb.borrow_mut().push(("b sees", fp.q[0] | fp.q[31] | fp.fpcr as u128));
+                    fp.q[0] = B;
+                    call(g, hv_core::hypercall::fid::VIRQ_RAISE, &[0])
+                }
+                _ => call(g, psci::SYSTEM_OFF, &[]),
+            }
+        });
+        assert_eq!(boot(m), End::PowerOff);
+        assert_eq!(
+            *seen.borrow(),
+            vec![
+                ("a trapped", 0),
+                ("b trapped", 0),
+                ("b sees", 0),
+                ("a trapped", 0),
+                ("a sees", 0x0300_0000),
+                // b's SYSTEM_OFF is an FP instruction again.
+                ("b trapped", 0),
+            ]
+        );
+    }
+}

@@ -15,9 +15,12 @@ use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::schedule::slot_at;
 use hv_core::sysdesc::Slot;
 
+use hv_core::trap::inject::GuestException;
+
 use super::decision::{Left, Outcome};
 use super::generated::SYSTEM;
-use super::state::{self, Power, Vcpu};
+use super::inject::inject_fault;
+use super::state::{self, Power};
 use super::world::{self, CpuCtx, power_on};
 use super::{console, exit, ext, irq, kick, reflect, vmctl};
 
@@ -48,6 +51,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         };
         if ext::claims_vcpu(v) {
             // An extension's runnable (e.g. an lwVM): no EL1/stage-2/vGIC switch.
+            world::release_fp(&mut ctx);
             match ext::run(cpu, v, ctx.vcpus.get(v)) {
                 Ran::Handled => {}
                 Ran::PhysicalIrq => world::physical_irqs(&mut ctx),
@@ -69,7 +73,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         }
         let slots = ctx.slots();
         arm_slot_end(slots);
-        let left = run_loaded(cpu, v, ctx.vcpus.get(v));
+        let left = run_loaded(&mut ctx, v);
         super::telemetry::left(cpu, left, slots.is_some());
     }
 }
@@ -78,7 +82,10 @@ pub fn run_cpu(cpu: CpuId) -> ! {
 /// changed what this CPU runs: a handler or an interrupt made another of its vCPUs runnable,
 /// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
 /// timer interrupt and maintenance interrupts keep it running.
-fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
+fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
+    let cpu = ctx.id;
+    world::arm_fp(ctx, v);
+    let mut vcpu = ctx.vcpus.get(v);
     loop {
         match vcpu.power {
             Power::On => {}
@@ -99,6 +106,15 @@ fn run_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) -> Left {
             }
             Exit::SError => exit::fatal(v, "SError from the guest"),
         };
+        if let Outcome::TakeFp = outcome {
+            // Its first FP/SIMD instruction since another vCPU used them: the registers
+            // move, the instruction is retried.
+            if !world::take_fp(ctx, v) {
+                inject_fault(ctx.vcpus.get(v), GuestException::Undefined);
+            }
+            vcpu = ctx.vcpus.get(v);
+            continue;
+        }
         if carry_out(SYSTEM.vm_of(v), outcome) {
             return Left::Stopped;
         }
@@ -126,7 +142,7 @@ fn carry_out(vm: VmId, outcome: Outcome) -> bool {
 #[inline(never)]
 fn stop(vm: VmId, outcome: Outcome) {
     match outcome {
-        Outcome::Continue => {}
+        Outcome::Continue | Outcome::TakeFp => {}
         Outcome::VmOff => vmctl::vm_off(vm),
         Outcome::VmReset => vmctl::request_reset(vm),
         Outcome::VmFault => vmctl::vm_fault(vm),

@@ -1,8 +1,13 @@
 //! What is loaded in a CPU: which vCPU's EL1, timer and GIC interface state the hardware
-//! holds, and the world switch between vCPUs. [`CpuCtx`] is the state one CPU owns, made
-//! once at boot and passed down its run loop.
+//! holds, whose FP/SIMD registers it holds, and the world switch between vCPUs.
+//! [`CpuCtx`] is the state one CPU owns, made once at boot and passed down its run loop.
+//!
+//! FP/SIMD registers (528 bytes) move lazily, as KVM and Xen move them: a vCPU that does
+//! not own the CPU's registers runs with FP trapped; its first FP instruction saves the
+//! owner's registers into the owner's state and loads its own ([`take_fp`]). A VM switch
+//! between guests that do not use FP — or only one of which does — moves none.
 use hv_arch::el1::El1State;
-use hv_arch::regs;
+use hv_arch::{fpsimd, regs};
 use hv_core::ids::{CpuId, VcpuId};
 use hv_core::sysdesc::Slot;
 
@@ -22,6 +27,11 @@ pub struct CpuCtx {
     loaded: Option<VcpuId>,
     /// This CPU's slot table (found once: the configuration never changes).
     slots: Option<&'static [Slot]>,
+    /// Whose FP/SIMD registers are in the CPU (a vCPU of this CPU; `None`: nobody's yet, or
+    /// its owner restarted) — an lwVM that runs meanwhile stashes and gives them back.
+    fp_owner: Option<VcpuId>,
+    /// CPTR_EL2 traps the guest's FP/SIMD instructions now.
+    fp_trapped: bool,
     /// The vCPUs pinned to this CPU.
     pub vcpus: Vcpus,
 }
@@ -37,6 +47,9 @@ impl CpuCtx {
                 .iter()
                 .find(|t| t.cpu == id.raw())
                 .map(|t| t.slots),
+            fp_owner: None,
+            // Boot leaves FP untrapped (`features::init_cpu`).
+            fp_trapped: false,
             vcpus: Vcpus::take(id),
         }
     }
@@ -61,6 +74,11 @@ pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
         // Unloaded first (its debug comparators off, its timer stopped and its physical
         // timer interrupt deactivated); the reset below replaces what was saved.
         unload(ctx);
+    }
+    if ctx.fp_owner == Some(v) {
+        // The registers still hold what the old instance left; its reset state (zero) is
+        // loaded at its first FP instruction.
+        ctx.fp_owner = None;
     }
     let vcpu = ctx.vcpus.get(v);
     vcpu.timer_in_flight = false;
@@ -116,4 +134,44 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     regs::set_vttbr(vm.vmid, vm.s2_root);
     regs::set_vmpidr(d.vmpidr);
     ctx.loaded = Some(v);
+}
+
+/// Before loaded vCPU `v` runs: its FP/SIMD instructions trap unless it owns the CPU's
+/// registers. CPTR_EL2 is written only when that changes.
+#[inline(always)]
+pub fn arm_fp(ctx: &mut CpuCtx, v: VcpuId) {
+    let trap = ctx.fp_owner != Some(v);
+    if trap != ctx.fp_trapped {
+        fpsimd::set_trap(trap);
+        ctx.fp_trapped = trap;
+    }
+}
+
+/// Loaded vCPU `v` trapped on an FP/SIMD instruction: it takes the CPU's registers (the
+/// owner's go into the owner's state) and the instruction is retried. False when `v`
+/// owned them already: the trap was not the lazy switch's, and retrying would loop.
+pub fn take_fp(ctx: &mut CpuCtx, v: VcpuId) -> bool {
+    if ctx.fp_owner == Some(v) {
+        return false;
+    }
+    // Untrapped first: the trap covers EL2's own FP instructions too.
+    fpsimd::set_trap(false);
+    ctx.fp_trapped = false;
+    if let Some(o) = ctx.fp_owner {
+        fpsimd::save(&mut ctx.vcpus.get(o).el1.fp);
+    }
+    fpsimd::load(&ctx.vcpus.get(v).el1.fp);
+    ctx.fp_owner = Some(v);
+    true
+}
+
+/// Before an extension's runnable runs: FP untrapped, so that the extension may move the
+/// registers at EL2 (an lwVM stashes the owner's and loads its own; they are back before
+/// a full vCPU runs, [`ext::before_switch`]).
+#[inline(always)]
+pub fn release_fp(ctx: &mut CpuCtx) {
+    if ctx.fp_trapped {
+        fpsimd::set_trap(false);
+        ctx.fp_trapped = false;
+    }
 }

@@ -94,7 +94,10 @@ fn profile_one(
                 );
             }
             per_n.push(count(&log, &img.elf)?);
-            let _ = std::fs::remove_file(&log);
+            // `XTASK_PROFILE_KEEP=1` keeps the traces (for a look below function level).
+            if std::env::var_os("XTASK_PROFILE_KEEP").is_none() {
+                let _ = std::fs::remove_file(&log);
+            }
         }
         let k = (N2 - N1) as f64;
         let mut rows: Vec<(String, f64)> = per_n[1]

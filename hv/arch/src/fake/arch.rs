@@ -172,12 +172,23 @@ pub mod fpsimd {
 
     /// Saves the CPU's FP/SIMD registers into `r`.
     pub fn save(r: &mut FpRegs) {
-        *r = with(|m| m.fp);
+        *r = with(|m| {
+            assert!(!m.fp_trapped, "FP registers moved at EL2 with FP trapped");
+            m.fp
+        });
     }
 
     /// Loads `r` into the CPU's FP/SIMD registers.
     pub fn load(r: &FpRegs) {
-        with(|m| m.fp = *r);
+        with(|m| {
+            assert!(!m.fp_trapped, "FP registers moved at EL2 with FP trapped");
+            m.fp = *r
+        });
+    }
+
+    /// Traps (`on`) the guest's FP/SIMD instructions.
+    pub fn set_trap(on: bool) {
+        with(|m| m.fp_trapped = on);
     }
 }
 

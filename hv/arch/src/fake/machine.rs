@@ -58,6 +58,8 @@ pub enum GuestExit {
     },
     /// An SError.
     SError,
+    /// An FP/SIMD instruction trapped by CPTR_EL2 (EC 0x07; ELR at the instruction).
+    FpTrap,
 }
 
 /// ESR_EL2.IL (a 32-bit instruction).
@@ -69,6 +71,7 @@ impl GuestExit {
         match self {
             GuestExit::Hvc(imm) => ((0x16 << 26) | IL | imm as u64, 0, 0),
             GuestExit::Smc(imm) => ((0x17 << 26) | IL | imm as u64, 0, 0),
+            GuestExit::FpTrap => ((0x07 << 26) | IL, 0, 0),
             // CV = 1, COND = AL: the condition passed.
             GuestExit::Wfi => ((0x01 << 26) | IL | (1 << 24) | (0xE << 20), 0, 0),
             GuestExit::DataAbort {
@@ -104,6 +107,9 @@ pub struct Guest<'a> {
     pub el1: &'a mut El1State,
     /// The list registers.
     pub lrs: &'a mut [u64],
+    /// The FP/SIMD registers, `None` while the hypervisor traps them: a script that would
+    /// use them then returns [`GuestExit::FpTrap`] and retries at its next entry.
+    pub fp: Option<&'a mut FpRegs>,
     /// The counter.
     pub now: u64,
     /// VTTBR_EL2.VMID of the running guest.
@@ -185,6 +191,8 @@ pub struct Machine {
     pub el1: El1State,
     /// The FP/SIMD registers.
     pub fp: FpRegs,
+    /// The guest's FP/SIMD instructions trap (CPTR_EL2).
+    pub fp_trapped: bool,
     /// ESR_EL2, FAR_EL2, HPFAR_EL2 of the last exit.
     pub syndrome: (u64, u64, u64),
     /// HCR_EL2, VTCR_EL2, VTTBR_EL2, VMPIDR_EL2.
@@ -248,6 +256,7 @@ impl Machine {
             hyp_deadline: None,
             el1: El1State::ZERO,
             fp: FpRegs::ZERO,
+            fp_trapped: false,
             syndrome: (0, 0, 0),
             hcr: 0,
             vtcr: 0,
@@ -452,15 +461,26 @@ pub(crate) fn enter_guest(regs: &mut GuestRegs) -> Exit {
         };
         let script = script.take().expect("a script re-entered");
         let lrs = m.lrs;
-        Some((key, script, *step, m.el1.clone(), lrs, m.nr_lrs, m.counter))
+        let fp = (!m.fp_trapped).then_some(m.fp);
+        Some((
+            key,
+            script,
+            *step,
+            m.el1.clone(),
+            lrs,
+            m.nr_lrs,
+            m.counter,
+            fp,
+        ))
     });
-    let Some((key, mut script, step, mut el1, mut lrs, nr_lrs, now)) = taken else {
+    let Some((key, mut script, step, mut el1, mut lrs, nr_lrs, now, mut fp)) = taken else {
         return Exit::Irq;
     };
     let mut g = Guest {
         regs,
         el1: &mut el1,
         lrs: &mut lrs[..nr_lrs],
+        fp: fp.as_mut(),
         now,
         vmid: key.0,
         vmpidr: key.1,
@@ -470,6 +490,9 @@ pub(crate) fn enter_guest(regs: &mut GuestRegs) -> Exit {
     with(|m| {
         m.el1 = el1;
         m.lrs = lrs;
+        if let Some(fp) = fp {
+            m.fp = fp;
+        }
         let s = m.scripts.get_mut(&key).expect("script slot");
         s.0 = Some(script);
         s.1 += 1;

@@ -13,7 +13,6 @@
 
 use core::arch::asm;
 
-use super::fpsimd;
 use super::{debug, features};
 
 /// Name of a guest EL1 register as seen from EL2 with E2H=0.
@@ -90,7 +89,8 @@ macro_rules! load_from {
 }
 
 impl El1State {
-    /// Loads this state into the CPU.
+    /// Loads this state into the CPU — all but the FP/SIMD registers (`fp`), which the
+    /// image's world switch moves lazily (`fpsimd`).
     pub fn restore(&self) {
         wr!(el1!("sctlr"), self.sctlr);
         wr!(el1!("cpacr"), self.cpacr);
@@ -126,14 +126,13 @@ impl El1State {
         if features::pauth() {
             keys!(load_from, self.pauth_keys);
         }
-        fpsimd::load(&self.fp);
         if self.debug.active() {
             debug::load(&self.debug, features::comparators());
         }
     }
 
-    /// Saves the CPU's current guest state into `self`. Afterwards no comparator of
-    /// this vCPU is enabled in the hardware.
+    /// Saves the CPU's current guest state into `self` (not `fp`, see [`Self::restore`]).
+    /// Afterwards no comparator of this vCPU is enabled in the hardware.
     pub fn save(&mut self) {
         self.sctlr = rd!(el1!("sctlr"));
         self.cpacr = rd!(el1!("cpacr"));
@@ -169,7 +168,6 @@ impl El1State {
         if features::pauth() {
             keys!(save_to, self.pauth_keys);
         }
-        fpsimd::save(&mut self.fp);
         if self.debug.active() {
             debug::disable_all(features::comparators());
         }

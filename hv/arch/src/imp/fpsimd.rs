@@ -1,16 +1,46 @@
-//! The FP/SIMD register file (V0..V31, FPSR, FPCR): saved and loaded by the world
-//! switch of full VMs (`el1`) and by the lazy switching of lightweight VMs (lwvm/).
+//! The FP/SIMD register file (V0..V31, FPSR, FPCR): moved lazily between the vCPUs of
+//! one CPU (the image's `world`: a vCPU that does not own the registers runs with FP
+//! trapped, [`set_trap`]) and between full VMs and lightweight VMs (lwvm/).
 //!
 //! The hypervisor is built soft-float, so these registers only ever hold a guest's
-//! values; CPTR_EL2 never traps FP at EL2, so EL2 can move them freely.
+//! values. [`save`] and [`load`] are called only with FP untrapped: the FP trap of a
+//! vCPU that does not own the registers (CPTR_EL2.TFP, or FPEN = 0b00 under VHE)
+//! traps EL2 as well, so it is lifted before the registers move.
 use core::arch::asm;
+
+/// Traps (`on`) or stops trapping FP/SIMD instructions of the guest: on while the loaded
+/// vCPU does not own the CPU's registers, off (followed by an ISB, EL2 then moves them)
+/// when it takes them. SVE, SME, trace and activity monitors stay trapped either way.
+pub fn set_trap(on: bool) {
+    #[cfg(not(feature = "vhe"))]
+    let cptr = super::features::CPTR_EL2_NVHE | super::features::cptr_tam() | ((on as u64) << 10);
+    // FPEN = 0b00 traps EL0, EL1 and EL2; off is the value lightweight VMs expect
+    // (FPEN = 0b01: only EL0 under TGE traps, lwvm/ opens it for its FP owner).
+    #[cfg(feature = "vhe")]
+    let cptr = if on {
+        super::vhe::cptr_el2(false) & !(0b11 << 20)
+    } else {
+        super::vhe::cptr_el2(false)
+    };
+    // SAFETY: CPTR_EL2 decides which FP/SVE/SME/trace/AMU accesses trap; both values trap
+    // SVE, SME, trace and AMU as boot set them. With `on`, EL2's own FP use would trap:
+    // the hypervisor has none but `save`/`load`, which run only after `set_trap(false)`.
+    unsafe {
+        if on {
+            // The ERET into the guest synchronises it.
+            asm!("msr cptr_el2, {}", in(reg) cptr, options(nomem, nostack));
+        } else {
+            asm!("msr cptr_el2, {}", "isb", in(reg) cptr, options(nomem, nostack));
+        }
+    }
+}
 
 pub use crate::state::FpRegs;
 
 /// Saves the CPU's FP/SIMD registers into `r`.
 pub fn save(r: &mut FpRegs) {
-    // SAFETY: EL2 is never trapped for FP (CPTR_EL2.TFP = 0, or FPEN = 0b01/0b11 under
-    // VHE); the hypervisor itself never uses these registers, and `r` is 16-byte
+    // SAFETY: called with FP untrapped (module docs: CPTR_EL2.TFP = 0, or FPEN = 0b01/0b11
+    // under VHE); the hypervisor itself never uses these registers, and `r` is 16-byte
     // aligned and 528 bytes long, all written below.
     unsafe {
         asm!(

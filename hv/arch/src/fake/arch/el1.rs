@@ -6,19 +6,18 @@ use super::super::machine::with;
 pub use crate::state::{El1State, SCTLR_EL1_RESET};
 
 impl El1State {
-    /// Loads this state into the CPU.
+    /// Loads this state into the CPU (not the FP/SIMD registers: the image's world
+    /// switch moves those lazily, as on the hardware).
     pub fn restore(&self) {
-        with(|m| {
-            m.el1 = self.clone();
-            m.fp = self.fp;
-        })
+        with(|m| m.el1 = self.clone())
     }
 
-    /// Saves the CPU's current guest state into `self`.
+    /// Saves the CPU's current guest state into `self` (FP/SIMD left as it is).
     pub fn save(&mut self) {
         with(|m| {
+            let fp = self.fp;
             *self = m.el1.clone();
-            self.fp = m.fp;
+            self.fp = fp;
         })
     }
 }
