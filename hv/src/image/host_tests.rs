@@ -373,3 +373,38 @@ scenario! {
         );
     }
 }
+
+scenario! {
+    /// An SError that `a`'s accesses left pending when it stopped running is charged to
+    /// `a` at the hand-over (its VM stops, as for any SError of its own), before `b` runs;
+    /// `b` is not touched by it.
+    fn late_serror_is_charged_to_the_vm_that_caused_it() {
+        let mut m = Machine::new();
+        let ran_b = Rc::new(RefCell::new(0));
+        let r = ran_b.clone();
+        let (a, b) = (key(0), key(1));
+        m.guest(a.0, a.1, move |g| match g.step {
+            0 => {
+                fake::with(|m| m.serror_pending = true);
+                GuestExit::Wfi
+            }
+            _ => panic!("vm a runs after its SError"),
+        });
+        m.guest(b.0, b.1, move |g| {
+            *r.borrow_mut() += 1;
+            match g.step {
+                0 => call(g, hv_core::hypercall::fid::VM_INFO, &[]),
+                _ => call(g, psci::SYSTEM_OFF, &[]),
+            }
+        });
+        assert_eq!(boot(m), End::PowerOff);
+        assert_eq!(*ran_b.borrow(), 2);
+        let text = uart_text();
+        assert!(
+            text.contains("vm a: vCPU 0 stopped: SError from the guest"),
+            "{text}"
+        );
+        assert!(!text.contains("vm b: vCPU 0 stopped"), "{text}");
+        fake::with(|m| assert!(!m.serror_pending));
+    }
+}

@@ -8,7 +8,7 @@
 //! the interrupt itself forces one).
 use core::sync::atomic::Ordering;
 
-use hv_arch::context::{Exit, enter_guest};
+use hv_arch::context::{Exit, enter_guest, take_guest_serror};
 use hv_arch::{cpu, timer};
 use hv_core::ext::Ran;
 use hv_core::ids::{CpuId, VcpuId, VmId};
@@ -43,7 +43,9 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         kick::take_resched(cpu);
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
-        let Some(v) = pick(&mut ctx) else {
+        let next = pick(&mut ctx);
+        settle_serror(&mut ctx, next);
+        let Some(v) = next else {
             console::send_partial_lines(cpu);
             super::telemetry::idle(cpu);
             idle(&mut ctx);
@@ -124,6 +126,27 @@ fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
             _ => return Left::Preempted,
         }
     }
+}
+
+/// `next` runs on this CPU (`None`: it idles): if another runnable ran before, a physical
+/// SError its memory accesses left pending is taken now and charged to it — left
+/// pending, it would be taken while the next guest runs and end that one.
+#[inline(never)]
+fn settle_serror(ctx: &mut CpuCtx, next: Option<VcpuId>) {
+    if let Some(prev) = ctx.hand_over(next)
+        && take_guest_serror()
+    {
+        charge_serror(prev);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn charge_serror(prev: VcpuId) {
+    stop(
+        SYSTEM.vm_of(prev),
+        exit::fatal(prev, "SError from the guest"),
+    );
 }
 
 /// Carries out a handler's decision for VM `vm`; true when the VM stopped running (the

@@ -32,6 +32,8 @@ pub struct CpuCtx {
     fp_owner: Option<VcpuId>,
     /// CPTR_EL2 traps the guest's FP/SIMD instructions now.
     fp_trapped: bool,
+    /// The runnable (full vCPU or an extension's) that ran last on this CPU.
+    last_ran: Option<VcpuId>,
     /// The vCPUs pinned to this CPU.
     pub vcpus: Vcpus,
 }
@@ -50,6 +52,7 @@ impl CpuCtx {
             fp_owner: None,
             // Boot leaves FP untrapped (`features::init_cpu`).
             fp_trapped: false,
+            last_ran: None,
             vcpus: Vcpus::take(id),
         }
     }
@@ -58,6 +61,16 @@ impl CpuCtx {
     #[inline(always)]
     pub fn loaded(&self) -> Option<VcpuId> {
         self.loaded
+    }
+
+    /// `next` is about to run (`None`: the CPU idles): the runnable that ran before it,
+    /// if that was another one.
+    #[inline(always)]
+    pub fn hand_over(&mut self, next: Option<VcpuId>) -> Option<VcpuId> {
+        if self.last_ran == next {
+            return None;
+        }
+        core::mem::replace(&mut self.last_ran, next)
     }
 
     /// This CPU's slot table, if it has one.

@@ -193,6 +193,9 @@ pub struct Machine {
     pub fp: FpRegs,
     /// The guest's FP/SIMD instructions trap (CPTR_EL2).
     pub fp_trapped: bool,
+    /// A physical SError is pending (an asynchronous abort of the guest's accesses that has
+    /// not been taken yet).
+    pub serror_pending: bool,
     /// ESR_EL2, FAR_EL2, HPFAR_EL2 of the last exit.
     pub syndrome: (u64, u64, u64),
     /// HCR_EL2, VTCR_EL2, VTTBR_EL2, VMPIDR_EL2.
@@ -257,6 +260,7 @@ impl Machine {
             el1: El1State::ZERO,
             fp: FpRegs::ZERO,
             fp_trapped: false,
+            serror_pending: false,
             syndrome: (0, 0, 0),
             hcr: 0,
             vtcr: 0,
@@ -445,6 +449,11 @@ fn quiet_ends() {
 /// `enter_guest`: runs one step of the loaded vCPU's script, unless a physical interrupt
 /// is pending (then the guest is interrupted at once).
 pub(crate) fn enter_guest(regs: &mut GuestRegs) -> Exit {
+    // A pending SError (HCR_EL2.AMO routes it to EL2) is taken as soon as a guest runs,
+    // whichever guest that is.
+    if with(|m| core::mem::take(&mut m.serror_pending)) {
+        return Exit::SError;
+    }
     let taken = with(|m| {
         m.counter += m.step_ticks;
         m.deliver_due();

@@ -40,7 +40,26 @@ hv_vectors:
     HV_FAULT 4
     HV_FAULT 5
     HV_FAULT 6
-    HV_FAULT 7
+    // SError at EL2: a guest's, taken on purpose inside hv_take_serror's window (ELR in
+    // it; x0/x1 are that function's scratch), or a hypervisor fault.
+    .balign 0x80
+    mrs x0, elr_el2
+    adrp x1, hv_serror_window
+    add x1, x1, :lo12:hv_serror_window
+    sub x0, x0, x1
+    cmp x0, #(hv_serror_window_end - hv_serror_window)
+    b.hi 1f
+    // Back into the window with SErrors masked again (PSTATE.A), reporting one taken.
+    mrs x0, spsr_el2
+    orr x0, x0, #(1 << 8)
+    msr spsr_el2, x0
+    mov x0, #1
+    eret
+1:  mov x0, #7
+    mrs x1, esr_el2
+    mrs x2, elr_el2
+    mrs x3, far_el2
+    b hv_fault
     // Lower EL, AArch64.
     GUEST_EXIT 0
     GUEST_EXIT 1
@@ -84,6 +103,19 @@ hv_enter_guest:
     eret
     dsb nsh
     isb
+
+    // u64 hv_take_serror(void), with an SError pending (ISR_EL1.A): unmasks SErrors for a
+    // moment so that it is taken here, in the window; 1 if it was, else 0.
+    .global hv_take_serror
+hv_take_serror:
+    mov x0, #0
+    msr daifclr, #4
+hv_serror_window:
+    isb
+    nop
+hv_serror_window_end:
+    msr daifset, #4
+    ret
 
 hv_guest_exit:
     // sp: [guest x0, guest x1] on top of the hypervisor frame; x1 = exit code.

@@ -7,3 +7,10 @@ pub use crate::state::{Exit, GuestRegs};
 pub fn enter_guest(regs: &mut GuestRegs) -> Exit {
     super::super::machine::enter_guest(regs)
 }
+
+/// Whether a physical SError is pending ([`Machine::serror_pending`]); taking it clears it.
+///
+/// [`Machine::serror_pending`]: super::super::Machine::serror_pending
+pub fn take_guest_serror() -> bool {
+    super::super::machine::with(|m| core::mem::take(&mut m.serror_pending))
+}
