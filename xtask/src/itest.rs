@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::firmware::{self, SystemSpec};
 use crate::toolchain::Toolchain;
@@ -293,6 +293,17 @@ fn cases() -> Vec<Case> {
             check: check_regs,
         },
         Case {
+            name: "pmu_virtual_isolated_same_cpu",
+            system: "pmu-same-cpu",
+            mode: Mode::Telemetry,
+            features: "",
+            input: &[],
+            timeout: t(120),
+            pass: &["pmu-victim", "pmu-attacker"],
+            expect: PMU_EXPECT,
+            check: check_pmu,
+        },
+        Case {
             name: "slots_time_partitioning",
             system: "slots",
             mode: Mode::Telemetry,
@@ -427,6 +438,17 @@ fn check_attacker(v: &RunView) -> Result<()> {
     Ok(())
 }
 
+/// Two VMs with their own PMU on one CPU (`pmu-same-cpu`): the attacker finds its PMU in
+/// its reset state, none of the victim's set-up; each gets its own back; the victim's
+/// counters stood still while it did not run and never counted EL2.
+const PMU_EXPECT: &[(&str, &str, &str)] = &[
+    ("pmu-victim", "pmu-version-visible", "yes"),
+    ("pmu-victim", "victim-pmu-kept", "yes"),
+    ("pmu-attacker", "pmu-regs", "clean"),
+    ("pmu-attacker", "pmu-reset-state", "yes"),
+    ("pmu-attacker", "attacker-pmu-kept", "yes"),
+];
+
 /// What `regs-attacker` must see on the victim's CPU (guests/README.md): none of the
 /// victim's register values, the reset state, hidden features hidden.
 const REGS_EXPECT: &[(&str, &str, &str)] = &[
@@ -482,6 +504,33 @@ fn check_regs(v: &RunView) -> Result<()> {
         .collect();
     if !bad.is_empty() {
         bail!("registers leaked between VMs on one CPU: {bad:?}");
+    }
+    Ok(())
+}
+
+/// The victim's cycle counters while it slept: counting (its own few instructions around
+/// the WFI), far below the attacker's loop in between (they stood still while it did not
+/// run), and the one asking to count EL2 (NSH) no further than the other — with EL2
+/// counted it runs ahead by the hypervisor's work, ~17× here.
+fn check_pmu(v: &RunView) -> Result<()> {
+    let num = |vm: &str, key: &str| -> Result<u64> {
+        v.result(vm, key)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{vm}: no numeric RESULT {key}"))
+    };
+    let asleep = num("pmu-victim", "asleep-cycles")?;
+    let nsh = num("pmu-victim", "asleep-cycles-nsh")?;
+    let others = num("pmu-attacker", "loop-cycles")?;
+    if asleep == 0 {
+        bail!("the victim's cycle counter did not count");
+    }
+    if asleep * 4 > others {
+        bail!(
+            "the victim's counter ran while it did not: {asleep} cycles asleep, the attacker's loop took {others}"
+        );
+    }
+    if nsh > asleep + asleep / 4 + 5_000 {
+        bail!("the victim's counter counted EL2: {nsh} cycles with NSH, {asleep} without");
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ mod imp {
     pub mod gic;
     pub mod mem;
     pub mod mmu;
+    pub mod pmu;
     pub mod regs;
     pub mod timer;
     pub mod uart;

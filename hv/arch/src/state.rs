@@ -187,3 +187,52 @@ pub struct VcpuIfState {
     /// ICH_AP0R0_EL2.
     pub ap0r0: u64,
 }
+
+/// A vCPU's performance monitors (a VM with `pmu = "virtual"`): the PMU registers EL0 and
+/// EL1 reach, in the hardware while the vCPU runs and saved here (counting stopped) while
+/// it does not. Event counters beyond the hardware's PMCR_EL0.N are unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PmuState {
+    /// PMCR_EL0 (E, LC, LP, D, X, DP; N and IMP are the hardware's).
+    pub pmcr: u64,
+    /// PMCNTENSET_EL0: counters enabled.
+    pub cnten: u64,
+    /// PMINTENSET_EL1: overflow interrupts enabled.
+    pub inten: u64,
+    /// PMOVSSET_EL0: overflow flags.
+    pub ovs: u64,
+    /// PMSELR_EL0.
+    pub selr: u64,
+    /// PMUSERENR_EL0: EL0 access.
+    pub userenr: u64,
+    /// PMCCFILTR_EL0.
+    pub ccfiltr: u64,
+    /// PMCCNTR_EL0.
+    pub ccntr: u64,
+    /// PMEVTYPER<n>_EL0.
+    pub evtyper: [u64; 31],
+    /// PMEVCNTR<n>_EL0.
+    pub evcntr: [u64; 31],
+}
+
+impl PmuState {
+    /// The reset state: nothing enabled, every counter and flag zero.
+    pub const RESET: PmuState = PmuState {
+        pmcr: 0,
+        cnten: 0,
+        inten: 0,
+        ovs: 0,
+        selr: 0,
+        userenr: 0,
+        ccfiltr: 0,
+        ccntr: 0,
+        evtyper: [0; 31],
+        evcntr: [0; 31],
+    };
+}
+
+impl Default for PmuState {
+    fn default() -> Self {
+        PmuState::RESET
+    }
+}

@@ -138,6 +138,13 @@ pub struct Gic {
     pub redistributor: Redistributor,
     /// Maintenance interrupt INTID.
     pub maintenance_intid: u32,
+    /// The PMU's overflow interrupt INTID (a PPI); default 23, the SBSA assignment.
+    #[serde(default = "default_pmu_intid")]
+    pub pmu_intid: u32,
+}
+
+fn default_pmu_intid() -> u32 {
+    23
 }
 
 /// GICv3 redistributor region.

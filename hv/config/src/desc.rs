@@ -108,7 +108,11 @@ pub fn build(
                     gicd_ipa: b.gic.distributor.base.0,
                     gicr_ipa: b.gic.redistributor.base.0,
                     restart: policy(v.restart),
-                    pmu_shared: v.pmu == crate::system::Pmu::Shared,
+                    pmu: match v.pmu {
+                        crate::system::Pmu::Hidden => PmuAccess::Hidden,
+                        crate::system::Pmu::Shared => PmuAccess::Shared,
+                        crate::system::Pmu::Virtual => PmuAccess::Virtual,
+                    },
                     // Derived below, once the extensions added their VMs and channels.
                     mmio: &[],
                     spis: &[],
@@ -287,6 +291,7 @@ pub fn build(
             gicr_base: b.gic.redistributor.base.0,
             gicr_stride: b.gic.redistributor.stride.0,
             maintenance_intid: b.gic.maintenance_intid,
+            pmu_intid: b.gic.pmu_intid,
             vtimer_intid: b.timer.el1_virtual,
             ptimer_intid: b.timer.el1_physical,
             hyp_timer_intid: b.timer.el2_physical,

@@ -95,6 +95,13 @@ pub fn guest_dtb(cfg: &Config, vm: usize, initrd: Option<(u64, u64)>) -> Result<
 
     gic(&mut f, cfg, v.vcpus.len() as u64)?;
     timer(&mut f, cfg)?;
+    if v.pmu == crate::system::Pmu::Virtual {
+        // Its own PMU, the overflow interrupt hardware-linked to the vCPU that runs.
+        let pmu = f.begin_node("pmu")?;
+        f.property_string("compatible", "arm,armv8-pmuv3")?;
+        f.property_array_u32("interrupts", &ppi(cfg.board.gic.pmu_intid))?;
+        f.end_node(pmu)?;
+    }
     if v.console {
         uart(&mut f, cfg)?;
     }

@@ -84,7 +84,7 @@ fn vm(v: &VmDesc) -> String {
             ("gicd_ipa", hex(v.gicd_ipa)),
             ("gicr_ipa", hex(v.gicr_ipa)),
             ("restart", format!("{P}RestartPolicy::{restart}")),
-            ("pmu_shared", v.pmu_shared.to_string()),
+            ("pmu", format!("{P}PmuAccess::{:?}", v.pmu)),
             ("mmio", slice(v.mmio.iter().map(mmio_route))),
             ("spis", slice(v.spis.iter().map(irq_route))),
             (
@@ -191,6 +191,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("gicr_base", hex(dv.gicr_base)),
                         ("gicr_stride", hex(dv.gicr_stride)),
                         ("maintenance_intid", dv.maintenance_intid.to_string()),
+                        ("pmu_intid", dv.pmu_intid.to_string()),
                         ("vtimer_intid", dv.vtimer_intid.to_string()),
                         ("ptimer_intid", dv.ptimer_intid.to_string()),
                         ("hyp_timer_intid", dv.hyp_timer_intid.to_string()),

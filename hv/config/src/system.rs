@@ -25,9 +25,11 @@
 //! devices = ["virtio-mmio-3"]        # board devices it owns (MMIO pages + their SPIs)
 //! identity = true                    # RAM at IPA = PA (needed by a DMA device's owner)
 //! restart = "stop"                   # "stop" (default) | "restart" on guest power-off
-//! pmu = "hidden"                     # "hidden" (default) | "shared": the physical PMU,
-//!                                    # not switched, shared with the other "shared" VMs
-//!                                    # (for measurements: it leaks their activity)
+//! pmu = "hidden"                     # "hidden" (default) | "virtual": a PMU of its own
+//!                                    # per vCPU, switched, never counting EL2 | "shared":
+//!                                    # the physical PMU, not switched, shared with the
+//!                                    # other "shared" VMs (for measurements: it leaks
+//!                                    # their activity)
 //!
 //! [[lwvm]]                           # lightweight VM: an EL0 program, no kernel
 //! name = "svc"                       # required, unique among VMs and lwVMs
@@ -227,6 +229,9 @@ pub enum Pmu {
     /// sees the counters of the others on its CPUs. For benchmark systems whose probes
     /// time themselves with the cycle counter.
     Shared,
+    /// A PMU of its own per vCPU, switched with it: counts only while the vCPU runs and
+    /// never at EL2; its device tree has the PMU node.
+    Virtual,
 }
 
 /// One vCPU: the CPU it is pinned to and its priority there.

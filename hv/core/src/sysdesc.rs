@@ -106,6 +106,9 @@ pub struct DeviceDesc {
     pub gicr_stride: u64,
     /// GIC maintenance interrupt (INTID of the PPI).
     pub maintenance_intid: u32,
+    /// PMU overflow interrupt (INTID of the PPI), hardware-linked to a vCPU with a
+    /// virtual PMU.
+    pub pmu_intid: u32,
     /// EL1 virtual timer interrupt (INTID of the PPI).
     pub vtimer_intid: u32,
     /// EL1 physical timer interrupt (INTID of the PPI).
@@ -170,9 +173,8 @@ pub struct VmDesc {
     pub gicr_ipa: u64,
     /// What happens when the guest powers off (PSCI SYSTEM_OFF or its last CPU_OFF).
     pub restart: RestartPolicy,
-    /// The VM uses the physical PMU, shared with the other VMs that do (`pmu = "shared"`:
-    /// not switched, for measurements); otherwise the PMU is hidden and trapped.
-    pub pmu_shared: bool,
+    /// What the VM has of the performance monitors (`pmu` in the system file).
+    pub pmu: PmuAccess,
     /// Where its trapped accesses go: the emulated devices' windows and the ranges other
     /// VMs emulate for it, sorted by base and disjoint ([`crate::mmio::route`] searches
     /// them). Empty for an lwVM.
@@ -206,6 +208,26 @@ pub struct LwvmDesc {
     pub root: u64,
     /// Initial SP_EL0: the top of its memory (virtual).
     pub stack_top: u64,
+}
+
+/// A VM's access to the performance monitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PmuAccess {
+    /// Hidden: ID_AA64DFR0_EL1.PMUVer reads 0, every PMU register traps → UNDEFINED.
+    Hidden,
+    /// The physical PMU passed through, not switched (benchmarks that time themselves
+    /// with the cycle counter, EL2 included).
+    Shared,
+    /// A PMU of its own: each vCPU's counters, event types, enables, overflow and
+    /// interrupt state switched with it; counting only while it runs, never at EL2.
+    Virtual,
+}
+
+impl PmuAccess {
+    /// Whether the VM sees a PMU (its ID registers show the hardware's PMUVer).
+    pub fn visible(self) -> bool {
+        self != PmuAccess::Hidden
+    }
 }
 
 /// What the hypervisor does when a VM powers off.

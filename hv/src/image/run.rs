@@ -54,6 +54,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         if ext::claims_vcpu(v) {
             // An extension's runnable (e.g. an lwVM): no EL1/stage-2/vGIC switch.
             world::release_fp(&mut ctx);
+            world::park_pmu(&mut ctx);
             match ext::run(cpu, v, ctx.vcpus.get(v)) {
                 Ran::Handled => {}
                 Ran::PhysicalIrq => world::physical_irqs(&mut ctx),

@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use hv_arch::context::GuestRegs;
 use hv_arch::el1::El1State;
 use hv_arch::gic::VcpuIfState as GicIfState;
+use hv_arch::pmu::PmuState;
 use hv_core::pl011::Pl011;
 use hv_core::vgic::lr::MAX_LRS;
 
@@ -62,6 +63,8 @@ pub struct Vcpu {
     pub timer_in_flight: bool,
     /// The same for its EL1 physical timer's interrupt.
     pub ptimer_in_flight: bool,
+    /// Its own PMU (a VM with `pmu = "virtual"`), in the hardware while it is loaded.
+    pub pmu: PmuState,
 }
 
 impl Vcpu {
@@ -85,6 +88,7 @@ impl Vcpu {
             reflect_done: false,
             timer_in_flight: false,
             ptimer_in_flight: false,
+            pmu: PmuState::RESET,
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn handle(v: VcpuId, vcpu: &mut Vcpu, acc: SysRegAccess, advance: u64) -> Ou
         Emul::IdRead(r) => {
             let view = idreg::VmView {
                 ipa_bits: idreg::ipa_bits(SYSTEM.hv.vtcr_el2),
-                pmu: SYSTEM.vm(SYSTEM.vm_of(v)).pmu_shared,
+                pmu: SYSTEM.vm(SYSTEM.vm_of(v)).pmu.visible(),
                 aarch32_el0: features::aarch32_el0(),
             };
             Some(idreg::sanitise(r, features::read_id(r), view))

@@ -7,8 +7,10 @@
 //! owner's registers into the owner's state and loads its own ([`take_fp`]). A VM switch
 //! between guests that do not use FP — or only one of which does — moves none.
 use hv_arch::el1::El1State;
-use hv_arch::{fpsimd, regs};
+use hv_arch::pmu::{self, PmuState};
+use hv_arch::{features, fpsimd, regs};
 use hv_core::ids::{CpuId, VcpuId};
+use hv_core::sysdesc::PmuAccess;
 use hv_core::sysdesc::Slot;
 
 use super::generated::SYSTEM;
@@ -34,6 +36,10 @@ pub struct CpuCtx {
     fp_trapped: bool,
     /// The runnable (full vCPU or an extension's) that ran last on this CPU.
     last_ran: Option<VcpuId>,
+    /// What MDCR_EL2 gives guests of the PMU now.
+    pmu_access: PmuAccess,
+    /// The loaded vCPU's own PMU (`pmu = "virtual"`) is in the hardware.
+    pmu_loaded: bool,
     /// The vCPUs pinned to this CPU.
     pub vcpus: Vcpus,
 }
@@ -53,6 +59,9 @@ impl CpuCtx {
             // Boot leaves FP untrapped (`features::init_cpu`).
             fp_trapped: false,
             last_ran: None,
+            // Boot leaves the PMU hidden (`features::init_cpu`).
+            pmu_access: PmuAccess::Hidden,
+            pmu_loaded: false,
             vcpus: Vcpus::take(id),
         }
     }
@@ -102,6 +111,7 @@ pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
     vcpu.regs.spsr = SPSR_EL1H_MASKED;
     vcpu.el1 = El1State::reset();
     vcpu.gicif = Default::default();
+    vcpu.pmu = PmuState::RESET;
     vcpu.power = Power::On;
     irq::publish_on(v, true);
     let d = SYSTEM.vcpu(v);
@@ -121,6 +131,7 @@ pub fn unload(ctx: &mut CpuCtx) {
     // The loaded vCPU's FP/SIMD registers must be in the CPU to be saved (an extension's
     // runnable, an lwVM, may hold them).
     ext::before_switch(ctx.id);
+    park_pmu(ctx);
     if let Some(old) = ctx.loaded.take() {
         let vcpu = ctx.vcpus.get(old);
         vcpu.el1.save();
@@ -134,6 +145,8 @@ pub fn unload(ctx: &mut CpuCtx) {
 /// Nothing is done when `v` is already loaded.
 pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     if ctx.loaded == Some(v) {
+        // An extension's runnable ran meanwhile: its own PMU back, if it has one.
+        load_pmu(ctx, v);
         return;
     }
     unload(ctx);
@@ -142,11 +155,36 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     let vcpu = ctx.vcpus.get(v);
     irq::load_timer(ctx.id, vcpu);
     vcpu.el1.restore();
-    hv_arch::features::set_pmu_shared(vm.pmu_shared);
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);
     regs::set_vmpidr(d.vmpidr);
+    if ctx.pmu_access != vm.pmu {
+        features::set_pmu_access(vm.pmu);
+        ctx.pmu_access = vm.pmu;
+    }
     ctx.loaded = Some(v);
+    load_pmu(ctx, v);
+}
+
+/// Loaded vCPU `v`'s own PMU into the hardware, if its VM has one and it is not there.
+#[inline(always)]
+fn load_pmu(ctx: &mut CpuCtx, v: VcpuId) {
+    if !ctx.pmu_loaded && SYSTEM.vm(SYSTEM.vm_of(v)).pmu == PmuAccess::Virtual {
+        pmu::load(&ctx.vcpus.get(v).pmu);
+        ctx.pmu_loaded = true;
+    }
+}
+
+/// The loaded vCPU's own PMU out of the hardware (saved, counting stopped, the PMU left
+/// clear): before another vCPU or an extension's runnable runs.
+#[inline(always)]
+pub fn park_pmu(ctx: &mut CpuCtx) {
+    if ctx.pmu_loaded
+        && let Some(v) = ctx.loaded
+    {
+        pmu::save(&mut ctx.vcpus.get(v).pmu);
+        ctx.pmu_loaded = false;
+    }
 }
 
 /// Before loaded vCPU `v` runs: its FP/SIMD instructions trap unless it owns the CPU's

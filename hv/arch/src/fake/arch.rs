@@ -133,9 +133,38 @@ pub mod features {
     /// Reads the CPU's features: fixed on the simulated CPU.
     pub fn init_cpu() {}
 
-    /// MDCR_EL2 for the vCPU about to run: PMU trapped or shared.
-    pub fn set_pmu_shared(shared: bool) {
-        with(|m| m.pmu_shared = shared)
+    /// MDCR_EL2 for the vCPU about to run: PMU trapped, shared or the vCPU's own.
+    pub fn set_pmu_access(access: hv_core::sysdesc::PmuAccess) {
+        with(|m| m.pmu_access = access)
+    }
+}
+
+pub mod pmu {
+    //! The PMU registers: the machine's [`Machine::pmu`](super::super::Machine::pmu).
+    use super::super::machine::with;
+
+    pub use crate::state::PmuState;
+
+    /// The event counters of the simulated PMU.
+    pub fn counters() -> usize {
+        6
+    }
+
+    /// Saves the PMU into `s` and leaves it stopped and clear.
+    pub fn save(s: &mut PmuState) {
+        with(|m| {
+            *s = m.pmu;
+            m.pmu.pmcr &= !1;
+            m.pmu.cnten = 0;
+            m.pmu.inten = 0;
+            m.pmu.ovs = 0;
+            m.pmu.userenr = 0;
+        })
+    }
+
+    /// Loads `s` into the PMU.
+    pub fn load(s: &PmuState) {
+        with(|m| m.pmu = *s)
     }
 }
 

@@ -206,8 +206,10 @@ pub struct Machine {
     pub vttbr: u64,
     /// VMPIDR_EL2.
     pub vmpidr: u64,
-    /// MDCR_EL2 lets the PMU through (`pmu = "shared"`).
-    pub pmu_shared: bool,
+    /// What MDCR_EL2 gives the running guest of the PMU.
+    pub pmu_access: hv_core::sysdesc::PmuAccess,
+    /// The PMU registers.
+    pub pmu: super::arch::pmu::PmuState,
     /// ID registers by (CRm, op2) of op0=3, op1=0, CRn=0 (absent: zero).
     pub id_regs: BTreeMap<(u8, u8), u64>,
     /// Bytes the hypervisor wrote to its UART.
@@ -266,7 +268,8 @@ impl Machine {
             vtcr: 0,
             vttbr: 0,
             vmpidr: 0,
-            pmu_shared: false,
+            pmu_access: hv_core::sysdesc::PmuAccess::Hidden,
+            pmu: super::arch::pmu::PmuState::RESET,
             id_regs: BTreeMap::new(),
             uart: Vec::new(),
             uart_rx: VecDeque::new(),

@@ -10,6 +10,7 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use hv_core::sysdesc::PmuAccess;
 use hv_core::trap::SysReg;
 use hv_core::trap::debug::Comparators;
 
@@ -151,6 +152,15 @@ pub fn init_cpu() {
     let mut mdcr = MDCR_TDRA | MDCR_TDOSA | MDCR_TDA;
     if pmu {
         mdcr |= MDCR_TPM | MDCR_TPMCR | quiesce_pmu();
+        let ver = field(dfr0, 8);
+        let mut quiet = 0;
+        if ver >= 4 {
+            quiet |= MDCR_HPMD;
+        }
+        if ver >= 6 {
+            quiet |= MDCR_HCCD;
+        }
+        MDCR_EL2_QUIET.store(quiet, Ordering::Relaxed);
     }
     if field(dfr0, 32) != 0 {
         mdcr |= MDCR_TPMS;
@@ -159,7 +169,7 @@ pub fn init_cpu() {
         mdcr |= MDCR_TTRF;
     }
     MDCR.store(mdcr, Ordering::Relaxed);
-    set_pmu_shared(false);
+    set_pmu_access(PmuAccess::Hidden);
 
     if field(mmfr1, 40) != 0 {
         // SAFETY: HCRX_EL2 (present with FEAT_HCX) = 0 enables none of its EL0/EL1
@@ -169,13 +179,21 @@ pub fn init_cpu() {
     }
 }
 
-/// Sets MDCR_EL2 for the vCPU about to run: the PMU trapped (hidden), or passed through
-/// to a VM configured to share it (`pmu = "shared"`). The ERET into the guest
+/// Sets MDCR_EL2 for the vCPU about to run: the PMU trapped (hidden), passed through to a
+/// VM configured to share it (`pmu = "shared"`), or the vCPU's own PMU (`"virtual"`:
+/// passed through, with counting at EL2 prohibited — HPMD for the event counters from
+/// PMUv3p1, HCCD for the cycle counter from PMUv3p5 — so that the hypervisor's work,
+/// other guests' included, never shows in a guest's counters). The ERET into the guest
 /// synchronises the write.
-pub fn set_pmu_shared(shared: bool) {
+pub fn set_pmu_access(access: PmuAccess) {
     let mut mdcr = MDCR.load(Ordering::Relaxed);
-    if shared {
-        mdcr &= !(MDCR_TPM | MDCR_TPMCR);
+    match access {
+        PmuAccess::Hidden => {}
+        PmuAccess::Shared => mdcr &= !(MDCR_TPM | MDCR_TPMCR),
+        PmuAccess::Virtual => {
+            mdcr &= !(MDCR_TPM | MDCR_TPMCR);
+            mdcr |= MDCR_EL2_QUIET.load(Ordering::Relaxed);
+        }
     }
     // SAFETY: MDCR_EL2 only selects which debug, PMU, SPE and trace accesses of EL0/EL1
     // trap to EL2 and which counters are the guests'; E2PB = E2TB = 0b00 keep the
@@ -183,6 +201,13 @@ pub fn set_pmu_shared(shared: bool) {
     // debug exceptions at its EL1; the hypervisor does not use the PMU.
     unsafe { asm!("msr mdcr_el2, {}", in(reg) mdcr, options(nomem, nostack)) };
 }
+
+/// MDCR_EL2.HPMD and/or HCCD as the PMU version has them (set at boot).
+static MDCR_EL2_QUIET: AtomicU64 = AtomicU64::new(0);
+/// MDCR_EL2.HPMD: event counters do not count at EL2 (PMUv3p1).
+const MDCR_HPMD: u64 = 1 << 17;
+/// MDCR_EL2.HCCD: the cycle counter does not count at EL2 (PMUv3p5).
+const MDCR_HCCD: u64 = 1 << 23;
 
 /// MDCR_EL2.TPMCR: PMCR_EL0 accesses trap.
 const MDCR_TPMCR: u64 = 1 << 5;

@@ -253,6 +253,7 @@ pub(crate) fn check_irqs(s: &Subject, r: &mut Report) {
     let hv_ids = [
         (dv.uart_intid, "the hypervisor's UART"),
         (dv.maintenance_intid, "the GIC maintenance interrupt"),
+        (dv.pmu_intid, "the PMU overflow interrupt"),
         (dv.vtimer_intid, "the EL1 virtual timer"),
         (dv.ptimer_intid, "the EL1 physical timer"),
         (dv.hyp_timer_intid, "the EL2 physical timer"),

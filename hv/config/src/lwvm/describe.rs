@@ -11,7 +11,7 @@ use crate::ext::{DescParts, ExtView};
 use crate::fmt::hex;
 use crate::parts::{image_desc, leak, policy, text};
 use crate::size::human;
-use hv_core::sysdesc::{LwvmDesc, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex};
+use hv_core::sysdesc::{LwvmDesc, PmuAccess, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex};
 use std::fmt::Write;
 
 /// Adds every lwVM, its execution context and its channels' event bits.
@@ -53,7 +53,7 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
             gicd_ipa: 0,
             gicr_ipa: 0,
             restart: policy(lw.restart),
-            pmu_shared: false,
+            pmu: PmuAccess::Hidden,
             // Derived by the core's description builder after every extension ran.
             mmio: &[],
             spis: &[],
