@@ -447,6 +447,8 @@ const PMU_EXPECT: &[(&str, &str, &str)] = &[
     ("pmu-attacker", "pmu-regs", "clean"),
     ("pmu-attacker", "pmu-reset-state", "yes"),
     ("pmu-attacker", "attacker-pmu-kept", "yes"),
+    ("pmu-attacker", "pmu-overflow-irqs", "5"),
+    ("pmu-attacker", "pmu-spurious-irqs", "0"),
 ];
 
 /// What `regs-attacker` must see on the victim's CPU (guests/README.md): none of the

@@ -146,3 +146,37 @@ pub fn setup(p: &Pmu) -> Pmu {
         ..*p
     }
 }
+
+/// Counter 0 counts CPU_CYCLES from `start` with its overflow interrupt enabled (every
+/// other counter and interrupt off).
+pub fn arm_overflow(start: u64) {
+    wr!("pmcntenclr_el0", u64::MAX);
+    wr!("pmintenclr_el1", u64::MAX);
+    wr!("pmovsclr_el0", u64::MAX);
+    select(0);
+    wr!("pmxevtyper_el0", CPU_CYCLES);
+    wr!("pmxevcntr_el0", start);
+    wr!("pmintenset_el1", 1);
+    wr!("pmcntenset_el0", 1);
+    wr!("pmcr_el0", 1);
+}
+
+/// In the PMU interrupt's handler: whether counter 0 overflowed; if so the flag is
+/// cleared (the line is level) and the counter restarts from `start`.
+pub fn take_overflow(start: u64) -> bool {
+    if rd!("pmovsset_el0") & 1 == 0 {
+        return false;
+    }
+    wr!("pmovsclr_el0", 1);
+    select(0);
+    wr!("pmxevcntr_el0", start);
+    true
+}
+
+/// Stops counting and disables every overflow interrupt.
+pub fn disarm() {
+    wr!("pmintenclr_el1", u64::MAX);
+    wr!("pmcntenclr_el0", u64::MAX);
+    wr!("pmovsclr_el0", u64::MAX);
+    wr!("pmcr_el0", 0);
+}

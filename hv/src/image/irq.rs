@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use hv_arch::gic::{self, Gic, ICH_HCR_EN};
 use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
 use hv_core::ids::{CpuId, VcpuId, VmId};
+use hv_core::sysdesc::PmuAccess;
 use hv_core::vgic::lr::MAX_LRS;
 
 use super::generated::SYSTEM;
@@ -49,6 +50,7 @@ pub fn init_cpu(cpu: CpuId) {
                 d.hyp_timer_intid,
                 d.vtimer_intid,
                 d.ptimer_intid,
+                d.pmu_intid,
             ],
         );
     }
@@ -140,6 +142,27 @@ pub fn unload_timer(cpu: CpuId, vcpu: &mut Vcpu) {
     gic::deactivate(d.ptimer_intid);
 }
 
+/// Loaded vCPU `vcpu` (its VM has its own PMU) leaves CPU `cpu`: its PMU's overflow
+/// interrupt, active while the hardware-linked virtual one is in flight, is deactivated so
+/// the next vCPU's PMU can interrupt; whether it was in flight is kept for
+/// [`load_pmu_irq`]. (Its PMU is saved and quiet by then: `world::park_pmu`.)
+pub fn unload_pmu_irq(cpu: CpuId, vcpu: &mut Vcpu) {
+    let intid = SYSTEM.devices.pmu_intid;
+    // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
+    vcpu.pmu_in_flight |= unsafe { gic::private_active(own_gicr(cpu), intid) };
+    gic::deactivate(intid);
+}
+
+/// Before vCPU `vcpu`'s PMU is restored on CPU `cpu`: its overflow interrupt's physical
+/// interrupt is active again if the virtual one was in flight when it left.
+pub fn load_pmu_irq(cpu: CpuId, vcpu: &mut Vcpu) {
+    if core::mem::take(&mut vcpu.pmu_in_flight) {
+        // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2
+        // tables.
+        unsafe { gic::set_private_active(own_gicr(cpu), SYSTEM.devices.pmu_intid, true) };
+    }
+}
+
 /// Before vCPU `vcpu`'s timer state is restored on CPU `cpu`: if a timer's interrupt was in
 /// flight when it left, or was raised while it was away, its physical interrupt is made
 /// active again, so the restored timer does not fire a second time before the guest
@@ -209,6 +232,24 @@ pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
                     gic::drop_priority(intid);
                 }
                 None => gic::end(intid),
+            }
+            continue;
+        } else if intid == d.pmu_intid {
+            match loaded.as_mut() {
+                Some((v, _)) if SYSTEM.vm(SYSTEM.vm_of(*v)).pmu == PmuAccess::Virtual => {
+                    // Its own PMU overflowed: hardware-linked like the timers, active
+                    // until the guest deactivates the virtual one (it clears the
+                    // overflow first, the line being level).
+                    raise_loaded(*v, intid);
+                    gic::drop_priority(intid);
+                }
+                _ => {
+                    // Only a shared PMU (not switched) can assert it for a vCPU without
+                    // its own: its overflow interrupts are not delivered, and masked so
+                    // that the level line does not keep the CPU trapping.
+                    hv_arch::pmu::mask_overflow_irqs();
+                    gic::end(intid);
+                }
             }
             continue;
         } else if intid == d.uart_intid {

@@ -65,6 +65,8 @@ pub struct Vcpu {
     pub ptimer_in_flight: bool,
     /// Its own PMU (a VM with `pmu = "virtual"`), in the hardware while it is loaded.
     pub pmu: PmuState,
+    /// The same as `timer_in_flight` for its PMU's overflow interrupt.
+    pub pmu_in_flight: bool,
 }
 
 impl Vcpu {
@@ -89,6 +91,7 @@ impl Vcpu {
             timer_in_flight: false,
             ptimer_in_flight: false,
             pmu: PmuState::RESET,
+            pmu_in_flight: false,
         }
     }
 }

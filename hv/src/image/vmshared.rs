@@ -119,6 +119,13 @@ fn build(vm: VmId) -> Result<Shared, &'static str> {
             vgic.set_hw(k, t, t as u16).map_err(|_| d.name)?;
         }
     }
+    // Its own PMU's overflow interrupt likewise.
+    if d.pmu == hv_core::sysdesc::PmuAccess::Virtual {
+        for k in 0..d.vcpus.len() {
+            vgic.set_hw(k, SYSTEM.devices.pmu_intid, SYSTEM.devices.pmu_intid as u16)
+                .map_err(|_| d.name)?;
+        }
+    }
     // Its physical SPIs (devices, `irqs`) too: the guest's deactivation ends the
     // physical interrupt, which stays active until then (docs/DEVICES.md).
     for r in d.spis {

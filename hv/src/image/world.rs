@@ -105,6 +105,7 @@ pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
     let vcpu = ctx.vcpus.get(v);
     vcpu.timer_in_flight = false;
     vcpu.ptimer_in_flight = false;
+    vcpu.pmu_in_flight = false;
     vcpu.regs = Default::default();
     vcpu.regs.x[0] = x0;
     vcpu.regs.elr = entry;
@@ -138,6 +139,9 @@ pub fn unload(ctx: &mut CpuCtx) {
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
         irq::unload_timer(ctx.id, vcpu);
+        if SYSTEM.vm(SYSTEM.vm_of(old)).pmu == PmuAccess::Virtual {
+            irq::unload_pmu_irq(ctx.id, vcpu);
+        }
     }
 }
 
@@ -154,6 +158,9 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     let vm = SYSTEM.vm(d.vm_id());
     let vcpu = ctx.vcpus.get(v);
     irq::load_timer(ctx.id, vcpu);
+    if vm.pmu == PmuAccess::Virtual {
+        irq::load_pmu_irq(ctx.id, vcpu);
+    }
     vcpu.el1.restore();
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, vm.s2_root);

@@ -3,7 +3,9 @@
 //! reports whether it holds the victim's set-up (`LEAKED`) or its own reset state
 //! (`clean`: all zero). Then it runs a loop the victim's counters would see if they kept
 //! counting, writes its own pattern, raises "go" so the victim runs, and when the
-//! victim's "done" (INTID 101) wakes it, checks its own set-up came back.
+//! victim's "done" (INTID 101) wakes it, checks its own set-up came back. Last, its own
+//! PMU's overflow interrupt (PPI 23): five overflows of a cycle counter, each delivered
+//! once, none without an overflow behind it.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -12,10 +14,29 @@ mod pmustate;
 
 #[cfg(target_os = "none")]
 mod guest {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
     use super::pmustate;
     use guest_rt::{gic, hypercall, irq, println, result, result::check};
 
     const DONE: u32 = 101;
+    /// The PMU overflow interrupt (the board's PPI 23).
+    const PMU_IRQ: u32 = 23;
+    /// Counter 0 restarts here: an overflow every 65,536 cycles.
+    const START: u64 = 0xffff_0000;
+    static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+
+    /// IRQ hook: a PMU interrupt counts when counter 0 did overflow (the handler clears
+    /// it); one without an overflow is spurious.
+    fn on_irq(intid: u32) {
+        if intid != PMU_IRQ {
+            irq::record(intid);
+        } else if pmustate::take_overflow(START) {
+            irq::record(intid);
+        } else {
+            SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     const GO_CHANNEL: u64 = 0;
     const VICTIM: u64 = 0x5a;
     const ATTACKER: u64 = 0xa7;
@@ -76,6 +97,22 @@ mod guest {
         result!("attacker-pmu-kept", "{}", if kept { "yes" } else { "no" });
         check(kept, "attacker-pmu-changed");
         println!("pmu-attacker: loop result {x:#x}");
+
+        gic::configure(PMU_IRQ, 0x80);
+        irq::set_handler(on_irq);
+        pmustate::arm_overflow(START);
+        // Busy, not WFI: the PMU counts only while the vCPU runs (a waiting vCPU's is saved
+        // and stopped). Bounded: 5 overflows take ~330,000 cycles; a lost interrupt ends
+        // the wait with fewer.
+        let mut spins = 0u64;
+        while irq::count(PMU_IRQ) < 5 && spins < 50_000_000 {
+            spins = core::hint::black_box(spins + 1);
+        }
+        pmustate::disarm();
+        result!("pmu-overflow-irqs", "{}", irq::count(PMU_IRQ));
+        let spurious = SPURIOUS.load(Ordering::Relaxed);
+        result!("pmu-spurious-irqs", "{}", spurious);
+        check(spurious == 0, "pmu-irq-without-overflow");
         guest_rt::result::finish()
     }
     guest_rt::entry!(main);

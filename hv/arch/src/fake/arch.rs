@@ -166,6 +166,11 @@ pub mod pmu {
     pub fn load(s: &PmuState) {
         with(|m| m.pmu = *s)
     }
+
+    /// Disables every overflow interrupt.
+    pub fn mask_overflow_irqs() {
+        with(|m| m.pmu.inten = 0)
+    }
 }
 
 pub mod firmware {

@@ -112,3 +112,9 @@ pub fn load(s: &PmuState) {
     wr!("pmcntenset_el0", s.cnten);
     wr!("pmcr_el0", s.pmcr);
 }
+
+/// Disables every overflow interrupt (PMINTENCLR_EL1): for a PMU interrupt that no vCPU
+/// with its own PMU raised (a shared, unswitched PMU), so that its level line stops.
+pub fn mask_overflow_irqs() {
+    wr!("pmintenclr_el1", u64::MAX);
+}
