@@ -557,6 +557,13 @@ fn check_linux_pair(v: &RunView) -> Result<()> {
         {
             bail!("VM `{vm}`: the workload's checksum is wrong or missing");
         }
+        // Each kernel found the PMU of its own (`pmu = "virtual"`) and probed it.
+        if !lines.iter().any(|l| l == "LINUX-GUEST: pmus 1") {
+            bail!(
+                "VM `{vm}` did not probe its PMU; last lines: {:?}",
+                tail(lines)
+            );
+        }
         if !v
             .log
             .iter()
