@@ -123,6 +123,21 @@ pub fn peers(vm: VmIndex, channels: &[ChannelDesc]) -> Vec<VmId> {
     p
 }
 
+/// The channels VM `vm` sends on and receives from, as masks (bit `c` = channel `c`;
+/// channels past 63 have no bit): what an lwVM's CHANNELS system call answers.
+pub fn channel_masks(vm: VmIndex, channels: &[ChannelDesc]) -> (u64, u64) {
+    let bit = |c: usize| if c < 64 { 1u64 << c } else { 0 };
+    channels
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(out, inc), (c, ch)| {
+            (
+                out | if ch.from == vm { bit(c) } else { 0 },
+                inc | if ch.to == vm { bit(c) } else { 0 },
+            )
+        })
+}
+
 /// The indices of the `emulated` ranges VM `vm` serves, ascending.
 pub fn emulates(vm: VmIndex, emulated: &[EmulatedDesc]) -> Vec<u16> {
     (0..emulated.len())

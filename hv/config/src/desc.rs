@@ -263,6 +263,9 @@ pub fn build(
         v.owned_spis = leak(owned);
         v.spis = leak(derive::spis(i, &irqs));
         v.peers = leak(derive::peers(i, &channels));
+        if let Some(lw) = v.lwvm.as_mut() {
+            (lw.channels_out, lw.channels_in) = derive::channel_masks(i, &channels);
+        }
         v.emulates = leak(derive::emulates(i, &emulated));
     }
     let spi_routes = leak(derive::spi_routes(&irqs));

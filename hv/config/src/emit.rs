@@ -147,6 +147,8 @@ fn lwvm(l: &LwvmDesc) -> String {
             ("asid", l.asid.to_string()),
             ("root", hex(l.root)),
             ("stack_top", hex(l.stack_top)),
+            ("channels_out", hex(l.channels_out)),
+            ("channels_in", hex(l.channels_in)),
         ],
     )
 }

@@ -208,6 +208,11 @@ pub struct LwvmDesc {
     pub root: u64,
     /// Initial SP_EL0: the top of its memory (virtual).
     pub stack_top: u64,
+    /// Bit `c` set: it sends on channel `c` (the CHANNELS system call's first answer,
+    /// decided offline; channels past 63 have no bit).
+    pub channels_out: u64,
+    /// Bit `c` set: channel `c` raises into it.
+    pub channels_in: u64,
 }
 
 /// A VM's access to the performance monitors.

@@ -41,6 +41,12 @@ pub(crate) fn check_derived(d: &SystemDesc, r: &mut Report) {
             "channel peers",
             v.peers == derive::peers(vm, d.channels).as_slice(),
         );
+        if let Some(lw) = &v.lwvm {
+            irq(
+                "channel masks",
+                (lw.channels_out, lw.channels_in) == derive::channel_masks(vm, d.channels),
+            );
+        }
         let mut trap = |what: &str, same: bool| {
             r.count(P::EmulatedTrap, 1);
             if !same {

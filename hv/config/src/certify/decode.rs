@@ -148,6 +148,8 @@ fn vm(v: &Value) -> Result<VmDesc, String> {
                 asid: u16_(l, "asid")?,
                 root: l.u("root")?,
                 stack_top: l.u("stack_top")?,
+                channels_out: l.u("channels_out")?,
+                channels_in: l.u("channels_in")?,
             })
         })?,
     })

@@ -154,6 +154,14 @@ fn channel_tables_name_the_right_targets() {
 }
 
 #[test]
+fn channel_masks_say_who_sends_and_receives() {
+    let d = desc();
+    let masks: Vec<(u64, u64)> = (0..3).map(|v| channel_masks(v, d.channels)).collect();
+    // a sends on 0 and receives 1 and 2; b sends on 1, receives 0; c sends on 2.
+    assert_eq!(masks, [(0b001, 0b110), (0b010, 0b001), (0b100, 0)]);
+}
+
+#[test]
 fn owned_spis_and_emulated_ranges_per_vm() {
     let d = desc();
     let uart = d.devices.uart_intid;

@@ -64,6 +64,9 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
                 asid: (j + 1) as u16,
                 root,
                 stack_top: WINDOW_BASE + mem.size,
+                // Derived with the peers, once every channel is known.
+                channels_out: 0,
+                channels_in: 0,
             }),
         });
     }

@@ -2,7 +2,7 @@
 //! through hypercalls. Arguments are checked here; a bad one is an error code in x0,
 //! never a fault.
 use hv_core::hypercall::{GuestRange, resolve_channel};
-use hv_lwvm::abi::{Syscall, err, event_bit};
+use hv_lwvm::abi::{Syscall, err};
 
 use hv_core::ext::Core;
 use hv_core::ids::{VcpuId, VmId};
@@ -51,17 +51,10 @@ pub fn call(core: &Hv, vm: VmId, v: VcpuId, vcpu: &mut Vcpu, imm: u16) {
             return;
         }
         Syscall::Channels => {
-            let (mut out, mut inc) = (0u64, 0u64);
-            for (c, ch) in SYSTEM.channels.iter().enumerate() {
-                if ch.from == vm.raw() {
-                    out |= event_bit(c);
-                }
-                if ch.to == vm.raw() {
-                    inc |= event_bit(c);
-                }
-            }
-            vcpu.regs.x[0] = out;
-            vcpu.regs.x[1] = inc;
+            // Masks the toolkit made from the channel list.
+            let lw = SYSTEM.vm(vm).lwvm.as_ref();
+            vcpu.regs.x[0] = lw.map_or(0, |l| l.channels_out);
+            vcpu.regs.x[1] = lw.map_or(0, |l| l.channels_in);
             return;
         }
     };
