@@ -119,20 +119,20 @@ fn fill(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
 
 /// This CPU's redistributor frame (the board's GICR base plus its index times the frame
 /// stride).
-fn own_gicr(cpu: CpuId) -> u64 {
+pub fn own_gicr(cpu: CpuId) -> u64 {
     let d = &SYSTEM.devices;
     d.gicr_base + cpu.raw() as u64 * d.gicr_stride
 }
 
-/// Loaded vCPU `vcpu` leaves CPU `cpu`: its virtual and EL1 physical timers stop (their
+/// Loaded vCPU `vcpu` leaves the CPU whose redistributor frame is `gicr`: its virtual and
+/// EL1 physical timers stop (their
 /// state is saved), and each timer's physical interrupt — active while the hardware-linked
 /// virtual one is in flight — is deactivated so the next vCPU's timer can fire; whether it
 /// was in flight is kept for [`load_timer`].
-pub fn unload_timer(cpu: CpuId, vcpu: &mut Vcpu) {
+pub fn unload_timer(gicr: u64, vcpu: &mut Vcpu) {
     let d = &SYSTEM.devices;
     timer::set_guest_vtimer_ctl(0);
     timer::set_guest_ptimer_ctl(0);
-    let gicr = own_gicr(cpu);
     // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
     unsafe {
         vcpu.timer_in_flight |= gic::private_active(gicr, d.vtimer_intid);
@@ -142,32 +142,32 @@ pub fn unload_timer(cpu: CpuId, vcpu: &mut Vcpu) {
     gic::deactivate(d.ptimer_intid);
 }
 
-/// Loaded vCPU `vcpu` (its VM has its own PMU) leaves CPU `cpu`: its PMU's overflow
+/// Loaded vCPU `vcpu` (its VM has its own PMU) leaves the CPU of `gicr`: its PMU's overflow
 /// interrupt, active while the hardware-linked virtual one is in flight, is deactivated so
 /// the next vCPU's PMU can interrupt; whether it was in flight is kept for
 /// [`load_pmu_irq`]. (Its PMU is saved and quiet by then: `world::park_pmu`.)
-pub fn unload_pmu_irq(cpu: CpuId, vcpu: &mut Vcpu) {
+pub fn unload_pmu_irq(gicr: u64, vcpu: &mut Vcpu) {
     let intid = SYSTEM.devices.pmu_intid;
     // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2 tables.
-    vcpu.pmu_in_flight |= unsafe { gic::private_active(own_gicr(cpu), intid) };
+    vcpu.pmu_in_flight |= unsafe { gic::private_active(gicr, intid) };
     gic::deactivate(intid);
 }
 
-/// Before vCPU `vcpu`'s PMU is restored on CPU `cpu`: its overflow interrupt's physical
+/// Before vCPU `vcpu`'s PMU is restored on the CPU of `gicr`: its overflow interrupt's physical
 /// interrupt is active again if the virtual one was in flight when it left.
-pub fn load_pmu_irq(cpu: CpuId, vcpu: &mut Vcpu) {
+pub fn load_pmu_irq(gicr: u64, vcpu: &mut Vcpu) {
     if core::mem::take(&mut vcpu.pmu_in_flight) {
         // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2
         // tables.
-        unsafe { gic::set_private_active(own_gicr(cpu), SYSTEM.devices.pmu_intid, true) };
+        unsafe { gic::set_private_active(gicr, SYSTEM.devices.pmu_intid, true) };
     }
 }
 
-/// Before vCPU `vcpu`'s timer state is restored on CPU `cpu`: if a timer's interrupt was in
+/// Before vCPU `vcpu`'s timer state is restored on the CPU of `gicr`: if a timer's interrupt was in
 /// flight when it left, or was raised while it was away, its physical interrupt is made
 /// active again, so the restored timer does not fire a second time before the guest
 /// deactivates the virtual one.
-pub fn load_timer(cpu: CpuId, vcpu: &mut Vcpu) {
+pub fn load_timer(gicr: u64, vcpu: &mut Vcpu) {
     let d = &SYSTEM.devices;
     for (in_flight, intid) in [
         (&mut vcpu.timer_in_flight, d.vtimer_intid),
@@ -176,7 +176,7 @@ pub fn load_timer(cpu: CpuId, vcpu: &mut Vcpu) {
         if core::mem::take(in_flight) {
             // SAFETY: this CPU's redistributor frame, mapped as device memory in the EL2
             // tables.
-            unsafe { gic::set_private_active(own_gicr(cpu), intid, true) };
+            unsafe { gic::set_private_active(gicr, intid, true) };
         }
     }
 }

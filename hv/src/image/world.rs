@@ -40,6 +40,8 @@ pub struct CpuCtx {
     pmu_access: PmuAccess,
     /// The loaded vCPU's own PMU (`pmu = "virtual"`) is in the hardware.
     pmu_loaded: bool,
+    /// This CPU's redistributor frame (found once).
+    gicr: u64,
     /// The vCPUs pinned to this CPU.
     pub vcpus: Vcpus,
 }
@@ -62,6 +64,7 @@ impl CpuCtx {
             // Boot leaves the PMU hidden (`features::init_cpu`).
             pmu_access: PmuAccess::Hidden,
             pmu_loaded: false,
+            gicr: irq::own_gicr(id),
             vcpus: Vcpus::take(id),
         }
     }
@@ -138,9 +141,9 @@ pub fn unload(ctx: &mut CpuCtx) {
         vcpu.el1.save();
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
-        irq::unload_timer(ctx.id, vcpu);
+        irq::unload_timer(ctx.gicr, vcpu);
         if SYSTEM.vm(SYSTEM.vm_of(old)).pmu == PmuAccess::Virtual {
-            irq::unload_pmu_irq(ctx.id, vcpu);
+            irq::unload_pmu_irq(ctx.gicr, vcpu);
         }
     }
 }
@@ -157,9 +160,9 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     let d = SYSTEM.vcpu(v);
     let vm = SYSTEM.vm(d.vm_id());
     let vcpu = ctx.vcpus.get(v);
-    irq::load_timer(ctx.id, vcpu);
+    irq::load_timer(ctx.gicr, vcpu);
     if vm.pmu == PmuAccess::Virtual {
-        irq::load_pmu_irq(ctx.id, vcpu);
+        irq::load_pmu_irq(ctx.gicr, vcpu);
     }
     vcpu.el1.restore();
     vcpu.gicif.restore();
