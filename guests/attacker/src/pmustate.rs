@@ -1,5 +1,7 @@
 //! The PMU registers a guest reaches at EL1, read and written as one value, for the
 //! `pmu-victim` / `pmu-attacker` pair (a VM with `pmu = "virtual"` has a PMU of its own).
+// Each of the two binaries uses part of it.
+#![allow(dead_code)]
 use core::arch::asm;
 
 /// Every PMU register the pair compares (event counters beyond PMCR_EL0.N are zero).
