@@ -14,7 +14,6 @@ use hv_core::ext::Ran;
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::schedule::slot_at;
 use hv_core::sysdesc::Slot;
-
 use hv_core::trap::inject::GuestException;
 
 use super::decision::{Left, Outcome};
