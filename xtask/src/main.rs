@@ -8,6 +8,7 @@ mod bench_switch;
 mod certify;
 mod experiment;
 mod firmware;
+mod fuzz;
 mod itest;
 mod itest_telemetry;
 mod layers;
@@ -86,6 +87,16 @@ enum Cmd {
     },
     /// Run declarative experiments (experiments/*.toml): `<name>`, `all` or `list`.
     Experiment(experiment::Args),
+    /// Fuzz the monitor's stream decoder and session (coverage-guided, cargo-fuzz; installs
+    /// it when missing): `cargo xtask fuzz [stream|frames] [--seconds N]`.
+    Fuzz {
+        /// Targets to run (default: all): `stream` (any bytes), `frames` (valid framing,
+        /// arbitrary records).
+        targets: Vec<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Fetch the pinned Debian kernel and busybox and build the initramfs.
     Linux {
         /// Also boot it natively under QEMU (no hypervisor) and report the time to the marker.
@@ -219,6 +230,7 @@ fn run() -> Result<()> {
             board,
             features,
         } => certify::run_cli(&board, system.as_deref(), &features),
+        Cmd::Fuzz { targets, seconds } => fuzz::run(&targets, seconds),
         Cmd::Layout { system, board } => {
             let path = select::system(&board, &system)?;
             firmware::print_layout(&board, &path.to_string_lossy())
