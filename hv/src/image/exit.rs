@@ -21,10 +21,11 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let trap = Trap::decode(s.esr, s.far, s.hpfar);
     let d = SYSTEM.vcpu(v);
     let (vm, in_vm) = (d.vm_id(), d.index_in_vm as usize);
-    let advance = trap.pc_advance(s.esr);
+    // Asked per arm, where the class is known: the match in `pc_advance` then folds.
+    let advance = || trap.pc_advance(s.esr);
     match trap {
         Trap::Hvc { imm: 0 } | Trap::Smc { imm: 0 } => {
-            vcpu.regs.elr += advance;
+            vcpu.regs.elr += advance();
             smccc::call(v, vcpu)
         }
         Trap::DataAbort(da) if da.from_lower_el => {
@@ -32,11 +33,11 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
                 .mmio()
                 .filter(|&acc| mmio::handle(vm, in_vm, acc, &mut vcpu.regs));
             if emulated.is_some() {
-                skip(vcpu, advance);
+                skip(vcpu, advance());
                 return Outcome::Continue;
             }
             if let (Some(acc), Some(r)) = (da.mmio(), reflect::region_of(vm, da.ipa)) {
-                return reflect::reflect(v, vcpu, r, acc, da.far, advance);
+                return reflect::reflect(v, vcpu, r, acc, da.far, advance());
             }
             // A write to a read-only mapping (a shared region) reads to the guest as the
             // permission fault it is; anything else unmapped is an external abort.
@@ -56,7 +57,7 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         }
         Trap::Wfx { wfe, .. } => {
             let passed = aarch32::condition_passed(s.esr as u32 & 0x01ff_ffff, vcpu.regs.spsr);
-            skip(vcpu, advance);
+            skip(vcpu, advance());
             if passed && !wfe && !irq::has_pending(v) {
                 vcpu.power = Power::Waiting;
             }
@@ -64,7 +65,7 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         }
         Trap::SysReg(acc) if acc.is_icc_sgi1r_write() => {
             let value = vcpu.regs.get(acc.rt as usize);
-            vcpu.regs.elr += advance;
+            vcpu.regs.elr += advance();
             if SgiRequest::decode(value).is_empty() {
                 return Outcome::Continue;
             }
@@ -78,7 +79,7 @@ pub fn handle_sync(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
             Outcome::Continue
         }
         Trap::SysReg(acc) if !acc.reg.is_gic_cpu_interface() => {
-            sysreg::handle(v, vcpu, acc, advance)
+            sysreg::handle(v, vcpu, acc, advance())
         }
         // Lazy FP/SIMD switching (`world`): not the guest's doing, nothing to emulate.
         Trap::FpAccess => Outcome::TakeFp,

@@ -104,6 +104,7 @@ impl Esr {
         ((self.0 >> 32) & 0x00FF_FFFF) as u32
     }
     /// Bytes of the trapped instruction: 4 when IL is set, 2 for a 16-bit T32 one.
+    #[inline]
     pub const fn instr_len(self) -> u64 {
         if self.il() { 4 } else { 2 }
     }
@@ -184,6 +185,7 @@ impl Trap {
     /// `HVC` needs 0 (its return address is already the next instruction); `SMC` needs
     /// 4 (an A64 SMC is always 32 bits); `WFx`, system-register accesses and data aborts
     /// use the IL bit. Other classes return 0: they are not "emulate and skip" traps.
+    #[inline]
     pub fn pc_advance(&self, esr: u64) -> u64 {
         match self {
             Trap::Hvc { .. } => 0,
