@@ -39,8 +39,28 @@ pub(super) fn start(cpu_index: usize) -> ! {
     regs::set_vtcr(hv.vtcr_el2);
     regs::init_timer_traps();
     features::init_cpu();
+    check_pmu(cpu);
     regs::set_hcr(regs::hcr_guest());
     run::run_cpu(cpu)
+}
+
+/// A VM with its own PMU on a CPU without one would have the hypervisor move registers
+/// the CPU does not have: refused before any guest runs.
+fn check_pmu(cpu: CpuId) {
+    if features::pmu() {
+        return;
+    }
+    for v in SYSTEM.cpu(cpu).schedule_ids() {
+        let vm = SYSTEM.vm(SYSTEM.vm_of(v));
+        if vm.pmu == hv_core::sysdesc::PmuAccess::Virtual {
+            hvlog!(
+                "fatal: vm {} has pmu = \"virtual\" but CPU {} has no PMUv3",
+                vm.name,
+                cpu.raw()
+            );
+            firmware::system_off();
+        }
+    }
 }
 
 fn primary_init() {

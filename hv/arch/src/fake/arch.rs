@@ -133,6 +133,11 @@ pub mod features {
     /// Reads the CPU's features: fixed on the simulated CPU.
     pub fn init_cpu() {}
 
+    /// The simulated CPU has a PMU.
+    pub fn pmu() -> bool {
+        true
+    }
+
     /// MDCR_EL2 for the vCPU about to run: PMU trapped, shared or the vCPU's own.
     pub fn set_pmu_access(access: hv_core::sysdesc::PmuAccess) {
         with(|m| m.pmu_access = access)

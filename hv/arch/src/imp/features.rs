@@ -17,6 +17,7 @@ use hv_core::trap::debug::Comparators;
 static PAUTH: AtomicBool = AtomicBool::new(false);
 static SME: AtomicBool = AtomicBool::new(false);
 static AMU: AtomicBool = AtomicBool::new(false);
+static PMU: AtomicBool = AtomicBool::new(false);
 static DFR0: AtomicU64 = AtomicU64::new(0);
 static HCR_EXTRA: AtomicU64 = AtomicU64::new(0);
 static MDCR: AtomicU64 = AtomicU64::new(0);
@@ -81,6 +82,12 @@ pub fn aarch32_el0() -> bool {
 /// Whether the CPU has pointer authentication (then the five key pairs are switched).
 pub fn pauth() -> bool {
     PAUTH.load(Ordering::Relaxed)
+}
+
+/// Whether the CPU has a PMUv3 (a VM with `pmu = "virtual"` needs it: its registers are
+/// moved at every switch).
+pub fn pmu() -> bool {
+    PMU.load(Ordering::Relaxed)
 }
 
 /// Whether the CPU has SME (then TPIDR2_EL0, which no CPTR_EL2 bit traps, is switched).
@@ -149,6 +156,7 @@ pub fn init_cpu() {
     unsafe { asm!("msr cptr_el2, {}", "isb", in(reg) cptr, options(nomem, nostack)) };
 
     let pmu = matches!(field(dfr0, 8), 1..=0xE);
+    PMU.store(pmu, Ordering::Relaxed);
     let mut mdcr = MDCR_TDRA | MDCR_TDOSA | MDCR_TDA;
     if pmu {
         mdcr |= MDCR_TPM | MDCR_TPMCR | quiesce_pmu();
