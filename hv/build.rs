@@ -49,7 +49,8 @@ fn main() {
     // The `lwvm` feature runs the hypervisor with E2H=1: the tables come in that flavour.
     let vhe = env::var_os("CARGO_FEATURE_LWVM").is_some();
     let net = env::var_os("CARGO_FEATURE_TELEMETRY_NET").is_some();
-    generate(&board, &system, &images, &out, vhe, net);
+    let balloon = env::var_os("CARGO_FEATURE_BALLOON").is_some();
+    generate(&board, &system, &images, &out, vhe, net, balloon);
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-search={}", manifest.display());
     println!("cargo:rustc-link-arg-bins=-Thv.ld");
@@ -70,18 +71,26 @@ fn host(root: &Path, manifest: &Path, out: &Path) {
         std::fs::write(&file, payload).expect("host payload");
     }
     let board = root.join("boards/qemu-virt/board.toml");
-    generate(&board, &system, &images, out, false, false);
+    generate(&board, &system, &images, out, false, false, false);
 }
 
 /// Runs the configuration toolkit; a failure stops the build with its message.
-fn generate(board: &Path, system: &Path, images: &Path, out: &Path, vhe: bool, net: bool) {
+fn generate(
+    board: &Path,
+    system: &Path,
+    images: &Path,
+    out: &Path,
+    vhe: bool,
+    net: bool,
+    balloon: bool,
+) {
     let req = hv_config::GenerateRequest {
         board,
         system,
         images_dir: images,
         out_dir: out,
     };
-    match hv_config::generate_image(&req, vhe, net) {
+    match hv_config::generate_with_balloon(&req, vhe, net, balloon) {
         Ok(generated) => {
             for input in &generated.inputs {
                 println!("cargo:rerun-if-changed={}", input.display());

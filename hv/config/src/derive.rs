@@ -12,7 +12,8 @@
 use hv_core::ids::VmId;
 use hv_core::mmio::{GICD_SIZE, GICR_STRIDE, UART_SIZE};
 use hv_core::sysdesc::{
-    ChannelDesc, EmulatedDesc, IrqRoute, MmioRoute, MmioTarget, SpiRoute, VmDesc, VmIndex,
+    ChannelDesc, ElasticDesc, EmulatedDesc, IrqRoute, MmioRoute, MmioTarget, SpiRoute, VmDesc,
+    VmIndex,
 };
 
 /// The first SPI: entry 0 of the route table.
@@ -81,14 +82,16 @@ pub fn spis(vm: VmIndex, irqs: &[IrqRoute]) -> Vec<IrqRoute> {
 }
 
 /// The virtual SPIs VM `vm`'s vGIC owns, ascending and each once: its routed SPIs, the
-/// channels into it, the emulated ranges it serves, its console UART's `uart_intid`. An
-/// lwVM owns none (it has no GIC; its channels carry event bits).
+/// channels into it, the emulated ranges it serves, the elastic pools it holds or
+/// manages, its console UART's `uart_intid`. An lwVM owns none (it has no GIC; its
+/// channels carry event bits).
 pub fn owned_spis(
     vm: VmIndex,
     d: &VmDesc,
     irqs: &[IrqRoute],
     channels: &[ChannelDesc],
     emulated: &[EmulatedDesc],
+    elastic: &[ElasticDesc],
     uart_intid: u32,
 ) -> Vec<u32> {
     if d.lwvm.is_some() {
@@ -100,6 +103,12 @@ pub fn owned_spis(
         .map(|r| r.virt_intid)
         .chain(channels.iter().filter(|c| c.to == vm).map(|c| c.virt_intid))
         .chain(emulated.iter().filter(|e| e.by == vm).map(|e| e.virt_intid))
+        .chain(
+            elastic
+                .iter()
+                .filter(|e| e.manager == Some(vm) || e.holders.iter().any(|h| h.vm == vm))
+                .map(|e| e.virt_intid),
+        )
         .chain(d.console.then_some(uart_intid))
         .collect();
     o.sort_unstable();

@@ -138,6 +138,7 @@ pub fn build(
         vms,
         vcpus,
         channels,
+        elastic: Vec::new(),
     };
     for (i, e) in exts.iter().enumerate() {
         let own = ExtView {
@@ -151,6 +152,7 @@ pub fn build(
         mut vms,
         vcpus,
         channels,
+        elastic,
     } = parts;
     let cpus = b
         .cpus()
@@ -258,7 +260,7 @@ pub fn build(
     for (i, v) in vms.iter_mut().enumerate() {
         let i = i as VmIndex;
         let mmio = leak(derive::mmio_routes(i, v, &emulated));
-        let owned = derive::owned_spis(i, v, &irqs, &channels, &emulated, b.uart.intid);
+        let owned = derive::owned_spis(i, v, &irqs, &channels, &emulated, &elastic, b.uart.intid);
         v.mmio = mmio;
         v.owned_spis = leak(owned);
         v.spis = leak(derive::spis(i, &irqs));
@@ -313,6 +315,7 @@ pub fn build(
         shared: leak(shared),
         slots: leak(slots),
         emulated: leak(emulated),
+        elastic: leak(elastic),
     }))
 }
 

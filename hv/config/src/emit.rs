@@ -315,6 +315,32 @@ pub fn system_literal(d: &SystemDesc) -> String {
                     strukt("EmulatedDesc", &f)
                 })),
             ),
+            (
+                "elastic",
+                slice(d.elastic.iter().map(|e| {
+                    let holders = slice(e.holders.iter().map(|h| {
+                        let roots = slice(h.roots.iter().map(|r| hex(*r)));
+                        let f = [
+                            ("vm", h.vm.to_string()),
+                            ("ipa", hex(h.ipa)),
+                            ("initial", h.initial.to_string()),
+                            ("roots", roots),
+                        ];
+                        strukt("ElasticHolder", &f)
+                    }));
+                    let f = [
+                        ("name", format!("{:?}", e.name)),
+                        ("pa", hex(e.pa)),
+                        ("block_size", hex(e.block_size)),
+                        ("blocks", e.blocks.to_string()),
+                        ("holders", holders),
+                        ("manager", opt(e.manager.map(|m| m.to_string()))),
+                        ("virt_intid", e.virt_intid.to_string()),
+                        ("deadline_us", e.deadline_us.to_string()),
+                    ];
+                    strukt("ElasticDesc", &f)
+                })),
+            ),
         ],
     )
 }

@@ -18,10 +18,12 @@
 //! extension in list order ([`crate::payload::Payloads::ext`], [`crate::layout::Layout::ext`]);
 //! the extension itself holds no state, so one `&'static` value serves every plan.
 //!
+//! Ballooning ([`crate::balloon`]) uses the seam for an elastic memory pool
+//! ([`ConfigExtension::place`]), extra stage-2 table sets per VM
+//! ([`ConfigExtension::tables`]), and their roots in the description
+//! ([`ConfigExtension::describe`]).
+//!
 //! Future extensions, and where they would plug in (not implemented):
-//! - ballooning: an elastic memory pool ([`ConfigExtension::place`]), extra stage-2
-//!   table sets per VM ([`ConfigExtension::tables`]), and their roots in the description
-//!   ([`ConfigExtension::describe`]);
 //! - shadow paging: a per-VM pool of table pages ([`ConfigExtension::place`], mapped for
 //!   the hypervisor with [`ConfigExtension::el2_regions`]);
 //! - big.LITTLE: rules on the clusters ([`ConfigExtension::validate`]) and alternative
@@ -34,7 +36,7 @@ use crate::error::{ConfigError, Diagnostic};
 use crate::files::Fetcher;
 use crate::image::Payload;
 use crate::tables::Tables;
-use hv_core::sysdesc::{ChannelDesc, SystemDesc, VcpuDesc, VmDesc};
+use hv_core::sysdesc::{ChannelDesc, ElasticDesc, SystemDesc, VcpuDesc, VmDesc};
 
 /// The extensions a pipeline runs, in order. A slice of trait objects, not a tuple as in
 /// the image: the toolkit runs on the host, once per build, so dynamic dispatch costs
@@ -121,6 +123,8 @@ pub struct DescParts {
     pub vcpus: Vec<VcpuDesc>,
     /// The channels, in description order.
     pub channels: Vec<ChannelDesc>,
+    /// Elastic memory pools.
+    pub elastic: Vec<ElasticDesc>,
 }
 
 /// One extension of the offline pipeline. Every method has a no-op default: an

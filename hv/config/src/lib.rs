@@ -46,6 +46,7 @@ pub mod fmt;
 pub mod image;
 pub mod isolation;
 pub mod layout;
+pub mod balloon;
 pub mod lwvm;
 pub mod pagetable;
 pub mod parse;
@@ -76,7 +77,7 @@ use std::path::{Path, PathBuf};
 /// this list has no cargo features: the toolkit always knows every extension, and a
 /// system that uses none gets exactly the output it would get without them (each hook
 /// returns nothing for it).
-pub const EXTENSIONS: &Extensions = &[&lwvm::Lwvm];
+pub const EXTENSIONS: &Extensions = &[&lwvm::Lwvm, &balloon::Balloon];
 
 /// What the hypervisor's build script asks for.
 pub struct GenerateRequest<'a> {
@@ -181,6 +182,27 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated, ConfigError> {
 /// an image without it.
 pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, ConfigError> {
     generate_image(req, vhe, false)
+}
+
+/// [`generate_image`] for an image whose `balloon` feature is `balloon`: a system with
+/// elastic memory cannot be generated for an image that cannot move it.
+pub fn generate_with_balloon(
+    req: &GenerateRequest,
+    vhe: bool,
+    virtio_net: bool,
+    balloon: bool,
+) -> Result<Generated, ConfigError> {
+    if !balloon {
+        let cfg = Config::load(req.board, req.system)?;
+        if !cfg.system.elastic.is_empty() {
+            return Err(ConfigError::one(
+                req.system,
+                "elastic",
+                "elastic memory ([[elastic]]) needs the hypervisor built with the `balloon` feature (cargo xtask build --features balloon)",
+            ));
+        }
+    }
+    generate_image(req, vhe, virtio_net)
 }
 
 /// [`generate_for`] for an image that also drives a virtio-mmio device itself when

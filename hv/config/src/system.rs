@@ -58,6 +58,13 @@
 //! timeout-us = 10000                 # optional: abort the access after this long (default 10 ms)
 //! ```
 //!
+//! [[elastic]]                        # memory that moves between VMs (feature `balloon`)
+//! name = "pool"; size = "16M"; blocks = 8         # blocks of 2 MiB multiples
+//! vms = ["a", "b"]; ipa = 0x6000_0000            # 1 or 2 holders; window IPA in each
+//! initial = [4, 0]; manager = "a"; intid = 120   # manager optional; intid: notification
+//! deadline-us = 20000                # optional: revoke unreleased blocks after this long
+//! ```
+//!
 //! Payload files (`image`, `kernel`, `initrd`): a plain name is a file in the images
 //! directory (built guests); a value with a `/` is a path relative to this file's folder
 //! (e.g. `"../../../target/linux/current/Image"`). A `kernel` VM also gets a generated
@@ -112,6 +119,9 @@ pub struct System {
     /// Lightweight VMs.
     #[serde(default)]
     pub lwvm: Vec<Lwvm>,
+    /// Elastic memory pools (the `balloon` extension).
+    #[serde(default)]
+    pub elastic: Vec<Elastic>,
 }
 
 /// `[hypervisor]`.
@@ -386,6 +396,46 @@ pub struct Emulated {
     /// Microseconds an access may wait for `by` before the faulting vCPU gets an external
     /// abort (also at once when `by` is off). Default [`Emulated::DEFAULT_TIMEOUT_US`].
     pub timeout_us: Option<u32>,
+}
+
+/// `[[elastic]]`: a pool of memory blocks that move between VMs at run time by switching
+/// among stage-2 table sets generated offline (see [`crate::balloon`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Elastic {
+    /// Unique name.
+    pub name: String,
+    /// Bytes of the whole pool.
+    pub size: Size,
+    /// Blocks it is split into (`size / blocks` a multiple of 2 MiB).
+    pub blocks: u32,
+    /// Its holders (one or two full VMs): the first holds the lowest blocks, the second
+    /// the highest.
+    pub vms: Vec<String>,
+    /// Guest-physical base of the pool's window in every holder.
+    pub ipa: Size,
+    /// Fixed physical base of the pool.
+    #[serde(default)]
+    pub base: Option<Size>,
+    /// Blocks each holder holds at boot (same order as `vms`); default none.
+    #[serde(default)]
+    pub initial: Vec<u32>,
+    /// The VM whose hypercalls may move blocks between the holders.
+    #[serde(default)]
+    pub manager: Option<String>,
+    /// SPI raised in a holder when it must release blocks or was given some (and in the
+    /// manager when a holder asks for more than is free).
+    pub intid: u32,
+    /// Microseconds a holder has to release blocks it was asked for before they are
+    /// revoked. Default [`Elastic::DEFAULT_DEADLINE_US`].
+    #[serde(default)]
+    pub deadline_us: Option<u32>,
+}
+
+impl Elastic {
+    /// 20 ms: a guest's balloon handler runs in microseconds; a guest that has not
+    /// answered by then is not going to.
+    pub const DEFAULT_DEADLINE_US: u32 = 20_000;
 }
 
 impl Emulated {

@@ -204,6 +204,22 @@ impl Tables {
         Ok(())
     }
 
+    /// Entry `idx` of the table at physical `table`.
+    pub fn entry(&self, table: u64, idx: usize) -> u64 {
+        self.tables[((table - self.base) / 4096) as usize][idx]
+    }
+
+    /// Starts the next regime called `name` with a root that is a copy of the root at
+    /// physical `from`: it shares every sub-table of that regime. Only input ranges whose
+    /// root entry is empty in `from` may be mapped into it (a mapping elsewhere would
+    /// edit the shared sub-tables); [`Tables::map`] creates their own tables.
+    pub fn start_regime_from(&mut self, name: String, from: u64) -> usize {
+        let copy = self.tables[((from - self.base) / 4096) as usize];
+        let root = self.start_regime(name);
+        self.tables[root] = copy;
+        root
+    }
+
     /// Starts the next regime called `name` (named in the `layout` report): its root
     /// table is the next table; returns the root's index for [`Tables::map`].
     pub fn start_regime(&mut self, name: String) -> usize {

@@ -60,6 +60,9 @@ pub struct SystemDesc {
     /// Guest-physical ranges whose accesses are reflected to another VM (left unmapped in
     /// the stage-2 tables of `vm`, so every access traps).
     pub emulated: &'static [EmulatedDesc],
+    /// Elastic memory pools (the `balloon` extension): blocks that move between VMs by
+    /// switching among stage-2 table sets generated offline.
+    pub elastic: &'static [ElasticDesc],
 }
 
 /// Memory and translation set-up of the hypervisor (EL2 stage 1).
@@ -412,6 +415,62 @@ pub struct EmulatedDesc {
     /// Microseconds a reflected access may wait for `by`; then (or as soon as `by` is
     /// off) the faulting vCPU gets an external abort instead.
     pub timeout_us: u32,
+}
+
+/// An elastic memory pool (`[[elastic]]`): `blocks` blocks of `block_size` bytes from
+/// physical `pa`, each held at any moment by at most one of its `holders` (or by none).
+///
+/// Why at most two holders: every holder has one pregenerated stage-2 set per number of
+/// blocks it can hold, so which blocks a count maps is fixed offline. Holder 0 holds the
+/// pool's lowest blocks, holder 1 its highest; their sets are disjoint whenever their
+/// counts add up to at most `blocks`, which the run-time protocol keeps and the
+/// certificate proves for every such pair.
+#[derive(Debug)]
+pub struct ElasticDesc {
+    /// Name from the configuration (telemetry, reports).
+    pub name: &'static str,
+    /// Physical base of the pool.
+    pub pa: u64,
+    /// Bytes per block (a multiple of 2 MiB: the sets map blocks with 2 MiB descriptors).
+    pub block_size: u64,
+    /// Blocks in the pool.
+    pub blocks: u32,
+    /// The VMs that can hold blocks (one or two).
+    pub holders: &'static [ElasticHolder],
+    /// The VM whose hypercalls may move blocks between holders (`None`: only requests of
+    /// the holders themselves, served from free blocks).
+    pub manager: Option<VmIndex>,
+    /// Virtual SPI raised in a holder when it is asked to release blocks or was given
+    /// some, and in the manager when a holder asks for more than is free.
+    pub virt_intid: u32,
+    /// Microseconds a holder has to release what it was asked for; then the blocks are
+    /// revoked anyway (its later accesses there fault like any unmapped address).
+    pub deadline_us: u32,
+}
+
+/// One holder of an elastic pool.
+#[derive(Debug)]
+pub struct ElasticHolder {
+    /// The VM.
+    pub vm: VmIndex,
+    /// Guest-physical base of the pool's window in that VM: its `k` blocks are mapped at
+    /// `[ipa, ipa + k * block_size)`.
+    pub ipa: u64,
+    /// Blocks it holds at first boot. A restart returns its blocks to the pool, scrubbed:
+    /// it restarts holding none.
+    pub initial: u32,
+    /// `roots[k]`: the physical address of its stage-2 root when it holds `k` blocks
+    /// (`roots.len() == blocks + 1`). Everything outside the window is the same in every
+    /// set (they share those tables).
+    pub roots: &'static [u64],
+}
+
+impl ElasticDesc {
+    /// Physical address of the block that window block `i` of holder `h` maps.
+    pub fn block_pa(&self, h: usize, i: u32) -> u64 {
+        let b = if h == 0 { i } else { self.blocks - 1 - i };
+        self.pa + u64::from(b) * self.block_size
+    }
 }
 
 // ------------------------------------------------------------------ typed accessors

@@ -208,6 +208,7 @@ pub fn run(s: &Subject) -> Report {
     if let Some(el2) = &el2 {
         super::check_el2::check_el2(s, &w, el2, &mut r);
     }
+    super::check_elastic::check_elastic(s, &w, &mut seen, &mut r);
     r
 }
 

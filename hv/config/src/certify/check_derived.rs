@@ -35,7 +35,15 @@ pub(crate) fn check_derived(d: &SystemDesc, r: &mut Report) {
             }
         };
         irq("routed SPIs", v.spis == derive::spis(vm, d.irqs).as_slice());
-        let owned = derive::owned_spis(vm, v, d.irqs, d.channels, d.emulated, d.devices.uart_intid);
+        let owned = derive::owned_spis(
+            vm,
+            v,
+            d.irqs,
+            d.channels,
+            d.emulated,
+            d.elastic,
+            d.devices.uart_intid,
+        );
         irq("owned SPIs", v.owned_spis == owned.as_slice());
         irq(
             "channel peers",

@@ -153,6 +153,11 @@ pub(crate) fn check_el2(s: &Subject, w: &Walker, leaves: &[Leaf], r: &mut Report
             true,
         ));
     }
+    // Elastic pools: the hypervisor scrubs released blocks.
+    for e in d.elastic {
+        let size = u64::from(e.blocks) * e.block_size;
+        need.push((e.pa, size, format!("elastic pool {}", e.name), 0, true));
+    }
     for (b, n, what) in hv_devices(d) {
         need.push((b, n, what, 1, true));
     }

@@ -78,6 +78,30 @@ pub(crate) fn check_stage2(
             );
             continue;
         }
+        if let Some(ok) = super::check_elastic::window_leaf(d, i, l) {
+            // Elastic memory: the pool must be no one else's memory either.
+            let shared = d.shared.iter().find(|sh| overlaps(l.pa, l.size, sh.pa, sh.size));
+            if let Some(sh) = shared {
+                r.fail(
+                    P::VmMemoryDisjoint,
+                    regime,
+                    Some(l.va),
+                    format!("vm {}: its elastic window reaches shared region {}", vm.name, sh.name),
+                );
+            } else if !ok {
+                r.fail(
+                    P::ElasticSets,
+                    regime,
+                    Some(l.va),
+                    format!(
+                        "vm {}: its elastic window maps {} with {p:?}, not the pool block of that position",
+                        vm.name,
+                        hex(l.pa)
+                    ),
+                );
+            }
+            continue;
+        }
         let in_ram = l.va >= vm.ram_ipa && l.va + l.size <= vm.ram_ipa + vm.ram_size;
         if in_ram {
             if l.pa != vm.ram_pa + (l.va - vm.ram_ipa) || !(p.read && p.write && p.exec) {

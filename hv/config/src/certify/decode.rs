@@ -280,6 +280,28 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 timeout_us: u32_(e, "timeout_us")?,
             })
         })?,
+        elastic: each(v, "elastic", |e| {
+            Ok(ElasticDesc {
+                name: s(e.string("name")?),
+                pa: e.u("pa")?,
+                block_size: e.u("block_size")?,
+                blocks: u32_(e, "blocks")?,
+                holders: each(e, "holders", |h| {
+                    Ok(ElasticHolder {
+                        vm: u16_(h, "vm")?,
+                        ipa: h.u("ipa")?,
+                        initial: u32_(h, "initial")?,
+                        roots: each(h, "roots", |r| r.uint())?,
+                    })
+                })?,
+                manager: option(e, "manager", |m| {
+                    let n = m.uint()?;
+                    u16::try_from(n).map_err(|_| format!("index {n} does not fit 16 bits"))
+                })?,
+                virt_intid: u32_(e, "virt_intid")?,
+                deadline_us: u32_(e, "deadline_us")?,
+            })
+        })?,
     };
     Ok(Box::leak(Box::new(d)))
 }

@@ -42,11 +42,16 @@ pub enum Property {
     /// Every vCPU is on an existing CPU, in exactly one schedule, consistent with its
     /// VM; slot tables name only vCPUs pinned to their CPU.
     VcpuPlacement,
+    /// Elastic memory: every stage-2 set of a pool's holder equals the holder's own
+    /// stage 2 outside the pool's window and maps there exactly its count of blocks, from
+    /// the holder's end of the pool; any two sets whose counts fit in the pool together
+    /// are disjoint.
+    ElasticSets,
 }
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 13] = [
+    pub const ALL: [Property; 14] = [
         Property::TablesWellFormed,
         Property::VmMemoryExact,
         Property::VmMemoryDisjoint,
@@ -60,6 +65,7 @@ impl Property {
         Property::TablesReadOnly,
         Property::LwvmConfined,
         Property::VcpuPlacement,
+        Property::ElasticSets,
     ];
 
     /// The name printed in certificates and errors.
@@ -78,6 +84,7 @@ impl Property {
             Property::TablesReadOnly => "tables-read-only",
             Property::LwvmConfined => "lwvm-el0-confined",
             Property::VcpuPlacement => "vcpu-placement",
+            Property::ElasticSets => "elastic-sets",
         }
     }
 
@@ -120,6 +127,9 @@ impl Property {
             }
             Property::VcpuPlacement => {
                 "every vCPU is on an existing CPU, in exactly its CPU's schedule, listed by its VM, no two of one VM on one CPU; slot tables name only vCPUs of their CPU"
+            }
+            Property::ElasticSets => {
+                "each elastic pool holder's stage-2 set for k blocks equals its own stage 2 outside the pool's window and maps exactly k blocks from its end of the pool there (RWX); sets of two holders whose counts fit in the pool together never share a page"
             }
         }
     }
