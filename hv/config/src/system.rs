@@ -56,11 +56,10 @@
 //! [[emulated]]                       # accesses of `vm` to [base, base+size) are
 //! vm = "linux"; base = 0x0a00_0000; size = "4K"; by = "drv"; intid = 101  # reflected to `by`
 //! timeout-us = 10000                 # optional: abort the access after this long (default 10 ms)
-//! ```
 //!
 //! [[elastic]]                        # memory that moves between VMs (feature `balloon`)
 //! name = "pool"; size = "16M"; blocks = 8         # blocks of 2 MiB multiples
-//! vms = ["a", "b"]; ipa = 0x6000_0000            # 1 or 2 holders; window IPA in each
+//! vms = ["a", "b"]; ipa = 0x8000_0000            # 1 or 2 holders; window IPA in each
 //! initial = [4, 0]; manager = "a"; intid = 120   # manager optional; intid: notification
 //! deadline-us = 20000                # optional: revoke unreleased blocks after this long
 //! ```
