@@ -42,6 +42,9 @@ mod image {
     #[cfg(feature = "lwvm")]
     pub mod lwvm;
 
+    #[cfg(feature = "balloon")]
+    pub mod balloon;
+
     pub mod ext;
 
     // Shared models, kicks, the console, guest exceptions, the VMs' payloads and devices.

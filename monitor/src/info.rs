@@ -67,7 +67,7 @@ impl Info {
                 | IrqInjected { vcpu: v, .. }
                 | Hypercall { vcpu: v, .. }
                 | Marker { vcpu: v, .. } => vcpu(v),
-                Console { vm: v, .. } | VmExit { vm: v, .. } => vm(v),
+                Console { vm: v, .. } | VmExit { vm: v, .. } | Elastic { vm: v, .. } => vm(v),
                 Log { .. } | Counters { .. } | Dropped { .. } => true,
             }
     }

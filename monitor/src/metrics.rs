@@ -52,6 +52,8 @@ pub struct Metrics {
     pub wakeup_ns: Histogram<u64>,
     pub vm_exits: Vec<VmExit>,
     pub markers: u64,
+    /// Elastic-memory count changes (a holder's stage-2 set switched).
+    pub elastic_moves: u64,
     pub log_frames: u64,
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -73,6 +75,7 @@ impl Default for Metrics {
             wakeup_ns: h(),
             vm_exits: Vec::new(),
             markers: 0,
+            elastic_moves: 0,
             log_frames: 0,
             console_bytes: BTreeMap::new(),
             first_ts: None,
@@ -158,6 +161,7 @@ impl Metrics {
             } => cpu.reported = Some((traps_by_kind, switches, injected)),
             Event::Dropped { .. } => {}
             Event::Marker { .. } => self.markers += 1,
+            Event::Elastic { .. } => self.elastic_moves += 1,
             Event::VmExit { vm, reason } => {
                 if self.vm_exits.len() < MAX_VM_EXITS {
                     self.vm_exits.push(VmExit {

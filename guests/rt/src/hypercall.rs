@@ -17,6 +17,8 @@ pub mod err {
     pub const NO_ENTRY: i64 = -5;
     /// Try again later.
     pub const BUSY: i64 = -6;
+    /// Not enough free memory (an elastic pool).
+    pub const NO_MEMORY: i64 = -7;
 }
 
 /// Function IDs (SMC64 form).
@@ -39,6 +41,94 @@ pub mod fid {
     pub const VM_INFO: u64 = BASE | 0x07;
     /// State of another VM (x1 = its index): 0 running, 1 off.
     pub const VM_STATE: u64 = BASE | 0x08;
+    /// Elastic pool x1: held, blocks, block size, window IPA.
+    pub const BALLOON_INFO: u64 = BASE | 0x10;
+    /// Elastic pool x1: asked, held, free, wanted.
+    pub const BALLOON_STATUS: u64 = BASE | 0x11;
+    /// Elastic pool x1: ask for x2 more blocks.
+    pub const BALLOON_ACQUIRE: u64 = BASE | 0x12;
+    /// Elastic pool x1: give back the highest x2 window blocks.
+    pub const BALLOON_RELEASE: u64 = BASE | 0x13;
+    /// Elastic pool x1 (manager): move x3 blocks to holder VM x2.
+    pub const BALLOON_MOVE: u64 = BASE | 0x14;
+}
+
+/// The balloon client (hypervisor feature `balloon`): a VM's share of an elastic pool
+/// (`[[elastic]]`). Its blocks are mapped at `ipa .. ipa + held * block_size`; blocks
+/// it gets are zero; blocks it gives back are unmapped when the call returns (a later
+/// access is an external abort). The pool's `intid` tells it it was asked to release
+/// ([`status`]`.asked`) or was given blocks.
+pub mod balloon {
+    use super::{call, fid};
+
+    /// BALLOON_INFO's answer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Info {
+        /// Blocks the caller holds.
+        pub held: u64,
+        /// Blocks in the pool.
+        pub blocks: u64,
+        /// Bytes per block.
+        pub block_size: u64,
+        /// Guest-physical base of the pool's window.
+        pub ipa: u64,
+    }
+
+    /// BALLOON_STATUS's answer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Status {
+        /// Blocks the caller is asked to release now.
+        pub asked: u64,
+        /// Blocks it holds.
+        pub held: u64,
+        /// Free blocks.
+        pub free: u64,
+        /// Blocks asked for and not yet served.
+        pub wanted: u64,
+    }
+
+    fn err(r: [u64; 4]) -> Result<[u64; 4], i64> {
+        if (r[0] as i64) < 0 { Err(r[0] as i64) } else { Ok(r) }
+    }
+
+    /// The caller's view of pool `pool`.
+    pub fn info(pool: u64) -> Result<Info, i64> {
+        let r = err(call(fid::BALLOON_INFO, [pool, 0, 0, 0, 0]))?;
+        Ok(Info {
+            held: r[0],
+            blocks: r[1],
+            block_size: r[2],
+            ipa: r[3],
+        })
+    }
+
+    /// What pool `pool` asks of the caller.
+    pub fn status(pool: u64) -> Result<Status, i64> {
+        let r = err(call(fid::BALLOON_STATUS, [pool, 0, 0, 0, 0]))?;
+        Ok(Status {
+            asked: r[0],
+            held: r[1],
+            free: r[2],
+            wanted: r[3],
+        })
+    }
+
+    /// Asks for `k` more blocks: `Ok(false)` granted (mapped now), `Ok(true)` passed to
+    /// the manager.
+    pub fn acquire(pool: u64, k: u64) -> Result<bool, i64> {
+        err(call(fid::BALLOON_ACQUIRE, [pool, k, 0, 0, 0])).map(|r| r[0] == 1)
+    }
+
+    /// Gives back the highest `k` window blocks; returns the blocks still held.
+    pub fn release(pool: u64, k: u64) -> Result<u64, i64> {
+        err(call(fid::BALLOON_RELEASE, [pool, k, 0, 0, 0])).map(|r| r[1])
+    }
+
+    /// Manager: moves `k` blocks to holder VM `to`: `Ok(false)` done, `Ok(true)` asked
+    /// of the other holder (the receiver is notified when it has them).
+    pub fn move_to(pool: u64, to: u64, k: u64) -> Result<bool, i64> {
+        err(call(fid::BALLOON_MOVE, [pool, to, k, 0, 0])).map(|r| r[0] == 1)
+    }
 }
 
 /// Any call: x0 = `fid`, x1..x5 = `args`; returns x0..x3.

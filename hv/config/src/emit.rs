@@ -359,6 +359,7 @@ pub fn system_rs(plan: &Plan) -> String {
          /// Number of vCPUs over all VMs.\npub const VCPU_COUNT: usize = {vcpus};\n\
          /// Number of physical CPUs.\npub const CPU_COUNT: usize = {cpus};\n\
          /// Most vCPUs placed on one CPU.\npub const MAX_VCPUS_PER_CPU: usize = {maxv};\n\
+         /// Number of elastic memory pools.\npub const ELASTIC_COUNT: usize = {pools};\n\
          \n\
          /// The static system description. Exported and kept under a fixed name: the\n\
          /// isolation certificate reads it from the linked image (hv-config's certify).\n\
@@ -390,6 +391,7 @@ pub fn system_rs(plan: &Plan) -> String {
         vcpus = d.vcpus.len(),
         cpus = d.cpus.len(),
         maxv = max_vcpus_per_cpu,
+        pools = d.elastic.len(),
         lit = system_literal(d),
         tb = hex(d.hv.tables_base),
         tn = plan.tables_blob.len(),

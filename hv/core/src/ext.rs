@@ -74,7 +74,11 @@ pub trait Core {
 /// - [`before_switch`](Self::before_switch): before a full vCPU is entered on a CPU;
 /// - [`stage2_root`](Self::stage2_root): the stage-2 table a VM runs with;
 /// - [`placement`](Self::placement): the CPU a vCPU runs on next;
-/// - [`on_tick`](Self::on_tick): the CPU's periodic EL2 tick.
+/// - [`on_tick`](Self::on_tick): the CPU's periodic EL2 tick;
+/// - [`resync`](Self::resync) / [`deadline`](Self::deadline): every pass of a CPU's
+///   run loop, before it picks what to run / when it is about to idle;
+/// - [`hypercall`](Self::hypercall): a call of the project's range the core does not know;
+/// - [`vm_ended`](Self::vm_ended): a full VM powers off or is about to restart.
 pub trait Extension<C: Core> {
     /// Refuses to go on (powers off with a message) when the CPU lacks what the extension
     /// needs. Runs with the MMU off: no locks, no telemetry.
@@ -119,6 +123,28 @@ pub trait Extension<C: Core> {
 
     /// The periodic EL2 tick of CPU `cpu` at counter value `now`.
     fn on_tick(&self, _cpu: CpuId, _now: u64) {}
+
+    /// CPU `cpu` passes the top of its run loop: nothing of a guest runs on it, and
+    /// whatever it enters next is loaded after this (where an extension that changed a
+    /// VM's translation learns that this CPU no longer uses the old one).
+    fn resync(&self, _core: &C, _cpu: CpuId) {}
+
+    /// The earliest counter value at which CPU `cpu`, about to idle, must pass its run
+    /// loop again for this extension.
+    fn deadline(&self, _cpu: CpuId) -> Option<u64> {
+        None
+    }
+
+    /// A call of the project's hypercall range that the core does not implement, from VM
+    /// `vm` on CPU `cpu` (`x` = x0..x5): the results for x0..x3, or `None` if it is not
+    /// this extension's either.
+    fn hypercall(&self, _core: &C, _cpu: CpuId, _vm: VmId, _x: &[u64; 6]) -> Option<[u64; 4]> {
+        None
+    }
+
+    /// Full VM `vm` powered off or is about to restart (all its vCPUs stopped), on CPU
+    /// `cpu`: what it held of the extension goes back.
+    fn vm_ended(&self, _core: &C, _cpu: CpuId, _vm: VmId) {}
 }
 
 /// No extension: every hook is its default.
@@ -175,6 +201,25 @@ impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
     fn on_tick(&self, cpu: CpuId, now: u64) {
         self.0.on_tick(cpu, now);
         self.1.on_tick(cpu, now);
+    }
+    fn resync(&self, core: &C, cpu: CpuId) {
+        self.0.resync(core, cpu);
+        self.1.resync(core, cpu);
+    }
+    fn deadline(&self, cpu: CpuId) -> Option<u64> {
+        match (self.0.deadline(cpu), self.1.deadline(cpu)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+    fn hypercall(&self, core: &C, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> Option<[u64; 4]> {
+        self.0
+            .hypercall(core, cpu, vm, x)
+            .or_else(|| self.1.hypercall(core, cpu, vm, x))
+    }
+    fn vm_ended(&self, core: &C, cpu: CpuId, vm: VmId) {
+        self.0.vm_ended(core, cpu, vm);
+        self.1.vm_ended(core, cpu, vm);
     }
 }
 

@@ -37,6 +37,8 @@ pub mod err {
     pub const NO_ENTRY: i64 = -5;
     /// Try again later.
     pub const BUSY: i64 = -6;
+    /// Not enough memory to give (an elastic pool has too few free blocks).
+    pub const NO_MEMORY: i64 = -7;
 }
 
 /// Function IDs (SMC64 form).
@@ -62,6 +64,21 @@ pub mod fid {
     /// State of VM x1 (its index): 0 = running, 1 = off. Only for a VM the caller shares
     /// a vIRQ channel with (either direction); others get DENIED.
     pub const VM_STATE: u32 = BASE | 0x08;
+    /// Elastic pool x1: x0 = blocks the caller holds, x1 = blocks in the pool, x2 = bytes
+    /// per block, x3 = the pool's window IPA in the caller (feature `balloon`).
+    pub const BALLOON_INFO: u32 = BASE | 0x10;
+    /// Elastic pool x1: x0 = blocks the caller is asked to release now, x1 = blocks it
+    /// holds, x2 = free blocks, x3 = blocks asked for and not yet served.
+    pub const BALLOON_STATUS: u32 = BASE | 0x11;
+    /// Elastic pool x1: the caller asks for x2 more blocks. x0 = 0 granted (mapped when
+    /// the call returns), 1 passed to the pool's manager.
+    pub const BALLOON_ACQUIRE: u32 = BASE | 0x12;
+    /// Elastic pool x1: the caller gives back its highest x2 window blocks (scrubbed,
+    /// unmapped when the call returns). x0 = 0, x1 = blocks it still holds.
+    pub const BALLOON_RELEASE: u32 = BASE | 0x13;
+    /// Elastic pool x1, manager only: move x3 blocks to holder VM x2 (its index). x0 = 0
+    /// done, 1 asked of the other holder (the receiver is notified when it is done).
+    pub const BALLOON_MOVE: u32 = BASE | 0x14;
     /// Number of functions implemented in this range (SMCCC generic query).
     pub const CALL_COUNT: u32 = 0x8600_FF00;
     /// UID of the service (SMCCC generic query), in w0..w3.

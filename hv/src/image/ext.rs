@@ -19,11 +19,24 @@ type Lwvm = super::lwvm::Lwvm;
 #[cfg(not(feature = "lwvm"))]
 type Lwvm = ();
 
+/// Ballooning between pregenerated stage-2 sets (feature `balloon`).
+#[cfg(feature = "balloon")]
+type Balloon = super::balloon::Balloon;
+#[cfg(not(feature = "balloon"))]
+type Balloon = ();
+
 /// Every extension of the image, in the order they are asked.
-pub type Extensions = (Lwvm, ());
+pub type Extensions = (Lwvm, Balloon);
 
 /// The image's extensions.
-static EXT: Extensions = (lwvm_instance(), ());
+static EXT: Extensions = (lwvm_instance(), balloon_instance());
+
+#[cfg(feature = "balloon")]
+const fn balloon_instance() -> Balloon {
+    super::balloon::Balloon
+}
+#[cfg(not(feature = "balloon"))]
+const fn balloon_instance() -> Balloon {}
 
 #[cfg(feature = "lwvm")]
 const fn lwvm_instance() -> Lwvm {
@@ -79,4 +92,33 @@ pub fn signal(vm: VmId, channel: u32) {
 #[inline(always)]
 pub fn before_switch(cpu: CpuId) {
     Extension::<Hv>::before_switch(&EXT, cpu);
+}
+
+/// The stage-2 root VM `vm` runs with now (an extension may have switched it among the
+/// sets generated for it).
+#[inline(always)]
+pub fn stage2_root(vm: VmId) -> Option<u64> {
+    Extension::<Hv>::stage2_root(&EXT, vm)
+}
+
+/// CPU `cpu` is at the top of its run loop, about to pick.
+#[inline(always)]
+pub fn resync(cpu: CpuId) {
+    EXT.resync(&Hv, cpu);
+}
+
+/// The earliest counter value at which idle CPU `cpu` must wake for an extension.
+#[inline(always)]
+pub fn deadline(cpu: CpuId) -> Option<u64> {
+    Extension::<Hv>::deadline(&EXT, cpu)
+}
+
+/// A project hypercall the core does not implement, from VM `vm` on CPU `cpu`.
+pub fn hypercall(cpu: CpuId, vm: VmId, x: &[u64; 6]) -> Option<[u64; 4]> {
+    EXT.hypercall(&Hv, cpu, vm, x)
+}
+
+/// Full VM `vm` powered off or is about to restart (CPU `cpu` carries it out).
+pub fn vm_ended(cpu: CpuId, vm: VmId) {
+    EXT.vm_ended(&Hv, cpu, vm);
 }

@@ -40,6 +40,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
     }
     loop {
         kick::take_resched(cpu);
+        ext::resync(cpu);
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
         let next = pick(&mut ctx);
@@ -74,7 +75,7 @@ pub fn run_cpu(cpu: CpuId) -> ! {
             continue;
         }
         let slots = ctx.slots();
-        arm_slot_end(slots);
+        arm_slot_end(cpu, slots);
         let left = run_loaded(&mut ctx, v);
         super::telemetry::left(cpu, left, slots.is_some());
     }
@@ -227,10 +228,16 @@ fn current_slot(slots: Option<&'static [Slot]>, now: u64) -> Option<(Option<u16>
 }
 
 /// On a CPU with a slot table, arms the EL2 timer for the end of the current slot so the
-/// running vCPU is preempted there.
-fn arm_slot_end(slots: Option<&'static [Slot]>) {
-    if let Some((_, end)) = current_slot(slots, cpu::counter()) {
-        timer::set_hyp_deadline(Some(end));
+/// running vCPU is preempted there; earlier if an extension needs this CPU back sooner
+/// (a balloon revocation deadline).
+fn arm_slot_end(cpu: CpuId, slots: Option<&'static [Slot]>) {
+    let end = current_slot(slots, cpu::counter()).map(|(_, end)| end);
+    let at = match (end, ext::deadline(cpu)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if at.is_some() {
+        timer::set_hyp_deadline(at);
     }
 }
 
@@ -262,6 +269,9 @@ fn idle(ctx: &mut CpuCtx) {
     }
     if let Some((_, end)) = current_slot(ctx.slots(), cpu::counter()) {
         earliest = Some(earliest.map_or(end, |e| e.min(end)));
+    }
+    if let Some(d) = ext::deadline(ctx.id) {
+        earliest = Some(earliest.map_or(d, |e| e.min(d)));
     }
     timer::set_hyp_deadline(earliest);
     vmctl::power_off_if_done();

@@ -70,7 +70,7 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let vm = d.vm_id();
     let call = match Hypercall::decode([x[0], x[1], x[2], x[3], x[4], x[5]]) {
         Ok(c) => c,
-        Err(e) => return reply(vcpu, e),
+        Err(e) => return extension_call(v, vcpu, e),
     };
     let r = match call {
         Hypercall::VirqRaise { channel } => match resolve_channel(SYSTEM.channels, vm, channel) {
@@ -142,6 +142,20 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     };
     let _ = hypercall::implemented;
     reply(vcpu, r)
+}
+
+/// A call the core does not know: an extension's, or `e` (NOT_SUPPORTED).
+#[cold]
+fn extension_call(v: VcpuId, vcpu: &mut Vcpu, e: i64) -> Outcome {
+    let d = SYSTEM.vcpu(v);
+    let x: [u64; 6] = vcpu.regs.x[..6].try_into().unwrap_or([0; 6]);
+    match super::ext::hypercall(d.cpu_id(), d.vm_id(), &x) {
+        Some(r) => {
+            vcpu.regs.x[..4].copy_from_slice(&r);
+            Outcome::Continue
+        }
+        None => reply(vcpu, e),
+    }
 }
 
 /// CONSOLE_WRITE: the bytes must lie in the VM's own RAM.

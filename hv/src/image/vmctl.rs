@@ -7,7 +7,7 @@
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use hv_arch::firmware;
-use hv_core::ids::VmId;
+use hv_core::ids::{CpuId, VmId};
 use hv_core::sysdesc::RestartPolicy;
 
 use super::generated::SYSTEM;
@@ -50,6 +50,7 @@ pub fn vm_off(vm: VmId) {
             }
         }
         super::passthrough::release(vm, false);
+        super::ext::vm_ended(this_cpu(), vm);
         LIVE_VMS.fetch_sub(1, Ordering::AcqRel);
         power_off_if_done();
     }
@@ -108,6 +109,7 @@ fn service_pending_resets(ctx: &mut CpuCtx) {
             .all(|o| !state::vcpu_on(o).load(Ordering::Acquire));
         if d.index_in_vm == 0 && all_off {
             super::passthrough::release(vm, true);
+            super::ext::vm_ended(ctx.id, vm);
             vmshared::reset(vm);
             boot_vm(ctx, vm);
             RESETTING[vm.index()].store(false, Ordering::Release);
@@ -131,3 +133,10 @@ pub fn power_off_if_done() {
 
 /// Set by the CPU that powers the machine off.
 static POWERING_OFF: AtomicBool = AtomicBool::new(false);
+
+/// The CPU this code runs on.
+fn this_cpu() -> CpuId {
+    let me = hv_arch::cpu::mpidr();
+    let i = SYSTEM.cpus.iter().position(|c| c.mpidr == me).unwrap_or(0);
+    CpuId::new(i as u16)
+}

@@ -166,7 +166,7 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     }
     vcpu.el1.restore();
     vcpu.gicif.restore();
-    regs::set_vttbr(vm.vmid, vm.s2_root);
+    regs::set_vttbr(vm.vmid, ext::stage2_root(d.vm_id()).unwrap_or(vm.s2_root));
     regs::set_vmpidr(d.vmpidr);
     if ctx.pmu_access != vm.pmu {
         features::set_pmu_access(vm.pmu);

@@ -77,6 +77,14 @@ pub enum Raw {
         vm: u16,
         reason: VmExitReason,
     },
+    /// An elastic pool's holder changed count.
+    Elastic {
+        ts: u64,
+        vm: u16,
+        pool: u16,
+        from: u32,
+        to: u32,
+    },
 }
 
 impl Raw {
@@ -148,6 +156,13 @@ impl Raw {
                 value,
             } => [Some((ts, Event::Marker { vcpu, id, value })), None],
             Raw::VmExit { ts, vm, reason } => [Some((ts, Event::VmExit { vm, reason })), None],
+            Raw::Elastic {
+                ts,
+                vm,
+                pool,
+                from,
+                to,
+            } => [Some((ts, Event::Elastic { vm, pool, from, to })), None],
         }
     }
 }

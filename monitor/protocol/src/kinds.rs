@@ -80,6 +80,7 @@ impl Event<'_> {
             Event::Dropped { .. } => 7,
             Event::Marker { .. } => 8,
             Event::VmExit { .. } => 9,
+            Event::Elastic { .. } => 10,
         }
     }
 
@@ -96,6 +97,7 @@ impl Event<'_> {
             Event::Dropped { .. } => "dropped",
             Event::Marker { .. } => "marker",
             Event::VmExit { .. } => "vm_exit",
+            Event::Elastic { .. } => "elastic",
         }
     }
 }

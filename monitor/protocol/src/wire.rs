@@ -148,4 +148,7 @@ pub enum Event<'a> {
     Marker { vcpu: u16, id: u16, value: u64 },
     /// A VM stopped.
     VmExit { vm: u16, reason: VmExitReason },
+    /// Elastic pool `pool` changed what VM `vm` holds: `from` blocks before, `to` after
+    /// (its stage-2 set switched; released blocks scrubbed).
+    Elastic { vm: u16, pool: u16, from: u32, to: u32 },
 }

@@ -214,6 +214,17 @@ impl<'a> Perfetto<'a> {
                 format!("marker {id}"),
                 json!({"vcpu": label(vcpu), "value": value}),
             ),
+            Event::Elastic { vm, pool, from, to } => {
+                let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+                self.instant(
+                    hv,
+                    ts,
+                    format!("{name} elastic {pool}: {from} -> {to} blocks"),
+                    json!({"vm": name, "pool": pool, "from": from, "to": to}),
+                );
+                let t = self.us(ts);
+                self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("{name} elastic blocks"), "args": {"blocks": to}}));
+            }
             Event::VmExit { vm, reason } => {
                 let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
                 let ctid = CONSOLE_TID + u64::from(vm);

@@ -139,6 +139,11 @@ impl Row {
                 r.vm = Some(vm_name(vm));
                 r.reason = Some(reason.name());
             }
+            Event::Elastic { vm, pool, from, to } => {
+                r.vm = Some(vm_name(vm));
+                (r.id, r.count) = (Some(pool), Some(u64::from(to)));
+                r.text = Some(format!("{from}->{to}"));
+            }
         }
         r
     }

@@ -324,6 +324,14 @@ pub mod regs {
         with(|m| m.vmpidr = v)
     }
 
+    /// VTTBR_EL2 as last written.
+    pub fn vttbr() -> u64 {
+        with(|m| m.vttbr)
+    }
+
+    /// TLB maintenance for a VMID: nothing to model (the machine has no TLB).
+    pub fn tlb_flush_for(_vmid: u16) {}
+
     /// Timer traps: nothing to model.
     pub fn init_timer_traps() {}
 

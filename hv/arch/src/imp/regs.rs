@@ -74,6 +74,32 @@ pub fn set_vttbr(vmid: u16, root: u64) {
     isb();
 }
 
+/// VTTBR_EL2: the VMID (bits 63:48) and stage-2 root the CPU translates guests with.
+pub fn vttbr() -> u64 {
+    VTTBR_EL2.get()
+}
+
+/// Invalidates, on every CPU of the inner shareable domain, the stage-1 and stage-2 TLB
+/// entries tagged with `vmid`, whatever VM this CPU has loaded: VTTBR_EL2 is pointed at
+/// that VMID for the invalidation (and HCR_EL2.TGE cleared, so that the EL1&0 regime is
+/// the one meant), then both are restored.
+pub fn tlb_flush_for(vmid: u16) {
+    let saved = VTTBR_EL2.get();
+    let hcr = HCR_EL2.get();
+    const TGE: u64 = 1 << 27;
+    if hcr & TGE != 0 {
+        HCR_EL2.set(hcr & !TGE);
+    }
+    VTTBR_EL2.set(((vmid as u64) << 48) | (saved & 0x0000_ffff_ffff_ffff));
+    isb();
+    tlb_flush_vmid();
+    VTTBR_EL2.set(saved);
+    if hcr & TGE != 0 {
+        HCR_EL2.set(hcr);
+    }
+    isb();
+}
+
 /// Sets the MPIDR_EL1 value the guest reads.
 pub fn set_vmpidr(v: u64) {
     VMPIDR_EL2.set(v);

@@ -498,6 +498,20 @@ pub fn marker(vcpu: VcpuId, id: u16, value: u64) {
     });
 }
 
+/// Elastic pool `pool` moved VM `vm` from `from` to `to` blocks.
+#[inline(never)]
+pub fn elastic(pool: usize, vm: VmId, from: u32, to: u32) {
+    with_this_cpu(|_, p| {
+        p.t.record(Raw::Elastic {
+            ts: cpu::counter(),
+            vm: vm.raw(),
+            pool: pool as u16,
+            from,
+            to,
+        });
+    });
+}
+
 /// Per vCPU: the virtual INTIDs its list registers still held pending at its last exit
 /// (re-filled, they are not new injections). Touched only by the vCPU's own CPU.
 struct LrBack(UnsafeCell<([u32; MAX_LRS], u8)>);

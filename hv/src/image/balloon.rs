@@ -1,0 +1,358 @@
+//! Ballooning in the image (feature `balloon`; the protocol is `extensions/balloon`,
+//! the table sets are generated offline by hv-config's `balloon` module).
+//!
+//! An extension on the core's seam ([`super::ext`]): it owns, per VM, the stage-2 root
+//! the VM runs with ([`Balloon::stage2_root`], read by the world switch), serves the
+//! BALLOON_* hypercalls, revokes at deadlines and returns a restarting VM's blocks. No
+//! page-table entry is ever written: a move only picks another of the roots in
+//! [`ElasticDesc`]'s holders.
+//!
+//! Carrying out a step ([`hv_balloon::Step`]):
+//! - *switch* a holder to another root: store it in [`ROOT`], then make sure no CPU
+//!   still translates the VM with the old one. This CPU reloads VTTBR_EL2 at once if it
+//!   has the VM loaded; every other CPU that hosts a vCPU of the VM is asked (a sync
+//!   generation in [`SYNC_REQ`]) and kicked, and acknowledges at the top of its run loop
+//!   ([`Balloon::resync`]), after which it enters the VM only with the new root. The
+//!   asking CPU waits for the acknowledgements, serving its own meanwhile (two CPUs
+//!   waiting on each other both make progress);
+//! - *shrink*: after the switch, the VM's TLB entries are invalidated on every CPU
+//!   (broadcast TLBI by VMID), then the blocks are scrubbed (zeroed and cleaned to the
+//!   point of coherency, for a receiver whose MMU is off) — only then are they free;
+//! - *grow*: after the switch the receiver maps the blocks (they were scrubbed when
+//!   they were freed) and is notified with the pool's SPI.
+//!
+//! Each pool's state is behind a lock taken only by these calls (never on a trap path);
+//! a CPU waiting for it serves its own acknowledgements. What runs on every pass of the
+//! run loop: one load per CPU ([`SYNC_REQ`]) and one of [`ARMED`].
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use hv_arch::{cache, cpu, mem, regs};
+use hv_balloon::{Pool, Refused, Step};
+use hv_core::ext::{Core, Extension};
+use hv_core::hypercall::{err, fid};
+use hv_core::ids::{CpuId, VmId};
+use hv_core::sysdesc::ElasticDesc;
+
+use super::api::Hv;
+use super::generated::{CPU_COUNT, ELASTIC_COUNT, SYSTEM, VM_COUNT};
+
+/// The balloon extension (stateless handle; the state is in the statics below).
+#[derive(Debug, Clone, Copy)]
+pub struct Balloon;
+
+/// Per VM: the stage-2 root it runs with (0: its generated one, `VmDesc::s2_root`).
+static ROOT: [AtomicU64; VM_COUNT] = [const { AtomicU64::new(0) }; VM_COUNT];
+/// Per CPU: the last sync generation asked of it, and the last it acknowledged.
+static SYNC_REQ: [AtomicU32; CPU_COUNT] = [const { AtomicU32::new(0) }; CPU_COUNT];
+static SYNC_ACK: [AtomicU32; CPU_COUNT] = [const { AtomicU32::new(0) }; CPU_COUNT];
+/// Per pool: the counter value at which its move in flight is revoked (0: none).
+static DEADLINE: [AtomicU64; ELASTIC_COUNT] = [const { AtomicU64::new(0) }; ELASTIC_COUNT];
+/// Pools with a deadline armed (so the run loop reads the counter only then).
+static ARMED: AtomicU32 = AtomicU32::new(0);
+
+/// One pool's protocol state behind its lock.
+struct Cell {
+    locked: AtomicBool,
+    pool: UnsafeCell<Option<Pool>>,
+}
+
+// SAFETY: `pool` is only reached through `with_pool`, which holds `locked`.
+unsafe impl Sync for Cell {}
+
+static POOLS: [Cell; ELASTIC_COUNT] = [const {
+    Cell {
+        locked: AtomicBool::new(false),
+        pool: UnsafeCell::new(None),
+    }
+}; ELASTIC_COUNT];
+
+/// Runs `f` on pool `p`'s state under its lock (made on first use from the
+/// description); CPU `cpu` serves its sync requests while it waits.
+fn with_pool<R>(cpu: CpuId, p: usize, f: impl FnOnce(&mut Pool) -> R) -> R {
+    let c = &POOLS[p];
+    while c
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        acknowledge(cpu);
+        core::hint::spin_loop();
+    }
+    // SAFETY: the lock is held; nobody else reaches the state.
+    let pool = unsafe { &mut *c.pool.get() };
+    let e = &SYSTEM.elastic[p];
+    let state = pool.get_or_insert_with(|| {
+        let mut initial = [0; 2];
+        for (h, x) in e.holders.iter().enumerate() {
+            initial[h] = x.initial;
+        }
+        Pool::new(e.blocks, e.holders.len(), initial, e.manager.is_some())
+    });
+    let r = f(state);
+    c.locked.store(false, Ordering::Release);
+    r
+}
+
+/// The holder index of VM `vm` in pool `e`.
+fn holder(e: &ElasticDesc, vm: VmId) -> Option<usize> {
+    e.holders.iter().position(|h| h.vm == vm.raw())
+}
+
+/// This CPU acknowledges a pending sync request: the VM it has loaded (if any) gets its
+/// current root in VTTBR_EL2. Nothing of a guest runs while this executes.
+fn acknowledge(cpu: CpuId) {
+    let i = cpu.index();
+    let req = SYNC_REQ[i].load(Ordering::Acquire);
+    if req != SYNC_ACK[i].load(Ordering::Relaxed) {
+        reload_loaded();
+        SYNC_ACK[i].store(req, Ordering::Release);
+    }
+}
+
+/// Points VTTBR_EL2 at the current root of the VM whose VMID it holds.
+fn reload_loaded() {
+    let vmid = (regs::vttbr() >> 48) as u16;
+    if vmid == 0 {
+        return;
+    }
+    if let Some(i) = SYSTEM.vms.iter().position(|v| v.vmid == vmid && v.lwvm.is_none()) {
+        let root = ROOT[i].load(Ordering::Acquire);
+        if root != 0 {
+            regs::set_vttbr(vmid, root);
+        }
+    }
+}
+
+/// Switches VM `vm` to stage-2 root `root` and returns once no CPU translates it with
+/// the previous one (this is CPU `cpu`).
+fn switch_root(core: &Hv, cpu: CpuId, vm: VmId, root: u64) {
+    ROOT[vm.index()].store(root, Ordering::Release);
+    reload_loaded();
+    let mut asked = [0u32; CPU_COUNT];
+    let mut wait = [false; CPU_COUNT];
+    for v in SYSTEM.vm(vm).vcpu_ids() {
+        let c = SYSTEM.vcpu(v).cpu_id();
+        if c == cpu || wait[c.index()] {
+            continue;
+        }
+        asked[c.index()] = SYNC_REQ[c.index()].fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+        wait[c.index()] = true;
+        core.kick(v);
+    }
+    for c in 0..CPU_COUNT {
+        while wait[c] && (SYNC_ACK[c].load(Ordering::Acquire).wrapping_sub(asked[c]) as i32) < 0 {
+            acknowledge(cpu);
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Carries out the steps of one decision on pool `p`, in order.
+fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: hv_balloon::Steps) {
+    let e = &SYSTEM.elastic[p];
+    for s in steps.iter() {
+        match s {
+            Step::Shrink { h, from, to } => {
+                let x = &e.holders[h];
+                let vm = VmId::new(x.vm);
+                switch_root(core, cpu, vm, x.roots[to as usize]);
+                regs::tlb_flush_for(SYSTEM.vm(vm).vmid);
+                for i in to..from {
+                    let pa = e.block_pa(h, i);
+                    // SAFETY: the block is in the pool, which the EL2 map covers
+                    // (certified), and no VM maps it any more (the switch above).
+                    unsafe { mem::zero(pa, e.block_size) };
+                    cache::clean_to_poc(pa, e.block_size);
+                }
+                super::telemetry::elastic(p, vm, from, to);
+            }
+            Step::Grow { h, from, to } => {
+                let x = &e.holders[h];
+                let vm = VmId::new(x.vm);
+                switch_root(core, cpu, vm, x.roots[to as usize]);
+                super::telemetry::elastic(p, vm, from, to);
+            }
+            Step::NotifyHolder(h) => {
+                let _ = core.raise(VmId::new(e.holders[h].vm), e.virt_intid);
+            }
+            Step::NotifyManager => {
+                if let Some(m) = e.manager {
+                    let _ = core.raise(VmId::new(m), e.virt_intid);
+                }
+            }
+        }
+    }
+}
+
+/// Arms or disarms pool `p`'s deadline from its state.
+fn set_deadline(p: usize, pool: &Pool) {
+    let want = pool.ask().map_or(0, |a| a.deadline.max(1));
+    let old = DEADLINE[p].swap(want, Ordering::AcqRel);
+    match (old != 0, want != 0) {
+        (false, true) => {
+            ARMED.fetch_add(1, Ordering::AcqRel);
+        }
+        (true, false) => {
+            ARMED.fetch_sub(1, Ordering::AcqRel);
+        }
+        _ => {}
+    }
+}
+
+/// A decision on pool `p` taken and carried out under its lock.
+fn decide(
+    core: &Hv,
+    cpu: CpuId,
+    p: usize,
+    f: impl FnOnce(&mut Pool) -> Result<hv_balloon::Done, Refused>,
+) -> Result<(bool, u32, u32), Refused> {
+    with_pool(cpu, p, |pool| {
+        let d = f(pool)?;
+        carry_out(core, cpu, p, d.steps);
+        set_deadline(p, pool);
+        Ok((d.pending, pool.held(0), pool.held(1)))
+    })
+}
+
+fn code(r: Refused) -> i64 {
+    match r {
+        Refused::Invalid => err::INVALID,
+        Refused::Denied => err::DENIED,
+        Refused::Busy => err::BUSY,
+        Refused::NoMemory => err::NO_MEMORY,
+    }
+}
+
+fn reply(x0: i64) -> [u64; 4] {
+    [x0 as u64, 0, 0, 0]
+}
+
+/// Counter ticks in `us` microseconds.
+fn ticks(us: u32) -> u64 {
+    cpu::counter_frequency() * u64::from(us) / 1_000_000
+}
+
+/// One BALLOON_* call of VM `vm` on CPU `cpu`.
+fn call(core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> [u64; 4] {
+    let Ok(p) = usize::try_from(x[1]) else {
+        return reply(err::INVALID);
+    };
+    let Some(e) = SYSTEM.elastic.get(p) else {
+        return reply(err::INVALID);
+    };
+    let h = holder(e, vm);
+    let manager = e.manager == Some(vm.raw());
+    if h.is_none() && !manager {
+        return reply(err::DENIED);
+    }
+    let f = x[0] as u32;
+    let held = |held: (u32, u32)| h.map_or(0, |h| if h == 0 { held.0 } else { held.1 });
+    let count = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    match f {
+        fid::BALLOON_INFO => {
+            let n = with_pool(cpu, p, |pool| h.map_or(0, |h| pool.held(h)));
+            let ipa = h.map_or(0, |h| e.holders[h].ipa);
+            [u64::from(n), u64::from(e.blocks), e.block_size, ipa]
+        }
+        fid::BALLOON_STATUS => {
+            let s = with_pool(cpu, p, |pool| pool.status(h));
+            [s.asked, s.held, s.free, s.wanted].map(u64::from)
+        }
+        fid::BALLOON_ACQUIRE | fid::BALLOON_RELEASE | fid::BALLOON_MOVE => {
+            let k = count(if f == fid::BALLOON_MOVE { x[3] } else { x[2] });
+            let r = match f {
+                fid::BALLOON_ACQUIRE => match h {
+                    Some(h) => decide(core, cpu, p, |pool| pool.acquire(h, k)),
+                    None => Err(Refused::Denied),
+                },
+                fid::BALLOON_RELEASE => match h {
+                    Some(h) => decide(core, cpu, p, |pool| pool.release(h, k)),
+                    None => Err(Refused::Denied),
+                },
+                _ => {
+                    let to = u16::try_from(x[2])
+                        .ok()
+                        .and_then(|to| holder(e, VmId::new(to)));
+                    let deadline = cpu::counter() + ticks(e.deadline_us);
+                    match to {
+                        Some(to) => decide(core, cpu, p, |pool| {
+                            pool.move_to(manager, to, k, deadline)
+                        }),
+                        None if manager => Err(Refused::Invalid),
+                        None => Err(Refused::Denied),
+                    }
+                }
+            };
+            match r {
+                Ok((pending, h0, h1)) => [u64::from(pending), u64::from(held((h0, h1))), 0, 0],
+                Err(r) => reply(code(r)),
+            }
+        }
+        _ => reply(err::NOT_SUPPORTED),
+    }
+}
+
+impl Extension<Hv> for Balloon {
+    #[inline(always)]
+    fn stage2_root(&self, vm: VmId) -> Option<u64> {
+        match ROOT[vm.index()].load(Ordering::Acquire) {
+            0 => None,
+            r => Some(r),
+        }
+    }
+
+    #[inline(always)]
+    fn resync(&self, core: &Hv, cpu: CpuId) {
+        acknowledge(cpu);
+        if ARMED.load(Ordering::Relaxed) != 0 {
+            revoke_due(core, cpu);
+        }
+    }
+
+    fn deadline(&self, _cpu: CpuId) -> Option<u64> {
+        if ARMED.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        DEADLINE
+            .iter()
+            .map(|d| d.load(Ordering::Acquire))
+            .filter(|&d| d != 0)
+            .min()
+    }
+
+    fn hypercall(&self, core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> Option<[u64; 4]> {
+        let f = x[0] as u32;
+        (fid::BALLOON_INFO..=fid::BALLOON_MOVE)
+            .contains(&f)
+            .then(|| call(core, cpu, vm, x))
+    }
+
+    fn vm_ended(&self, core: &Hv, cpu: CpuId, vm: VmId) {
+        for (p, e) in SYSTEM.elastic.iter().enumerate() {
+            if let Some(h) = holder(e, vm) {
+                with_pool(cpu, p, |pool| {
+                    let steps = pool.reset(h);
+                    carry_out(core, cpu, p, steps);
+                    set_deadline(p, pool);
+                });
+            }
+        }
+    }
+}
+
+/// Revokes every move whose deadline has passed.
+#[cold]
+fn revoke_due(core: &Hv, cpu: CpuId) {
+    let now = cpu::counter();
+    for p in 0..ELASTIC_COUNT {
+        let d = DEADLINE[p].load(Ordering::Acquire);
+        if d != 0 && now >= d {
+            with_pool(cpu, p, |pool| {
+                let steps = pool.tick(now);
+                carry_out(core, cpu, p, steps);
+                set_deadline(p, pool);
+            });
+        }
+    }
+}
