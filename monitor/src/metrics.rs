@@ -44,6 +44,19 @@ pub struct VmExit {
     pub ts: u64,
 }
 
+/// One `Elastic` record: VM `vm`'s share of pool `pool` went from `from` to `to` blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElasticChange {
+    pub vm: u16,
+    pub pool: u16,
+    pub from: u32,
+    pub to: u32,
+    pub ts: u64,
+}
+
+/// Elastic-memory changes kept for inspection (the count goes on).
+pub const MAX_ELASTIC: usize = 100_000;
+
 #[derive(Debug)]
 pub struct Metrics {
     pub cpus: BTreeMap<u16, CpuMetrics>,
@@ -54,6 +67,8 @@ pub struct Metrics {
     pub markers: u64,
     /// Elastic-memory count changes (a holder's stage-2 set switched).
     pub elastic_moves: u64,
+    /// The first [`MAX_ELASTIC`] of them, in arrival order.
+    pub elastic: Vec<ElasticChange>,
     pub log_frames: u64,
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -76,6 +91,7 @@ impl Default for Metrics {
             vm_exits: Vec::new(),
             markers: 0,
             elastic_moves: 0,
+            elastic: Vec::new(),
             log_frames: 0,
             console_bytes: BTreeMap::new(),
             first_ts: None,
@@ -161,7 +177,18 @@ impl Metrics {
             } => cpu.reported = Some((traps_by_kind, switches, injected)),
             Event::Dropped { .. } => {}
             Event::Marker { .. } => self.markers += 1,
-            Event::Elastic { .. } => self.elastic_moves += 1,
+            Event::Elastic { vm, pool, from, to } => {
+                self.elastic_moves += 1;
+                if self.elastic.len() < MAX_ELASTIC {
+                    self.elastic.push(ElasticChange {
+                        vm,
+                        pool,
+                        from,
+                        to,
+                        ts: h.ts,
+                    });
+                }
+            }
             Event::VmExit { vm, reason } => {
                 if self.vm_exits.len() < MAX_VM_EXITS {
                     self.vm_exits.push(VmExit {

@@ -60,8 +60,16 @@ pub fn all_systems(board: &str) -> Result<Vec<SystemSpec>> {
                 .and_then(|h| h.get("vhe"))
                 .and_then(toml::Value::as_bool)
                 .unwrap_or(false);
-        let features = if vhe { "lwvm" } else { "" };
-        specs.push(SystemSpec::new(board, &f.to_string_lossy(), features));
+        // Each extension a system uses needs its feature in the image.
+        let mut features = Vec::new();
+        if vhe {
+            features.push("lwvm");
+        }
+        if v.get("elastic").is_some() {
+            features.push("balloon");
+        }
+        let features = features.join(",");
+        specs.push(SystemSpec::new(board, &f.to_string_lossy(), &features));
     }
     Ok(specs)
 }

@@ -39,6 +39,8 @@ pub struct RunView {
     pub stream_problems: Option<String>,
     /// Console records that arrived before their line ended, per VM (telemetry mode).
     pub partials: BTreeMap<String, Vec<String>>,
+    /// `Elastic` records (VM, pool, from, to), in order (telemetry mode).
+    pub elastic: Vec<(String, u16, u32, u32)>,
 }
 
 impl RunView {
@@ -59,6 +61,10 @@ impl RunView {
 // The lightweight-VM cases (feature `lwvm`), in their own file.
 #[path = "itest_lwvm.rs"]
 mod lwvm_cases;
+
+// The ballooning cases (feature `balloon`).
+#[path = "itest_balloon.rs"]
+mod balloon_cases;
 
 /// One QEMU integration test.
 struct Case {
@@ -761,6 +767,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 status: o.status,
                 stream_problems: None,
                 partials: BTreeMap::new(),
+                elastic: Vec::new(),
             }
         }
         Mode::Telemetry => {
@@ -772,6 +779,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 status: r.status,
                 stream_problems: problems,
                 partials: r.partials,
+                elastic: r.elastic,
             }
         }
     };
@@ -824,6 +832,7 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
     for case in cases()
         .into_iter()
         .chain(lwvm_cases::cases())
+        .chain(balloon_cases::cases())
         .filter(|c| selected(c.name))
     {
         record(case.name, run_case(&tc, &case, features));

@@ -358,6 +358,8 @@ pub struct DecodedRun {
     pub cpus_with_records: usize,
     /// (VM name, reason) of every `VmExit`, in order.
     pub vm_exits: Vec<(String, String)>,
+    /// Every `Elastic` record (VM name, pool, from, to), in order.
+    pub elastic: Vec<(String, u16, u32, u32)>,
     /// Records the hypervisor reported as dropped (`Dropped`).
     pub dropped: u64,
     /// Records lost in transport (sequence gaps).
@@ -523,6 +525,14 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
                     .map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm)),
                 e.reason.to_string(),
             )
+        })
+        .collect();
+    run.elastic = m
+        .elastic
+        .iter()
+        .map(|e| {
+            let name = info.as_ref().map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm));
+            (name, e.pool, e.from, e.to)
         })
         .collect();
     let stats = state.session.stats().clone();

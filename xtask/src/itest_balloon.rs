@@ -1,0 +1,126 @@
+//! Integration cases of the balloon extension (image feature `balloon`): blocks of an
+//! elastic pool passed between two VMs on two CPUs 100 times, and a holder that never
+//! releases (revoked at the deadline) and then restarts holding blocks.
+//!
+//! Besides the guests' RESULT lines, each case replays the telemetry stream's `Elastic`
+//! records: every holder's count must change only from the count it had, and the
+//! holders' counts must never add up to more than the pool — the run-time invariant that
+//! makes their stage-2 sets disjoint.
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::{Case, Mode, RunView};
+
+pub(super) fn cases() -> Vec<Case> {
+    let t = Duration::from_secs;
+    vec![
+        Case {
+            name: "balloon_blocks_pass_between_two_vms_100_times",
+            system: "balloon",
+            mode: Mode::Telemetry,
+            features: "balloon",
+            input: &[],
+            timeout: t(240),
+            pass: &["bl-left", "bl-right"],
+            expect: &[
+                ("bl-left", "rounds", "100"),
+                ("bl-left", "kept", "100"),
+                ("bl-left", "zeros", "100"),
+                ("bl-left", "faults-after-release", "100"),
+                ("bl-left", "info-no-pool", "-2"),
+                ("bl-left", "move-too-many", "-2"),
+                ("bl-left", "move-not-a-holder", "-2"),
+                ("bl-left", "acquire-beyond-pool", "-2"),
+                ("bl-left", "release-more-than-held", "-2"),
+                ("bl-right", "rounds", "100"),
+                ("bl-right", "kept", "100"),
+                ("bl-right", "zeros", "100"),
+                ("bl-right", "faults-after-release", "100"),
+                ("bl-right", "move-not-manager", "-3"),
+            ],
+            check: check_pass_back_and_forth,
+        },
+        Case {
+            name: "balloon_unreleased_blocks_revoked_and_returned_on_reset",
+            system: "balloon-revoke",
+            mode: Mode::Telemetry,
+            features: "balloon",
+            input: &[],
+            timeout: t(120),
+            pass: &["bl-mgr", "bl-hog"],
+            expect: &[
+                ("bl-mgr", "move-too-many", "-2"),
+                ("bl-mgr", "second-move", "-6"),
+                ("bl-mgr", "acquire-during-move", "-6"),
+                ("bl-mgr", "revoked-after-deadline", "yes"),
+                ("bl-mgr", "zeros-after-revoke", "yes"),
+                ("bl-mgr", "free-after-reset", "2"),
+                ("bl-mgr", "zeros-after-reset", "yes"),
+                ("bl-hog", "move-not-manager", "-3"),
+                ("bl-hog", "revoked", "yes"),
+                ("bl-hog", "asked-first", "yes"),
+                ("bl-hog", "restarted-holding", "0"),
+            ],
+            check: check_revoke,
+        },
+    ]
+}
+
+/// Replays the `Elastic` records of pool 0 (`blocks` blocks) from the boot counts
+/// `initial`; returns each VM's count changes. A VM that powers off gives its blocks
+/// back, so when every VM has ended the pool must be whole again.
+fn replay(v: &RunView, blocks: u32, initial: &[(&str, u32)]) -> Result<BTreeMap<String, u32>> {
+    let mut held: BTreeMap<String, u32> =
+        initial.iter().map(|(vm, n)| (vm.to_string(), *n)).collect();
+    let mut changes: BTreeMap<String, u32> = BTreeMap::new();
+    for (i, (vm, pool, from, to)) in v.elastic.iter().enumerate() {
+        if *pool != 0 {
+            bail!("record {i}: pool {pool}, the system has one");
+        }
+        let Some(h) = held.get_mut(vm) else {
+            bail!("record {i}: {vm} is not a holder");
+        };
+        if *h != *from {
+            bail!("record {i}: {vm} goes from {from} blocks, but it held {h}");
+        }
+        *h = *to;
+        *changes.entry(vm.clone()).or_default() += 1;
+        let total: u32 = held.values().sum();
+        if total > blocks {
+            bail!("record {i}: the holders hold {total} blocks of {blocks}: {held:?}");
+        }
+    }
+    if held.values().any(|&n| n != 0) {
+        bail!("after every VM ended the holders still hold {held:?}");
+    }
+    Ok(changes)
+}
+
+fn check_pass_back_and_forth(v: &RunView) -> Result<()> {
+    let changes = replay(v, 8, &[("bl-left", 8), ("bl-right", 0)])?;
+    // Per round each gives all 8 blocks away once and gets them once; bl-left holds
+    // them when it powers off, and gives them back then.
+    for (vm, want) in [("bl-left", 201), ("bl-right", 200)] {
+        let n = changes.get(vm).copied().unwrap_or(0);
+        if n != want {
+            bail!("{vm}: {n} count changes in the stream, {want} expected (100 rounds)");
+        }
+    }
+    Ok(())
+}
+
+fn check_revoke(v: &RunView) -> Result<()> {
+    let changes = replay(v, 4, &[("bl-mgr", 0), ("bl-hog", 4)])?;
+    // bl-hog: revoked (4 → 0), acquires 2, restarts (2 → 0). bl-mgr: given 4, gives 2
+    // back, acquires 2, powers off holding 4.
+    let want = [("bl-hog", 3), ("bl-mgr", 4)];
+    for (vm, n) in want {
+        let got = changes.get(vm).copied().unwrap_or(0);
+        if got != n {
+            bail!("{vm}: {got} count changes in the stream, {n} expected");
+        }
+    }
+    Ok(())
+}
