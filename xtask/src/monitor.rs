@@ -531,7 +531,9 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
         .elastic
         .iter()
         .map(|e| {
-            let name = info.as_ref().map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm));
+            let name = info
+                .as_ref()
+                .map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm));
             (name, e.pool, e.from, e.to)
         })
         .collect();

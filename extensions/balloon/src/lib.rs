@@ -189,7 +189,11 @@ impl Pool {
     }
 
     fn check_holder(&self, h: Holder) -> Result<(), Refused> {
-        if h < self.holders { Ok(()) } else { Err(Refused::Invalid) }
+        if h < self.holders {
+            Ok(())
+        } else {
+            Err(Refused::Invalid)
+        }
     }
 
     /// Holder `h` asks for `k` more blocks.
@@ -204,14 +208,20 @@ impl Pool {
         let mut steps = Steps::default();
         if k <= self.free() {
             self.grow(h, k, &mut steps);
-            return Ok(Done { pending: false, steps });
+            return Ok(Done {
+                pending: false,
+                steps,
+            });
         }
         if !self.has_manager {
             return Err(Refused::NoMemory);
         }
         self.wanted[h] = k;
         steps.push(Step::NotifyManager);
-        Ok(Done { pending: true, steps })
+        Ok(Done {
+            pending: true,
+            steps,
+        })
     }
 
     /// Holder `h` gives back its highest `k` window blocks (at `now`).
@@ -222,12 +232,21 @@ impl Pool {
         }
         let mut steps = Steps::default();
         self.shrink(h, k, &mut steps);
-        Ok(Done { pending: false, steps })
+        Ok(Done {
+            pending: false,
+            steps,
+        })
     }
 
     /// The manager moves `k` blocks to holder `to`, asking the other holder for what is
     /// not free; `deadline` is when an unanswered ask is revoked.
-    pub fn move_to(&mut self, manager: bool, to: Holder, k: u32, deadline: u64) -> Result<Done, Refused> {
+    pub fn move_to(
+        &mut self,
+        manager: bool,
+        to: Holder,
+        k: u32,
+        deadline: u64,
+    ) -> Result<Done, Refused> {
         if !manager {
             return Err(Refused::Denied);
         }
@@ -242,7 +261,10 @@ impl Pool {
         self.wanted[to] = 0;
         if k <= self.free() {
             self.grow(to, k, &mut steps);
-            return Ok(Done { pending: false, steps });
+            return Ok(Done {
+                pending: false,
+                steps,
+            });
         }
         let giver = 1 - to;
         self.ask = Some(Ask {
@@ -253,7 +275,10 @@ impl Pool {
             deadline,
         });
         steps.push(Step::NotifyHolder(giver));
-        Ok(Done { pending: true, steps })
+        Ok(Done {
+            pending: true,
+            steps,
+        })
     }
 
     /// The counter reads `now`: an ask past its deadline is revoked.
@@ -291,7 +316,11 @@ impl Pool {
     fn shrink(&mut self, h: Holder, k: u32, steps: &mut Steps) {
         let from = self.held[h];
         self.held[h] = from - k;
-        steps.push(Step::Shrink { h, from, to: from - k });
+        steps.push(Step::Shrink {
+            h,
+            from,
+            to: from - k,
+        });
         if let Some(mut a) = self.ask
             && a.giver == h
         {
@@ -310,7 +339,11 @@ impl Pool {
         let from = self.held[h];
         self.held[h] = from + k;
         self.wanted[h] = 0;
-        steps.push(Step::Grow { h, from, to: from + k });
+        steps.push(Step::Grow {
+            h,
+            from,
+            to: from + k,
+        });
         steps.push(Step::NotifyHolder(h));
     }
 }

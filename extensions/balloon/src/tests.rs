@@ -37,7 +37,11 @@ impl Blocks {
                 Step::Shrink { h, from, to } => {
                     for i in to..from {
                         let b = self.block(h, i);
-                        assert_eq!(self.owner[b], Some(h), "shrink of a block {h} does not hold");
+                        assert_eq!(
+                            self.owner[b],
+                            Some(h),
+                            "shrink of a block {h} does not hold"
+                        );
                         self.owner[b] = None;
                         self.dirty[b] = false; // scrubbed
                     }
@@ -65,7 +69,14 @@ fn acquire_from_free_blocks_is_immediate() {
     let d = p.acquire(1, 3).unwrap();
     assert!(!d.pending);
     let s: Vec<_> = d.steps.iter().collect::<Vec<_>>();
-    assert_eq!(s[0], Step::Grow { h: 1, from: 0, to: 3 });
+    assert_eq!(
+        s[0],
+        Step::Grow {
+            h: 1,
+            from: 0,
+            to: 3
+        }
+    );
     assert_eq!(s[1], Step::NotifyHolder(1));
     assert_eq!((p.held(0), p.held(1), p.free()), (2, 3, 3));
     assert_eq!(p.acquire(1, 4), Err(Refused::NoMemory));
@@ -93,8 +104,16 @@ fn a_move_asks_the_giver_and_completes_on_release() {
     assert_eq!(
         s,
         [
-            Step::Shrink { h: 0, from: 7, to: 4 },
-            Step::Grow { h: 1, from: 0, to: 4 },
+            Step::Shrink {
+                h: 0,
+                from: 7,
+                to: 4
+            },
+            Step::Grow {
+                h: 1,
+                from: 0,
+                to: 4
+            },
             Step::NotifyHolder(1)
         ]
     );
@@ -110,8 +129,16 @@ fn an_unanswered_ask_is_revoked_at_its_deadline() {
     assert_eq!(
         s,
         [
-            Step::Shrink { h: 1, from: 4, to: 0 },
-            Step::Grow { h: 0, from: 0, to: 4 },
+            Step::Shrink {
+                h: 1,
+                from: 4,
+                to: 0
+            },
+            Step::Grow {
+                h: 0,
+                from: 0,
+                to: 4
+            },
             Step::NotifyHolder(0)
         ]
     );
@@ -124,8 +151,22 @@ fn a_restarting_holder_gives_everything_back() {
     // The giver restarts while asked: its blocks serve the move.
     p.move_to(true, 0, 4, 1000).unwrap();
     let s: Vec<_> = p.reset(1).iter().collect::<Vec<_>>();
-    assert_eq!(s[0], Step::Shrink { h: 1, from: 3, to: 0 });
-    assert_eq!(s[1], Step::Grow { h: 0, from: 0, to: 4 });
+    assert_eq!(
+        s[0],
+        Step::Shrink {
+            h: 1,
+            from: 3,
+            to: 0
+        }
+    );
+    assert_eq!(
+        s[1],
+        Step::Grow {
+            h: 0,
+            from: 0,
+            to: 4
+        }
+    );
     // The receiver of a move restarts: the move is dropped.
     let mut p = Pool::new(4, 2, [0, 4], true);
     p.move_to(true, 0, 2, 1000).unwrap();
@@ -144,14 +185,20 @@ fn a_restarting_holder_gives_everything_back() {
 fn random_requests_never_put_a_block_in_two_holders() {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut rnd = |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
     for round in 0..200 {
         let n = 1 + (round % 12) as u32;
         let holders = if round % 5 == 0 { 1 } else { 2 };
         let i0 = rnd(u64::from(n) + 1) as u32;
-        let i1 = if holders == 2 { rnd(u64::from(n - i0) + 1) as u32 } else { 0 };
+        let i1 = if holders == 2 {
+            rnd(u64::from(n - i0) + 1) as u32
+        } else {
+            0
+        };
         let mut p = Pool::new(n, holders, [i0, i1], round % 3 != 0);
         let mut m = Blocks::new(n, [i0, i1]);
         let mut now = 0u64;
@@ -162,7 +209,9 @@ fn random_requests_never_put_a_block_in_two_holders() {
             let r = match rnd(5) {
                 0 => p.acquire(h, k).map(|d| d.steps),
                 1 => p.release(h, k).map(|d| d.steps),
-                2 => p.move_to(rnd(4) != 0, h, k, now + rnd(200)).map(|d| d.steps),
+                2 => p
+                    .move_to(rnd(4) != 0, h, k, now + rnd(200))
+                    .map(|d| d.steps),
                 3 => Ok(p.tick(now)),
                 _ => Ok(p.reset(h)),
             };

@@ -88,7 +88,11 @@ pub mod balloon {
     }
 
     fn err(r: [u64; 4]) -> Result<[u64; 4], i64> {
-        if (r[0] as i64) < 0 { Err(r[0] as i64) } else { Ok(r) }
+        if (r[0] as i64) < 0 {
+            Err(r[0] as i64)
+        } else {
+            Ok(r)
+        }
     }
 
     /// The caller's view of pool `pool`.

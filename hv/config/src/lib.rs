@@ -30,6 +30,7 @@
 //! [`certify`] (the checks on a linked image) reads mechanisms and lwVM's window only.
 
 pub mod alloc;
+pub mod balloon;
 pub mod board;
 pub mod certify;
 pub mod config;
@@ -46,7 +47,6 @@ pub mod fmt;
 pub mod image;
 pub mod isolation;
 pub mod layout;
-pub mod balloon;
 pub mod lwvm;
 pub mod pagetable;
 pub mod parse;

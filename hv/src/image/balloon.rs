@@ -116,7 +116,11 @@ fn reload_loaded() {
     if vmid == 0 {
         return;
     }
-    if let Some(i) = SYSTEM.vms.iter().position(|v| v.vmid == vmid && v.lwvm.is_none()) {
+    if let Some(i) = SYSTEM
+        .vms
+        .iter()
+        .position(|v| v.vmid == vmid && v.lwvm.is_none())
+    {
         let root = ROOT[i].load(Ordering::Acquire);
         if root != 0 {
             regs::set_vttbr(vmid, root);
@@ -136,7 +140,9 @@ fn switch_root(core: &Hv, cpu: CpuId, vm: VmId, root: u64) {
         if c == cpu || wait[c.index()] {
             continue;
         }
-        asked[c.index()] = SYNC_REQ[c.index()].fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+        asked[c.index()] = SYNC_REQ[c.index()]
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1);
         wait[c.index()] = true;
         core.kick(v);
     }
@@ -276,9 +282,9 @@ fn call(core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> [u64; 4] {
                         .and_then(|to| holder(e, VmId::new(to)));
                     let deadline = cpu::counter() + ticks(e.deadline_us);
                     match to {
-                        Some(to) => decide(core, cpu, p, |pool| {
-                            pool.move_to(manager, to, k, deadline)
-                        }),
+                        Some(to) => {
+                            decide(core, cpu, p, |pool| pool.move_to(manager, to, k, deadline))
+                        }
                         None if manager => Err(Refused::Invalid),
                         None => Err(Refused::Denied),
                     }

@@ -150,5 +150,10 @@ pub enum Event<'a> {
     VmExit { vm: u16, reason: VmExitReason },
     /// Elastic pool `pool` changed what VM `vm` holds: `from` blocks before, `to` after
     /// (its stage-2 set switched; released blocks scrubbed).
-    Elastic { vm: u16, pool: u16, from: u32, to: u32 },
+    Elastic {
+        vm: u16,
+        pool: u16,
+        from: u32,
+        to: u32,
+    },
 }

@@ -32,7 +32,11 @@ mod guest {
         }
         check(i.held == n, "starts-with-all");
         check(fill(ipa, bs, 0, n, 7), "fill");
-        result!("move-not-manager", "{}", balloon::move_to(POOL, 1, 1).err().unwrap_or(0));
+        result!(
+            "move-not-manager",
+            "{}",
+            balloon::move_to(POOL, 1, 1).err().unwrap_or(0)
+        );
         check(hypercall::virq_raise(TO_MGR) == 0, "tell-mgr");
         // Never release (the request to is taken and counted): read until the blocks are
         // revoked.
@@ -44,9 +48,16 @@ mod guest {
                 guest_rt::result::fail("never-revoked");
             }
         }
-        println!("bl-hog: revoked after {reads} reads, {} notifications", irq::count(NOTE));
+        println!(
+            "bl-hog: revoked after {reads} reads, {} notifications",
+            irq::count(NOTE)
+        );
         result!("revoked", "yes");
-        result!("asked-first", "{}", if irq::count(NOTE) >= 1 { "yes" } else { "no" });
+        result!(
+            "asked-first",
+            "{}",
+            if irq::count(NOTE) >= 1 { "yes" } else { "no" }
+        );
         irq::wait_count(FROM_MGR, 1);
         check(balloon::acquire(POOL, 2) == Ok(false), "acquire-two");
         check(fill(ipa, bs, 0, 2, 9), "fill-two");
@@ -59,5 +70,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system balloon-revoke --features balloon`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system balloon-revoke --features balloon`"
+    );
 }

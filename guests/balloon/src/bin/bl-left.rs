@@ -28,14 +28,33 @@ mod guest {
             guest_rt::result::fail("no-pool");
         };
         let (n, bs, ipa) = (i.blocks, i.block_size, i.ipa);
-        println!("bl-left: pool of {n} blocks of {bs:#x} at {ipa:#x}, holding {}", i.held);
+        println!(
+            "bl-left: pool of {n} blocks of {bs:#x} at {ipa:#x}, holding {}",
+            i.held
+        );
         check(i.held == n, "starts-with-all");
         // Bad requests get error codes.
         result!("info-no-pool", "{}", balloon::info(7).err().unwrap_or(0));
-        result!("move-too-many", "{}", balloon::move_to(POOL, RIGHT, n + 1).err().unwrap_or(0));
-        result!("move-not-a-holder", "{}", balloon::move_to(POOL, 9, 1).err().unwrap_or(0));
-        result!("acquire-beyond-pool", "{}", balloon::acquire(POOL, 1).err().unwrap_or(0));
-        result!("release-more-than-held", "{}", balloon::release(POOL, n + 1).err().unwrap_or(0));
+        result!(
+            "move-too-many",
+            "{}",
+            balloon::move_to(POOL, RIGHT, n + 1).err().unwrap_or(0)
+        );
+        result!(
+            "move-not-a-holder",
+            "{}",
+            balloon::move_to(POOL, 9, 1).err().unwrap_or(0)
+        );
+        result!(
+            "acquire-beyond-pool",
+            "{}",
+            balloon::acquire(POOL, 1).err().unwrap_or(0)
+        );
+        result!(
+            "release-more-than-held",
+            "{}",
+            balloon::release(POOL, n + 1).err().unwrap_or(0)
+        );
         let (mut zeros, mut faults, mut kept) = (0, 0, 0);
         for round in 1..=ROUNDS {
             let seed = u64::from(round) * 2;
@@ -44,9 +63,17 @@ mod guest {
             // Move everything to bl-right: asked of ourselves.
             let notes = irq::count(NOTE);
             check(balloon::move_to(POOL, RIGHT, n) == Ok(true), "move-pending");
-            check(balloon::move_to(POOL, RIGHT, 1) == Err(err::BUSY), "second-move-busy");
+            check(
+                balloon::move_to(POOL, RIGHT, 1) == Err(err::BUSY),
+                "second-move-busy",
+            );
             irq::wait_count(NOTE, notes + 1);
-            let s = balloon::status(POOL).unwrap_or(balloon::Status { asked: 0, held: 0, free: 0, wanted: 0 });
+            let s = balloon::status(POOL).unwrap_or(balloon::Status {
+                asked: 0,
+                held: 0,
+                free: 0,
+                wanted: 0,
+            });
             check(s.asked == n && s.held == n, "asked-all");
             check(balloon::release(POOL, n) == Ok(0), "release");
             faults += u32::from(unmapped(ipa, bs, 0, n));
@@ -73,5 +100,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system balloon --features balloon`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system balloon --features balloon`"
+    );
 }

@@ -28,27 +28,67 @@ mod guest {
         let (n, bs, ipa) = (i.blocks, i.block_size, i.ipa);
         check(i.held == 0, "starts-empty");
         irq::wait_count(FROM_HOG, 1);
-        result!("move-too-many", "{}", balloon::move_to(POOL, 0, n + 1).err().unwrap_or(0));
+        result!(
+            "move-too-many",
+            "{}",
+            balloon::move_to(POOL, 0, n + 1).err().unwrap_or(0)
+        );
         let t0 = timer::now();
         check(balloon::move_to(POOL, 0, n) == Ok(true), "move-asked");
-        result!("second-move", "{}", balloon::move_to(POOL, 0, 1).err().unwrap_or(0));
-        result!("acquire-during-move", "{}", balloon::acquire(POOL, 1).err().unwrap_or(0));
+        result!(
+            "second-move",
+            "{}",
+            balloon::move_to(POOL, 0, 1).err().unwrap_or(0)
+        );
+        result!(
+            "acquire-during-move",
+            "{}",
+            balloon::acquire(POOL, 1).err().unwrap_or(0)
+        );
         irq::wait_count(NOTE, 1);
         let waited = timer::now() - t0;
         let us = waited * 1_000_000 / timer::frequency();
         println!("bl-mgr: given the blocks after {us} us");
-        result!("revoked-after-deadline", "{}", if us >= DEADLINE_US { "yes" } else { "no" });
+        result!(
+            "revoked-after-deadline",
+            "{}",
+            if us >= DEADLINE_US { "yes" } else { "no" }
+        );
         check(balloon::info(POOL).map_or(0, |i| i.held) == n, "holds-all");
-        result!("zeros-after-revoke", "{}", if holds(ipa, bs, 0, n, None) { "yes" } else { "no" });
+        result!(
+            "zeros-after-revoke",
+            "{}",
+            if holds(ipa, bs, 0, n, None) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
         // Two blocks back for bl-hog, which takes them and restarts.
         check(balloon::release(POOL, 2) == Ok(n - 2), "release-two");
         check(hypercall::virq_raise(TO_HOG) == 0, "tell-hog");
         irq::wait_count(FROM_HOG, 2);
-        let s = balloon::status(POOL).unwrap_or(balloon::Status { asked: 0, held: 0, free: 0, wanted: 0 });
+        let s = balloon::status(POOL).unwrap_or(balloon::Status {
+            asked: 0,
+            held: 0,
+            free: 0,
+            wanted: 0,
+        });
         result!("free-after-reset", "{}", s.free);
         check(balloon::acquire(POOL, 2) == Ok(false), "acquire-back");
-        result!("zeros-after-reset", "{}", if holds(ipa, bs, n - 2, n, None) { "yes" } else { "no" });
-        check(balloon::acquire(POOL, 1) == Err(err::INVALID), "acquire-beyond");
+        result!(
+            "zeros-after-reset",
+            "{}",
+            if holds(ipa, bs, n - 2, n, None) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+        check(
+            balloon::acquire(POOL, 1) == Err(err::INVALID),
+            "acquire-beyond",
+        );
         guest_rt::result::finish()
     }
     guest_rt::entry!(main);
@@ -56,5 +96,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system balloon-revoke --features balloon`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system balloon-revoke --features balloon`"
+    );
 }

@@ -24,7 +24,11 @@ mod guest {
         let (n, bs, ipa) = (i.blocks, i.block_size, i.ipa);
         check(i.held == 0, "starts-empty");
         // Not the manager.
-        result!("move-not-manager", "{}", balloon::move_to(POOL, 1, 1).err().unwrap_or(0));
+        result!(
+            "move-not-manager",
+            "{}",
+            balloon::move_to(POOL, 1, 1).err().unwrap_or(0)
+        );
         let (mut zeros, mut faults, mut kept) = (0, 0, 0);
         for round in 1..=ROUNDS {
             irq::wait_count(NOTE, round);
@@ -35,7 +39,10 @@ mod guest {
             check(fill(ipa, bs, 0, n, seed), "fill");
             kept += u32::from(holds(ipa, bs, 0, n, Some(seed)));
             check(balloon::release(POOL, n) == Ok(0), "release");
-            check(balloon::release(POOL, 1) == Err(err::INVALID), "release-nothing");
+            check(
+                balloon::release(POOL, 1) == Err(err::INVALID),
+                "release-nothing",
+            );
             faults += u32::from(unmapped(ipa, bs, 0, n));
             check(hypercall::virq_raise(TO_LEFT) == 0, "tell-left");
         }
@@ -50,5 +57,7 @@ mod guest {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("this guest runs under the hypervisor: use `cargo xtask run --system balloon --features balloon`");
+    eprintln!(
+        "this guest runs under the hypervisor: use `cargo xtask run --system balloon --features balloon`"
+    );
 }

@@ -32,7 +32,9 @@ use crate::alloc::{Allocator, Placed};
 use crate::config::Config;
 use crate::diag::Checker;
 use crate::error::ConfigError;
-use crate::ext::{ConfigExtension, DescParts, El2Region, ExtLayout, ExtView, FixedMemory, TablesInput};
+use crate::ext::{
+    ConfigExtension, DescParts, El2Region, ExtLayout, ExtView, FixedMemory, TablesInput,
+};
 use crate::fmt::hex;
 use crate::parts::{leak, text};
 use crate::size::{MIB2, human};
@@ -199,7 +201,9 @@ impl ConfigExtension for Balloon {
                 e.virt_intid,
                 e.deadline_us,
                 e.manager
-                    .map_or("none".to_string(), |m| d.vms[usize::from(m)].name.to_string()),
+                    .map_or("none".to_string(), |m| d.vms[usize::from(m)]
+                        .name
+                        .to_string()),
             );
             for (h, x) in e.holders.iter().enumerate() {
                 let end = if h == 0 { "lowest" } else { "highest" };

@@ -50,7 +50,10 @@ pub(crate) fn check(cfg: &Config, c: &mut Checker) {
         if let Some(base) = e.base {
             c.base(&f("base"), "elastic pool", base.0, e.size.0);
             if base.0 % MIB2 != 0 {
-                c.err(f("base"), format!("elastic pool base {} is not 2M aligned", hex(base.0)));
+                c.err(
+                    f("base"),
+                    format!("elastic pool base {} is not 2M aligned", hex(base.0)),
+                );
             }
         }
         check_holders(cfg, c, p);
@@ -95,7 +98,10 @@ fn check_holders(cfg: &Config, c: &mut Checker, p: usize) {
     if sum > u64::from(e.blocks) {
         c.err(
             format!("elastic[{p}].initial"),
-            format!("the holders start with {sum} blocks; the pool has {}", e.blocks),
+            format!(
+                "the holders start with {sum} blocks; the pool has {}",
+                e.blocks
+            ),
         );
     }
 }
@@ -119,14 +125,28 @@ fn check_window(cfg: &Config, c: &mut Checker, p: usize) {
         return;
     }
     if ipa + size > crate::tables::VA_LIMIT {
-        c.err(&f, format!("window {} lies beyond the 39-bit IPA range", range(ipa, size)));
+        c.err(
+            &f,
+            format!(
+                "window {} lies beyond the 39-bit IPA range",
+                range(ipa, size)
+            ),
+        );
         return;
     }
     let b = &cfg.board;
     let trapped = [
         (b.uart.base.0, b.uart.size.0, "the emulated UART"),
-        (b.gic.distributor.base.0, b.gic.distributor.size.0, "the emulated GIC distributor"),
-        (b.gic.redistributor.base.0, b.gic.redistributor.size.0, "the emulated GIC redistributors"),
+        (
+            b.gic.distributor.base.0,
+            b.gic.distributor.size.0,
+            "the emulated GIC distributor",
+        ),
+        (
+            b.gic.redistributor.base.0,
+            b.gic.redistributor.size.0,
+            "the emulated GIC redistributors",
+        ),
     ];
     let slot = (ipa / SLOT * SLOT, SLOT);
     for (base, len, what) in trapped {
@@ -164,7 +184,10 @@ fn check_intid(cfg: &Config, c: &mut Checker, p: usize) {
         return;
     }
     if let Some((_, what)) = cfg.board.hv_intids().iter().find(|(id, _)| *id == intid) {
-        c.err(&f, format!("INTID {intid} is used by the hypervisor ({what})"));
+        c.err(
+            &f,
+            format!("INTID {intid} is used by the hypervisor ({what})"),
+        );
         return;
     }
     let s = &cfg.system;

@@ -44,7 +44,10 @@ fn window_pages(e: &ElasticDesc, ipa: u64, leaves: &[Leaf]) -> (HashSet<u64>, u6
     let window = u64::from(e.blocks) * e.block_size;
     let mut pages = HashSet::new();
     let mut top = 0;
-    for l in leaves.iter().filter(|l| overlaps(l.va, l.size, ipa, window)) {
+    for l in leaves
+        .iter()
+        .filter(|l| overlaps(l.va, l.size, ipa, window))
+    {
         for off in (0..l.size).step_by(0x1000) {
             pages.insert(l.pa + off);
         }
@@ -65,7 +68,9 @@ pub(crate) fn check_elastic(s: &Subject, w: &Walker, seen: &mut HashSet<u64>, r:
             let i = usize::from(x.vm);
             let vm = &d.vms[i];
             let mut per_k = Vec::new();
-            if x.roots.len() != e.blocks as usize + 1 || x.roots.get(x.initial as usize) != Some(&vm.s2_root) {
+            if x.roots.len() != e.blocks as usize + 1
+                || x.roots.get(x.initial as usize) != Some(&vm.s2_root)
+            {
                 r.fail(
                     P::ElasticSets,
                     &format!("vm {} elastic {}", vm.name, e.name),
@@ -80,10 +85,20 @@ pub(crate) fn check_elastic(s: &Subject, w: &Walker, seen: &mut HashSet<u64>, r:
                 sets.push(Vec::new());
                 continue;
             }
-            let own_tables: HashSet<u64> = w.tables(x.roots[0]).unwrap_or_default().into_iter().collect();
-            let own: Vec<Leaf> = w.leaves(x.roots[0]).map(|l| coalesce(&l)).unwrap_or_default();
+            let own_tables: HashSet<u64> = w
+                .tables(x.roots[0])
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let own: Vec<Leaf> = w
+                .leaves(x.roots[0])
+                .map(|l| coalesce(&l))
+                .unwrap_or_default();
             let outside = |ls: &[Leaf]| -> Vec<Leaf> {
-                ls.iter().filter(|l| !overlaps(l.va, l.size, x.ipa, window)).copied().collect()
+                ls.iter()
+                    .filter(|l| !overlaps(l.va, l.size, x.ipa, window))
+                    .copied()
+                    .collect()
             };
             let own_outside = outside(&own);
             for (k, &root) in x.roots.iter().enumerate() {
@@ -94,7 +109,12 @@ pub(crate) fn check_elastic(s: &Subject, w: &Walker, seen: &mut HashSet<u64>, r:
                         if k != x.initial as usize {
                             for t in t.iter().filter(|t| !own_tables.contains(t)) {
                                 if !seen.insert(*t) {
-                                    r.fail(P::TablesWellFormed, &regime, Some(*t), "table is shared with another regime");
+                                    r.fail(
+                                        P::TablesWellFormed,
+                                        &regime,
+                                        Some(*t),
+                                        "table is shared with another regime",
+                                    );
                                 }
                             }
                         }
@@ -111,7 +131,10 @@ pub(crate) fn check_elastic(s: &Subject, w: &Walker, seen: &mut HashSet<u64>, r:
                         P::ElasticSets,
                         &regime,
                         None,
-                        format!("differs from the stage 2 of vm {} outside the pool's window", vm.name),
+                        format!(
+                            "differs from the stage 2 of vm {} outside the pool's window",
+                            vm.name
+                        ),
                     );
                 }
                 let (pages, top) = window_pages(e, x.ipa, &leaves);

@@ -80,13 +80,19 @@ pub(crate) fn check_stage2(
         }
         if let Some(ok) = super::check_elastic::window_leaf(d, i, l) {
             // Elastic memory: the pool must be no one else's memory either.
-            let shared = d.shared.iter().find(|sh| overlaps(l.pa, l.size, sh.pa, sh.size));
+            let shared = d
+                .shared
+                .iter()
+                .find(|sh| overlaps(l.pa, l.size, sh.pa, sh.size));
             if let Some(sh) = shared {
                 r.fail(
                     P::VmMemoryDisjoint,
                     regime,
                     Some(l.va),
-                    format!("vm {}: its elastic window reaches shared region {}", vm.name, sh.name),
+                    format!(
+                        "vm {}: its elastic window reaches shared region {}",
+                        vm.name, sh.name
+                    ),
                 );
             } else if !ok {
                 r.fail(

@@ -18,8 +18,8 @@
 
 pub mod check;
 pub(crate) mod check_derived;
-mod check_elastic;
 mod check_el2;
+mod check_elastic;
 mod check_vm;
 pub mod decode;
 pub mod dwarf;
