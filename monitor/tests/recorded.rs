@@ -112,18 +112,22 @@ fn pingpong_switches_are_attributed_to_the_exits_that_caused_them() {
         rows.iter().map(|r| (r.name, r.count)).collect()
     };
     // ping waits (WFI) for pong, pong answers with a hypercall (VIRQ_RAISE): every VM→VM
-    // switch is caused by one of the two, whatever label the hypervisor gave it
-    assert_eq!(
-        by(&sw.by_trigger),
-        [("hvc", 195), ("wfi", 195), ("idle", 1)]
-    );
-    assert_eq!(sw.switches, 391);
+    // switch is caused by one of the two, whatever label the hypervisor gave it; the head
+    // of the stream holds well over a hundred round trips
+    let n = sw
+        .by_trigger
+        .iter()
+        .find(|r| r.name == "wfi")
+        .map_or(0, |r| r.count);
+    assert!(n > 100, "{n} round trips in the head of pingpong");
+    assert_eq!(by(&sw.by_trigger), [("hvc", n), ("wfi", n), ("idle", 1)]);
+    assert_eq!(sw.switches, 2 * n + 1);
     let costs: Vec<(&str, u64)> = sw.cost.iter().map(|c| (c.trigger, c.cost.count)).collect();
-    assert_eq!(costs, [("hvc", 195), ("wfi", 195)]);
+    assert_eq!(costs, [("hvc", n), ("wfi", n)]);
     // switches into ping are pong's hypercalls, into pong ping's WFIs
     let into = |vm: &str| sum.switches.iter().find(|t| t.name == vm).unwrap();
-    assert_eq!(by(&into("pong").by_trigger), [("wfi", 195)]);
-    assert_eq!(by(&into("ping").by_trigger), [("hvc", 195), ("idle", 1)]);
+    assert_eq!(by(&into("pong").by_trigger), [("wfi", n)]);
+    assert_eq!(by(&into("ping").by_trigger), [("hvc", n), ("idle", 1)]);
 }
 
 #[test]
@@ -143,7 +147,10 @@ fn perfetto_export_of_a_real_run_follows_the_trace_event_rules() {
         .iter()
         .filter(|e| e["ph"] == "X" && e["name"].as_str().unwrap().starts_with("exit "))
         .count();
-    assert_eq!(exits, 1200, "one slice per exit of the stream");
+    let (s, _) = replay("pingpong-head.rec");
+    let want = Summary::of(&s).exits[0].exits;
+    assert!(want > 1000);
+    assert_eq!(exits as u64, want, "one slice per exit of the stream");
 }
 
 /// `hvmon replay --to`: the view holds exactly the records up to that stream time.
