@@ -7,6 +7,9 @@
 //! - `timeline`: which vCPU runs on each physical CPU over time (any number of CPUs), x in
 //!   µs/ms since the first record; the legend sits beside the chart, never over the data.
 //!
+//! - `memory` (streams with `Elastic` records, feature `balloon`): blocks of each elastic
+//!   pool held by each VM over time, one step line per (pool, VM), x as in `timeline`.
+//!
 //! Text is rendered with DejaVu Sans embedded in the binary (plotters' `ab_glyph` backend), so no
 //! fontconfig or system fonts are needed — the plots look the same on every machine and in CI.
 
@@ -192,41 +195,169 @@ pub fn panels(session: &Session) -> Vec<Panel> {
     v
 }
 
-/// Replays `recording` and writes `latency.{svg,png}` and `timeline.{svg,png}` into `dir`;
-/// returns the files written and the replayed session (for its loss accounting).
+/// One VM's share of one elastic pool over time: (ns since the first record, blocks
+/// held), a point at every change, the first at 0 with the count before the first change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemorySeries {
+    pub pool: u16,
+    pub vm: u16,
+    pub points: Vec<(u64, u32)>,
+}
+
+/// The elastic-memory series of a session, ordered by (pool, VM); the last point of each
+/// is repeated at the session's last record so every line spans the run.
+pub fn memory_series(session: &Session) -> Vec<MemorySeries> {
+    let m = &session.metrics;
+    let clock = session
+        .info()
+        .map(Info::clock)
+        .unwrap_or(crate::time::Clock::new(0));
+    let t0 = m.first_ts.unwrap_or(0);
+    let ns = |ts: u64| clock.ns(ts.saturating_sub(t0));
+    let mut by: std::collections::BTreeMap<(u16, u16), Vec<(u64, u32)>> = Default::default();
+    for c in &m.elastic {
+        let pts = by.entry((c.pool, c.vm)).or_default();
+        if pts.is_empty() {
+            pts.push((0, c.from));
+        }
+        pts.push((ns(c.ts), c.to));
+    }
+    let end = m.last_ts.map_or(0, ns);
+    by.into_iter()
+        .map(|((pool, vm), mut points)| {
+            if let Some(&(t, n)) = points.last()
+                && t < end
+            {
+                points.push((end, n));
+            }
+            MemorySeries { pool, vm, points }
+        })
+        .collect()
+}
+
+/// Which chart a file holds.
+#[derive(Debug, Clone, Copy)]
+enum Chart {
+    Latency,
+    Timeline,
+    Memory,
+}
+
+/// Replays `recording` and writes `latency.{svg,png}`, `timeline.{svg,png}` and, when the
+/// stream has elastic-memory records, `memory.{svg,png}` into `dir`; returns the files
+/// written and the replayed session (for its loss accounting).
 pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
     let (slices, session) = timeline_slices(recording)?;
     std::fs::create_dir_all(dir)?;
     register_font();
     let panels = panels(&session);
+    let memory = memory_series(&session);
     let info = session.info();
     let mut written = Vec::new();
     let lat_size = (SIZE.0, (200 * panels.len().max(1) as u32).clamp(300, 2400));
-    for (name, draw) in [("latency", 0), ("timeline", 1)] {
+    let mut charts = vec![("latency", Chart::Latency), ("timeline", Chart::Timeline)];
+    if !memory.is_empty() {
+        charts.push(("memory", Chart::Memory));
+    }
+    fn draw<DB: DrawingBackend>(
+        root: &DrawingArea<DB, Shift>,
+        chart: Chart,
+        panels: &[Panel],
+        slices: &[Slice],
+        memory: &[MemorySeries],
+        info: Option<&Info>,
+    ) -> Result<()> {
+        match chart {
+            Chart::Latency => latency(root, panels),
+            Chart::Timeline => timeline(root, slices, info),
+            Chart::Memory => memory_chart(root, memory, info),
+        }
+    }
+    for (name, chart) in charts {
         let svg = dir.join(format!("{name}.svg"));
         let png = dir.join(format!("{name}.png"));
-        let size = if draw == 0 { lat_size } else { SIZE };
+        let size = match chart {
+            Chart::Latency => lat_size,
+            _ => SIZE,
+        };
         {
             let root = SVGBackend::new(&svg, size).into_drawing_area();
-            match draw {
-                0 => latency(&root, &panels)?,
-                _ => timeline(&root, &slices, info)?,
-            }
+            draw(&root, chart, &panels, &slices, &memory, info)?;
             root.present()
                 .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
         }
         {
             let root = BitMapBackend::new(&png, size).into_drawing_area();
-            match draw {
-                0 => latency(&root, &panels)?,
-                _ => timeline(&root, &slices, info)?,
-            }
+            draw(&root, chart, &panels, &slices, &memory, info)?;
             root.present()
                 .map_err(|e| anyhow!("{}: {e}", png.display()))?;
         }
         written.extend([svg, png]);
     }
     Ok((written, session))
+}
+
+fn memory_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[MemorySeries],
+    info: Option<&Info>,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let (w, _) = root.dim_in_pixel();
+    let (chart_area, legend_area) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
+    let end_ns = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let top = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (div, unit) = axis_unit(end_ns as f64);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption("elastic memory held by each VM", ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0u64..end_ns, 0u32..top + 1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("{unit} since the first record"))
+        .y_desc("blocks held")
+        .x_label_formatter(&|v| format!("{:.1}", *v as f64 / div))
+        .draw()
+        .map_err(err)?;
+    let name = |vm: u16| info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i);
+        // a step line: hold the count until the next change
+        let mut pts = Vec::with_capacity(2 * s.points.len());
+        for w in s.points.windows(2) {
+            pts.push(w[0]);
+            pts.push((w[1].0, w[0].1));
+        }
+        pts.extend(s.points.last());
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(err)?;
+        let y = 40 + 24 * i as i32;
+        legend_area
+            .draw(&Rectangle::new([(10, y), (26, y + 14)], color.filled()))
+            .map_err(err)?;
+        legend_area
+            .draw(&Text::new(
+                format!("{} (pool {})", name(s.vm), s.pool),
+                (34, y),
+                ("sans-serif", 16),
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {

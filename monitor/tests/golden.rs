@@ -558,3 +558,55 @@ fn switch_trigger_and_cost() {
     assert_eq!(into_rtos.switches, 5);
     assert!(s.clean(), "{}", s.line());
 }
+
+/// `hvmon plot` on a stream with elastic-memory records: one step series per (pool, VM),
+/// following the records, and a `memory` chart besides the other two.
+#[test]
+fn memory_plot_follows_the_elastic_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = frame_to_vec(&Frame::Hello(HELLO));
+    let mut seq = [CpuSeq::new(0), CpuSeq::new(1)];
+    // VM 0 gives 3 of its 4 blocks to VM 1 (two records: 0 shrinks, then 1 grows), and
+    // later 1 gives them back; 1 record of another CPU at the end sets the span.
+    let moves = [
+        (0, 1_000u64, 0u16, 4u32, 1u32),
+        (0, 1_100, 1, 0, 3),
+        (1, 5_000, 1, 3, 0),
+        (1, 5_100, 0, 1, 4),
+    ];
+    for (cpu, ts, vm, from, to) in moves {
+        let e = Event::Elastic {
+            vm,
+            pool: 0,
+            from,
+            to,
+        };
+        bytes.extend(frame_to_vec(&Frame::Record(seq[cpu].next_header(ts), e)));
+    }
+    let e = Event::Marker {
+        vcpu: 0,
+        id: 1,
+        value: 0,
+    };
+    bytes.extend(frame_to_vec(&Frame::Record(seq[0].next_header(9_000), e)));
+    let rec = write(dir.path(), "elastic.bin", &bytes);
+    let s = Session::replay_file(&rec, |_, _| {}).unwrap();
+    let series = hvmon::plot::memory_series(&s);
+    let ns = |ticks: u64| ticks * 16;
+    let pts: Vec<(u16, Vec<(u64, u32)>)> =
+        series.iter().map(|x| (x.vm, x.points.clone())).collect();
+    assert_eq!(
+        pts,
+        [
+            (0, vec![(0, 4), (ns(0), 1), (ns(4_100), 4), (ns(8_000), 4)]),
+            (
+                1,
+                vec![(0, 0), (ns(100), 3), (ns(4_000), 0), (ns(8_000), 0)]
+            ),
+        ]
+    );
+    let (files, _) = hvmon::plot::plot(&rec, &dir.path().join("plots")).unwrap();
+    assert_eq!(files.len(), 6, "{files:?}");
+    let svg = std::fs::read_to_string(dir.path().join("plots/memory.svg")).unwrap();
+    assert!(svg.contains("linux (pool 0)") && svg.contains("rtos (pool 0)"));
+}
