@@ -346,6 +346,8 @@ pub mod mbox {
     pub const STAMP_B: usize = 1;
     pub const STOP: usize = 2;
     pub const READY: usize = 3;
+    /// A parameter of the round in flight (probe-bl-giver: which block count).
+    pub const ARG: usize = 4;
 
     /// Reads word `w`.
     #[inline(always)]

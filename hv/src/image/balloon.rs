@@ -155,7 +155,7 @@ fn switch_root(core: &Hv, cpu: CpuId, vm: VmId, root: u64) {
 }
 
 /// Carries out the steps of one decision on pool `p`, in order.
-fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: hv_balloon::Steps) {
+fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: &hv_balloon::Steps) {
     let e = &SYSTEM.elastic[p];
     for s in steps.iter() {
         match s {
@@ -214,8 +214,14 @@ fn decide(
     f: impl FnOnce(&mut Pool) -> Result<hv_balloon::Done, Refused>,
 ) -> Result<(bool, u32, u32), Refused> {
     with_pool(cpu, p, |pool| {
-        let d = f(pool)?;
-        carry_out(core, cpu, p, d.steps);
+        // by reference: a decision is ~100 bytes, and moving it out of the `Result`
+        // costs a byte-wise copy
+        let d = f(pool);
+        let d = match &d {
+            Ok(d) => d,
+            Err(r) => return Err(*r),
+        };
+        carry_out(core, cpu, p, &d.steps);
         set_deadline(p, pool);
         Ok((d.pending, pool.held(0), pool.held(1)))
     })
@@ -339,7 +345,7 @@ impl Extension<Hv> for Balloon {
             if let Some(h) = holder(e, vm) {
                 with_pool(cpu, p, |pool| {
                     let steps = pool.reset(h);
-                    carry_out(core, cpu, p, steps);
+                    carry_out(core, cpu, p, &steps);
                     set_deadline(p, pool);
                 });
             }
@@ -356,7 +362,7 @@ fn revoke_due(core: &Hv, cpu: CpuId) {
         if d != 0 && now >= d {
             with_pool(cpu, p, |pool| {
                 let steps = pool.tick(now);
-                carry_out(core, cpu, p, steps);
+                carry_out(core, cpu, p, &steps);
                 set_deadline(p, pool);
             });
         }

@@ -12,11 +12,63 @@ pub unsafe fn copy(dst: u64, src: u64, len: u64) {
 
 /// Fills `len` bytes at physical `dst` with zeros.
 ///
+/// Whole blocks go through DC ZVA (one instruction zeroes DCZID_EL0's block, 64 bytes on
+/// most cores, where a store loop takes eight): the scrub of an elastic block and the
+/// wipe of a restarting VM's RAM are megabytes. The ragged ends, and everything when DC
+/// ZVA is prohibited, are written with ordinary stores.
+///
 /// # Safety
 /// The range must be identity-mapped normal memory and unused by anyone else.
 pub unsafe fn zero(dst: u64, len: u64) {
-    // SAFETY: the caller guarantees the range is mapped and unshared.
-    unsafe { core::ptr::write_bytes(dst as *mut u8, 0, len as usize) };
+    let bs = zva_block();
+    let start = dst.next_multiple_of(bs.max(1));
+    let end = (dst + len) & !(bs.max(1) - 1);
+    if bs == 0 || end <= start {
+        // SAFETY: the caller guarantees the range is mapped and unshared.
+        unsafe { core::ptr::write_bytes(dst as *mut u8, 0, len as usize) };
+        return;
+    }
+    // SAFETY: as above, for the parts before and after the whole blocks.
+    unsafe {
+        core::ptr::write_bytes(dst as *mut u8, 0, (start - dst) as usize);
+        core::ptr::write_bytes(end as *mut u8, 0, (dst + len - end) as usize);
+    }
+    let mut a = start;
+    while a + 4 * bs <= end {
+        // SAFETY: DC ZVA zeroes the naturally aligned block at `a`, inside the range the
+        // caller gave (normal memory: DC ZVA on device memory would fault).
+        unsafe {
+            core::arch::asm!(
+                "dc zva, {a}",
+                "dc zva, {b}",
+                "dc zva, {c}",
+                "dc zva, {d}",
+                a = in(reg) a,
+                b = in(reg) a + bs,
+                c = in(reg) a + 2 * bs,
+                d = in(reg) a + 3 * bs,
+                options(nostack),
+            )
+        };
+        a += 4 * bs;
+    }
+    while a < end {
+        // SAFETY: as above, one block.
+        unsafe { core::arch::asm!("dc zva, {}", in(reg) a, options(nostack)) };
+        a += bs;
+    }
+}
+
+/// Bytes DC ZVA zeroes (DCZID_EL0.BS), or 0 where it is prohibited (DZP).
+fn zva_block() -> u64 {
+    let id: u64;
+    // SAFETY: reading DCZID_EL0 has no side effect.
+    unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) id, options(nomem, nostack)) };
+    if id & (1 << 4) != 0 {
+        0
+    } else {
+        4 << (id & 0xf)
+    }
 }
 
 /// Copies `buf.len()` bytes from physical `src` into `buf`.
