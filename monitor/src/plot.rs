@@ -297,6 +297,32 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
     Ok((written, session))
 }
 
+/// Only the memory chart of `recording`, as `<stem>.memory.svg` and `.png` beside `stem`
+/// (the experiments' recordings); nothing when the stream has no elastic records.
+pub fn memory_only(recording: &Path, stem: &Path) -> Result<Vec<PathBuf>> {
+    let session = Session::replay_file(recording, |_, _| {})?;
+    let series = memory_series(&session);
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    register_font();
+    let svg = stem.with_extension("memory.svg");
+    let png = stem.with_extension("memory.png");
+    {
+        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        memory_chart(&root, &series, session.info())?;
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        memory_chart(&root, &series, session.info())?;
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", png.display()))?;
+    }
+    Ok(vec![svg, png])
+}
+
 fn memory_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[MemorySeries],

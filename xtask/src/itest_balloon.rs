@@ -30,6 +30,7 @@ pub(super) fn cases() -> Vec<Case> {
                 ("bl-left", "zeros", "100"),
                 ("bl-left", "faults-after-release", "100"),
                 ("bl-left", "info-no-pool", "-2"),
+                ("bl-left", "call-count", "13"),
                 ("bl-left", "move-too-many", "-2"),
                 ("bl-left", "move-not-a-holder", "-2"),
                 ("bl-left", "acquire-beyond-pool", "-2"),

@@ -80,6 +80,10 @@ pub trait Core {
 /// - [`hypercall`](Self::hypercall): a call of the project's range the core does not know;
 /// - [`vm_ended`](Self::vm_ended): a full VM powers off or is about to restart.
 pub trait Extension<C: Core> {
+    /// How many functions of the project's hypercall range it answers (added to the
+    /// core's in the SMCCC call-count query).
+    const CALLS: i64 = 0;
+
     /// Refuses to go on (powers off with a message) when the CPU lacks what the extension
     /// needs. Runs with the MMU off: no locks, no telemetry.
     fn boot_check(&self) {}
@@ -153,6 +157,7 @@ impl<C: Core> Extension<C> for () {}
 /// Two extensions side by side: a VM is claimed by the first that claims it; hooks without
 /// a claim run both in order; the first answer wins.
 impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
+    const CALLS: i64 = A::CALLS + B::CALLS;
     fn boot_check(&self) {
         self.0.boot_check();
         self.1.boot_check();

@@ -298,7 +298,8 @@ impl Hypercall {
     }
 }
 
-/// Number of functions (for CALL_COUNT).
+/// Number of the core's functions (for CALL_COUNT; an image adds its extensions',
+/// `Extension::CALLS`).
 pub const CALL_COUNT: i64 = 8;
 
 /// Whether `id` is implemented (for SMCCC_ARCH_FEATURES).

@@ -306,6 +306,9 @@ fn call(core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> [u64; 4] {
 }
 
 impl Extension<Hv> for Balloon {
+    /// BALLOON_INFO, _STATUS, _ACQUIRE, _RELEASE, _MOVE.
+    const CALLS: i64 = (fid::BALLOON_MOVE - fid::BALLOON_INFO + 1) as i64;
+
     #[inline(always)]
     fn stage2_root(&self, vm: VmId) -> Option<u64> {
         match ROOT[vm.index()].load(Ordering::Acquire) {

@@ -113,6 +113,9 @@ pub fn deadline(cpu: CpuId) -> Option<u64> {
     Extension::<Hv>::deadline(&EXT, cpu)
 }
 
+/// Functions of the project's range the extensions answer (the SMCCC call count adds them).
+pub const CALLS: i64 = <Extensions as Extension<Hv>>::CALLS;
+
 /// A project hypercall the core does not implement, from VM `vm` on CPU `cpu`.
 pub fn hypercall(cpu: CpuId, vm: VmId, x: &[u64; 6]) -> Option<[u64; 4]> {
     EXT.hypercall(&Hv, cpu, vm, x)

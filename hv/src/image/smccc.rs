@@ -127,7 +127,7 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
                 1
             }
         }
-        Hypercall::CallCount => CALL_COUNT,
+        Hypercall::CallCount => CALL_COUNT + super::ext::CALLS,
         Hypercall::CallUid => {
             for (i, w) in CALL_UID.iter().enumerate() {
                 vcpu.regs.x[i] = *w as u64;

@@ -610,10 +610,12 @@ fn write_samples(dir: &Path, o: &Outcome) -> Result<()> {
     Ok(())
 }
 
-/// CSV, JSON lines and Perfetto exports of each recording, next to it (hvmon's exporters).
+/// CSV, JSON lines and Perfetto exports of each recording, next to it (hvmon's exporters),
+/// and, for a stream with elastic-memory records, the chart of each VM's blocks over time.
 fn export_recordings(o: &Outcome) -> Result<()> {
     use hvmon::export::{Format, export};
     for rec in &o.recordings {
+        hvmon::plot::memory_only(rec, rec)?;
         for (f, ext) in [
             (Format::Csv, "csv"),
             (Format::Jsonl, "jsonl"),

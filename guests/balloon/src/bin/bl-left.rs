@@ -8,7 +8,7 @@
 #[cfg(target_os = "none")]
 mod guest {
     use guest_balloon::{POOL, fill, holds, unmapped};
-    use guest_rt::hypercall::{balloon, err};
+    use guest_rt::hypercall::{self, balloon, err};
     use guest_rt::{gic, irq, println, result, result::check};
 
     const ROUNDS: u32 = 100;
@@ -35,6 +35,8 @@ mod guest {
         check(i.held == n, "starts-with-all");
         // Bad requests get error codes.
         result!("info-no-pool", "{}", balloon::info(7).err().unwrap_or(0));
+        // SMCCC call count of the project's range: the core's 8 and the 5 BALLOON_* calls
+        result!("call-count", "{}", hypercall::call(0x8600_FF00, [0; 5])[0] as i64);
         result!(
             "move-too-many",
             "{}",
