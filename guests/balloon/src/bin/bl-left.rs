@@ -36,7 +36,11 @@ mod guest {
         // Bad requests get error codes.
         result!("info-no-pool", "{}", balloon::info(7).err().unwrap_or(0));
         // SMCCC call count of the project's range: the core's 8 and the 5 BALLOON_* calls
-        result!("call-count", "{}", hypercall::call(0x8600_FF00, [0; 5])[0] as i64);
+        result!(
+            "call-count",
+            "{}",
+            hypercall::call(0x8600_FF00, [0; 5])[0] as i64
+        );
         result!(
             "move-too-many",
             "{}",
