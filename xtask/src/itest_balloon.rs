@@ -55,6 +55,7 @@ pub(super) fn cases() -> Vec<Case> {
                 ("bl-mgr", "move-too-many", "-2"),
                 ("bl-mgr", "second-move", "-6"),
                 ("bl-mgr", "acquire-during-move", "-6"),
+                ("bl-mgr", "revoked-while-spinning", "yes"),
                 ("bl-mgr", "revoked-after-deadline", "yes"),
                 ("bl-mgr", "zeros-after-revoke", "yes"),
                 ("bl-mgr", "free-after-reset", "2"),

@@ -191,13 +191,20 @@ fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: &hv_balloon::Steps) {
     }
 }
 
-/// Arms or disarms pool `p`'s deadline from its state.
-fn set_deadline(p: usize, pool: &Pool) {
+/// Arms or disarms pool `p`'s deadline from its state. A deadline armed here reaches the
+/// EL2 timer at this CPU's next pass of its run loop (`Extension::deadline`, read when it
+/// enters a guest or idles), so the pass is asked for at once: the caller's vCPU may run
+/// on without trapping, and every other CPU may be idle with a timer set before.
+fn set_deadline(core: &Hv, cpu: CpuId, p: usize, pool: &Pool) {
     let want = pool.ask().map_or(0, |a| a.deadline.max(1));
     let old = DEADLINE[p].swap(want, Ordering::AcqRel);
     match (old != 0, want != 0) {
         (false, true) => {
             ARMED.fetch_add(1, Ordering::AcqRel);
+            if let Some(v) = SYSTEM.cpu(cpu).schedule_ids().next() {
+                // on this CPU: only its reschedule flag
+                core.kick(v);
+            }
         }
         (true, false) => {
             ARMED.fetch_sub(1, Ordering::AcqRel);
@@ -222,7 +229,7 @@ fn decide(
             Err(r) => return Err(*r),
         };
         carry_out(core, cpu, p, &d.steps);
-        set_deadline(p, pool);
+        set_deadline(core, cpu, p, pool);
         Ok((d.pending, pool.held(0), pool.held(1)))
     })
 }
@@ -349,7 +356,7 @@ impl Extension<Hv> for Balloon {
                 with_pool(cpu, p, |pool| {
                     let steps = pool.reset(h);
                     carry_out(core, cpu, p, &steps);
-                    set_deadline(p, pool);
+                    set_deadline(core, cpu, p, pool);
                 });
             }
         }
@@ -366,7 +373,7 @@ fn revoke_due(core: &Hv, cpu: CpuId) {
             with_pool(cpu, p, |pool| {
                 let steps = pool.tick(now);
                 carry_out(core, cpu, p, &steps);
-                set_deadline(p, pool);
+                set_deadline(core, cpu, p, pool);
             });
         }
     }
