@@ -884,8 +884,8 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
     Ok(())
 }
 
-/// Mutations of three linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM; a
-/// device passed through to one of two VMs).
+/// Mutations of four linked images (E2H=0 with two owned SPIs; E2H=1 with an lwVM; a
+/// device passed through to one of two VMs; an elastic pool of two holders).
 fn mutation_case(tc: &Toolchain) -> Result<()> {
     let spec = SystemSpec::new("qemu-virt", "owned-irqs", "");
     let img = firmware::build_hv(tc, &spec)?;
@@ -911,7 +911,10 @@ fn mutation_case(tc: &Toolchain) -> Result<()> {
             "tables-writable-at-el2",
             "gicd-mapped-into-a-vm",
         ],
-    )
+    )?;
+    let bl = SystemSpec::new("qemu-virt", "balloon", "balloon");
+    let img = firmware::build_hv(tc, &bl)?;
+    crate::certify::check_mutations(&img.elf, &["elastic-set-reaches-the-other-holder"])
 }
 
 /// Host unit tests of the workspace's host crates; returns (passed, failed). The image

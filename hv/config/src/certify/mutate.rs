@@ -28,7 +28,9 @@ impl Mutation {
 }
 
 /// Every mutation. `owned-spi-twice` needs an image whose descriptor routes two SPIs,
-/// `device-page-in-two-vms` one that gives a device to one of two full VMs.
+/// `device-page-in-two-vms` one that gives a device to one of two full VMs,
+/// `elastic-set-reaches-the-other-holder` one with a two-holder elastic pool (feature
+/// `balloon`).
 pub fn all() -> Vec<Mutation> {
     vec![
         Mutation {
@@ -60,6 +62,11 @@ pub fn all() -> Vec<Mutation> {
             name: "tables-writable-at-el2",
             expect: Property::TablesReadOnly,
             apply: tables_writable,
+        },
+        Mutation {
+            name: "elastic-set-reaches-the-other-holder",
+            expect: Property::ElasticSets,
+            apply: elastic_into_other_holder,
         },
     ]
 }
@@ -172,5 +179,19 @@ fn device_twice(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), Strin
     let last = other.ram_ipa + other.ram_size - 0x1000;
     rewrite(elf, bytes, other.s2_root, last, |desc, level| {
         (desc & !bits::OA_MASK) | (g.pa & block_mask(level))
+    })
+}
+
+/// Holder 0's set for one block maps, instead of its own first block, the block holder 1's
+/// set for one block maps: counts 1 + 1 fit the pool, so both could be in use at once.
+fn elastic_into_other_holder(elf: &Elf, d: &SystemDesc, bytes: &mut [u8]) -> Result<(), String> {
+    let e = d
+        .elastic
+        .iter()
+        .find(|e| e.holders.len() == 2 && e.blocks >= 2)
+        .ok_or("needs an elastic pool with two holders and two blocks")?;
+    let (h0, theirs) = (&e.holders[0], e.block_pa(1, 0));
+    rewrite(elf, bytes, h0.roots[1], h0.ipa, |desc, level| {
+        (desc & !bits::OA_MASK) | (theirs & block_mask(level))
     })
 }
