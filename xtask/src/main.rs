@@ -272,7 +272,7 @@ impl BuildArgs {
         let path = select::system(&self.board, name)?;
         let spec = firmware::SystemSpec::new(&self.board, &path.to_string_lossy(), &self.features);
         select::features(&spec.features)?;
-        select::config(&self.board, &spec.system)?;
+        select::config(&self.board, &spec.system, &spec.features)?;
         Ok(if self.no_default_features {
             spec.plain()
         } else {

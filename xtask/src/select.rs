@@ -130,14 +130,17 @@ pub fn features(requested: &[String]) -> Result<()> {
     )
 }
 
-/// Parses and validates the system description with the configuration toolkit; its
-/// diagnostics (file, field, conflict) are the error, printed once.
-pub fn config(board_name: &str, system: &Path) -> Result<()> {
+/// Parses and validates the system description with the configuration toolkit, for an
+/// image with the cargo `features` (a system with lwVMs needs `lwvm`, one with elastic
+/// memory `balloon`); its diagnostics (file, field, conflict) are the error, printed once,
+/// before cargo runs.
+pub fn config(board_name: &str, system: &Path, features: &[String]) -> Result<()> {
     let board = paths::root()
         .join("boards")
         .join(board_name)
         .join("board.toml");
-    match hv_config::check(&board, system) {
+    let img = hv_config::ImageFeatures::from_names(features);
+    match hv_config::check_image(&board, system, img) {
         Ok(_) => Ok(()),
         Err(e) => bail!("{e}"),
     }
@@ -191,9 +194,24 @@ mod tests {
 
     #[test]
     fn every_shipped_system_passes_the_precheck() {
+        let all: Vec<String> = ["lwvm", "balloon"].map(String::from).to_vec();
         for s in systems("qemu-virt") {
             let p = system("qemu-virt", &s).unwrap();
-            config("qemu-virt", &p).unwrap_or_else(|e| panic!("{s}: {e}"));
+            config("qemu-virt", &p, &all).unwrap_or_else(|e| panic!("{s}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_system_needing_a_feature_is_refused_before_cargo_and_names_it() {
+        let p = system("qemu-virt", "balloon").unwrap();
+        let e = config("qemu-virt", &p, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("balloon.toml: elastic") && e.contains("--features balloon"),
+            "{e}"
+        );
+        let p = system("qemu-virt", "lwvm-pingpong").unwrap();
+        let e = config("qemu-virt", &p, &[]).unwrap_err().to_string();
+        assert!(e.contains("--features lwvm"), "{e}");
+        config("qemu-virt", &p, &["lwvm".to_string()]).unwrap();
     }
 }

@@ -184,6 +184,82 @@ pub fn generate_for(req: &GenerateRequest, vhe: bool) -> Result<Generated, Confi
     generate_image(req, vhe, false)
 }
 
+/// The features of the image a system is generated for, as far as they decide what it
+/// can hold (the `hv` crate's cargo features).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageFeatures {
+    /// `lwvm`: the EL2 tables in their VHE flavour (E2H=1).
+    pub vhe: bool,
+    /// `telemetry-net`: the hypervisor drives the virtio-mmio window's top slot itself.
+    pub virtio_net: bool,
+    /// `balloon`: elastic memory.
+    pub balloon: bool,
+}
+
+impl ImageFeatures {
+    /// From cargo feature names.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> ImageFeatures {
+        let has = |f: &str| names.iter().any(|n| n.as_ref() == f);
+        ImageFeatures {
+            vhe: has("lwvm"),
+            virtio_net: has("telemetry-net"),
+            balloon: has("balloon"),
+        }
+    }
+}
+
+/// [`check`], and what an image with `features` cannot hold: lwVMs or `[hypervisor] vhe`
+/// without `lwvm`, `[[elastic]]` without `balloon`, a VM given the virtio-mmio slot the
+/// `telemetry-net` transport uses. Run by `cargo xtask` before cargo (so an error is
+/// printed once) and by the build script.
+pub fn check_image(
+    board: &Path,
+    system: &Path,
+    features: ImageFeatures,
+) -> Result<Config, ConfigError> {
+    let cfg = check(board, system)?;
+    if !features.balloon && !cfg.system.elastic.is_empty() {
+        return Err(ConfigError::one(
+            system,
+            "elastic",
+            "elastic memory ([[elastic]]) needs the hypervisor built with the `balloon` feature (--features balloon)",
+        ));
+    }
+    if let Some(v) = cfg.board.virtio_mmio.filter(|_| features.virtio_net) {
+        let top = v.base.0 + u64::from(v.count.saturating_sub(1)) * v.stride.0;
+        if let Some((i, d)) = cfg.device_owner(top) {
+            let k = cfg.system.vm[i].devices.iter().position(|n| *n == d.name);
+            return Err(ConfigError::one(
+                system,
+                format!("vm[{i}].devices[{}]", k.unwrap_or(0)),
+                format!(
+                    "device \"{}\" holds virtio-mmio slot {}, where the hypervisor's telemetry-net transport finds its network device: give the VM another page, or build without `telemetry-net`",
+                    d.name,
+                    v.count.saturating_sub(1)
+                ),
+            ));
+        }
+    }
+    if cfg.vhe() && !features.vhe {
+        let need = EXTENSIONS
+            .iter()
+            .find_map(|e| e.needs_vhe(&cfg))
+            .unwrap_or(ext::NeedsVhe {
+                field: "hypervisor.vhe",
+                what: "`[hypervisor] vhe = true`",
+            });
+        return Err(ConfigError::one(
+            system,
+            need.field,
+            format!(
+                "{} need the hypervisor built with the `lwvm` feature (--features lwvm)",
+                need.what
+            ),
+        ));
+    }
+    Ok(cfg)
+}
+
 /// [`generate_image`] for an image whose `balloon` feature is `balloon`: a system with
 /// elastic memory cannot be generated for an image that cannot move it.
 pub fn generate_with_balloon(
@@ -192,17 +268,12 @@ pub fn generate_with_balloon(
     virtio_net: bool,
     balloon: bool,
 ) -> Result<Generated, ConfigError> {
-    if !balloon {
-        let cfg = Config::load(req.board, req.system)?;
-        if !cfg.system.elastic.is_empty() {
-            return Err(ConfigError::one(
-                req.system,
-                "elastic",
-                "elastic memory ([[elastic]]) needs the hypervisor built with the `balloon` feature (cargo xtask build --features balloon)",
-            ));
-        }
-    }
-    generate_image(req, vhe, virtio_net)
+    let features = ImageFeatures {
+        vhe,
+        virtio_net,
+        balloon,
+    };
+    generate_checked(req, check_image(req.board, req.system, features)?, vhe)
 }
 
 /// [`generate_for`] for an image that also drives a virtio-mmio device itself when
@@ -214,39 +285,20 @@ pub fn generate_image(
     vhe: bool,
     virtio_net: bool,
 ) -> Result<Generated, ConfigError> {
-    let mut cfg = check(req.board, req.system)?;
-    if let Some(v) = cfg.board.virtio_mmio.filter(|_| virtio_net) {
-        let top = v.base.0 + u64::from(v.count.saturating_sub(1)) * v.stride.0;
-        if let Some((i, d)) = cfg.device_owner(top) {
-            let k = cfg.system.vm[i].devices.iter().position(|n| *n == d.name);
-            return Err(ConfigError::one(
-                req.system,
-                format!("vm[{i}].devices[{}]", k.unwrap_or(0)),
-                format!(
-                    "device \"{}\" holds virtio-mmio slot {}, where the hypervisor's telemetry-net transport finds its network device: give the VM another page, or build without `telemetry-net`",
-                    d.name,
-                    v.count.saturating_sub(1)
-                ),
-            ));
-        }
-    }
-    if cfg.vhe() && !vhe {
-        let need = EXTENSIONS
-            .iter()
-            .find_map(|e| e.needs_vhe(&cfg))
-            .unwrap_or(ext::NeedsVhe {
-                field: "hypervisor.vhe",
-                what: "`[hypervisor] vhe = true`",
-            });
-        return Err(ConfigError::one(
-            req.system,
-            need.field,
-            format!(
-                "{} need the hypervisor built with the `lwvm` feature (cargo xtask build --features lwvm)",
-                need.what
-            ),
-        ));
-    }
+    let features = ImageFeatures {
+        vhe,
+        virtio_net,
+        balloon: true,
+    };
+    generate_checked(req, check_image(req.board, req.system, features)?, vhe)
+}
+
+/// Generates from a configuration [`check_image`] accepted.
+fn generate_checked(
+    req: &GenerateRequest,
+    mut cfg: Config,
+    vhe: bool,
+) -> Result<Generated, ConfigError> {
     cfg.force_vhe = vhe;
     let payloads = payload::load_payloads(&cfg, req.images_dir, None, EXTENSIONS)?;
     let plan = plan_with(cfg, payloads)?;
