@@ -78,6 +78,11 @@ pub fn flush(vm: VmId) {
 /// console keeps printing whole lines only, so that lines of different VMs never
 /// interleave mid-line. Only lines this CPU wrote last: the piece then goes through the
 /// same telemetry ring as the line's earlier ones, in order.
+///
+/// The rest of such a line may come from a vCPU of the VM on another CPU, through that
+/// CPU's ring; rings drain independently, so the piece is sent before the console is
+/// unlocked (the monitor joins a VM's pieces in arrival order). Only at idle, and only
+/// for a line that has a piece to send.
 pub fn send_partial_lines(cpu: CpuId) {
     if !telemetry::CONSOLE_RECORDS {
         return;
@@ -89,6 +94,13 @@ pub fn send_partial_lines(cpu: CpuId) {
         if c.writer == me && len > c.sent {
             telemetry::console(vm, &c.line.as_bytes()[c.sent..]);
             c.sent = len;
+            if SYSTEM
+                .vm(vm)
+                .vcpu_ids()
+                .any(|v| SYSTEM.vcpu(v).cpu_id() != cpu)
+            {
+                telemetry::send_now(cpu);
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ pub fn vm_exit(vm: VmId) {}
 #[inline(always)]
 pub fn console(vm: VmId, bytes: &[u8]) {}
 #[inline(always)]
+pub fn send_now(cpu: CpuId) {}
+#[inline(always)]
 pub fn log_line(line: &[u8]) {}
 #[inline(always)]
 pub fn marker(vcpu: VcpuId, id: u16, value: u64) {}

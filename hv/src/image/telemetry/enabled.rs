@@ -466,6 +466,16 @@ pub fn console(vm: VmId, bytes: &[u8]) {
     });
 }
 
+/// Encodes and sends everything CPU `cpu` queued, waiting for the transport (the run loop
+/// of `cpu` calls it, at idle): a piece of a console line must be on the wire before
+/// another CPU can send the rest of that line through its own ring.
+pub fn send_now(cpu: CpuId) {
+    let cpu = cpu.index();
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu) };
+    pump_all(cpu, p);
+}
+
 /// One hypervisor log line, as a defmt frame (`{=str}`) in a `Log` record.
 #[inline(never)]
 pub fn log_line(line: &[u8]) {
