@@ -243,6 +243,37 @@ enum Chart {
     Memory,
 }
 
+/// What the charts are drawn from.
+struct Data<'a> {
+    panels: &'a [Panel],
+    slices: &'a [Slice],
+    memory: &'a [MemorySeries],
+    info: Option<&'a Info>,
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: Chart, d: &Data) -> Result<()> {
+    match chart {
+        Chart::Latency => latency(root, d.panels),
+        Chart::Timeline => timeline(root, d.slices, d.info),
+        Chart::Memory => memory_chart(root, d.memory, d.info),
+    }
+}
+
+/// Writes `chart` as `svg` and `png` (the same drawing on both backends).
+fn write_both(svg: &Path, png: &Path, size: (u32, u32), chart: Chart, d: &Data) -> Result<()> {
+    {
+        let root = SVGBackend::new(svg, size).into_drawing_area();
+        draw(&root, chart, d)?;
+        root.present()
+            .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
+    }
+    let root = BitMapBackend::new(png, size).into_drawing_area();
+    draw(&root, chart, d)?;
+    root.present()
+        .map_err(|e| anyhow!("{}: {e}", png.display()))?;
+    Ok(())
+}
+
 /// Replays `recording` and writes `latency.{svg,png}`, `timeline.{svg,png}` and, when the
 /// stream has elastic-memory records, `memory.{svg,png}` into `dir`; returns the files
 /// written and the replayed session (for its loss accounting).
@@ -252,26 +283,17 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
     register_font();
     let panels = panels(&session);
     let memory = memory_series(&session);
-    let info = session.info();
+    let d = Data {
+        panels: &panels,
+        slices: &slices,
+        memory: &memory,
+        info: session.info(),
+    };
     let mut written = Vec::new();
     let lat_size = (SIZE.0, (200 * panels.len().max(1) as u32).clamp(300, 2400));
     let mut charts = vec![("latency", Chart::Latency), ("timeline", Chart::Timeline)];
     if !memory.is_empty() {
         charts.push(("memory", Chart::Memory));
-    }
-    fn draw<DB: DrawingBackend>(
-        root: &DrawingArea<DB, Shift>,
-        chart: Chart,
-        panels: &[Panel],
-        slices: &[Slice],
-        memory: &[MemorySeries],
-        info: Option<&Info>,
-    ) -> Result<()> {
-        match chart {
-            Chart::Latency => latency(root, panels),
-            Chart::Timeline => timeline(root, slices, info),
-            Chart::Memory => memory_chart(root, memory, info),
-        }
     }
     for (name, chart) in charts {
         let svg = dir.join(format!("{name}.svg"));
@@ -280,18 +302,7 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
             Chart::Latency => lat_size,
             _ => SIZE,
         };
-        {
-            let root = SVGBackend::new(&svg, size).into_drawing_area();
-            draw(&root, chart, &panels, &slices, &memory, info)?;
-            root.present()
-                .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
-        }
-        {
-            let root = BitMapBackend::new(&png, size).into_drawing_area();
-            draw(&root, chart, &panels, &slices, &memory, info)?;
-            root.present()
-                .map_err(|e| anyhow!("{}: {e}", png.display()))?;
-        }
+        write_both(&svg, &png, size, chart, &d)?;
         written.extend([svg, png]);
     }
     Ok((written, session))
@@ -301,25 +312,20 @@ pub fn plot(recording: &Path, dir: &Path) -> Result<(Vec<PathBuf>, Session)> {
 /// (the experiments' recordings); nothing when the stream has no elastic records.
 pub fn memory_only(recording: &Path, stem: &Path) -> Result<Vec<PathBuf>> {
     let session = Session::replay_file(recording, |_, _| {})?;
-    let series = memory_series(&session);
-    if series.is_empty() {
+    let memory = memory_series(&session);
+    if memory.is_empty() {
         return Ok(Vec::new());
     }
     register_font();
+    let d = Data {
+        panels: &[],
+        slices: &[],
+        memory: &memory,
+        info: session.info(),
+    };
     let svg = stem.with_extension("memory.svg");
     let png = stem.with_extension("memory.png");
-    {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-        memory_chart(&root, &series, session.info())?;
-        root.present()
-            .map_err(|e| anyhow!("{}: {e}", svg.display()))?;
-    }
-    {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        memory_chart(&root, &series, session.info())?;
-        root.present()
-            .map_err(|e| anyhow!("{}: {e}", png.display()))?;
-    }
+    write_both(&svg, &png, SIZE, Chart::Memory, &d)?;
     Ok(vec![svg, png])
 }
 
