@@ -1,10 +1,11 @@
 //! A spin lock for the little state that is shared between CPUs (a VM's emulated UART,
 //! the physical console). Only used with the MMU on (exclusives need cacheable memory).
 //!
-//! Why not the `spin` crate's mutex: it is the same test-and-set lock, but with it the
-//! measured trap paths grow (deterministic counts, plain image: VM↔VM round trip 2207 →
-//! 2275 instructions, an emulated UART read 294 → 303; `cargo xtask experiment vm-switch
-//! --mode det --image plain`), and these are the paths the project is measured by.
+//! Why not the `spin` crate's mutex: it is the same test-and-set lock, but with it
+//! (`spin` 0.10, `SpinMutex`) the measured trap paths grow — deterministic counts, plain
+//! image, `cargo xtask experiment all --mode det`: virtual timer → guest handler 561 →
+//! 585 over native, vIPI round trip 3911 → 3977, VM↔VM round trip 1845 → 1862, remote
+//! vIRQ 1739 → 1772 — and these are the paths the project is measured by.
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
