@@ -337,6 +337,17 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("manager", opt(e.manager.map(|m| m.to_string()))),
                         ("virt_intid", e.virt_intid.to_string()),
                         ("deadline_us", e.deadline_us.to_string()),
+                        (
+                            "plan",
+                            slice(e.plan.iter().map(|m| {
+                                let f = [
+                                    ("at_us", m.at_us.to_string()),
+                                    ("to", m.to.to_string()),
+                                    ("blocks", m.blocks.to_string()),
+                                ];
+                                strukt("PlannedMove", &f)
+                            })),
+                        ),
                     ];
                     strukt("ElasticDesc", &f)
                 })),

@@ -429,6 +429,23 @@ pub struct Elastic {
     /// revoked. Default [`Elastic::DEFAULT_DEADLINE_US`].
     #[serde(default)]
     pub deadline_us: Option<u32>,
+    /// Moves the hypervisor makes by itself at fixed times, as a manager's BALLOON_MOVE
+    /// would (a scripted scenario); in time order.
+    #[serde(default)]
+    pub plan: Vec<PlannedMove>,
+}
+
+/// One step of `[[elastic]] plan`: at `at-ms` after the hypervisor starts, move `blocks`
+/// blocks to holder `to` (free blocks first, the rest asked of the other holder).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PlannedMove {
+    /// Milliseconds after the hypervisor's run loops start.
+    pub at_ms: u32,
+    /// The holder that receives the blocks.
+    pub to: String,
+    /// How many.
+    pub blocks: u32,
 }
 
 impl Elastic {

@@ -446,6 +446,20 @@ pub struct ElasticDesc {
     /// Microseconds a holder has to release what it was asked for; then the blocks are
     /// revoked anyway (its later accesses there fault like any unmapped address).
     pub deadline_us: u32,
+    /// Moves the hypervisor makes by itself, in time order (`[[elastic]] plan`).
+    pub plan: &'static [PlannedMove],
+}
+
+/// One step of an elastic pool's plan: at `at_us` after the run loops start, move
+/// `blocks` blocks to holder `to`, as a manager's BALLOON_MOVE would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedMove {
+    /// Microseconds after the hypervisor's run loops start.
+    pub at_us: u64,
+    /// Holder index (0: the lowest blocks, 1: the highest).
+    pub to: u8,
+    /// How many blocks.
+    pub blocks: u32,
 }
 
 /// One holder of an elastic pool.

@@ -40,7 +40,7 @@ use crate::parts::{leak, text};
 use crate::size::{MIB2, human};
 use crate::system::Elastic;
 use crate::tables::{EL2_DATA, S2_RAM, Tables};
-use hv_core::sysdesc::{ElasticDesc, ElasticHolder, SystemDesc, VmIndex};
+use hv_core::sysdesc::{ElasticDesc, ElasticHolder, PlannedMove, SystemDesc, VmIndex};
 use std::fmt::Write;
 
 /// Bytes of input address one level-1 entry covers: a window lies in one such slot.
@@ -181,6 +181,16 @@ impl ConfigExtension for Balloon {
                 manager: e.manager.as_deref().map(vm_index),
                 virt_intid: e.intid,
                 deadline_us: e.deadline_us.unwrap_or(Elastic::DEFAULT_DEADLINE_US),
+                plan: leak(
+                    e.plan
+                        .iter()
+                        .map(|m| PlannedMove {
+                            at_us: u64::from(m.at_ms) * 1000,
+                            to: e.vms.iter().position(|v| *v == m.to).unwrap_or(0) as u8,
+                            blocks: m.blocks,
+                        })
+                        .collect(),
+                ),
             });
         }
     }
@@ -217,6 +227,16 @@ impl ConfigExtension for Balloon {
                     x.roots.len(),
                     d.vms[usize::from(x.vm)].name,
                     e.name,
+                );
+            }
+            for m in e.plan {
+                let to = e.holders.get(usize::from(m.to)).map(|x| x.vm);
+                let _ = writeln!(
+                    out,
+                    "    plan: at {} ms move {} blocks to {}",
+                    m.at_us / 1000,
+                    m.blocks,
+                    to.map_or("?", |v| d.vms[usize::from(v)].name),
                 );
             }
         }

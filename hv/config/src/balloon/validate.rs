@@ -62,6 +62,42 @@ pub(crate) fn check(cfg: &Config, c: &mut Checker) {
             c.vm(cfg, &f("manager"), m);
         }
         check_intid(cfg, c, p);
+        check_plan(c, p, e);
+    }
+}
+
+/// The plan's steps: each to a holder, of 1 ..= `blocks` blocks, strictly later than the
+/// one before.
+fn check_plan(c: &mut Checker, p: usize, e: &crate::system::Elastic) {
+    let mut last = None;
+    for (i, m) in e.plan.iter().enumerate() {
+        let f = |x: &str| format!("elastic[{p}].plan[{i}].{x}");
+        if !e.vms.contains(&m.to) {
+            c.err(
+                f("to"),
+                format!(
+                    "\"{}\" is not a holder of pool \"{}\" (vms = {:?})",
+                    m.to, e.name, e.vms
+                ),
+            );
+        }
+        if m.blocks == 0 || m.blocks > e.blocks {
+            c.err(
+                f("blocks"),
+                format!("{} blocks: a move is of 1 to {} (the pool)", m.blocks, e.blocks),
+            );
+        }
+        if last.is_some_and(|t| m.at_ms <= t) {
+            c.err(
+                f("at-ms"),
+                format!(
+                    "{} ms is not after the step before ({} ms): the plan is in time order",
+                    m.at_ms,
+                    last.unwrap_or(0)
+                ),
+            );
+        }
+        last = Some(m.at_ms);
     }
 }
 

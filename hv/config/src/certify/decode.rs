@@ -300,6 +300,14 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 })?,
                 virt_intid: u32_(e, "virt_intid")?,
                 deadline_us: u32_(e, "deadline_us")?,
+                plan: each(e, "plan", |m| {
+                    let to = m.u("to")?;
+                    Ok(PlannedMove {
+                        at_us: m.u("at_us")?,
+                        to: u8::try_from(to).map_err(|_| format!("holder {to} does not fit 8 bits"))?,
+                        blocks: u32_(m, "blocks")?,
+                    })
+                })?,
             })
         })?,
     };
