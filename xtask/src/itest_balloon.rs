@@ -1,6 +1,7 @@
 //! Integration cases of the balloon extension (image feature `balloon`): blocks of an
-//! elastic pool passed between two VMs on two CPUs 100 times, and a holder that never
-//! releases (revoked at the deadline) and then restarts holding blocks.
+//! elastic pool passed between two VMs on two CPUs 100 times, a holder that never
+//! releases (revoked at the deadline) and then restarts holding blocks, and moves made by
+//! the configuration's static plan.
 //!
 //! Besides the guests' RESULT lines, each case replays the telemetry stream's `Elastic`
 //! records: every holder's count must change only from the count it had, and the
@@ -67,6 +68,28 @@ pub(super) fn cases() -> Vec<Case> {
             ],
             check: check_revoke,
         },
+        Case {
+            name: "balloon_static_plan_moves_blocks_at_its_times",
+            system: "balloon-plan",
+            mode: Mode::Telemetry,
+            features: "balloon",
+            input: &[],
+            timeout: t(120),
+            pass: &["pl-a", "pl-b"],
+            expect: &[
+                ("pl-a", "asks", "2"),
+                ("pl-a", "gifts", "1"),
+                ("pl-a", "zeros", "1"),
+                ("pl-a", "faults-after-release", "2"),
+                ("pl-a", "held", "8"),
+                ("pl-b", "asks", "1"),
+                ("pl-b", "gifts", "2"),
+                ("pl-b", "zeros", "2"),
+                ("pl-b", "faults-after-release", "1"),
+                ("pl-b", "held", "0"),
+            ],
+            check: check_plan,
+        },
     ]
 }
 
@@ -109,6 +132,30 @@ fn check_pass_back_and_forth(v: &RunView) -> Result<()> {
         if n != want {
             bail!("{vm}: {n} count changes in the stream, {want} expected (100 rounds)");
         }
+    }
+    Ok(())
+}
+
+fn check_plan(v: &RunView) -> Result<()> {
+    // The plan's three moves, each a shrink of the giver and a grow of the receiver, in
+    // order; then pl-a powers off holding all 8 and gives them back.
+    let want = [
+        ("pl-a", 8, 4),
+        ("pl-b", 0, 4),
+        ("pl-a", 4, 0),
+        ("pl-b", 4, 8),
+        ("pl-b", 8, 0),
+        ("pl-a", 0, 8),
+        ("pl-a", 8, 0),
+    ];
+    replay(v, 8, &[("pl-a", 8), ("pl-b", 0)])?;
+    let got: Vec<(&str, u32, u32)> = v
+        .elastic
+        .iter()
+        .map(|(vm, _, from, to)| (vm.as_str(), *from, *to))
+        .collect();
+    if got != want {
+        bail!("the stream's elastic moves are {got:?}, the plan makes {want:?}");
     }
     Ok(())
 }

@@ -371,6 +371,7 @@ pub fn system_rs(plan: &Plan) -> String {
          /// Number of physical CPUs.\npub const CPU_COUNT: usize = {cpus};\n\
          /// Most vCPUs placed on one CPU.\npub const MAX_VCPUS_PER_CPU: usize = {maxv};\n\
          /// Number of elastic memory pools.\npub const ELASTIC_COUNT: usize = {pools};\n\
+         /// Elastic pools with a static plan.\npub const ELASTIC_PLANNED: u32 = {planned};\n\
          \n\
          /// The static system description. Exported and kept under a fixed name: the\n\
          /// isolation certificate reads it from the linked image (hv-config's certify).\n\
@@ -403,6 +404,7 @@ pub fn system_rs(plan: &Plan) -> String {
         cpus = d.cpus.len(),
         maxv = max_vcpus_per_cpu,
         pools = d.elastic.len(),
+        planned = d.elastic.iter().filter(|e| !e.plan.is_empty()).count(),
         lit = system_literal(d),
         tb = hex(d.hv.tables_base),
         tn = plan.tables_blob.len(),

@@ -35,7 +35,7 @@ use hv_core::ids::{CpuId, VmId};
 use hv_core::sysdesc::ElasticDesc;
 
 use super::api::Hv;
-use super::generated::{CPU_COUNT, ELASTIC_COUNT, SYSTEM, VM_COUNT};
+use super::generated::{CPU_COUNT, ELASTIC_COUNT, ELASTIC_PLANNED, SYSTEM, VM_COUNT};
 
 /// The balloon extension (stateless handle; the state is in the statics below).
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +48,15 @@ static SYNC_REQ: [AtomicU32; CPU_COUNT] = [const { AtomicU32::new(0) }; CPU_COUN
 static SYNC_ACK: [AtomicU32; CPU_COUNT] = [const { AtomicU32::new(0) }; CPU_COUNT];
 /// Per pool: the counter value at which its move in flight is revoked (0: none).
 static DEADLINE: [AtomicU64; ELASTIC_COUNT] = [const { AtomicU64::new(0) }; ELASTIC_COUNT];
-/// Pools with a deadline armed (so the run loop reads the counter only then).
-static ARMED: AtomicU32 = AtomicU32::new(0);
+/// Pools with a deadline armed, plus pools with a plan step to come (so the run loop
+/// reads the counter only then).
+static ARMED: AtomicU32 = AtomicU32::new(ELASTIC_PLANNED);
+/// The counter when the first run loop passed (plan times count from it; 0: not yet).
+static T0: AtomicU64 = AtomicU64::new(0);
+/// Per pool: the index of its next plan step, and the counter value it is due at (0: not
+/// computed yet).
+static PLAN_NEXT: [AtomicU32; ELASTIC_COUNT] = [const { AtomicU32::new(0) }; ELASTIC_COUNT];
+static PLAN_AT: [AtomicU64; ELASTIC_COUNT] = [const { AtomicU64::new(0) }; ELASTIC_COUNT];
 
 /// One pool's protocol state behind its lock.
 struct Cell {
@@ -248,8 +255,8 @@ fn reply(x0: i64) -> [u64; 4] {
 }
 
 /// Counter ticks in `us` microseconds.
-fn ticks(us: u32) -> u64 {
-    cpu::counter_frequency() * u64::from(us) / 1_000_000
+fn ticks(us: u64) -> u64 {
+    cpu::counter_frequency() * us / 1_000_000
 }
 
 /// One BALLOON_* call of VM `vm` on CPU `cpu`.
@@ -293,7 +300,7 @@ fn call(core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> [u64; 4] {
                     let to = u16::try_from(x[2])
                         .ok()
                         .and_then(|to| holder(e, VmId::new(to)));
-                    let deadline = cpu::counter() + ticks(e.deadline_us);
+                    let deadline = cpu::counter() + ticks(u64::from(e.deadline_us));
                     match to {
                         Some(to) => {
                             decide(core, cpu, p, |pool| pool.move_to(manager, to, k, deadline))
@@ -328,7 +335,7 @@ impl Extension<Hv> for Balloon {
     fn resync(&self, core: &Hv, cpu: CpuId) {
         acknowledge(cpu);
         if ARMED.load(Ordering::Relaxed) != 0 {
-            revoke_due(core, cpu);
+            due(core, cpu);
         }
     }
 
@@ -338,6 +345,7 @@ impl Extension<Hv> for Balloon {
         }
         DEADLINE
             .iter()
+            .chain(PLAN_AT.iter())
             .map(|d| d.load(Ordering::Acquire))
             .filter(|&d| d != 0)
             .min()
@@ -363,9 +371,9 @@ impl Extension<Hv> for Balloon {
     }
 }
 
-/// Revokes every move whose deadline has passed.
+/// Revokes every move whose deadline has passed, and makes every plan step that is due.
 #[cold]
-fn revoke_due(core: &Hv, cpu: CpuId) {
+fn due(core: &Hv, cpu: CpuId) {
     let now = cpu::counter();
     for p in 0..ELASTIC_COUNT {
         let d = DEADLINE[p].load(Ordering::Acquire);
@@ -376,5 +384,64 @@ fn revoke_due(core: &Hv, cpu: CpuId) {
                 set_deadline(core, cpu, p, pool);
             });
         }
+    }
+    if ELASTIC_PLANNED != 0 {
+        plan_due(core, cpu, now);
+    }
+}
+
+/// The plan steps due at `now`, each as the manager's BALLOON_MOVE. A step that finds a
+/// move in flight waits for it; one the pool refuses otherwise (the other holder cannot
+/// give that many) is dropped. After a pool's last step it no longer counts in [`ARMED`].
+fn plan_due(core: &Hv, cpu: CpuId, now: u64) {
+    let t0 = match T0.compare_exchange(0, now.max(1), Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => now.max(1),
+        Err(t) => t,
+    };
+    for (p, e) in SYSTEM.elastic.iter().enumerate() {
+        let i = PLAN_NEXT[p].load(Ordering::Acquire) as usize;
+        let Some(step) = e.plan.get(i) else {
+            continue;
+        };
+        let at = match PLAN_AT[p].load(Ordering::Acquire) {
+            0 => {
+                let at = t0 + ticks(step.at_us);
+                PLAN_AT[p].store(at, Ordering::Release);
+                at
+            }
+            at => at,
+        };
+        if now < at {
+            continue;
+        }
+        let deadline = now + ticks(u64::from(e.deadline_us));
+        let to = usize::from(step.to);
+        with_pool(cpu, p, |pool| {
+            // Under the lock: of the CPUs that find the step due, only the first makes it.
+            if PLAN_NEXT[p].load(Ordering::Acquire) as usize != i {
+                return;
+            }
+            match pool.move_to(true, to, step.blocks, deadline) {
+                Ok(d) => {
+                    carry_out(core, cpu, p, &d.steps);
+                    set_deadline(core, cpu, p, pool);
+                }
+                Err(Refused::Busy) => {
+                    // a move in flight ends by its deadline at the latest: try again then
+                    let d = DEADLINE[p].load(Ordering::Acquire);
+                    PLAN_AT[p].store(d.max(now + 1), Ordering::Release);
+                    return;
+                }
+                Err(_) => {}
+            }
+            PLAN_NEXT[p].store(i as u32 + 1, Ordering::Release);
+            match e.plan.get(i + 1) {
+                Some(next) => PLAN_AT[p].store(t0 + ticks(next.at_us), Ordering::Release),
+                None => {
+                    PLAN_AT[p].store(0, Ordering::Release);
+                    ARMED.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        });
     }
 }

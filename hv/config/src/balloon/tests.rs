@@ -150,7 +150,8 @@ fn validation_names_every_field() {
 
 #[test]
 fn a_plan_is_checked_and_described() {
-    let plan = "plan = [{ at-ms = 50, to = \"b\", blocks = 2 }, { at-ms = 90, to = \"a\", blocks = 4 }]\n";
+    let plan =
+        "plan = [{ at-ms = 50, to = \"b\", blocks = 2 }, { at-ms = 90, to = \"a\", blocks = 4 }]\n";
     let d = Setup::new(&format!("{POOL}{plan}")).plan().desc;
     let got: Vec<(u64, u8, u32)> = d.elastic[0]
         .plan
@@ -158,7 +159,8 @@ fn a_plan_is_checked_and_described() {
         .map(|m| (m.at_us, m.to, m.blocks))
         .collect();
     assert_eq!(got, [(50_000, 1, 2), (90_000, 0, 4)]);
-    let bad = "plan = [{ at-ms = 50, to = \"c\", blocks = 0 }, { at-ms = 50, to = \"a\", blocks = 5 }]\n";
+    let bad =
+        "plan = [{ at-ms = 50, to = \"c\", blocks = 0 }, { at-ms = 50, to = \"a\", blocks = 5 }]\n";
     let e = errors(&format!("{POOL}{bad}"));
     for field in [
         "elastic[0].plan[0].to",

@@ -84,7 +84,10 @@ fn check_plan(c: &mut Checker, p: usize, e: &crate::system::Elastic) {
         if m.blocks == 0 || m.blocks > e.blocks {
             c.err(
                 f("blocks"),
-                format!("{} blocks: a move is of 1 to {} (the pool)", m.blocks, e.blocks),
+                format!(
+                    "{} blocks: a move is of 1 to {} (the pool)",
+                    m.blocks, e.blocks
+                ),
             );
         }
         if last.is_some_and(|t| m.at_ms <= t) {

@@ -304,7 +304,8 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                     let to = m.u("to")?;
                     Ok(PlannedMove {
                         at_us: m.u("at_us")?,
-                        to: u8::try_from(to).map_err(|_| format!("holder {to} does not fit 8 bits"))?,
+                        to: u8::try_from(to)
+                            .map_err(|_| format!("holder {to} does not fit 8 bits"))?,
                         blocks: u32_(m, "blocks")?,
                     })
                 })?,
