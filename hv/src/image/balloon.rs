@@ -375,8 +375,8 @@ impl Extension<Hv> for Balloon {
 #[cold]
 fn due(core: &Hv, cpu: CpuId) {
     let now = cpu::counter();
-    for p in 0..ELASTIC_COUNT {
-        let d = DEADLINE[p].load(Ordering::Acquire);
+    for (p, d) in DEADLINE.iter().enumerate() {
+        let d = d.load(Ordering::Acquire);
         if d != 0 && now >= d {
             with_pool(cpu, p, |pool| {
                 let steps = pool.tick(now);
