@@ -1,0 +1,123 @@
+use super::*;
+use crate::psci::{PsciDecision, fid as psci};
+
+/// ESR of `HVC #imm` from AArch64.
+fn hvc(imm: u16) -> u64 {
+    (0x16 << 26) | (1 << 25) | u64::from(imm)
+}
+
+/// ESR of an MSR (write) to the system register op0/op1/CRn/CRm/op2 from Rt `rt`.
+fn msr(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32, rt: u32) -> u64 {
+    let iss = (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1);
+    (0x18 << 26) | (1 << 25) | u64::from(iss)
+}
+
+/// ICC_SGI1R_EL1 is op0 3, op1 0, CRn 12, CRm 11, op2 5.
+fn sgi1r(rt: u32) -> u64 {
+    msr(3, 0, 12, 11, 5, rt)
+}
+
+fn regs(x0: u64, x1: u64) -> [u64; 31] {
+    let mut x = [0xdead_0000; 31];
+    x[0] = x0;
+    x[1] = x1;
+    x
+}
+
+const INFO: [u64; 4] = [2, 1, 0x4000_0000, 0x80_0000];
+
+fn run(esr: u64, x: &[u64; 31]) -> Option<Fast> {
+    decide(esr, x, || INFO)
+}
+
+#[test]
+fn constant_calls_get_the_psci_models_answer() {
+    let mut model = PsciVm::<2>::new(&[0, 1], 0x4000_0000, 0x80_0000).unwrap();
+    let calls: &[(u32, u64)] = &[
+        (psci::VERSION, 0),
+        (psci::MIGRATE_INFO_TYPE, 0),
+        (psci::FEATURES, u64::from(psci::CPU_ON)),
+        (psci::FEATURES, u64::from(psci::SYSTEM_RESET2)),
+        (psci::FEATURES, 0x1234),
+        (0x8000_0000, 0),                       // SMCCC_VERSION
+        (0x8000_0001, 0x8000_0000),             // ARCH_FEATURES(SMCCC_VERSION)
+        (0x8000_0001, 0x8000_7FFF),             // ARCH_FEATURES(WORKAROUND_3)
+        (0x8000_0001, u64::from(fid::VM_INFO)), // a project call
+        (0x8000_0001, 0xC600_00FF),             // an unknown one
+    ];
+    for &(f, arg) in calls {
+        let x = regs(u64::from(f), arg);
+        let want = match model.handle(0, [x[0], x[1], x[2], x[3]]) {
+            PsciDecision::Reply(r) => r as u64,
+            other => panic!("{f:#x}: the model decides {other:?}"),
+        };
+        assert_eq!(run(hvc(0), &x), Some(Fast::X0(want)), "{f:#x}({arg:#x})");
+    }
+}
+
+#[test]
+fn calls_with_effects_or_state_go_to_the_run_loop() {
+    for f in [
+        psci::CPU_ON,
+        psci::CPU_ON | psci::SMC64,
+        psci::CPU_OFF,
+        psci::CPU_SUSPEND,
+        psci::AFFINITY_INFO,
+        psci::SYSTEM_OFF,
+        psci::SYSTEM_RESET,
+        psci::SYSTEM_RESET2,
+        fid::VIRQ_RAISE,
+        fid::WAIT_EVENT,
+        fid::CONSOLE_WRITE,
+        fid::BALLOON_INFO,
+        fid::VM_STATE,
+    ] {
+        assert_eq!(run(hvc(0), &regs(u64::from(f), 0)), None, "{f:#x}");
+    }
+}
+
+#[test]
+fn vm_info_in_both_calling_conventions() {
+    for f in [fid::VM_INFO, fid::VM_INFO & !(1 << 30)] {
+        assert_eq!(run(hvc(0), &regs(u64::from(f), 0)), Some(Fast::X0To3(INFO)));
+    }
+    // w0 is the function ID: bits above it do not matter (SMCCC)
+    let x = regs((0xffff_ffff << 32) | u64::from(fid::VM_INFO), 0);
+    assert_eq!(run(hvc(0), &x), Some(Fast::X0To3(INFO)));
+}
+
+#[test]
+fn only_hvc_0_from_aarch64() {
+    let x = regs(u64::from(psci::VERSION), 0);
+    assert_eq!(run(hvc(1), &x), None, "HVC #1 is UNDEFINED to the guest");
+    // SMC #0 (EC 0x17): its return address needs stepping, left to the run loop
+    assert_eq!(run((0x17 << 26) | (1 << 25), &x), None);
+    // HVC from AArch32 (EC 0x12)
+    assert_eq!(run((0x12 << 26) | (1 << 25), &x), None);
+}
+
+#[test]
+fn sgi1r_write_with_no_target_is_stepped_over() {
+    let mut x = regs(0, 0);
+    x[5] = 3 << 24; // SGI 3, empty target list
+    assert_eq!(run(sgi1r(5), &x), Some(Fast::Skip));
+    // XZR: an all-zero value, no target either
+    assert_eq!(run(sgi1r(31), &x), Some(Fast::Skip));
+    // a target, or every PE but the sender (IRM): an SGI is sent
+    x[5] = (3 << 24) | 1;
+    assert_eq!(run(sgi1r(5), &x), None);
+    x[5] = (3 << 24) | (1 << 40);
+    assert_eq!(run(sgi1r(5), &x), None);
+}
+
+#[test]
+fn other_system_registers_go_to_the_run_loop() {
+    let x = regs(0, 0);
+    // ICC_SGI0R_EL1 (op2 7) and ICC_ASGI1R_EL1 (op2 6): other groups
+    assert_eq!(run(msr(3, 0, 12, 11, 7, 0), &x), None);
+    assert_eq!(run(msr(3, 0, 12, 11, 6, 0), &x), None);
+    // a read of ICC_SGI1R_EL1 (write-only): the run loop makes it UNDEFINED
+    assert_eq!(run(sgi1r(0) | 1, &x), None);
+    // SCTLR_EL1
+    assert_eq!(run(msr(3, 0, 1, 0, 0, 0), &x), None);
+}
