@@ -6,8 +6,8 @@
 //! The run loop offers the path only to a vCPU whose entry put nothing in the list
 //! registers ([`token`]), so an exit that skips the list-register read-back loses
 //! nothing; every other state the path leaves alone is unchanged by the traps it takes.
-//! Telemetry records the trap exactly as the run loop does (the same two hooks).
-use hv_arch::context::{Exit, GuestRegs};
+//! Telemetry records the trap with the same record the run loop's hooks make.
+use hv_arch::context::GuestRegs;
 use hv_core::fast::{Fast, decide};
 use hv_core::ids::VcpuId;
 
@@ -42,16 +42,16 @@ extern "C" fn hv_fast_exit(regs: *mut GuestRegs) -> u64 {
             vm.ram_size,
         ]
     };
-    let Some(answer) = decide(hv_arch::regs::esr(), &regs.x, info) else {
+    let esr = hv_arch::regs::esr();
+    let Some(answer) = decide(esr, &regs.x, info) else {
         return 0;
     };
-    let cpu = d.cpu_id();
-    super::telemetry::exit(cpu, v, &Exit::Sync, regs);
+    let (entry, x0_in) = (super::telemetry::stamp(), regs.x[0]);
     match answer {
         Fast::X0(r) => regs.x[0] = r,
         Fast::X0To3(r) => regs.x[..4].copy_from_slice(&r),
         Fast::Skip => regs.elr += 4,
     }
-    super::telemetry::enter(cpu, v, regs);
+    super::telemetry::answered(d.cpu_id(), v, esr, entry, x0_in, regs.x[0]);
     1
 }
