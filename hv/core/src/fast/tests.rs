@@ -1,5 +1,7 @@
 use super::*;
 use crate::psci::{PsciDecision, fid as psci};
+use crate::vgic::dist::{IIDR_VALUE, PIDR2_GICV3, gicd_typer};
+use crate::vgic::{Vgic, dist};
 
 /// ESR of `HVC #imm` from AArch64.
 fn hvc(imm: u16) -> u64 {
@@ -25,9 +27,41 @@ fn regs(x0: u64, x1: u64) -> [u64; 31] {
 }
 
 const INFO: [u64; 4] = [2, 1, 0x4000_0000, 0x80_0000];
+const GICD: u64 = 0x0800_0000;
+
+fn facts() -> VmFacts {
+    VmFacts {
+        info: INFO,
+        gicd_ipa: GICD,
+        gicd_typer: gicd_typer(Some(40), 2),
+    }
+}
 
 fn run(esr: u64, x: &[u64; 31]) -> Option<Fast> {
-    decide(esr, x, || INFO)
+    let t = Syndrome {
+        esr,
+        addresses: || panic!("FAR/HPFAR read for a trap that is no data abort"),
+    };
+    decide(t, x, 0x3c5, facts)
+}
+
+/// A data abort from AArch64 code with PSTATE `spsr` on `ipa`: a load (or store) of
+/// `size` bytes into (from) register `rt`, sign-extending or not, into an X or W register.
+fn load(ipa: u64, size: u8, rt: u8, sse: bool, sf: bool, write: bool, spsr: u64) -> Option<Fast> {
+    let sas = size.trailing_zeros();
+    let iss = (1 << 24)
+        | (sas << 22)
+        | (u32::from(sse) << 21)
+        | (u32::from(rt) << 16)
+        | (u32::from(sf) << 15)
+        | (u32::from(write) << 6)
+        | 0x07; // translation fault, level 3
+    let esr = (0x24 << 26) | (1 << 25) | u64::from(iss);
+    let t = Syndrome {
+        esr,
+        addresses: || (0xffff_0000_0000_0000 | (ipa & 0xfff), (ipa >> 12) << 4),
+    };
+    decide(t, &regs(0, 0), spsr, facts)
 }
 
 #[test]
@@ -120,4 +154,75 @@ fn other_system_registers_go_to_the_run_loop() {
     assert_eq!(run(sgi1r(0) | 1, &x), None);
     // SCTLR_EL1
     assert_eq!(run(msr(3, 0, 1, 0, 0, 0), &x), None);
+}
+
+#[test]
+fn constant_distributor_words_are_the_models() {
+    let mut model = Vgic::<2, 2>::new(&[0, 1], &[33, 40]).unwrap();
+    assert_eq!(facts().gicd_typer, model.gicd_typer());
+    for off in [dist::TYPER, dist::IIDR, dist::PIDR2] {
+        let want = model.gicd_read(off, 4);
+        let got = load(GICD + off, 4, 7, false, false, false, 0x3c5);
+        assert_eq!(
+            got,
+            Some(Fast::Load {
+                reg: 7,
+                value: want
+            }),
+            "{off:#x}"
+        );
+    }
+    assert_eq!(
+        load(GICD + dist::IIDR, 4, 3, false, true, false, 0x3c5),
+        Some(Fast::Load {
+            reg: 3,
+            value: u64::from(IIDR_VALUE)
+        })
+    );
+    // into XZR: the value is read and dropped
+    assert_eq!(
+        load(GICD + dist::PIDR2, 4, 31, false, false, false, 0x3c5),
+        Some(Fast::Load {
+            reg: 31,
+            value: u64::from(PIDR2_GICV3)
+        })
+    );
+}
+
+#[test]
+fn other_distributor_accesses_go_to_the_run_loop() {
+    let aarch64 = 0x3c5;
+    // registers with state, stores, other sizes
+    assert_eq!(load(GICD, 4, 1, false, false, false, aarch64), None, "CTLR");
+    assert_eq!(load(GICD + 0x104, 4, 1, false, false, false, aarch64), None);
+    assert_eq!(
+        load(GICD + dist::TYPER, 4, 1, false, false, true, aarch64),
+        None
+    );
+    assert_eq!(
+        load(GICD + dist::TYPER, 1, 1, false, false, false, aarch64),
+        None
+    );
+    assert_eq!(
+        load(GICD + dist::TYPER, 2, 1, false, false, false, aarch64),
+        None
+    );
+    // another device's window at the same offset
+    assert_eq!(
+        load(
+            0x0900_0000 + dist::TYPER,
+            4,
+            1,
+            false,
+            false,
+            false,
+            aarch64
+        ),
+        None
+    );
+    // AArch32 code (SPSR_EL2.M[4] set): the run loop steps its ITSTATE
+    assert_eq!(
+        load(GICD + dist::TYPER, 4, 1, false, false, false, 0x1d3),
+        None
+    );
 }
