@@ -14,11 +14,6 @@ pub struct GuestRegs {
     pub elr: u64,
     /// PSTATE the guest resumes with.
     pub spsr: u64,
-    /// Nonzero: the next synchronous exit of these registers is first offered to the
-    /// image's fast path (`hv_fast_exit`), which reads the value as its own token (which
-    /// vCPU they are). The run loop sets it before each entry; 0 for anything else
-    /// (an lwVM, a vCPU with list registers to read back).
-    pub fast: u64,
 }
 
 impl GuestRegs {

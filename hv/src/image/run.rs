@@ -21,7 +21,7 @@ use super::generated::SYSTEM;
 use super::inject::inject_fault;
 use super::state::{self, Power};
 use super::world::{self, CpuCtx, power_on};
-use super::{console, exit, ext, fast, irq, kick, reflect, vmctl};
+use super::{console, exit, ext, irq, kick, reflect, vmctl};
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 ///
@@ -97,7 +97,6 @@ fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
             Power::Off => return Left::Stopped,
         }
         irq::before_entry(cpu, v, vcpu);
-        vcpu.regs.fast = fast::token(v, vcpu.lrs_used);
         super::telemetry::enter(cpu, v, &vcpu.regs);
         let why = enter_guest(&mut vcpu.regs);
         super::telemetry::exit(cpu, v, &why, &vcpu.regs);

@@ -76,7 +76,6 @@ impl Vcpu {
                 x: [0; 31],
                 elr: 0,
                 spsr: 0,
-                fast: 0,
             },
             el1: El1State::ZERO,
             power: Power::Off,

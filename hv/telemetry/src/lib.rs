@@ -46,7 +46,7 @@ pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);
 /// Slots of a CPU's [`RawQueue`] (a power of two).
 const RAW_SLOTS: usize = 1024;
 /// Depth of a CPU's [`RawQueue`]: records the trap path can queue before the CPU encodes.
-pub const RAW_DEPTH: usize = RAW_SLOTS;
+pub const RAW_DEPTH: usize = RAW_SLOTS - 1;
 
 /// Room a pump keeps in the byte ring per record: a record becomes at most two fixed frames,
 /// and a `Dropped` report may precede them.
@@ -85,11 +85,10 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
         }
     }
 
-    /// Queues a fixed-size record (the trap path: a copy, nothing else); returns how many
-    /// are queued.
+    /// Queues a fixed-size record (the trap path: a copy, nothing else).
     #[inline(always)]
-    pub fn record(&mut self, r: Raw) -> usize {
-        self.raw.push(r)
+    pub fn record(&mut self, r: Raw) {
+        self.raw.push(r);
     }
 
     /// Records queued and not yet encoded.

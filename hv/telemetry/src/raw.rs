@@ -12,6 +12,7 @@
 //!   needs no atomics. Other CPUs only ever see encoded frames in the byte ring.
 //! - A record that does not fit is counted ([`RawQueue::take_lost`]) and reported as a
 //!   `Dropped` record with the next frames: every loss is visible to the monitor.
+use heapless::spsc::Queue;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
 
 use crate::counters::classify_esr;
@@ -168,78 +169,50 @@ impl Raw {
 
 /// A CPU's queue of [`Raw`] records, `N` deep.
 ///
-/// Its producer (the trap path) and its consumer (the pump, when the CPU idles or
-/// flushes) are the same CPU, never at once: plain fields, no atomics. The indices run
-/// free (their difference is the length, `N` a power of two makes the slot a mask), so a
-/// push is one compare, one copy and one increment, and the length right after it is
-/// known without a reload. `repr(C)` with the slots last, so that the indices come first
-/// (see `CpuTelemetry`).
+/// `N` is a power of two (the index arithmetic is a mask) and the queue holds `N - 1`
+/// records. `repr(C)` with the queue last, so that its indices come first (see
+/// `CpuTelemetry`).
 #[repr(C)]
 pub struct RawQueue<const N: usize> {
-    /// Records ever pushed.
-    tail: u32,
-    /// Records ever popped.
-    head: u32,
     lost: u32,
-    slots: [Raw; N],
+    q: Queue<Raw, N>,
 }
-
-/// What a slot holds before its first record (all zero: the queue lives in `.bss`).
-const EMPTY: Raw = Raw::Trap {
-    entry: 0,
-    ret: 0,
-    x0_in: 0,
-    x0_out: 0,
-    esr: 0,
-    vcpu: 0,
-    exit: ExitClass::Sync,
-};
 
 impl<const N: usize> RawQueue<N> {
     pub const fn new() -> Self {
-        const { assert!(N.is_power_of_two() && N <= 1 << 16) };
+        const { assert!(N.is_power_of_two()) };
         RawQueue {
-            tail: 0,
-            head: 0,
             lost: 0,
-            slots: [EMPTY; N],
+            q: Queue::new(),
         }
     }
 
-    /// Appends `r`, or counts it as lost when the queue is full; returns the length. The
-    /// trap path's only cost.
+    /// Appends `r`, or counts it as lost when the queue is full. The trap path's only cost.
     #[inline(always)]
-    pub fn push(&mut self, r: Raw) -> usize {
-        let n = self.tail.wrapping_sub(self.head) as usize;
-        if n >= N {
+    pub fn push(&mut self, r: Raw) {
+        if self.q.enqueue(r).is_err() {
             self.lost = self.lost.saturating_add(1);
-            return n;
         }
-        self.slots[self.tail as usize & (N - 1)] = r;
-        self.tail = self.tail.wrapping_add(1);
-        n + 1
     }
 
     /// The oldest record, left in the queue.
     pub fn front(&self) -> Option<&Raw> {
-        (!self.is_empty()).then(|| &self.slots[self.head as usize & (N - 1)])
+        self.q.peek()
     }
 
     /// Removes the oldest record.
     pub fn pop(&mut self) -> Option<Raw> {
-        let r = *self.front()?;
-        self.head = self.head.wrapping_add(1);
-        Some(r)
+        self.q.dequeue()
     }
 
     /// Records waiting.
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.tail.wrapping_sub(self.head) as usize
+        self.q.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tail == self.head
+        self.q.is_empty()
     }
 
     /// Records lost to a full queue since the last call.

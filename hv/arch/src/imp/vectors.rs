@@ -6,11 +6,6 @@
 //! the hypervisor frame and *returns* from `hv_enter_guest` with the vector's code. The
 //! trap is then handled in ordinary Rust on the CPU's own stack.
 //!
-//! Before that, a synchronous exit whose registers have their `fast` word set is offered
-//! to the image's `hv_fast_exit(regs) -> u64` (on the same stack, below the hypervisor
-//! frame): traps it answers completely (a constant hypercall answer, an SGI write with
-//! no target) resume the guest from here, without the run loop.
-//!
 //! Exceptions taken from EL2 itself are hypervisor bugs: they go to `hv_fault`.
 use core::arch::global_asm;
 
@@ -86,8 +81,6 @@ hv_enter_guest:
     stp x25, x26, [sp, #64]
     stp x27, x28, [sp, #80]
     msr tpidr_el2, x0
-hv_load_guest:
-    // x0 = regs (also in TPIDR_EL2): load every guest register and ERET.
     ldp x1, x2, [x0, #248]
     msr elr_el2, x1
     msr spsr_el2, x2
@@ -148,18 +141,6 @@ hv_guest_exit:
     mrs x1, elr_el2
     mrs x2, spsr_el2
     stp x1, x2, [x0, #248]
-    // The fast path: a synchronous exit of registers whose `fast` word is set goes to
-    // `hv_fast_exit(regs)` (the image's), which answers what it can at once (nonzero:
-    // resume the guest) or leaves it to the run loop.
-    cbnz x19, 2f
-    ldr x2, [x0, #264]
-    cbz x2, 2f
-    mov x20, x0
-    bl hv_fast_exit
-    cbz x0, 2f
-    mov x0, x20
-    b hv_load_guest
-2:  // Back to the run loop: return from `hv_enter_guest` with the exit code.
     mov x0, x19
     ldp x19, x20, [sp, #16]
     ldp x21, x22, [sp, #32]
@@ -176,5 +157,4 @@ const _: () = {
     use super::context::GuestRegs;
     assert!(core::mem::offset_of!(GuestRegs, elr) == 248);
     assert!(core::mem::offset_of!(GuestRegs, spsr) == 256);
-    assert!(core::mem::offset_of!(GuestRegs, fast) == 264);
 };

@@ -190,13 +190,13 @@ pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
     let now = cpu::counter();
-    let queued = finish_trap(p, now, regs.x[0]);
+    finish_trap(p, now, regs.x[0]);
     let v = v.raw();
     if p.running != v as u32 {
         switch_to(p, now, v);
     }
     // A VM the trap ended is reported by `flush` (it sets `next_flush` to now).
-    if now >= p.next_flush || queued >= HIGH_WATER {
+    if now >= p.next_flush || p.t.queued() >= HIGH_WATER {
         flush(cpu, p, now);
     }
 }
@@ -236,36 +236,6 @@ pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
         vcpu: v.raw(),
         exit,
     };
-}
-
-/// The counter value a trap the exit fast path answers is stamped with on arrival.
-#[inline(always)]
-pub fn stamp() -> u64 {
-    cpu::counter()
-}
-
-/// A trap of vCPU `v` on `cpu` that the exit fast path answered (syndrome `esr`, x0 before
-/// and after, arrived at `entry`): the same record the run loop's [`exit`] and [`enter`]
-/// make, written at once — the vCPU stays the one running, so there is no switch to note.
-#[inline(always)]
-pub fn answered(cpu: CpuId, v: VcpuId, esr: u64, entry: u64, x0_in: u64, x0_out: u64) {
-    let cpu = cpu.index();
-    // SAFETY: the fast path of `cpu` runs on `cpu`, inside `enter_guest`, when the run
-    // loop's hooks hold no reference to the slot.
-    let p = unsafe { per_cpu(cpu) };
-    let now = cpu::counter();
-    let queued = p.t.record(Raw::Trap {
-        entry,
-        ret: now,
-        x0_in,
-        x0_out,
-        esr: esr as u32,
-        vcpu: v.raw(),
-        exit: ExitClass::Sync,
-    });
-    if now >= p.next_flush || queued >= HIGH_WATER {
-        flush(cpu, p, now);
-    }
 }
 
 /// Encodes a bounded batch of queued records (everything when over the high-water mark),
@@ -318,7 +288,7 @@ pub fn idle(cpu: CpuId) {
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
     let now = cpu::counter();
-    let _ = finish_trap(p, now, 0);
+    finish_trap(p, now, 0);
     vm_ended(p, now);
     p.left = None;
     if let Some(old) = running(p) {
@@ -361,7 +331,7 @@ fn pump_all(cpu: usize, p: &mut PerCpu) {
 pub fn power_off() {
     with_this_cpu(|cpu, p| {
         let now = cpu::counter();
-        let _ = finish_trap(p, now, 0);
+        finish_trap(p, now, 0);
         vm_ended(p, now);
         if p.running != IDLE {
             switch(p, now, None, SwitchReason::Exit);
@@ -385,21 +355,20 @@ pub fn power_off() {
 /// Queues the record of the trap that ends now (`x0`: the guest's x0 at ERET), then the end
 /// of a VM the trap ended.
 #[inline(always)]
-fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) -> usize {
+fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
     let t = p.trap;
-    if t.entry == 0 {
-        return p.t.queued();
+    if t.entry != 0 {
+        p.t.record(Raw::Trap {
+            entry: t.entry,
+            ret: now,
+            x0_in: t.x0,
+            x0_out: x0,
+            esr: hv_arch::regs::esr() as u32,
+            vcpu: t.vcpu,
+            exit: t.exit,
+        });
+        p.trap.entry = 0;
     }
-    p.trap.entry = 0;
-    p.t.record(Raw::Trap {
-        entry: t.entry,
-        ret: now,
-        x0_in: t.x0,
-        x0_out: x0,
-        esr: hv_arch::regs::esr() as u32,
-        vcpu: t.vcpu,
-        exit: t.exit,
-    })
 }
 
 #[cold]
@@ -471,13 +440,11 @@ pub fn vm_exit(vm: VmId) {
                 p.next_flush = 0;
             }
             // Not inside a trap (an lwVM's system call is one too): report it now.
-            0 => {
-                p.t.record(Raw::VmExit {
-                    ts: cpu::counter(),
-                    vm: vm.raw(),
-                    reason: exit_reason(call),
-                });
-            }
+            0 => p.t.record(Raw::VmExit {
+                ts: cpu::counter(),
+                vm: vm.raw(),
+                reason: exit_reason(call),
+            }),
         }
     });
 }
