@@ -27,6 +27,8 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod virtio_mem;
+
 /// Which end of the pool: 0 holds the lowest blocks, 1 the highest.
 pub type Holder = usize;
 

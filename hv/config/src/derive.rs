@@ -10,7 +10,7 @@
 //! checks these tables against (`certify::check_vm::check_derived`).
 
 use hv_core::ids::VmId;
-use hv_core::mmio::{GICD_SIZE, GICR_STRIDE, UART_SIZE};
+use hv_core::mmio::{GICD_SIZE, GICR_STRIDE, UART_SIZE, VIRTIO_MMIO_SIZE};
 use hv_core::sysdesc::{
     ChannelDesc, ElasticDesc, EmulatedDesc, IrqRoute, MmioRoute, MmioTarget, SpiRoute, VmDesc,
     VmIndex,
@@ -36,9 +36,15 @@ pub fn spi_routes(irqs: &[IrqRoute]) -> Vec<Option<SpiRoute>> {
 }
 
 /// VM `vm`'s MMIO routes: its console PL011 (if it has one), its GIC distributor and
-/// redistributors (one frame per vCPU), and the ranges of `emulated` that trap in it,
-/// sorted by base. An lwVM has none (no stage 2, no emulated devices).
-pub fn mmio_routes(vm: VmIndex, d: &VmDesc, emulated: &[EmulatedDesc]) -> Vec<MmioRoute> {
+/// redistributors (one frame per vCPU), the ranges of `emulated` that trap in it, and
+/// the virtio-mem device of each elastic pool it sees as one (`Extension(pool)`), sorted
+/// by base. An lwVM has none (no stage 2, no emulated devices).
+pub fn mmio_routes(
+    vm: VmIndex,
+    d: &VmDesc,
+    emulated: &[EmulatedDesc],
+    elastic: &[ElasticDesc],
+) -> Vec<MmioRoute> {
     if d.lwvm.is_some() {
         return Vec::new();
     }
@@ -56,6 +62,12 @@ pub fn mmio_routes(vm: VmIndex, d: &VmDesc, emulated: &[EmulatedDesc]) -> Vec<Mm
     ));
     for (k, e) in emulated.iter().enumerate().filter(|(_, e)| e.vm == vm) {
         r.push(at(e.ipa, e.size, MmioTarget::Reflected(k as u16)));
+    }
+    for (p, e) in elastic.iter().enumerate() {
+        let virtio = e.holders.iter().filter(|h| h.vm == vm).find_map(|h| h.virtio_ipa);
+        if let Some(ipa) = virtio {
+            r.push(at(ipa, VIRTIO_MMIO_SIZE, MmioTarget::Extension(p as u16)));
+        }
     }
     r.sort_by_key(|m| m.base);
     r

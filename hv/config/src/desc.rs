@@ -259,7 +259,7 @@ pub fn build(
         .collect::<Vec<_>>();
     for (i, v) in vms.iter_mut().enumerate() {
         let i = i as VmIndex;
-        let mmio = leak(derive::mmio_routes(i, v, &emulated));
+        let mmio = leak(derive::mmio_routes(i, v, &emulated, &elastic));
         let owned = derive::owned_spis(i, v, &irqs, &channels, &emulated, &elastic, b.uart.intid);
         v.mmio = mmio;
         v.owned_spis = leak(owned);

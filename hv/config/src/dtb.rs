@@ -47,8 +47,32 @@ pub fn uart_path(cfg: &Config) -> String {
     format!("/pl011@{:x}", cfg.board.uart.base.0)
 }
 
-/// Builds the DTB of Linux VM `vm`; `initrd` is its `[start, end)` IPA range, if any.
-pub fn guest_dtb(cfg: &Config, vm: usize, initrd: Option<(u64, u64)>) -> Result<Vec<u8>, Error> {
+/// A device the hypervisor emulates for a VM on behalf of an extension (e.g. the
+/// balloon's virtio-mem device), as its node in the VM's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestDevice {
+    /// Node name (`virtio_mmio`); the unit address is appended.
+    pub node: String,
+    /// `compatible` strings.
+    pub compatible: Vec<String>,
+    /// Guest-physical base and bytes of its register window.
+    pub base: u64,
+    /// Bytes of its register window.
+    pub size: u64,
+    /// Its SPI (INTID), edge-triggered.
+    pub intid: u32,
+    /// Whether it reaches the VM's memory coherently (`dma-coherent`).
+    pub dma_coherent: bool,
+}
+
+/// Builds the DTB of Linux VM `vm`; `initrd` is its `[start, end)` IPA range, if any;
+/// `emulated` are the extensions' devices of this VM.
+pub fn guest_dtb(
+    cfg: &Config,
+    vm: usize,
+    initrd: Option<(u64, u64)>,
+    emulated: &[GuestDevice],
+) -> Result<Vec<u8>, Error> {
     let v = &cfg.system.vm[vm];
     let mut f = FdtWriter::new()?;
     let root = f.begin_node("")?;
@@ -107,6 +131,16 @@ pub fn guest_dtb(cfg: &Config, vm: usize, initrd: Option<(u64, u64)>) -> Result<
     }
     for d in cfg.devices_of(vm) {
         device(&mut f, d)?;
+    }
+    for d in emulated {
+        let node = f.begin_node(&format!("{}@{:x}", d.node, d.base))?;
+        f.property_string_list("compatible", d.compatible.clone())?;
+        f.property_array_u64("reg", &[d.base, d.size])?;
+        f.property_array_u32("interrupts", &[GIC_SPI, d.intid.saturating_sub(32), EDGE_RISING])?;
+        if d.dma_coherent {
+            f.property_null("dma-coherent")?;
+        }
+        f.end_node(node)?;
     }
     f.end_node(root)?;
     f.finish()

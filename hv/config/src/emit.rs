@@ -119,6 +119,7 @@ fn mmio_route(m: &MmioRoute) -> String {
         MmioTarget::Gicd => "Gicd".to_string(),
         MmioTarget::Gicr => "Gicr".to_string(),
         MmioTarget::Reflected(k) => format!("Reflected({k})"),
+        MmioTarget::Extension(k) => format!("Extension({k})"),
     };
     strukt(
         "MmioRoute",
@@ -324,6 +325,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                             ("vm", h.vm.to_string()),
                             ("ipa", hex(h.ipa)),
                             ("initial", h.initial.to_string()),
+                            ("virtio_ipa", opt(h.virtio_ipa.map(hex))),
                             ("roots", roots),
                         ];
                         strukt("ElasticHolder", &f)

@@ -32,6 +32,7 @@
 use crate::alloc::{Allocator, Placed};
 use crate::config::Config;
 use crate::diag::Checker;
+use crate::dtb::GuestDevice;
 use crate::error::{ConfigError, Diagnostic};
 use crate::files::Fetcher;
 use crate::image::Payload;
@@ -164,6 +165,12 @@ pub trait ConfigExtension {
     /// ([`ConfigExtension::fixed_memory`]) are claimed already: return them in place.
     fn place(&self, _cfg: &Config, _alloc: &mut Allocator) -> Result<Vec<Placed>, ConfigError> {
         Ok(Vec::new())
+    }
+
+    /// Payloads: the devices the extension emulates for VM `vm`, as nodes of its device
+    /// tree (a Linux VM's; other VMs have none).
+    fn guest_devices(&self, _cfg: &Config, _vm: usize) -> Vec<GuestDevice> {
+        Vec::new()
     }
 
     /// Page tables: regions the hypervisor's own EL2 map must cover for this extension

@@ -66,7 +66,7 @@ pub fn load_payloads(
     let mut out = Payloads::default();
     let mut diags = Vec::new();
     for i in 0..cfg.system.vm.len() {
-        match load_one(cfg, i, &mut f) {
+        match load_one(cfg, i, &mut f, exts) {
             Ok(p) => out.vms.push(p),
             Err(d) => diags.push(d),
         }
@@ -89,7 +89,12 @@ pub fn load_payloads(
     }
 }
 
-fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnostic> {
+fn load_one(
+    cfg: &Config,
+    i: usize,
+    f: &mut Fetcher,
+    exts: &Extensions,
+) -> Result<Payload, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let (ipa, size) = (cfg.vm_ipa(i), vm.memory.0);
     let (key, name) = match (&vm.image, &vm.kernel) {
@@ -148,7 +153,8 @@ fn load_one(cfg: &Config, i: usize, f: &mut Fetcher) -> Result<Payload, Diagnost
             Format::LinuxImage => used_end,
             Format::Elf | Format::Raw => used_end.max(ipa + (size / 2).min(128 << 20)),
         };
-        Some(place_dtb(cfg, i, floor, initrd.as_ref())?)
+        let emulated: Vec<_> = exts.iter().flat_map(|e| e.guest_devices(cfg, i)).collect();
+        Some(place_dtb(cfg, i, floor, initrd.as_ref(), &emulated)?)
     } else {
         None
     };
@@ -167,10 +173,11 @@ fn place_dtb(
     i: usize,
     used_end: u64,
     initrd: Option<&Blob>,
+    emulated: &[dtb::GuestDevice],
 ) -> Result<Blob, Diagnostic> {
     let vm = &cfg.system.vm[i];
     let range = initrd.map(|b| (b.load_ipa, b.load_ipa + b.bytes.len() as u64));
-    let bytes = dtb::guest_dtb(cfg, i, range).map_err(|e| {
+    let bytes = dtb::guest_dtb(cfg, i, range, emulated).map_err(|e| {
         Diagnostic::new(
             &cfg.system_file,
             format!("vm[{i}]"),

@@ -433,6 +433,34 @@ pub struct Elastic {
     /// would (a scripted scenario); in time order.
     #[serde(default)]
     pub plan: Vec<PlannedMove>,
+    /// The holder that sees the pool as a virtio-mem device (a Linux VM): its driver plugs
+    /// and unplugs the blocks it is given and asked for.
+    #[serde(default)]
+    pub virtio_mem: Option<VirtioMem>,
+}
+
+/// `[[elastic]] virtio-mem`: which holder sees the pool as a virtio-mem device, and where
+/// its virtio-mmio registers are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VirtioMem {
+    /// The holder (one of `vms`).
+    pub vm: String,
+    /// Guest-physical base of the device's 512-byte register window (4 KiB aligned;
+    /// default [`VirtioMem::DEFAULT_IPA`]).
+    #[serde(default)]
+    pub ipa: Option<Size>,
+}
+
+impl VirtioMem {
+    /// Where the registers are unless the file says: a page no board device of the
+    /// qemu-virt board uses (between the virtio-mmio transports and the platform bus).
+    pub const DEFAULT_IPA: u64 = 0x0b00_0000;
+
+    /// The register window's base.
+    pub fn ipa(&self) -> u64 {
+        self.ipa.map_or(Self::DEFAULT_IPA, |s| s.0)
+    }
 }
 
 /// One step of `[[elastic]] plan`: at `at-ms` after the hypervisor starts, move `blocks`

@@ -23,6 +23,19 @@ use crate::ids::{CpuId, VcpuId, VmId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotOwned;
 
+/// A trapped access to an extension's device window (`MmioTarget::Extension`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceAccess {
+    /// Offset in the window.
+    pub off: u64,
+    /// Bytes: 1, 2, 4 or 8.
+    pub size: u8,
+    /// A store (`value` is what is stored) or a load.
+    pub write: bool,
+    /// The stored value (zero-extended); 0 for a load.
+    pub value: u64,
+}
+
 /// What an extension's [`run`](Extension::run) leaves the core to do: the decision, not
 /// the act, so that the extension needs no access to the core's per-CPU state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +91,8 @@ pub trait Core {
 /// - [`resync`](Self::resync) / [`deadline`](Self::deadline): every pass of a CPU's
 ///   run loop, before it picks what to run / when it is about to idle;
 /// - [`hypercall`](Self::hypercall): a call of the project's range the core does not know;
+/// - [`mmio`](Self::mmio): an access to a device window the configuration gave an
+///   extension;
 /// - [`vm_ended`](Self::vm_ended): a full VM powers off or is about to restart.
 pub trait Extension<C: Core> {
     /// How many functions of the project's hypercall range it answers (added to the
@@ -143,6 +158,14 @@ pub trait Extension<C: Core> {
     /// `vm` on CPU `cpu` (`x` = x0..x5): the results for x0..x3, or `None` if it is not
     /// this extension's either.
     fn hypercall(&self, _core: &C, _cpu: CpuId, _vm: VmId, _x: &[u64; 6]) -> Option<[u64; 4]> {
+        None
+    }
+
+    /// An access of full VM `vm` (on CPU `cpu`) to device window `dev` that the
+    /// configuration routes to an extension (`MmioTarget::Extension(dev)`): the value a
+    /// load returns (ignored for a store), or `None` if the window is not this
+    /// extension's (the core then injects an abort, as for any unbacked address).
+    fn mmio(&self, _core: &C, _cpu: CpuId, _vm: VmId, _dev: u16, _a: DeviceAccess) -> Option<u64> {
         None
     }
 
@@ -221,6 +244,11 @@ impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
         self.0
             .hypercall(core, cpu, vm, x)
             .or_else(|| self.1.hypercall(core, cpu, vm, x))
+    }
+    fn mmio(&self, core: &C, cpu: CpuId, vm: VmId, dev: u16, a: DeviceAccess) -> Option<u64> {
+        self.0
+            .mmio(core, cpu, vm, dev, a)
+            .or_else(|| self.1.mmio(core, cpu, vm, dev, a))
     }
     fn vm_ended(&self, core: &C, cpu: CpuId, vm: VmId) {
         self.0.vm_ended(core, cpu, vm);

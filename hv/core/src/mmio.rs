@@ -17,6 +17,9 @@ use crate::sysdesc::{MmioRoute, MmioTarget};
 pub const UART_SIZE: u64 = 0x1000;
 /// Bytes of the emulated distributor window.
 pub const GICD_SIZE: u64 = 0x1_0000;
+/// Bytes of a virtio-mmio transport's register window (virtio 1.2 §4.2.2: registers up
+/// to 0x0fc, then the device's config space).
+pub const VIRTIO_MMIO_SIZE: u64 = 0x200;
 /// Bytes of one vCPU's redistributor.
 pub const GICR_STRIDE: u64 = crate::vgic::redist::STRIDE;
 

@@ -315,6 +315,9 @@ pub enum MmioTarget {
     Gicr,
     /// Another VM: entry `.0` of [`SystemDesc::emulated`] (fault reflection).
     Reflected(u16),
+    /// A device an extension emulates; `.0` is the extension's own number for it (the
+    /// balloon extension's virtio-mem device: the pool's index).
+    Extension(u16),
 }
 
 /// A board device given to a VM: `size` bytes of whole pages at physical `pa`, mapped at
@@ -473,6 +476,10 @@ pub struct ElasticHolder {
     /// Blocks it holds at first boot. A restart returns its blocks to the pool, scrubbed:
     /// it restarts holding none.
     pub initial: u32,
+    /// Guest-physical base of the virtio-mem device (virtio-mmio transport) through which
+    /// this holder sees the pool (`[[elastic]] virtio-mem`, for a Linux VM), or `None`:
+    /// it uses the BALLOON_* calls.
+    pub virtio_ipa: Option<u64>,
     /// `roots[k]`: the physical address of its stage-2 root when it holds `k` blocks
     /// (`roots.len() == blocks + 1`). Everything outside the window is the same in every
     /// set (they share those tables).

@@ -28,8 +28,9 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use hv_arch::{cache, cpu, mem, regs};
+use hv_balloon::virtio_mem::{GuestMemory, Lease, Region, VirtioMem};
 use hv_balloon::{Pool, Refused, Step};
-use hv_core::ext::{Core, Extension};
+use hv_core::ext::{Core, DeviceAccess, Extension};
 use hv_core::hypercall::{err, fid};
 use hv_core::ids::{CpuId, VmId};
 use hv_core::sysdesc::ElasticDesc;
@@ -58,25 +59,32 @@ static T0: AtomicU64 = AtomicU64::new(0);
 static PLAN_NEXT: [AtomicU32; ELASTIC_COUNT] = [const { AtomicU32::new(0) }; ELASTIC_COUNT];
 static PLAN_AT: [AtomicU64; ELASTIC_COUNT] = [const { AtomicU64::new(0) }; ELASTIC_COUNT];
 
-/// One pool's protocol state behind its lock.
-struct Cell {
-    locked: AtomicBool,
-    pool: UnsafeCell<Option<Pool>>,
+/// One pool's run-time state: the protocol, and the virtio-mem device of the holder that
+/// sees the pool through one (unused otherwise).
+struct State {
+    pool: Pool,
+    dev: VirtioMem,
 }
 
-// SAFETY: `pool` is only reached through `with_pool`, which holds `locked`.
+/// One pool's state behind its lock.
+struct Cell {
+    locked: AtomicBool,
+    state: UnsafeCell<Option<State>>,
+}
+
+// SAFETY: `state` is only reached through `with_pool`, which holds `locked`.
 unsafe impl Sync for Cell {}
 
 static POOLS: [Cell; ELASTIC_COUNT] = [const {
     Cell {
         locked: AtomicBool::new(false),
-        pool: UnsafeCell::new(None),
+        state: UnsafeCell::new(None),
     }
 }; ELASTIC_COUNT];
 
 /// Runs `f` on pool `p`'s state under its lock (made on first use from the
 /// description); CPU `cpu` serves its sync requests while it waits.
-fn with_pool<R>(cpu: CpuId, p: usize, f: impl FnOnce(&mut Pool) -> R) -> R {
+fn with_pool<R>(cpu: CpuId, p: usize, f: impl FnOnce(&mut State) -> R) -> R {
     let c = &POOLS[p];
     while c
         .locked
@@ -87,18 +95,36 @@ fn with_pool<R>(cpu: CpuId, p: usize, f: impl FnOnce(&mut Pool) -> R) -> R {
         core::hint::spin_loop();
     }
     // SAFETY: the lock is held; nobody else reaches the state.
-    let pool = unsafe { &mut *c.pool.get() };
+    let slot = unsafe { &mut *c.state.get() };
     let e = &SYSTEM.elastic[p];
-    let state = pool.get_or_insert_with(|| {
+    let state = slot.get_or_insert_with(|| {
         let mut initial = [0; 2];
         for (h, x) in e.holders.iter().enumerate() {
             initial[h] = x.initial;
         }
-        Pool::new(e.blocks, e.holders.len(), initial, e.manager.is_some())
+        let pool = Pool::new(e.blocks, e.holders.len(), initial, e.manager.is_some());
+        let mut dev = VirtioMem::new();
+        if let Some(h) = virtio_holder(e) {
+            dev.set_lease(lease(&pool, h));
+        }
+        State { pool, dev }
     });
     let r = f(state);
     c.locked.store(false, Ordering::Release);
     r
+}
+
+/// The holder of pool `e` that sees it through a virtio-mem device, if any.
+fn virtio_holder(e: &ElasticDesc) -> Option<usize> {
+    e.holders.iter().position(|h| h.virtio_ipa.is_some())
+}
+
+/// What holder `h` holds and is asked for, as its virtio-mem device presents it.
+fn lease(pool: &Pool, h: usize) -> Lease {
+    Lease {
+        held: pool.held(h),
+        asked: pool.status(Some(h)).asked,
+    }
 }
 
 /// The holder index of VM `vm` in pool `e`.
@@ -161,8 +187,9 @@ fn switch_root(core: &Hv, cpu: CpuId, vm: VmId, root: u64) {
     }
 }
 
-/// Carries out the steps of one decision on pool `p`, in order.
-fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: &hv_balloon::Steps) {
+/// Carries out the steps of one decision on pool `p`, in order, then brings the pool's
+/// virtio-mem device (if any) up to date with what its holder now holds.
+fn carry_out(core: &Hv, cpu: CpuId, p: usize, s: &mut State, steps: &hv_balloon::Steps) {
     let e = &SYSTEM.elastic[p];
     for s in steps.iter() {
         match s {
@@ -186,6 +213,8 @@ fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: &hv_balloon::Steps) {
                 switch_root(core, cpu, vm, x.roots[to as usize]);
                 super::telemetry::elastic(p, vm, from, to);
             }
+            // A virtio-mem holder learns it from its device (a config change, below).
+            Step::NotifyHolder(h) if e.holders[h].virtio_ipa.is_some() => {}
             Step::NotifyHolder(h) => {
                 let _ = core.raise(VmId::new(e.holders[h].vm), e.virt_intid);
             }
@@ -195,6 +224,11 @@ fn carry_out(core: &Hv, cpu: CpuId, p: usize, steps: &hv_balloon::Steps) {
                 }
             }
         }
+    }
+    if let Some(h) = virtio_holder(e)
+        && s.dev.set_lease(lease(&s.pool, h))
+    {
+        let _ = core.raise(VmId::new(e.holders[h].vm), e.virt_intid);
     }
 }
 
@@ -227,17 +261,17 @@ fn decide(
     p: usize,
     f: impl FnOnce(&mut Pool) -> Result<hv_balloon::Done, Refused>,
 ) -> Result<(bool, u32, u32), Refused> {
-    with_pool(cpu, p, |pool| {
+    with_pool(cpu, p, |s| {
         // by reference: a decision is ~100 bytes, and moving it out of the `Result`
         // costs a byte-wise copy
-        let d = f(pool);
+        let d = f(&mut s.pool);
         let d = match &d {
             Ok(d) => d,
             Err(r) => return Err(*r),
         };
-        carry_out(core, cpu, p, &d.steps);
-        set_deadline(core, cpu, p, pool);
-        Ok((d.pending, pool.held(0), pool.held(1)))
+        carry_out(core, cpu, p, s, &d.steps);
+        set_deadline(core, cpu, p, &s.pool);
+        Ok((d.pending, s.pool.held(0), s.pool.held(1)))
     })
 }
 
@@ -277,12 +311,12 @@ fn call(core: &Hv, cpu: CpuId, vm: VmId, x: &[u64; 6]) -> [u64; 4] {
     let count = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     match f {
         fid::BALLOON_INFO => {
-            let n = with_pool(cpu, p, |pool| h.map_or(0, |h| pool.held(h)));
+            let n = with_pool(cpu, p, |s| h.map_or(0, |h| s.pool.held(h)));
             let ipa = h.map_or(0, |h| e.holders[h].ipa);
             [u64::from(n), u64::from(e.blocks), e.block_size, ipa]
         }
         fid::BALLOON_STATUS => {
-            let s = with_pool(cpu, p, |pool| pool.status(h));
+            let s = with_pool(cpu, p, |s| s.pool.status(h));
             [s.asked, s.held, s.free, s.wanted].map(u64::from)
         }
         fid::BALLOON_ACQUIRE | fid::BALLOON_RELEASE | fid::BALLOON_MOVE => {
@@ -358,16 +392,97 @@ impl Extension<Hv> for Balloon {
             .then(|| call(core, cpu, vm, x))
     }
 
+    fn mmio(&self, core: &Hv, cpu: CpuId, vm: VmId, dev: u16, a: DeviceAccess) -> Option<u64> {
+        let p = usize::from(dev);
+        let e = SYSTEM.elastic.get(p)?;
+        let h = holder(e, vm).filter(|&h| e.holders[h].virtio_ipa.is_some())?;
+        Some(virtio_access(core, cpu, p, h, a))
+    }
+
     fn vm_ended(&self, core: &Hv, cpu: CpuId, vm: VmId) {
         for (p, e) in SYSTEM.elastic.iter().enumerate() {
             if let Some(h) = holder(e, vm) {
-                with_pool(cpu, p, |pool| {
-                    let steps = pool.reset(h);
-                    carry_out(core, cpu, p, &steps);
-                    set_deadline(core, cpu, p, pool);
+                with_pool(cpu, p, |s| {
+                    if e.holders[h].virtio_ipa.is_some() {
+                        s.dev.reset_all();
+                    }
+                    let steps = s.pool.reset(h);
+                    carry_out(core, cpu, p, s, &steps);
+                    set_deadline(core, cpu, p, &s.pool);
                 });
             }
         }
+    }
+}
+
+/// An access of holder `h` of pool `p` to its virtio-mem device. The driver's requests
+/// are served against what the holder holds; when it has unplugged the top blocks it was
+/// asked for, they are released at once (set switch, scrub) as a BALLOON_RELEASE would.
+#[cold]
+fn virtio_access(core: &Hv, cpu: CpuId, p: usize, h: usize, a: DeviceAccess) -> u64 {
+    let e = &SYSTEM.elastic[p];
+    let x = &e.holders[h];
+    let region = Region {
+        ipa: x.ipa,
+        block_size: e.block_size,
+        blocks: e.blocks,
+    };
+    let vm = VmId::new(x.vm);
+    with_pool(cpu, p, |s| {
+        if !a.write {
+            return s.dev.read(&region, a.off, a.size);
+        }
+        let now = lease(&s.pool, h);
+        let mut ram = VmRam(SYSTEM.vm(vm));
+        let effect = s.dev.write(&region, now, a.off, a.size, a.value, &mut ram);
+        if effect.served {
+            let k = s.dev.released_top(now);
+            if k > 0
+                && let Ok(d) = s.pool.release(h, k)
+            {
+                carry_out(core, cpu, p, s, &d.steps);
+                set_deadline(core, cpu, p, &s.pool);
+            }
+        }
+        if effect.interrupt {
+            let _ = core.raise(vm, e.virt_intid);
+        }
+        0
+    })
+}
+
+/// A VM's RAM as its virtio-mem device reaches it: guest-physical addresses inside the
+/// VM's RAM only (the hypervisor's EL2 map covers every VM's RAM).
+struct VmRam(&'static hv_core::sysdesc::VmDesc);
+
+impl VmRam {
+    /// The physical address of `len` bytes at `ipa`, if all of them are the VM's RAM.
+    fn pa(&self, ipa: u64, len: usize) -> Option<u64> {
+        let off = ipa.checked_sub(self.0.ram_ipa)?;
+        let end = off.checked_add(len as u64)?;
+        (end <= self.0.ram_size).then(|| self.0.ram_pa + off)
+    }
+}
+
+impl GuestMemory for VmRam {
+    fn read(&self, ipa: u64, buf: &mut [u8]) -> bool {
+        let Some(pa) = self.pa(ipa, buf.len()) else {
+            return false;
+        };
+        // SAFETY: `pa..pa + len` is this VM's RAM, identity-mapped at EL2; a guest may
+        // change it concurrently, so it is read byte by byte as plain data.
+        unsafe { mem::read(pa, buf) };
+        true
+    }
+    fn write(&mut self, ipa: u64, buf: &[u8]) -> bool {
+        let Some(pa) = self.pa(ipa, buf.len()) else {
+            return false;
+        };
+        // Earlier writes (a used-ring entry) are seen before this one (its index).
+        core::sync::atomic::fence(Ordering::SeqCst);
+        // SAFETY: as in `read`.
+        unsafe { mem::write(pa, buf) };
+        true
     }
 }
 
@@ -378,10 +493,10 @@ fn due(core: &Hv, cpu: CpuId) {
     for (p, d) in DEADLINE.iter().enumerate() {
         let d = d.load(Ordering::Acquire);
         if d != 0 && now >= d {
-            with_pool(cpu, p, |pool| {
-                let steps = pool.tick(now);
-                carry_out(core, cpu, p, &steps);
-                set_deadline(core, cpu, p, pool);
+            with_pool(cpu, p, |s| {
+                let steps = s.pool.tick(now);
+                carry_out(core, cpu, p, s, &steps);
+                set_deadline(core, cpu, p, &s.pool);
             });
         }
     }
@@ -416,15 +531,15 @@ fn plan_due(core: &Hv, cpu: CpuId, now: u64) {
         }
         let deadline = now + ticks(u64::from(e.deadline_us));
         let to = usize::from(step.to);
-        with_pool(cpu, p, |pool| {
+        with_pool(cpu, p, |s| {
             // Under the lock: of the CPUs that find the step due, only the first makes it.
             if PLAN_NEXT[p].load(Ordering::Acquire) as usize != i {
                 return;
             }
-            match pool.move_to(true, to, step.blocks, deadline) {
+            match s.pool.move_to(true, to, step.blocks, deadline) {
                 Ok(d) => {
-                    carry_out(core, cpu, p, &d.steps);
-                    set_deadline(core, cpu, p, pool);
+                    carry_out(core, cpu, p, s, &d.steps);
+                    set_deadline(core, cpu, p, &s.pool);
                 }
                 Err(Refused::Busy) => {
                     // a move in flight ends by its deadline at the latest: try again then

@@ -6,7 +6,7 @@
 //! The core's files call only the functions of this module, never an extension by name;
 //! extensions reach the core only through `api` (the [`Hv`] handle, whose `Core`
 //! implementation is in `services`).
-use hv_core::ext::{Extension, Ran};
+use hv_core::ext::{DeviceAccess, Extension, Ran};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
 use super::generated::SYSTEM;
@@ -119,6 +119,12 @@ pub const CALLS: i64 = <Extensions as Extension<Hv>>::CALLS;
 /// A project hypercall the core does not implement, from VM `vm` on CPU `cpu`.
 pub fn hypercall(cpu: CpuId, vm: VmId, x: &[u64; 6]) -> Option<[u64; 4]> {
     EXT.hypercall(&Hv, cpu, vm, x)
+}
+
+/// An access of VM `vm` on CPU `cpu` to extension device window `dev`: the loaded value,
+/// or `None` if no extension has that window.
+pub fn mmio(cpu: CpuId, vm: VmId, dev: u16, a: DeviceAccess) -> Option<u64> {
+    EXT.mmio(&Hv, cpu, vm, dev, a)
 }
 
 /// Full VM `vm` powered off or is about to restart (CPU `cpu` carries it out).

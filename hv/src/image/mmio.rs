@@ -1,8 +1,9 @@
 //! Emulated MMIO: a stage-2 data abort on a page the configuration left unmapped on
-//! purpose — the VM's PL011 console, its GIC distributor and redistributors — or on a
-//! region another VM emulates (fault reflection). Where an IPA goes is looked up in the
+//! purpose — the VM's PL011 console, its GIC distributor and redistributors, a device an
+//! extension emulates — or on a region another VM emulates (fault reflection). Where an IPA goes is looked up in the
 //! VM's route table, which the toolkit emitted sorted (`VmDesc::mmio`).
 use hv_arch::context::GuestRegs;
+use hv_core::ext::DeviceAccess;
 use hv_core::ids::VmId;
 use hv_core::mmio::route;
 use hv_core::sysdesc::MmioTarget;
@@ -23,6 +24,20 @@ pub fn handle(vm: VmId, in_vm: usize, acc: MmioAccess, regs: &mut GuestRegs) -> 
         MmioTarget::Uart => uart(vm, off, acc, value as u32) as u64,
         // Another VM emulates it: `reflect` hands it over.
         MmioTarget::Reflected(_) => return false,
+        MmioTarget::Extension(dev) => {
+            let a = DeviceAccess {
+                off,
+                size: acc.size,
+                write: acc.write,
+                value: if acc.write { value } else { 0 },
+            };
+            // the CPU this vCPU is pinned to (it runs there now)
+            let cpu = SYSTEM.vcpu(SYSTEM.vm(vm).vcpu_id(in_vm)).cpu_id();
+            match super::ext::mmio(cpu, vm, dev, a) {
+                Some(v) => v,
+                None => return false,
+            }
+        }
         MmioTarget::Gicd => {
             if acc.write {
                 if vmshared::with(vm, |s| s.vgic.gicd_write(off, acc.size, value)) {

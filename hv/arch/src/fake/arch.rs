@@ -262,6 +262,14 @@ pub mod mem {
     pub unsafe fn read(src: u64, buf: &mut [u8]) {
         with(|m| m.read_mem(src, buf))
     }
+
+    /// Copies `buf` to physical `dst`.
+    ///
+    /// # Safety
+    /// None on the simulated machine; the signature is the aarch64 one.
+    pub unsafe fn write(dst: u64, buf: &[u8]) {
+        with(|m| m.write_mem(dst, buf))
+    }
 }
 
 pub mod mmu {

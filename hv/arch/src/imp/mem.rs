@@ -80,3 +80,13 @@ pub unsafe fn read(src: u64, buf: &mut [u8]) {
     // SAFETY: the caller guarantees the source is mapped; `buf` is a distinct buffer.
     unsafe { core::ptr::copy_nonoverlapping(src as *const u8, buf.as_mut_ptr(), buf.len()) };
 }
+
+/// Copies `buf` to physical `dst`.
+///
+/// # Safety
+/// The range must be identity-mapped normal memory that no one relies on keeping (guest
+/// memory the guest handed to the hypervisor to write, e.g. a virtqueue's used ring).
+pub unsafe fn write(dst: u64, buf: &[u8]) {
+    // SAFETY: the caller guarantees the destination is mapped; `buf` is a distinct buffer.
+    unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), dst as *mut u8, buf.len()) };
+}

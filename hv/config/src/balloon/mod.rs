@@ -31,6 +31,8 @@ mod validate;
 use crate::alloc::{Allocator, Placed};
 use crate::config::Config;
 use crate::diag::Checker;
+use crate::dtb::GuestDevice;
+use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use crate::error::ConfigError;
 use crate::ext::{
     ConfigExtension, DescParts, El2Region, ExtLayout, ExtView, FixedMemory, TablesInput,
@@ -104,6 +106,24 @@ impl ConfigExtension for Balloon {
         Ok(out)
     }
 
+    /// A holder that sees a pool through virtio-mem gets a `virtio,mmio` node: its
+    /// registers and the pool's SPI.
+    fn guest_devices(&self, cfg: &Config, vm: usize) -> Vec<GuestDevice> {
+        let name = &cfg.system.vm[vm].name;
+        let pools = cfg.system.elastic.iter();
+        pools
+            .filter_map(|e| e.virtio_mem.as_ref().filter(|v| v.vm == *name).map(|v| (e, v)))
+            .map(|(e, v)| GuestDevice {
+                node: "virtio_mmio".into(),
+                compatible: vec!["virtio,mmio".into()],
+                base: v.ipa(),
+                size: VIRTIO_MMIO_SIZE,
+                intid: e.intid,
+                dma_coherent: true,
+            })
+            .collect()
+    }
+
     fn el2_regions(&self, cfg: &Config, own: &ExtLayout) -> Vec<El2Region> {
         let pools = cfg.system.elastic.iter().zip(&own.memory);
         pools
@@ -161,10 +181,12 @@ impl ConfigExtension for Balloon {
                     roots.push(r.map_or(0, |r| r.root));
                 }
                 let initial = e.initial.get(h).copied().unwrap_or(0);
+                let virtio = e.virtio_mem.as_ref().filter(|v| v.vm == *name);
                 ElasticHolder {
                     vm,
                     ipa: e.ipa.0,
                     initial,
+                    virtio_ipa: virtio.map(|v| v.ipa()),
                     roots: leak(roots),
                 }
             });

@@ -12,7 +12,9 @@
 //! - Initial counts add up to at most `blocks`.
 //! - The notification INTID is an SPI the holders and the manager use for nothing else.
 
-use super::SLOT;
+use super::{SLOT, block_size};
+use hv_balloon::virtio_mem::MAX_BLOCKS;
+use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use crate::config::Config;
 use crate::diag::Checker;
 use crate::fmt::{hex, overlaps, range};
@@ -63,6 +65,97 @@ pub(crate) fn check(cfg: &Config, c: &mut Checker) {
         }
         check_intid(cfg, c, p);
         check_plan(c, p, e);
+        check_virtio(cfg, c, p);
+    }
+}
+
+/// Linux's memory block on arm64 with 4 KiB pages (SECTION_SIZE_BITS = 27): it adds
+/// hot-plugged memory in whole blocks, so a window not aligned to it would be unusable.
+pub const LINUX_MEMORY_BLOCK: u64 = 128 << 20;
+
+/// `virtio-mem`: a holder, a register page clear of everything else of that VM, and a
+/// pool the Linux driver can use (power-of-two blocks, at most 64 of them, the window in
+/// whole Linux memory blocks).
+fn check_virtio(cfg: &Config, c: &mut Checker, p: usize) {
+    let e = &cfg.system.elastic[p];
+    let Some(v) = &e.virtio_mem else { return };
+    let f = |x: &str| format!("elastic[{p}].virtio-mem.{x}");
+    if !e.vms.contains(&v.vm) {
+        c.err(
+            f("vm"),
+            format!(
+                "\"{}\" is not a holder of pool \"{}\" (vms = {:?})",
+                v.vm, e.name, e.vms
+            ),
+        );
+    }
+    let bs = block_size(e);
+    if !bs.is_power_of_two() {
+        c.err(
+            format!("elastic[{p}].blocks"),
+            format!(
+                "a virtio-mem pool has power-of-two blocks (the device's block size); {} is not",
+                hex(bs)
+            ),
+        );
+    }
+    if e.blocks > MAX_BLOCKS {
+        c.err(
+            format!("elastic[{p}].blocks"),
+            format!(
+                "a virtio-mem pool has at most {MAX_BLOCKS} blocks, not {}",
+                e.blocks
+            ),
+        );
+    }
+    if e.ipa.0 % LINUX_MEMORY_BLOCK != 0 || e.size.0 % LINUX_MEMORY_BLOCK != 0 {
+        c.err(
+            format!("elastic[{p}].ipa"),
+            format!(
+                "window {} is not made of whole 128M blocks at a 128M boundary: Linux hot-plugs memory in such blocks, and would not use the rest",
+                range(e.ipa.0, e.size.0)
+            ),
+        );
+    }
+    let ipa = v.ipa();
+    if ipa % 0x1000 != 0 {
+        c.err(
+            f("ipa"),
+            format!("register page {} is not 4K aligned", hex(ipa)),
+        );
+        return;
+    }
+    let Some(vm) = cfg.system.vm_index(&v.vm) else {
+        return;
+    };
+    let mut clashes: Vec<(u64, u64, String)> = crate::validate::mapped_ipas(cfg, vm)
+        .into_iter()
+        .map(|(_, base, size, what)| (base, size, what))
+        .collect();
+    for (base, size, what) in crate::validate::emulated_device_ipas(cfg) {
+        clashes.push((base, size, what.to_string()));
+    }
+    for d in cfg.devices_of(vm) {
+        clashes.push((d.base.0, d.size.0, format!("device \"{}\"", d.name)));
+    }
+    for em in cfg.system.emulated.iter().filter(|em| em.vm == v.vm) {
+        clashes.push((em.base.0, em.size.0, "an emulated region".to_string()));
+    }
+    for o in cfg.system.elastic.iter().filter(|o| o.vms.contains(&v.vm)) {
+        clashes.push((o.ipa.0, o.size.0, format!("the window of pool \"{}\"", o.name)));
+    }
+    for (base, size, what) in clashes {
+        if overlaps(ipa, VIRTIO_MMIO_SIZE, base, size) {
+            c.err(
+                f("ipa"),
+                format!(
+                    "register page {} of vm \"{}\" overlaps {what} at {}",
+                    range(ipa, VIRTIO_MMIO_SIZE),
+                    v.vm,
+                    range(base, size)
+                ),
+            );
+        }
     }
 }
 

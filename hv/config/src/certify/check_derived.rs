@@ -68,7 +68,7 @@ pub(crate) fn check_derived(d: &SystemDesc, r: &mut Report) {
         };
         trap(
             "MMIO routes",
-            v.mmio == derive::mmio_routes(vm, v, d.emulated).as_slice(),
+            v.mmio == derive::mmio_routes(vm, v, d.emulated, d.elastic).as_slice(),
         );
         trap(
             "emulated ranges",

@@ -97,6 +97,10 @@ fn mmio_route(m: &Value) -> Result<MmioRoute, String> {
             let k = k.uint()?;
             MmioTarget::Reflected(u16::try_from(k).map_err(|_| format!("region {k}"))?)
         }
+        (n, Some(k)) if n == "Extension" => {
+            let k = k.uint()?;
+            MmioTarget::Extension(u16::try_from(k).map_err(|_| format!("device {k}"))?)
+        }
         (n, _) => return Err(format!("target: unexpected variant {n}")),
     };
     Ok(MmioRoute {
@@ -291,6 +295,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                         vm: u16_(h, "vm")?,
                         ipa: h.u("ipa")?,
                         initial: u32_(h, "initial")?,
+                        virtio_ipa: option(h, "virtio_ipa", |v| v.uint())?,
                         roots: each(h, "roots", |r| r.uint())?,
                     })
                 })?,

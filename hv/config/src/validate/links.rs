@@ -49,7 +49,7 @@ pub(crate) fn check_channels(cfg: &Config, c: &mut Checker) {
 }
 
 /// Guest-physical ranges a VM maps: its RAM and its shared maps (field, range, what).
-fn mapped_ipas(cfg: &Config, vm: usize) -> Vec<(String, u64, u64, String)> {
+pub(crate) fn mapped_ipas(cfg: &Config, vm: usize) -> Vec<(String, u64, u64, String)> {
     let v = &cfg.system.vm[vm];
     let mut out = vec![(
         format!("vm[{vm}].ipa"),
