@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the Linux guest's initramfs: a gzip-compressed newc cpio archive holding
 # busybox-static, guests/linux/init and the kernel modules of the virtio-mmio block
-# driver (for a VM given a virtio-blk device). Needs only cpio, gzip, find (no root: the
+# driver (for a VM given a virtio-blk device) and of the virtio-mem driver (for a VM
+# that holds an elastic pool). Needs only cpio, gzip, find (no root: the
 # archive has no device nodes, init mounts devtmpfs itself).
 #
 #   mkinitramfs.sh BUSYBOX OUT.cpio.gz [MODULES]
@@ -36,11 +37,12 @@ chmod 755 "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init"
-# virtio core, rings, the MMIO transport and the block driver (modules in Debian's
-# kernel), in load order; init loads them when asked (`hvdisk`).
+# virtio core, rings, the MMIO transport, the block driver and the memory-device driver
+# (modules in Debian's kernel), in load order; init loads them when asked (`hvdisk`,
+# `hvmem`).
 if [ -n "$modules" ]; then
     mkdir -p "$stage/lib/modules"
-    for m in virtio/virtio virtio/virtio_ring virtio/virtio_mmio block/virtio_blk; do
+    for m in virtio/virtio virtio/virtio_ring virtio/virtio_mmio block/virtio_blk virtio/virtio_mem; do
         cp "$modules/drivers/$m.ko" "$stage/lib/modules/"
     done
 fi

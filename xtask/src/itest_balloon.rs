@@ -91,7 +91,89 @@ pub(super) fn cases() -> Vec<Case> {
             ],
             check: check_plan,
         },
+        Case {
+            name: "balloon_linux_grows_and_shrinks_through_virtio_mem",
+            system: "balloon-linux",
+            mode: Mode::Telemetry,
+            features: "balloon",
+            input: &[],
+            timeout: t(400),
+            pass: &["bl-vmem"],
+            expect: &[
+                ("bl-vmem", "give-to-linux", "done"),
+                ("bl-vmem", "take-back", "asked"),
+                ("bl-vmem", "held-after", "32"),
+                ("bl-vmem", "zeros-after-linux", "yes"),
+            ],
+            check: check_linux_virtio_mem,
+        },
     ]
+}
+
+/// The number after `prefix` in Linux's line that starts with it (`… 105632 kB`).
+fn linux_kb(v: &RunView, prefix: &str) -> Result<u64> {
+    let lines = v.lines("linux");
+    let Some(l) = lines.iter().find_map(|l| l.strip_prefix(prefix)) else {
+        bail!("Linux did not print {prefix:?}; last lines: {:?}", &lines[lines.len().saturating_sub(10)..]);
+    };
+    match l.split_whitespace().next().and_then(|n| n.parse().ok()) {
+        Some(n) => Ok(n),
+        None => bail!("no number in Linux's {prefix:?} line: {l:?}"),
+    }
+}
+
+fn check_linux_virtio_mem(v: &RunView) -> Result<()> {
+    // Linux's own view: MemTotal grows by the whole pool (128 MiB), a workload larger
+    // than the memory free before runs in it, and MemTotal is back where it was.
+    let before = linux_kb(v, "LINUX-GUEST: memtotal before ")?;
+    let grown = linux_kb(v, "LINUX-GUEST: memtotal grown ")?;
+    let shrunk = linux_kb(v, "LINUX-GUEST: memtotal shrunk ")?;
+    if grown != before + 128 * 1024 {
+        bail!("MemTotal went from {before} kB to {grown} kB; the pool is 131072 kB");
+    }
+    if shrunk != before {
+        bail!("MemTotal went back to {shrunk} kB, not to {before} kB");
+    }
+    let lines = v.lines("linux");
+    for w in [
+        "LINUX-GUEST: memory workload ok",
+        "LINUX-GUEST: manager answered 0x00000003",
+        "LINUX-GUEST: powering off",
+    ] {
+        if !lines.iter().any(|l| l.starts_with(w)) {
+            bail!("Linux did not print {w:?}");
+        }
+    }
+    // The stream: Linux gets all 32 blocks in one set switch, gives them back in one or
+    // more (its driver unplugs whole memory blocks, or parts of them), and only then
+    // does bl-vmem get them; it gives them back when it powers off.
+    replay(v, 32, &[("bl-vmem", 0), ("linux", 0)])?;
+    let moves: Vec<(&str, u32, u32)> = v
+        .elastic
+        .iter()
+        .map(|(vm, _, from, to)| (vm.as_str(), *from, *to))
+        .collect();
+    let Some(first) = moves.first() else {
+        bail!("no elastic moves in the stream");
+    };
+    if *first != ("linux", 0, 32) {
+        bail!("the first move is {first:?}, not Linux growing by the whole pool");
+    }
+    let back = moves.iter().position(|m| m.0 == "bl-vmem");
+    let Some(back) = back else {
+        bail!("bl-vmem never got the blocks: {moves:?}");
+    };
+    let shrinks = &moves[1..back];
+    if shrinks.is_empty()
+        || shrinks.iter().any(|m| m.0 != "linux" || m.2 >= m.1)
+        || shrinks.last().map(|m| m.2) != Some(0)
+    {
+        bail!("Linux should give back every block before bl-vmem gets them: {moves:?}");
+    }
+    if moves[back] != ("bl-vmem", 0, 32) {
+        bail!("bl-vmem should get all 32 blocks at once: {moves:?}");
+    }
+    Ok(())
 }
 
 /// Replays the `Elastic` records of pool 0 (`blocks` blocks) from the boot counts
