@@ -114,7 +114,10 @@ pub(super) fn cases() -> Vec<Case> {
 fn linux_kb(v: &RunView, prefix: &str) -> Result<u64> {
     let lines = v.lines("linux");
     let Some(l) = lines.iter().find_map(|l| l.strip_prefix(prefix)) else {
-        bail!("Linux did not print {prefix:?}; last lines: {:?}", &lines[lines.len().saturating_sub(10)..]);
+        bail!(
+            "Linux did not print {prefix:?}; last lines: {:?}",
+            &lines[lines.len().saturating_sub(10)..]
+        );
     };
     match l.split_whitespace().next().and_then(|n| n.parse().ok()) {
         Some(n) => Ok(n),

@@ -64,7 +64,11 @@ pub fn mmio_routes(
         r.push(at(e.ipa, e.size, MmioTarget::Reflected(k as u16)));
     }
     for (p, e) in elastic.iter().enumerate() {
-        let virtio = e.holders.iter().filter(|h| h.vm == vm).find_map(|h| h.virtio_ipa);
+        let virtio = e
+            .holders
+            .iter()
+            .filter(|h| h.vm == vm)
+            .find_map(|h| h.virtio_ipa);
         if let Some(ipa) = virtio {
             r.push(at(ipa, VIRTIO_MMIO_SIZE, MmioTarget::Extension(p as u16)));
         }

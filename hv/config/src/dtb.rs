@@ -136,7 +136,10 @@ pub fn guest_dtb(
         let node = f.begin_node(&format!("{}@{:x}", d.node, d.base))?;
         f.property_string_list("compatible", d.compatible.clone())?;
         f.property_array_u64("reg", &[d.base, d.size])?;
-        f.property_array_u32("interrupts", &[GIC_SPI, d.intid.saturating_sub(32), EDGE_RISING])?;
+        f.property_array_u32(
+            "interrupts",
+            &[GIC_SPI, d.intid.saturating_sub(32), EDGE_RISING],
+        )?;
         if d.dma_coherent {
             f.property_null("dma-coherent")?;
         }

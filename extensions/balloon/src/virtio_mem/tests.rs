@@ -22,7 +22,9 @@ struct Ram(Vec<u8>);
 
 impl GuestMemory for Ram {
     fn read(&self, ipa: u64, buf: &mut [u8]) -> bool {
-        let Some(o) = ipa.checked_sub(RAM) else { return false };
+        let Some(o) = ipa.checked_sub(RAM) else {
+            return false;
+        };
         let o = o as usize;
         match self.0.get(o..o + buf.len()) {
             Some(s) => {
@@ -33,7 +35,9 @@ impl GuestMemory for Ram {
         }
     }
     fn write(&mut self, ipa: u64, buf: &[u8]) -> bool {
-        let Some(o) = ipa.checked_sub(RAM) else { return false };
+        let Some(o) = ipa.checked_sub(RAM) else {
+            return false;
+        };
         let o = o as usize;
         match self.0.get_mut(o..o + buf.len()) {
             Some(s) => {
@@ -96,7 +100,10 @@ impl Driver {
         self.wr(reg::DRIVER_FEATURES_SEL, 0);
         self.wr(reg::DRIVER_FEATURES, lo);
         self.wr(reg::STATUS, 0xb);
-        assert_eq!(self.rd(reg::STATUS) & status::FEATURES_OK, status::FEATURES_OK);
+        assert_eq!(
+            self.rd(reg::STATUS) & status::FEATURES_OK,
+            status::FEATURES_OK
+        );
         self.wr(reg::QUEUE_SEL, 0);
         assert_eq!(self.rd(reg::QUEUE_READY), 0);
         let max = self.rd(reg::QUEUE_NUM_MAX);
@@ -177,7 +184,11 @@ fn config_describes_the_window_and_follows_the_lease() {
     assert!(t.d.set_lease(t.lease));
     assert_eq!(t.cfg64(0x30), 96 * MIB);
     // A byte load of the config reads the same little-endian bytes.
-    assert_eq!(t.d.read(&R, reg::CONFIG + 2, 1), 0x40, "block_size byte 2 (4 MiB)");
+    assert_eq!(
+        t.d.read(&R, reg::CONFIG + 2, 1),
+        0x40,
+        "block_size byte 2 (4 MiB)"
+    );
 }
 
 #[test]
@@ -187,10 +198,21 @@ fn plug_and_unplug_follow_what_is_held() {
     assert_eq!(t.request(REQ_PLUG, Driver::blk(0), 2), (RESP_ACK, 0, true));
     assert_eq!(t.d.plugged_count(), 2);
     assert_eq!(t.cfg64(0x28), 8 * MIB, "plugged_size");
-    assert_eq!(t.request(REQ_PLUG, Driver::blk(1), 1).0, RESP_ERROR, "plugged twice");
-    assert_eq!(t.request(REQ_PLUG, Driver::blk(7), 2).0, RESP_BUSY, "block 8 not held");
+    assert_eq!(
+        t.request(REQ_PLUG, Driver::blk(1), 1).0,
+        RESP_ERROR,
+        "plugged twice"
+    );
+    assert_eq!(
+        t.request(REQ_PLUG, Driver::blk(7), 2).0,
+        RESP_BUSY,
+        "block 8 not held"
+    );
     assert_eq!(t.request(REQ_PLUG, Driver::blk(2), 6).0, RESP_ACK);
-    assert_eq!(t.request(REQ_STATE, Driver::blk(0), 8), (RESP_ACK, STATE_PLUGGED, true));
+    assert_eq!(
+        t.request(REQ_STATE, Driver::blk(0), 8),
+        (RESP_ACK, STATE_PLUGGED, true)
+    );
     assert_eq!(t.request(REQ_STATE, Driver::blk(6), 4).1, STATE_MIXED);
     assert_eq!(t.request(REQ_STATE, Driver::blk(8), 4).1, STATE_UNPLUGGED);
     // Misaligned, outside, empty, past the end: errors, nothing changes.
@@ -209,8 +231,16 @@ fn plug_and_unplug_follow_what_is_held() {
     assert_eq!(t.d.released_top(t.lease), 0);
     assert_eq!(t.request(REQ_UNPLUG, Driver::blk(7), 1).0, RESP_ACK);
     assert_eq!(t.d.released_top(t.lease), 1);
-    assert_eq!(t.request(REQ_PLUG, Driver::blk(7), 1).0, RESP_BUSY, "being taken");
-    assert_eq!(t.request(REQ_UNPLUG, Driver::blk(7), 1).0, RESP_ERROR, "not plugged");
+    assert_eq!(
+        t.request(REQ_PLUG, Driver::blk(7), 1).0,
+        RESP_BUSY,
+        "being taken"
+    );
+    assert_eq!(
+        t.request(REQ_UNPLUG, Driver::blk(7), 1).0,
+        RESP_ERROR,
+        "not plugged"
+    );
     assert_eq!(t.request(REQ_UNPLUG, Driver::blk(5), 2).0, RESP_ACK);
     assert_eq!(t.request(REQ_UNPLUG, Driver::blk(4), 1).0, RESP_ACK);
     assert_eq!(t.d.released_top(t.lease), 3, "at most what was asked");

@@ -72,7 +72,10 @@ mod guest {
         };
         let (n, bs, ipa) = (i.blocks, i.block_size, i.ipa);
         check(i.held == 0, "starts-empty");
-        println!("bl-vmem: pool of {n} blocks of {} MiB; waiting for Linux", bs >> 20);
+        println!(
+            "bl-vmem: pool of {n} blocks of {} MiB; waiting for Linux",
+            bs >> 20
+        );
         await_linux(READY);
         result!(
             "give-to-linux",

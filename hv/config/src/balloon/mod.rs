@@ -32,7 +32,6 @@ use crate::alloc::{Allocator, Placed};
 use crate::config::Config;
 use crate::diag::Checker;
 use crate::dtb::GuestDevice;
-use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use crate::error::ConfigError;
 use crate::ext::{
     ConfigExtension, DescParts, El2Region, ExtLayout, ExtView, FixedMemory, TablesInput,
@@ -42,6 +41,7 @@ use crate::parts::{leak, text};
 use crate::size::{MIB2, human};
 use crate::system::Elastic;
 use crate::tables::{EL2_DATA, S2_RAM, Tables};
+use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use hv_core::sysdesc::{ElasticDesc, ElasticHolder, PlannedMove, SystemDesc, VmIndex};
 use std::fmt::Write;
 
@@ -112,7 +112,12 @@ impl ConfigExtension for Balloon {
         let name = &cfg.system.vm[vm].name;
         let pools = cfg.system.elastic.iter();
         pools
-            .filter_map(|e| e.virtio_mem.as_ref().filter(|v| v.vm == *name).map(|v| (e, v)))
+            .filter_map(|e| {
+                e.virtio_mem
+                    .as_ref()
+                    .filter(|v| v.vm == *name)
+                    .map(|v| (e, v))
+            })
             .map(|(e, v)| GuestDevice {
                 node: "virtio_mmio".into(),
                 compatible: vec!["virtio,mmio".into()],

@@ -171,3 +171,92 @@ fn a_plan_is_checked_and_described() {
         assert!(e.contains(field), "no error names {field}: {e}");
     }
 }
+
+/// `POOL` reshaped for a Linux holder: 128 MiB in 32 power-of-two blocks, `b` sees it
+/// through virtio-mem.
+fn virtio_pool(extra: &str) -> String {
+    POOL.replace("size = \"8M\"", "size = \"128M\"")
+        .replace("blocks = 4", "blocks = 32")
+        .replace("initial = [1, 2]", "initial = [0, 0]")
+        + extra
+}
+
+#[test]
+fn a_virtio_mem_holder_gets_a_route_and_a_device_tree_node() {
+    use crate::ext::ConfigExtension;
+    use hv_core::sysdesc::MmioTarget;
+    let sys = virtio_pool("virtio-mem = { vm = \"b\" }\n");
+    let s = Setup::new(&sys);
+    let d = s.plan().desc;
+    let e = &d.elastic[0];
+    assert_eq!(e.holders[0].virtio_ipa, None);
+    assert_eq!(e.holders[1].virtio_ipa, Some(0x0b00_0000));
+    let b = &d.vms[1];
+    let route = b.mmio.iter().find(|r| r.target == MmioTarget::Extension(0));
+    assert_eq!(route.map(|r| (r.base, r.size)), Some((0x0b00_0000, 0x200)));
+    assert!(
+        !d.vms[0]
+            .mmio
+            .iter()
+            .any(|r| r.target == MmioTarget::Extension(0)),
+        "only the virtio-mem holder has the device"
+    );
+    // Its device tree node: the registers and the pool's SPI, edge-triggered.
+    let cfg = crate::config::Config::load(&s.board(), &s.system()).unwrap();
+    let devs = super::Balloon.guest_devices(&cfg, 1);
+    assert_eq!(devs.len(), 1);
+    assert!(super::Balloon.guest_devices(&cfg, 0).is_empty());
+    let blob = crate::dtb::guest_dtb(&cfg, 1, None, &devs).unwrap();
+    let fdt = fdt::Fdt::new(&blob).unwrap();
+    let node = fdt.find_node("/virtio_mmio@b000000").expect("virtio node");
+    assert_eq!(node.compatible().unwrap().first(), "virtio,mmio");
+    let irq: Vec<u32> = node
+        .property("interrupts")
+        .unwrap()
+        .value
+        .chunks(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(irq, [0, 120 - 32, 1]);
+    assert!(node.property("dma-coherent").is_some());
+}
+
+#[test]
+fn virtio_mem_fields_are_checked() {
+    // not a holder, a register page on the VM's RAM
+    let e = errors(&virtio_pool(
+        "virtio-mem = { vm = \"z\", ipa = 0x4000_0000 }\n",
+    ));
+    assert!(e.contains("elastic[0].virtio-mem.vm"), "{e}");
+    let e = errors(&virtio_pool(
+        "virtio-mem = { vm = \"b\", ipa = 0x4000_1000 }\n",
+    ));
+    assert!(
+        e.contains("elastic[0].virtio-mem.ipa") && e.contains("RAM"),
+        "{e}"
+    );
+    let e = errors(&virtio_pool(
+        "virtio-mem = { vm = \"b\", ipa = 0x0b00_0100 }\n",
+    ));
+    assert!(
+        e.contains("elastic[0].virtio-mem.ipa") && e.contains("4K"),
+        "{e}"
+    );
+    // blocks Linux cannot use: 8 MiB in 4 (2 MiB each, but the window is not whole
+    // 128 MiB blocks), 96 MiB in 32 (3 MiB: not a power of two), 128 MiB in 128 (too
+    // many for the device)
+    let e = errors(&format!("{POOL}virtio-mem = {{ vm = \"b\" }}\n"));
+    assert!(e.contains("elastic[0].ipa") && e.contains("128M"), "{e}");
+    let e = errors(
+        &virtio_pool("virtio-mem = { vm = \"b\" }\n").replace("size = \"128M\"", "size = \"96M\""),
+    );
+    assert!(
+        e.contains("elastic[0].blocks") && e.contains("power-of-two"),
+        "{e}"
+    );
+    let e = errors(
+        &virtio_pool("virtio-mem = { vm = \"b\" }\n").replace("blocks = 32", "blocks = 128"),
+    );
+    assert!(e.contains("at most 64 blocks"), "{e}");
+    assert_eq!(errors(&virtio_pool("virtio-mem = { vm = \"b\" }\n")), "");
+}

@@ -13,12 +13,12 @@
 //! - The notification INTID is an SPI the holders and the manager use for nothing else.
 
 use super::{SLOT, block_size};
-use hv_balloon::virtio_mem::MAX_BLOCKS;
-use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use crate::config::Config;
 use crate::diag::Checker;
 use crate::fmt::{hex, overlaps, range};
 use crate::size::MIB2;
+use hv_balloon::virtio_mem::MAX_BLOCKS;
+use hv_core::mmio::VIRTIO_MMIO_SIZE;
 use std::collections::HashSet;
 
 const SPI_RANGE: std::ops::RangeInclusive<u32> = 32..=1019;
@@ -142,7 +142,11 @@ fn check_virtio(cfg: &Config, c: &mut Checker, p: usize) {
         clashes.push((em.base.0, em.size.0, "an emulated region".to_string()));
     }
     for o in cfg.system.elastic.iter().filter(|o| o.vms.contains(&v.vm)) {
-        clashes.push((o.ipa.0, o.size.0, format!("the window of pool \"{}\"", o.name)));
+        clashes.push((
+            o.ipa.0,
+            o.size.0,
+            format!("the window of pool \"{}\"", o.name),
+        ));
     }
     for (base, size, what) in clashes {
         if overlaps(ipa, VIRTIO_MMIO_SIZE, base, size) {

@@ -22,10 +22,10 @@ mod links;
 pub(crate) mod tests;
 mod vm;
 
-pub(crate) use links::mapped_ipas;
-pub(crate) use vm::emulated_device_ipas;
 pub use crate::diag::Checker;
 pub use crate::diag::{ADDR_LIMIT, SPI_RANGE};
+pub(crate) use links::mapped_ipas;
+pub(crate) use vm::emulated_device_ipas;
 
 use crate::config::Config;
 use crate::error::ConfigError;
