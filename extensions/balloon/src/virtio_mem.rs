@@ -297,13 +297,7 @@ impl VirtioMem {
                 1 => (FEATURES >> 32) as u32,
                 _ => 0,
             },
-            reg::QUEUE_NUM_MAX => {
-                if self.queue_sel == 0 {
-                    u32::from(QUEUE_MAX)
-                } else {
-                    0
-                }
-            }
+            reg::QUEUE_NUM_MAX if self.queue_sel == 0 => u32::from(QUEUE_MAX),
             reg::QUEUE_READY => u32::from(self.queue_sel == 0 && self.queue.ready),
             reg::INTERRUPT_STATUS => self.int_status,
             reg::STATUS => self.status,
@@ -344,10 +338,8 @@ impl VirtioMem {
                 _ => {}
             },
             reg::QUEUE_SEL => self.queue_sel = v,
-            reg::QUEUE_NUM if setup => {
-                if v != 0 && v <= u32::from(QUEUE_MAX) && v.is_power_of_two() {
-                    q.num = v as u16;
-                }
+            reg::QUEUE_NUM if setup && v <= u32::from(QUEUE_MAX) && v.is_power_of_two() => {
+                q.num = v as u16;
             }
             reg::QUEUE_READY if self.queue_sel == 0 => {
                 q.ready = v & 1 != 0 && q.num != 0;

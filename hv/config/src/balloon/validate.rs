@@ -108,7 +108,7 @@ fn check_virtio(cfg: &Config, c: &mut Checker, p: usize) {
             ),
         );
     }
-    if e.ipa.0 % LINUX_MEMORY_BLOCK != 0 || e.size.0 % LINUX_MEMORY_BLOCK != 0 {
+    if !e.ipa.0.is_multiple_of(LINUX_MEMORY_BLOCK) || !e.size.0.is_multiple_of(LINUX_MEMORY_BLOCK) {
         c.err(
             format!("elastic[{p}].ipa"),
             format!(
