@@ -251,6 +251,7 @@ impl Hypercall {
 
     /// Decodes a call from x0..x5. `Err` carries the x0 reply (`NOT_SUPPORTED` for an
     /// unknown ID, `INVALID` for a malformed argument).
+    #[inline]
     pub fn decode(x: [u64; 6]) -> Result<Hypercall, i64> {
         let f = FunctionId::from_x0(x[0]);
         if !Self::is_hypercall(x[0]) {

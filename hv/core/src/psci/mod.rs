@@ -160,6 +160,7 @@ pub enum PsciCall {
 
 impl PsciCall {
     /// Decodes a call from x0..x3.
+    #[inline]
     pub fn decode(x: [u64; 4]) -> PsciCall {
         let f = FunctionId::from_x0(x[0]);
         let a = |i: usize| f.arg(x[i]);

@@ -153,6 +153,7 @@ pub enum Trap {
 impl Trap {
     /// Decodes `ESR_EL2`, with `FAR_EL2` and `HPFAR_EL2` as read at the same exception
     /// (only used for aborts; pass anything otherwise).
+    #[inline]
     pub fn decode(esr: u64, far: u64, hpfar: u64) -> Trap {
         let esr = Esr(esr);
         let iss = esr.iss();

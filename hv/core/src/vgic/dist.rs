@@ -69,7 +69,13 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
     }
 
     /// GICD_TYPER as this VM sees it.
+    #[inline]
     pub fn gicd_typer(&self) -> u32 {
+        self.typer
+    }
+
+    /// GICD_TYPER from the vCPU count and the owned SPIs (at construction).
+    pub(super) fn compute_typer(&self) -> u32 {
         let it_lines = self.max_owned_spi().map_or(0, |m| m / 32);
         let cpus = (self.vcpus.min(8) as u32 - 1) << 5;
         it_lines | cpus | TYPER_IDBITS | TYPER_A3V | TYPER_NO1N

@@ -84,6 +84,9 @@ pub struct Vgic<const V: usize, const B: usize> {
     /// `NO_VCPU` when none. An SPI in flight stays with that vCPU even if its route
     /// changes, so it is never in two vCPUs' list registers at once.
     in_flight: [[u8; 32]; B],
+    /// GICD_TYPER: a function of the vCPU count and the owned SPIs, which never change
+    /// after construction — computed once instead of on every guest read.
+    typer: u32,
     denied: u32,
     bad_access: u32,
 }
@@ -112,6 +115,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             sleep: [true; V],
             lr_used: [lr::LrShadow::new(); V],
             in_flight: [[NO_VCPU; 32]; B],
+            typer: 0,
             denied: 0,
             bad_access: 0,
         };
@@ -121,6 +125,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             g.owned[k] |= bit;
             g.owned_blocks |= 1 << k;
         }
+        g.typer = g.compute_typer();
         Ok(g)
     }
 
