@@ -116,7 +116,7 @@ fn linux_kb(v: &RunView, prefix: &str) -> Result<u64> {
     let Some(l) = lines.iter().find_map(|l| l.strip_prefix(prefix)) else {
         bail!(
             "Linux did not print {prefix:?}; last lines: {:?}",
-            &lines[lines.len().saturating_sub(10)..]
+            super::tail(lines)
         );
     };
     match l.split_whitespace().next().and_then(|n| n.parse().ok()) {
