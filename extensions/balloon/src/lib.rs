@@ -201,11 +201,15 @@ impl Pool {
     /// Holder `h` asks for `k` more blocks.
     pub fn acquire(&mut self, h: Holder, k: u32) -> Result<Done, Refused> {
         self.check_holder(h)?;
-        if k == 0 || k > self.blocks - self.held[h] {
+        if k == 0 || k > self.blocks {
             return Err(Refused::Invalid);
         }
+        // Before the check against what the caller holds: a move in flight may change it.
         if self.ask.is_some() {
             return Err(Refused::Busy);
+        }
+        if k > self.blocks - self.held[h] {
+            return Err(Refused::Invalid);
         }
         let mut steps = Steps::default();
         if k <= self.free() {
@@ -253,11 +257,16 @@ impl Pool {
             return Err(Refused::Denied);
         }
         self.check_holder(to)?;
-        if k == 0 || k > self.blocks - self.held[to] {
+        if k == 0 || k > self.blocks {
             return Err(Refused::Invalid);
         }
+        // Before the check against what the receiver holds: the move in flight changes
+        // it (a plan's next step must wait for it, not be refused).
         if self.ask.is_some() {
             return Err(Refused::Busy);
+        }
+        if k > self.blocks - self.held[to] {
+            return Err(Refused::Invalid);
         }
         let mut steps = Steps::default();
         self.wanted[to] = 0;

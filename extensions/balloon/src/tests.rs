@@ -94,7 +94,13 @@ fn a_move_asks_the_giver_and_completes_on_release() {
     assert_eq!(d.steps.iter().next(), Some(Step::NotifyHolder(0)));
     assert_eq!(p.status(Some(0)).asked, 4);
     assert_eq!(p.move_to(true, 1, 1, 100), Err(Refused::Busy));
-    assert_eq!(p.acquire(0, 1), Err(Refused::Invalid)); // holds all 8
+    // While a move is in flight every request waits, even one that only the move's
+    // outcome makes valid: all 8 back to holder 0, which holds 8 now and will hold 4.
+    assert_eq!(p.move_to(true, 0, 8, 100), Err(Refused::Busy));
+    assert_eq!(p.acquire(0, 1), Err(Refused::Busy));
+    // More than the pool is wrong whatever is in flight.
+    assert_eq!(p.move_to(true, 0, 9, 100), Err(Refused::Invalid));
+    assert_eq!(p.acquire(0, 9), Err(Refused::Invalid));
     // A partial release counts; the rest completes the move.
     let d = p.release(0, 1).unwrap();
     assert_eq!(d.steps.len(), 1);

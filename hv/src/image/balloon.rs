@@ -505,6 +505,9 @@ fn due(core: &Hv, cpu: CpuId) {
     }
 }
 
+/// How soon a plan step that found a move in flight looks again.
+const PLAN_RETRY_US: u64 = 1000;
+
 /// The plan steps due at `now`, each as the manager's BALLOON_MOVE. A step that finds a
 /// move in flight waits for it; one the pool refuses otherwise (the other holder cannot
 /// give that many) is dropped. After a pool's last step it no longer counts in [`ARMED`].
@@ -542,9 +545,11 @@ fn plan_due(core: &Hv, cpu: CpuId, now: u64) {
                     set_deadline(core, cpu, p, &s.pool);
                 }
                 Err(Refused::Busy) => {
-                    // a move in flight ends by its deadline at the latest: try again then
-                    let d = DEADLINE[p].load(Ordering::Acquire);
-                    PLAN_AT[p].store(d.max(now + 1), Ordering::Release);
+                    // A move in flight ends by its release or, at the latest, its
+                    // deadline: look again in a millisecond (not only at the deadline,
+                    // which would hold the plan up for the whole deadline).
+                    let d = DEADLINE[p].load(Ordering::Acquire).max(now + 1);
+                    PLAN_AT[p].store(d.min(now + ticks(PLAN_RETRY_US)), Ordering::Release);
                     return;
                 }
                 Err(_) => {}
