@@ -24,6 +24,9 @@ mod guest {
     const PMU_IRQ: u32 = 23;
     /// Counter 0 restarts here: an overflow every 65,536 cycles.
     const START: u64 = 0xffff_0000;
+    /// Overflows to take; the handler stops the counter at the last one, so a vCPU the
+    /// host holds up between the wait and `disarm` cannot see one more.
+    const OVERFLOWS: u32 = 5;
     static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 
     /// IRQ hook: a PMU interrupt counts when counter 0 did overflow (the handler clears
@@ -33,6 +36,9 @@ mod guest {
             irq::record(intid);
         } else if pmustate::take_overflow(START) {
             irq::record(intid);
+            if irq::count(PMU_IRQ) >= OVERFLOWS {
+                pmustate::disarm();
+            }
         } else {
             SPURIOUS.fetch_add(1, Ordering::Relaxed);
         }
@@ -105,7 +111,7 @@ mod guest {
         // and stopped). Bounded: 5 overflows take ~330,000 cycles; a lost interrupt ends
         // the wait with fewer.
         let mut spins = 0u64;
-        while irq::count(PMU_IRQ) < 5 && spins < 50_000_000 {
+        while irq::count(PMU_IRQ) < OVERFLOWS && spins < 50_000_000 {
             spins = core::hint::black_box(spins + 1);
         }
         pmustate::disarm();
