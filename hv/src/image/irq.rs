@@ -12,6 +12,7 @@ use hv_arch::timer::{self, CTL_ENABLE, CTL_IMASK};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::sysdesc::PmuAccess;
 use hv_core::vgic::lr::MAX_LRS;
+use hv_core::vgic::{ListReg, LrState};
 
 use super::generated::SYSTEM;
 use super::kick::{self, RESCHED_OTHER, RESCHED_TIMER, kick_mask, kick_vcpu};
@@ -96,7 +97,21 @@ pub fn raise(vm: VmId, target: usize, intid: u32) -> Result<(), ()> {
 #[inline(always)]
 pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
     if vmshared::take_changed(v) {
+        // A tick the trap put in a list register by itself goes back to the model first:
+        // the fill chooses among everything again.
+        if vcpu.lr_alone {
+            after_exit(v, vcpu);
+        }
         fill(cpu, v, vcpu);
+    }
+}
+
+/// Loaded vCPU `v` stops running on this CPU for now (the run loop looks at the schedule
+/// again): a tick the trap put in a list register for an entry that is not coming goes
+/// back into the model, where the next fill — here or after a switch — finds it.
+pub fn leave(v: VcpuId, vcpu: &mut Vcpu) {
+    if vcpu.lr_alone {
+        after_exit(v, vcpu);
     }
 }
 
@@ -190,6 +205,19 @@ pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
     if used == 0 {
         return;
     }
+    if core::mem::take(&mut vcpu.lr_alone) {
+        // The tick `raise_alone` put there: done (Invalid: the guest acknowledged and
+        // deactivated it, the physical one with it) needs nothing from the model.
+        let lr = gic::read_lr(0);
+        gic::write_lr(0, 0);
+        vcpu.lrs[0] = lr;
+        super::telemetry::lrs_back(v, &vcpu.lrs[..1]);
+        if ListReg::decode(lr).state != LrState::Invalid {
+            vmshared::with_quiet(SYSTEM.vm_of(v), |s| s.vgic.return_alone(in_vm(v), lr));
+            vmshared::mark_changed(v);
+        }
+        return;
+    }
     let vm = SYSTEM.vm_of(v);
     let lrs = &mut vcpu.lrs[..used];
     for (i, lr) in lrs.iter_mut().enumerate() {
@@ -219,71 +247,119 @@ pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
 /// this CPU's reschedule flag; the loaded vCPU's own timer and maintenance interrupts do
 /// not, so the run loop re-enters it directly.
 pub fn handle_physical(cpu: CpuId, loaded: Option<(VcpuId, &mut Vcpu)>) {
-    let d = &SYSTEM.devices;
     let mut loaded = loaded;
     while let Some(intid) = gic::ack() {
-        if intid == d.vtimer_intid || intid == d.ptimer_intid {
-            match loaded.as_mut() {
-                Some((v, _)) => {
-                    // Hardware-linked (ICH_LR.HW=1): the physical interrupt stays active
-                    // until the guest deactivates the virtual one, so it cannot fire again
-                    // meanwhile; the guest's CNTV_CTL is left as the guest set it.
-                    raise_loaded(*v, intid);
-                    gic::drop_priority(intid);
-                }
-                None => gic::end(intid),
-            }
-            continue;
-        } else if intid == d.pmu_intid {
-            match loaded.as_mut() {
-                Some((v, _)) if SYSTEM.vm(SYSTEM.vm_of(*v)).pmu == PmuAccess::Virtual => {
-                    // Its own PMU overflowed: hardware-linked like the timers, active
-                    // until the guest deactivates the virtual one (it clears the
-                    // overflow first, the line being level).
-                    raise_loaded(*v, intid);
-                    gic::drop_priority(intid);
-                }
-                _ => {
-                    // Only a shared PMU (not switched) can assert it for a vCPU without
-                    // its own: its overflow interrupts are not delivered, and masked so
-                    // that the level line does not keep the CPU trapping.
-                    hv_arch::pmu::mask_overflow_irqs();
-                    gic::end(intid);
-                }
-            }
-            continue;
-        } else if intid == d.uart_intid {
-            while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
-                if let Some((vm, level)) = super::console::input(b) {
-                    mmio::update_uart_irq(vm, level);
-                }
-            }
-        } else if let Some(r) = SYSTEM.spi_route(intid) {
-            // The toolkit's table, indexed by INTID: the owner and the INTID it sees.
-            let (vm, virt) = (r.vm, r.virt_intid);
-            let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(virt)).unwrap_or(0);
-            if raise(vm, target, virt).is_ok() {
-                // Hardware-linked (vmshared): active until the guest deactivates the
-                // virtual one — the device's line is the guest's to quiet, not ours.
-                gic::drop_priority(intid);
-                continue;
-            }
-        } else if intid == d.hyp_timer_intid {
-            timer::set_hyp_deadline(None);
-            kick::resched(cpu, RESCHED_TIMER);
-        } else if intid == gic::KICK_SGI {
-            kick::resched(cpu, RESCHED_OTHER);
-        }
-        // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
-        gic::end(intid);
+        one(cpu, &mut loaded, intid, false);
     }
 }
 
+/// [`handle_physical`] for an IRQ exit of running vCPU `v`, which the run loop enters again
+/// next unless it leaves the CPU (then [`leave`] runs): its own timer tick — the commonest
+/// interrupt — is handled first without the general loop, and when it is the only thing
+/// to deliver it goes straight into a list register.
+pub fn on_guest_irq(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
+    let d = &SYSTEM.devices;
+    let Some(intid) = gic::ack() else {
+        return;
+    };
+    if intid == d.vtimer_intid {
+        raise_loaded(cpu, v, vcpu, intid, true);
+        gic::drop_priority(intid);
+        if !gic::irq_pending() {
+            return;
+        }
+    } else {
+        one(cpu, &mut Some((v, &mut *vcpu)), intid, true);
+    }
+    let mut loaded = Some((v, vcpu));
+    while let Some(intid) = gic::ack() {
+        one(cpu, &mut loaded, intid, true);
+    }
+}
+
+/// Handles acknowledged physical `intid` (see [`handle_physical`]); `direct`: the loaded
+/// vCPU is entered next (see [`raise_loaded`]).
+#[inline(never)]
+fn one(cpu: CpuId, loaded: &mut Option<(VcpuId, &mut Vcpu)>, intid: u32, direct: bool) {
+    let d = &SYSTEM.devices;
+    if intid == d.vtimer_intid || intid == d.ptimer_intid {
+        match loaded.as_mut() {
+            Some((v, vcpu)) => {
+                // Hardware-linked (ICH_LR.HW=1): the physical interrupt stays active
+                // until the guest deactivates the virtual one, so it cannot fire again
+                // meanwhile; the guest's CNTV_CTL is left as the guest set it.
+                raise_loaded(cpu, *v, vcpu, intid, direct);
+                gic::drop_priority(intid);
+            }
+            None => gic::end(intid),
+        }
+        return;
+    } else if intid == d.pmu_intid {
+        match loaded.as_mut() {
+            Some((v, vcpu)) if SYSTEM.vm(SYSTEM.vm_of(*v)).pmu == PmuAccess::Virtual => {
+                // Its own PMU overflowed: hardware-linked like the timers, active
+                // until the guest deactivates the virtual one (it clears the
+                // overflow first, the line being level).
+                raise_loaded(cpu, *v, vcpu, intid, direct);
+                gic::drop_priority(intid);
+            }
+            _ => {
+                // Only a shared PMU (not switched) can assert it for a vCPU without
+                // its own: its overflow interrupts are not delivered, and masked so
+                // that the level line does not keep the CPU trapping.
+                hv_arch::pmu::mask_overflow_irqs();
+                gic::end(intid);
+            }
+        }
+        return;
+    } else if intid == d.uart_intid {
+        while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
+            if let Some((vm, level)) = super::console::input(b) {
+                mmio::update_uart_irq(vm, level);
+            }
+        }
+    } else if let Some(r) = SYSTEM.spi_route(intid) {
+        // The toolkit's table, indexed by INTID: the owner and the INTID it sees.
+        let (vm, virt) = (r.vm, r.virt_intid);
+        let target = vmshared::with_quiet(vm, |s| s.vgic.spi_target(virt)).unwrap_or(0);
+        if raise(vm, target, virt).is_ok() {
+            // Hardware-linked (vmshared): active until the guest deactivates the
+            // virtual one — the device's line is the guest's to quiet, not ours.
+            gic::drop_priority(intid);
+            return;
+        }
+    } else if intid == d.hyp_timer_intid {
+        timer::set_hyp_deadline(None);
+        kick::resched(cpu, RESCHED_TIMER);
+    } else if intid == gic::KICK_SGI {
+        kick::resched(cpu, RESCHED_OTHER);
+    }
+    // Maintenance interrupts only make the loaded vCPU's list registers be refilled.
+    gic::end(intid);
+}
+
 /// Raises private `intid` for vCPU `v`, loaded on this CPU: no kick, its list registers
-/// are filled at the next entry.
-fn raise_loaded(v: VcpuId, intid: u32) {
+/// are filled at the next entry. With `direct` (the run loop enters it next), when its
+/// list registers are empty and nothing changed since its last fill, the interrupt is
+/// the only one a fill would choose: it goes into list register 0 now, under the one
+/// lock the raise takes anyway, and the entry has nothing to fill.
+fn raise_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu, intid: u32, direct: bool) {
     let vm = SYSTEM.vm_of(v);
     let in_vm = in_vm(v);
+    if direct && vcpu.lrs_used == 0 && vmshared::known_pending(v) == Some(false) {
+        match vmshared::with_quiet(vm, |s| s.vgic.raise_alone(in_vm, intid)) {
+            Ok(Some(lr)) => {
+                gic::write_lr(0, lr);
+                vcpu.lrs[0] = lr;
+                vcpu.lrs_used = 1;
+                vcpu.lr_alone = true;
+                super::telemetry::lrs_filled(cpu, v, &vcpu.lrs[..1]);
+            }
+            Ok(None) => vmshared::mark_changed(v),
+            Err(_) => {}
+        }
+        return;
+    }
     if vmshared::with_quiet(vm, |s| s.vgic.raise(in_vm, intid)).is_ok() {
         vmshared::mark_changed(v);
     }

@@ -86,6 +86,14 @@ pub fn run_cpu(cpu: CpuId) -> ! {
 /// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
 /// timer interrupt and maintenance interrupts keep it running.
 fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
+    let left = run_while_loaded(ctx, v);
+    irq::leave(v, ctx.vcpus.get(v));
+    left
+}
+
+/// The loop of [`run_loaded`].
+#[inline(always)]
+fn run_while_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
     let cpu = ctx.id;
     world::arm_fp(ctx, v);
     let mut vcpu = ctx.vcpus.get(v);
@@ -104,7 +112,7 @@ fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
         let outcome = match why {
             Exit::Sync => exit::handle_sync(v, vcpu),
             Exit::Irq | Exit::Fiq => {
-                irq::handle_physical(cpu, Some((v, vcpu)));
+                irq::on_guest_irq(cpu, v, vcpu);
                 Outcome::Continue
             }
             Exit::SError => exit::fatal(v, "SError from the guest"),

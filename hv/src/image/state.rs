@@ -53,6 +53,11 @@ pub struct Vcpu {
     /// The last fill asked for a maintenance interrupt (ICH_HCR_EL2.UIE/NPIE), cleared
     /// at the exit.
     pub lrs_maintenance: bool,
+    /// List register 0 holds a timer or PMU tick the trap path put there by itself
+    /// (`Vgic::raise_alone`): the model's list-register bookkeeping does not know it, so
+    /// it comes back through `irq::after_exit` — or `irq::leave` when the vCPU leaves the
+    /// CPU before it runs again.
+    pub lr_alone: bool,
     /// The values of the list registers: what the last entry wrote, then what the exit
     /// read back. Kept here so neither path zeroes a buffer of its own.
     pub lrs: [u64; MAX_LRS],
@@ -86,6 +91,7 @@ impl Vcpu {
             },
             lrs_used: 0,
             lrs_maintenance: false,
+            lr_alone: false,
             lrs: [0; MAX_LRS],
             reflect_done: false,
             timer_in_flight: false,

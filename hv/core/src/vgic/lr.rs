@@ -26,7 +26,7 @@
 //! it moves the model's clean-up into the next exit and made the VM↔VM round trip of the
 //! `vm-switch` experiment 28% slower, so every level interrupt keeps it.)
 
-use super::Vgic;
+use super::{Vgic, VgicError};
 
 /// Most list registers an implementation can have (ICH_VTR_EL2.ListRegs is 4 bits).
 pub const MAX_LRS: usize = 16;
@@ -175,34 +175,114 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             if used & (1 << i) == 0 {
                 continue;
             }
-            let lr = ListReg::decode(raw);
-            let Some((b, n)) = self.slot_mut(vcpu, lr.vintid) else {
-                continue;
-            };
-            let bit = 1u32 << n;
-            let line_keeps_it = b.edge & bit == 0 && b.line & bit != 0 && b.hw[n] == 0;
-            if lr.state.pending() && !line_keeps_it {
-                b.latch |= bit;
-            }
-            if lr.state.active() {
-                b.active |= bit;
-            } else {
-                b.active &= !bit;
-            }
-            // Still pending (came back pending, raised again meanwhile, or a level line
-            // still high) or active: it goes back in at the next entry.
-            refill |= (b.pending() | b.active) & bit != 0;
-            if !lr.state.active() {
-                self.set_in_flight(lr.vintid, None);
-                if lr.vintid >= super::SPI_BASE {
-                    match self.spi_owner(lr.vintid) {
-                        Some(o) if o != vcpu && lr.state.pending() => kick |= 1 << o,
-                        _ => {}
-                    }
-                }
+            let (again, to) = self.fold_lr(vcpu, raw);
+            refill |= again;
+            if let Some(o) = to {
+                kick |= 1 << o;
             }
         }
         Synced { kick, refill }
+    }
+
+    /// Folds one list register read back at an exit into the model: its pending state goes
+    /// back into the latch (unless a level line keeps it pending by itself), its active
+    /// state into the model. Returns whether the interrupt must go back in at the next
+    /// entry (still pending or active), and the vCPU to kick when an SPI came back pending
+    /// but is now routed to another one.
+    fn fold_lr(&mut self, vcpu: usize, raw: u64) -> (bool, Option<usize>) {
+        let lr = ListReg::decode(raw);
+        let Some((b, n)) = self.slot_mut(vcpu, lr.vintid) else {
+            return (false, None);
+        };
+        let bit = 1u32 << n;
+        let line_keeps_it = b.edge & bit == 0 && b.line & bit != 0 && b.hw[n] == 0;
+        if lr.state.pending() && !line_keeps_it {
+            b.latch |= bit;
+        }
+        if lr.state.active() {
+            b.active |= bit;
+        } else {
+            b.active &= !bit;
+        }
+        // Still pending (came back pending, raised again meanwhile, or a level line still
+        // high) or active: it goes back in at the next entry.
+        let again = (b.pending() | b.active) & bit != 0;
+        let mut to = None;
+        if !lr.state.active() {
+            self.set_in_flight(lr.vintid, None);
+            if lr.vintid >= super::SPI_BASE && lr.state.pending() {
+                to = self.spi_owner(lr.vintid).filter(|&o| o != vcpu);
+            }
+        }
+        (again, to)
+    }
+
+    /// The list register value for candidate `c` of `vcpu`, as it enters a list register:
+    /// its pending state moves from the latch into the register (a HW interrupt is never
+    /// written pending-and-active: its new pending state stays latched until the active
+    /// one is deactivated) and it is in flight on `vcpu`. Returns the value and whether it
+    /// went in pending.
+    fn load_lr(&mut self, vcpu: usize, c: &super::Candidate) -> (u64, bool) {
+        let hw = c.hw != 0;
+        let pending = c.pending && !(hw && c.active);
+        if pending && let Some((b, n)) = self.slot_mut(vcpu, c.intid) {
+            b.latch &= !(1u32 << n);
+        }
+        self.set_in_flight(c.intid, Some(vcpu));
+        let state = match (pending, c.active) {
+            (true, true) => LrState::PendingActive,
+            (true, false) => LrState::Pending,
+            _ => LrState::Active,
+        };
+        let lr = ListReg {
+            vintid: c.intid,
+            pintid: c.hw,
+            hw,
+            eoi: !hw && !c.edge,
+            priority: c.priority,
+            group1: true,
+            state,
+        };
+        (lr.encode(), pending)
+    }
+
+    /// Raises private `intid` of `vcpu` and, when it is deliverable now, returns the list
+    /// register a fill would write for it (its pending state moves into it as in
+    /// [`Vgic::fill_lrs`]); `None`: it is only latched, for the next fill.
+    ///
+    /// For the commonest interrupt of all, a loaded vCPU's own hardware-linked timer tick,
+    /// without the candidate scan of a fill. The caller guarantees what makes that exact:
+    /// the vCPU's list registers are empty and nothing changed since its last fill, so
+    /// this interrupt is the only one a fill would choose. The list register is the
+    /// caller's to keep track of: the model's bookkeeping does not record it, so at the
+    /// next exit one that came back done (Invalid) needs nothing from the model, and one
+    /// that did not goes back through [`Vgic::return_alone`].
+    pub fn raise_alone(&mut self, vcpu: usize, intid: u32) -> Result<Option<u64>, VgicError> {
+        if intid >= super::SPI_BASE {
+            return Err(VgicError::BadIntid(intid));
+        }
+        self.raise(vcpu, intid)?;
+        if !self.deliverable(vcpu, intid) {
+            return Ok(None);
+        }
+        let b = &self.private[vcpu];
+        let n = intid as usize;
+        let c = super::Candidate {
+            intid,
+            priority: b.priority[n],
+            pending: true,
+            active: false,
+            hw: b.hw[n],
+            edge: b.edge & (1 << n) != 0,
+        };
+        Ok(Some(self.load_lr(vcpu, &c).0))
+    }
+
+    /// A list register [`Vgic::raise_alone`] returned came back at an exit not done
+    /// (still pending or active): its state goes back into the model, as
+    /// [`Vgic::sync_lrs`] would fold it; the vCPU must be filled again before it runs.
+    pub fn return_alone(&mut self, vcpu: usize, raw: u64) {
+        self.fold_lr(vcpu, raw);
     }
 
     /// Chooses what goes into the vCPU's list registers before it runs. `out.len()` is
@@ -214,34 +294,9 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
         let len = top.len();
         let mut any_pending = false;
         for (i, c) in top.iter().enumerate() {
-            let Some((b, bit_n)) = self.slot_mut(vcpu, c.intid) else {
-                continue;
-            };
-            let bit = 1u32 << bit_n;
-            let hw = c.hw != 0;
-            // A HW interrupt is never written pending-and-active; its new pending state
-            // stays latched until the active one is deactivated.
-            let pending = c.pending && !(hw && c.active);
-            if pending {
-                b.latch &= !bit;
-            }
+            let (lr, pending) = self.load_lr(vcpu, c);
             any_pending |= pending;
-            self.set_in_flight(c.intid, Some(vcpu));
-            let state = match (pending, c.active) {
-                (true, true) => LrState::PendingActive,
-                (true, false) => LrState::Pending,
-                _ => LrState::Active,
-            };
-            out[i] = ListReg {
-                vintid: c.intid,
-                pintid: c.hw,
-                hw,
-                eoi: !hw && !c.edge,
-                priority: c.priority,
-                group1: true,
-                state,
-            }
-            .encode();
+            out[i] = lr;
         }
         let overflow = total - len;
         if let Some(s) = self.lr_used.get_mut(vcpu) {

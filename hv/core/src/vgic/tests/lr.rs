@@ -398,3 +398,76 @@ fn refill_only_when_something_is_left() {
     one.eoi(id);
     assert!(g.sync_lrs(0, &one.lrs).refill, "two left out");
 }
+
+/// `raise_alone` on a settled vCPU is what `raise` then `fill_lrs` would do: the same list
+/// register, the same model afterwards — and, once the guest is done with it (the
+/// register reads back Invalid), the same model as `sync_lrs` leaves, with nothing to fold.
+#[test]
+fn raise_alone_is_raise_then_fill_for_a_settled_vcpu() {
+    let mut a = setup();
+    a.set_hw(0, 27, 27).unwrap();
+    a.gicr_write(SGI_BASE + 0x400 + 27, 1, 0xA0);
+    let mut b = a.clone();
+
+    let lr = a
+        .raise_alone(0, 27)
+        .unwrap()
+        .expect("deliverable: one list register");
+    b.raise(0, 27).unwrap();
+    let mut lrs = [0u64; 4];
+    let f = b.fill_lrs(0, &mut lrs);
+    assert_eq!(f.used, 1);
+    assert_eq!(lr, lrs[0]);
+    let d = ListReg::decode(lr);
+    assert!(d.hw && d.pintid == 27 && d.state == LrState::Pending && d.priority == 0xA0);
+    assert_eq!(a.private_block(0), b.private_block(0));
+
+    // The guest acknowledged and deactivated it (HW: the physical one with it).
+    lrs[0] = ListReg {
+        state: LrState::Invalid,
+        ..d
+    }
+    .encode();
+    let synced = b.sync_lrs(0, &lrs[..1]);
+    assert!(!synced.refill);
+    assert_eq!(a.private_block(0), b.private_block(0));
+    assert!(!a.has_pending(0));
+}
+
+/// A list register `raise_alone` wrote that comes back not done goes back into the model
+/// exactly as `sync_lrs` folds it; a later fill delivers it again.
+#[test]
+fn raise_alone_returned_pending_or_active_is_folded_back() {
+    for state in [LrState::Pending, LrState::Active] {
+        let mut a = setup();
+        a.set_hw(0, 27, 27).unwrap();
+        let mut b = a.clone();
+        let lr = a.raise_alone(0, 27).unwrap().unwrap();
+        b.raise(0, 27).unwrap();
+        let mut lrs = [0u64; 4];
+        b.fill_lrs(0, &mut lrs);
+        let back = ListReg {
+            state,
+            ..ListReg::decode(lr)
+        }
+        .encode();
+        a.return_alone(0, back);
+        lrs[0] = back;
+        assert!(b.sync_lrs(0, &lrs[..1]).refill);
+        assert_eq!(a.private_block(0), b.private_block(0));
+        let mut again = [0u64; 4];
+        assert_eq!(a.fill_lrs(0, &mut again).used, 1);
+        assert_eq!(ListReg::decode(again[0]).vintid, 27);
+    }
+}
+
+/// Not deliverable (disabled, or Group 1 off): only latched, no list register.
+#[test]
+fn raise_alone_latches_what_is_not_deliverable() {
+    let mut g = setup();
+    g.gicr_write(SGI_BASE + 0x180, 4, 1 << 27); // ICENABLER0
+    assert_eq!(g.raise_alone(0, 27), Ok(None));
+    assert_ne!(g.private_block(0).latch & (1 << 27), 0);
+    assert_eq!(g.raise_alone(0, 40), Err(VgicError::BadIntid(40)));
+    assert_eq!(g.raise_alone(9, 27), Err(VgicError::BadVcpu(9)));
+}
