@@ -200,19 +200,26 @@ pub fn load_timer(gicr: u64, vcpu: &mut Vcpu) {
 /// Nothing to do when the last entry put nothing in them. The next entry fills them again
 /// only if something is left (an interrupt still pending or active, or one the last fill
 /// had no room for) or was raised meanwhile.
+#[inline(always)]
 pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
-    let used = core::mem::take(&mut vcpu.lrs_used) as usize;
-    if used == 0 {
-        return;
+    if vcpu.lrs_used != 0 {
+        fold_back(v, vcpu);
     }
+}
+
+/// [`after_exit`] when the last entry used list registers.
+#[inline(never)]
+fn fold_back(v: VcpuId, vcpu: &mut Vcpu) {
+    let used = core::mem::take(&mut vcpu.lrs_used) as usize;
     if core::mem::take(&mut vcpu.lr_alone) {
         // The tick `raise_alone` put there: done (Invalid: the guest acknowledged and
         // deactivated it, the physical one with it) needs nothing from the model.
         let lr = gic::read_lr(0);
         gic::write_lr(0, 0);
         vcpu.lrs[0] = lr;
-        super::telemetry::lrs_back(v, &vcpu.lrs[..1]);
         if ListReg::decode(lr).state != LrState::Invalid {
+            // (Done, it leaves nothing for the telemetry's re-injection check either.)
+            super::telemetry::lrs_back(v, &vcpu.lrs[..1]);
             vmshared::with_quiet(SYSTEM.vm_of(v), |s| s.vgic.return_alone(in_vm(v), lr));
             vmshared::mark_changed(v);
         }
@@ -353,7 +360,7 @@ fn raise_loaded(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu, intid: u32, direct: bool
                 vcpu.lrs[0] = lr;
                 vcpu.lrs_used = 1;
                 vcpu.lr_alone = true;
-                super::telemetry::lrs_filled(cpu, v, &vcpu.lrs[..1]);
+                super::telemetry::injected(cpu, v, intid);
             }
             Ok(None) => vmshared::mark_changed(v),
             Err(_) => {}

@@ -46,7 +46,7 @@ pub const MAX_FRAME: usize = max_record_len(MAX_PAYLOAD);
 /// Slots of a CPU's [`RawQueue`] (a power of two).
 const RAW_SLOTS: usize = 1024;
 /// Depth of a CPU's [`RawQueue`]: records the trap path can queue before the CPU encodes.
-pub const RAW_DEPTH: usize = RAW_SLOTS - 1;
+pub const RAW_DEPTH: usize = RAW_SLOTS;
 
 /// Room a pump keeps in the byte ring per record: a record becomes at most two fixed frames,
 /// and a `Dropped` report may precede them.
@@ -85,10 +85,11 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
         }
     }
 
-    /// Queues a fixed-size record (the trap path: a copy, nothing else).
+    /// Queues a fixed-size record (the trap path: a copy, nothing else); returns the
+    /// number of records queued after it.
     #[inline(always)]
-    pub fn record(&mut self, r: Raw) {
-        self.raw.push(r);
+    pub fn record(&mut self, r: Raw) -> usize {
+        self.raw.push(r)
     }
 
     /// Records queued and not yet encoded.
@@ -106,9 +107,12 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
         let mut n = 0;
         while n < budget && !self.raw.is_empty() && self.ring.free() >= PUMP_ROOM {
             let Some(r) = self.raw.pop() else { break };
-            // Traps are counted as they are encoded (the trap path only copies).
+            // Traps and injections are counted as they are encoded (the trap path only
+            // copies).
             if let Some(kind) = r.trap_kind() {
                 self.counters.trap(kind);
+            } else if let Raw::IrqInjected { .. } = r {
+                self.counters.injected();
             }
             for (ts, e) in r.events().into_iter().flatten() {
                 self.emit_now(ts, &e);

@@ -9,10 +9,10 @@
 //!
 //! Invariants a reader must not break:
 //! - The queue belongs to one CPU (`&mut`): it is written and read by its owner only, so it
-//!   needs no atomics. Other CPUs only ever see encoded frames in the byte ring.
+//!   needs no atomics (an owned ring, not a lock-free SPSC queue: there is no second side).
+//!   Other CPUs only ever see encoded frames in the byte ring.
 //! - A record that does not fit is counted ([`RawQueue::take_lost`]) and reported as a
 //!   `Dropped` record with the next frames: every loss is visible to the monitor.
-use heapless::spsc::Queue;
 use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
 
 use crate::counters::classify_esr;
@@ -167,52 +167,80 @@ impl Raw {
     }
 }
 
-/// A CPU's queue of [`Raw`] records, `N` deep.
+/// A CPU's queue of [`Raw`] records: `N` slots (a power of two), all of which can hold a
+/// record.
 ///
-/// `N` is a power of two (the index arithmetic is a mask) and the queue holds `N - 1`
-/// records. `repr(C)` with the queue last, so that its indices come first (see
-/// `CpuTelemetry`).
+/// Owned by one CPU (`&mut`), so its indices are plain integers: no atomics, no fences —
+/// a push is a bounds check, a copy and an increment. `head` and `tail` run freely
+/// (wrapping), their difference is the length. `repr(C)` with the slots last, so that the
+/// indices sit at small offsets (see `CpuTelemetry`).
 #[repr(C)]
 pub struct RawQueue<const N: usize> {
+    /// Records ever pushed: the next one goes into slot `tail % N`.
+    tail: usize,
+    /// Records ever popped: the oldest waiting one is in slot `head % N`.
+    head: usize,
     lost: u32,
-    q: Queue<Raw, N>,
+    slots: [Raw; N],
 }
+
+/// What an unused slot holds (all zero bits: the queue costs no image space).
+const UNUSED: Raw = Raw::Trap {
+    entry: 0,
+    ret: 0,
+    x0_in: 0,
+    x0_out: 0,
+    esr: 0,
+    vcpu: 0,
+    exit: ExitClass::Sync,
+};
 
 impl<const N: usize> RawQueue<N> {
     pub const fn new() -> Self {
         const { assert!(N.is_power_of_two()) };
         RawQueue {
+            tail: 0,
+            head: 0,
             lost: 0,
-            q: Queue::new(),
+            slots: [UNUSED; N],
         }
     }
 
-    /// Appends `r`, or counts it as lost when the queue is full. The trap path's only cost.
+    /// Appends `r`, or counts it as lost when the queue is full; returns the length
+    /// after (so the caller's high-water check needs no second look). The trap path's
+    /// only cost.
     #[inline(always)]
-    pub fn push(&mut self, r: Raw) {
-        if self.q.enqueue(r).is_err() {
+    pub fn push(&mut self, r: Raw) -> usize {
+        let len = self.tail.wrapping_sub(self.head);
+        if len >= N {
             self.lost = self.lost.saturating_add(1);
+            return len;
         }
+        self.slots[self.tail % N] = r;
+        self.tail = self.tail.wrapping_add(1);
+        len + 1
     }
 
     /// The oldest record, left in the queue.
     pub fn front(&self) -> Option<&Raw> {
-        self.q.peek()
+        (!self.is_empty()).then(|| &self.slots[self.head % N])
     }
 
     /// Removes the oldest record.
     pub fn pop(&mut self) -> Option<Raw> {
-        self.q.dequeue()
+        let r = *self.front()?;
+        self.head = self.head.wrapping_add(1);
+        Some(r)
     }
 
     /// Records waiting.
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.q.len()
+        self.tail.wrapping_sub(self.head)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.q.is_empty()
+        self.tail == self.head
     }
 
     /// Records lost to a full queue since the last call.

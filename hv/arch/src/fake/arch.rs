@@ -50,6 +50,11 @@ pub mod cpu {
         with(|m| m.counter)
     }
 
+    /// The counter, as a telemetry timestamp.
+    pub fn stamp() -> u64 {
+        counter()
+    }
+
     /// Counter frequency in Hz.
     pub fn counter_frequency() -> u64 {
         with(|m| m.frequency)

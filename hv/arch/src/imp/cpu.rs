@@ -34,6 +34,17 @@ pub fn counter() -> u64 {
     v
 }
 
+/// Reads the physical counter without the ISB that orders it after the instructions
+/// before it: a timestamp for telemetry, where being a few instructions early is harmless
+/// and one barrier per stamp is not (two per trap). Not for deadlines.
+#[inline(always)]
+pub fn stamp() -> u64 {
+    let v: u64;
+    // SAFETY: reading the counter has no side effects.
+    unsafe { asm!("mrs {}, cntpct_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
 /// Counter frequency in Hz (CNTFRQ_EL0).
 pub fn counter_frequency() -> u64 {
     let v: u64;

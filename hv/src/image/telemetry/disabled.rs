@@ -30,6 +30,8 @@ pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {}
 #[inline(always)]
 pub fn lrs_back(vcpu: VcpuId, lrs: &[u64]) {}
 #[inline(always)]
+pub fn injected(cpu: CpuId, vcpu: VcpuId, intid: u32) {}
+#[inline(always)]
 pub fn hypercall(vcpu: VcpuId, func: u32, result: i64) {}
 #[inline(always)]
 pub fn left(cpu: CpuId, why: Left, slots: bool) {}

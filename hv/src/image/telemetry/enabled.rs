@@ -189,14 +189,14 @@ pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {
     let cpu = cpu.index();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu) };
-    let now = cpu::counter();
-    finish_trap(p, now, regs.x[0]);
+    let now = cpu::stamp();
+    let queued = finish_trap(p, now, regs.x[0]);
     let v = v.raw();
     if p.running != v as u32 {
         switch_to(p, now, v);
     }
     // A VM the trap ended is reported by `flush` (it sets `next_flush` to now).
-    if now >= p.next_flush || p.t.queued() >= HIGH_WATER {
+    if now >= p.next_flush || queued >= HIGH_WATER {
         flush(cpu, p, now);
     }
 }
@@ -220,7 +220,7 @@ fn switch_to(p: &mut PerCpu, now: u64, v: u16) {
 /// (how it left, x0) — nothing is classified or counted here.
 #[inline(always)]
 pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
-    let now = cpu::counter();
+    let now = cpu::stamp();
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
     let p = unsafe { per_cpu(cpu.index()) };
     // The same codes (see `Exit`): the match is the identity.
@@ -352,23 +352,24 @@ pub fn power_off() {
     TRANSPORT_BUSY.store(false, Ordering::Release);
 }
 
-/// Queues the record of the trap that ends now (`x0`: the guest's x0 at ERET), then the end
-/// of a VM the trap ended.
+/// Queues the record of the trap that ends now (`x0`: the guest's x0 at ERET); returns the
+/// records queued after it (0: no trap was being handled).
 #[inline(always)]
-fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) {
+fn finish_trap(p: &mut PerCpu, now: u64, x0: u64) -> usize {
     let t = p.trap;
-    if t.entry != 0 {
-        p.t.record(Raw::Trap {
-            entry: t.entry,
-            ret: now,
-            x0_in: t.x0,
-            x0_out: x0,
-            esr: hv_arch::regs::esr() as u32,
-            vcpu: t.vcpu,
-            exit: t.exit,
-        });
-        p.trap.entry = 0;
+    if t.entry == 0 {
+        return 0;
     }
+    p.trap.entry = 0;
+    p.t.record(Raw::Trap {
+        entry: t.entry,
+        ret: now,
+        x0_in: t.x0,
+        x0_out: x0,
+        esr: hv_arch::regs::esr() as u32,
+        vcpu: t.vcpu,
+        exit: t.exit,
+    })
 }
 
 #[cold]
@@ -440,11 +441,13 @@ pub fn vm_exit(vm: VmId) {
                 p.next_flush = 0;
             }
             // Not inside a trap (an lwVM's system call is one too): report it now.
-            0 => p.t.record(Raw::VmExit {
-                ts: cpu::counter(),
-                vm: vm.raw(),
-                reason: exit_reason(call),
-            }),
+            0 => {
+                p.t.record(Raw::VmExit {
+                    ts: cpu::counter(),
+                    vm: vm.raw(),
+                    reason: exit_reason(call),
+                });
+            }
         }
     });
 }
@@ -566,7 +569,6 @@ pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
     for &raw in lrs {
         let lr = ListReg::decode(raw);
         if lr.state.pending() && !lr.state.active() && !before.contains(&lr.vintid) {
-            p.t.counters.injected();
             p.t.record(Raw::IrqInjected {
                 ts,
                 vcpu: vcpu.raw(),
@@ -576,6 +578,23 @@ pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
         }
     }
     *n = 0;
+}
+
+/// Virtual `intid` entered a list register of vCPU `vcpu` on `cpu` as a new injection, put
+/// there by the trap path itself (a timer tick: nothing was in the list registers before
+/// it), with its latency from the entry of the trap being handled.
+#[inline(always)]
+pub fn injected(cpu: CpuId, vcpu: VcpuId, intid: u32) {
+    // SAFETY: the run loop of `cpu` calls this on `cpu`.
+    let p = unsafe { per_cpu(cpu.index()) };
+    let ts = cpu::stamp();
+    let latency_ticks = ts.wrapping_sub(p.trap.entry).min(u32::MAX as u64) as u32;
+    p.t.record(Raw::IrqInjected {
+        ts,
+        vcpu: vcpu.raw(),
+        intid,
+        latency_ticks,
+    });
 }
 
 /// A hypercall other than the ones [`enter`] reports by itself (it reports every HVC/SMC
