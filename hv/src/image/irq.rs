@@ -100,7 +100,7 @@ pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
         // A tick the trap put in a list register by itself goes back to the model first:
         // the fill chooses among everything again.
         if vcpu.lr_alone {
-            after_exit(v, vcpu);
+            return_alone(v, vcpu);
         }
         fill(cpu, v, vcpu);
     }
@@ -111,8 +111,16 @@ pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
 /// back into the model, where the next fill — here or after a switch — finds it.
 pub fn leave(v: VcpuId, vcpu: &mut Vcpu) {
     if vcpu.lr_alone {
-        after_exit(v, vcpu);
+        return_alone(v, vcpu);
     }
+}
+
+/// The list register a tick went into by itself, back into the model (as at an exit; out
+/// of line: the run loop's own [`after_exit`] stays inline).
+#[cold]
+#[inline(never)]
+fn return_alone(v: VcpuId, vcpu: &mut Vcpu) {
+    after_exit(v, vcpu);
 }
 
 fn fill(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
@@ -202,15 +210,10 @@ pub fn load_timer(gicr: u64, vcpu: &mut Vcpu) {
 /// had no room for) or was raised meanwhile.
 #[inline(always)]
 pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
-    if vcpu.lrs_used != 0 {
-        fold_back(v, vcpu);
-    }
-}
-
-/// [`after_exit`] when the last entry used list registers.
-#[inline(never)]
-fn fold_back(v: VcpuId, vcpu: &mut Vcpu) {
     let used = core::mem::take(&mut vcpu.lrs_used) as usize;
+    if used == 0 {
+        return;
+    }
     if core::mem::take(&mut vcpu.lr_alone) {
         // The tick `raise_alone` put there: done (Invalid: the guest acknowledged and
         // deactivated it, the physical one with it) needs nothing from the model.

@@ -101,11 +101,17 @@ impl<'r, const N: usize> CpuTelemetry<'r, N> {
     /// Encodes up to `budget` queued records into the ring, oldest first, while the ring has
     /// room (what does not fit stays queued, nothing is lost here); returns how many.
     pub fn pump(&mut self, budget: usize) -> usize {
+        self.pump_while(budget, || true)
+    }
+
+    /// [`CpuTelemetry::pump`], asking `go` before each record whether to go on: an idle CPU
+    /// encodes until an interrupt is pending, not a whole batch.
+    pub fn pump_while(&mut self, budget: usize, mut go: impl FnMut() -> bool) -> usize {
         let lost = self.raw.take_lost();
         self.dropped = self.dropped.saturating_add(lost);
         self.dropped_total += lost as u64;
         let mut n = 0;
-        while n < budget && !self.raw.is_empty() && self.ring.free() >= PUMP_ROOM {
+        while n < budget && !self.raw.is_empty() && self.ring.free() >= PUMP_ROOM && go() {
             let Some(r) = self.raw.pop() else { break };
             // Traps and injections are counted as they are encoded (the trap path only
             // copies).

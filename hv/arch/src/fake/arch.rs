@@ -45,6 +45,9 @@ pub mod cpu {
     /// Signals an event: no other CPU waits.
     pub fn send_event() {}
 
+    /// A YIELD hint: nothing to yield to.
+    pub fn relax() {}
+
     /// The counter.
     pub fn counter() -> u64 {
         with(|m| m.counter)

@@ -26,6 +26,16 @@ pub fn send_event() {
     unsafe { asm!("dsb ish", "sev", options(nostack)) }
 }
 
+/// A YIELD hint: what this CPU does now is low-priority work that others may go before
+/// (an idle CPU sending telemetry). On hardware with several threads per core it lets the
+/// others run; QEMU's round-robin TCG switches to the next CPU on it, so that work done
+/// by an idle CPU does not hold up the CPUs it is emulated in turn with.
+#[inline(always)]
+pub fn relax() {
+    // SAFETY: YIELD is a hint with no architectural effect.
+    unsafe { asm!("yield", options(nomem, nostack)) }
+}
+
 /// Reads the physical counter (CNTPCT_EL0).
 pub fn counter() -> u64 {
     let v: u64;

@@ -217,16 +217,20 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
         (again, to)
     }
 
-    /// The list register value for candidate `c` of `vcpu`, as it enters a list register:
+    /// The list register value for candidate `c` of `vcpu` (`None`: no such interrupt), as
+    /// it enters a list register:
     /// its pending state moves from the latch into the register (a HW interrupt is never
     /// written pending-and-active: its new pending state stays latched until the active
     /// one is deactivated) and it is in flight on `vcpu`. Returns the value and whether it
     /// went in pending.
-    fn load_lr(&mut self, vcpu: usize, c: &super::Candidate) -> (u64, bool) {
+    #[inline(always)]
+    fn load_lr(&mut self, vcpu: usize, c: &super::Candidate) -> Option<(u64, bool)> {
+        let (b, bit_n) = self.slot_mut(vcpu, c.intid)?;
+        let bit = 1u32 << bit_n;
         let hw = c.hw != 0;
         let pending = c.pending && !(hw && c.active);
-        if pending && let Some((b, n)) = self.slot_mut(vcpu, c.intid) {
-            b.latch &= !(1u32 << n);
+        if pending {
+            b.latch &= !bit;
         }
         self.set_in_flight(c.intid, Some(vcpu));
         let state = match (pending, c.active) {
@@ -243,7 +247,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             group1: true,
             state,
         };
-        (lr.encode(), pending)
+        Some((lr.encode(), pending))
     }
 
     /// Raises private `intid` of `vcpu` and, when it is deliverable now, returns the list
@@ -275,7 +279,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
             hw: b.hw[n],
             edge: b.edge & (1 << n) != 0,
         };
-        Ok(Some(self.load_lr(vcpu, &c).0))
+        Ok(self.load_lr(vcpu, &c).map(|(lr, _)| lr))
     }
 
     /// A list register [`Vgic::raise_alone`] returned came back at an exit not done
@@ -289,12 +293,29 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
     /// the number of list registers; the first [`LrFill::used`] entries are written, the
     /// others are left as they are (the list registers were emptied at the last exit).
     pub fn fill_lrs(&mut self, vcpu: usize, out: &mut [u64]) -> LrFill {
+        let cap = out.len().min(MAX_LRS);
         let mut top = super::pending::Top::new();
-        let total = self.top(vcpu, out.len(), false, |c| c.key(), &mut top);
+        // Most fills have no more candidates than list registers: then every one goes in,
+        // in INTID order (the CPU interface takes them by priority whatever their order),
+        // and nothing needs choosing. Only an overflow pays for the selection.
+        let mut total = 0;
+        self.for_each_candidate(vcpu, |c| {
+            total += 1;
+            if top.len() < cap {
+                // Cannot fail: the list has room.
+                let _ = top.push(c);
+            }
+        });
+        if total > cap {
+            top.clear();
+            self.top(vcpu, cap, false, |c| c.key(), &mut top);
+        }
         let len = top.len();
         let mut any_pending = false;
         for (i, c) in top.iter().enumerate() {
-            let (lr, pending) = self.load_lr(vcpu, c);
+            let Some((lr, pending)) = self.load_lr(vcpu, c) else {
+                continue;
+            };
             any_pending |= pending;
             out[i] = lr;
         }

@@ -278,10 +278,11 @@ pub fn left(cpu: CpuId, why: Left, slots: bool) {
     });
 }
 
-/// The CPU has nothing to run: report the switch to idle and the counters, encode what is
-/// queued and drain (waiting for the transport if need be) — until an interrupt is pending:
-/// then the CPU goes back to its run loop at once, and the rest waits for the next idle or
-/// flush (the counters too: encoding them encodes everything queued before them).
+/// The CPU has nothing to run: report the switch to idle, encode what is queued and drain
+/// (waiting for the transport if need be), then the counters — until an interrupt is
+/// pending: then the CPU goes back to its run loop within one record's encoding or one
+/// frame's sending, and the rest waits for the next idle or flush. Between pieces it lets
+/// the other CPUs go first ([`yield_or_stop`]).
 #[inline(never)]
 pub fn idle(cpu: CpuId) {
     let cpu = cpu.index();
@@ -291,20 +292,23 @@ pub fn idle(cpu: CpuId) {
     finish_trap(p, now, 0);
     vm_ended(p, now);
     p.left = None;
-    if let Some(old) = running(p) {
+    let ran = running(p);
+    if let Some(old) = ran {
         let reason = if is_on(old) {
             SwitchReason::Wfi
         } else {
             SwitchReason::Exit
         };
         switch(p, now, None, reason);
-        if !hv_arch::gic::irq_pending() {
-            counters(p, now);
-        }
-    } else if p.last_counters == 0 && !hv_arch::gic::irq_pending() {
-        counters(p, now);
     }
     pump_idle(cpu, p);
+    // The counters after everything queued before them is out, when a vCPU ran since the
+    // last ones (or none went out yet) and no interrupt waits: each CPU's stream ends with
+    // its latest counts, and a wake-up never waits for more than one record's encoding.
+    if (ran.is_some() || p.last_counters == 0) && p.t.queued() == 0 && !yield_or_stop() {
+        counters(p, now);
+        pump_idle(cpu, p);
+    }
 }
 
 /// Encodes everything this CPU queued and sends it, waiting for the transport; the ring may
@@ -670,7 +674,7 @@ fn pump_idle(cpu: usize, p: &mut PerCpu) {
         if hv_arch::gic::irq_pending() {
             break;
         }
-        p.t.pump(IDLE_BATCH);
+        p.t.pump_while(IDLE_BATCH, || !yield_or_stop());
         let before = p.t.ring.len();
         drain_idle(cpu);
         let after = p.t.ring.len();
@@ -681,7 +685,18 @@ fn pump_idle(cpu: usize, p: &mut PerCpu) {
     p.next_flush = cpu::counter() + cpu::counter_frequency() / FLUSH_PER_SECOND;
 }
 
-/// Records one idle batch encodes (a few UART milliseconds at most).
+/// Between two pieces of an idle CPU's telemetry work: whether to stop (an interrupt is
+/// pending), after letting the other CPUs go first when none is (the work is low-priority:
+/// `cpu::relax`) — and looking again, since one may have come meanwhile.
+fn yield_or_stop() -> bool {
+    hv_arch::gic::irq_pending() || {
+        cpu::relax();
+        hv_arch::gic::irq_pending()
+    }
+}
+
+/// Records one idle batch encodes at most (a few UART milliseconds); it stops earlier when an
+/// interrupt is pending (looked at after every record).
 const IDLE_BATCH: usize = 32;
 
 /// Emits a finished defmt frame of this CPU (the logger's release).

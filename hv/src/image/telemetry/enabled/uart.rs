@@ -27,13 +27,14 @@ pub fn must_wait(_pending: usize, _capacity: usize) -> bool {
 /// rest goes later.
 pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool, yield_to_irq: bool) {
     let ring = &rings[cpu];
-    let mut buf = [0u8; 256];
+    // Small pieces: an idle CPU looks for a pending interrupt after each.
+    let mut buf = [0u8; 64];
     loop {
         let n = ring.copy_out(&mut buf);
         if n == 0 {
             return;
         }
-        if yield_to_irq && hv_arch::gic::irq_pending() {
+        if yield_to_irq && super::yield_or_stop() {
             // Up to the end of the frame under way, then stop.
             if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
                 hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..=end]);
