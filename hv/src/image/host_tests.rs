@@ -408,3 +408,122 @@ scenario! {
         fake::with(|m| assert!(!m.serror_pending));
     }
 }
+
+scenario! {
+    /// A busy vCPU's own timer tick goes straight into a list register: it sees it once
+    /// at its next entry, deactivates it, and the next tick comes the same way.
+    fn timer_tick_goes_straight_into_a_list_register() {
+        let mut m = Machine::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let (a, b) = (key(0), key(1));
+        let vtimer = SYSTEM.devices.vtimer_intid;
+        m.guest(a.0, a.1, move |g| {
+            if let Some(e) = enable_irq(g, 0, vtimer) {
+                return e;
+            }
+            match g.step {
+                2 | 3 => {
+                    if g.step == 3 {
+                        s.borrow_mut().push(g.pending_virqs());
+                        let id = g.ack_virq().expect("the tick is pending");
+                        g.eoi_virq(id);
+                    }
+                    GuestExit::Irq(vtimer)
+                }
+                4 => {
+                    s.borrow_mut().push(g.pending_virqs());
+                    call(g, psci::SYSTEM_OFF, &[])
+                }
+                _ => panic!("vm a runs after SYSTEM_OFF"),
+            }
+        });
+        m.guest(b.0, b.1, |g| call(g, psci::SYSTEM_OFF, &[]));
+        assert_eq!(boot(m), End::PowerOff);
+        assert_eq!(*seen.borrow(), vec![vec![vtimer], vec![vtimer]]);
+        fake::with(|m| assert_eq!(m.entries, vec![a, a, a, a, a, b]));
+    }
+}
+
+scenario! {
+    /// A tick that went into a list register while a reschedule request came with it
+    /// goes back to the model when the run loop looks at the schedule: the vCPU, picked
+    /// again, sees it exactly once (not twice, not lost).
+    fn a_tick_left_in_a_list_register_is_taken_back_at_a_reschedule() {
+        let mut m = Machine::new();
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        let (a, b) = (key(0), key(1));
+        let vtimer = SYSTEM.devices.vtimer_intid;
+        m.guest(a.0, a.1, move |g| {
+            if let Some(e) = enable_irq(g, 0, vtimer) {
+                return e;
+            }
+            match g.step {
+                2 => {
+                    // The tick, then a kick: both wait when the hypervisor takes them.
+                    fake::with(|m| m.pending.push_back(vtimer));
+                    GuestExit::Irq(hv_arch::gic::KICK_SGI)
+                }
+                3 => {
+                    *s.borrow_mut() = Some(g.pending_virqs());
+                    call(g, psci::SYSTEM_OFF, &[])
+                }
+                _ => panic!("vm a runs after SYSTEM_OFF"),
+            }
+        });
+        m.guest(b.0, b.1, |g| call(g, psci::SYSTEM_OFF, &[]));
+        assert_eq!(boot(m), End::PowerOff);
+        assert_eq!(*seen.borrow(), Some(vec![vtimer]));
+    }
+}
+
+scenario! {
+    /// A higher-priority vCPU asleep on its virtual timer wakes at its deadline although a
+    /// lower-priority one keeps the CPU busy (hypercalls, never WFI): the EL2 timer stands
+    /// in for the sleeper's stopped timer.
+    fn a_busy_lower_priority_vm_does_not_keep_a_sleeper_past_its_deadline() {
+        let mut m = Machine::new();
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        let (a, b) = (key(0), key(1));
+        let vtimer = SYSTEM.devices.vtimer_intid;
+        let ticks = m.step_ticks;
+        let deadline = Rc::new(RefCell::new(0u64));
+        let (da, db) = (deadline.clone(), deadline.clone());
+        m.guest(a.0, a.1, move |g| {
+            if let Some(e) = enable_irq(g, 0, vtimer) {
+                return e;
+            }
+            match g.step {
+                2 => {
+                    *da.borrow_mut() = g.now + 20 * ticks;
+                    g.el1.cntv_cval = g.now + 20 * ticks;
+                    g.el1.cntv_ctl = hv_arch::timer::CTL_ENABLE;
+                    GuestExit::Wfi
+                }
+                3 => {
+                    *s.borrow_mut() = Some((g.now, g.pending_virqs()));
+                    call(g, psci::SYSTEM_OFF, &[])
+                }
+                _ => panic!("vm a runs after SYSTEM_OFF"),
+            }
+        });
+        // Busy for far longer than a's sleep: 200 hypercalls, then off.
+        m.guest(b.0, b.1, move |g| match g.step {
+            0..200 => call(g, psci::VERSION, &[]),
+            _ => {
+                assert!(*db.borrow() != 0);
+                call(g, psci::SYSTEM_OFF, &[])
+            }
+        });
+        assert_eq!(boot(m), End::PowerOff);
+        let (now, virqs) = seen.borrow().clone().expect("vm a woke");
+        let deadline = *deadline.borrow();
+        assert!(
+            now >= deadline && now <= deadline + 4 * ticks,
+            "woke at {now}, deadline {deadline}"
+        );
+        assert_eq!(virqs, vec![vtimer]);
+    }
+}

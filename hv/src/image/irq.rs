@@ -107,8 +107,10 @@ pub fn before_entry(cpu: CpuId, v: VcpuId, vcpu: &mut Vcpu) {
 }
 
 /// Loaded vCPU `v` stops running on this CPU for now (the run loop looks at the schedule
-/// again): a tick the trap put in a list register for an entry that is not coming goes
-/// back into the model, where the next fill — here or after a switch — finds it.
+/// again after an IRQ exit): a tick the trap put in a list register for an entry that is
+/// not coming goes back into the model, where the next fill — here or after a switch —
+/// finds it. (Only an IRQ exit fills one, and only a reschedule request ends the run
+/// loop's turn between it and the next entry.)
 pub fn leave(v: VcpuId, vcpu: &mut Vcpu) {
     if vcpu.lr_alone {
         return_alone(v, vcpu);

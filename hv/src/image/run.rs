@@ -75,7 +75,8 @@ pub fn run_cpu(cpu: CpuId) -> ! {
             continue;
         }
         let slots = ctx.slots();
-        arm_slot_end(cpu, slots);
+        let wake = preempting_deadline(&mut ctx, v);
+        arm_preemption(cpu, slots, wake);
         let left = run_loaded(&mut ctx, v);
         super::telemetry::left(cpu, left, slots.is_some());
     }
@@ -86,14 +87,6 @@ pub fn run_cpu(cpu: CpuId) -> ! {
 /// a kick from another CPU, the EL2 timer (a slot end, a saved timer's deadline). Its own
 /// timer interrupt and maintenance interrupts keep it running.
 fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
-    let left = run_while_loaded(ctx, v);
-    irq::leave(v, ctx.vcpus.get(v));
-    left
-}
-
-/// The loop of [`run_loaded`].
-#[inline(always)]
-fn run_while_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
     let cpu = ctx.id;
     world::arm_fp(ctx, v);
     let mut vcpu = ctx.vcpus.get(v);
@@ -131,8 +124,16 @@ fn run_while_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
         }
         match kick::take_resched(cpu) {
             0 => {}
-            kick::RESCHED_TIMER => return Left::Timer,
-            _ => return Left::Preempted,
+            why => {
+                // The only way out between an IRQ exit and the next entry: a tick the
+                // exit put in a list register goes back to the model (`irq::leave`).
+                irq::leave(v, vcpu);
+                return if why == kick::RESCHED_TIMER {
+                    Left::Timer
+                } else {
+                    Left::Preempted
+                };
+            }
         }
     }
 }
@@ -235,18 +236,44 @@ fn current_slot(slots: Option<&'static [Slot]>, now: u64) -> Option<(Option<u16>
     slot_at(slots?, cpu::counter_frequency(), now)
 }
 
-/// On a CPU with a slot table, arms the EL2 timer for the end of the current slot so the
-/// running vCPU is preempted there; earlier if an extension needs this CPU back sooner
-/// (a balloon revocation deadline).
-fn arm_slot_end(cpu: CpuId, slots: Option<&'static [Slot]>) {
-    let end = current_slot(slots, cpu::counter()).map(|(_, end)| end);
-    let at = match (end, ext::deadline(cpu)) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+/// Arms the EL2 timer for the earliest moment the running vCPU must give the CPU back: the
+/// end of the current slot (a CPU with a slot table), the saved timer deadline of a vCPU
+/// that would preempt it (`wake`, see [`preempting_deadline`]), or an extension's need of
+/// this CPU (a balloon revocation deadline).
+fn arm_preemption(cpu: CpuId, slots: Option<&'static [Slot]>, wake: Option<u64>) {
+    let end = slots.and_then(|s| current_slot(Some(s), cpu::counter()).map(|(_, end)| end));
+    let at = earlier(earlier(end, wake), ext::deadline(cpu));
     if at.is_some() {
         timer::set_hyp_deadline(at);
     }
+}
+
+/// The earlier of two optional deadlines.
+#[inline(always)]
+fn earlier(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The earliest saved timer deadline of the vCPUs before `v` in this CPU's schedule that
+/// wait: their timers do not run while they are not loaded, so without the EL2 timer a
+/// busy lower-priority `v` would keep a higher-priority vCPU asleep past its deadline
+/// (the run loop looks at the schedule only when `v` leaves it). Scans the schedule once
+/// per switch, never per trap.
+fn preempting_deadline(ctx: &mut CpuCtx, v: VcpuId) -> Option<u64> {
+    let mut earliest: Option<u64> = None;
+    for w in SYSTEM.cpu(ctx.id).schedule_ids() {
+        if w == v {
+            break;
+        }
+        let vcpu = ctx.vcpus.get(w);
+        if let Power::Waiting = vcpu.power {
+            earliest = earlier(earliest, irq::saved_deadline(vcpu));
+        }
+    }
+    earliest
 }
 
 /// Whether the loaded guest's virtual or EL1 physical timer condition is met and unmasked.

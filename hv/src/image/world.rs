@@ -138,6 +138,8 @@ pub fn unload(ctx: &mut CpuCtx) {
     park_pmu(ctx);
     if let Some(old) = ctx.loaded.take() {
         let vcpu = ctx.vcpus.get(old);
+        // The run loop never leaves a vCPU with a list register of its own filled.
+        debug_assert!(!vcpu.lr_alone, "a list register left filled");
         vcpu.el1.save();
         vcpu.gicif.save();
         // The virtual timer must not fire for a vCPU that is not loaded.
