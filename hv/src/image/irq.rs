@@ -223,7 +223,8 @@ pub fn after_exit(v: VcpuId, vcpu: &mut Vcpu) {
         gic::write_lr(0, 0);
         vcpu.lrs[0] = lr;
         if ListReg::decode(lr).state != LrState::Invalid {
-            // (Done, it leaves nothing for the telemetry's re-injection check either.)
+            // Not done: it goes back to the model and in again at the next fill, which
+            // the telemetry must not count as a new injection.
             super::telemetry::lrs_back(v, &vcpu.lrs[..1]);
             vmshared::with_quiet(SYSTEM.vm_of(v), |s| s.vgic.return_alone(in_vm(v), lr));
             vmshared::mark_changed(v);
