@@ -29,14 +29,15 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// Spins until the lock is ours.
+    /// Spins until the lock is ours, yielding between tries (`cpu::relax`: the holder may
+    /// be a CPU that QEMU's round-robin TCG runs only when this one gives way).
     pub fn lock(&self) -> SpinGuard<'_, T> {
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            core::hint::spin_loop();
+            hv_arch::cpu::relax();
         }
         SpinGuard { lock: self }
     }

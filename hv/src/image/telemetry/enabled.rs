@@ -625,7 +625,8 @@ fn lock_transport() {
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        core::hint::spin_loop();
+        // The holder may be an idle CPU that yielded to this one (`yield_or_stop`).
+        cpu::relax();
     }
 }
 
