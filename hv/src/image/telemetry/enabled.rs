@@ -88,6 +88,8 @@ struct PerCpu {
     started: bool,
     /// Counter value of the last `Counters` record.
     last_counters: u64,
+    /// A vCPU ran since the last `Counters` record (an idle CPU sends them then).
+    counters_stale: bool,
     /// When the run loop next encodes and sends a batch (counter value).
     next_flush: u64,
     /// The defmt frame being assembled by the logger.
@@ -107,6 +109,7 @@ impl PerCpu {
             left: None,
             started: false,
             last_counters: 0,
+            counters_stale: false,
             next_flush: 0,
             log: [0; MAX_PAYLOAD],
             log_len: 0,
@@ -145,6 +148,10 @@ static CPUS: [Slot; CPU_COUNT] = {
 static TRANSPORT_BUSY: AtomicBool = AtomicBool::new(false);
 /// The hello went out (CPU 0 sends it at its first drain; nobody sends before).
 static HELLO_SENT: AtomicBool = AtomicBool::new(false);
+/// Per CPU: its latest counts are in its ring (it sent `Counters` after its vCPUs last ran,
+/// or they never ran). The power-off waits for every CPU's, so that each stream ends with
+/// its CPU's final counts.
+static COUNTS_SENT: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(true) }; CPU_COUNT];
 /// A VM's end was reported (by the CPU whose trap ended it, or through [`vm_exit`]).
 static EXIT_REPORTED: [AtomicBool; VM_COUNT] = [const { AtomicBool::new(false) }; VM_COUNT];
 
@@ -303,10 +310,16 @@ pub fn idle(cpu: CpuId) {
     }
     pump_idle(cpu, p);
     // The counters after everything queued before them is out, when a vCPU ran since the
-    // last ones (or none went out yet) and no interrupt waits: each CPU's stream ends with
-    // its latest counts, and a wake-up never waits for more than one record's encoding.
-    if (ran.is_some() || p.last_counters == 0) && p.t.queued() == 0 && !yield_or_stop() {
+    // last ones (or none went out yet) and no interrupt waits — else at a later idle: each
+    // CPU's stream ends with its latest counts, and a wake-up never waits for more than
+    // one record's encoding.
+    if ran.is_some() {
+        p.counters_stale = true;
+        COUNTS_SENT[cpu].store(false, Ordering::Release);
+    }
+    if (p.counters_stale || p.last_counters == 0) && p.t.queued() == 0 && !yield_or_stop() {
         counters(p, now);
+        COUNTS_SENT[cpu].store(true, Ordering::Release);
         pump_idle(cpu, p);
     }
 }
@@ -329,7 +342,8 @@ fn pump_all(cpu: usize, p: &mut PerCpu) {
 
 /// The machine is about to power off (the last VM ended): finish this CPU's trap, report
 /// the switch to idle and the final counters, send everything, then wait a bounded time (a
-/// tenth of a second) until every ring is empty — the other CPUs drain theirs (UART), or this
+/// tenth of a second) until every other CPU has its final counts queued and every ring is
+/// empty — the other CPUs drain theirs (UART), or this
 /// one sends them (net) — and let the transport flush what it holds. Called by [`log_line`]
 /// when no VM is left (the power-off path logs before it powers off).
 pub fn power_off() {
@@ -345,11 +359,17 @@ pub fn power_off() {
         pump_all(cpu, p);
     });
     let deadline = cpu::counter() + cpu::counter_frequency() / 10;
-    while cpu::counter() < deadline && RINGS.iter().any(|r| !r.is_empty()) {
-        // The other CPUs drain their rings (UART), or this one sends them (net).
-        drain(super::this_cpu(), false);
+    let me = super::this_cpu();
+    let unsent = || {
+        RINGS.iter().any(|r| !r.is_empty())
+            || (0..CPU_COUNT).any(|c| c != me && !COUNTS_SENT[c].load(Ordering::Acquire))
+    };
+    while cpu::counter() < deadline && unsent() {
+        // The other CPUs send their final counts and drain their rings (UART), or this one
+        // sends them (net); they go first (`cpu::relax`).
+        drain(me, false);
         cpu::send_event();
-        core::hint::spin_loop();
+        cpu::relax();
     }
     lock_transport();
     transport::flush();
@@ -422,6 +442,7 @@ fn switch(p: &mut PerCpu, now: u64, to: Option<u16>, reason: SwitchReason) {
 /// the queue is encoded first.
 fn counters(p: &mut PerCpu, now: u64) {
     p.last_counters = now.max(1);
+    p.counters_stale = false;
     p.t.pump(usize::MAX);
     let e = p.t.counters_event();
     p.t.emit(now, &e);
