@@ -74,6 +74,8 @@ mod image {
 
     pub mod exit;
 
+    pub mod fast;
+
     // What a CPU holds and does: the world switch, VM life, the run loop, the services
     // extensions get, boot.
     pub mod world;

@@ -10,10 +10,12 @@
 //! - [`smccc`], [`psci`], [`hypercall`]: the calls a guest makes with HVC/SMC.
 //! - [`mmio`]: which emulated device a trapped access hits; [`pl011`]: the console UART.
 //! - [`vgic`]: the virtual GICv3 (distributor, redistributors, SGIs, list registers).
+//! - [`fast`]: which traps the exit fast path answers from the vector.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod ext;
+pub mod fast;
 pub mod hypercall;
 pub mod ids;
 pub mod mmio;

@@ -373,6 +373,11 @@ pub mod regs {
         with(|m| m.syndrome.0)
     }
 
+    /// FAR_EL2 and HPFAR_EL2 of the last exit.
+    pub fn fault_addresses() -> (u64, u64) {
+        with(|m| (m.syndrome.1, m.syndrome.2))
+    }
+
     /// TLB maintenance: no TLBs.
     pub fn tlb_flush_vmid() {}
 }

@@ -132,6 +132,12 @@ pub fn syndrome() -> Syndrome {
     }
 }
 
+/// Reads FAR_EL2 and HPFAR_EL2 (after a data or instruction abort).
+#[inline(always)]
+pub fn fault_addresses() -> (u64, u64) {
+    (FAR_EL2.get(), HPFAR_EL2.get())
+}
+
 /// Reads ESR_EL2 alone (classifying a trap needs nothing else).
 #[inline(always)]
 pub fn esr() -> u64 {

@@ -6,6 +6,14 @@
 //! the hypervisor frame and *returns* from `hv_enter_guest` with the vector's code. The
 //! trap is then handled in ordinary Rust on the CPU's own stack.
 //!
+//! Before that, a synchronous exit of a class the registers' `fast` word offers is given
+//! to the image's `hv_fast_hvc` / `hv_fast_sgi` / `hv_fast_dabt(regs, esr) -> u64` (on
+//! the same stack, below the hypervisor frame): traps it answers completely (a constant hypercall answer, an SGI
+//! write with no target, a constant distributor register) resume the guest from here,
+//! without the run loop. The vector filters the classes itself (`hv_core::fast`'s
+//! `OFFERED`, `SGI1R_MSR`, `hpfar_of`), so that any other trap pays a
+//! few instructions (six for a class not offered).
+//!
 //! Exceptions taken from EL2 itself are hypervisor bugs: they go to `hv_fault`.
 use core::arch::global_asm;
 
@@ -81,6 +89,8 @@ hv_enter_guest:
     stp x25, x26, [sp, #64]
     stp x27, x28, [sp, #80]
     msr tpidr_el2, x0
+hv_load_guest:
+    // x0 = regs (also in TPIDR_EL2): load every guest register and ERET.
     ldp x1, x2, [x0, #248]
     msr elr_el2, x1
     msr spsr_el2, x2
@@ -141,6 +151,56 @@ hv_guest_exit:
     mrs x1, elr_el2
     mrs x2, spsr_el2
     stp x1, x2, [x0, #248]
+    // The fast path: a synchronous exit of a class the `fast` word offers goes to the
+    // image's `hv_fast_hvc` / `hv_fast_sgi` / `hv_fast_dabt(regs, esr)`, which answer
+    // what they can at once (nonzero: resume the guest) or leave it to the run loop. The
+    // classes are filtered here, so that a trap the path cannot answer pays only a few
+    // instructions: MSR/MRS only for an MSR ICC_SGI1R_EL1 with no target, a data abort only on the page
+    // `fast_page` names, an HVC of the project's range only for VM_INFO.
+    cbnz x19, 2f
+    ldr x2, [x0, #264]
+    mrs x1, esr_el2
+    lsr x4, x1, #26
+    lsr x2, x2, x4
+    tbz x2, #0, 2f
+    mov x20, x0
+    cmp x4, #0x18
+    b.eq 5f
+    cmp x4, #0x24
+    b.eq 4f
+    // HVC: a call of the project's own range (owner 6) other than VM_INFO (function 7)
+    // has effects.
+    ldr w5, [x0]
+    ubfx w6, w5, #24, #6
+    cmp w6, #6
+    b.ne 6f
+    and w6, w5, #0xffff
+    cmp w6, #7
+    b.ne 2f
+6:  bl hv_fast_hvc
+3:  cbz x0, 2f
+    mov x0, x20
+    b hv_load_guest
+4:  mrs x5, hpfar_el2
+    ldr x6, [x0, #272]
+    cmp x5, x6
+    b.ne 2f
+    bl hv_fast_dabt
+    b 3b
+5:  and w5, w1, #0xfffffc1f
+    mov w6, #0x3016
+    movk w6, #0x623a, lsl #16
+    cmp w5, w6
+    b.ne 2f
+    // ... whose target list (bits 15:0 of Rt) is empty. (Rt = 31 reads the saved ELR
+    // here: XZR may go either way, the image's check reads it as zero.)
+    ubfx x5, x1, #5, #5
+    ldr x5, [x0, x5, lsl #3]
+    tst x5, #0xffff
+    b.ne 2f
+    bl hv_fast_sgi
+    b 3b
+2:  // Back to the run loop: return from `hv_enter_guest` with the exit code.
     mov x0, x19
     ldp x19, x20, [sp, #16]
     ldp x21, x22, [sp, #32]
@@ -157,4 +217,11 @@ const _: () = {
     use super::context::GuestRegs;
     assert!(core::mem::offset_of!(GuestRegs, elr) == 248);
     assert!(core::mem::offset_of!(GuestRegs, spsr) == 256);
+    assert!(core::mem::offset_of!(GuestRegs, fast) == 264);
+    assert!(core::mem::offset_of!(GuestRegs, fast_page) == 272);
+    // The constants the filter spells out.
+    assert!(hv_core::hypercall::fid::VM_INFO == 0xc600_0007);
+    assert!(hv_core::hypercall::fid::VM_INFO >> 24 & 0x3f == 6);
+    assert!(hv_core::fast::SGI1R_MSR == 0x623a_3016);
+    assert!(hv_core::fast::OFFERED >> 0x18 & 1 == 1 && hv_core::fast::OFFERED >> 0x24 & 1 == 1);
 };

@@ -16,7 +16,7 @@
 //!   [`PsciVm::mark_on`] (call it at once if the start is synchronous).
 
 use super::{MIGRATE_INFO_TYPE_NOT_PRESENT, PSCI_VERSION_1_1, PsciCall, implemented, ret};
-use crate::smccc::ArchCall;
+use crate::smccc::{self, ArchCall};
 
 /// MPIDR affinity fields: Aff3 \[39:32\], Aff2 \[23:16\], Aff1 \[15:8\], Aff0 \[7:0\].
 pub const MPIDR_AFF_MASK: u64 = 0xFF_00FF_FFFF;
@@ -140,7 +140,19 @@ impl<const N: usize> PsciVm<N> {
     /// The reply to a call whose answer depends on no vCPU's or VM's state (SMCCC_VERSION,
     /// SMCCC_ARCH_FEATURES, PSCI_VERSION, PSCI_FEATURES, MIGRATE_INFO_TYPE), or `None`.
     /// The trap path answers these without taking the VM's lock.
+    #[inline]
     pub fn constant_reply(x: [u64; 4]) -> Option<i64> {
+        // The two version queries first, one compare each (inlined into the trap paths):
+        // the decoders of the others build every call's arguments before they match.
+        match x[0] as u32 {
+            super::fid::VERSION => Some(PSCI_VERSION_1_1),
+            smccc::SMCCC_VERSION => Some(smccc::VERSION_1_1),
+            _ => Self::constant_query(x),
+        }
+    }
+
+    /// [`Self::constant_reply`] of the feature queries and MIGRATE_INFO_TYPE.
+    fn constant_query(x: [u64; 4]) -> Option<i64> {
         if let Some(arch) = ArchCall::decode(x[0], x[1]) {
             return Some(arch.reply(|f| implemented(f) || crate::hypercall::implemented(f)));
         }

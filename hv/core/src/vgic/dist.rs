@@ -54,6 +54,32 @@ const TYPER_A3V: u32 = 1 << 24;
 /// GICD_TYPER.No1N: 1 of N routing not supported.
 const TYPER_NO1N: u32 = 1 << 25;
 
+/// GICD_TYPER of a VM with `vcpus` vCPUs (at least one) whose highest owned SPI is
+/// `max_spi`: ITLinesNumber covers it, CPUNumber, IDbits, A3V, No1N.
+pub const fn gicd_typer(max_spi: Option<u32>, vcpus: usize) -> u32 {
+    let it_lines = match max_spi {
+        Some(m) => m / 32,
+        None => 0,
+    };
+    let cpus = ((if vcpus < 8 { vcpus } else { 8 }) as u32 - 1) << 5;
+    it_lines | cpus | TYPER_IDBITS | TYPER_A3V | TYPER_NO1N
+}
+
+/// A read of the distributor frame whose value is fixed for the VM's whole life
+/// (GICD_TYPER, which is `typer`, GICD_IIDR, GICD_PIDR2; word-sized), as
+/// [`Vgic::gicd_read`] answers it; `None` for any other offset or size.
+pub const fn gicd_constant_read(offset: u64, size: u8, typer: u32) -> Option<u64> {
+    if size != 4 {
+        return None;
+    }
+    match offset {
+        TYPER => Some(typer as u64),
+        IIDR => Some(IIDR_VALUE as u64),
+        PIDR2 => Some(PIDR2_GICV3 as u64),
+        _ => None,
+    }
+}
+
 impl<const V: usize, const B: usize> Vgic<V, B> {
     /// Whether a GICD access of `size` bytes at `offset` is architecturally allowed here.
     pub const fn gicd_access_ok(offset: u64, size: u8) -> bool {
@@ -76,9 +102,7 @@ impl<const V: usize, const B: usize> Vgic<V, B> {
 
     /// GICD_TYPER from the vCPU count and the owned SPIs (at construction).
     pub(super) fn compute_typer(&self) -> u32 {
-        let it_lines = self.max_owned_spi().map_or(0, |m| m / 32);
-        let cpus = (self.vcpus.min(8) as u32 - 1) << 5;
-        it_lines | cpus | TYPER_IDBITS | TYPER_A3V | TYPER_NO1N
+        gicd_typer(self.max_owned_spi(), self.vcpus)
     }
 
     /// Owned-SPI mask of banked register block `n` (0 = private INTIDs: none here).

@@ -10,6 +10,12 @@ pub fn enter(cpu: CpuId, v: VcpuId, regs: &GuestRegs) {}
 #[inline(always)]
 pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {}
 #[inline(always)]
+pub fn stamp() -> u64 {
+    0
+}
+#[inline(always)]
+pub fn answered(v: VcpuId, esr: u64, entry: u64, x0_in: u64, x0_out: u64) {}
+#[inline(always)]
 pub fn idle(cpu: CpuId) {}
 #[inline(always)]
 pub fn power_off() {}

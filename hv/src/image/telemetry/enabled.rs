@@ -11,7 +11,7 @@ use hv_protocol::{Event, SwitchReason, VmExitReason};
 use hv_telemetry::{CpuTelemetry, ExitClass, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring};
 
 use super::super::decision::Left;
-use super::super::generated::{CPU_COUNT, VCPU_COUNT, VM_COUNT};
+use super::super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT, VM_COUNT};
 use super::super::state::{self, LIVE_VMS};
 
 mod hello;
@@ -243,6 +243,36 @@ pub fn exit(cpu: CpuId, v: VcpuId, why: &Exit, regs: &GuestRegs) {
         vcpu: v.raw(),
         exit,
     };
+}
+
+/// The counter value a trap the exit fast path answers is stamped with on arrival.
+#[inline(always)]
+pub fn stamp() -> u64 {
+    cpu::stamp()
+}
+
+/// A trap of vCPU `v` that the exit fast path answered (syndrome `esr`, x0 before and
+/// after, arrived at `entry`): the same record the run loop's [`exit`] and [`enter`]
+/// make, written at once — the vCPU stays the one running, so there is no switch to note.
+#[inline(always)]
+pub fn answered(v: VcpuId, esr: u64, entry: u64, x0_in: u64, x0_out: u64) {
+    let cpu = SYSTEM.vcpu(v).cpu_id().index();
+    // SAFETY: the fast path of `cpu` (the CPU `v` is placed on) runs on `cpu`, inside
+    // `enter_guest`, when the run loop's hooks hold no reference to the slot.
+    let p = unsafe { per_cpu(cpu) };
+    let now = cpu::stamp();
+    let queued = p.t.record(Raw::Trap {
+        entry,
+        ret: now,
+        x0_in,
+        x0_out,
+        esr: esr as u32,
+        vcpu: v.raw(),
+        exit: ExitClass::Sync,
+    });
+    if now >= p.next_flush || queued >= HIGH_WATER {
+        flush(cpu, p, now);
+    }
 }
 
 /// Encodes a bounded batch of queued records (everything when over the high-water mark),
