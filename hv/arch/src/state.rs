@@ -15,8 +15,9 @@ pub struct GuestRegs {
     /// PSTATE the guest resumes with.
     pub spsr: u64,
     /// The exception classes (bit EC of ESR_EL2) whose next synchronous exit the vector
-    /// first offers to the image's fast path; 0 = none. Set when a full vCPU powers on
-    /// (0 for anything else: an lwVM).
+    /// first offers to the image's fast path; 0 = none. Set by the run loop each time it
+    /// takes up a full vCPU (0 while a reschedule request is pending, and for anything
+    /// else: an lwVM).
     pub fast: u64,
     /// HPFAR_EL2 of the one page whose data aborts are offered to the fast path (the
     /// emulated distributor's first page); set when the vCPU powers on.

@@ -12,7 +12,9 @@
 //!   stepped over, as the run loop's handler does);
 //! - a word load from the emulated distributor's registers that never change for the VM
 //!   (GICD_TYPER, GICD_IIDR, GICD_PIDR2: [`gicd_constant_read`], what the vGIC model
-//!   answers), from AArch64 code.
+//!   answers), from AArch64 code. The image's vector offers only the distributor's first
+//!   page ([`hpfar_of`]), so GICD_PIDR2 (offset 0xFFE8, on the last page) is decided here
+//!   but answered by the run loop.
 //!
 //! Everything else — SMC, HVC with another immediate, AArch32 traps, any call with an
 //! effect — is left to the run loop. The answers are exactly the run loop's, so whether a

@@ -42,6 +42,12 @@ pub fn take_resched(cpu: CpuId) -> u8 {
     flag.swap(0, Ordering::Relaxed)
 }
 
+/// Whether this CPU (`cpu`) has a reschedule request pending (without taking it).
+#[inline(always)]
+pub fn resched_pending(cpu: CpuId) -> bool {
+    RESCHED[cpu.index()].load(Ordering::Relaxed) != 0
+}
+
 /// Kicks the vCPUs of VM `vm` named by `mask` (bit i = vCPU i of the VM).
 pub fn kick_mask(vm: VmId, mask: u64) {
     for (i, v) in SYSTEM.vm(vm).vcpu_ids().enumerate() {

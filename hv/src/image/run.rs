@@ -11,6 +11,7 @@ use core::sync::atomic::Ordering;
 use hv_arch::context::{Exit, enter_guest, take_guest_serror};
 use hv_arch::{cpu, timer};
 use hv_core::ext::Ran;
+use hv_core::fast;
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::schedule::slot_at;
 use hv_core::sysdesc::Slot;
@@ -90,6 +91,14 @@ fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
     let cpu = ctx.id;
     world::arm_fp(ctx, v);
     let mut vcpu = ctx.vcpus.get(v);
+    // The exit fast path never looks at the reschedule flag (nothing it answers sets it):
+    // while one is pending from before this entry (settle_serror resetting a VM, say), the
+    // vCPU is offered no fast path, so that its first trap reaches the check below.
+    vcpu.regs.fast = if kick::resched_pending(cpu) {
+        0
+    } else {
+        fast::OFFERED
+    };
     loop {
         match vcpu.power {
             Power::On => {}
@@ -128,13 +137,18 @@ fn run_loaded(ctx: &mut CpuCtx, v: VcpuId) -> Left {
                 // The only way out between an IRQ exit and the next entry: a tick the
                 // exit put in a list register goes back to the model (`irq::leave`).
                 irq::leave(v, vcpu);
-                return if why == kick::RESCHED_TIMER {
-                    Left::Timer
-                } else {
-                    Left::Preempted
-                };
+                return resched_left(why);
             }
         }
+    }
+}
+
+/// Why a vCPU leaves for reschedule request `why` (nonzero, from `kick::take_resched`).
+fn resched_left(why: u8) -> Left {
+    if why == kick::RESCHED_TIMER {
+        Left::Timer
+    } else {
+        Left::Preempted
     }
 }
 

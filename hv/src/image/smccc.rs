@@ -64,6 +64,20 @@ fn reply(vcpu: &mut Vcpu, r: i64) -> Outcome {
     Outcome::Continue
 }
 
+/// VM_INFO's four results for vCPU `v`: its VM's index, its own index in the VM, the VM's
+/// RAM (IPA, size). The exit fast path answers with the same.
+#[inline(always)]
+pub fn vm_info(v: VcpuId) -> [u64; 4] {
+    let d = SYSTEM.vcpu(v);
+    let vm = SYSTEM.vm(d.vm_id());
+    [
+        u64::from(d.vm_id().raw()),
+        u64::from(d.index_in_vm),
+        vm.ram_ipa,
+        vm.ram_size,
+    ]
+}
+
 fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
     let x = vcpu.regs.x;
     let d = SYSTEM.vcpu(v);
@@ -107,13 +121,7 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
         },
         Hypercall::FaultComplete { token, action } => reflect::complete(vm, token, action, x[3]),
         Hypercall::VmInfo => {
-            let desc = SYSTEM.vm(vm);
-            vcpu.regs.x[..4].copy_from_slice(&[
-                vm.raw() as u64,
-                d.index_in_vm as u64,
-                desc.ram_ipa,
-                desc.ram_size,
-            ]);
+            vcpu.regs.x[..4].copy_from_slice(&vm_info(v));
             return Outcome::Continue;
         }
         Hypercall::VmState { vm: other } => {

@@ -113,7 +113,6 @@ pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
     vcpu.regs.x[0] = x0;
     vcpu.regs.elr = entry;
     vcpu.regs.spsr = SPSR_EL1H_MASKED;
-    vcpu.regs.fast = hv_core::fast::OFFERED;
     vcpu.regs.fast_page = super::fast::page(v);
     vcpu.regs.vcpu = u64::from(v.raw());
     vcpu.el1 = El1State::reset();

@@ -42,7 +42,9 @@ fn consume_serror() -> bool {
 pub fn enter_guest(regs: &mut GuestRegs) -> Exit {
     // SAFETY: `regs` is a valid, exclusively borrowed GuestRegs; the assembly saves the
     // hypervisor's callee-saved registers on its stack, restores them before returning,
-    // and writes only into `regs`.
+    // and writes only into `regs` — apart from the image's exit fast path it may call
+    // (`hv_fast_*`), which is given `regs` and otherwise touches only its own CPU's
+    // telemetry state, which no Rust reference holds across this call.
     let code = unsafe { hv_enter_guest(regs) };
     match code {
         0 => Exit::Sync,
