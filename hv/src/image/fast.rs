@@ -1,19 +1,18 @@
 //! The exit fast path: the vector offers a synchronous exit of the classes it may answer
 //! to [`hv_fast_hvc`], [`hv_fast_sgi`] or [`hv_fast_dabt`] once the guest's registers are
-//! saved, before it returns to the run loop. What `hv_core::fast`
-//! answers (a constant SMCCC answer, VM_INFO, an SGI write with no target, a constant
-//! distributor register) resumes the
-//! guest from the vector: no pass of the run loop, no scheduler, no vGIC work.
+//! saved, before it returns to the run loop. What `hv_core::fast` answers (a constant
+//! SMCCC answer, VM_INFO, an SGI write with no target, a constant distributor register)
+//! resumes the guest from the vector: no pass of the run loop, no scheduler, no vGIC work.
 //!
 //! Every full vCPU's registers offer the path (the run loop sets their `fast` word when it
 //! takes the vCPU up, unless a reschedule request is pending: the path never looks at
-//! it). A trap it answers changes nothing but the vCPU's own registers, so what
-//! the run loop would have done at that exit can wait for the next one it sees: list
-//! registers the entry filled stay loaded and are read back then (they are the
-//! hardware's until that exit), and anything that must change what runs — a kick, a
-//! maintenance interrupt, the timer — is a physical interrupt, taken as an IRQ exit the
-//! moment the guest resumes.
-//! Telemetry records the trap with the same record the run loop's hooks make.
+//! it). A trap it answers changes nothing but the vCPU's own registers, so what the run
+//! loop would have done at that exit can wait for the next one it sees: list registers
+//! the entry filled stay loaded and are read back then (they are the hardware's until
+//! that exit), and anything that must change what runs — a kick, a maintenance
+//! interrupt, the timer — is a physical interrupt, taken as an IRQ exit the moment the
+//! guest resumes. Telemetry records the trap with the same record the run loop's hooks
+//! make.
 use hv_arch::context::GuestRegs;
 use hv_core::fast::{Fast, VmFacts, common_hvc, decide_dabt, decide_sysreg, hpfar_of, other_hvc};
 use hv_core::ids::VcpuId;
