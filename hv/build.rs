@@ -47,10 +47,13 @@ fn main() {
         .unwrap_or_else(|| root.join("target/firmware/aarch64-unknown-none/release"));
 
     // The `lwvm` feature runs the hypervisor with E2H=1: the tables come in that flavour.
-    let vhe = env::var_os("CARGO_FEATURE_LWVM").is_some();
-    let net = env::var_os("CARGO_FEATURE_TELEMETRY_NET").is_some();
-    let balloon = env::var_os("CARGO_FEATURE_BALLOON").is_some();
-    generate(&board, &system, &images, &out, vhe, net, balloon);
+    let features = hv_config::ImageFeatures {
+        vhe: env::var_os("CARGO_FEATURE_LWVM").is_some(),
+        virtio_net: env::var_os("CARGO_FEATURE_TELEMETRY_NET").is_some(),
+        balloon: env::var_os("CARGO_FEATURE_BALLOON").is_some(),
+        big_little: env::var_os("CARGO_FEATURE_BIG_LITTLE").is_some(),
+    };
+    generate(&board, &system, &images, &out, features);
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-search={}", manifest.display());
     println!("cargo:rustc-link-arg-bins=-Thv.ld");
@@ -71,7 +74,13 @@ fn host(root: &Path, manifest: &Path, out: &Path) {
         std::fs::write(&file, payload).expect("host payload");
     }
     let board = root.join("boards/qemu-virt/board.toml");
-    generate(&board, &system, &images, out, false, false, false);
+    generate(
+        &board,
+        &system,
+        &images,
+        out,
+        hv_config::ImageFeatures::default(),
+    );
 }
 
 /// Runs the configuration toolkit; a failure stops the build with its message.
@@ -80,9 +89,7 @@ fn generate(
     system: &Path,
     images: &Path,
     out: &Path,
-    vhe: bool,
-    net: bool,
-    balloon: bool,
+    features: hv_config::ImageFeatures,
 ) {
     let req = hv_config::GenerateRequest {
         board,
@@ -90,7 +97,7 @@ fn generate(
         images_dir: images,
         out_dir: out,
     };
-    match hv_config::generate_with_balloon(&req, vhe, net, balloon) {
+    match hv_config::generate_with_features(&req, features) {
         Ok(generated) => {
             for input in &generated.inputs {
                 println!("cargo:rerun-if-changed={}", input.display());

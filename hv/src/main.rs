@@ -19,6 +19,8 @@ mod image {
     // Generated tables and leaf utilities.
     pub mod generated;
 
+    pub mod placement;
+
     pub mod sync;
 
     pub mod linebuf;
@@ -44,6 +46,9 @@ mod image {
 
     #[cfg(feature = "balloon")]
     pub mod balloon;
+
+    #[cfg(feature = "big-little")]
+    pub mod biglittle;
 
     pub mod ext;
 

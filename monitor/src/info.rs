@@ -67,6 +67,9 @@ impl Info {
                 | IrqInjected { vcpu: v, .. }
                 | Hypercall { vcpu: v, .. }
                 | Marker { vcpu: v, .. } => vcpu(v),
+                Migrated {
+                    vcpu: v, from, to, ..
+                } => vcpu(v) && from < self.cpus && to < self.cpus,
                 Console { vm: v, .. } | VmExit { vm: v, .. } | Elastic { vm: v, .. } => vm(v),
                 Log { .. } | Counters { .. } | Dropped { .. } => true,
             }

@@ -54,6 +54,19 @@ pub struct ElasticChange {
     pub ts: u64,
 }
 
+/// One `Migrated` record: vCPU `vcpu` went from CPU `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    pub vcpu: u16,
+    pub from: u16,
+    pub to: u16,
+    pub cause: &'static str,
+    pub ts: u64,
+}
+
+/// Migrations kept for inspection (the count goes on).
+pub const MAX_MIGRATIONS: usize = 100_000;
+
 /// Elastic-memory changes kept for inspection (the count goes on).
 pub const MAX_ELASTIC: usize = 100_000;
 
@@ -69,6 +82,12 @@ pub struct Metrics {
     pub elastic_moves: u64,
     /// The first [`MAX_ELASTIC`] of them, in arrival order.
     pub elastic: Vec<ElasticChange>,
+    /// big.LITTLE moves of vCPUs between CPUs.
+    pub migrations_total: u64,
+    /// The first [`MAX_MIGRATIONS`] of them, in arrival order.
+    pub migrations: Vec<Migration>,
+    /// Per vCPU: the CPU its last `Migrated` record put it on.
+    pub vcpu_cpu: BTreeMap<u16, u16>,
     pub log_frames: u64,
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -92,6 +111,9 @@ impl Default for Metrics {
             markers: 0,
             elastic_moves: 0,
             elastic: Vec::new(),
+            migrations_total: 0,
+            migrations: Vec::new(),
+            vcpu_cpu: BTreeMap::new(),
             log_frames: 0,
             console_bytes: BTreeMap::new(),
             first_ts: None,
@@ -185,6 +207,24 @@ impl Metrics {
                         pool,
                         from,
                         to,
+                        ts: h.ts,
+                    });
+                }
+            }
+            Event::Migrated {
+                vcpu,
+                from,
+                to,
+                cause,
+            } => {
+                self.migrations_total += 1;
+                self.vcpu_cpu.insert(vcpu, to);
+                if self.migrations.len() < MAX_MIGRATIONS {
+                    self.migrations.push(Migration {
+                        vcpu,
+                        from,
+                        to,
+                        cause: cause.name(),
                         ts: h.ts,
                     });
                 }

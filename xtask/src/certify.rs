@@ -68,6 +68,17 @@ pub fn all_systems(board: &str) -> Result<Vec<SystemSpec>> {
         if v.get("elastic").is_some() {
             features.push("balloon");
         }
+        let moves = v
+            .get("vm")
+            .and_then(toml::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|vm| vm.get("vcpus").and_then(toml::Value::as_array))
+            .flatten()
+            .any(|c| c.get("cpus").is_some());
+        if moves {
+            features.push("big-little");
+        }
         let features = features.join(",");
         specs.push(SystemSpec::new(board, &f.to_string_lossy(), &features));
     }

@@ -41,6 +41,8 @@ pub struct RunView {
     pub partials: BTreeMap<String, Vec<String>>,
     /// `Elastic` records (VM, pool, from, to), in order (telemetry mode).
     pub elastic: Vec<(String, u16, u32, u32)>,
+    /// `Migrated` records (vCPU, from CPU, to CPU, cause), in time order (telemetry mode).
+    pub migrations: Vec<(u16, u16, u16, &'static str)>,
 }
 
 impl RunView {
@@ -65,6 +67,10 @@ mod lwvm_cases;
 // The ballooning cases (feature `balloon`).
 #[path = "itest_balloon.rs"]
 mod balloon_cases;
+
+// The big.LITTLE switching cases (feature `big-little`).
+#[path = "itest_biglittle.rs"]
+mod biglittle_cases;
 
 /// One QEMU integration test.
 struct Case {
@@ -768,6 +774,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 stream_problems: None,
                 partials: BTreeMap::new(),
                 elastic: Vec::new(),
+                migrations: Vec::new(),
             }
         }
         Mode::Telemetry => {
@@ -780,6 +787,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 stream_problems: problems,
                 partials: r.partials,
                 elastic: r.elastic,
+                migrations: r.migrations,
             }
         }
     };
@@ -833,6 +841,7 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
         .into_iter()
         .chain(lwvm_cases::cases())
         .chain(balloon_cases::cases())
+        .chain(biglittle_cases::cases())
         .filter(|c| selected(c.name))
     {
         record(case.name, run_case(&tc, &case, features));

@@ -360,6 +360,9 @@ pub struct DecodedRun {
     pub vm_exits: Vec<(String, String)>,
     /// Every `Elastic` record (VM name, pool, from, to), in order.
     pub elastic: Vec<(String, u16, u32, u32)>,
+    /// Every `Migrated` record (vCPU, from CPU, to CPU, cause), in time order (the CPUs'
+    /// streams interleave as they arrive; the counter they stamp with is global).
+    pub migrations: Vec<(u16, u16, u16, &'static str)>,
     /// Records the hypervisor reported as dropped (`Dropped`).
     pub dropped: u64,
     /// Records lost in transport (sequence gaps).
@@ -536,6 +539,12 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
                 .map_or(format!("vm{}", e.vm), |i| i.vm_name(e.vm));
             (name, e.pool, e.from, e.to)
         })
+        .collect();
+    let mut moves = m.migrations.clone();
+    moves.sort_by_key(|x| x.ts);
+    run.migrations = moves
+        .iter()
+        .map(|x| (x.vcpu, x.from, x.to, x.cause))
         .collect();
     let stats = state.session.stats().clone();
     run.dropped = stats.dropped_reported;

@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn every_shipped_system_passes_the_precheck() {
-        let all: Vec<String> = ["lwvm", "balloon"].map(String::from).to_vec();
+        let all: Vec<String> = ["lwvm", "balloon", "big-little"].map(String::from).to_vec();
         for s in systems("qemu-virt") {
             let p = system("qemu-virt", &s).unwrap();
             config("qemu-virt", &p, &all).unwrap_or_else(|e| panic!("{s}: {e}"));

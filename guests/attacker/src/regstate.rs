@@ -379,3 +379,55 @@ pub fn fp_load_wait_store(src: &Fp, out: &mut Fp, raise: Option<u64>) {
         );
     }
 }
+
+/// Loads `src` into the FP/SIMD registers, makes hypercall `fid` with x1 = `x1` (HVC),
+/// and stores the FP/SIMD registers into `out` — one asm block, so the registers hold
+/// exactly `src` across the call (a big.LITTLE hint returns on another physical CPU: the
+/// values must have moved with the vCPU). Returns x0. The caller masks IRQs first.
+pub fn fp_load_call_store(src: &Fp, out: &mut Fp, fid: u64, x1: u64) -> u64 {
+    let ret: u64;
+    // SAFETY: `src` and `out` are 16-byte aligned 528-byte buffers; v0..v31 are
+    // declared clobbered; the HVC follows SMCCC (x0..x3 results, x4..x17 clobbered).
+    unsafe {
+        asm!(
+            "ldp q0, q1, [{s}, #0]", "ldp q2, q3, [{s}, #32]",
+            "ldp q4, q5, [{s}, #64]", "ldp q6, q7, [{s}, #96]",
+            "ldp q8, q9, [{s}, #128]", "ldp q10, q11, [{s}, #160]",
+            "ldp q12, q13, [{s}, #192]", "ldp q14, q15, [{s}, #224]",
+            "ldp q16, q17, [{s}, #256]", "ldp q18, q19, [{s}, #288]",
+            "ldp q20, q21, [{s}, #320]", "ldp q22, q23, [{s}, #352]",
+            "ldp q24, q25, [{s}, #384]", "ldp q26, q27, [{s}, #416]",
+            "ldp q28, q29, [{s}, #448]", "ldp q30, q31, [{s}, #480]",
+            "ldr x9, [{s}, #512]", "msr fpcr, x9",
+            "ldr x9, [{s}, #520]", "msr fpsr, x9",
+            "mov x0, {f}",
+            "mov x1, {a}",
+            "hvc #0",
+            "stp q0, q1, [{o}, #0]", "stp q2, q3, [{o}, #32]",
+            "stp q4, q5, [{o}, #64]", "stp q6, q7, [{o}, #96]",
+            "stp q8, q9, [{o}, #128]", "stp q10, q11, [{o}, #160]",
+            "stp q12, q13, [{o}, #192]", "stp q14, q15, [{o}, #224]",
+            "stp q16, q17, [{o}, #256]", "stp q18, q19, [{o}, #288]",
+            "stp q20, q21, [{o}, #320]", "stp q22, q23, [{o}, #352]",
+            "stp q24, q25, [{o}, #384]", "stp q26, q27, [{o}, #416]",
+            "stp q28, q29, [{o}, #448]", "stp q30, q31, [{o}, #480]",
+            "mrs x9, fpcr", "str x9, [{o}, #512]",
+            "mrs x9, fpsr", "str x9, [{o}, #520]",
+            s = in(reg) src as *const Fp, o = in(reg) out as *mut Fp,
+            f = in(reg) fid, a = in(reg) x1,
+            out("x0") ret, out("x1") _, out("x2") _, out("x3") _, out("x4") _,
+            out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+            out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+            out("x15") _, out("x16") _, out("x17") _,
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _,
+            out("v5") _, out("v6") _, out("v7") _, out("v8") _, out("v9") _,
+            out("v10") _, out("v11") _, out("v12") _, out("v13") _, out("v14") _,
+            out("v15") _, out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+            out("v20") _, out("v21") _, out("v22") _, out("v23") _, out("v24") _,
+            out("v25") _, out("v26") _, out("v27") _, out("v28") _, out("v29") _,
+            out("v30") _, out("v31") _,
+            options(nostack),
+        );
+    }
+    ret
+}

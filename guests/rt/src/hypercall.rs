@@ -51,6 +51,10 @@ pub mod fid {
     pub const BALLOON_RELEASE: u64 = BASE | 0x13;
     /// Elastic pool x1 (manager): move x3 blocks to holder VM x2.
     pub const BALLOON_MOVE: u64 = BASE | 0x14;
+    /// big.LITTLE: the calling vCPU's hint (x1 = 1 needs performance, 0 can slow down).
+    pub const BL_HINT: u64 = BASE | 0x20;
+    /// big.LITTLE: where the calling vCPU runs (CPU, cluster, capacity, moves).
+    pub const BL_WHERE: u64 = BASE | 0x21;
 }
 
 /// The balloon client (hypervisor feature `balloon`): a VM's share of an elastic pool
@@ -132,6 +136,47 @@ pub mod balloon {
     /// of the other holder (the receiver is notified when it has them).
     pub fn move_to(pool: u64, to: u64, k: u64) -> Result<bool, i64> {
         err(call(fid::BALLOON_MOVE, [pool, to, k, 0, 0])).map(|r| r[0] == 1)
+    }
+}
+
+/// big.LITTLE switching (feature `big-little`): hints and where a vCPU runs.
+pub mod big_little {
+    use super::{call, fid};
+
+    /// Where the calling vCPU runs (BL_WHERE).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Where {
+        /// Physical CPU index.
+        pub cpu: u64,
+        /// Its cluster.
+        pub cluster: u64,
+        /// The cluster's capacity (1024: the biggest).
+        pub capacity: u64,
+        /// How many times this vCPU moved.
+        pub moves: u64,
+    }
+
+    /// BL_HINT: `true` needs performance, `false` can slow down. `Ok(true)` when it moved
+    /// (the call returned on the new CPU), `Ok(false)` when it was there already.
+    pub fn hint(performance: bool) -> Result<bool, i64> {
+        let r = call(fid::BL_HINT, [u64::from(performance), 0, 0, 0, 0])[0] as i64;
+        if r < 0 { Err(r) } else { Ok(r == 1) }
+    }
+
+    /// BL_HINT with a raw x1 (for tests of malformed hints).
+    pub fn hint_raw(x1: u64) -> i64 {
+        call(fid::BL_HINT, [x1, 0, 0, 0, 0])[0] as i64
+    }
+
+    /// BL_WHERE.
+    pub fn where_am_i() -> Where {
+        let r = call(fid::BL_WHERE, [0; 5]);
+        Where {
+            cpu: r[0],
+            cluster: r[1],
+            capacity: r[2],
+            moves: r[3],
+        }
     }
 }
 

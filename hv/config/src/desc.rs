@@ -71,7 +71,8 @@ pub fn build(
             vcpus.push(VcpuDesc {
                 vm: i as VmIndex,
                 index_in_vm: k as u16,
-                cpu: p.cpu,
+                cpu: p.home(),
+                cpus: leak(p.allowed()),
                 vmpidr: (1 << 31) | k as u64,
                 priority: p.priority,
             });
@@ -160,7 +161,7 @@ pub fn build(
         .enumerate()
         .map(|(n, (cluster, c, cpu))| {
             let mut on: Vec<VcpuIndex> = (0..vcpus.len())
-                .filter(|&x| usize::from(vcpus[x].cpu) == n)
+                .filter(|&x| vcpus[x].cpus.iter().any(|&c| usize::from(c) == n))
                 .map(|x| x as VcpuIndex)
                 .collect();
             on.sort_by_key(|&x| std::cmp::Reverse(vcpus[usize::from(x)].priority));
@@ -316,6 +317,7 @@ pub fn build(
         slots: leak(slots),
         emulated: leak(emulated),
         elastic: leak(elastic),
+        migrations: leak(migrations(cfg)),
     }))
 }
 
@@ -327,4 +329,50 @@ mod tests {
         assert_eq!(super::fnv1a64([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(super::fnv1a64([&b"fo"[..], b"obar"]), 0x85944171f73967e8);
     }
+}
+
+/// The VMs whose vCPUs may move, with their policy (`[vm.big-little]`; the default policy
+/// is the guest's hint).
+fn migrations(cfg: &Config) -> Vec<MigrateDesc> {
+    use crate::system::MigratePolicy as P;
+    cfg.system
+        .vm
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.vcpus.iter().any(|p| p.migratable()))
+        .map(|(i, v)| {
+            let b = v.big_little.clone().unwrap_or(crate::system::BigLittle {
+                policy: P::Hint,
+                window_us: 10_000,
+                up: 70,
+                down: 30,
+                plan: Vec::new(),
+            });
+            MigrateDesc {
+                vm: i as VmIndex,
+                policy: match b.policy {
+                    P::Hint => MigratePolicy::Hint,
+                    P::Governor => MigratePolicy::Governor,
+                    P::Plan => MigratePolicy::Plan,
+                },
+                window_us: b.window_us,
+                up: b.up,
+                down: b.down,
+                plan: leak(
+                    b.plan
+                        .iter()
+                        .map(|s| PlanStep {
+                            cluster: cfg
+                                .board
+                                .cluster
+                                .iter()
+                                .position(|c| c.name == s.cluster)
+                                .unwrap_or(0) as u16,
+                            us: s.us,
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect()
 }

@@ -227,6 +227,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("vm", v.vm.to_string()),
                         ("index_in_vm", v.index_in_vm.to_string()),
                         ("cpu", v.cpu.to_string()),
+                        ("cpus", slice(v.cpus.iter().map(|c| c.to_string()))),
                         ("vmpidr", hex(v.vmpidr)),
                         ("priority", v.priority.to_string()),
                     ];
@@ -352,6 +353,24 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ),
                     ];
                     strukt("ElasticDesc", &f)
+                })),
+            ),
+            (
+                "migrations",
+                slice(d.migrations.iter().map(|m| {
+                    let plan = slice(m.plan.iter().map(|s| {
+                        let f = [("cluster", s.cluster.to_string()), ("us", s.us.to_string())];
+                        strukt("PlanStep", &f)
+                    }));
+                    let f = [
+                        ("vm", m.vm.to_string()),
+                        ("policy", format!("{P}MigratePolicy::{:?}", m.policy)),
+                        ("window_us", m.window_us.to_string()),
+                        ("up", m.up.to_string()),
+                        ("down", m.down.to_string()),
+                        ("plan", plan),
+                    ];
+                    strukt("MigrateDesc", &f)
                 })),
             ),
         ],

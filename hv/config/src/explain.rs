@@ -112,7 +112,18 @@ pub fn explain(plan: &Plan) -> String {
             o,
             "  vcpu {i:<3} {vm}:{} on cpu {} priority {} vmpidr {}",
             v.index_in_vm,
-            v.cpu,
+            match v.cpus {
+                [_, _, ..] => format!(
+                    "{} (may move to {})",
+                    v.cpu,
+                    v.cpus[1..]
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => v.cpu.to_string(),
+            },
             v.priority,
             hex(v.vmpidr)
         );

@@ -194,6 +194,8 @@ pub struct ImageFeatures {
     pub virtio_net: bool,
     /// `balloon`: elastic memory.
     pub balloon: bool,
+    /// `big-little`: vCPUs that move between clusters.
+    pub big_little: bool,
 }
 
 impl ImageFeatures {
@@ -204,6 +206,7 @@ impl ImageFeatures {
             vhe: has("lwvm"),
             virtio_net: has("telemetry-net"),
             balloon: has("balloon"),
+            big_little: has("big-little"),
         }
     }
 }
@@ -223,6 +226,20 @@ pub fn check_image(
             system,
             "elastic",
             "elastic memory ([[elastic]]) needs the hypervisor built with the `balloon` feature (--features balloon)",
+        ));
+    }
+    if !features.big_little
+        && let Some((i, k)) = cfg
+            .system
+            .vm
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| v.vcpus.iter().position(|p| p.migratable()).map(|k| (i, k)))
+    {
+        return Err(ConfigError::one(
+            system,
+            format!("vm[{i}].vcpus[{k}].cpus"),
+            "a vCPU that may run on several CPUs needs the hypervisor built with the `big-little` feature (--features big-little)",
         ));
     }
     if let Some(v) = cfg.board.virtio_mmio.filter(|_| features.virtio_net) {
@@ -272,8 +289,22 @@ pub fn generate_with_balloon(
         vhe,
         virtio_net,
         balloon,
+        big_little: true,
     };
     generate_checked(req, check_image(req.board, req.system, features)?, vhe)
+}
+
+/// Generates for an image with `features` (what the build script calls): a system that
+/// needs an extension the image lacks is refused, naming the field.
+pub fn generate_with_features(
+    req: &GenerateRequest,
+    features: ImageFeatures,
+) -> Result<Generated, ConfigError> {
+    generate_checked(
+        req,
+        check_image(req.board, req.system, features)?,
+        features.vhe,
+    )
 }
 
 /// [`generate_for`] for an image that also drives a virtio-mmio device itself when
@@ -289,6 +320,7 @@ pub fn generate_image(
         vhe,
         virtio_net,
         balloon: true,
+        big_little: true,
     };
     generate_checked(req, check_image(req.board, req.system, features)?, vhe)
 }

@@ -20,6 +20,9 @@
 //! # bootargs = "console=ttyAMA0"
 //! dtb = true                         # generated device tree in x0; default: `kernel` only
 //! vcpus = [{ cpu = 0, priority = 1 }]# required, non-empty; priority default 0
+//!                                    # `cpus = [0, 2]` instead of `cpu`: the CPUs it may
+//!                                    # run on, home first, one per cluster (feature
+//!                                    # `big-little`, docs/BIGLITTLE.md)
 //! console = true                     # emulated PL011; default false
 //! irqs = [112]                       # physical SPIs owned by the VM; default none
 //! devices = ["virtio-mmio-3"]        # board devices it owns (MMIO pages + their SPIs)
@@ -30,6 +33,14 @@
 //!                                    # the physical PMU, not switched, shared with the
 //!                                    # other "shared" VMs (for measurements: it leaks
 //!                                    # their activity)
+//!
+//! [vm.big-little]                    # who moves its vCPUs between clusters
+//! policy = "hint"                    # "hint" (default): the guest's BL_HINT hypercall
+//!                                    # | "governor": utilisation over `window-us`
+//! window-us = 10000                  #   (default 10 ms), up at >= `up` percent busy
+//! up = 70                            #   (default 70), down at <= `down` (default 30)
+//! down = 30                          # | "plan": the whole VM on each step's cluster
+//! plan = [{ cluster = "big", us = 5000 }, { cluster = "little", us = 5000 }]
 //!
 //! [[lwvm]]                           # lightweight VM: an EL0 program, no kernel
 //! name = "svc"                       # required, unique among VMs and lwVMs
@@ -225,6 +236,63 @@ pub struct Vm {
     /// Whether the VM may use the physical PMU.
     #[serde(default)]
     pub pmu: Pmu,
+    /// How its vCPUs move between clusters (those with `cpus` lists).
+    #[serde(default)]
+    pub big_little: Option<BigLittle>,
+}
+
+/// `[vm.big-little]`: who decides on which cluster a VM's vCPUs run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BigLittle {
+    /// The policy.
+    #[serde(default)]
+    pub policy: MigratePolicy,
+    /// Governor window, microseconds.
+    #[serde(default = "default_window_us")]
+    pub window_us: u32,
+    /// Governor: percent busy at or above which a vCPU moves up.
+    #[serde(default = "default_up")]
+    pub up: u8,
+    /// Governor: percent busy at or below which a vCPU moves down.
+    #[serde(default = "default_down")]
+    pub down: u8,
+    /// Plan steps (policy `plan`).
+    #[serde(default)]
+    pub plan: Vec<PlanStep>,
+}
+
+fn default_window_us() -> u32 {
+    10_000
+}
+fn default_up() -> u8 {
+    70
+}
+fn default_down() -> u8 {
+    30
+}
+
+/// `[vm.big-little] policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigratePolicy {
+    /// The guest asks (BL_HINT).
+    #[default]
+    Hint,
+    /// The hypervisor measures utilisation.
+    Governor,
+    /// A static time plan.
+    Plan,
+}
+
+/// One step of `[vm.big-little] plan`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PlanStep {
+    /// Cluster name (the board's `[[cluster]] name`).
+    pub cluster: String,
+    /// Microseconds on it.
+    pub us: u32,
 }
 
 /// A VM's access to the performance monitors.
@@ -243,15 +311,51 @@ pub enum Pmu {
     Virtual,
 }
 
-/// One vCPU: the CPU it is pinned to and its priority there.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// One vCPU: the CPU it is pinned to (or the CPUs it may move among) and its priority.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct VcpuPlacement {
-    /// Physical CPU (board numbering).
-    pub cpu: u16,
-    /// Priority on that CPU (higher runs first).
+    /// Physical CPU (board numbering); exactly one of `cpu` and `cpus` is given
+    /// (validation says so otherwise, and this reads as CPU 0 meanwhile).
+    #[serde(default)]
+    cpu: Option<u16>,
+    /// The CPUs it may run on, its home first (feature `big-little`).
+    #[serde(default)]
+    pub cpus: Vec<u16>,
+    /// Priority on its CPUs (higher runs first).
     #[serde(default)]
     pub priority: u8,
+}
+
+impl VcpuPlacement {
+    /// A vCPU pinned to `cpu` (for tests and generated systems).
+    pub fn pinned(cpu: u16, priority: u8) -> VcpuPlacement {
+        VcpuPlacement {
+            cpu: Some(cpu),
+            cpus: Vec::new(),
+            priority,
+        }
+    }
+    /// Its home CPU: `cpu`, or the first of `cpus`.
+    pub fn home(&self) -> u16 {
+        self.cpu.or(self.cpus.first().copied()).unwrap_or(0)
+    }
+    /// Every CPU it may run on, home first.
+    pub fn allowed(&self) -> Vec<u16> {
+        match self.cpu {
+            Some(c) => vec![c],
+            None if self.cpus.is_empty() => vec![0],
+            None => self.cpus.clone(),
+        }
+    }
+    /// Whether it names both `cpu` and `cpus`, or neither (validation's error).
+    pub fn ambiguous(&self) -> bool {
+        self.cpu.is_some() == !self.cpus.is_empty()
+    }
+    /// Whether it may move (lists more than one CPU).
+    pub fn migratable(&self) -> bool {
+        self.cpu.is_none() && self.cpus.len() > 1
+    }
 }
 
 /// Power-off policy.

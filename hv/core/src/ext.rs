@@ -36,6 +36,29 @@ pub struct DeviceAccess {
     pub value: u64,
 }
 
+/// A vCPU that is to move to another CPU (big.LITTLE switching): what
+/// [`Extension::departure`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Departure {
+    /// The vCPU (held by the CPU that asked).
+    pub vcpu: VcpuId,
+    /// Where it runs from now on (one of the CPUs its configuration allows).
+    pub to: CpuId,
+    /// Who decided (for telemetry).
+    pub cause: MoveCause,
+}
+
+/// Who decided that a vCPU moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveCause {
+    /// The guest's hint.
+    Hint,
+    /// The utilisation governor.
+    Governor,
+    /// The configuration's time plan.
+    Plan,
+}
+
 /// What an extension's [`run`](Extension::run) leaves the core to do: the decision, not
 /// the act, so that the extension needs no access to the core's per-CPU state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +109,11 @@ pub trait Core {
 ///   [`signal`](Self::signal): for the VMs it claims;
 /// - [`before_switch`](Self::before_switch): before a full vCPU is entered on a CPU;
 /// - [`stage2_root`](Self::stage2_root): the stage-2 table a VM runs with;
-/// - [`placement`](Self::placement): the CPU a vCPU runs on next;
+/// - [`departure`](Self::departure): every pass of a CPU's run loop, a vCPU of that CPU
+///   that is to move to another CPU (the core parks it, hands it over and kicks the
+///   destination);
+/// - [`ran`](Self::ran): a full vCPU left its CPU's run loop turn (how long it ran, and
+///   whether it went to wait);
 /// - [`on_tick`](Self::on_tick): the CPU's periodic EL2 tick;
 /// - [`resync`](Self::resync) / [`deadline`](Self::deadline): every pass of a CPU's
 ///   run loop, before it picks what to run / when it is about to idle;
@@ -98,6 +125,10 @@ pub trait Extension<C: Core> {
     /// How many functions of the project's hypercall range it answers (added to the
     /// core's in the SMCCC call-count query).
     const CALLS: i64 = 0;
+
+    /// Whether it wants [`ran`](Self::ran) (the core then reads the counter when a vCPU
+    /// is taken up and when it leaves; otherwise it does not).
+    const ACCOUNTS: bool = false;
 
     /// Refuses to go on (powers off with a message) when the CPU lacks what the extension
     /// needs. Runs with the MMU off: no locks, no telemetry.
@@ -135,10 +166,20 @@ pub trait Extension<C: Core> {
         None
     }
 
-    /// The CPU vCPU `v` runs on next instead of its configured one.
-    fn placement(&self, _v: VcpuId) -> Option<CpuId> {
+    /// A vCPU that CPU `cpu` holds and that is to run on another CPU from now on, and
+    /// that CPU (one of the vCPU's `cpus`): asked at the top of the run loop, where no
+    /// guest runs. The core carries the move out (`state::owner`) and calls
+    /// [`moved`](Self::moved).
+    fn departure(&self, _cpu: CpuId) -> Option<Departure> {
         None
     }
+
+    /// vCPU `v` now belongs to CPU `to` (it was parked on `from`).
+    fn moved(&self, _core: &C, _v: VcpuId, _from: CpuId, _to: CpuId) {}
+
+    /// Full vCPU `v` ran on CPU `cpu` from counter value `since` to `now`, and then went
+    /// to wait (`waiting`) or gave the CPU up for another reason.
+    fn ran(&self, _cpu: CpuId, _v: VcpuId, _since: u64, _now: u64, _waiting: bool) {}
 
     /// The periodic EL2 tick of CPU `cpu` at counter value `now`.
     fn on_tick(&self, _cpu: CpuId, _now: u64) {}
@@ -181,6 +222,7 @@ impl<C: Core> Extension<C> for () {}
 /// a claim run both in order; the first answer wins.
 impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
     const CALLS: i64 = A::CALLS + B::CALLS;
+    const ACCOUNTS: bool = A::ACCOUNTS || B::ACCOUNTS;
     fn boot_check(&self) {
         self.0.boot_check();
         self.1.boot_check();
@@ -223,8 +265,16 @@ impl<C: Core, A: Extension<C>, B: Extension<C>> Extension<C> for (A, B) {
     fn stage2_root(&self, vm: VmId) -> Option<u64> {
         self.0.stage2_root(vm).or_else(|| self.1.stage2_root(vm))
     }
-    fn placement(&self, v: VcpuId) -> Option<CpuId> {
-        self.0.placement(v).or_else(|| self.1.placement(v))
+    fn departure(&self, cpu: CpuId) -> Option<Departure> {
+        self.0.departure(cpu).or_else(|| self.1.departure(cpu))
+    }
+    fn moved(&self, core: &C, v: VcpuId, from: CpuId, to: CpuId) {
+        self.0.moved(core, v, from, to);
+        self.1.moved(core, v, from, to);
+    }
+    fn ran(&self, cpu: CpuId, v: VcpuId, since: u64, now: u64, waiting: bool) {
+        self.0.ran(cpu, v, since, now, waiting);
+        self.1.ran(cpu, v, since, now, waiting);
     }
     fn on_tick(&self, cpu: CpuId, now: u64) {
         self.0.on_tick(cpu, now);

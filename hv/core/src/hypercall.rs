@@ -79,6 +79,13 @@ pub mod fid {
     /// Elastic pool x1, manager only: move x3 blocks to holder VM x2 (its index). x0 = 0
     /// done, 1 asked of the other holder (the receiver is notified when it is done).
     pub const BALLOON_MOVE: u32 = BASE | 0x14;
+    /// big.LITTLE (feature `big-little`): the calling vCPU's hint, x1 = 1 "needs
+    /// performance" (a bigger core), 0 "can slow down" (a smaller one). x0 = 1 when it
+    /// moves (at once: the call returns on the new CPU), 0 when it is already there.
+    pub const BL_HINT: u32 = BASE | 0x20;
+    /// big.LITTLE: where the calling vCPU runs: x0 = physical CPU index, x1 = its
+    /// cluster, x2 = the cluster's capacity, x3 = how many times the vCPU moved.
+    pub const BL_WHERE: u32 = BASE | 0x21;
     /// Number of functions implemented in this range (SMCCC generic query).
     pub const CALL_COUNT: u32 = 0x8600_FF00;
     /// UID of the service (SMCCC generic query), in w0..w3.

@@ -63,6 +63,9 @@ pub struct SystemDesc {
     /// Elastic memory pools (the `balloon` extension): blocks that move between VMs by
     /// switching among stage-2 table sets generated offline.
     pub elastic: &'static [ElasticDesc],
+    /// VMs whose vCPUs may move between clusters (the `big-little` extension), one entry
+    /// per such VM in VM order; a VM not listed keeps every vCPU on [`VcpuDesc::cpu`].
+    pub migrations: &'static [MigrateDesc],
 }
 
 /// Memory and translation set-up of the hypervisor (EL2 stage 1).
@@ -265,8 +268,11 @@ pub struct VcpuDesc {
     pub vm: VmIndex,
     /// Position within the VM (0 = boot vCPU).
     pub index_in_vm: u16,
-    /// Physical CPU it is pinned to.
+    /// Physical CPU it starts on (its home); pinned there unless `cpus` lists more.
     pub cpu: CpuIndex,
+    /// Every CPU it may run on, home first, at most one per cluster (the `big-little`
+    /// extension moves it among them; it is in each one's schedule). `[cpu]` when pinned.
+    pub cpus: &'static [CpuIndex],
     /// Value the guest reads from MPIDR_EL1 (VMPIDR_EL2), bit 31 set as the Arm ARM requires.
     pub vmpidr: u64,
     /// Priority in its CPU's schedule (higher runs first).
@@ -494,6 +500,44 @@ impl ElasticDesc {
     }
 }
 
+/// How the vCPUs of one VM move between clusters (`[vm.big-little]`).
+#[derive(Debug)]
+pub struct MigrateDesc {
+    /// The VM.
+    pub vm: VmIndex,
+    /// Who decides.
+    pub policy: MigratePolicy,
+    /// Governor: the window over which a vCPU's utilisation (its share of time not
+    /// waiting in WFI) is measured, in microseconds.
+    pub window_us: u32,
+    /// Governor: utilisation (percent) at or above which a vCPU moves to a bigger core.
+    pub up: u8,
+    /// Governor: utilisation (percent) at or below which it moves to a smaller core.
+    pub down: u8,
+    /// Plan: the clusters the whole VM runs on in turn (the cycle repeats).
+    pub plan: &'static [PlanStep],
+}
+
+/// Who decides where a migratable VM's vCPUs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigratePolicy {
+    /// The guest, with the BL_HINT hypercall (need performance / can slow down).
+    Hint,
+    /// The hypervisor's utilisation governor (per vCPU, with hysteresis).
+    Governor,
+    /// A static time plan: every vCPU of the VM on one cluster, then the next.
+    Plan,
+}
+
+/// One step of a migration plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanStep {
+    /// Index of the cluster in the board description.
+    pub cluster: u16,
+    /// How long, in microseconds.
+    pub us: u32,
+}
+
 // ------------------------------------------------------------------ typed accessors
 
 impl SystemDesc {
@@ -530,6 +574,10 @@ impl SystemDesc {
     /// Every vCPU.
     pub fn vcpu_ids(&self) -> impl Iterator<Item = VcpuId> + use<> {
         (0..self.vcpus.len() as VcpuIndex).map(VcpuId::new)
+    }
+    /// How VM `vm`'s vCPUs move, if they may.
+    pub fn migration(&self, vm: VmId) -> Option<&MigrateDesc> {
+        self.migrations.iter().find(|m| m.vm == vm.raw())
     }
 }
 

@@ -7,3 +7,7 @@ pub struct Hv;
 
 #[cfg_attr(not(feature = "lwvm"), allow(unused_imports))]
 pub use super::state::{MAX_VMS, Power, Vcpu};
+
+/// Where a vCPU runs now (an extension that moves vCPUs asks which one a CPU holds).
+#[cfg_attr(not(feature = "big-little"), allow(unused_imports))]
+pub use super::placement::cpu_of;

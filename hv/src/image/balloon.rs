@@ -169,7 +169,7 @@ fn switch_root(core: &Hv, cpu: CpuId, vm: VmId, root: u64) {
     let mut asked = [0u32; CPU_COUNT];
     let mut wait = [false; CPU_COUNT];
     for v in SYSTEM.vm(vm).vcpu_ids() {
-        let c = SYSTEM.vcpu(v).cpu_id();
+        let c = super::placement::cpu_of(v);
         if c == cpu || wait[c.index()] {
             continue;
         }

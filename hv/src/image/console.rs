@@ -97,7 +97,7 @@ pub fn send_partial_lines(cpu: CpuId) {
             if SYSTEM
                 .vm(vm)
                 .vcpu_ids()
-                .any(|v| SYSTEM.vcpu(v).cpu_id() != cpu)
+                .any(|v| super::placement::cpu_of(v) != cpu)
             {
                 telemetry::send_now(cpu);
             }

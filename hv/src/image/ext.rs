@@ -6,7 +6,7 @@
 //! The core's files call only the functions of this module, never an extension by name;
 //! extensions reach the core only through `api` (the [`Hv`] handle, whose `Core`
 //! implementation is in `services`).
-use hv_core::ext::{DeviceAccess, Extension, Ran};
+use hv_core::ext::{Departure, DeviceAccess, Extension, Ran};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 
 use super::generated::SYSTEM;
@@ -25,11 +25,24 @@ type Balloon = super::balloon::Balloon;
 #[cfg(not(feature = "balloon"))]
 type Balloon = ();
 
+/// big.LITTLE core switching (feature `big-little`).
+#[cfg(feature = "big-little")]
+type BigLittle = super::biglittle::BigLittle;
+#[cfg(not(feature = "big-little"))]
+type BigLittle = ();
+
 /// Every extension of the image, in the order they are asked.
-pub type Extensions = (Lwvm, Balloon);
+pub type Extensions = (Lwvm, (Balloon, BigLittle));
 
 /// The image's extensions.
-static EXT: Extensions = (lwvm_instance(), balloon_instance());
+static EXT: Extensions = (lwvm_instance(), (balloon_instance(), big_little_instance()));
+
+#[cfg(feature = "big-little")]
+const fn big_little_instance() -> BigLittle {
+    super::biglittle::BigLittle
+}
+#[cfg(not(feature = "big-little"))]
+const fn big_little_instance() -> BigLittle {}
 
 #[cfg(feature = "balloon")]
 const fn balloon_instance() -> Balloon {
@@ -111,6 +124,27 @@ pub fn resync(cpu: CpuId) {
 #[inline(always)]
 pub fn deadline(cpu: CpuId) -> Option<u64> {
     Extension::<Hv>::deadline(&EXT, cpu)
+}
+
+/// A vCPU CPU `cpu` holds that an extension moves to another CPU now.
+#[inline(always)]
+pub fn departure(cpu: CpuId) -> Option<Departure> {
+    Extension::<Hv>::departure(&EXT, cpu)
+}
+
+/// vCPU `v` was handed from CPU `from` to `to`.
+#[inline(always)]
+pub fn moved(v: VcpuId, from: CpuId, to: CpuId) {
+    EXT.moved(&Hv, v, from, to);
+}
+
+/// Whether an extension wants [`ran`] (the run loop reads the counter only then).
+pub const ACCOUNTS: bool = <Extensions as Extension<Hv>>::ACCOUNTS;
+
+/// Full vCPU `v` ran on CPU `cpu` from `since` to `now`, then waited (`waiting`) or left.
+#[inline(always)]
+pub fn ran(cpu: CpuId, v: VcpuId, since: u64, now: u64, waiting: bool) {
+    Extension::<Hv>::ran(&EXT, cpu, v, since, now, waiting);
 }
 
 /// Functions of the project's range the extensions answer (the SMCCC call count adds them).

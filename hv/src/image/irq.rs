@@ -39,6 +39,17 @@ pub fn init_gic() -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Routes the physical SPIs VM `vm` owns to CPU `cpu` (its boot vCPU moved there).
+#[cfg(feature = "big-little")]
+pub fn route_spis(vm: VmId, cpu: CpuId) {
+    let mpidr = SYSTEM.cpu(cpu).mpidr;
+    if let Some(g) = GIC.lock().as_mut() {
+        for r in SYSTEM.irqs.iter().filter(|r| r.vm == vm.raw()) {
+            g.route_spi(r.intid, mpidr);
+        }
+    }
+}
+
 /// Per-CPU set-up: wakes this CPU's redistributor and enables the interrupts the
 /// hypervisor takes itself (maintenance, EL2 timer, guests' virtual timer, kicks).
 pub fn init_cpu(cpu: CpuId) {

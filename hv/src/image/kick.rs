@@ -22,7 +22,11 @@ pub const RESCHED_TIMER: u8 = 2;
 /// Makes the CPU that runs vCPU `v` look at its schedule again: a kick SGI for another
 /// CPU, the reschedule flag for this one.
 pub fn kick_vcpu(v: VcpuId) {
-    let c = SYSTEM.vcpu(v).cpu_id();
+    kick_cpu(super::placement::cpu_of_for_kick(v));
+}
+
+/// Makes CPU `c` look at its schedule again (a kick SGI, or this CPU's reschedule flag).
+pub fn kick_cpu(c: CpuId) {
     let mpidr = SYSTEM.cpu(c).mpidr;
     if mpidr != cpu::mpidr() {
         gic::kick(mpidr);

@@ -74,8 +74,8 @@ fn extension(
             0
         },
     };
-    // the CPU this vCPU is pinned to (it runs there now)
-    let cpu = SYSTEM.vcpu(SYSTEM.vm(vm).vcpu_id(in_vm)).cpu_id();
+    // the CPU that holds this vCPU (it runs there now)
+    let cpu = super::placement::cpu_of(SYSTEM.vm(vm).vcpu_id(in_vm));
     let Some(raw) = super::ext::mmio(cpu, vm, dev, a) else {
         return false;
     };

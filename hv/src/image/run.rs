@@ -22,7 +22,7 @@ use super::generated::SYSTEM;
 use super::inject::inject_fault;
 use super::state::{self, Power};
 use super::world::{self, CpuCtx, power_on};
-use super::{console, exit, ext, irq, kick, reflect, vmctl};
+use super::{console, exit, ext, irq, kick, placement, reflect, vmctl};
 
 /// Runs the vCPUs placed on `cpu_index` until the machine powers off.
 ///
@@ -35,13 +35,14 @@ pub fn run_cpu(cpu: CpuId) -> ! {
     let mut ctx = CpuCtx::new(cpu);
     for v in SYSTEM.cpu(cpu).schedule_ids() {
         let d = SYSTEM.vcpu(v);
-        if d.index_in_vm == 0 {
+        if d.index_in_vm == 0 && placement::is_home(cpu, v) {
             vmctl::boot_vm(&mut ctx, d.vm_id());
         }
     }
     loop {
         kick::take_resched(cpu);
         ext::resync(cpu);
+        hand_over(&mut ctx);
         take_start_requests(&mut ctx);
         vmctl::service_resets(&mut ctx);
         let next = pick(&mut ctx);
@@ -78,10 +79,51 @@ pub fn run_cpu(cpu: CpuId) -> ! {
         let slots = ctx.slots();
         let wake = preempting_deadline(&mut ctx, v);
         arm_preemption(cpu, slots, wake);
+        let since = if ext::ACCOUNTS { cpu::counter() } else { 0 };
         let left = run_loaded(&mut ctx, v);
+        if ext::ACCOUNTS {
+            ext::ran(cpu, v, since, cpu::counter(), left == Left::Waiting);
+        }
         super::telemetry::left(cpu, left, slots.is_some());
     }
 }
+
+/// Hands the vCPUs an extension moves away from this CPU (big.LITTLE) to their new CPUs:
+/// each is parked — all its state saved into its `Vcpu` ([`world::evict`]) — then given
+/// to the other CPU, which is kicked and takes it up at its next look at its schedule.
+/// Here, at the top of the run loop, no guest runs and no handler holds a vCPU: the
+/// trap boundary the hand-over needs. Without an extension that moves vCPUs this is
+/// nothing.
+#[inline(always)]
+fn hand_over(ctx: &mut CpuCtx) {
+    while let Some(d) = ext::departure(ctx.id) {
+        move_vcpu(ctx, d);
+    }
+}
+
+#[cfg(feature = "big-little")]
+#[inline(never)]
+fn move_vcpu(ctx: &mut CpuCtx, d: hv_core::ext::Departure) {
+    let (v, from, to) = (d.vcpu, ctx.id, d.to);
+    let allowed = SYSTEM.vcpu(v).cpus.contains(&to.raw());
+    if !placement::holds(from, v) || to == from || !allowed {
+        // Not this CPU's to give, or nowhere it may go: an extension's bug, never a move.
+        return;
+    }
+    world::evict(ctx, v);
+    placement::hand(v, to);
+    if SYSTEM.vcpu(v).index_in_vm == 0 {
+        // The VM's physical SPIs follow its boot vCPU (their default target).
+        irq::route_spis(SYSTEM.vm_of(v), to);
+    }
+    super::telemetry::migrated(v, from, to, d.cause);
+    ext::moved(v, from, to);
+    kick::kick_cpu(to);
+}
+
+#[cfg(not(feature = "big-little"))]
+#[inline(always)]
+fn move_vcpu(_ctx: &mut CpuCtx, _d: hv_core::ext::Departure) {}
 
 /// Runs loaded vCPU `v` until it stops being runnable, its VM ends, or something may have
 /// changed what this CPU runs: a handler or an interrupt made another of its vCPUs runnable,
@@ -198,6 +240,9 @@ fn stop(vm: VmId, outcome: Outcome) {
 
 fn take_start_requests(ctx: &mut CpuCtx) {
     for v in SYSTEM.cpu(ctx.id).schedule_ids() {
+        if !placement::holds(ctx.id, v) {
+            continue;
+        }
         if let Some((entry, context_id)) = state::start(v).take() {
             power_on(ctx, v, entry, context_id);
         }
@@ -215,7 +260,8 @@ fn pick(ctx: &mut CpuCtx) -> Option<VcpuId> {
         {
             continue;
         }
-        if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) {
+        if !state::vm(SYSTEM.vm_of(v)).alive.load(Ordering::Relaxed) || !placement::holds(ctx.id, v)
+        {
             continue;
         }
         let loaded = ctx.loaded();
@@ -282,6 +328,9 @@ fn preempting_deadline(ctx: &mut CpuCtx, v: VcpuId) -> Option<u64> {
         if w == v {
             break;
         }
+        if !placement::holds(ctx.id, w) {
+            continue;
+        }
         let vcpu = ctx.vcpus.get(w);
         if let Power::Waiting = vcpu.power {
             earliest = earlier(earliest, irq::saved_deadline(vcpu));
@@ -305,6 +354,9 @@ fn idle(ctx: &mut CpuCtx) {
     let mut earliest: Option<u64> = None;
     let schedule = SYSTEM.cpu(ctx.id).schedule_ids();
     for v in schedule.clone() {
+        if !placement::holds(ctx.id, v) {
+            continue;
+        }
         let vcpu = ctx.vcpus.get(v);
         let d = match vcpu.power {
             Power::Waiting => irq::saved_deadline(vcpu),
@@ -327,7 +379,10 @@ fn idle(ctx: &mut CpuCtx) {
     // A start request for one of this CPU's vCPUs is picked up at once; the others'
     // are their CPUs' business (spinning on them here would starve those CPUs under
     // QEMU's icount, which runs the emulated CPUs in turn).
-    if !schedule.clone().any(|v| state::start(v).is_pending()) {
+    if !schedule
+        .clone()
+        .any(|v| placement::holds(ctx.id, v) && state::start(v).is_pending())
+    {
         cpu::wait_for_interrupt();
     }
     irq::handle_physical(ctx.id, None);

@@ -157,7 +157,7 @@ fn hypercall(v: VcpuId, vcpu: &mut Vcpu) -> Outcome {
 fn extension_call(v: VcpuId, vcpu: &mut Vcpu, e: i64) -> Outcome {
     let d = SYSTEM.vcpu(v);
     let x: [u64; 6] = vcpu.regs.x[..6].try_into().unwrap_or([0; 6]);
-    match super::ext::hypercall(d.cpu_id(), d.vm_id(), &x) {
+    match super::ext::hypercall(super::placement::cpu_of(v), d.vm_id(), &x) {
         Some(r) => {
             vcpu.regs.x[..4].copy_from_slice(&r);
             Outcome::Continue

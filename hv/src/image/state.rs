@@ -1,7 +1,9 @@
 //! Run-time state of vCPUs and VMs: fixed arrays sized at build time, no allocation.
 //!
-//! Ownership rule: a vCPU is pinned to one physical CPU by the configuration, and only
-//! that CPU's run loop touches its [`Vcpu`], through the CPU's [`Vcpus`]. What other CPUs
+//! Ownership rule: a vCPU is held by one physical CPU at a time — the one the
+//! configuration pins it to, or (feature `big-little`) the one it was last handed to
+//! ([`super::placement`]) — and only that CPU's run loop touches its [`Vcpu`], through
+//! the CPU's [`Vcpus`]. What other CPUs
 //! may need to see (a VM's life, a request to start a vCPU, the VM's emulated UART) is in
 //! the per-VM [`VmState`] or the per-vCPU atomics here, indexed by typed id.
 use core::cell::UnsafeCell;
@@ -108,7 +110,7 @@ impl Vcpu {
 struct VcpuSlot(UnsafeCell<Vcpu>);
 
 // SAFETY: a slot is only dereferenced through `Vcpus::get` of the one `Vcpus` of the CPU
-// the vCPU is pinned to (checked there), which hands out one reference at a time.
+// that holds the vCPU (checked there), which hands out one reference at a time.
 unsafe impl Sync for VcpuSlot {}
 
 static VCPUS: [VcpuSlot; MAX_VCPUS] = [const { VcpuSlot(UnsafeCell::new(Vcpu::new())) }; MAX_VCPUS];
@@ -119,10 +121,11 @@ static TAKEN: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(false) }; CPU_C
 /// The vCPUs one physical CPU owns: those the configuration pins to it. Made once per CPU
 /// at boot and passed down its run loop; the only way to a [`Vcpu`].
 ///
-/// Why this is sound: the configuration pins each vCPU to exactly one CPU, a CPU makes its
-/// `Vcpus` once (checked), and [`get`](Self::get) refuses a vCPU of another CPU; so a
-/// vCPU's state is reachable from one `Vcpus` only, and `&mut self` lets it hand out one
-/// reference at a time.
+/// Why this is sound: each vCPU has exactly one holder at a time (`placement`: a holder
+/// hands it over only after its last use, and the new one takes it up only after), a CPU
+/// makes its `Vcpus` once (checked), and [`get`](Self::get) refuses a vCPU another CPU
+/// holds; so a vCPU's state is reachable from one `Vcpus` only, and `&mut self` lets it
+/// hand out one reference at a time.
 pub struct Vcpus {
     cpu: CpuId,
 }
@@ -137,15 +140,16 @@ impl Vcpus {
         Vcpus { cpu }
     }
 
-    /// The state of vCPU `v`, which must be pinned to this CPU (a bug otherwise: panics).
+    /// The state of vCPU `v`, which this CPU must hold (a bug otherwise: panics).
     #[inline(always)]
     pub fn get(&mut self, v: VcpuId) -> &mut Vcpu {
         assert!(
-            SYSTEM.vcpu(v).cpu == self.cpu.raw(),
+            super::placement::cpu_of(v) == self.cpu,
             "a vCPU of another CPU"
         );
-        // SAFETY: `v` is pinned to this CPU, whose only `Vcpus` this is (see the type's
-        // docs); the reference borrows `self` mutably, so no other one exists meanwhile.
+        // SAFETY: this CPU holds `v` (pinned here, or handed over to it: `placement`),
+        // and this is its only `Vcpus` (see the type's docs); the reference borrows
+        // `self` mutably, so no other one exists meanwhile.
         unsafe { &mut *VCPUS[v.index()].0.get() }
     }
 }

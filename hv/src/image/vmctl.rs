@@ -98,7 +98,7 @@ fn service_pending_resets(ctx: &mut CpuCtx) {
     for v in SYSTEM.cpu(ctx.id).schedule_ids() {
         let d = SYSTEM.vcpu(v);
         let vm = d.vm_id();
-        if !resetting(vm) {
+        if !resetting(vm) || !super::placement::holds(ctx.id, v) {
             continue;
         }
         ctx.vcpus.get(v).power = Power::Off;

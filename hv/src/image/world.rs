@@ -92,7 +92,7 @@ impl CpuCtx {
     }
 }
 
-/// Makes vCPU `index` (pinned to this CPU) runnable at `entry` with `x0` (PSCI CPU_ON
+/// Makes vCPU `index` (held by this CPU) runnable at `entry` with `x0` (PSCI CPU_ON
 /// semantics: other registers and the EL1 state come out of reset).
 pub fn power_on(ctx: &mut CpuCtx, v: VcpuId, entry: u64, x0: u64) {
     if ctx.loaded == Some(v) {
@@ -149,6 +149,26 @@ pub fn unload(ctx: &mut CpuCtx) {
         if SYSTEM.vm(SYSTEM.vm_of(old)).pmu == PmuAccess::Virtual {
             irq::unload_pmu_irq(ctx.gicr, vcpu);
         }
+    }
+}
+
+/// vCPU `v` leaves this CPU for another (a big.LITTLE move): everything of it the CPU
+/// still holds goes into its saved state — EL1, timers, GIC interface and PMU (if it is
+/// loaded), its FP/SIMD registers (if it owns them) — so that the CPU it is handed to
+/// finds all of it there. Its list registers are empty already: the run loop reads them
+/// back at every exit it leaves through.
+#[cfg(feature = "big-little")]
+pub fn evict(ctx: &mut CpuCtx, v: VcpuId) {
+    if ctx.loaded == Some(v) {
+        unload(ctx);
+    }
+    if ctx.fp_owner == Some(v) {
+        // An lwVM may have stashed them: back first (`unload` did it if `v` was loaded).
+        ext::before_switch(ctx.id);
+        // Untrapped: the trap covers EL2's own FP instructions too.
+        release_fp(ctx);
+        fpsimd::save(&mut ctx.vcpus.get(v).el1.fp);
+        ctx.fp_owner = None;
     }
 }
 

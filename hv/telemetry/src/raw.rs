@@ -13,7 +13,7 @@
 //!   Other CPUs only ever see encoded frames in the byte ring.
 //! - A record that does not fit is counted ([`RawQueue::take_lost`]) and reported as a
 //!   `Dropped` record with the next frames: every loss is visible to the monitor.
-use hv_protocol::{Event, SwitchReason, TrapKind, VmExitReason};
+use hv_protocol::{Event, MigrateCause, SwitchReason, TrapKind, VmExitReason};
 
 use crate::counters::classify_esr;
 
@@ -84,6 +84,14 @@ pub enum Raw {
         pool: u16,
         from: u32,
         to: u32,
+    },
+    /// A vCPU was handed to another CPU.
+    Migrated {
+        ts: u64,
+        vcpu: u16,
+        from: u16,
+        to: u16,
+        cause: MigrateCause,
     },
 }
 
@@ -163,6 +171,24 @@ impl Raw {
                 from,
                 to,
             } => [Some((ts, Event::Elastic { vm, pool, from, to })), None],
+            Raw::Migrated {
+                ts,
+                vcpu,
+                from,
+                to,
+                cause,
+            } => [
+                Some((
+                    ts,
+                    Event::Migrated {
+                        vcpu,
+                        from,
+                        to,
+                        cause,
+                    },
+                )),
+                None,
+            ],
         }
     }
 }

@@ -3,7 +3,7 @@
 //! The matches are exhaustive on purpose: adding a variant to `wire.rs` fails to compile here
 //! until it is named, which is also the reminder to update [`crate::EVENT_KINDS`].
 
-use crate::wire::{Event, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
+use crate::wire::{Event, MigrateCause, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
 
 impl TrapKind {
     /// All kinds, in variant (and `Counters` array) order.
@@ -66,6 +66,17 @@ impl VmExitReason {
     }
 }
 
+impl MigrateCause {
+    /// Stable lower-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MigrateCause::Hint => "hint",
+            MigrateCause::Governor => "governor",
+            MigrateCause::Plan => "plan",
+        }
+    }
+}
+
 impl Event<'_> {
     /// Variant index on the wire.
     pub const fn kind_index(&self) -> u32 {
@@ -81,6 +92,7 @@ impl Event<'_> {
             Event::Marker { .. } => 8,
             Event::VmExit { .. } => 9,
             Event::Elastic { .. } => 10,
+            Event::Migrated { .. } => 11,
         }
     }
 
@@ -98,6 +110,7 @@ impl Event<'_> {
             Event::Marker { .. } => "marker",
             Event::VmExit { .. } => "vm_exit",
             Event::Elastic { .. } => "elastic",
+            Event::Migrated { .. } => "migrated",
         }
     }
 }

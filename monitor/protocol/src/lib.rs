@@ -38,7 +38,9 @@ pub use encode::{
 };
 pub use hello::Mismatch;
 pub use schema::{MAGIC, SCHEMA_HASH, VERSION, fnv1a, token_hash};
-pub use wire::{Event, Frame, Header, Hello, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
+pub use wire::{
+    Event, Frame, Header, Hello, MigrateCause, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason,
+};
 
 #[cfg(feature = "std")]
 pub use encode::frame_to_vec;

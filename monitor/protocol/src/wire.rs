@@ -156,4 +156,24 @@ pub enum Event<'a> {
         from: u32,
         to: u32,
     },
+    /// vCPU `vcpu` moved from physical CPU `from` to `to` (big.LITTLE switching), for
+    /// `cause`: the header's `ts` is when `from` had parked it and handed it over; it runs
+    /// on `to` from its next `Switch` there.
+    Migrated {
+        vcpu: u16,
+        from: u16,
+        to: u16,
+        cause: MigrateCause,
+    },
+}
+
+/// Why a vCPU moved to another CPU.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateCause {
+    /// The guest's hint (BL_HINT).
+    Hint,
+    /// The utilisation governor.
+    Governor,
+    /// The configuration's time plan.
+    Plan,
 }

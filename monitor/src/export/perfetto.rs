@@ -225,6 +225,17 @@ impl<'a> Perfetto<'a> {
                 let t = self.us(ts);
                 self.push(json!({"ph": "C", "pid": 0, "ts": t, "name": format!("{name} elastic blocks"), "args": {"blocks": to}}));
             }
+            Event::Migrated {
+                vcpu,
+                from,
+                to,
+                cause,
+            } => self.instant(
+                hv,
+                ts,
+                format!("{} cpu{from} -> cpu{to} ({})", label(vcpu), cause.name()),
+                json!({"vcpu": label(vcpu), "from": from, "to": to, "cause": cause.name()}),
+            ),
             Event::VmExit { vm, reason } => {
                 let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
                 let ctid = CONSOLE_TID + u64::from(vm);

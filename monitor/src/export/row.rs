@@ -144,6 +144,16 @@ impl Row {
                 (r.id, r.count) = (Some(pool), Some(u64::from(to)));
                 r.text = Some(format!("{from}->{to}"));
             }
+            Event::Migrated {
+                vcpu,
+                from,
+                to,
+                cause,
+            } => {
+                (r.vcpu, r.vm) = (Some(vcpu), vm_of(vcpu));
+                r.reason = Some(cause.name());
+                r.text = Some(format!("cpu{from}->cpu{to}"));
+            }
         }
         r
     }

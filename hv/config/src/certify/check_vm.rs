@@ -410,8 +410,38 @@ pub(crate) fn check_placement(d: &SystemDesc, r: &mut Report) {
                 v.index_in_vm, vm.name
             ));
         }
-        if !on_cpu.insert((v.vm, v.cpu)) {
-            fail(format!("two vCPUs of {} are on CPU {}", vm.name, v.cpu));
+        if v.cpus.first() != Some(&v.cpu) {
+            fail(format!(
+                "vcpu {k} of {} starts on CPU {}, which is not the first it may run on ({:?})",
+                vm.name, v.cpu, v.cpus
+            ));
+        }
+        // Two vCPUs of one VM never share a CPU, in any placement a move can reach; a
+        // vCPU that moves has one CPU per cluster and no lwVM (not movable) among them.
+        let mut clusters = HashSet::new();
+        for &c in v.cpus {
+            if !on_cpu.insert((v.vm, c)) {
+                fail(format!("two vCPUs of {} may be on CPU {c}", vm.name));
+            }
+            match d.cpus.get(usize::from(c)) {
+                None => fail(format!(
+                    "vcpu {k} of {} may run on CPU {c}, which does not exist",
+                    vm.name
+                )),
+                Some(cpu) if v.cpus.len() > 1 && !clusters.insert(cpu.cluster) => fail(format!(
+                    "vcpu {k} of {} may run on two CPUs of cluster {}",
+                    vm.name, cpu.cluster
+                )),
+                Some(_) => {}
+            }
+        }
+        if v.cpus.len() > 1
+            && (vm.lwvm.is_some() || d.migration(hv_core::ids::VmId::new(v.vm)).is_none())
+        {
+            fail(format!(
+                "vcpu {k} of {} may move but its VM has no migration policy",
+                vm.name
+            ));
         }
         for (c, cpu) in d.cpus.iter().enumerate() {
             let n = cpu
@@ -419,11 +449,11 @@ pub(crate) fn check_placement(d: &SystemDesc, r: &mut Report) {
                 .iter()
                 .filter(|&&x| usize::from(x) == k)
                 .count();
-            let want = usize::from(c == usize::from(v.cpu));
+            let want = usize::from(v.cpus.iter().any(|&x| usize::from(x) == c));
             if n != want {
                 fail(format!(
-                    "vcpu {k} of {} appears {n} times in CPU {c}'s schedule (pinned to CPU {})",
-                    vm.name, v.cpu
+                    "vcpu {k} of {} appears {n} times in CPU {c}'s schedule (it may run on {:?})",
+                    vm.name, v.cpus
                 ));
             }
         }
@@ -459,7 +489,10 @@ pub(crate) fn check_placement(d: &SystemDesc, r: &mut Report) {
             ));
         }
         for s in t.slots.iter().filter_map(|s| s.vcpu) {
-            if d.vcpus.get(usize::from(s)).is_none_or(|v| v.cpu != t.cpu) {
+            if d.vcpus
+                .get(usize::from(s))
+                .is_none_or(|v| v.cpu != t.cpu || v.cpus.len() != 1)
+            {
                 fail(format!(
                     "slot table of CPU {} names vcpu {s}, which is not pinned there",
                     t.cpu

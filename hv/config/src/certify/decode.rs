@@ -224,6 +224,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 vm: u16_(c, "vm")?,
                 index_in_vm: u16_(c, "index_in_vm")?,
                 cpu: u16_(c, "cpu")?,
+                cpus: indices(c, "cpus")?,
                 vmpidr: c.u("vmpidr")?,
                 priority: u8::try_from(p).map_err(|_| format!("priority {p}"))?,
             })
@@ -312,6 +313,30 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                         to: u8::try_from(to)
                             .map_err(|_| format!("holder {to} does not fit 8 bits"))?,
                         blocks: u32_(m, "blocks")?,
+                    })
+                })?,
+            })
+        })?,
+        migrations: each(v, "migrations", |m| {
+            let p = |f: &str| {
+                let x = m.u(f)?;
+                u8::try_from(x).map_err(|_| format!("{f} {x}"))
+            };
+            Ok(MigrateDesc {
+                vm: u16_(m, "vm")?,
+                policy: match m.variant("policy")?.0.as_str() {
+                    "Hint" => MigratePolicy::Hint,
+                    "Governor" => MigratePolicy::Governor,
+                    "Plan" => MigratePolicy::Plan,
+                    other => return Err(format!("policy: unknown policy {other}")),
+                },
+                window_us: u32_(m, "window_us")?,
+                up: p("up")?,
+                down: p("down")?,
+                plan: each(m, "plan", |s| {
+                    Ok(PlanStep {
+                        cluster: u16_(s, "cluster")?,
+                        us: u32_(s, "us")?,
                     })
                 })?,
             })

@@ -33,6 +33,7 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
             vm,
             index_in_vm: 0,
             cpu: lw.cpu,
+            cpus: leak(vec![lw.cpu]),
             vmpidr: 1 << 31,
             priority: lw.priority,
         });

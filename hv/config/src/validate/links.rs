@@ -313,11 +313,12 @@ pub(crate) fn check_slots(cfg: &Config, c: &mut Checker) {
                     format!("{f}.vcpu"),
                     format!("vm \"{name}\" has no vCPU {idx}"),
                 ),
-                Some(vc) if vc.cpu != t.cpu => c.err(
+                Some(vc) if vc.home() != t.cpu => c.err(
                     format!("{f}.vcpu"),
                     format!(
                         "vCPU {idx} of vm \"{name}\" is pinned to CPU {}, not CPU {}",
-                        vc.cpu, t.cpu
+                        vc.home(),
+                        t.cpu
                     ),
                 ),
                 Some(_) => {
@@ -327,7 +328,7 @@ pub(crate) fn check_slots(cfg: &Config, c: &mut Checker) {
         }
         for (vm, v) in cfg.system.vm.iter().enumerate() {
             for (idx, vc) in v.vcpus.iter().enumerate() {
-                if vc.cpu == t.cpu && !listed.contains(&(vm, idx)) {
+                if vc.home() == t.cpu && !listed.contains(&(vm, idx)) {
                     c.err(format!("{p}.table"), format!("vCPU {idx} of vm \"{}\" is pinned to CPU {} but has no slot in its table", v.name, t.cpu));
                 }
             }

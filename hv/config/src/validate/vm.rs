@@ -25,7 +25,6 @@ pub(crate) fn emulated_device_ipas(cfg: &Config) -> [(u64, u64, &'static str); 3
 }
 
 pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
-    let ncpus = cfg.board.cpus().len();
     let hv_intids = cfg.board.hv_intids();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut irq_owner: HashMap<u32, (usize, usize)> = HashMap::new();
@@ -86,7 +85,7 @@ pub(crate) fn check_vms(cfg: &Config, c: &mut Checker) {
             }
         }
         check_payload(cfg, c, i, &p);
-        check_vcpus(c, i, &p, v, ncpus);
+        check_vcpus(cfg, c, &p, v);
         for (k, &irq) in v.irqs.iter().enumerate() {
             let f = format!("{p}.irqs[{k}]");
             if !SPI_RANGE.contains(&irq) {
@@ -169,7 +168,9 @@ fn check_payload(cfg: &Config, c: &mut Checker, i: usize, p: &str) {
     }
 }
 
-fn check_vcpus(c: &mut Checker, _i: usize, p: &str, v: &crate::system::Vm, ncpus: usize) {
+fn check_vcpus(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::Vm) {
+    let cpus = cfg.board.cpus();
+    let ncpus = cpus.len();
     if v.vcpus.is_empty() {
         c.err(
             format!("{p}.vcpus"),
@@ -182,21 +183,150 @@ fn check_vcpus(c: &mut Checker, _i: usize, p: &str, v: &crate::system::Vm, ncpus
             "a VM has at most 256 vCPUs (VMPIDR Aff0)",
         );
     }
+    // Every CPU any vCPU of the VM may run on, and which vCPU: two vCPUs of one VM never
+    // share a CPU, whichever placement each is in (the static guarantee moves keep).
     let mut used: HashMap<u16, usize> = HashMap::new();
     for (k, vc) in v.vcpus.iter().enumerate() {
-        let f = format!("{p}.vcpus[{k}].cpu");
-        if usize::from(vc.cpu) >= ncpus {
+        if vc.ambiguous() {
             c.err(
-                &f,
-                format!(
-                    "CPU {} does not exist (the board has CPUs 0..={})",
-                    vc.cpu,
-                    ncpus.saturating_sub(1)
-                ),
+                format!("{p}.vcpus[{k}]"),
+                "give either `cpu` (pinned) or `cpus` (the CPUs it may move among), not both or neither",
+            );
+            continue;
+        }
+        let field = if vc.migratable() || !vc.cpus.is_empty() {
+            "cpus"
+        } else {
+            "cpu"
+        };
+        let f = format!("{p}.vcpus[{k}].{field}");
+        let mut clusters: HashMap<u16, u16> = HashMap::new();
+        for cpu in vc.allowed() {
+            let Some((cluster, cl, _)) = cpus.get(usize::from(cpu)) else {
+                c.err(
+                    &f,
+                    format!(
+                        "CPU {cpu} does not exist (the board has CPUs 0..={})",
+                        ncpus.saturating_sub(1)
+                    ),
+                );
+                continue;
+            };
+            if let Some(first) = used.insert(cpu, k)
+                && first != k
+            {
+                c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" are both on CPU {cpu}: a VM's vCPUs need distinct CPUs", v.name));
+            }
+            if vc.migratable() {
+                if let Some(other) = clusters.insert(*cluster, cpu) {
+                    c.err(
+                        &f,
+                        format!(
+                            "CPUs {other} and {cpu} are both in cluster \"{}\": a vCPU may run on one CPU per cluster",
+                            cl.name
+                        ),
+                    );
+                }
+                if cfg.system.slots.iter().any(|t| t.cpu == cpu) {
+                    c.err(
+                        &f,
+                        format!("CPU {cpu} is time-partitioned ([[slots]]): a vCPU that moves cannot hold a slot"),
+                    );
+                }
+            }
+        }
+    }
+    check_big_little(cfg, c, p, v);
+}
+
+/// `[vm.big-little]`: only on a VM with a vCPU that may move; a plan names the board's
+/// clusters, each one every vCPU of the VM may run on.
+fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::Vm) {
+    use crate::system::MigratePolicy;
+    let movable = v.vcpus.iter().any(|x| x.migratable());
+    let Some(b) = &v.big_little else {
+        return;
+    };
+    let f = format!("{p}.big-little");
+    if !movable {
+        c.err(
+            &f,
+            format!(
+                "vm \"{}\" has no vCPU that may move (give one `cpus = [..]` with a CPU in each cluster)",
+                v.name
+            ),
+        );
+    }
+    match b.policy {
+        MigratePolicy::Governor => {
+            if b.window_us < 100 {
+                c.err(
+                    format!("{f}.window-us"),
+                    "the governor's window is at least 100 us",
+                );
+            }
+            if b.down >= b.up || b.up > 100 {
+                c.err(
+                    format!("{f}.up"),
+                    format!(
+                        "need down < up <= 100 (hysteresis), got down = {} and up = {}",
+                        b.down, b.up
+                    ),
+                );
+            }
+        }
+        MigratePolicy::Plan if b.plan.is_empty() => {
+            c.err(
+                format!("{f}.plan"),
+                "policy \"plan\" needs at least one step",
             );
         }
-        if let Some(first) = used.insert(vc.cpu, k) {
-            c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" are both on CPU {}: a VM's vCPUs need distinct CPUs", v.name, vc.cpu));
+        _ => {}
+    }
+    if b.policy != MigratePolicy::Plan && !b.plan.is_empty() {
+        c.err(
+            format!("{f}.plan"),
+            "a plan is only followed with policy = \"plan\"",
+        );
+    }
+    let cpus = cfg.board.cpus();
+    for (j, step) in b.plan.iter().enumerate() {
+        let sf = format!("{f}.plan[{j}]");
+        let Some(ci) = cfg
+            .board
+            .cluster
+            .iter()
+            .position(|cl| cl.name == step.cluster)
+        else {
+            let names: Vec<&str> = cfg.board.cluster.iter().map(|c| c.name.as_str()).collect();
+            c.err(
+                format!("{sf}.cluster"),
+                format!(
+                    "board \"{}\" has no cluster \"{}\" (it has: {})",
+                    cfg.board.name,
+                    step.cluster,
+                    names.join(", ")
+                ),
+            );
+            continue;
+        };
+        if step.us < 100 {
+            c.err(format!("{sf}.us"), "a plan step lasts at least 100 us");
+        }
+        for (k, vc) in v.vcpus.iter().enumerate() {
+            let here = vc.allowed().iter().any(|&cpu| {
+                cpus.get(usize::from(cpu))
+                    .is_some_and(|x| usize::from(x.0) == ci)
+            });
+            if !here {
+                c.err(
+                    format!("{sf}.cluster"),
+                    format!(
+                        "vCPU {k} of vm \"{}\" may not run in cluster \"{}\" (its `cpus` name none of its CPUs)",
+                        v.name, step.cluster
+                    ),
+                );
+            }
         }
     }
 }

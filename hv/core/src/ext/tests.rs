@@ -64,7 +64,7 @@ fn no_extension_claims_nothing_and_answers_nothing() {
     assert!(!Extension::<Rec>::claims_vm(&none, vm(0)));
     assert!(!Extension::<Rec>::has_events(&none, vm(0), VcpuId::new(0)));
     assert_eq!(Extension::<Rec>::stage2_root(&none, vm(3)), None);
-    assert_eq!(Extension::<Rec>::placement(&none, VcpuId::new(3)), None);
+    assert_eq!(Extension::<Rec>::departure(&none, CpuId::new(3)), None);
     let mut st = 0;
     assert_eq!(
         Extension::<Rec>::run(

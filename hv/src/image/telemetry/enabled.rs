@@ -4,10 +4,11 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use hv_arch::context::{Exit, GuestRegs};
 use hv_arch::cpu;
+use hv_core::ext::MoveCause;
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::vgic::ListReg;
 use hv_core::vgic::lr::MAX_LRS;
-use hv_protocol::{Event, SwitchReason, VmExitReason};
+use hv_protocol::{Event, MigrateCause, SwitchReason, VmExitReason};
 use hv_telemetry::{CpuTelemetry, ExitClass, MAX_PAYLOAD, RAW_DEPTH, Raw, Ring};
 
 use super::super::decision::Left;
@@ -256,7 +257,7 @@ pub fn stamp() -> u64 {
 /// make, written at once — the vCPU stays the one running, so there is no switch to note.
 #[inline(always)]
 pub fn answered(v: VcpuId, esr: u64, entry: u64, x0_in: u64, x0_out: u64) {
-    let cpu = SYSTEM.vcpu(v).cpu_id().index();
+    let cpu = super::super::placement::cpu_of(v).index();
     // SAFETY: the fast path of `cpu` (the CPU `v` is placed on) runs on `cpu`, inside
     // `enter_guest`, when the run loop's hooks hold no reference to the slot.
     let p = unsafe { per_cpu(cpu) };
@@ -576,6 +577,25 @@ pub fn elastic(pool: usize, vm: VmId, from: u32, to: u32) {
             pool: pool as u16,
             from,
             to,
+        });
+    });
+}
+
+/// vCPU `v` was handed from CPU `from` (this one) to `to`, for `cause`.
+#[inline(never)]
+pub fn migrated(v: VcpuId, from: CpuId, to: CpuId, cause: MoveCause) {
+    let cause = match cause {
+        MoveCause::Hint => MigrateCause::Hint,
+        MoveCause::Governor => MigrateCause::Governor,
+        MoveCause::Plan => MigrateCause::Plan,
+    };
+    with_this_cpu(|_, p| {
+        p.t.record(Raw::Migrated {
+            ts: cpu::counter(),
+            vcpu: v.raw(),
+            from: from.raw(),
+            to: to.raw(),
+            cause,
         });
     });
 }
