@@ -19,6 +19,8 @@ mod image {
     // Generated tables and leaf utilities.
     pub mod generated;
 
+    pub mod uart;
+
     pub mod sync;
 
     pub mod linebuf;
