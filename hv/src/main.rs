@@ -21,6 +21,8 @@ mod image {
 
     pub mod placement;
 
+    pub mod uart;
+
     pub mod sync;
 
     pub mod linebuf;

@@ -181,6 +181,7 @@ fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Run(r) => {
+            select::bootable(&r.build.board)?;
             let spec = r.build.to_spec()?;
             if r.raw && spec.default_features && !spec.features.iter().any(|f| f == "telemetry-net")
             {

@@ -72,6 +72,24 @@ pub fn board(board: &str) -> Result<()> {
     }
 }
 
+/// Boards `cargo xtask run` can boot: the ones QEMU models. The others (the Rockchip
+/// boards) are built and certified only (docs/BOARDS.md).
+pub const BOOTABLE: [&str; 1] = ["qemu-virt"];
+
+/// Refuses to boot a board QEMU does not model, saying what can be done with it.
+pub fn bootable(board_name: &str) -> Result<()> {
+    board(board_name)?;
+    if BOOTABLE.contains(&board_name) {
+        return Ok(());
+    }
+    bail!(
+        "board {board_name} cannot be booted here: QEMU models only {} (and this machine has \
+         no {board_name}).\nBuild and certify its systems instead: `cargo xtask build <system> \
+         --board {board_name}`, `cargo xtask certify --board {board_name}` (docs/BOARDS.md)",
+        BOOTABLE.join(", ")
+    )
+}
+
 /// Resolves `system` (a name on `board`, or a path to a TOML file) to its file.
 pub fn system(board_name: &str, system: &str) -> Result<PathBuf> {
     board(board_name)?;
@@ -194,11 +212,28 @@ mod tests {
 
     #[test]
     fn every_shipped_system_passes_the_precheck() {
-        let all: Vec<String> = ["lwvm", "balloon", "big-little"].map(String::from).to_vec();
-        for s in systems("qemu-virt") {
-            let p = system("qemu-virt", &s).unwrap();
-            config("qemu-virt", &p, &all).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let all: Vec<String> = ["lwvm", "balloon", "big-little"]
+            .map(String::from)
+            .to_vec();
+        for b in boards() {
+            for s in systems(&b) {
+                let p = system(&b, &s).unwrap();
+                config(&b, &p, &all).unwrap_or_else(|e| panic!("{b}/{s}: {e}"));
+            }
         }
+    }
+
+    #[test]
+    fn only_qemu_virt_is_booted_and_the_others_say_what_to_do() {
+        assert!(boards().iter().any(|b| b == "rk3588") && boards().iter().any(|b| b == "rk3399"));
+        bootable("qemu-virt").unwrap();
+        let e = bootable("rk3588").unwrap_err().to_string();
+        assert!(e.contains("cannot be booted here"), "{e}");
+        assert!(
+            e.contains("cargo xtask build <system> --board rk3588"),
+            "{e}"
+        );
+        assert!(bootable("rk3589").is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod imp {
     pub mod gic;
     pub mod mem;
     pub mod mmu;
+    pub mod ns16550;
     pub mod pmu;
     pub mod regs;
     pub mod timer;

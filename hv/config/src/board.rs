@@ -7,6 +7,7 @@
 use crate::error::ConfigError;
 use crate::parse::parse_toml;
 use crate::size::Size;
+use hv_core::sysdesc::{Ns16550Regs, UartModel};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -26,6 +27,9 @@ pub struct Board {
     pub timer: Timer,
     /// The UART the hypervisor owns.
     pub uart: Uart,
+    /// How the firmware's PSCI is called (default: SMC).
+    #[serde(default)]
+    pub psci: Psci,
     /// Optional virtio-mmio transport slots.
     #[serde(default)]
     pub virtio_mmio: Option<VirtioMmio>,
@@ -179,11 +183,13 @@ fn default_secure_timer() -> u32 {
     29
 }
 
-/// The hypervisor's console UART.
+/// The hypervisor's console UART. Whatever the model, a VM's console is an emulated
+/// PL011 at the same guest-physical address; only the hypervisor drives this one.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Uart {
-    /// Device model (`"pl011"`).
+    /// Device model: `"pl011"` or `"ns16550"` (16550/8250-compatible, e.g. the
+    /// DesignWare APB UART of Rockchip SoCs, `snps,dw-apb-uart`).
     pub model: String,
     /// MMIO base.
     pub base: Size,
@@ -191,6 +197,49 @@ pub struct Uart {
     pub size: Size,
     /// INTID.
     pub intid: u32,
+    /// `ns16550` only, the device tree's `reg-shift`: register `n` is at
+    /// `base + (n << reg-shift)`; 0 (default) or 2.
+    #[serde(default)]
+    pub reg_shift: Option<u8>,
+    /// `ns16550` only, the device tree's `reg-io-width`: bytes per access, 1 (default)
+    /// or 4.
+    #[serde(default)]
+    pub reg_io_width: Option<u8>,
+}
+
+/// The UART models the hypervisor has a driver for (`[uart] model`).
+pub const UART_MODELS: [&str; 2] = ["pl011", "ns16550"];
+
+impl Uart {
+    /// The register interface for the image, or `None` for a model without a driver
+    /// (validation reports it).
+    pub fn desc_model(&self) -> Option<UartModel> {
+        match self.model.as_str() {
+            "pl011" => Some(UartModel::Pl011),
+            "ns16550" => Some(UartModel::Ns16550(Ns16550Regs {
+                reg_shift: self.reg_shift.unwrap_or(0),
+                io_width: self.reg_io_width.unwrap_or(1),
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// `[psci]`: how the platform firmware's PSCI is reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Psci {
+    /// `"smc"` (the device tree's `method`). Only SMC is accepted: the hypervisor runs at
+    /// EL2, where an HVC would trap to itself.
+    pub conduit: String,
+}
+
+impl Default for Psci {
+    fn default() -> Self {
+        Psci {
+            conduit: "smc".into(),
+        }
+    }
 }
 
 /// virtio-mmio transport slots.

@@ -293,6 +293,10 @@ pub fn build(
         devices: DeviceDesc {
             uart_base: b.uart.base.0,
             uart_intid: b.uart.intid,
+            uart_model: b
+                .uart
+                .desc_model()
+                .expect("validation accepts only UART models with a driver"),
             gicd_base: b.gic.distributor.base.0,
             gicr_base: b.gic.redistributor.base.0,
             gicr_stride: b.gic.redistributor.stride.0,

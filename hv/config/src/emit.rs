@@ -131,6 +131,22 @@ fn mmio_route(m: &MmioRoute) -> String {
     )
 }
 
+fn uart_model(m: UartModel) -> String {
+    match m {
+        UartModel::Pl011 => format!("{P}UartModel::Pl011"),
+        UartModel::Ns16550(r) => format!(
+            "{P}UartModel::Ns16550({})",
+            strukt(
+                "Ns16550Regs",
+                &[
+                    ("reg_shift", r.reg_shift.to_string()),
+                    ("io_width", r.io_width.to_string()),
+                ],
+            )
+        ),
+    }
+}
+
 fn spi_route(r: &Option<SpiRoute>) -> String {
     opt(r.as_ref().map(|r| {
         format!(
@@ -190,6 +206,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                     &[
                         ("uart_base", hex(dv.uart_base)),
                         ("uart_intid", dv.uart_intid.to_string()),
+                        ("uart_model", uart_model(dv.uart_model)),
                         ("gicd_base", hex(dv.gicd_base)),
                         ("gicr_base", hex(dv.gicr_base)),
                         ("gicr_stride", hex(dv.gicr_stride)),

@@ -100,10 +100,14 @@ pub struct HvDesc {
 /// Devices the hypervisor owns. All addresses are physical.
 #[derive(Debug)]
 pub struct DeviceDesc {
-    /// PL011 UART the hypervisor writes its console (and later telemetry) to.
+    /// UART the hypervisor writes its console (and telemetry) to, and reads console
+    /// input from.
     pub uart_base: u64,
     /// Its interrupt (INTID).
     pub uart_intid: u32,
+    /// Its register interface: the image picks the driver from this constant, so a
+    /// board's choice costs nothing at run time.
+    pub uart_model: UartModel,
     /// GICv3 distributor.
     pub gicd_base: u64,
     /// GICv3 redistributor region (first frame).
@@ -128,6 +132,26 @@ pub struct DeviceDesc {
     pub virtio_mmio_count: u32,
     /// INTID of the first virtio-mmio slot (slot `i` raises this + `i`): SPIs no VM may own.
     pub virtio_mmio_intid: u32,
+}
+
+/// Register interface of the hypervisor's UART (the board's `[uart] model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UartModel {
+    /// Arm PL011 (QEMU `virt`).
+    Pl011,
+    /// 16550/8250-compatible (`ns16550a`, Synopsys DesignWare APB UART on Rockchip SoCs),
+    /// with its register placement.
+    Ns16550(Ns16550Regs),
+}
+
+/// Where a 16550's registers lie: register `n` is at `base + (n << reg_shift)`, accessed
+/// `io_width` bytes wide (the device tree's `reg-shift` and `reg-io-width`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ns16550Regs {
+    /// log2 of the bytes between two registers: 0 (packed) or 2 (one per 32-bit word).
+    pub reg_shift: u8,
+    /// Access width in bytes: 1 or 4 (a DesignWare APB UART needs 32-bit accesses).
+    pub io_width: u8,
 }
 
 /// One physical CPU.

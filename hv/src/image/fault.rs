@@ -3,16 +3,15 @@
 //! so the run ends and the line is what tells it apart from a clean power-off.
 use core::fmt::Write;
 
-use super::generated::SYSTEM;
 use super::linebuf::LineBuf;
 
 fn report(args: core::fmt::Arguments) -> ! {
     let mut l = LineBuf::new();
     let _ = l.write_fmt(args);
     // The console lock may be held by the code that failed: write without it.
-    hv_arch::uart::write(SYSTEM.devices.uart_base, b"\r\nhv: FATAL: ");
-    hv_arch::uart::write(SYSTEM.devices.uart_base, l.as_bytes());
-    hv_arch::uart::write(SYSTEM.devices.uart_base, b"\r\n");
+    super::uart::write(b"\r\nhv: FATAL: ");
+    super::uart::write(l.as_bytes());
+    super::uart::write(b"\r\n");
     hv_arch::firmware::system_reset()
 }
 

@@ -32,7 +32,7 @@ pub fn init_gic() -> Result<(), &'static str> {
     let mut g = g;
     // Console input: the physical UART's receive interrupt, forwarded to a VM.
     g.enable_spi(d.uart_intid);
-    hv_arch::uart::enable_rx_interrupt(d.uart_base);
+    super::uart::enable_rx_interrupt();
     // The SPIs of the VMs' devices and `irqs`, routed to their owners' CPUs.
     super::passthrough::enable_all(&mut g);
     *GIC.lock() = Some(g);
@@ -337,7 +337,7 @@ fn one(cpu: CpuId, loaded: &mut Option<(VcpuId, &mut Vcpu)>, intid: u32, direct:
         }
         return;
     } else if intid == d.uart_intid {
-        while let Some(b) = hv_arch::uart::read_byte(d.uart_base) {
+        while let Some(b) = super::uart::read_byte() {
             if let Some((vm, level)) = super::console::input(b) {
                 mmio::update_uart_irq(vm, level);
             }

@@ -443,3 +443,23 @@ pub mod uart {
     /// Enables the receive interrupts: input is queued by the test.
     pub fn enable_rx_interrupt(_base: u64) {}
 }
+
+pub mod ns16550 {
+    //! The physical 16550 of boards without a PL011: the same simulated UART as
+    //! [`super::uart`] (bytes written are recorded, input comes from
+    //! [`Machine::uart_rx`](super::super::Machine::uart_rx)).
+    use hv_core::sysdesc::Ns16550Regs;
+
+    /// Writes `bytes` to the UART.
+    pub fn write(base: u64, _r: Ns16550Regs, bytes: &[u8]) {
+        super::uart::write(base, bytes)
+    }
+
+    /// Takes one received byte, if any.
+    pub fn read_byte(base: u64, _r: Ns16550Regs) -> Option<u8> {
+        super::uart::read_byte(base)
+    }
+
+    /// Enables the receive interrupt: input is queued by the test.
+    pub fn enable_rx_interrupt(_base: u64, _r: Ns16550Regs) {}
+}

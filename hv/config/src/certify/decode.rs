@@ -172,6 +172,22 @@ fn slot(v: &Value) -> Result<Slot, String> {
     Ok(Slot { vcpu, length })
 }
 
+/// The hypervisor UART's register interface (`DeviceDesc::uart_model`).
+fn uart_model(dv: &Value) -> Result<UartModel, String> {
+    let narrow = |r: &Value, f: &str| {
+        let x = r.u(f)?;
+        u8::try_from(x).map_err(|_| format!("uart_model.{f} = {x} does not fit 8 bits"))
+    };
+    match dv.variant("uart_model")? {
+        (n, None) if n == "Pl011" => Ok(UartModel::Pl011),
+        (n, Some(r)) if n == "Ns16550" => Ok(UartModel::Ns16550(Ns16550Regs {
+            reg_shift: narrow(&r, "reg_shift")?,
+            io_width: narrow(&r, "io_width")?,
+        })),
+        (n, _) => Err(format!("uart_model: unexpected variant {n}")),
+    }
+}
+
 /// Decodes the `SystemDesc` at `v`.
 pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
     let h = v.field("hv")?;
@@ -196,6 +212,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
         devices: DeviceDesc {
             uart_base: dv.u("uart_base")?,
             uart_intid: u32_(&dv, "uart_intid")?,
+            uart_model: uart_model(&dv)?,
             gicd_base: dv.u("gicd_base")?,
             gicr_base: dv.u("gicr_base")?,
             gicr_stride: dv.u("gicr_stride")?,

@@ -20,6 +20,7 @@ mod devices;
 mod links;
 #[cfg(test)]
 pub(crate) mod tests;
+mod uart;
 mod vm;
 
 pub use crate::diag::Checker;
@@ -39,6 +40,7 @@ pub fn validate(cfg: &Config, exts: &Extensions) -> Result<(), ConfigError> {
     let mut all = Vec::new();
     let mut b = Checker::new(&cfg.board_file);
     check_board(cfg, &mut b);
+    uart::check_uart_and_psci(&cfg.board, &mut b);
     devices::check_board_devices(cfg, &mut b);
     b.finish(&mut all);
     let mut s = Checker::new(&cfg.system_file);

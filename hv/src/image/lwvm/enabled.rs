@@ -85,8 +85,7 @@ impl Extension<Hv> for Lwvm {
 fn boot_check() {
     if !hv_arch::vhe::supported() {
         // No lock and no telemetry yet (the MMU is off): straight to the UART.
-        hv_arch::uart::write(
-            SYSTEM.devices.uart_base,
+        super::super::uart::write(
             b"hv: FATAL: this image runs with HCR_EL2.E2H=1 (feature `lwvm`) but the CPU lacks \
               ARMv8.1 VHE (ID_AA64MMFR1_EL1.VH = 0); powering off\r\n",
         );

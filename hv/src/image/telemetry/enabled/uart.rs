@@ -1,12 +1,11 @@
-//! Transport `telemetry-uart`: frames on the board's PL011 (shared with nothing else: with
-//! this feature the hypervisor prints no text). Each CPU sends its own ring.
+//! Transport `telemetry-uart`: frames on the board's UART, PL011 or 16550 (shared with
+//! nothing else: with this feature the hypervisor prints no text). Each CPU sends its own
+//! ring.
 use hv_telemetry::Ring;
-
-use super::super::super::generated::SYSTEM;
 
 /// Sends the hello.
 pub fn send_hello(bytes: &[u8]) {
-    hv_arch::uart::write(SYSTEM.devices.uart_base, bytes);
+    super::super::super::uart::write(bytes);
 }
 
 /// Whether the run loop should take the transport for `pending` bytes in its ring: always
@@ -37,12 +36,12 @@ pub fn drain<const N: usize>(cpu: usize, rings: &[Ring<N>], _block: bool, yield_
         if yield_to_irq && super::yield_or_stop() {
             // Up to the end of the frame under way, then stop.
             if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
-                hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..=end]);
+                super::super::super::uart::write(&buf[..=end]);
                 ring.consume(end + 1);
                 return;
             }
         }
-        hv_arch::uart::write(SYSTEM.devices.uart_base, &buf[..n]);
+        super::super::super::uart::write(&buf[..n]);
         ring.consume(n);
     }
 }
