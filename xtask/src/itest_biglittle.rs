@@ -5,6 +5,7 @@
 //! Besides the guests' RESULT lines, each case replays the telemetry stream's `Migrated`
 //! records: a vCPU moves only from the CPU the record before put it on, only among the
 //! CPUs its configuration allows, for the cause its VM's policy names.
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -13,46 +14,107 @@ use super::{Case, Mode, RunView};
 
 pub(super) fn cases() -> Vec<Case> {
     let t = Duration::from_secs;
-    vec![Case {
-        name: "big_little_vcpu_moves_1000_times_keeping_state_and_interrupts",
-        system: "bl-migrate",
-        mode: Mode::Telemetry,
-        features: "big-little",
-        input: &[],
-        timeout: t(240),
-        pass: &["bl-mover", "bl-pinger"],
-        expect: &[
-            ("bl-mover", "start-cpu", "0"),
-            ("bl-mover", "hint-malformed", "-2"),
-            ("bl-mover", "moved", "1000"),
-            ("bl-mover", "moves-counted", "1000"),
-            ("bl-mover", "placed", "1000"),
-            ("bl-mover", "fp-kept", "1000"),
-            ("bl-mover", "sys-kept", "1000"),
-            ("bl-mover", "debug-kept", "1000"),
-            ("bl-mover", "checksum", "right"),
-            ("bl-mover", "ticks-after-last-move", "yes"),
-            ("bl-mover", "sgis", "200"),
-            ("bl-mover", "sgi-lost-at", "0"),
-            ("bl-mover", "pings", "200"),
-            ("bl-pinger", "pings-taken", "200"),
-        ],
-        check: check_hint_moves,
-    }]
+    vec![
+        Case {
+            name: "big_little_vcpu_moves_1000_times_keeping_state_and_interrupts",
+            system: "bl-migrate",
+            mode: Mode::Telemetry,
+            features: "big-little",
+            input: &[],
+            timeout: t(240),
+            pass: &["bl-mover", "bl-pinger"],
+            expect: &[
+                ("bl-mover", "start-cpu", "0"),
+                ("bl-mover", "hint-malformed", "-2"),
+                ("bl-mover", "moved", "1000"),
+                ("bl-mover", "moves-counted", "1000"),
+                ("bl-mover", "placed", "1000"),
+                ("bl-mover", "fp-kept", "1000"),
+                ("bl-mover", "sys-kept", "1000"),
+                ("bl-mover", "debug-kept", "1000"),
+                ("bl-mover", "checksum", "right"),
+                ("bl-mover", "ticks-after-last-move", "yes"),
+                ("bl-mover", "sgis", "200"),
+                ("bl-mover", "sgi-lost-at", "0"),
+                ("bl-mover", "pings", "200"),
+                ("bl-pinger", "pings-taken", "200"),
+            ],
+            check: check_hint_moves,
+        },
+        Case {
+            name: "big_little_governor_moves_a_bursty_guest_up_and_down",
+            system: "bl-governor",
+            mode: Mode::Telemetry,
+            features: "big-little",
+            input: &[],
+            timeout: t(120),
+            pass: &["bl-bursty"],
+            expect: &[
+                ("bl-bursty", "hint-refused", "-3"),
+                ("bl-bursty", "moved-enough", "yes"),
+            ],
+            check: check_governor,
+        },
+        Case {
+            name: "big_little_plan_moves_the_whole_vm_between_clusters",
+            system: "bl-plan",
+            mode: Mode::Telemetry,
+            features: "big-little",
+            input: &[],
+            timeout: t(120),
+            pass: &["bl-planned"],
+            expect: &[
+                ("bl-planned", "hint-refused", "-3"),
+                ("bl-planned", "vcpu0-changes-ok", "yes"),
+                ("bl-planned", "vcpu1-changes-ok", "yes"),
+            ],
+            check: check_plan,
+        },
+    ]
 }
 
-/// Replays the `Migrated` records of vCPU `vcpu`, which starts on `home` and may run on
-/// `allowed`: each move leaves the CPU the one before reached, goes to an allowed one,
-/// for `cause`. Returns the number of moves.
-fn replay(v: &RunView, vcpu: u16, home: u16, allowed: &[u16], cause: &str) -> Result<usize> {
-    let mut at = home;
-    let mut n = 0;
-    for (i, &(w, from, to, c)) in v.migrations.iter().enumerate() {
-        if w != vcpu {
-            bail!("record {i}: vCPU {w} moved, only vCPU {vcpu} may");
+fn check_governor(v: &RunView) -> Result<()> {
+    let moves = replay(v, &[(0, 2, &[2, 0])], "governor")?;
+    let m = moves.get(&0).cloned().unwrap_or_default();
+    let up = m.iter().filter(|&&(_, to)| to == 0).count();
+    let down = m.iter().filter(|&&(_, to)| to == 2).count();
+    // Six busy and six idle phases: most of them move it.
+    if up < 3 || down < 3 {
+        bail!("the governor moved it up {up} and down {down} times: {m:?}");
+    }
+    Ok(())
+}
+
+fn check_plan(v: &RunView) -> Result<()> {
+    // Both vCPUs follow the plan: alternately to the LITTLE and back to the big cluster.
+    let moves = replay(v, &[(0, 0, &[0, 2]), (1, 1, &[1, 3])], "plan")?;
+    for w in [0u16, 1] {
+        let m = moves.get(&w).cloned().unwrap_or_default();
+        if m.len() < 4 {
+            bail!("vCPU {w} moved {} times under the plan: {m:?}", m.len());
         }
-        if from != at {
-            bail!("record {i}: vCPU {w} moved from CPU {from}, but it was on CPU {at}");
+    }
+    Ok(())
+}
+
+/// Replays the `Migrated` records: each of `vcpus` — (global vCPU, home CPU, the CPUs it
+/// may run on) — moves only from the CPU the record before put it on (its home at
+/// first), only to another CPU it may run on, for `cause`; no other vCPU moves.
+/// Returns each one's moves as (timestamp order index, from, to).
+fn replay(
+    v: &RunView,
+    vcpus: &[(u16, u16, &[u16])],
+    cause: &str,
+) -> Result<BTreeMap<u16, Vec<(u16, u16)>>> {
+    let mut at: BTreeMap<u16, u16> = vcpus.iter().map(|&(w, home, _)| (w, home)).collect();
+    let mut moves: BTreeMap<u16, Vec<(u16, u16)>> = BTreeMap::new();
+    for (i, &(w, from, to, c)) in v.migrations.iter().enumerate() {
+        let Some(&(_, _, allowed)) = vcpus.iter().find(|x| x.0 == w) else {
+            bail!("record {i}: vCPU {w} moved; it may not");
+        };
+        let here = at[&w];
+        if from != here {
+            bail!("record {i}: vCPU {w} moved from CPU {from}, but it was on CPU {here}");
         }
         if !allowed.contains(&to) || to == from {
             bail!("record {i}: vCPU {w} moved to CPU {to} (it may run on {allowed:?})");
@@ -60,15 +122,16 @@ fn replay(v: &RunView, vcpu: u16, home: u16, allowed: &[u16], cause: &str) -> Re
         if c != cause {
             bail!("record {i}: cause {c}, the VM's policy is {cause}");
         }
-        at = to;
-        n += 1;
+        at.insert(w, to);
+        moves.entry(w).or_default().push((from, to));
     }
-    Ok(n)
+    Ok(moves)
 }
 
 fn check_hint_moves(v: &RunView) -> Result<()> {
     // Global vCPU 0 is bl-mover's vCPU 0: CPU 0 ↔ CPU 2, 1,000 times.
-    let n = replay(v, 0, 0, &[0, 2], "hint")?;
+    let moves = replay(v, &[(0, 0, &[0, 2])], "hint")?;
+    let n = moves.get(&0).map_or(0, Vec::len);
     if n != 1000 {
         bail!("{n} moves in the stream, 1000 expected");
     }
