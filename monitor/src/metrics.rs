@@ -88,6 +88,10 @@ pub struct Metrics {
     pub migrations: Vec<Migration>,
     /// Per vCPU: the CPU its last `Migrated` record put it on.
     pub vcpu_cpu: BTreeMap<u16, u16>,
+    /// Per vCPU: how many `Migrated` records moved it.
+    pub vcpu_moves: BTreeMap<u16, u64>,
+    /// Migrations by cause name (`MigrateCause::name`).
+    pub migrations_by_cause: BTreeMap<&'static str, u64>,
     pub log_frames: u64,
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -114,6 +118,8 @@ impl Default for Metrics {
             migrations_total: 0,
             migrations: Vec::new(),
             vcpu_cpu: BTreeMap::new(),
+            vcpu_moves: BTreeMap::new(),
+            migrations_by_cause: BTreeMap::new(),
             log_frames: 0,
             console_bytes: BTreeMap::new(),
             first_ts: None,
@@ -219,6 +225,8 @@ impl Metrics {
             } => {
                 self.migrations_total += 1;
                 self.vcpu_cpu.insert(vcpu, to);
+                *self.vcpu_moves.entry(vcpu).or_default() += 1;
+                *self.migrations_by_cause.entry(cause.name()).or_default() += 1;
                 if self.migrations.len() < MAX_MIGRATIONS {
                     self.migrations.push(Migration {
                         vcpu,

@@ -34,6 +34,12 @@ pub struct Summary {
     pub console_bytes: BTreeMap<String, u64>,
     pub markers: u64,
     pub log_frames: u64,
+    /// big.LITTLE moves of vCPUs between CPUs (`Migrated` records).
+    pub migrations: u64,
+    /// The same by cause (`hint`, `governor`, `plan`).
+    pub migrations_by_cause: BTreeMap<&'static str, u64>,
+    /// Each vCPU that moved: where it is now and how often it moved.
+    pub moved_vcpus: Vec<MovedVcpu>,
     /// Exits by reason: all VMs, each VM, each vCPU of VMs with several.
     pub exits: Vec<ExitTable>,
     /// Switches by reason and trigger, with their cost: all CPUs, into each VM / vCPU.
@@ -47,6 +53,17 @@ pub struct CpuSummary {
     pub traps: u64,
     pub injected: u64,
     pub hypercalls: u64,
+}
+
+/// A vCPU that moved between CPUs at least once.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MovedVcpu {
+    pub vcpu: u16,
+    /// `vm/vcpuN`, as the hello names it.
+    pub label: String,
+    /// The physical CPU its last move put it on.
+    pub cpu: u16,
+    pub moves: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +159,20 @@ impl Summary {
                 .collect(),
             markers: m.markers,
             log_frames: m.log_frames,
+            migrations: m.migrations_total,
+            migrations_by_cause: m.migrations_by_cause.clone(),
+            moved_vcpus: m
+                .vcpu_moves
+                .iter()
+                .map(|(&vcpu, &moves)| MovedVcpu {
+                    vcpu,
+                    label: info
+                        .as_ref()
+                        .map_or(format!("vcpu{vcpu}"), |i| i.vcpu_label(vcpu)),
+                    cpu: m.vcpu_cpu.get(&vcpu).copied().unwrap_or_default(),
+                    moves,
+                })
+                .collect(),
             hello: info,
         }
     }
@@ -187,6 +218,24 @@ impl Summary {
         } else {
             format!("{line}; INCOMPLETE: {}", problems.join(", "))
         }
+    }
+
+    /// `Migrations: N (by cause: hint 2, plan 1)`, when some vCPU moved (else nothing,
+    /// so the summary of a stream without moves is unchanged).
+    pub fn migrations_line(&self) -> Option<String> {
+        if self.migrations == 0 {
+            return None;
+        }
+        let causes: Vec<String> = self
+            .migrations_by_cause
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        Some(format!(
+            "Migrations: {} (by cause: {})",
+            self.migrations,
+            causes.join(", ")
+        ))
     }
 
     /// True when nothing was lost, damaged, undecodable or out of sequence.
@@ -237,6 +286,12 @@ impl Summary {
                 );
             }
         }
+        if let Some(line) = self.migrations_line() {
+            if self.hello.is_none() {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{line}");
+        }
         let busy_cpus = self.cpus.values().filter(|c| c.records > 0).count().max(1) as u64;
         for t in &self.exits {
             out.push('\n');
@@ -275,5 +330,105 @@ impl Summary {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hv_protocol::{CpuSeq, Event, Frame, Hello, MigrateCause, SwitchReason, frame_to_vec};
+
+    const HELLO: Hello<'static> = Hello::new(
+        0xB1D,
+        0xC0F,
+        62_500_000,
+        4,
+        "big-little",
+        "bl,other",
+        &[0, 0, 1],
+    );
+
+    /// A session of `events` (CPU, timestamp, event) after the hello.
+    fn session(events: &[(u16, u64, Event<'static>)]) -> Session {
+        let mut seqs: Vec<CpuSeq> = (0..4).map(CpuSeq::new).collect();
+        let mut bytes = frame_to_vec(&Frame::Hello(HELLO));
+        for (cpu, ts, e) in events {
+            let h = seqs[usize::from(*cpu)].next_header(*ts);
+            bytes.extend(frame_to_vec(&Frame::Record(h, *e)));
+        }
+        let mut s = Session::new();
+        s.feed(&bytes, |_, _| {}).unwrap();
+        s.finish(|_, _| {});
+        s
+    }
+
+    fn moved(vcpu: u16, from: u16, to: u16, cause: MigrateCause) -> Event<'static> {
+        Event::Migrated {
+            vcpu,
+            from,
+            to,
+            cause,
+        }
+    }
+
+    #[test]
+    fn migrations_are_counted_by_cause_and_vcpu() {
+        let start = Event::Switch {
+            from: None,
+            to: Some(0),
+            reason: SwitchReason::Start,
+        };
+        let s = Summary::of(&session(&[
+            (0, 100, start),
+            (0, 200, moved(0, 0, 2, MigrateCause::Hint)),
+            (2, 300, moved(0, 2, 0, MigrateCause::Governor)),
+            (1, 350, moved(1, 1, 3, MigrateCause::Hint)),
+            (0, 400, moved(0, 0, 2, MigrateCause::Hint)),
+        ]));
+        assert_eq!(s.migrations, 4);
+        assert_eq!(
+            s.migrations_line().as_deref(),
+            Some("Migrations: 4 (by cause: governor 1, hint 3)")
+        );
+        let text = s.text();
+        assert!(
+            text.contains("VM other: 1 vCPU, 0 console bytes, running at the end\nMigrations: 4 (by cause: governor 1, hint 3)\n"),
+            "{text}"
+        );
+        assert_eq!(
+            s.moved_vcpus,
+            [
+                MovedVcpu {
+                    vcpu: 0,
+                    label: "bl/vcpu0".into(),
+                    cpu: 2,
+                    moves: 3
+                },
+                MovedVcpu {
+                    vcpu: 1,
+                    label: "bl/vcpu1".into(),
+                    cpu: 3,
+                    moves: 1
+                },
+            ]
+        );
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["migrations_by_cause"]["hint"], 3);
+    }
+
+    #[test]
+    fn no_migrations_no_line() {
+        let s = Summary::of(&session(&[(
+            0,
+            100,
+            Event::Switch {
+                from: None,
+                to: Some(0),
+                reason: SwitchReason::Start,
+            },
+        )]));
+        assert_eq!(s.migrations_line(), None);
+        assert!(s.moved_vcpus.is_empty());
+        assert!(!s.text().contains("Migrations"), "{}", s.text());
     }
 }

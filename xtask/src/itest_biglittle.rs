@@ -70,7 +70,47 @@ pub(super) fn cases() -> Vec<Case> {
             ],
             check: check_plan,
         },
+        Case {
+            name: "big_little_linux_smp_keeps_running_through_repeated_switches",
+            system: "bl-linux",
+            mode: Mode::Telemetry,
+            features: "big-little",
+            input: &[],
+            timeout: t(400),
+            pass: &[],
+            expect: &[],
+            check: check_linux,
+        },
     ]
+}
+
+fn check_linux(v: &RunView) -> Result<()> {
+    // An unmodified 2-vCPU kernel boots with both CPUs online, runs its workload
+    // (checksum right) and powers off while both vCPUs keep moving between clusters.
+    let lines = v.lines("linux");
+    for w in [
+        "LINUX-GUEST: init started",
+        "LINUX-GUEST: sha256 ok",
+        "LINUX-GUEST: cpus online 0-1",
+        "LINUX-GUEST: workload done",
+        "LINUX-GUEST: powering off",
+    ] {
+        if !lines.iter().any(|l| l.starts_with(w)) {
+            bail!(
+                "Linux did not print {w:?}; last lines: {:?}",
+                super::tail(lines)
+            );
+        }
+    }
+    let moves = replay(v, &[(0, 0, &[0, 2]), (1, 1, &[1, 3])], "plan")?;
+    for w in [0u16, 1] {
+        let n = moves.get(&w).map_or(0, Vec::len);
+        // A boot and workload of seconds in 10 ms steps: hundreds of moves each.
+        if n < 50 {
+            bail!("vCPU {w} of Linux moved {n} times under the 10 ms plan");
+        }
+    }
+    Ok(())
 }
 
 fn check_governor(v: &RunView) -> Result<()> {

@@ -410,6 +410,8 @@ pub fn system_rs(plan: &Plan) -> String {
          /// Most vCPUs placed on one CPU.\npub const MAX_VCPUS_PER_CPU: usize = {maxv};\n\
          /// Number of elastic memory pools.\npub const ELASTIC_COUNT: usize = {pools};\n\
          /// Elastic pools with a static plan.\npub const ELASTIC_PLANNED: u32 = {planned};\n\
+         /// Some VM's vCPUs move by a governor or a plan (timed big.LITTLE decisions).\n\
+         pub const MIGRATIONS_TIMED: bool = {timed};\n\
          \n\
          /// The static system description. Exported and kept under a fixed name: the\n\
          /// isolation certificate reads it from the linked image (hv-config's certify).\n\
@@ -443,6 +445,10 @@ pub fn system_rs(plan: &Plan) -> String {
         maxv = max_vcpus_per_cpu,
         pools = d.elastic.len(),
         planned = d.elastic.iter().filter(|e| !e.plan.is_empty()).count(),
+        timed = d
+            .migrations
+            .iter()
+            .any(|m| m.policy != MigratePolicy::Hint),
         lit = system_literal(d),
         tb = hex(d.hv.tables_base),
         tn = plan.tables_blob.len(),

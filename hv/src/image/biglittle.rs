@@ -29,7 +29,7 @@ use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::sysdesc::{MigrateDesc, MigratePolicy};
 
 use super::api::{Hv, cpu_of};
-use super::generated::{CPU_COUNT, SYSTEM, VCPU_COUNT};
+use super::generated::{CPU_COUNT, MIGRATIONS_TIMED, SYSTEM, VCPU_COUNT};
 
 /// The big.LITTLE extension (stateless handle; the state is in the statics below).
 #[derive(Debug, Clone, Copy)]
@@ -59,12 +59,11 @@ unsafe impl Sync for GovCell {}
 static GOV: [GovCell; VCPU_COUNT] =
     [const { GovCell(UnsafeCell::new(Governor::new())) }; VCPU_COUNT];
 
-/// Whether any VM follows a governor or a plan (else the run loop's passes cost one load).
+/// Whether any VM follows a governor or a plan (decided offline; else the run loop's
+/// passes cost one load).
+#[inline(always)]
 fn timed() -> bool {
-    SYSTEM
-        .migrations
-        .iter()
-        .any(|m| m.policy != MigratePolicy::Hint)
+    MIGRATIONS_TIMED
 }
 
 /// vCPU `v`'s governor (the caller holds `v`).

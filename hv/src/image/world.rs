@@ -42,7 +42,7 @@ pub struct CpuCtx {
     pmu_loaded: bool,
     /// This CPU's redistributor frame (found once).
     gicr: u64,
-    /// The vCPUs pinned to this CPU.
+    /// The vCPUs this CPU holds (pinned here, or handed to it).
     pub vcpus: Vcpus,
 }
 

@@ -1,6 +1,7 @@
 //! The terminal UI: each VM's console (and the hypervisor's log) on the left; the VMs, the
-//! exits table (`perf kvm stat` style), latencies and physical CPUs on the right; a status line
-//! at the bottom. Redrawn at most 5 times a second; `q` or Esc (or Ctrl-C, which raw mode turns
+//! vCPUs that moved between CPUs (big.LITTLE: the CPU each is on now and its moves; only once
+//! one has moved), the exits table (`perf kvm stat` style), latencies and physical CPUs on the
+//! right; a status line at the bottom. Redrawn at most 5 times a second; `q` or Esc (or Ctrl-C, which raw mode turns
 //! into a key) quits. When the stream has ended the last picture stays, marked as ended.
 //!
 //! With an input channel (the serial port's other direction), Tab starts typing: keys go to
@@ -232,14 +233,23 @@ fn draw(
     consoles(f, state, &summary, left);
     let vm_rows = state.session.info().map_or(1, |i| i.vms.len()) as u16;
     let exit_rows = summary.exits.first().map_or(1, |t| t.rows.len().max(1)) as u16;
-    let [vms, exits, lat, cpus] = Layout::vertical([
+    // the vCPUs that moved (big.LITTLE), only once one has
+    let move_rows = match summary.moved_vcpus.len() {
+        0 => 0,
+        n => n.min(MOVE_ROWS) as u16 + 3,
+    };
+    let [vms, moves, exits, lat, cpus] = Layout::vertical([
         Constraint::Length(vm_rows + 3),
+        Constraint::Length(move_rows),
         Constraint::Length(exit_rows + 3),
         Constraint::Length(6),
         Constraint::Min(4),
     ])
     .areas(right);
     vm_table(f, state, &summary, vms);
+    if move_rows > 0 {
+        move_table(f, &summary, moves);
+    }
     if let Some(t) = summary.exits.first() {
         exit_table(f, t, exits);
     }
@@ -410,6 +420,45 @@ fn vm_table(f: &mut Frame<'_>, state: &LiveState, summary: &Summary, area: Rect)
     f.render_widget(t, area);
 }
 
+/// Most vCPUs the moves table lists (the busiest movers).
+const MOVE_ROWS: usize = 8;
+
+/// The moves table's rows: vCPU, the CPU it is on now, its moves; the most moved first.
+/// (The hello does not say which cluster a CPU is in: the CPU index only.)
+fn move_rows(summary: &Summary) -> Vec<[String; 3]> {
+    let mut moved: Vec<_> = summary.moved_vcpus.iter().collect();
+    moved.sort_by_key(|m| (std::cmp::Reverse(m.moves), m.vcpu));
+    moved
+        .into_iter()
+        .take(MOVE_ROWS)
+        .map(|m| {
+            [
+                m.label.clone(),
+                format!("cpu{}", m.cpu),
+                m.moves.to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn move_table(f: &mut Frame<'_>, summary: &Summary, area: Rect) {
+    let rows = move_rows(summary).into_iter().map(Row::new);
+    let widths = [
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(8),
+    ];
+    let title = format!(
+        " vCPU moves: {} ({} vCPUs) ",
+        summary.migrations,
+        summary.moved_vcpus.len()
+    );
+    let t = Table::new(rows, widths)
+        .header(Row::new(vec!["vCPU", "on", "moves"]).bold())
+        .block(Block::bordered().title(title));
+    f.render_widget(t, area);
+}
+
 fn exit_table(f: &mut Frame<'_>, t: &ExitTable, area: Rect) {
     let rows = t.rows.iter().map(|r| {
         let d = &r.time;
@@ -552,6 +601,27 @@ mod tests {
         assert_eq!(printable("/ # \u{1b}[6necho hi"), "/ # echo hi");
         assert_eq!(printable("\u{1b}[1;32mok\u{1b}[0m\u{7}"), "ok");
         assert_eq!(printable("a\tb"), "a    b");
+    }
+
+    #[test]
+    fn moved_vcpus_are_listed_most_moved_first() {
+        use crate::summary::MovedVcpu;
+        let s = crate::Session::new();
+        let mut summary = Summary::of(&s);
+        assert!(move_rows(&summary).is_empty());
+        summary.migrations = 12;
+        summary.moved_vcpus = (0..10)
+            .map(|v| MovedVcpu {
+                vcpu: v,
+                label: format!("bl/vcpu{v}"),
+                cpu: v % 4,
+                moves: if v == 5 { 3 } else { 1 },
+            })
+            .collect();
+        let rows = move_rows(&summary);
+        assert_eq!(rows.len(), MOVE_ROWS);
+        assert_eq!(rows[0], ["bl/vcpu5", "cpu1", "3"].map(String::from));
+        assert_eq!(rows[1], ["bl/vcpu0", "cpu0", "1"].map(String::from));
     }
 
     #[test]

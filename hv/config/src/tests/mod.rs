@@ -1,5 +1,6 @@
 //! End-to-end tests: the real board, systems written to temp files, fake guest ELFs.
 
+mod biglittle;
 mod boards;
 mod certify;
 mod devices;

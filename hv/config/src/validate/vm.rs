@@ -188,9 +188,17 @@ fn check_vcpus(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::Vm) {
     let mut used: HashMap<u16, usize> = HashMap::new();
     for (k, vc) in v.vcpus.iter().enumerate() {
         if vc.ambiguous() {
+            let what = if vc.cpus.is_empty() {
+                "gives neither `cpu` nor `cpus`"
+            } else {
+                "gives both `cpu` and `cpus`"
+            };
             c.err(
                 format!("{p}.vcpus[{k}]"),
-                "give either `cpu` (pinned) or `cpus` (the CPUs it may move among), not both or neither",
+                format!(
+                    "vCPU {k} of vm \"{}\" {what}: give one, `cpu` (pinned) or `cpus` (the CPUs it may move among)",
+                    v.name
+                ),
             );
             continue;
         }
@@ -215,7 +223,11 @@ fn check_vcpus(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::Vm) {
             if let Some(first) = used.insert(cpu, k)
                 && first != k
             {
-                c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" are both on CPU {cpu}: a VM's vCPUs need distinct CPUs", v.name));
+                if vc.migratable() || v.vcpus[first].migratable() {
+                    c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" may both run on CPU {cpu}: a VM's vCPUs need distinct CPUs wherever they move", v.name));
+                } else {
+                    c.err(&f, format!("vCPUs {first} and {k} of vm \"{}\" are both on CPU {cpu}: a VM's vCPUs need distinct CPUs", v.name));
+                }
             }
             if vc.migratable() {
                 if let Some(other) = clusters.insert(*cluster, cpu) {
@@ -230,7 +242,7 @@ fn check_vcpus(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::Vm) {
                 if cfg.system.slots.iter().any(|t| t.cpu == cpu) {
                     c.err(
                         &f,
-                        format!("CPU {cpu} is time-partitioned ([[slots]]): a vCPU that moves cannot hold a slot"),
+                        format!("CPU {cpu} is time-partitioned ([[slots]]): a vCPU that moves may not run on it"),
                     );
                 }
             }
@@ -252,7 +264,7 @@ fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::V
         c.err(
             &f,
             format!(
-                "vm \"{}\" has no vCPU that may move (give one `cpus = [..]` with a CPU in each cluster)",
+                "vm \"{}\" has no vCPU that may move, so nothing follows `[vm.big-little]` (give a vCPU `cpus = [..]` with CPUs of two or more clusters)",
                 v.name
             ),
         );
@@ -269,7 +281,7 @@ fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::V
                 c.err(
                     format!("{f}.up"),
                     format!(
-                        "need down < up <= 100 (hysteresis), got down = {} and up = {}",
+                        "the governor needs down < up <= 100 (hysteresis), not down = {} and up = {}",
                         b.down, b.up
                     ),
                 );
@@ -284,9 +296,17 @@ fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::V
         _ => {}
     }
     if b.policy != MigratePolicy::Plan && !b.plan.is_empty() {
+        let policy = match b.policy {
+            MigratePolicy::Hint => "hint",
+            MigratePolicy::Governor => "governor",
+            MigratePolicy::Plan => "plan",
+        };
         c.err(
             format!("{f}.plan"),
-            "a plan is only followed with policy = \"plan\"",
+            format!(
+                "a plan is only followed with policy = \"plan\", and vm \"{}\" has policy = \"{policy}\"",
+                v.name
+            ),
         );
     }
     let cpus = cfg.board.cpus();
@@ -322,7 +342,7 @@ fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::V
                 c.err(
                     format!("{sf}.cluster"),
                     format!(
-                        "vCPU {k} of vm \"{}\" may not run in cluster \"{}\" (its `cpus` name none of its CPUs)",
+                        "vCPU {k} of vm \"{}\" has no CPU in cluster \"{}\", where this step runs the whole VM (add one of the cluster's CPUs to its `cpus`)",
                         v.name, step.cluster
                     ),
                 );

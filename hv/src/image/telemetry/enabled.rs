@@ -604,8 +604,9 @@ pub fn migrated(v: VcpuId, from: CpuId, to: CpuId, cause: MoveCause) {
 /// (re-filled, they are not new injections). Touched only by the vCPU's own CPU.
 struct LrBack(UnsafeCell<([u32; MAX_LRS], u8)>);
 
-// SAFETY: an entry is only touched by the CPU its vCPU is pinned to (`lrs_back` and
-// `lrs_filled` are called from that CPU's run loop).
+// SAFETY: an entry is only touched by the CPU that holds its vCPU (`lrs_back` and
+// `lrs_filled` are called from that CPU's run loop; a hand-over to another CPU is
+// ordered after the last use, `placement::hand`).
 unsafe impl Sync for LrBack {}
 
 static LR_BACK: [LrBack; VCPU_COUNT] =
@@ -614,7 +615,7 @@ static LR_BACK: [LrBack; VCPU_COUNT] =
 /// The list registers of vCPU `vcpu` as read back at its exit: remember which interrupts
 /// were still pending in them.
 pub fn lrs_back(vcpu: VcpuId, lrs: &[u64]) {
-    // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
+    // SAFETY: called by the run loop of the CPU that holds `vcpu` (see `LrBack`).
     let (ids, n) = unsafe { &mut *LR_BACK[vcpu.index()].0.get() };
     *n = 0;
     for &raw in lrs {
@@ -631,7 +632,7 @@ pub fn lrs_back(vcpu: VcpuId, lrs: &[u64]) {
 /// with its latency from the entry of the trap being handled (the trap that raised it, or
 /// the kick that made this CPU look).
 pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {
-    // SAFETY: called by the run loop of the CPU `vcpu` is pinned to (see `LrBack`).
+    // SAFETY: called by the run loop of the CPU that holds `vcpu` (see `LrBack`).
     let (ids, n) = unsafe { &mut *LR_BACK[vcpu.index()].0.get() };
     let before = &ids[..*n as usize];
     // SAFETY: the run loop of `cpu` calls this on `cpu`.
