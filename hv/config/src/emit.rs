@@ -445,10 +445,7 @@ pub fn system_rs(plan: &Plan) -> String {
         maxv = max_vcpus_per_cpu,
         pools = d.elastic.len(),
         planned = d.elastic.iter().filter(|e| !e.plan.is_empty()).count(),
-        timed = d
-            .migrations
-            .iter()
-            .any(|m| m.policy != MigratePolicy::Hint),
+        timed = d.migrations.iter().any(|m| m.policy != MigratePolicy::Hint),
         lit = system_literal(d),
         tb = hex(d.hv.tables_base),
         tn = plan.tables_blob.len(),

@@ -174,7 +174,9 @@ pub trait Extension<C: Core> {
         None
     }
 
-    /// vCPU `v` now belongs to CPU `to` (it was parked on `from`).
+    /// vCPU `v`, parked on CPU `from`, is handed to CPU `to` now: called just before the
+    /// hand-over, so that what the extension keeps for `to` is ready when `to` takes the
+    /// vCPU up (which it may do at once).
     fn moved(&self, _core: &C, _v: VcpuId, _from: CpuId, _to: CpuId) {}
 
     /// Full vCPU `v` ran on CPU `cpu` from counter value `since` to `now`, and then went

@@ -181,12 +181,21 @@ fn check(cpu: CpuId, now: u64) -> u64 {
     };
     let mut next = u64::MAX;
     for v in SYSTEM.cpu(cpu).schedule_ids() {
-        if cpu_of(v) != cpu {
-            continue;
-        }
         let Some(m) = SYSTEM.migration(SYSTEM.vm_of(v)) else {
             continue;
         };
+        if cpu_of(v) != cpu {
+            // Not this CPU's now, but it may be handed here at any moment, and then the
+            // next look must not be later than its window or plan step allows (a move
+            // can race with this very check): the plan's next step, or one window.
+            next = next.min(match m.policy {
+                MigratePolicy::Hint => u64::MAX,
+                MigratePolicy::Governor => now + thresholds(m).window.max(1),
+                MigratePolicy::Plan => hv_big_little::plan_step(plan_ticks(m), now - t0)
+                    .map_or(u64::MAX, |(_, left)| now + left),
+            });
+            continue;
+        }
         match m.policy {
             MigratePolicy::Hint => {}
             MigratePolicy::Governor => {
@@ -257,7 +266,9 @@ impl Extension<Hv> for BigLittle {
     fn moved(&self, _core: &Hv, v: VcpuId, _from: CpuId, to: CpuId) {
         MOVES[v.index()].fetch_add(1, Ordering::Relaxed);
         // The new holder looks at its timed decisions at once (the vCPU's governor
-        // window or plan step may be due).
+        // window or plan step may be due): set before the hand-over, whose store the
+        // new holder's taking up is ordered after, so it finds this when it arms its
+        // EL2 timer for the vCPU (a deadline of 0 fires at once).
         CHECK_AT[to.index()].store(0, Ordering::Relaxed);
     }
 

@@ -132,7 +132,7 @@ pub fn departure(cpu: CpuId) -> Option<Departure> {
     Extension::<Hv>::departure(&EXT, cpu)
 }
 
-/// vCPU `v` was handed from CPU `from` to `to`.
+/// vCPU `v`, parked on CPU `from`, is about to be handed to `to`.
 #[inline(always)]
 pub fn moved(v: VcpuId, from: CpuId, to: CpuId) {
     EXT.moved(&Hv, v, from, to);

@@ -111,13 +111,16 @@ fn move_vcpu(ctx: &mut CpuCtx, d: hv_core::ext::Departure) {
         return;
     }
     world::evict(ctx, v);
+    // Before the hand-over: the destination may take the vCPU up as soon as it is its,
+    // and must then find the extension's state for it ready (a plan's or governor's
+    // next look at it).
+    ext::moved(v, from, to);
+    super::telemetry::migrated(v, from, to, d.cause);
     placement::hand(v, to);
     if SYSTEM.vcpu(v).index_in_vm == 0 {
         // The VM's physical SPIs follow its boot vCPU (their default target).
         irq::route_spis(SYSTEM.vm_of(v), to);
     }
-    super::telemetry::migrated(v, from, to, d.cause);
-    ext::moved(v, from, to);
     kick::kick_cpu(to);
 }
 
