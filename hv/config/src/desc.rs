@@ -325,16 +325,6 @@ pub fn build(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fnv_matches_reference_vectors() {
-        assert_eq!(super::fnv1a64([&b""[..]]), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(super::fnv1a64([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(super::fnv1a64([&b"fo"[..], b"obar"]), 0x85944171f73967e8);
-    }
-}
-
 /// The VMs whose vCPUs may move, with their policy (`[vm.big-little]`; the default policy
 /// is the guest's hint).
 fn migrations(cfg: &Config) -> Vec<MigrateDesc> {
@@ -379,4 +369,14 @@ fn migrations(cfg: &Config) -> Vec<MigrateDesc> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        assert_eq!(super::fnv1a64([&b""[..]]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(super::fnv1a64([&b"a"[..]]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(super::fnv1a64([&b"fo"[..], b"obar"]), 0x85944171f73967e8);
+    }
 }

@@ -350,7 +350,7 @@ impl VcpuPlacement {
     }
     /// Whether it names both `cpu` and `cpus`, or neither (validation's error).
     pub fn ambiguous(&self) -> bool {
-        self.cpu.is_some() == !self.cpus.is_empty()
+        self.cpu.is_some() != self.cpus.is_empty()
     }
     /// Whether it may move (lists more than one CPU).
     pub fn migratable(&self) -> bool {
