@@ -55,6 +55,8 @@ pub mod fid {
     pub const BL_HINT: u64 = BASE | 0x20;
     /// big.LITTLE: where the calling vCPU runs (CPU, cluster, capacity, moves).
     pub const BL_WHERE: u64 = BASE | 0x21;
+    /// big.LITTLE: the energy model of the calling vCPU's core (busy mW, idle mW, capacity).
+    pub const BL_POWER: u64 = BASE | 0x22;
 }
 
 /// The balloon client (hypervisor feature `balloon`): a VM's share of an elastic pool

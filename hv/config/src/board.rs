@@ -115,11 +115,25 @@ pub struct Cluster {
     pub name: String,
     /// Relative capacity; 1024 is the largest core.
     pub capacity: u16,
+    /// Energy model of one of its cores (`power = { busy-mw = 750, idle-mw = 40 }`):
+    /// what big.LITTLE experiments estimate energy with. Absent: unknown (0).
+    #[serde(default)]
+    pub power: Power,
     /// Architecture features (`"vhe"`, …).
     #[serde(default)]
     pub features: Vec<String>,
     /// The CPUs.
     pub cpus: Vec<BoardCpu>,
+}
+
+/// A core's power draw, in milliwatts, running and idle (in WFI).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Power {
+    /// Running.
+    pub busy_mw: u32,
+    /// Idle.
+    pub idle_mw: u32,
 }
 
 /// One physical CPU.

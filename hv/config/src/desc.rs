@@ -169,6 +169,8 @@ pub fn build(
                 mpidr: cpu.mpidr,
                 cluster,
                 capacity: c.capacity,
+                busy_mw: c.power.busy_mw,
+                idle_mw: c.power.idle_mw,
                 schedule: leak(on),
             }
         })

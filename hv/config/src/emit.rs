@@ -231,6 +231,8 @@ pub fn system_literal(d: &SystemDesc) -> String {
                             ("mpidr", hex(c.mpidr)),
                             ("cluster", c.cluster.to_string()),
                             ("capacity", c.capacity.to_string()),
+                            ("busy_mw", c.busy_mw.to_string()),
+                            ("idle_mw", c.idle_mw.to_string()),
                             ("schedule", slice(c.schedule.iter().map(|x| x.to_string()))),
                         ],
                     )

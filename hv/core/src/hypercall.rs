@@ -86,6 +86,10 @@ pub mod fid {
     /// big.LITTLE: where the calling vCPU runs: x0 = physical CPU index, x1 = its
     /// cluster, x2 = the cluster's capacity, x3 = how many times the vCPU moved.
     pub const BL_WHERE: u32 = BASE | 0x21;
+    /// big.LITTLE: the energy model of the core the calling vCPU runs on (the board's
+    /// `power` of its cluster): x0 = milliwatts running, x1 = milliwatts idle, x2 = the
+    /// cluster's capacity. For experiments that estimate energy.
+    pub const BL_POWER: u32 = BASE | 0x22;
     /// Number of functions implemented in this range (SMCCC generic query).
     pub const CALL_COUNT: u32 = 0x8600_FF00;
     /// UID of the service (SMCCC generic query), in w0..w3.

@@ -163,6 +163,9 @@ pub struct CpuDesc {
     pub cluster: u16,
     /// Relative capacity (big.LITTLE); 1024 is the largest core.
     pub capacity: u16,
+    /// Its cluster's energy model: milliwatts running and idle (0: not given).
+    pub busy_mw: u32,
+    pub idle_mw: u32,
     /// vCPUs placed on this CPU, highest priority first (the static schedule).
     pub schedule: &'static [VcpuIndex],
 }

@@ -230,7 +230,7 @@ fn check(cpu: CpuId, now: u64) -> u64 {
 }
 
 impl Extension<Hv> for BigLittle {
-    const CALLS: i64 = 2;
+    const CALLS: i64 = 3;
     const ACCOUNTS: bool = true;
 
     fn departure(&self, cpu: CpuId) -> Option<Departure> {
@@ -311,6 +311,15 @@ impl Extension<Hv> for BigLittle {
         match x[0] as u32 {
             fid::BL_HINT => Some([hint(core, cpu, vm, x[1]) as u64, 0, 0, 0]),
             fid::BL_WHERE => Some(where_am_i(cpu, vm)),
+            fid::BL_POWER => {
+                let d = SYSTEM.cpu(cpu);
+                Some([
+                    u64::from(d.busy_mw),
+                    u64::from(d.idle_mw),
+                    u64::from(d.capacity),
+                    0,
+                ])
+            }
             _ => None,
         }
     }

@@ -40,14 +40,26 @@ fn both(
     f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
     g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
+    both_sized(dir, name, 1, f, g)
+}
+
+/// [`both`] for a figure of `rows` panels stacked, each of the usual height.
+fn both_sized(
+    dir: &Path,
+    name: &str,
+    rows: u32,
+    f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+    g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
+    let size = (SIZE.0, SIZE.1 * rows.max(1));
     let svg = dir.join(format!("{name}.svg"));
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
         f(&root)?;
         root.present().map_err(err)?;
     }
     let png = dir.join(format!("{name}.png"));
-    let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+    let root = BitMapBackend::new(&png, size).into_drawing_area();
     g(&root)?;
     root.present().map_err(err)?;
     Ok(())
@@ -86,12 +98,28 @@ pub fn write(dir: &Path, o: &Outcome) -> Result<()> {
     for mode in [Mode::Deterministic, Mode::WallClock] {
         let series: Vec<&Series> = o.series.iter().filter(|s| s.mode == mode).collect();
         if !series.is_empty() {
+            // Metrics of different units (instructions, µJ, counts) get a panel each: one
+            // axis would flatten the small ones to nothing.
+            let mut by_unit: BTreeMap<String, Vec<&Series>> = BTreeMap::new();
+            for s in &series {
+                let unit = o
+                    .def
+                    .metric
+                    .iter()
+                    .find(|m| m.name == s.metric)
+                    .and_then(|m| m.unit.clone())
+                    .unwrap_or_else(|| mode.unit().to_string());
+                by_unit.entry(unit).or_default().push(s);
+            }
+            let groups: Vec<(String, Vec<&Series>)> = by_unit.into_iter().collect();
+            let t = targets(o, mode);
             let name = format!("compare-{}", mode.name());
-            both(
+            both_sized(
                 dir,
                 &name,
-                &|r| compare(r, &o.def.name, mode, &series, &targets(o, mode)),
-                &|r| compare(r, &o.def.name, mode, &series, &targets(o, mode)),
+                groups.len() as u32,
+                &|r| compare_panels(r, &o.def.name, mode, &groups, &t),
+                &|r| compare_panels(r, &o.def.name, mode, &groups, &t),
             )?;
         }
     }
@@ -278,14 +306,30 @@ fn num(v: f64) -> String {
     }
 }
 
+/// One [`compare`] panel per unit, stacked.
+fn compare_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    exp: &str,
+    mode: Mode,
+    groups: &[(String, Vec<&Series>)],
+    targets: &[Target],
+) -> Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let panels = root.split_evenly((groups.len().max(1), 1));
+    for (area, (unit, series)) in panels.iter().zip(groups) {
+        compare(area, exp, mode, unit, series, targets)?;
+    }
+    Ok(())
+}
+
 fn compare<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     exp: &str,
     mode: Mode,
+    unit: &str,
     series: &[&Series],
     targets: &[Target],
 ) -> Result<()> {
-    root.fill(&WHITE).map_err(err)?;
     let mut metrics: Vec<String> = series.iter().map(|s| s.metric.clone()).collect();
     metrics.dedup();
     metrics.sort();
@@ -310,9 +354,8 @@ fn compare<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!(
-                "{exp}: median (bar) and p99 (tick) per variant — {}, {}",
+                "{exp}: median (bar) and p99 (tick) per variant — {}, {unit}",
                 mode.name(),
-                mode.unit()
             ),
             ("sans-serif", 18),
         )
@@ -335,7 +378,7 @@ fn compare<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .y_desc(mode.unit())
+        .y_desc(unit)
         .draw()
         .map_err(err)?;
     for (vi, v) in variants.iter().enumerate() {

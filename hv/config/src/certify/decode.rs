@@ -231,6 +231,8 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 mpidr: c.u("mpidr")?,
                 cluster: u16_(c, "cluster")?,
                 capacity: u16_(c, "capacity")?,
+                busy_mw: u32_(c, "busy_mw")?,
+                idle_mw: u32_(c, "idle_mw")?,
                 schedule: indices(c, "schedule")?,
             })
         })?,
