@@ -100,6 +100,14 @@ pub fn mpidr() -> u64 {
     v
 }
 
+/// MIDR_EL1 (what the hypervisor's VPIDR_EL2 says).
+pub fn midr() -> u64 {
+    let v: u64;
+    // SAFETY: reading MIDR_EL1 has no side effect.
+    unsafe { asm!("mrs {}, midr_el1", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
 /// This vCPU's index in its VM (MPIDR_EL1.Aff0).
 pub fn cpu_index() -> usize {
     (mpidr() & 0xff) as usize

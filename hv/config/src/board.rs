@@ -119,6 +119,10 @@ pub struct Cluster {
     /// what big.LITTLE experiments estimate energy with. Absent: unknown (0).
     #[serde(default)]
     pub power: Power,
+    /// MIDR_EL1 of its cores (`midr = 0x414f_d0b1`), what a VM with `midr = "per-cluster"`
+    /// sees on it. Absent: unknown (such a VM is refused).
+    #[serde(default)]
+    pub midr: Option<u64>,
     /// Architecture features (`"vhe"`, …).
     #[serde(default)]
     pub features: Vec<String>,

@@ -171,6 +171,7 @@ pub fn build(
                 capacity: c.capacity,
                 busy_mw: c.power.busy_mw,
                 idle_mw: c.power.idle_mw,
+                midr: c.midr.unwrap_or(0),
                 schedule: leak(on),
             }
         })
@@ -343,6 +344,7 @@ fn migrations(cfg: &Config) -> Vec<MigrateDesc> {
                 up: 70,
                 down: 30,
                 plan: Vec::new(),
+                midr: crate::system::MidrView::Fixed,
             });
             MigrateDesc {
                 vm: i as VmIndex,
@@ -368,6 +370,7 @@ fn migrations(cfg: &Config) -> Vec<MigrateDesc> {
                         })
                         .collect(),
                 ),
+                per_cluster_midr: b.midr == crate::system::MidrView::PerCluster,
             }
         })
         .collect()

@@ -233,6 +233,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                             ("capacity", c.capacity.to_string()),
                             ("busy_mw", c.busy_mw.to_string()),
                             ("idle_mw", c.idle_mw.to_string()),
+                            ("midr", hex(c.midr)),
                             ("schedule", slice(c.schedule.iter().map(|x| x.to_string()))),
                         ],
                     )
@@ -388,6 +389,7 @@ pub fn system_literal(d: &SystemDesc) -> String {
                         ("up", m.up.to_string()),
                         ("down", m.down.to_string()),
                         ("plan", plan),
+                        ("per_cluster_midr", m.per_cluster_midr.to_string()),
                     ];
                     strukt("MigrateDesc", &f)
                 })),

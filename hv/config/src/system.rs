@@ -41,6 +41,8 @@
 //! up = 70                            #   (default 70), down at <= `down` (default 30)
 //! down = 30                          # | "plan": the whole VM on each step's cluster
 //! plan = [{ cluster = "big", us = 5000 }, { cluster = "little", us = 5000 }]
+//! midr = "fixed"                     # "fixed" (default): one MIDR everywhere |
+//!                                    # "per-cluster": the board's [[cluster]] midr
 //!
 //! [[lwvm]]                           # lightweight VM: an EL0 program, no kernel
 //! name = "svc"                       # required, unique among VMs and lwVMs
@@ -260,6 +262,20 @@ pub struct BigLittle {
     /// Plan steps (policy `plan`).
     #[serde(default)]
     pub plan: Vec<PlanStep>,
+    /// What MIDR_EL1 the guest reads.
+    #[serde(default)]
+    pub midr: MidrView,
+}
+
+/// `[vm.big-little] midr`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MidrView {
+    /// The same on every cluster (the CPU's own): transparent switching.
+    #[default]
+    Fixed,
+    /// The board's `midr` of the cluster it is on.
+    PerCluster,
 }
 
 fn default_window_us() -> u32 {

@@ -166,6 +166,9 @@ pub struct CpuDesc {
     /// Its cluster's energy model: milliwatts running and idle (0: not given).
     pub busy_mw: u32,
     pub idle_mw: u32,
+    /// Its cluster's MIDR from the board (0: not given), what a VM with a per-cluster
+    /// MIDR sees on it ([`MigrateDesc::per_cluster_midr`]).
+    pub midr: u64,
     /// vCPUs placed on this CPU, highest priority first (the static schedule).
     pub schedule: &'static [VcpuIndex],
 }
@@ -543,6 +546,9 @@ pub struct MigrateDesc {
     pub down: u8,
     /// Plan: the clusters the whole VM runs on in turn (the cycle repeats).
     pub plan: &'static [PlanStep],
+    /// The guest reads the MIDR of the cluster it is on (`CpuDesc::midr`); otherwise the
+    /// CPU's own, the same on every cluster of an emulator (transparent switching).
+    pub per_cluster_midr: bool,
 }
 
 /// Who decides where a migratable VM's vCPUs run.

@@ -38,6 +38,8 @@ pub(super) fn start(cpu_index: usize) -> ! {
     irq::init_cpu(cpu);
     regs::set_vtcr(hv.vtcr_el2);
     regs::init_timer_traps();
+    // VPIDR_EL2 resets to an UNKNOWN value: guests read this CPU's own MIDR.
+    regs::set_vpidr(regs::midr());
     features::init_cpu();
     check_pmu(cpu);
     regs::set_hcr(regs::hcr_guest());

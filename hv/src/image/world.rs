@@ -42,6 +42,9 @@ pub struct CpuCtx {
     pmu_loaded: bool,
     /// This CPU's redistributor frame (found once).
     gicr: u64,
+    /// VPIDR_EL2 now (boot: the CPU's own MIDR): a big.LITTLE VM may see its cluster's.
+    #[cfg(feature = "big-little")]
+    vpidr: u64,
     /// The vCPUs this CPU holds (pinned here, or handed to it).
     pub vcpus: Vcpus,
 }
@@ -65,6 +68,8 @@ impl CpuCtx {
             pmu_access: PmuAccess::Hidden,
             pmu_loaded: false,
             gicr: irq::own_gicr(id),
+            #[cfg(feature = "big-little")]
+            vpidr: regs::midr(),
             vcpus: Vcpus::take(id),
         }
     }
@@ -192,12 +197,30 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
     vcpu.gicif.restore();
     regs::set_vttbr(vm.vmid, ext::stage2_root(d.vm_id()).unwrap_or(vm.s2_root));
     regs::set_vmpidr(d.vmpidr);
+    #[cfg(feature = "big-little")]
+    set_midr(ctx, d.vm_id());
     if ctx.pmu_access != vm.pmu {
         features::set_pmu_access(vm.pmu);
         ctx.pmu_access = vm.pmu;
     }
     ctx.loaded = Some(v);
     load_pmu(ctx, v);
+}
+
+/// The MIDR a vCPU of VM `vm` reads on this CPU: its cluster's (board `midr`) for a VM
+/// with `midr = "per-cluster"`, else the CPU's own. VPIDR_EL2 is written only when that
+/// changes.
+#[cfg(feature = "big-little")]
+fn set_midr(ctx: &mut CpuCtx, vm: hv_core::ids::VmId) {
+    let own = SYSTEM.cpu(ctx.id).midr;
+    let want = match SYSTEM.migration(vm) {
+        Some(m) if m.per_cluster_midr && own != 0 => own,
+        _ => regs::midr(),
+    };
+    if ctx.vpidr != want {
+        regs::set_vpidr(want);
+        ctx.vpidr = want;
+    }
 }
 
 /// Loaded vCPU `v`'s own PMU into the hardware, if its VM has one and it is not there.

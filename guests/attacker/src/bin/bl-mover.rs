@@ -29,6 +29,10 @@ mod guest {
     const SGI: u32 = 1;
     const PING: u32 = 100;
     const TICK_US: u64 = 200;
+    /// MIDR_EL1 of each cluster (boards/qemu-virt/board.toml; the VM has
+    /// `midr = "per-cluster"`).
+    const MIDR_BIG: u64 = 0x414f_d0b1;
+    const MIDR_LITTLE: u64 = 0x412f_d050;
     /// Shared with bl-pinger: [0] = pings taken, [1] = pinger done.
     const SHARED: usize = 0x5000_0000;
 
@@ -105,6 +109,7 @@ mod guest {
         let mut sum = 0u32;
         let (mut moved, mut fp_kept, mut sys_kept, mut debug_kept, mut placed) =
             (0u32, 0u32, 0u32, 0u32, 0u32);
+        let mut midr_right = 0u32;
         let mut sys_want = regstate::read_sys();
         sys_want.el1[6] = 0; // CNTV_CVAL: the tick re-arms it
         let mut back = State::fp(0);
@@ -124,7 +129,14 @@ mod guest {
             sys_kept += u32::from(sys == sys_want);
             debug_kept += u32::from(dbg == debug);
             let want_cpu = if perf { 0 } else { 2 };
-            placed += u32::from(big_little::where_am_i().cpu == want_cpu);
+            let here = big_little::where_am_i();
+            placed += u32::from(here.cpu == want_cpu);
+            let want_midr = if here.cluster == 0 {
+                MIDR_BIG
+            } else {
+                MIDR_LITTLE
+            };
+            midr_right += u32::from(arch::midr() == want_midr);
             if back != fp && fp_kept == i {
                 // The first round that lost it.
                 println!("bl-mover: round {i}: FP/SIMD state changed across the move");
@@ -158,6 +170,7 @@ mod guest {
         result!("fp-kept", "{fp_kept}");
         result!("sys-kept", "{sys_kept}");
         result!("debug-kept", "{debug_kept}");
+        result!("midr-of-cluster", "{midr_right}");
         result!(
             "checksum",
             "{}",
@@ -173,6 +186,7 @@ mod guest {
         result!("pings", "{}", irq::count(PING));
         check(v1 && pinger, "senders-not-done");
         check(moved == ROUNDS && placed == ROUNDS, "moves");
+        check(midr_right == ROUNDS, "midr");
         check(
             fp_kept == ROUNDS && sys_kept == ROUNDS && debug_kept == ROUNDS,
             "state",

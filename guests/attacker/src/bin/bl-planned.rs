@@ -16,8 +16,12 @@ mod guest {
     static V1_CHANGES: AtomicU32 = AtomicU32::new(u32::MAX);
     static V1_BIG: AtomicU32 = AtomicU32::new(0);
 
+    static MIDR_CHANGED: AtomicU32 = AtomicU32::new(0);
+
     /// Samples BL_WHERE for `RUN_US`: (cluster changes seen, samples on cluster 0).
+    /// The MIDR must not change meanwhile (the VM's `midr` is "fixed").
     fn sample() -> (u32, u32) {
+        let midr0 = arch::midr();
         let end = timer::now() + timer::us_to_ticks(RUN_US);
         let mut last = big_little::where_am_i().cluster;
         let (mut changes, mut big) = (0, 0);
@@ -26,6 +30,9 @@ mod guest {
             changes += u32::from(w.cluster != last);
             big += u32::from(w.cluster == 0);
             last = w.cluster;
+            if arch::midr() != midr0 {
+                MIDR_CHANGED.store(1, Ordering::SeqCst);
+            }
             let t = timer::now() + timer::us_to_ticks(100);
             while timer::now() < t {}
         }
@@ -67,6 +74,9 @@ mod guest {
         );
         check(enough(c0) && done && enough(c1), "plan-not-followed");
         check(b0 > 0 && b1 > 0, "never-big");
+        let fixed = MIDR_CHANGED.load(Ordering::SeqCst) == 0;
+        result!("midr-fixed", "{}", if fixed { "yes" } else { "no" });
+        check(fixed, "midr-changed");
         guest_rt::result::finish()
     }
     guest_rt::entry!(main);

@@ -340,6 +340,14 @@ pub mod regs {
         with(|m| m.vmpidr = v)
     }
 
+    /// The CPU's MIDR_EL1 (the simulated machine's: QEMU `max`).
+    pub fn midr() -> u64 {
+        0x000f_0510
+    }
+
+    /// Sets the MIDR_EL1 value the guest reads (the simulated machine keeps no guest MIDR).
+    pub fn set_vpidr(_v: u64) {}
+
     /// VTTBR_EL2 as last written.
     pub fn vttbr() -> u64 {
         with(|m| m.vttbr)

@@ -3,8 +3,8 @@
 use core::arch::asm;
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, Readable, VMPIDR_EL2, VTCR_EL2,
-    VTTBR_EL2, Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, MIDR_EL1, Readable, VMPIDR_EL2,
+    VPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
 
 /// HCR_EL2 for running a guest at EL1 (AArch64), E2H=0:
@@ -103,6 +103,18 @@ pub fn tlb_flush_for(vmid: u16) {
 /// Sets the MPIDR_EL1 value the guest reads.
 pub fn set_vmpidr(v: u64) {
     VMPIDR_EL2.set(v);
+}
+
+/// This CPU's own MIDR_EL1.
+pub fn midr() -> u64 {
+    MIDR_EL1.get()
+}
+
+/// Sets the MIDR_EL1 value the guest reads (VPIDR_EL2). Its reset value is UNKNOWN: boot
+/// sets it to the CPU's own MIDR (`boot::init_cpu`), a big.LITTLE VM may see its
+/// cluster's.
+pub fn set_vpidr(v: u64) {
+    VPIDR_EL2.set(v);
 }
 
 /// Guests read the physical counter and program the EL1 physical timer (switched per

@@ -233,6 +233,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                 capacity: u16_(c, "capacity")?,
                 busy_mw: u32_(c, "busy_mw")?,
                 idle_mw: u32_(c, "idle_mw")?,
+                midr: c.u("midr")?,
                 schedule: indices(c, "schedule")?,
             })
         })?,
@@ -358,6 +359,7 @@ pub fn system(v: &Value) -> Result<&'static SystemDesc, String> {
                         us: u32_(s, "us")?,
                     })
                 })?,
+                per_cluster_midr: m.flag("per_cluster_midr")?,
             })
         })?,
     };

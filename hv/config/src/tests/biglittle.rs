@@ -360,3 +360,33 @@ fn the_certificate_refuses_a_moving_vcpu_without_a_policy() {
         ["vcpu 0 of a may move but its VM has no migration policy"]
     );
 }
+
+#[test]
+fn a_per_cluster_midr_comes_from_the_board_and_needs_it_on_every_cluster() {
+    let s = Setup::new(&policy("midr = \"per-cluster\""));
+    let d = s.plan().desc;
+    assert!(d.migrations[0].per_cluster_midr);
+    // boards/qemu-virt/board.toml: big 0x414f_d0b1, little 0x412f_d050.
+    assert_eq!(d.cpus[0].midr, 0x414f_d0b1);
+    assert_eq!(d.cpus[2].midr, 0x412f_d050);
+    // The default is one MIDR everywhere.
+    assert!(!Setup::new(MOVING).plan().desc.migrations[0].per_cluster_midr);
+    // A cluster without `midr` refuses it, naming the cluster.
+    let board = std::fs::read_to_string(s.board()).unwrap();
+    let without = board.replacen("midr = 0x412f_d050", "", 1);
+    assert_ne!(board, without);
+    std::fs::write(s.board(), without).unwrap();
+    let e = crate::check(&s.board(), &s.system()).unwrap_err();
+    let d: Vec<(String, String)> = e
+        .diagnostics()
+        .iter()
+        .map(|x| (x.field.clone(), x.message.clone()))
+        .collect();
+    assert_eq!(
+        d,
+        [(
+            "vm[0].big-little.midr".to_string(),
+            "vCPU 0 of vm \"a\" may run in cluster \"little\", whose `midr` board \"qemu-virt\" does not give".to_string()
+        )]
+    );
+}

@@ -310,6 +310,23 @@ fn check_big_little(cfg: &Config, c: &mut Checker, p: &str, v: &crate::system::V
         );
     }
     let cpus = cfg.board.cpus();
+    if b.midr == crate::system::MidrView::PerCluster {
+        for (k, vc) in v.vcpus.iter().enumerate() {
+            for cpu in vc.allowed() {
+                if let Some((_, cl, _)) = cpus.get(usize::from(cpu))
+                    && cl.midr.is_none()
+                {
+                    c.err(
+                        format!("{f}.midr"),
+                        format!(
+                            "vCPU {k} of vm \"{}\" may run in cluster \"{}\", whose `midr` board \"{}\" does not give",
+                            v.name, cl.name, cfg.board.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
     for (j, step) in b.plan.iter().enumerate() {
         let sf = format!("{f}.plan[{j}]");
         let Some(ci) = cfg
