@@ -4,7 +4,7 @@ use core::arch::asm;
 
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CNTVOFF_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, MIDR_EL1, Readable, VMPIDR_EL2,
-    VPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
+    VTCR_EL2, VTTBR_EL2, Writeable,
 };
 
 /// HCR_EL2 for running a guest at EL1 (AArch64), E2H=0:
@@ -114,7 +114,9 @@ pub fn midr() -> u64 {
 /// sets it to the CPU's own MIDR (`boot::init_cpu`), a big.LITTLE VM may see its
 /// cluster's.
 pub fn set_vpidr(v: u64) {
-    VPIDR_EL2.set(v);
+    // SAFETY: VPIDR_EL2 only sets what EL1 reads from MIDR_EL1 (aarch64-cpu has no
+    // accessor for it); it takes effect at the next exception return.
+    unsafe { asm!("msr vpidr_el2, {}", in(reg) v, options(nomem, nostack)) };
 }
 
 /// Guests read the physical counter and program the EL1 physical timer (switched per
