@@ -11,21 +11,61 @@
 //!   other: the trap, the decision, the park (EL1, timer, GIC interface and FP/SIMD state
 //!   saved), the hand-over, the destination waking and loading it, the return;
 //! - `bl_hint_stay`: BL_HINT when it is there already (the decision, no move);
-//! - `bl_where`: BL_WHERE (an extension's call answered on the trap path).
+//! - `bl_where`: BL_WHERE (an extension's call answered on the trap path);
+//! - `bl_timer_during_move` / `bl_timer_no_move`: the vCPU's virtual timer is armed to
+//!   come due `LEAD` ticks later (128 instructions under `-icount shift=0`: after the HVC
+//!   has trapped, well before a move is done), then it makes a hint that moves it (or one
+//!   that does not); the latency is from the timer's deadline to its IRQ handler — the
+//!   interrupt comes due while the vCPU is in the trap, parked or handed over, and is
+//!   taken on the CPU it arrives on (its timer state moved with it).
 //!
 //! Natively there is no hypervisor to ask: the probe only runs under one.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
 mod guest {
+    use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
     use guest_probe_bench::{self as p, Samples, pmu};
     use guest_rt::hypercall::fid::{BL_HINT, BL_WHERE};
+    use guest_rt::{arch, gic, irq, timer};
 
     static DOWN: Samples = Samples::new("bl_move_down");
     static UP: Samples = Samples::new("bl_move_up");
     static STAY: Samples = Samples::new("bl_hint_stay");
     static WHERE: Samples = Samples::new("bl_where");
     static OVERHEAD: Samples = Samples::new("clock_overhead");
+    static TIMER_MOVE: Samples = Samples::new("bl_timer_during_move");
+    static TIMER_STAY: Samples = Samples::new("bl_timer_no_move");
+    /// Ticks from arming the timer to its deadline (62.5 MHz: 16 ns each).
+    const LEAD: u64 = 8;
+    static FIRED: AtomicU32 = AtomicU32::new(0);
+    static AT: AtomicU64 = AtomicU64::new(0);
+
+    fn on_irq(intid: u32) {
+        let t = pmu::now();
+        if intid == timer::INTID {
+            // Level-sensitive: silence the source before the EOI.
+            timer::disable();
+            AT.store(t, Ordering::Relaxed);
+            FIRED.store(FIRED.load(Ordering::Relaxed) + 1, Ordering::SeqCst);
+        }
+        irq::record(intid);
+    }
+
+    /// Arms the timer one tick ahead, makes BL_HINT(`x1`) with IRQs unmasked, waits for
+    /// the interrupt: deadline → handler, in ns (cycles under `-icount shift=0`).
+    fn timer_across_hint(x1: u64, ns_per_tick: u64) -> u64 {
+        let f0 = FIRED.load(Ordering::SeqCst);
+        let cval = pmu::cntvct() + LEAD;
+        timer::arm_at(cval);
+        arch::irq_unmask();
+        p::hvc3(BL_HINT, x1, 0);
+        while FIRED.load(Ordering::SeqCst) == f0 {}
+        arch::irq_mask();
+        AT.load(Ordering::Relaxed)
+            .saturating_sub(cval * ns_per_tick)
+    }
 
     /// One timed call; a call that does not answer `want` ends the probe (the figure of
     /// another path would be measured as if it were this one).
@@ -72,11 +112,30 @@ mod guest {
             WHERE.round(r, timed(BL_WHERE, 0, None, ovh));
         }
         p::phase_end(2);
+        gic::init_distributor();
+        gic::init_cpu();
+        irq::set_handler(on_irq);
+        gic::configure(timer::INTID, 0x80);
+        let ns_per_tick = 1_000_000_000 / timer::frequency();
+        // On the big CPU now: each round moves down and back up, timed both ways.
+        p::phase_begin(3);
+        for r in 0..p::rounds() {
+            TIMER_MOVE.round(r, timer_across_hint(0, ns_per_tick));
+            TIMER_MOVE.round(r, timer_across_hint(1, ns_per_tick));
+        }
+        p::phase_end(3);
+        p::phase_begin(4);
+        for r in 0..p::rounds() {
+            TIMER_STAY.round(r, timer_across_hint(1, ns_per_tick));
+        }
+        p::phase_end(4);
         p::report(0, &DOWN);
         p::report(1, &UP);
         p::report(2, &STAY);
         p::report(3, &WHERE);
         p::report(4, &OVERHEAD);
+        p::report(5, &TIMER_MOVE);
+        p::report(6, &TIMER_STAY);
         guest_rt::result::pass()
     }
     guest_rt::entry!(main);
