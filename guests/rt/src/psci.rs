@@ -76,6 +76,14 @@ pub fn cpu_off() -> i64 {
     hvc(CPU_OFF, 0, 0, 0)[0] as i64
 }
 
+/// Resets the VM (SYSTEM_RESET): it boots again from its image. Never returns.
+pub fn system_reset() -> ! {
+    hvc(SYSTEM_RESET, 0, 0, 0);
+    loop {
+        crate::arch::wfi();
+    }
+}
+
 /// Powers the VM off. Never returns.
 pub fn system_off() -> ! {
     hvc(SYSTEM_OFF, 0, 0, 0);
