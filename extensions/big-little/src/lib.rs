@@ -16,6 +16,8 @@
 //! - [`plan_step`]: a static time plan, the whole VM on one cluster and then the next.
 #![no_std]
 
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
 /// One CPU a vCPU may run on: its index, its cluster and the cluster's capacity (1024 is
 /// the biggest core).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +156,102 @@ pub fn plan_step(lengths: impl Iterator<Item = u64> + Clone, elapsed: u64) -> Op
         at -= len;
     }
     None
+}
+
+/// Who decided a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The guest's hint.
+    Hint,
+    /// The utilisation governor.
+    Governor,
+    /// The configuration's plan.
+    Plan,
+}
+
+/// A decided move: vCPU `vcpu` to CPU `to`, for `cause`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    /// Global vCPU index.
+    pub vcpu: usize,
+    /// Destination CPU index.
+    pub to: u16,
+    /// Who decided.
+    pub cause: Cause,
+}
+
+/// The hand-over's mailbox: moves decided by the CPU that holds a vCPU and taken by that
+/// same CPU at the top of its run loop, where it carries them out. Per vCPU the latest
+/// decision (a later one replaces it); per CPU a flag, so that a pass with nothing decided
+/// costs one load. `V` vCPUs, `C` CPUs.
+///
+/// Only the holder of a vCPU requests or takes its move, so the per-vCPU words have one
+/// user at a time; the image's hand-over orders a holder's last use before the next
+/// holder's first (its SeqCst store of the new holder).
+pub struct Moves<const V: usize, const C: usize> {
+    /// Per vCPU: destination + 1 in the low 16 bits, the cause above (0: none).
+    want: [AtomicU32; V],
+    /// Per CPU: a vCPU it holds has a move decided.
+    pending: [AtomicBool; C],
+}
+
+impl<const V: usize, const C: usize> Default for Moves<V, C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const V: usize, const C: usize> Moves<V, C> {
+    /// Nothing decided.
+    pub const fn new() -> Self {
+        Moves {
+            want: [const { AtomicU32::new(0) }; V],
+            pending: [const { AtomicBool::new(false) }; C],
+        }
+    }
+
+    /// CPU `cpu`, which holds vCPU `vcpu`, decides that it moves to CPU `to`.
+    pub fn request(&self, cpu: usize, vcpu: usize, to: u16, cause: Cause) {
+        let c = match cause {
+            Cause::Hint => 0,
+            Cause::Governor => 1,
+            Cause::Plan => 2,
+        };
+        self.want[vcpu].store((u32::from(to) + 1) | (c << 16), Ordering::Relaxed);
+        self.pending[cpu].store(true, Ordering::Relaxed);
+    }
+
+    /// The next decided move of a vCPU CPU `cpu` holds (`held`: those vCPUs, in schedule
+    /// order), taken: each decision is returned once. One load when nothing is decided.
+    pub fn take(&self, cpu: usize, held: impl Iterator<Item = usize>) -> Option<Move> {
+        if !self.pending[cpu].load(Ordering::Relaxed) {
+            return None;
+        }
+        self.pending[cpu].store(false, Ordering::Relaxed);
+        let mut found = None;
+        for v in held {
+            if self.want[v].load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            if found.is_some() {
+                // Another one waits: the next call takes it.
+                self.pending[cpu].store(true, Ordering::Relaxed);
+                break;
+            }
+            let w = self.want[v].swap(0, Ordering::Relaxed);
+            let cause = match w >> 16 {
+                1 => Cause::Governor,
+                2 => Cause::Plan,
+                _ => Cause::Hint,
+            };
+            found = Some(Move {
+                vcpu: v,
+                to: ((w & 0xffff) - 1) as u16,
+                cause,
+            });
+        }
+        found
+    }
 }
 
 #[cfg(test)]

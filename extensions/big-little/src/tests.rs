@@ -110,3 +110,81 @@ fn the_plan_cycles() {
     assert_eq!(plan_step([].iter().copied(), 5), None);
     assert_eq!(plan_step([0u64].iter().copied(), 5), None);
 }
+
+#[test]
+fn a_decided_move_is_taken_once_by_its_cpu() {
+    let m: Moves<4, 2> = Moves::new();
+    assert_eq!(m.take(0, 0..4), None);
+    m.request(0, 2, 1, Cause::Governor);
+    // Another CPU does not see it.
+    assert_eq!(m.take(1, 0..4), None);
+    assert_eq!(
+        m.take(0, [0, 2].into_iter()),
+        Some(Move {
+            vcpu: 2,
+            to: 1,
+            cause: Cause::Governor
+        })
+    );
+    assert_eq!(m.take(0, [0, 2].into_iter()), None);
+}
+
+#[test]
+fn several_moves_of_one_cpu_come_one_per_take_in_schedule_order() {
+    let m: Moves<4, 2> = Moves::new();
+    m.request(0, 3, 1, Cause::Plan);
+    m.request(0, 1, 1, Cause::Plan);
+    let order = [1, 3];
+    let a = m.take(0, order.into_iter()).map(|x| x.vcpu);
+    let b = m.take(0, order.into_iter()).map(|x| x.vcpu);
+    assert_eq!((a, b), (Some(1), Some(3)));
+    assert_eq!(m.take(0, order.into_iter()), None);
+}
+
+#[test]
+fn the_latest_decision_for_a_vcpu_wins() {
+    let m: Moves<2, 4> = Moves::new();
+    m.request(0, 0, 2, Cause::Hint);
+    m.request(0, 0, 3, Cause::Plan);
+    assert_eq!(
+        m.take(0, 0..1),
+        Some(Move {
+            vcpu: 0,
+            to: 3,
+            cause: Cause::Plan
+        })
+    );
+}
+
+#[test]
+fn a_cpu_never_takes_a_move_of_a_vcpu_it_does_not_hold() {
+    let m: Moves<2, 2> = Moves::new();
+    m.request(0, 1, 1, Cause::Hint);
+    // CPU 0 holds only vCPU 0: nothing to take, and no other vCPU is moved instead.
+    assert_eq!(m.take(0, 0..1), None);
+}
+
+#[test]
+fn requests_and_takes_on_two_threads_lose_nothing() {
+    // Each CPU requests and takes for its own vCPUs, as the run loops do, at once.
+    use std::sync::Arc;
+    extern crate std;
+    let m: Arc<Moves<8, 2>> = Arc::new(Moves::new());
+    let run = |cpu: usize, m: Arc<Moves<8, 2>>| {
+        std::thread::spawn(move || {
+            let mine = move || (0..8).filter(move |v| v % 2 == cpu);
+            let mut taken = 0;
+            for round in 0..10_000u32 {
+                let v = mine().nth(round as usize % 4).unwrap();
+                m.request(cpu, v, (round % 7) as u16, Cause::Hint);
+                while let Some(x) = m.take(cpu, mine()) {
+                    assert_eq!(x.vcpu % 2, cpu);
+                    taken += 1;
+                }
+            }
+            taken
+        })
+    };
+    let (a, b) = (run(0, m.clone()), run(1, m.clone()));
+    assert_eq!((a.join().unwrap(), b.join().unwrap()), (10_000, 10_000));
+}

@@ -16,13 +16,13 @@
 //!
 //! Every decision is made on the CPU that holds the vCPU, for a vCPU it holds, so the
 //! per-vCPU policy state here has one user at a time, as the vCPU's own state has. What
-//! runs on every pass of a run loop: one load ([`PENDING`]) and, for systems with a
-//! governor or a plan, a counter read against [`CHECK_AT`].
+//! runs on every pass of a run loop: one load (the decided-move flag of [`DECIDED`])
+//! and, for systems with a governor or a plan, a counter read against [`CHECK_AT`].
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use hv_arch::cpu;
-use hv_big_little::{Governor, Place, Thresholds, Want};
+use hv_big_little::{Cause, Governor, Moves, Place, Thresholds, Want};
 use hv_core::ext::{Core, Departure, Extension, MoveCause};
 use hv_core::hypercall::{err, fid};
 use hv_core::ids::{CpuId, VcpuId, VmId};
@@ -35,11 +35,9 @@ use super::generated::{CPU_COUNT, MIGRATIONS_TIMED, SYSTEM, VCPU_COUNT};
 #[derive(Debug, Clone, Copy)]
 pub struct BigLittle;
 
-/// Per vCPU: a move decided and not yet carried out — the destination's index plus one
-/// in the low 16 bits and the [`MoveCause`] above (0: none).
-static WANT: [AtomicU32; VCPU_COUNT] = [const { AtomicU32::new(0) }; VCPU_COUNT];
-/// Per CPU: a vCPU it holds has a move decided ([`WANT`]).
-static PENDING: [AtomicBool; CPU_COUNT] = [const { AtomicBool::new(false) }; CPU_COUNT];
+/// Moves decided and not yet carried out (`hv_big_little::Moves`: per vCPU the latest
+/// decision, per CPU a flag).
+static DECIDED: Moves<VCPU_COUNT, CPU_COUNT> = Moves::new();
 /// Per vCPU: how many times it moved.
 static MOVES: [AtomicU32; VCPU_COUNT] = [const { AtomicU32::new(0) }; VCPU_COUNT];
 /// Per CPU: the counter value at which its governed vCPUs' windows or a plan step are
@@ -96,14 +94,8 @@ fn held_vcpu(vm: VmId, cpu: CpuId) -> Option<VcpuId> {
 }
 
 /// Decides that vCPU `v`, held by `cpu`, moves to `to`.
-fn request(cpu: CpuId, v: VcpuId, to: u16, cause: MoveCause) {
-    let c = match cause {
-        MoveCause::Hint => 0,
-        MoveCause::Governor => 1,
-        MoveCause::Plan => 2,
-    };
-    WANT[v.index()].store((u32::from(to) + 1) | (c << 16), Ordering::Relaxed);
-    PENDING[cpu.index()].store(true, Ordering::Relaxed);
+fn request(cpu: CpuId, v: VcpuId, to: u16, cause: Cause) {
+    DECIDED.request(cpu.index(), v.index(), to, cause);
 }
 
 /// Where `v` (held by `cpu`) goes for `want`, if it is not there already.
@@ -149,7 +141,7 @@ fn hint(core: &Hv, cpu: CpuId, vm: VmId, x1: u64) -> i64 {
     };
     match destination(v, cpu, want) {
         Some(to) => {
-            request(cpu, v, to, MoveCause::Hint);
+            request(cpu, v, to, Cause::Hint);
             // This CPU's reschedule flag: the run loop leaves the vCPU after this trap
             // and hands it over at the top of its loop.
             core.kick(v);
@@ -204,7 +196,7 @@ fn check(cpu: CpuId, now: u64) -> u64 {
                 if let Some(want) = g.close(now, t)
                     && let Some(to) = destination(v, cpu, want)
                 {
-                    request(cpu, v, to, MoveCause::Governor);
+                    request(cpu, v, to, Cause::Governor);
                 }
                 next = next.min(g.window_end(t).unwrap_or(u64::MAX));
             }
@@ -220,7 +212,7 @@ fn check(cpu: CpuId, now: u64) -> u64 {
                     .copied()
                     .find(|&c| SYSTEM.cpus[usize::from(c)].cluster == cluster);
                 if let Some(to) = to.filter(|&to| to != cpu.raw()) {
-                    request(cpu, v, to, MoveCause::Plan);
+                    request(cpu, v, to, Cause::Plan);
                 }
                 next = next.min(now + left);
             }
@@ -234,33 +226,21 @@ impl Extension<Hv> for BigLittle {
     const ACCOUNTS: bool = true;
 
     fn departure(&self, cpu: CpuId) -> Option<Departure> {
-        if !PENDING[cpu.index()].load(Ordering::Relaxed) {
-            return None;
-        }
-        PENDING[cpu.index()].store(false, Ordering::Relaxed);
-        let mut found = None;
-        for v in SYSTEM.cpu(cpu).schedule_ids() {
-            if cpu_of(v) != cpu || WANT[v.index()].load(Ordering::Relaxed) == 0 {
-                continue;
-            }
-            if found.is_some() {
-                // Another one waits: the run loop asks again.
-                PENDING[cpu.index()].store(true, Ordering::Relaxed);
-                break;
-            }
-            let w = WANT[v.index()].swap(0, Ordering::Relaxed);
-            let cause = match w >> 16 {
-                1 => MoveCause::Governor,
-                2 => MoveCause::Plan,
-                _ => MoveCause::Hint,
-            };
-            found = Some(Departure {
-                vcpu: v,
-                to: CpuId::new((w & 0xffff) as u16 - 1),
-                cause,
-            });
-        }
-        found
+        let held = SYSTEM
+            .cpu(cpu)
+            .schedule_ids()
+            .filter(|&v| cpu_of(v) == cpu)
+            .map(|v| v.index());
+        let m = DECIDED.take(cpu.index(), held)?;
+        Some(Departure {
+            vcpu: VcpuId::new(m.vcpu as u16),
+            to: CpuId::new(m.to),
+            cause: match m.cause {
+                Cause::Hint => MoveCause::Hint,
+                Cause::Governor => MoveCause::Governor,
+                Cause::Plan => MoveCause::Plan,
+            },
+        })
     }
 
     fn moved(&self, _core: &Hv, v: VcpuId, _from: CpuId, to: CpuId) {
@@ -282,7 +262,7 @@ impl Extension<Hv> for BigLittle {
         if let Some(want) = governor(v).ran(since, now, thresholds(m))
             && let Some(to) = destination(v, cpu, want)
         {
-            request(cpu, v, to, MoveCause::Governor);
+            request(cpu, v, to, Cause::Governor);
         }
     }
 
