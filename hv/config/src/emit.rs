@@ -416,6 +416,8 @@ pub fn system_rs(plan: &Plan) -> String {
          /// Elastic pools with a static plan.\npub const ELASTIC_PLANNED: u32 = {planned};\n\
          /// Some VM's vCPUs move by a governor or a plan (timed big.LITTLE decisions).\n\
          pub const MIGRATIONS_TIMED: bool = {timed};\n\
+         /// Per VM: its entry in `SYSTEM.migrations` (u16::MAX: its vCPUs do not move).\n\
+         pub const MIGRATION_OF: [u16; VM_COUNT] = {migration_of:?};\n\
          \n\
          /// The static system description. Exported and kept under a fixed name: the\n\
          /// isolation certificate reads it from the linked image (hv-config's certify).\n\
@@ -450,6 +452,14 @@ pub fn system_rs(plan: &Plan) -> String {
         pools = d.elastic.len(),
         planned = d.elastic.iter().filter(|e| !e.plan.is_empty()).count(),
         timed = d.migrations.iter().any(|m| m.policy != MigratePolicy::Hint),
+        migration_of = (0..d.vms.len())
+            .map(|i| {
+                d.migrations
+                    .iter()
+                    .position(|m| usize::from(m.vm) == i)
+                    .map_or(u16::MAX, |p| p as u16)
+            })
+            .collect::<Vec<u16>>(),
         lit = system_literal(d),
         tb = hex(d.hv.tables_base),
         tn = plan.tables_blob.len(),

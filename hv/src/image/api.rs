@@ -11,3 +11,5 @@ pub use super::state::{MAX_VMS, Power, Vcpu};
 /// Where a vCPU runs now (an extension that moves vCPUs asks which one a CPU holds).
 #[cfg_attr(not(feature = "big-little"), allow(unused_imports))]
 pub use super::placement::cpu_of;
+#[cfg(feature = "big-little")]
+pub use super::placement::migration;

@@ -28,7 +28,7 @@ use hv_core::hypercall::{err, fid};
 use hv_core::ids::{CpuId, VcpuId, VmId};
 use hv_core::sysdesc::{MigrateDesc, MigratePolicy};
 
-use super::api::{Hv, cpu_of};
+use super::api::{Hv, cpu_of, migration};
 use super::generated::{CPU_COUNT, MIGRATIONS_TIMED, SYSTEM, VCPU_COUNT};
 
 /// The big.LITTLE extension (stateless handle; the state is in the statics below).
@@ -126,7 +126,7 @@ fn plan_ticks(m: &MigrateDesc) -> impl Iterator<Item = u64> + Clone + '_ {
 /// BL_HINT from the vCPU of `vm` that `cpu` holds: x1 = 1 needs performance, 0 can slow
 /// down.
 fn hint(core: &Hv, cpu: CpuId, vm: VmId, x1: u64) -> i64 {
-    let Some(m) = SYSTEM.migration(vm) else {
+    let Some(m) = migration(vm) else {
         return err::NOT_SUPPORTED;
     };
     if m.policy != MigratePolicy::Hint {
@@ -173,7 +173,7 @@ fn check(cpu: CpuId, now: u64) -> u64 {
     };
     let mut next = u64::MAX;
     for v in SYSTEM.cpu(cpu).schedule_ids() {
-        let Some(m) = SYSTEM.migration(SYSTEM.vm_of(v)) else {
+        let Some(m) = migration(SYSTEM.vm_of(v)) else {
             continue;
         };
         if cpu_of(v) != cpu {
@@ -253,7 +253,7 @@ impl Extension<Hv> for BigLittle {
     }
 
     fn ran(&self, cpu: CpuId, v: VcpuId, since: u64, now: u64, _waiting: bool) {
-        let Some(m) = SYSTEM.migration(SYSTEM.vm_of(v)) else {
+        let Some(m) = migration(SYSTEM.vm_of(v)) else {
             return;
         };
         if m.policy != MigratePolicy::Governor {

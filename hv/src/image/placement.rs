@@ -91,3 +91,12 @@ pub fn is_home(cpu: CpuId, v: VcpuId) -> bool {
 pub fn hand(v: VcpuId, to: CpuId) {
     moving::hand(v, to);
 }
+
+/// How VM `vm`'s vCPUs move, if they may: looked up in the toolkit's per-VM index
+/// (`MIGRATION_OF`), not searched — the world switch asks at every switch.
+#[cfg(feature = "big-little")]
+#[inline(always)]
+pub fn migration(vm: hv_core::ids::VmId) -> Option<&'static hv_core::sysdesc::MigrateDesc> {
+    let i = super::generated::MIGRATION_OF[vm.index()];
+    SYSTEM.migrations.get(usize::from(i))
+}

@@ -127,6 +127,7 @@ pub fn power_off_if_done() {
             return;
         }
         hvlog!("all VMs have ended; powering off");
+        super::telemetry::seal();
         firmware::system_off();
     }
 }

@@ -213,7 +213,7 @@ pub fn switch_to(ctx: &mut CpuCtx, v: VcpuId) {
 #[cfg(feature = "big-little")]
 fn set_midr(ctx: &mut CpuCtx, vm: hv_core::ids::VmId) {
     let own = SYSTEM.cpu(ctx.id).midr;
-    let want = match SYSTEM.migration(vm) {
+    let want = match super::placement::migration(vm) {
         Some(m) if m.per_cluster_midr && own != 0 => own,
         _ => regs::midr(),
     };

@@ -20,6 +20,8 @@ pub fn idle(cpu: CpuId) {}
 #[inline(always)]
 pub fn power_off() {}
 #[inline(always)]
+pub fn seal() {}
+#[inline(always)]
 pub fn vm_exit(vm: VmId) {}
 #[inline(always)]
 pub fn console(vm: VmId, bytes: &[u8]) {}

@@ -407,6 +407,14 @@ pub fn power_off() {
     TRANSPORT_BUSY.store(false, Ordering::Release);
 }
 
+/// The machine powers off now: the transport is taken for good, after a last flush. An
+/// idle CPU that took it between the power-off's flush and the SYSTEM_OFF would otherwise
+/// be cut off in the middle of a frame (the monitor then counts an unfinished frame).
+pub fn seal() {
+    lock_transport();
+    transport::flush();
+}
+
 /// Queues the record of the trap that ends now (`x0`: the guest's x0 at ERET); returns the
 /// records queued after it (0: no trap was being handled).
 #[inline(always)]
