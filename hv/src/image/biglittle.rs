@@ -183,8 +183,10 @@ fn check(cpu: CpuId, now: u64) -> u64 {
             next = next.min(match m.policy {
                 MigratePolicy::Hint => u64::MAX,
                 MigratePolicy::Governor => now + thresholds(m).window.max(1),
-                MigratePolicy::Plan => hv_big_little::plan_step(plan_ticks(m), now - t0)
-                    .map_or(u64::MAX, |(_, left)| now + left),
+                MigratePolicy::Plan => {
+                    hv_big_little::plan_step(plan_ticks(m), now.saturating_sub(t0))
+                        .map_or(u64::MAX, |(_, left)| now + left)
+                }
             });
             continue;
         }
@@ -201,7 +203,9 @@ fn check(cpu: CpuId, now: u64) -> u64 {
                 next = next.min(g.window_end(t).unwrap_or(u64::MAX));
             }
             MigratePolicy::Plan => {
-                let Some((i, left)) = hv_big_little::plan_step(plan_ticks(m), now - t0) else {
+                let Some((i, left)) =
+                    hv_big_little::plan_step(plan_ticks(m), now.saturating_sub(t0))
+                else {
                     continue;
                 };
                 let cluster = m.plan[i].cluster;
