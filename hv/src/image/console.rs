@@ -43,11 +43,22 @@ fn text(_vm: VmId, _line: &[u8]) {
 }
 
 /// Sends the line: as text, and as telemetry what of it did not go out yet.
+///
+/// When a piece of the line went out already (at an idle, [`send_partial_lines`]), the
+/// rest goes on the wire now, before the console is unlocked: the vCPU may have written
+/// the piece on another CPU (a VM's vCPUs on several CPUs, or one that moved), and its
+/// next line could otherwise leave through that CPU's ring before this rest leaves
+/// through this one's — the monitor would join them in the wrong order. Rare: only
+/// lines that waited for input or outlived a move.
 fn emit(vm: VmId, c: &mut VmConsole) {
     text(vm, c.line.as_bytes());
+    let piece_sent = c.sent > 0;
     telemetry::console(vm, &c.line.as_bytes()[c.sent..]);
     c.line.clear();
     c.sent = 0;
+    if piece_sent {
+        telemetry::send_here();
+    }
 }
 
 /// Takes one byte of VM `vm`'s output (with its console locked).

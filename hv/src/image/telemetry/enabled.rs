@@ -543,6 +543,11 @@ pub fn send_now(cpu: CpuId) {
     pump_all(cpu, p);
 }
 
+/// [`send_now`] for the CPU this code runs on (a handler that found it must).
+pub fn send_here() {
+    send_now(CpuId::new(super::this_cpu() as u16));
+}
+
 /// One hypervisor log line, as a defmt frame (`{=str}`) in a `Log` record.
 #[inline(never)]
 pub fn log_line(line: &[u8]) {
