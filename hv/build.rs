@@ -52,6 +52,7 @@ fn main() {
         virtio_net: env::var_os("CARGO_FEATURE_TELEMETRY_NET").is_some(),
         balloon: env::var_os("CARGO_FEATURE_BALLOON").is_some(),
         big_little: env::var_os("CARGO_FEATURE_BIG_LITTLE").is_some(),
+        shadow_paging: env::var_os("CARGO_FEATURE_SHADOW_PAGING").is_some(),
     };
     generate(&board, &system, &images, &out, features);
     println!("cargo:rustc-link-search={}", out.display());

@@ -70,7 +70,10 @@ impl Info {
                 Migrated {
                     vcpu: v, from, to, ..
                 } => vcpu(v) && from < self.cpus && to < self.cpus,
-                Console { vm: v, .. } | VmExit { vm: v, .. } | Elastic { vm: v, .. } => vm(v),
+                Console { vm: v, .. }
+                | VmExit { vm: v, .. }
+                | Elastic { vm: v, .. }
+                | Shadow { vm: v, .. } => vm(v),
                 Log { .. } | Counters { .. } | Dropped { .. } => true,
             }
     }

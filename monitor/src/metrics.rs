@@ -92,6 +92,8 @@ pub struct Metrics {
     pub vcpu_moves: BTreeMap<u16, u64>,
     /// Migrations by cause name (`MigrateCause::name`).
     pub migrations_by_cause: BTreeMap<&'static str, u64>,
+    /// Shadow paging: per (VM, operation name) the number of `Shadow` records.
+    pub shadow_ops: BTreeMap<(u16, &'static str), u64>,
     pub log_frames: u64,
     pub console_bytes: BTreeMap<u16, u64>,
     pub first_ts: Option<u64>,
@@ -120,6 +122,7 @@ impl Default for Metrics {
             vcpu_cpu: BTreeMap::new(),
             vcpu_moves: BTreeMap::new(),
             migrations_by_cause: BTreeMap::new(),
+            shadow_ops: BTreeMap::new(),
             log_frames: 0,
             console_bytes: BTreeMap::new(),
             first_ts: None,
@@ -236,6 +239,9 @@ impl Metrics {
                         ts: h.ts,
                     });
                 }
+            }
+            Event::Shadow { vm, op, .. } => {
+                *self.shadow_ops.entry((vm, op.name())).or_default() += 1;
             }
             Event::VmExit { vm, reason } => {
                 if self.vm_exits.len() < MAX_VM_EXITS {

@@ -38,6 +38,8 @@ pub struct Summary {
     pub migrations: u64,
     /// The same by cause (`hint`, `governor`, `plan`).
     pub migrations_by_cause: BTreeMap<&'static str, u64>,
+    /// Shadow paging, per lwVM name: operation name → count (`Shadow` records).
+    pub shadow: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// Each vCPU that moved: where it is now and how often it moved.
     pub moved_vcpus: Vec<MovedVcpu>,
     /// Exits by reason: all VMs, each VM, each vCPU of VMs with several.
@@ -161,6 +163,12 @@ impl Summary {
             log_frames: m.log_frames,
             migrations: m.migrations_total,
             migrations_by_cause: m.migrations_by_cause.clone(),
+            shadow: m.shadow_ops.iter().fold(BTreeMap::new(), |mut acc, (&(vm, op), &n)| {
+                acc.entry(vm_name(vm))
+                    .or_insert_with(BTreeMap::new)
+                    .insert(op, n);
+                acc
+            }),
             moved_vcpus: m
                 .vcpu_moves
                 .iter()
@@ -238,6 +246,18 @@ impl Summary {
         ))
     }
 
+    /// `Shadow paging of <vm>: fill 12, table_write 3, …`, one line per lwVM that has its
+    /// own tables (none otherwise, so other summaries are unchanged).
+    pub fn shadow_lines(&self) -> Vec<String> {
+        self.shadow
+            .iter()
+            .map(|(vm, ops)| {
+                let ops: Vec<String> = ops.iter().map(|(o, n)| format!("{o} {n}")).collect();
+                format!("Shadow paging of {vm}: {}", ops.join(", "))
+            })
+            .collect()
+    }
+
     /// True when nothing was lost, damaged, undecodable or out of sequence.
     pub fn clean(&self) -> bool {
         self.clean
@@ -290,6 +310,9 @@ impl Summary {
             if self.hello.is_none() {
                 out.push('\n');
             }
+            let _ = writeln!(out, "{line}");
+        }
+        for line in self.shadow_lines() {
             let _ = writeln!(out, "{line}");
         }
         let busy_cpus = self.cpus.values().filter(|c| c.records > 0).count().max(1) as u64;

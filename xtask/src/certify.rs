@@ -79,6 +79,15 @@ pub fn all_systems(board: &str) -> Result<Vec<SystemSpec>> {
         if moves {
             features.push("big-little");
         }
+        let shadow = v
+            .get("lwvm")
+            .and_then(toml::Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|l| l.get("paging").and_then(toml::Value::as_str) == Some("shadow"));
+        if shadow {
+            features.push("shadow-paging");
+        }
         let features = features.join(",");
         specs.push(SystemSpec::new(board, &f.to_string_lossy(), &features));
     }

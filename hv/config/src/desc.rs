@@ -146,6 +146,7 @@ pub fn build(
             payloads: payloads.of(i),
             layout: &lay.ext[i],
             tables,
+            shared: &lay.shared,
         };
         e.describe(cfg, own, &mut parts);
     }

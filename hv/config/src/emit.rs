@@ -166,6 +166,35 @@ fn lwvm(l: &LwvmDesc) -> String {
             ("stack_top", hex(l.stack_top)),
             ("channels_out", hex(l.channels_out)),
             ("channels_in", hex(l.channels_in)),
+            ("shadow", opt(l.shadow.as_ref().map(shadow))),
+        ],
+    )
+}
+
+fn shadow(s: &hv_core::sysdesc::ShadowDesc) -> String {
+    let grants = s.grants.iter().map(|g| {
+        strukt(
+            "ShadowGrant",
+            &[
+                ("gpa", hex(g.gpa)),
+                ("pa", hex(g.pa)),
+                ("size", hex(g.size)),
+                ("writable", g.writable.to_string()),
+                ("exec", g.exec.to_string()),
+                ("cached", g.cached.to_string()),
+                ("tables", g.tables.to_string()),
+            ],
+        )
+    });
+    strukt(
+        "ShadowDesc",
+        &[
+            ("slot", s.slot.to_string()),
+            ("pool", hex(s.pool)),
+            ("pool_pages", s.pool_pages.to_string()),
+            ("asid_first", s.asid_first.to_string()),
+            ("roots", s.roots.to_string()),
+            ("grants", format!("&[{}]", grants.collect::<Vec<_>>().join(", "))),
         ],
     )
 }

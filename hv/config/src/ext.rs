@@ -23,11 +23,9 @@
 //! ([`ConfigExtension::tables`]), and their roots in the description
 //! ([`ConfigExtension::describe`]).
 //!
-//! Future extensions, and where they would plug in (not implemented):
-//! - shadow paging: a per-VM pool of table pages ([`ConfigExtension::place`], mapped for
-//!   the hypervisor with [`ConfigExtension::el2_regions`]);
-//! - big.LITTLE: rules on the clusters ([`ConfigExtension::validate`]) and alternative
-//!   placements of vCPUs in the description ([`ConfigExtension::describe`]).
+//! Shadow paging is part of the lwVM extension ([`crate::lwvm`]): a per-lwVM pool of
+//! table pages ([`ConfigExtension::place`], mapped for the hypervisor only with
+//! [`ConfigExtension::el2_regions`]) and its grants in the description.
 
 use crate::alloc::{Allocator, Placed};
 use crate::config::Config;
@@ -112,6 +110,8 @@ pub struct ExtView<'a> {
     pub layout: &'a ExtLayout,
     /// All generated tables (its regimes are named as it named them).
     pub tables: &'a Tables,
+    /// Where the layout placed each shared region, in description order.
+    pub shared: &'a [Placed],
 }
 
 /// The parts of the description an extension may add to, before the schedules are made

@@ -196,6 +196,8 @@ pub struct ImageFeatures {
     pub balloon: bool,
     /// `big-little`: vCPUs that move between clusters.
     pub big_little: bool,
+    /// `shadow-paging`: lwVMs that manage their own page tables.
+    pub shadow_paging: bool,
 }
 
 impl ImageFeatures {
@@ -203,10 +205,12 @@ impl ImageFeatures {
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> ImageFeatures {
         let has = |f: &str| names.iter().any(|n| n.as_ref() == f);
         ImageFeatures {
-            vhe: has("lwvm"),
+            // `shadow-paging` implies `lwvm` (the hv crate's feature list says so).
+            vhe: has("lwvm") || has("shadow-paging"),
             virtio_net: has("telemetry-net"),
             balloon: has("balloon"),
             big_little: has("big-little"),
+            shadow_paging: has("shadow-paging"),
         }
     }
 }
@@ -240,6 +244,19 @@ pub fn check_image(
             system,
             format!("vm[{i}].vcpus[{k}].cpus"),
             "a vCPU that may run on several CPUs needs the hypervisor built with the `big-little` feature (--features big-little)",
+        ));
+    }
+    if !features.shadow_paging
+        && let Some(j) = cfg
+            .system
+            .lwvm
+            .iter()
+            .position(|l| l.paging == system::Paging::Shadow)
+    {
+        return Err(ConfigError::one(
+            system,
+            format!("lwvm[{j}].paging"),
+            "an lwVM with `paging = \"shadow\"` needs the hypervisor built with the `shadow-paging` feature (--features shadow-paging)",
         ));
     }
     if let Some(v) = cfg.board.virtio_mmio.filter(|_| features.virtio_net) {
@@ -290,6 +307,7 @@ pub fn generate_with_balloon(
         virtio_net,
         balloon,
         big_little: true,
+        shadow_paging: true,
     };
     generate_checked(req, check_image(req.board, req.system, features)?, vhe)
 }
@@ -321,6 +339,7 @@ pub fn generate_image(
         virtio_net,
         balloon: true,
         big_little: true,
+        shadow_paging: true,
     };
     generate_checked(req, check_image(req.board, req.system, features)?, vhe)
 }

@@ -427,6 +427,53 @@ pub struct Lwvm {
     /// What happens when it faults.
     #[serde(default)]
     pub restart: Restart,
+    /// Who builds its address space: the toolkit (`static`, the default) or the lwVM
+    /// itself (`shadow`: its own VMSAv8-64 tables, shadowed by the hypervisor; feature
+    /// `shadow-paging`, docs/SHADOW.md).
+    #[serde(default)]
+    pub paging: Paging,
+    /// Bytes of the shadow-table pool (`paging = "shadow"`): 4 KiB pages the hypervisor
+    /// builds the tables the hardware walks in, never mapped to the lwVM.
+    #[serde(default)]
+    pub shadow_pool: Option<Size>,
+    /// Shadow roots cached at once (`paging = "shadow"`): address spaces (guest TTBR0 and
+    /// ASID) the lwVM can switch between without a rebuild; each has a hardware ASID.
+    #[serde(default)]
+    pub shadow_roots: Option<u8>,
+}
+
+/// `[[lwvm]] paging`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Paging {
+    /// Pregenerated tables: its memory and shared regions, fixed at build time.
+    #[default]
+    Static,
+    /// Guest-managed tables, shadowed from a static pool.
+    Shadow,
+}
+
+impl Lwvm {
+    /// Default shadow pool: 64 KiB (16 table pages).
+    pub const SHADOW_POOL_DEFAULT: u64 = 64 << 10;
+    /// Default number of cached shadow roots.
+    pub const SHADOW_ROOTS_DEFAULT: u8 = 4;
+
+    /// Bytes of its shadow pool (0 for static paging).
+    pub fn shadow_pool_bytes(&self) -> u64 {
+        match self.paging {
+            Paging::Static => 0,
+            Paging::Shadow => self.shadow_pool.map_or(Self::SHADOW_POOL_DEFAULT, |s| s.0),
+        }
+    }
+
+    /// Shadow roots it caches (0 for static paging).
+    pub fn shadow_root_count(&self) -> u8 {
+        match self.paging {
+            Paging::Static => 0,
+            Paging::Shadow => self.shadow_roots.unwrap_or(Self::SHADOW_ROOTS_DEFAULT),
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -249,6 +249,60 @@ pub struct LwvmDesc {
     pub channels_out: u64,
     /// Bit `c` set: channel `c` raises into it.
     pub channels_in: u64,
+    /// `Some` when it manages its own page tables (`paging = "shadow"`, feature
+    /// `shadow-paging`): `root` is then its flat view, used while its translation is off.
+    pub shadow: Option<ShadowDesc>,
+}
+
+/// Most table pages one shadow pool holds (2 MiB): the hypervisor's per-page metadata is
+/// sized for it.
+pub const SHADOW_POOL_PAGES_MAX: usize = 512;
+/// Most 4 KiB pages of memory a shadow-paged lwVM may have (16 MiB): the hypervisor keeps
+/// a word of bookkeeping per page.
+pub const SHADOW_GUEST_PAGES_MAX: usize = 4096;
+/// Most shadow-paged lwVMs in one system: the hypervisor's bookkeeping for each is static.
+pub const SHADOW_SLOTS_MAX: usize = 4;
+/// Most shadow roots one lwVM caches.
+pub const SHADOW_ROOTS_MAX: u8 = 16;
+
+/// The offline half of an lwVM's shadow paging: where its pool is, which hardware ASIDs
+/// its shadow roots use, and what its "physical" addresses may reach.
+#[derive(Debug, Clone, Copy)]
+pub struct ShadowDesc {
+    /// Its slot among the system's shadow-paged lwVMs (0..[`SHADOW_SLOTS_MAX`]): the index
+    /// of the hypervisor's bookkeeping it uses.
+    pub slot: u8,
+    /// Physical base of its pool of table pages (mapped for the hypervisor only).
+    pub pool: u64,
+    /// Table pages in the pool (4..=[`SHADOW_POOL_PAGES_MAX`]).
+    pub pool_pages: u16,
+    /// First hardware ASID of its cached roots; root `k` runs with `asid_first + k`.
+    pub asid_first: u16,
+    /// Roots cached at once (1..=[`SHADOW_ROOTS_MAX`]).
+    pub roots: u8,
+    /// What its own tables may map: its memory and its shared regions, by "physical"
+    /// address (the VA of its flat view).
+    pub grants: &'static [ShadowGrant],
+}
+
+/// One range of a shadow-paged lwVM's "physical" memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShadowGrant {
+    /// Its "physical" address (its VA in the flat view).
+    pub gpa: u64,
+    /// Host physical address.
+    pub pa: u64,
+    /// Bytes.
+    pub size: u64,
+    /// It may be written.
+    pub writable: bool,
+    /// It may be executed.
+    pub exec: bool,
+    /// Normal write-back memory (false: normal non-cacheable, as shared regions are).
+    pub cached: bool,
+    /// Its page tables may live here (its own memory only: another VM could change a
+    /// shared region behind the hypervisor's back).
+    pub tables: bool,
 }
 
 /// A VM's access to the performance monitors.

@@ -39,6 +39,24 @@ pub const FEATURES: &[(&str, bool)] = &[
     ("telemetry-null", cfg!(feature = "telemetry-null")),
 ];
 
+/// What an lwVM's shadow paging did (the operation of a `Shadow` record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // made only with the `shadow-paging` feature
+pub enum ShadowOp {
+    /// A shadow entry filled from the lwVM's tables.
+    Fill,
+    /// A store to one of its live tables emulated.
+    TableWrite,
+    /// A TLBI emulated.
+    Tlbi,
+    /// The pool ran out and every shadow table was dropped.
+    Flush,
+    /// A fault of its own tables delivered to its handler.
+    GuestFault,
+    /// Another address space installed.
+    Switch,
+}
+
 /// Whether VM console output also goes out as telemetry records (the monitor reassembles
 /// them, so a partial line can be sent early).
 pub const CONSOLE_RECORDS: bool = cfg!(all(feature = "telemetry", target_os = "none"));

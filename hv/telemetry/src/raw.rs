@@ -13,7 +13,7 @@
 //!   Other CPUs only ever see encoded frames in the byte ring.
 //! - A record that does not fit is counted ([`RawQueue::take_lost`]) and reported as a
 //!   `Dropped` record with the next frames: every loss is visible to the monitor.
-use hv_protocol::{Event, MigrateCause, SwitchReason, TrapKind, VmExitReason};
+use hv_protocol::{Event, MigrateCause, ShadowOp, SwitchReason, TrapKind, VmExitReason};
 
 use crate::counters::classify_esr;
 
@@ -92,6 +92,13 @@ pub enum Raw {
         from: u16,
         to: u16,
         cause: MigrateCause,
+    },
+    /// Shadow paging of an lwVM did something.
+    Shadow {
+        ts: u64,
+        vm: u16,
+        op: ShadowOp,
+        va: u64,
     },
 }
 
@@ -189,6 +196,7 @@ impl Raw {
                 )),
                 None,
             ],
+            Raw::Shadow { ts, vm, op, va } => [Some((ts, Event::Shadow { vm, op, va })), None],
         }
     }
 }

@@ -40,6 +40,37 @@ pub mod nr {
     /// My channels: x0 = mask of the channels I may raise, x1 = mask of the channels
     /// that raise my events (bit c = channel index c; channels 0..64).
     pub const CHANNELS: u64 = 7;
+    /// Shadow paging (`paging = "shadow"`): register the handler of this lwVM's own page
+    /// faults at VA x0 (0: none — a fault then stops or restarts the lwVM as any
+    /// other). On a fault its own tables cause, the hypervisor enters the handler with
+    /// x0 = faulting VA, x1 = [`fault`] syndrome, x2 = PC of the faulting instruction;
+    /// every other register (SP and x30 included) is as it was at the fault. Returns 0,
+    /// or `NOT_SUPPORTED` for an lwVM with static tables.
+    pub const FAULT_HANDLER: u64 = 8;
+}
+
+/// The syndrome a shadow-paged lwVM's fault handler gets in x1: the architectural fault
+/// status code of the fault its own tables caused, as a kernel would find it in ESR_EL1.
+pub mod fault {
+    /// Fault status code (DFSC/IFSC, ESR bits \[5:0\]): 0b0001LL translation, 0b0010LL
+    /// access flag, 0b0011LL permission at level LL, 0b0101LL external abort on the table
+    /// walk (a table outside the lwVM's memory), 0b010000 external abort (an output
+    /// address outside what the lwVM was given).
+    pub const FSC_MASK: u64 = 0x3f;
+    /// Set for a write (ESR WnR).
+    pub const WRITE: u64 = 1 << 6;
+    /// Set for an instruction fetch.
+    pub const EXEC: u64 = 1 << 32;
+    /// Translation fault (any level) — compare `fsc & !3`.
+    pub const TRANSLATION: u64 = 0b00_0100;
+    /// Access-flag fault.
+    pub const ACCESS_FLAG: u64 = 0b00_1000;
+    /// Permission fault.
+    pub const PERMISSION: u64 = 0b00_1100;
+    /// External abort on a table walk.
+    pub const WALK_EXTERNAL: u64 = 0b01_0100;
+    /// External abort (outside the grant).
+    pub const EXTERNAL: u64 = 0b01_0000;
 }
 
 /// Error codes returned in x0 (the hypercall ABI's).
@@ -93,6 +124,11 @@ pub enum Syscall {
     Info,
     /// Channel masks.
     Channels,
+    /// Register the page-fault handler (0: none).
+    FaultHandler {
+        /// Handler VA.
+        va: u64,
+    },
 }
 
 impl Syscall {
@@ -119,6 +155,7 @@ impl Syscall {
             },
             nr::INFO => Syscall::Info,
             nr::CHANNELS => Syscall::Channels,
+            nr::FAULT_HANDLER => Syscall::FaultHandler { va: a[0] },
             _ => return Err(err::NOT_SUPPORTED),
         })
     }

@@ -24,7 +24,8 @@
 //!
 //! Modules: [`sys`] (the system calls, see `lwvm-abi` for the ABI), [`console`]
 //! (`print!`/`println!`/`result!`), [`shm`] (shared regions), [`time`] (the counter),
-//! [`probe`] (forbidden instructions, for attacker tests).
+//! [`probe`] (forbidden instructions, for attacker tests), [`mmu`] (shadow paging: the
+//! program's own stage-1 tables, TLB maintenance and fault-surviving probes).
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -34,6 +35,8 @@ pub use lwvm_abi as abi;
 mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod console;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod mmu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod probe;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

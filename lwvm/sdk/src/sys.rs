@@ -77,6 +77,13 @@ pub fn channels() -> (u64, u64) {
     (r[0], r[1])
 }
 
+/// Shadow paging: makes `va` the handler of the faults this lwVM's own tables cause (0:
+/// none). Returns 0, or `NOT_SUPPORTED` for an lwVM with static tables. See
+/// [`crate::mmu::probe`] for a handler and what the hypervisor passes it.
+pub fn fault_handler(va: u64) -> i64 {
+    svc(nr::FAULT_HANDLER, [va, 0, 0, 0, 0, 0])[0] as i64
+}
+
 /// Any call by number (for probing).
 pub fn raw(nr: u64, args: [u64; 6]) -> [u64; 4] {
     svc(nr, args)

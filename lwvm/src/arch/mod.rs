@@ -111,3 +111,50 @@ pub fn enter(regs: &mut GuestRegs, el0: &mut El0Regs) -> Exit {
     el0.tpidr = tpidr;
     exit
 }
+
+/// Makes the hypervisor's writes to shadow tables visible to this CPU's table walker
+/// before the lwVM runs again (new entries need no TLB maintenance: a TLB never holds
+/// an invalid entry).
+pub fn table_barrier() {
+    // SAFETY: a barrier; no memory or register changes.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+}
+
+/// Invalidates this CPU's translations of page `va` tagged with ASID `asid` in the
+/// EL2&0 regime, walk caches included, after making earlier table writes visible.
+///
+/// Why local: a shadow root's ASID is only ever installed on the CPU its lwVM is pinned
+/// to. Why VAE2: with HCR_EL2.E2H=1 it names the EL2&0 regime and matches the ASID of
+/// Xt\[63:48\].
+pub fn tlbi_va(asid: u16, va: u64) {
+    let xt = ((asid as u64) << 48) | ((va >> 12) & ((1 << 44) - 1));
+    // SAFETY: TLB maintenance only drops cached translations of an lwVM's user page; the
+    // hypervisor's own (global) mappings are never changed by shadow paging.
+    unsafe {
+        asm!("dsb ishst", "tlbi vae2, {}", "dsb nsh", "isb", in(reg) xt, options(nostack, preserves_flags))
+    };
+}
+
+/// Invalidates every translation of this CPU tagged with ASID `asid` in the EL2&0 regime.
+///
+/// There is no ASID form of TLBI for EL2; with HCR_EL2.{E2H,TGE} = {1,1} the EL1 form
+/// `TLBI ASIDE1` names the EL2&0 regime, so TGE is set around it (nothing runs at EL0/EL1
+/// meanwhile) and cleared again, as [`enter`] leaves it.
+pub fn tlbi_asid(asid: u16) {
+    let xt = (asid as u64) << 48;
+    // SAFETY: TGE changes only how EL0/EL1 execute, and nothing runs there between the two
+    // writes; the ISBs make each HCR_EL2 value effective for the TLBI that follows.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "msr hcr_el2, {lw}",
+            "isb",
+            "tlbi aside1, {xt}",
+            "dsb nsh",
+            "msr hcr_el2, {full}",
+            "isb",
+            lw = in(reg) hcr_lwvm(), xt = in(reg) xt, full = in(reg) hcr_guest(),
+            options(nostack, preserves_flags),
+        )
+    };
+}

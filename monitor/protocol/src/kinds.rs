@@ -3,7 +3,7 @@
 //! The matches are exhaustive on purpose: adding a variant to `wire.rs` fails to compile here
 //! until it is named, which is also the reminder to update [`crate::EVENT_KINDS`].
 
-use crate::wire::{Event, MigrateCause, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
+use crate::wire::{Event, MigrateCause, ShadowOp, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
 
 impl TrapKind {
     /// All kinds, in variant (and `Counters` array) order.
@@ -77,6 +77,20 @@ impl MigrateCause {
     }
 }
 
+impl ShadowOp {
+    /// Stable lower-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ShadowOp::Fill => "fill",
+            ShadowOp::TableWrite => "table_write",
+            ShadowOp::Tlbi => "tlbi",
+            ShadowOp::Flush => "flush",
+            ShadowOp::GuestFault => "guest_fault",
+            ShadowOp::Switch => "switch",
+        }
+    }
+}
+
 impl Event<'_> {
     /// Variant index on the wire.
     pub const fn kind_index(&self) -> u32 {
@@ -93,6 +107,7 @@ impl Event<'_> {
             Event::VmExit { .. } => 9,
             Event::Elastic { .. } => 10,
             Event::Migrated { .. } => 11,
+            Event::Shadow { .. } => 12,
         }
     }
 
@@ -111,6 +126,7 @@ impl Event<'_> {
             Event::VmExit { .. } => "vm_exit",
             Event::Elastic { .. } => "elastic",
             Event::Migrated { .. } => "migrated",
+            Event::Shadow { .. } => "shadow",
         }
     }
 }

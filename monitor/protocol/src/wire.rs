@@ -165,6 +165,26 @@ pub enum Event<'a> {
         to: u16,
         cause: MigrateCause,
     },
+    /// Shadow paging of lwVM `vm` did `op` for its virtual address `va` (0 where the
+    /// operation has none: a flush, a TLBI of a whole address space).
+    Shadow { vm: u16, op: ShadowOp, va: u64 },
+}
+
+/// What the shadow paging of an lwVM did.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShadowOp {
+    /// A shadow entry made from the lwVM's tables on a fault.
+    Fill,
+    /// A store to one of its live tables emulated (its derived shadow entries dropped).
+    TableWrite,
+    /// A TLBI emulated.
+    Tlbi,
+    /// The pool ran out: every shadow table dropped and refilled on demand.
+    Flush,
+    /// A fault its own tables caused, delivered to its handler.
+    GuestFault,
+    /// It installed another address space (TTBR0_EL1, or translation turned on or off).
+    Switch,
 }
 
 /// Why a vCPU moved to another CPU.

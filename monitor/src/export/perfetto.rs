@@ -236,6 +236,15 @@ impl<'a> Perfetto<'a> {
                 format!("{} cpu{from} -> cpu{to} ({})", label(vcpu), cause.name()),
                 json!({"vcpu": label(vcpu), "from": from, "to": to, "cause": cause.name()}),
             ),
+            Event::Shadow { vm, op, va } => {
+                let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+                self.instant(
+                    hv,
+                    ts,
+                    format!("{name} shadow {} {va:#x}", op.name()),
+                    json!({"vm": name, "op": op.name(), "va": format!("{va:#x}")}),
+                );
+            }
             Event::VmExit { vm, reason } => {
                 let name = info.map_or(format!("vm{vm}"), |i| i.vm_name(vm));
                 let ctid = CONSOLE_TID + u64::from(vm);

@@ -154,6 +154,11 @@ impl Row {
                 r.reason = Some(cause.name());
                 r.text = Some(format!("cpu{from}->cpu{to}"));
             }
+            Event::Shadow { vm, op, va } => {
+                r.vm = Some(vm_name(vm));
+                r.reason = Some(op.name());
+                r.text = Some(format!("{va:#x}"));
+            }
         }
         r
     }

@@ -252,6 +252,20 @@ pub(crate) fn check_tags(d: &SystemDesc, r: &mut Report) {
                 format!("{} and {other} share {what} {tag}", v.name),
             );
         }
+        // A shadow-paged lwVM's roots run with hardware ASIDs of their own.
+        for k in v.lwvm.and_then(|l| l.shadow).map_or(0..0, |s| {
+            s.asid_first..s.asid_first.saturating_add(u16::from(s.roots))
+        }) {
+            r.count(P::TlbTagsUnique, 1);
+            if let Some(other) = asids.insert(k, v.name) {
+                r.fail(
+                    P::TlbTagsUnique,
+                    "descriptor",
+                    None,
+                    format!("a shadow root of {} and {other} share ASID {k}", v.name),
+                );
+            }
+        }
     }
     let mut areas: Vec<(u64, u64, String)> = d
         .vms
@@ -263,6 +277,17 @@ pub(crate) fn check_tags(d: &SystemDesc, r: &mut Report) {
             .iter()
             .map(|s| (s.pa, s.size, format!("shared region {}", s.name))),
     );
+    // A shadow pool holds the tables the hardware walks for an lwVM: no VM may reach it,
+    // so it lies apart from every memory a VM is given (and the walker finds no user
+    // mapping outside those).
+    areas.extend(d.vms.iter().filter_map(|v| {
+        let s = v.lwvm?.shadow?;
+        Some((
+            s.pool,
+            u64::from(s.pool_pages) * 4096,
+            format!("shadow pool of {}", v.name),
+        ))
+    }));
     for (k, a) in areas.iter().enumerate() {
         r.count(P::VmMemoryDisjoint, 1);
         if let Some(b) = areas[..k].iter().find(|b| overlaps(a.0, a.1, b.0, b.1)) {

@@ -154,6 +154,26 @@ fn vm(v: &Value) -> Result<VmDesc, String> {
                 stack_top: l.u("stack_top")?,
                 channels_out: l.u("channels_out")?,
                 channels_in: l.u("channels_in")?,
+                shadow: option(l, "shadow", |sh| {
+                    Ok(ShadowDesc {
+                        slot: u8::try_from(sh.u("slot")?).map_err(|_| "slot".to_string())?,
+                        pool: sh.u("pool")?,
+                        pool_pages: u16_(sh, "pool_pages")?,
+                        asid_first: u16_(sh, "asid_first")?,
+                        roots: u8::try_from(sh.u("roots")?).map_err(|_| "roots".to_string())?,
+                        grants: each(sh, "grants", |g| {
+                            Ok(ShadowGrant {
+                                gpa: g.u("gpa")?,
+                                pa: g.u("pa")?,
+                                size: g.u("size")?,
+                                writable: g.flag("writable")?,
+                                exec: g.flag("exec")?,
+                                cached: g.flag("cached")?,
+                                tables: g.flag("tables")?,
+                            })
+                        })?,
+                    })
+                })?,
             })
         })?,
     })

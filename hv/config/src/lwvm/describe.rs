@@ -11,12 +11,20 @@ use crate::ext::{DescParts, ExtView};
 use crate::fmt::hex;
 use crate::parts::{image_desc, leak, policy, text};
 use crate::size::human;
-use hv_core::sysdesc::{LwvmDesc, PmuAccess, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex};
+use crate::alloc::Placed;
+use crate::system::{Access, Paging};
+use hv_core::sysdesc::{
+    LwvmDesc, PmuAccess, ShadowDesc, ShadowGrant, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex,
+};
 use std::fmt::Write;
 
 /// Adds every lwVM, its execution context and its channels' event bits.
 pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
     let s = &cfg.system;
+    let mut pools = own.layout.memory[s.lwvm.len()..].iter();
+    // Shadow roots' hardware ASIDs come after every lwVM's own.
+    let mut next_asid = s.lwvm.len() as u16 + 1;
+    let mut next_slot = 0u8;
     for (j, lw) in s.lwvm.iter().enumerate() {
         let mem = own.layout.memory[j];
         let p = &own.payloads[j];
@@ -68,6 +76,22 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
                 // Derived with the peers, once every channel is known.
                 channels_out: 0,
                 channels_in: 0,
+                shadow: (lw.paging == Paging::Shadow).then(|| {
+                    let pool = pools.next().copied().unwrap_or(Placed { base: 0, size: 0 });
+                    let roots = lw.shadow_root_count();
+                    let asid_first = next_asid;
+                    let slot = next_slot;
+                    next_slot += 1;
+                    next_asid += u16::from(roots);
+                    ShadowDesc {
+                        slot,
+                        pool: pool.base,
+                        pool_pages: (pool.size / crate::size::KIB4) as u16,
+                        asid_first,
+                        roots,
+                        grants: leak(grants(cfg, own.shared, j, mem)),
+                    }
+                }),
             }),
         });
     }
@@ -77,6 +101,35 @@ pub(crate) fn describe(cfg: &Config, own: ExtView<'_>, d: &mut DescParts) {
             c.virt_intid = k as u32;
         }
     }
+}
+
+/// What shadow-paged lwVM `j` (memory at `mem`) may map: its memory (tables may live
+/// there) and the shared regions it names, with the rights its flat view gives them.
+fn grants(cfg: &Config, shared: &[Placed], j: usize, mem: Placed) -> Vec<ShadowGrant> {
+    let name = &cfg.system.lwvm[j].name;
+    let mut g = vec![ShadowGrant {
+        gpa: WINDOW_BASE,
+        pa: mem.base,
+        size: mem.size,
+        writable: true,
+        exec: true,
+        cached: true,
+        tables: true,
+    }];
+    for (sh, p) in cfg.system.shared.iter().zip(shared) {
+        for m in sh.maps.iter().filter(|m| m.vm == *name) {
+            g.push(ShadowGrant {
+                gpa: m.ipa.0,
+                pa: p.base,
+                size: p.size,
+                writable: m.access != Access::Ro,
+                exec: false,
+                cached: false,
+                tables: false,
+            });
+        }
+    }
+    g
 }
 
 /// The report's section on lwVMs (none when the system has none).
@@ -104,5 +157,17 @@ pub(crate) fn explain(d: &SystemDesc, o: &mut String) {
             if v.console { ", console" } else { "" },
             v.restart
         );
+        if let Some(sh) = l.shadow {
+            let _ = writeln!(
+                o,
+                "           shadow paging: pool {} ({} table pages), {} roots on hardware ASIDs {}..={}, {} grants",
+                hex(sh.pool),
+                sh.pool_pages,
+                sh.roots,
+                sh.asid_first,
+                sh.asid_first + u16::from(sh.roots) - 1,
+                sh.grants.len()
+            );
+        }
     }
 }

@@ -90,6 +90,12 @@ pub fn lw_regions(
     r
 }
 
+/// The lwVMs whose tables are their own (`paging = "shadow"`), in lwVM order.
+pub fn shadowed(cfg: &Config) -> impl Iterator<Item = &crate::system::Lwvm> {
+    let lws = cfg.system.lwvm.iter();
+    lws.filter(|l| l.paging == crate::system::Paging::Shadow)
+}
+
 /// The lightweight-VM extension. Stateless: what it decides is kept by the stages
 /// (its payloads, its [`ExtLayout`]: `memory[j]` and `image_store[j]` are lwVM `j`'s).
 #[derive(Debug, Clone, Copy, Default)]
@@ -185,13 +191,34 @@ impl ConfigExtension for Lwvm {
                 )?,
             });
         }
+        // Then the shadow pools, in lwVM order (`memory[lwvm count + k]` is the k-th).
+        for (j, lw) in cfg.system.lwvm.iter().enumerate() {
+            let pool = lw.shadow_pool_bytes();
+            if pool > 0 {
+                out.push(a.alloc(
+                    pool,
+                    KIB4,
+                    format!("lwvm {} shadow pool", lw.name),
+                    cfg,
+                    &format!("lwvm[{j}].shadow-pool"),
+                )?);
+            }
+        }
         Ok(out)
     }
 
     fn el2_regions(&self, cfg: &Config, own: &ExtLayout) -> Vec<El2Region> {
         let lws = cfg.system.lwvm.iter().zip(&own.memory);
-        lws.map(|(v, m)| (m.base, m.size, EL2_DATA, format!("lwvm {} memory", v.name)))
-            .collect()
+        let mut r: Vec<El2Region> = lws
+            .map(|(v, m)| (m.base, m.size, EL2_DATA, format!("lwvm {} memory", v.name)))
+            .collect();
+        // The pools: the hypervisor writes the shadow tables there. Only in the EL2 map
+        // (privileged), never in a user mapping: the certificate checks the pools are
+        // disjoint from every VM's memory and shared region.
+        for (lw, p) in shadowed(cfg).zip(&own.memory[cfg.system.lwvm.len()..]) {
+            r.push((p.base, p.size, EL2_DATA, format!("lwvm {} shadow pool", lw.name)));
+        }
+        r
     }
 
     /// Each lwVM: a copy of the EL2 map (privileged only) plus its own user pages.

@@ -114,6 +114,19 @@ fn check_lwvms(cfg: &Config, c: &mut Checker) {
                 ),
             );
         }
+        check_shadow(c, j, lw);
+        if lw.paging == crate::system::Paging::Shadow
+            && super::shadowed(cfg).take_while(|o| !std::ptr::eq(*o, lw)).count()
+                >= hv_core::sysdesc::SHADOW_SLOTS_MAX
+        {
+            c.err(
+                format!("{p}.paging"),
+                format!(
+                    "at most {} lwVMs of a system have `paging = \"shadow\"`",
+                    hv_core::sysdesc::SHADOW_SLOTS_MAX
+                ),
+            );
+        }
         if let Some(entry) = lw.entry
             && (entry.0 < WINDOW_BASE || entry.0 >= WINDOW_BASE.saturating_add(mem))
         {
@@ -127,6 +140,66 @@ fn check_lwvms(cfg: &Config, c: &mut Checker) {
                 ),
             );
         }
+    }
+}
+
+/// The shadow-paging fields of lwVM `j`: only with `paging = "shadow"`, a pool the
+/// hypervisor's bookkeeping is sized for, a memory it can track page by page.
+fn check_shadow(c: &mut Checker, j: usize, lw: &crate::system::Lwvm) {
+    use crate::system::Paging;
+    use hv_core::sysdesc::{SHADOW_GUEST_PAGES_MAX, SHADOW_POOL_PAGES_MAX, SHADOW_ROOTS_MAX};
+    let p = format!("lwvm[{j}]");
+    if lw.paging == Paging::Static {
+        for (set, f) in [
+            (lw.shadow_pool.is_some(), "shadow-pool"),
+            (lw.shadow_roots.is_some(), "shadow-roots"),
+        ] {
+            if set {
+                c.err(
+                    format!("{p}.{f}"),
+                    format!(
+                        "`{f}` applies only to an lwVM with `paging = \"shadow\"` (lwvm \"{}\" has static tables)",
+                        lw.name
+                    ),
+                );
+            }
+        }
+        return;
+    }
+    let pool = lw.shadow_pool_bytes();
+    let pages = pool / 4096;
+    if pool % 4096 != 0 || !(4..=SHADOW_POOL_PAGES_MAX as u64).contains(&pages) {
+        c.err(
+            format!("{p}.shadow-pool"),
+            format!(
+                "shadow pool of {} must be a multiple of 4K between 16K (4 table pages: a root and one walk) and {}K",
+                hex(pool),
+                SHADOW_POOL_PAGES_MAX * 4
+            ),
+        );
+    }
+    let roots = lw.shadow_root_count();
+    if !(1..=SHADOW_ROOTS_MAX).contains(&roots) {
+        c.err(
+            format!("{p}.shadow-roots"),
+            format!("{roots} shadow roots: give 1..={SHADOW_ROOTS_MAX}"),
+        );
+    } else if u64::from(roots) >= pages.max(1) {
+        c.err(
+            format!("{p}.shadow-roots"),
+            format!(
+                "{roots} shadow roots do not leave room in a pool of {pages} table pages (each root is one page; a walk needs two more)"
+            ),
+        );
+    }
+    if lw.memory.0 > (SHADOW_GUEST_PAGES_MAX as u64) * 4096 {
+        c.err(
+            format!("{p}.memory"),
+            format!(
+                "a shadow-paged lwVM has at most {} MiB of memory (the hypervisor tracks it page by page)",
+                SHADOW_GUEST_PAGES_MAX * 4096 >> 20
+            ),
+        );
     }
 }
 
@@ -419,6 +492,48 @@ mod tests {
         expect(
             &shared("0x40_0000_0000"),
             "sys.toml: shared[0].maps[1].ipa: shared \"r\" at VA 0x40_0000_0000..0x40_0001_0000 overlaps lwvm \"svc\" memory",
+        );
+    }
+
+    #[test]
+    fn shadow_paging_fields() {
+        let lw = |extra: &str| sys("").replace("cpu = 2\n", &format!("cpu = 2\n{extra}"));
+        assert_eq!(errors(&lw("paging = \"shadow\"\n")), "");
+        assert_eq!(
+            errors(&lw("paging = \"shadow\"\nshadow-pool = \"2M\"\nshadow-roots = 16\n")),
+            ""
+        );
+        expect(
+            &lw("shadow-pool = \"64K\"\n"),
+            "sys.toml: lwvm[0].shadow-pool: `shadow-pool` applies only to an lwVM with `paging = \"shadow\"`",
+        );
+        expect(
+            &lw("shadow-roots = 2\n"),
+            "sys.toml: lwvm[0].shadow-roots: `shadow-roots` applies only",
+        );
+        expect(
+            &lw("paging = \"shadow\"\nshadow-pool = \"12K\"\n"),
+            "sys.toml: lwvm[0].shadow-pool: shadow pool of 0x3000 must be a multiple of 4K between 16K",
+        );
+        expect(
+            &lw("paging = \"shadow\"\nshadow-pool = \"4M\"\n"),
+            "sys.toml: lwvm[0].shadow-pool: shadow pool of 0x40_0000",
+        );
+        expect(
+            &lw("paging = \"shadow\"\nshadow-roots = 0\n"),
+            "sys.toml: lwvm[0].shadow-roots: 0 shadow roots: give 1..=16",
+        );
+        expect(
+            &lw("paging = \"shadow\"\nshadow-pool = \"16K\"\nshadow-roots = 4\n"),
+            "sys.toml: lwvm[0].shadow-roots: 4 shadow roots do not leave room in a pool of 4 table pages",
+        );
+        expect(
+            &lw("paging = \"shadow\"\n").replace("memory = \"1M\"\nimage = \"lw\"", "memory = \"32M\"\nimage = \"lw\""),
+            "sys.toml: lwvm[0].memory: a shadow-paged lwVM has at most 16 MiB of memory",
+        );
+        expect(
+            &lw("paging = \"nested\"\n"),
+            "paging",
         );
     }
 }

@@ -234,3 +234,63 @@ fn lwvms_need_an_image_built_with_the_feature() {
     let e = generate_for(&req, false).unwrap_err().to_string();
     assert!(e.contains("sys.toml: lwvm: lightweight VMs ([[lwvm]]) need the hypervisor built with the `lwvm` feature"), "{e}");
 }
+
+#[test]
+fn shadow_paged_lwvms_get_a_pool_their_grants_and_asids_of_their_own() {
+    let sys = LW
+        .replace(
+            "cpu = 0\npriority = 1\n",
+            "cpu = 0\npriority = 1\npaging = \"shadow\"\nshadow-pool = \"32K\"\nshadow-roots = 3\n",
+        )
+        .replace(
+            "restart = \"restart\"\n",
+            "restart = \"restart\"\npaging = \"shadow\"\n",
+        );
+    let p = lw_setup(&sys).plan();
+    check(&p).unwrap();
+    let d = p.desc;
+    let (svc, other) = (&d.vms[1], &d.vms[2]);
+    let (s, o) = (
+        svc.lwvm.unwrap().shadow.unwrap(),
+        other.lwvm.unwrap().shadow.unwrap(),
+    );
+    assert_eq!((s.slot, o.slot), (0, 1));
+    assert_eq!((s.pool_pages, s.roots), (8, 3));
+    assert_eq!((o.pool_pages, o.roots), (16, 4), "defaults: 64K, 4 roots");
+    // Hardware ASIDs after the lwVMs' own (1, 2), none shared.
+    assert_eq!((s.asid_first, o.asid_first), (3, 6));
+    // Its memory (tables may live there) and the shared region it names (read-only).
+    assert_eq!(s.grants.len(), 2);
+    assert_eq!(
+        (s.grants[0].gpa, s.grants[0].pa, s.grants[0].size),
+        (WINDOW_BASE, svc.ram_pa, svc.ram_size)
+    );
+    assert!(s.grants[0].tables && s.grants[0].writable && s.grants[0].exec);
+    let ring = &s.grants[1];
+    assert_eq!(ring.gpa, 0x40_1000_0000);
+    assert!(!ring.tables && !ring.writable && !ring.exec && !ring.cached);
+    // The pools are apart from every VM's memory and mapped for the hypervisor only.
+    for pool in [s.pool, o.pool] {
+        for v in d.vms {
+            assert!(pool + 0x8000 <= v.ram_pa || pool >= v.ram_pa + v.ram_size);
+        }
+    }
+    let text = crate::explain::explain(&p);
+    assert!(
+        text.contains("shadow paging: pool") && text.contains("3 roots on hardware ASIDs 3..=5"),
+        "{text}"
+    );
+    let rs = crate::emit::system_rs(&p);
+    assert!(rs.contains("shadow: Some(hv_core::sysdesc::ShadowDesc {"), "{rs}");
+    // An image without the feature refuses the system, naming the field.
+    let e = crate::check_image(
+        &lw_setup(&sys).board(),
+        &lw_setup(&sys).system(),
+        crate::ImageFeatures::from_names(&["lwvm"]),
+    )
+    .unwrap_err();
+    assert_eq!(e.diagnostics()[0].field, "lwvm[0].paging", "{e}");
+    assert!(e.to_string().contains("--features shadow-paging"), "{e}");
+    let with = crate::ImageFeatures::from_names(&["shadow-paging"]);
+    assert!(with.vhe && with.shadow_paging);
+}

@@ -28,7 +28,24 @@ use super::super::generated::SYSTEM;
 use crate::hvlog;
 
 mod fp;
+#[cfg(feature = "shadow-paging")]
+mod shadow;
+#[cfg(not(feature = "shadow-paging"))]
+#[path = "enabled/shadow_off.rs"]
+mod shadow;
 mod syscall;
+
+/// What an lwVM's shadow paging made of a trap (`shadow::handle`).
+pub enum Outcome {
+    /// Not a shadow-paging matter: the lwVM's ordinary trap handling goes on.
+    NotMine,
+    /// Served: the lwVM goes on (retrying, past the instruction, or in its handler).
+    Done,
+    /// The lwVM did what its paging cannot allow (no handler for its fault, an
+    /// unsupported translation control, a store to a table that cannot be emulated):
+    /// stop or restart it, logging why.
+    Fault(&'static str),
+}
 
 /// Restarts after which a faulting lwVM is stopped for good (a fault loop would
 /// otherwise hold its CPU at its priority forever).
@@ -122,6 +139,7 @@ fn boot(core: &Hv, vm: VmId, vcpu: &mut Vcpu) {
     vcpu.power = Power::On;
     STATE[vm.index()].waiting.store(false, Ordering::Relaxed);
     fp::reset(vm);
+    shadow::reset(vm);
 }
 
 /// Runs lwVM slot `v` (picked by CPU `cpu`'s schedule) until it traps, and handles the trap.
@@ -136,10 +154,10 @@ fn run(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) -> Ran {
     if st.waiting.swap(false, Ordering::Relaxed) {
         vcpu.regs.x[0] = st.events.take();
     }
-    let ttbr = hv_lwvm::ttbr(lw.root, lw.asid);
+    let ttbr = shadow::ttbr(vm).unwrap_or(hv_lwvm::ttbr(lw.root, lw.asid));
     if hv_lwvm::installed() != ttbr {
         // SAFETY: the root is an lwVM's table set generated for E2H=1, which holds a
-        // privileged copy of the whole EL2 map.
+        // privileged copy of the whole EL2 map (a shadow root copies the EL2 half of it).
         unsafe { hv_lwvm::install(ttbr) };
     }
     fp::before_lwvm(cpu, vm);
@@ -162,7 +180,17 @@ fn run(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) -> Ran {
 
 fn handle_sync(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) {
     let s = regs::syndrome();
-    match LwTrap::decode(s.esr, s.far) {
+    let trap = LwTrap::decode(s.esr, s.far);
+    match shadow::handle(vm, vcpu, &trap) {
+        Outcome::NotMine => {}
+        Outcome::Done => return,
+        Outcome::Fault(why) => {
+            core.console_flush(vm);
+            hvlog!("lwvm {}: shadow paging: {why}", SYSTEM.vm(vm).name);
+            return fault(core, vm, vcpu, trap_fault(trap));
+        }
+    }
+    match trap {
         // The instruction is retried with the lwVM's own FP registers.
         LwTrap::FpAccess => fp::take(cpu, vm),
         LwTrap::Syscall { imm } => syscall::call(core, vm, v, vcpu, imm),
@@ -173,6 +201,14 @@ fn handle_sync(core: &Hv, cpu: CpuId, vm: VmId, v: VcpuId, vcpu: &mut Vcpu) {
             }
         }
         LwTrap::Fault(f) => fault(core, vm, vcpu, f),
+    }
+}
+
+/// The fault a trap stands for (a shadow-paging refusal of a trap that was not one).
+fn trap_fault(t: LwTrap) -> LwFault {
+    match t {
+        LwTrap::Fault(f) => f,
+        _ => LwFault::Undefined,
     }
 }
 

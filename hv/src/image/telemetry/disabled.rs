@@ -36,6 +36,8 @@ pub fn marker(vcpu: VcpuId, id: u16, value: u64) {}
 #[inline(always)]
 pub fn elastic(pool: usize, vm: VmId, from: u32, to: u32) {}
 #[inline(always)]
+pub fn shadow(vm: VmId, op: super::ShadowOp, va: u64) {}
+#[inline(always)]
 pub fn migrated(v: VcpuId, from: CpuId, to: CpuId, cause: hv_core::ext::MoveCause) {}
 #[inline(always)]
 pub fn lrs_filled(cpu: CpuId, vcpu: VcpuId, lrs: &[u64]) {}

@@ -594,6 +594,28 @@ pub fn elastic(pool: usize, vm: VmId, from: u32, to: u32) {
     });
 }
 
+/// lwVM `vm`'s shadow paging did `op` at its VA `va` (on the lwVM's own CPU).
+#[inline(never)]
+pub fn shadow(vm: VmId, op: super::ShadowOp, va: u64) {
+    use super::ShadowOp as Op;
+    let op = match op {
+        Op::Fill => hv_protocol::ShadowOp::Fill,
+        Op::TableWrite => hv_protocol::ShadowOp::TableWrite,
+        Op::Tlbi => hv_protocol::ShadowOp::Tlbi,
+        Op::Flush => hv_protocol::ShadowOp::Flush,
+        Op::GuestFault => hv_protocol::ShadowOp::GuestFault,
+        Op::Switch => hv_protocol::ShadowOp::Switch,
+    };
+    with_this_cpu(|_, p| {
+        p.t.record(Raw::Shadow {
+            ts: cpu::counter(),
+            vm: vm.raw(),
+            op,
+            va,
+        });
+    });
+}
+
 /// vCPU `v` was handed from CPU `from` (this one) to `to`, for `cause`.
 #[inline(never)]
 pub fn migrated(v: VcpuId, from: CpuId, to: CpuId, cause: MoveCause) {

@@ -50,6 +50,7 @@ pub fn call(core: &Hv, vm: VmId, v: VcpuId, vcpu: &mut Vcpu, imm: u16) {
             ]);
             return;
         }
+        Syscall::FaultHandler { va } => super::shadow::set_handler(vm, va),
         Syscall::Channels => {
             // Masks the toolkit made from the channel list.
             let lw = SYSTEM.vm(vm).lwvm.as_ref();
@@ -67,11 +68,21 @@ fn write(core: &Hv, vm: VmId, va: u64, len: u64) -> i64 {
     if !d.console {
         return err::DENIED;
     }
+    let mut bytes = [0u8; hv_lwvm::abi::WRITE_MAX as usize];
+    // An lwVM with its own tables names the buffer by its own VA.
+    let own = &mut bytes[..len as usize];
+    match super::shadow::read(vm, va, own) {
+        Some(true) => {
+            core.console_write(vm, own);
+            return len as i64;
+        }
+        Some(false) => return err::INVALID_ADDRESS,
+        None => {}
+    }
     let checked = match GuestRange::new(va, len).check(d.ram_ipa, d.ram_size) {
         Ok(c) => c,
         Err(_) => return err::INVALID_ADDRESS,
     };
-    let mut bytes = [0u8; hv_lwvm::abi::WRITE_MAX as usize];
     let n = checked.len() as usize;
     // SAFETY: the range was checked to lie inside the lwVM's memory, which the EL2 tables
     // map (privileged) at its physical address.
