@@ -440,6 +440,26 @@ mod tests {
     }
 
     #[test]
+    fn shadow_operations_are_counted_per_lwvm() {
+        use hv_protocol::ShadowOp;
+        let sh = |op, va| Event::Shadow { vm: 1, op, va };
+        let s = Summary::of(&session(&[
+            (0, 100, sh(ShadowOp::Switch, 0)),
+            (0, 200, sh(ShadowOp::Fill, 0x40_0000_1000)),
+            (0, 300, sh(ShadowOp::Fill, 0x40_0000_2000)),
+            (0, 400, sh(ShadowOp::TableWrite, 0x40_0000_3000)),
+            (0, 500, sh(ShadowOp::GuestFault, 0x50_0000_0000)),
+        ]));
+        assert_eq!(
+            s.shadow_lines(),
+            ["Shadow paging of other: fill 2, guest_fault 1, switch 1, table_write 1"]
+        );
+        assert!(s.text().contains("Shadow paging of other: fill 2"), "{}", s.text());
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["shadow"]["other"]["fill"], 2);
+    }
+
+    #[test]
     fn no_migrations_no_line() {
         let s = Summary::of(&session(&[(
             0,
