@@ -163,12 +163,15 @@ impl Summary {
             log_frames: m.log_frames,
             migrations: m.migrations_total,
             migrations_by_cause: m.migrations_by_cause.clone(),
-            shadow: m.shadow_ops.iter().fold(BTreeMap::new(), |mut acc, (&(vm, op), &n)| {
-                acc.entry(vm_name(vm))
-                    .or_insert_with(BTreeMap::new)
-                    .insert(op, n);
-                acc
-            }),
+            shadow: m
+                .shadow_ops
+                .iter()
+                .fold(BTreeMap::new(), |mut acc, (&(vm, op), &n)| {
+                    acc.entry(vm_name(vm))
+                        .or_insert_with(BTreeMap::new)
+                        .insert(op, n);
+                    acc
+                }),
             moved_vcpus: m
                 .vcpu_moves
                 .iter()
@@ -454,7 +457,11 @@ mod tests {
             s.shadow_lines(),
             ["Shadow paging of other: fill 2, guest_fault 1, switch 1, table_write 1"]
         );
-        assert!(s.text().contains("Shadow paging of other: fill 2"), "{}", s.text());
+        assert!(
+            s.text().contains("Shadow paging of other: fill 2"),
+            "{}",
+            s.text()
+        );
         let j = serde_json::to_value(&s).unwrap();
         assert_eq!(j["shadow"]["other"]["fill"], 2);
     }

@@ -43,6 +43,8 @@ pub struct RunView {
     pub elastic: Vec<(String, u16, u32, u32)>,
     /// `Migrated` records (vCPU, from CPU, to CPU, cause), in time order (telemetry mode).
     pub migrations: Vec<(u16, u16, u16, &'static str)>,
+    /// `Shadow` records per (lwVM, operation) (telemetry mode).
+    pub shadow: BTreeMap<(String, &'static str), u64>,
 }
 
 impl RunView {
@@ -63,6 +65,10 @@ impl RunView {
 // The lightweight-VM cases (feature `lwvm`), in their own file.
 #[path = "itest_lwvm.rs"]
 mod lwvm_cases;
+
+// The shadow-paging cases (feature `shadow-paging`).
+#[path = "itest_shadow.rs"]
+mod shadow_cases;
 
 // The ballooning cases (feature `balloon`).
 #[path = "itest_balloon.rs"]
@@ -775,6 +781,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 partials: BTreeMap::new(),
                 elastic: Vec::new(),
                 migrations: Vec::new(),
+                shadow: BTreeMap::new(),
             }
         }
         Mode::Telemetry => {
@@ -788,6 +795,7 @@ fn run_case(tc: &Toolchain, case: &Case, extra_features: &str) -> Result<()> {
                 partials: r.partials,
                 elastic: r.elastic,
                 migrations: r.migrations,
+                shadow: r.shadow,
             }
         }
     };
@@ -842,6 +850,7 @@ pub fn run_all(filter: Option<&str>, unit: bool, features: &str) -> Result<()> {
         .chain(lwvm_cases::cases())
         .chain(balloon_cases::cases())
         .chain(biglittle_cases::cases())
+        .chain(shadow_cases::cases())
         .filter(|c| selected(c.name))
     {
         record(case.name, run_case(&tc, &case, features));

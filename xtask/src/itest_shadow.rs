@@ -119,15 +119,58 @@ pub(super) fn cases() -> Vec<Case> {
             timeout: t(240),
             pass: &["lw-mmu-tiny"],
             expect: LW_MMU_TINY,
-            check: |v| exited_cleanly(v, "lw-mmu-tiny"),
+            check: check_tiny,
         },
     ]
 }
 
-/// `lw-mmu` ended with `exit 0` and the full VM beside it ran as always.
+/// `lw-mmu` ended with `exit 0`, the full VM beside it ran as always, and the telemetry
+/// stream accounts for what the program did: at least one `switch` per address-space
+/// switch it counted, a `tlbi` per break-before-make edit and two table writes for it,
+/// and a delivered fault for each of the faulting checks.
 fn check_mmu(v: &RunView) -> Result<()> {
     exited_cleanly(v, "lw-mmu")?;
-    super::check_hello(v)
+    super::check_hello(v)?;
+    let n = |op: &str| shadow_ops(v, "lw-mmu", op);
+    let switches: u64 = v.result("lw-mmu", "switches").unwrap_or("0").parse()?;
+    let remaps: u64 = v.result("lw-mmu", "bbm-remaps").unwrap_or("0").parse()?;
+    for (op, at_least) in [
+        ("switch", switches),
+        ("tlbi", remaps),
+        ("table_write", 2 * remaps),
+        ("guest_fault", 20),
+        ("fill", 1),
+    ] {
+        if n(op) < at_least.max(1) {
+            bail!(
+                "lw-mmu: {} `{op}` records, expected at least {at_least} (all: {:?})",
+                n(op),
+                v.shadow
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The tiny pool did run out (counted flushes) and `lw-mmu-tiny` saw right values anyway.
+fn check_tiny(v: &RunView) -> Result<()> {
+    exited_cleanly(v, "lw-mmu-tiny")?;
+    if shadow_ops(v, "lw-mmu-tiny", "flush") == 0 {
+        bail!(
+            "the 16K pool never ran out: no `flush` record ({:?})",
+            v.shadow
+        );
+    }
+    Ok(())
+}
+
+/// `Shadow` records of operation `op` for lwVM `lw`.
+fn shadow_ops(v: &RunView, lw: &str, op: &str) -> u64 {
+    let key = (lw.to_string(), op);
+    v.shadow
+        .iter()
+        .find(|((l, o), _)| (l.as_str(), *o) == (key.0.as_str(), key.1))
+        .map_or(0, |(_, &n)| n)
 }
 
 /// The lwVM ended with `exit 0`: no fault stopped it (its own faults go to its handler;

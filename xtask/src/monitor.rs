@@ -363,6 +363,8 @@ pub struct DecodedRun {
     /// Every `Migrated` record (vCPU, from CPU, to CPU, cause), in time order (the CPUs'
     /// streams interleave as they arrive; the counter they stamp with is global).
     pub migrations: Vec<(u16, u16, u16, &'static str)>,
+    /// `Shadow` records per (lwVM name, operation name).
+    pub shadow: BTreeMap<(String, &'static str), u64>,
     /// Records the hypervisor reported as dropped (`Dropped`).
     pub dropped: u64,
     /// Records lost in transport (sequence gaps).
@@ -545,6 +547,14 @@ pub fn decode_run_with(img: &SystemImage, timeout: Duration, extra: &[&str]) -> 
     run.migrations = moves
         .iter()
         .map(|x| (x.vcpu, x.from, x.to, x.cause))
+        .collect();
+    run.shadow = m
+        .shadow_ops
+        .iter()
+        .map(|(&(vm, op), &n)| {
+            let name = info.as_ref().map_or(format!("vm{vm}"), |i| i.vm_name(vm));
+            ((name, op), n)
+        })
         .collect();
     let stats = state.session.stats().clone();
     run.dropped = stats.dropped_reported;

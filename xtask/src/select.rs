@@ -212,7 +212,9 @@ mod tests {
 
     #[test]
     fn every_shipped_system_passes_the_precheck() {
-        let all: Vec<String> = ["lwvm", "balloon", "big-little", "shadow-paging"].map(String::from).to_vec();
+        let all: Vec<String> = ["lwvm", "balloon", "big-little", "shadow-paging"]
+            .map(String::from)
+            .to_vec();
         for b in boards() {
             for s in systems(&b) {
                 let p = system(&b, &s).unwrap();

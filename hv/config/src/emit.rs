@@ -194,7 +194,10 @@ fn shadow(s: &hv_core::sysdesc::ShadowDesc) -> String {
             ("pool_pages", s.pool_pages.to_string()),
             ("asid_first", s.asid_first.to_string()),
             ("roots", s.roots.to_string()),
-            ("grants", format!("&[{}]", grants.collect::<Vec<_>>().join(", "))),
+            (
+                "grants",
+                format!("&[{}]", grants.collect::<Vec<_>>().join(", ")),
+            ),
         ],
     )
 }

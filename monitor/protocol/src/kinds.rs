@@ -3,7 +3,9 @@
 //! The matches are exhaustive on purpose: adding a variant to `wire.rs` fails to compile here
 //! until it is named, which is also the reminder to update [`crate::EVENT_KINDS`].
 
-use crate::wire::{Event, MigrateCause, ShadowOp, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason};
+use crate::wire::{
+    Event, MigrateCause, ShadowOp, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason,
+};
 
 impl TrapKind {
     /// All kinds, in variant (and `Counters` array) order.

@@ -39,7 +39,8 @@ pub use encode::{
 pub use hello::Mismatch;
 pub use schema::{MAGIC, SCHEMA_HASH, VERSION, fnv1a, token_hash};
 pub use wire::{
-    Event, Frame, Header, Hello, MigrateCause, ShadowOp, SwitchReason, TRAP_KINDS, TrapKind, VmExitReason,
+    Event, Frame, Header, Hello, MigrateCause, ShadowOp, SwitchReason, TRAP_KINDS, TrapKind,
+    VmExitReason,
 };
 
 #[cfg(feature = "std")]

@@ -6,12 +6,12 @@
 //! address space). A channel into an lwVM carries the event bit of its own index.
 
 use super::WINDOW_BASE;
+use crate::alloc::Placed;
 use crate::config::Config;
 use crate::ext::{DescParts, ExtView};
 use crate::fmt::hex;
 use crate::parts::{image_desc, leak, policy, text};
 use crate::size::human;
-use crate::alloc::Placed;
 use crate::system::{Access, Paging};
 use hv_core::sysdesc::{
     LwvmDesc, PmuAccess, ShadowDesc, ShadowGrant, SystemDesc, VcpuDesc, VcpuIndex, VmDesc, VmIndex,

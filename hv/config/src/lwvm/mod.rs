@@ -216,7 +216,12 @@ impl ConfigExtension for Lwvm {
         // (privileged), never in a user mapping: the certificate checks the pools are
         // disjoint from every VM's memory and shared region.
         for (lw, p) in shadowed(cfg).zip(&own.memory[cfg.system.lwvm.len()..]) {
-            r.push((p.base, p.size, EL2_DATA, format!("lwvm {} shadow pool", lw.name)));
+            r.push((
+                p.base,
+                p.size,
+                EL2_DATA,
+                format!("lwvm {} shadow pool", lw.name),
+            ));
         }
         r
     }

@@ -116,7 +116,9 @@ fn check_lwvms(cfg: &Config, c: &mut Checker) {
         }
         check_shadow(c, j, lw);
         if lw.paging == crate::system::Paging::Shadow
-            && super::shadowed(cfg).take_while(|o| !std::ptr::eq(*o, lw)).count()
+            && super::shadowed(cfg)
+                .take_while(|o| !std::ptr::eq(*o, lw))
+                .count()
                 >= hv_core::sysdesc::SHADOW_SLOTS_MAX
         {
             c.err(
@@ -500,7 +502,9 @@ mod tests {
         let lw = |extra: &str| sys("").replace("cpu = 2\n", &format!("cpu = 2\n{extra}"));
         assert_eq!(errors(&lw("paging = \"shadow\"\n")), "");
         assert_eq!(
-            errors(&lw("paging = \"shadow\"\nshadow-pool = \"2M\"\nshadow-roots = 16\n")),
+            errors(&lw(
+                "paging = \"shadow\"\nshadow-pool = \"2M\"\nshadow-roots = 16\n"
+            )),
             ""
         );
         expect(
@@ -528,12 +532,12 @@ mod tests {
             "sys.toml: lwvm[0].shadow-roots: 4 shadow roots do not leave room in a pool of 4 table pages",
         );
         expect(
-            &lw("paging = \"shadow\"\n").replace("memory = \"1M\"\nimage = \"lw\"", "memory = \"32M\"\nimage = \"lw\""),
+            &lw("paging = \"shadow\"\n").replace(
+                "memory = \"1M\"\nimage = \"lw\"",
+                "memory = \"32M\"\nimage = \"lw\"",
+            ),
             "sys.toml: lwvm[0].memory: a shadow-paged lwVM has at most 16 MiB of memory",
         );
-        expect(
-            &lw("paging = \"nested\"\n"),
-            "paging",
-        );
+        expect(&lw("paging = \"nested\"\n"), "paging");
     }
 }

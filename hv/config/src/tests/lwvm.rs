@@ -281,7 +281,10 @@ fn shadow_paged_lwvms_get_a_pool_their_grants_and_asids_of_their_own() {
         "{text}"
     );
     let rs = crate::emit::system_rs(&p);
-    assert!(rs.contains("shadow: Some(hv_core::sysdesc::ShadowDesc {"), "{rs}");
+    assert!(
+        rs.contains("shadow: Some(hv_core::sysdesc::ShadowDesc {"),
+        "{rs}"
+    );
     // An image without the feature refuses the system, naming the field.
     let e = crate::check_image(
         &lw_setup(&sys).board(),

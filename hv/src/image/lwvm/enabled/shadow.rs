@@ -28,10 +28,10 @@ use hv_shadow::{Access, GuestFault, Resolved, Space, Stats};
 
 use hv_core::trap::FaultStatus;
 
-use super::Outcome;
 use super::super::super::api::Vcpu;
 use super::super::super::generated::SYSTEM;
 use super::super::super::sync::SpinLock;
+use super::Outcome;
 use crate::hvlog;
 
 /// One shadow-paged lwVM's bookkeeping.
@@ -194,7 +194,13 @@ pub fn handle(vm: VmId, vcpu: &mut Vcpu, t: &LwTrap) -> Outcome {
     if !matches!(out, Outcome::NotMine) {
         let hw = s.hw;
         refresh(s);
-        record(vm, &before, &s.space.stats(), [delivered, hw != s.hw], va_of(f));
+        record(
+            vm,
+            &before,
+            &s.space.stats(),
+            [delivered, hw != s.hw],
+            va_of(f),
+        );
     }
     out
 }
@@ -261,7 +267,11 @@ fn fetch(s: &Slot, vcpu: &Vcpu) -> Result<u32, GuestFault> {
 
 /// General register `r` as an operand (31 is XZR).
 fn xreg(vcpu: &Vcpu, r: u8) -> u64 {
-    if r == 31 { 0 } else { vcpu.regs.x[usize::from(r)] }
+    if r == 31 {
+        0
+    } else {
+        vcpu.regs.x[usize::from(r)]
+    }
 }
 
 /// EC 0x00 from a shadow-paged lwVM: an MSR/MRS of its translation registers or a TLBI
@@ -303,7 +313,12 @@ fn emulate_store(s: &mut Slot, vcpu: &mut Vcpu) -> Result<Outcome, GuestFault> {
         ));
     };
     let (addr, base) = st.address(|r| xreg(vcpu, r), vcpu.el1.sp_el0);
-    for (k, (v, bytes)) in st.values(|r| xreg(vcpu, r)).into_iter().flatten().enumerate() {
+    for (k, (v, bytes)) in st
+        .values(|r| xreg(vcpu, r))
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let at = addr + k as u64 * u64::from(bytes);
         s.space.table_write(&mut Machine, at, v, bytes)?;
     }

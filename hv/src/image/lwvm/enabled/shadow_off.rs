@@ -3,8 +3,8 @@
 use hv_core::ids::VmId;
 use hv_lwvm::trap::LwTrap;
 
-use super::Outcome;
 use super::super::super::api::Vcpu;
+use super::Outcome;
 
 /// Nothing to reset.
 #[inline(always)]
