@@ -430,6 +430,16 @@ impl<const PAGES: usize, const GUEST_PAGES: usize> Space<PAGES, GUEST_PAGES> {
         bytes: u8,
     ) -> Result<(), GuestFault> {
         debug_assert!(matches!(bytes, 1 | 2 | 4 | 8));
+        if (va & (PAGE - 1)) + u64::from(bytes) > PAGE {
+            // An unaligned store across a page boundary: the next VA page need not be the
+            // next host page, so each byte is translated and written on its own (the bytes
+            // before a faulting one stay written, as the architecture allows).
+            for i in 0..u64::from(bytes) {
+                let b = (v >> (8 * i)) & 0xff;
+                self.table_write(p, va.wrapping_add(i), b, 1)?;
+            }
+            return Ok(());
+        }
         let pa = match self.translate(p, va, Access::Write) {
             Ok(pa) => pa,
             Err(f) => {

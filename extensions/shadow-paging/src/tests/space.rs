@@ -390,3 +390,23 @@ fn reset_refuses_layouts_that_do_not_fit() {
     assert!(small.reset(layout(8, 1)).is_err(), "64 own pages > 16");
     assert!(s.reset(layout(4, 1)).is_ok());
 }
+
+#[test]
+fn an_unaligned_store_across_pages_lands_in_both_guest_pages() {
+    let (mut s, mut m) = guest(8, 2);
+    // The page after VA is another, non-adjacent guest page; the one after that is
+    // unmapped.
+    m.set(L3 + 8, page(own(30)));
+    m.set(L3 + 16, 0);
+    s.fault(&mut m, VA, Read).unwrap();
+    s.table_write(&mut m, VA + 0xffc, 0x1122_3344_5566_7788, 8).unwrap();
+    assert_eq!(m.get(own(16) + 0xff8) >> 32, 0x5566_7788);
+    assert_eq!(m.get(own(30)) & 0xffff_ffff, 0x1122_3344);
+    assert_eq!(m.get(own(17)), 0, "the next host page is not the next VA page");
+    // Into an unmapped page: the bytes before it are written, the fault names the first
+    // byte that has no mapping.
+    let f = s.table_write(&mut m, VA + 0x1ffe, u64::MAX, 4).unwrap_err();
+    assert_eq!((f.va, f.kind), (VA + 0x2000, crate::FaultKind::Translation));
+    assert_eq!(m.get(own(30) + 0xff8) >> 48, 0xffff);
+    s.check(&m).unwrap();
+}

@@ -251,6 +251,10 @@ fn deliver(s: &mut Slot, vcpu: &mut Vcpu, g: GuestFault) -> Outcome {
     if s.handler == 0 {
         return Outcome::Fault("page fault of its own tables, and no fault handler");
     }
+    if vcpu.regs.elr == s.handler {
+        // Its handler cannot even be fetched: entering it again would loop forever.
+        return Outcome::Fault("page fault at the first instruction of its own fault handler");
+    }
     vcpu.regs.x[0] = g.va;
     vcpu.regs.x[1] = g.syndrome();
     vcpu.regs.x[2] = vcpu.regs.elr;
@@ -319,7 +323,7 @@ fn emulate_store(s: &mut Slot, vcpu: &mut Vcpu) -> Result<Outcome, GuestFault> {
         .flatten()
         .enumerate()
     {
-        let at = addr + k as u64 * u64::from(bytes);
+        let at = addr.wrapping_add(k as u64 * u64::from(bytes));
         s.space.table_write(&mut Machine, at, v, bytes)?;
     }
     if let Some(b) = base {
