@@ -121,6 +121,26 @@ pub(super) fn cases() -> Vec<Case> {
             expect: LW_MMU_TINY,
             check: check_tiny,
         },
+        Case {
+            name: "shadow_paging_two_lwvms_and_a_vm_share_one_cpu",
+            system: "shadow-two",
+            mode: Mode::Telemetry,
+            features: "lwvm,shadow-paging",
+            input: &[],
+            timeout: t(300),
+            pass: &["lw-mmu", "lw-mmu-tiny"],
+            expect: &[
+                ("lw-mmu", "checks-failed", "0"),
+                ("lw-mmu", "switch-mismatches", "0"),
+                ("lw-mmu-tiny", "mismatches", "0"),
+                ("lw-mmu-tiny", "flat-mismatches", "0"),
+                ("lw-mmu-tiny", "checks-failed", "0"),
+            ],
+            check: |v| {
+                check_mmu(v)?;
+                check_tiny(v)
+            },
+        },
     ]
 }
 
