@@ -170,7 +170,7 @@ fn check_shadow(c: &mut Checker, j: usize, lw: &crate::system::Lwvm) {
     }
     let pool = lw.shadow_pool_bytes();
     let pages = pool / 4096;
-    if pool % 4096 != 0 || !(4..=SHADOW_POOL_PAGES_MAX as u64).contains(&pages) {
+    if !pool.is_multiple_of(4096) || !(4..=SHADOW_POOL_PAGES_MAX as u64).contains(&pages) {
         c.err(
             format!("{p}.shadow-pool"),
             format!(
@@ -199,7 +199,7 @@ fn check_shadow(c: &mut Checker, j: usize, lw: &crate::system::Lwvm) {
             format!("{p}.memory"),
             format!(
                 "a shadow-paged lwVM has at most {} MiB of memory (the hypervisor tracks it page by page)",
-                SHADOW_GUEST_PAGES_MAX * 4096 >> 20
+                (SHADOW_GUEST_PAGES_MAX * 4096) >> 20
             ),
         );
     }
