@@ -385,6 +385,9 @@ fn compare<DB: DrawingBackend>(
         let color = Palette99::pick(vi).mix(0.75).filled();
         let mut bars = Vec::new();
         let mut ticks = Vec::new();
+        // Each median written over its bar: variants can differ by orders of magnitude
+        // (nested vs shadow paging), and a bar of 4 beside one of 1232 is invisible.
+        let mut values = Vec::new();
         for (mi, m) in metrics.iter().enumerate() {
             if let Some(st) = series
                 .iter()
@@ -397,6 +400,14 @@ fn compare<DB: DrawingBackend>(
                     vec![(x, st.p99 as f64), (x + 0.8, st.p99 as f64)],
                     BLACK.stroke_width(2),
                 ));
+                values.push(Text::new(
+                    num(st.median),
+                    (x + 0.4, st.median + ymax * 0.005),
+                    ("sans-serif", 11)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                ));
             }
         }
         chart
@@ -407,6 +418,7 @@ fn compare<DB: DrawingBackend>(
                 Rectangle::new([(x, y - 5), (x + 10, y + 5)], Palette99::pick(vi).filled())
             });
         chart.draw_series(ticks).map_err(err)?;
+        chart.draw_series(values).map_err(err)?;
     }
     // each target across its metric's group of bars, labelled above the line
     for t in targets {

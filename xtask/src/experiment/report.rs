@@ -219,6 +219,7 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
             let native_median =
                 || median_of(&format!("{}/native/{}", s.experiment, s.metric), s.mode);
             let mut parts = Vec::new();
+            let mut recorded = Vec::new();
             let mut ok = true;
             if let Some(m) = o.def.metric_def(&s.metric).filter(|m| judged(m)) {
                 if let Some(t) = m.target {
@@ -263,6 +264,15 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                         _ => parts.push(format!("≤ {r}× {key} (not run)")),
                     }
                 }
+                // `ratio-to` without `max-ratio`: the ratio is recorded, not judged.
+                if let (Some(key), None, false) = (
+                    &m.ratio_to,
+                    m.max_ratio,
+                    m.ratio_to.as_deref() == Some(s.key().as_str()),
+                ) && let Some(n) = median_of(key, s.mode).filter(|n| *n > 0.0)
+                {
+                    recorded.push(format!("{:.2}× {key}", stats.median / n));
+                }
             }
             // The telemetry image: what it adds per trap.
             if s.image == Image::Telemetry
@@ -279,8 +289,11 @@ fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                 ok &= x <= t;
             }
             if !parts.is_empty() {
-                target = Some(parts.join("; "));
                 met = Some(ok);
+            }
+            parts.extend(recorded);
+            if !parts.is_empty() {
+                target = Some(parts.join("; "));
             }
             out.push(Row {
                 experiment: s.experiment.clone(),
@@ -313,6 +326,7 @@ pub fn table(rows: &[Row]) -> String {
         let target = match (&r.target, r.met) {
             (Some(t), Some(true)) => format!("{t} ✓"),
             (Some(t), Some(false)) => format!("{t} **missed**"),
+            (Some(t), None) => t.clone(),
             _ => String::new(),
         };
         let mode = match r.mode {

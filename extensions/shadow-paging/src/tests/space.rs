@@ -399,10 +399,15 @@ fn an_unaligned_store_across_pages_lands_in_both_guest_pages() {
     m.set(L3 + 8, page(own(30)));
     m.set(L3 + 16, 0);
     s.fault(&mut m, VA, Read).unwrap();
-    s.table_write(&mut m, VA + 0xffc, 0x1122_3344_5566_7788, 8).unwrap();
+    s.table_write(&mut m, VA + 0xffc, 0x1122_3344_5566_7788, 8)
+        .unwrap();
     assert_eq!(m.get(own(16) + 0xff8) >> 32, 0x5566_7788);
     assert_eq!(m.get(own(30)) & 0xffff_ffff, 0x1122_3344);
-    assert_eq!(m.get(own(17)), 0, "the next host page is not the next VA page");
+    assert_eq!(
+        m.get(own(17)),
+        0,
+        "the next host page is not the next VA page"
+    );
     // Into an unmapped page: the bytes before it are written, the fault names the first
     // byte that has no mapping.
     let f = s.table_write(&mut m, VA + 0x1ffe, u64::MAX, 4).unwrap_err();
