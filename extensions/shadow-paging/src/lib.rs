@@ -49,9 +49,9 @@ pub trait Platform {
     fn read64(&self, pa: u64) -> u64;
     /// Stores the 64-bit word `v` at host physical address `pa` (8-aligned).
     fn write64(&mut self, pa: u64, v: u64);
-    /// A guest store of `bytes` (1, 2, 4, 8) little-endian bytes of `v` at `pa` (natural
-    /// alignment is not guaranteed for 1..4 inside one word; it never crosses an 8-byte word
-    /// in our use).
+    /// A guest store of `bytes` (1, 2, 4, 8) little-endian bytes of `v` at `pa`, within one
+    /// 4 KiB page (the crate splits a store across pages) but not necessarily within one
+    /// 8-byte word or naturally aligned.
     fn write_sized(&mut self, pa: u64, v: u64, bytes: u8);
     /// Invalidates this CPU's TLB entries of (hardware) ASID `asid` for page `va`, after the
     /// table write is made visible (the hypervisor does `dsb ishst; tlbi vae2; dsb; isb`).

@@ -246,6 +246,10 @@ impl<const PAGES: usize, const GUEST_PAGES: usize> Space<PAGES, GUEST_PAGES> {
         if grants::own_pages(&layout) > GUEST_PAGES as u64 {
             return Err("shadow: own memory larger than the metadata (GUEST_PAGES)");
         }
+        if grants::own_pages(&layout) >= NONE as u64 {
+            // Own pages are numbered in u16, and NONE means "not own memory".
+            return Err("shadow: own memory must have fewer than 65535 pages");
+        }
         // In place, field by field: a `Space` is tens of KiB, more than a hypervisor stack
         // may hold as a temporary (`*self = Self::new()` would build one there).
         self.meta.fill(Meta::FREE);
@@ -318,6 +322,10 @@ impl<const PAGES: usize, const GUEST_PAGES: usize> Space<PAGES, GUEST_PAGES> {
             VReg::Sctlr => {
                 let now = v & SCTLR_M != 0;
                 if now && !on {
+                    if self.layout.roots == 0 {
+                        // `reset` never succeeded: no pool, no roots to shadow with.
+                        return Err("shadow paging: no layout (its reset failed)");
+                    }
                     check_tcr(self.tcr)?;
                 }
                 self.sctlr = v;

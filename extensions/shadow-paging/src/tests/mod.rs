@@ -3,6 +3,7 @@
 use crate::desc::{AF, AP_EL0, AP_RO, UXN};
 use crate::{Grant, Layout, MemType, Platform, Space, VReg};
 
+mod attack;
 mod property;
 mod space;
 mod walk;

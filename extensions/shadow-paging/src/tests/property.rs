@@ -17,36 +17,36 @@ use crate::desc::{AP_TABLE_NO_EL0, AP_TABLE_RO, UXN_TABLE};
 use crate::{Access, Resolved, TlbiOp};
 
 /// splitmix64: deterministic, no dependency.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+    pub(super) fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len() as u64) as usize]
     }
 }
 
-const ROOTS: [u64; 2] = [own(3), own(4)];
-const SPACES: [(u64, u16); 3] = [(own(3), 1), (own(4), 2), (own(3), 3)];
+pub(super) const ROOTS: [u64; 2] = [own(3), own(4)];
+pub(super) const SPACES: [(u64, u16); 3] = [(own(3), 1), (own(4), 2), (own(3), 3)];
 /// The identity map's level-2 and level-3 tables.
-const FIXED: [u64; 2] = [own(1), own(2)];
+pub(super) const FIXED: [u64; 2] = [own(1), own(2)];
 /// Pages that random edits write to (the roots only in entries 257, 258).
-const EDITED: core::ops::Range<u64> = 3..16;
+pub(super) const EDITED: core::ops::Range<u64> = 3..16;
 
 /// The VA pages the check covers: the identity region and a corner of entries 257, 258.
-fn vas() -> Vec<u64> {
+pub(super) fn vas() -> Vec<u64> {
     let mut v: Vec<u64> = (0..GUEST_PAGES as u64).map(own).collect();
     for i1 in [257u64, 258] {
         for i2 in 0..4u64 {
@@ -58,7 +58,7 @@ fn vas() -> Vec<u64> {
     v
 }
 
-fn random_desc(r: &mut Rng) -> u64 {
+pub(super) fn random_desc(r: &mut Rng) -> u64 {
     match r.below(100) {
         0..15 => 0,
         15..45 => {

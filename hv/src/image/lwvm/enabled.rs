@@ -139,7 +139,10 @@ fn boot(core: &Hv, vm: VmId, vcpu: &mut Vcpu) {
     vcpu.power = Power::On;
     STATE[vm.index()].waiting.store(false, Ordering::Relaxed);
     fp::reset(vm);
-    shadow::reset(vm);
+    if let Err(e) = shadow::reset(vm) {
+        hvlog!("lwvm {}: shadow paging: {e}; stopped", d.name);
+        core.vm_off(vm);
+    }
 }
 
 /// Runs lwVM slot `v` (picked by CPU `cpu`'s schedule) until it traps, and handles the trap.

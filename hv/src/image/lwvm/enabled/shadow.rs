@@ -95,9 +95,13 @@ fn to_flat(lw: &LwvmDesc) {
     }
 }
 
-/// At every (re)boot of lwVM `vm`: no tables, translation off, no handler.
-pub fn reset(vm: VmId) {
-    let Some((lw, sh)) = desc(vm) else { return };
+/// At every (re)boot of lwVM `vm`: no tables, translation off, no handler. `Err` if its
+/// description does not fit the bookkeeping (a misbuilt image: the toolkit checks the
+/// sizes): the lwVM must not run.
+pub fn reset(vm: VmId) -> Result<(), &'static str> {
+    let Some((lw, sh)) = desc(vm) else {
+        return Ok(());
+    };
     to_flat(lw);
     let mut s = SLOTS[usize::from(sh.slot)].lock();
     let layout = hv_shadow::Layout {
@@ -111,17 +115,15 @@ pub fn reset(vm: VmId) {
         va_base: SYSTEM.vm(vm).ram_ipa,
         grants: sh.grants,
     };
-    if let Err(e) = s.space.reset(layout) {
-        // The toolkit checks the sizes; a mismatch is a build defect.
-        hvlog!("lwvm {}: shadow paging: {e}", SYSTEM.vm(vm).name);
-    }
+    s.handler = 0;
+    s.hw = 0;
+    s.space.reset(layout)?;
     // The roots' hardware ASIDs start clean: a restarted lwVM never meets its previous
     // life's translations.
     for k in 0..u16::from(sh.roots) {
         hv_lwvm::tlbi_asid(sh.asid_first + k);
     }
-    s.handler = 0;
-    s.hw = 0;
+    Ok(())
 }
 
 /// TTBR0_EL2 lwVM `vm` runs with: its shadow root while its translation is on, else

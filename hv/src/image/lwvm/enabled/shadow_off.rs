@@ -8,7 +8,9 @@ use super::Outcome;
 
 /// Nothing to reset.
 #[inline(always)]
-pub fn reset(_vm: VmId) {}
+pub fn reset(_vm: VmId) -> Result<(), &'static str> {
+    Ok(())
+}
 
 /// Always the flat root.
 #[inline(always)]
