@@ -144,7 +144,8 @@ fn check_exits(lwvms: &'static [&'static str]) -> fn(&RunView) -> Result<()> {
     }
 }
 
-fn exits(v: &RunView, lwvms: &[&str]) -> Result<()> {
+/// Each of `lwvms` ended with `exit 0` and the hypervisor logged no fault of it.
+pub(super) fn exits(v: &RunView, lwvms: &[&str]) -> Result<()> {
     for lw in lwvms {
         let exit = format!("lwvm {lw}: exit 0");
         if !v.log.iter().any(|l| l.contains(&exit)) {

@@ -196,16 +196,5 @@ fn shadow_ops(v: &RunView, lw: &str, op: &str) -> u64 {
 /// The lwVM ended with `exit 0`: no fault stopped it (its own faults go to its handler;
 /// one outside a probe would make it exit 102) and the hypervisor logged no fault of it.
 fn exited_cleanly(v: &RunView, lw: &str) -> Result<()> {
-    let exit = format!("lwvm {lw}: exit 0");
-    if !v.log.iter().any(|l| l.contains(&exit)) {
-        bail!("the hypervisor did not log {exit:?}: {:?}", v.log);
-    }
-    if let Some(f) = v
-        .log
-        .iter()
-        .find(|l| l.starts_with(&format!("lwvm {lw}: ")) && l.contains(" at pc "))
-    {
-        bail!("lwvm {lw} faulted: {f}");
-    }
-    Ok(())
+    super::lwvm_cases::exits(v, &[lw])
 }

@@ -70,3 +70,21 @@ macro_rules! entry {
         }
     };
 }
+
+/// A number given at build time (`option_env!`, e.g. a probe's `PROBE_ITERS`): its
+/// decimal value, or `default` when it is absent, empty or not a number. `const`, so a
+/// program can size its static buffers with it.
+pub const fn build_number(s: Option<&str>, default: usize) -> usize {
+    let Some(s) = s else { return default };
+    let b = s.as_bytes();
+    let mut n = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] < b'0' || b[i] > b'9' {
+            return default;
+        }
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    if b.is_empty() { default } else { n }
+}

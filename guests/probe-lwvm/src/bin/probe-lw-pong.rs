@@ -24,20 +24,7 @@ mod lw {
     const STOP: usize = 16;
     const MAX: usize = 10_000;
 
-    const fn parse(s: Option<&str>, default: usize) -> usize {
-        let Some(s) = s else { return default };
-        let b = s.as_bytes();
-        let mut n = 0usize;
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] < b'0' || b[i] > b'9' {
-                return default;
-            }
-            n = n * 10 + (b[i] - b'0') as usize;
-            i += 1;
-        }
-        if b.is_empty() { default } else { n }
-    }
+    use lwvm_sdk::build_number as parse;
     const ITERS: usize = parse(option_env!("PROBE_ITERS"), 1000);
     const WARMUP: usize = parse(option_env!("PROBE_WARMUP"), 16);
     const QUIET: bool = option_env!("PROBE_QUIET").is_some();

@@ -38,20 +38,7 @@ mod lw {
     const PAGES: u64 = 4096;
     const HOLE: u64 = T + PAGES * 4096;
 
-    const fn parse(s: Option<&str>, default: usize) -> usize {
-        let Some(s) = s else { return default };
-        let b = s.as_bytes();
-        let mut n = 0usize;
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] < b'0' || b[i] > b'9' {
-                return default;
-            }
-            n = n * 10 + (b[i] - b'0') as usize;
-            i += 1;
-        }
-        if b.is_empty() { default } else { n }
-    }
+    use lwvm_sdk::build_number as parse;
     /// Samples a metric keeps (the lwVM's memory holds nine such buffers).
     const CAP: usize = 4096;
     const ITERS: usize = {
